@@ -1,0 +1,30 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+} commands[] = {
+    {"server", cmd_server},   {"tunnel", cmd_tunnel}, {"plugins", cmd_plugins},
+    {"version", cmd_version}, {"help", cmd_help},
+};
+
+int main(int argc, char **argv)
+{
+  if (argc < 2) {
+    cli_print_usage("weft");
+    return EXIT_USAGE;
+  }
+  const char *name = argv[1];
+  if (!strcmp(name, "--help") || !strcmp(name, "-h"))
+    return cmd_help(1, argv + 1);
+  if (!strcmp(name, "--version"))
+    return cmd_version(1, argv + 1);
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(commands[i].name, name))
+      return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "weft: unknown command '%s'; run 'weft help'\n", name);
+  return EXIT_USAGE;
+}

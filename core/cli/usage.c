@@ -1,0 +1,94 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+  const char *command;
+  const char *text;
+} usages[] = {
+    {"weft",
+     "Usage: weft COMMAND [OPTIONS]\n"
+     "\n"
+     "Weft exposes services behind NAT through a server with a public\n"
+     "address, over a transport chosen per tunnel.\n"
+     "\n"
+     "Commands:\n"
+     "  server    run the tunnel server\n"
+     "  tunnel    expose a local service through a server\n"
+     "  plugins   list transport plugins, loaded and refused\n"
+     "  version   print the version\n"
+     "  help      show help for a command\n"
+     "\n"
+     "Run 'weft COMMAND --help' for a command's options.\n"
+     "\n"
+     "Exit codes: 0 success, 1 runtime error, 2 bad command line,\n"
+     "3 invalid configuration, 4 transport missing or unable.\n"},
+    {"server",
+     "Usage: weft server [OPTIONS]\n"
+     "\n"
+     "Runs the server: the control API, leases and the transports' server\n"
+     "sides. Without --config it runs on embedded defaults. Prints the\n"
+     "connection string devices use. SIGINT/SIGTERM stop it cleanly;\n"
+     "SIGHUP re-reads the --config file.\n"
+     "\n"
+     "Options:\n"
+     "  -c, --config FILE        weft.conf to use\n"
+     "  -b, --bind-ips A,B       addresses to listen on (replaces the hosts\n"
+     "                           of [server] listen)\n"
+     "  -p, --port PORT          control API port (default 9092)\n"
+     "      --use-secret-per-ip  one secret per bound address\n"
+     "      --secret-file FILE   also write the connection string here\n"
+     "      --email ADDR         contact address for ACME certificates\n"
+     "      --state-dir DIR      where the secret and store live\n"
+     "      --plugin-dir DIR     load plugins from DIR first\n"
+     "  -v, --verbose            log debug detail\n"
+     "  -h, --help               show this help\n"},
+    {"tunnel",
+     "Usage: weft tunnel weft://SECRET@HOST[:PORT] LOCAL_URL [REMOTE_URL]\n"
+     "                   [--transport NAME]\n"
+     "       weft tunnel --config FILE [weft://SECRET@HOST[:PORT]]\n"
+     "\n"
+     "Exposes LOCAL_URL (a service on this machine) through the server as\n"
+     "REMOTE_URL; without REMOTE_URL the server picks the public address.\n"
+     "With --config, opens every [tunnel \"NAME\"] section of FILE.\n"
+     "URLs: tcp://HOST:PORT, udp://HOST:PORT, http://HOST[:PORT][/PATH],\n"
+     "https://HOST[:PORT]; IPv6 hosts in brackets, as in tcp://[::1]:22.\n"
+     "\n"
+     "Examples:\n"
+     "  weft tunnel weft://S@srv tcp://127.0.0.1:22 tcp://:2222\n"
+     "  weft tunnel weft://S@srv http://localhost:3000\n"
+     "  weft tunnel weft://S@srv udp://127.0.0.1:53 udp://:5353\n"
+     "\n"
+     "Options:\n"
+     "  -t, --transport NAME     transport plugin (default websocket)\n"
+     "  -c, --config FILE        open the tunnels of FILE\n"
+     "      --plugin-dir DIR     load plugins from DIR first\n"
+     "  -v, --verbose            log debug detail\n"
+     "  -h, --help               show this help\n"},
+    {"plugins",
+     "Usage: weft plugins [OPTIONS]\n"
+     "\n"
+     "Lists the transport plugins found: name, ABI, capabilities and path,\n"
+     "then every refused plugin with the reason.\n"
+     "\n"
+     "Options:\n"
+     "  -c, --config FILE        initialise plugins with FILE's options\n"
+     "      --plugin-dir DIR     load plugins from DIR first\n"
+     "  -v, --verbose            also list each plugin's options\n"
+     "  -h, --help               show this help\n"},
+    {"version",
+     "Usage: weft version\n\nPrints weft's version and its plugin ABI.\n"},
+    {"help", "Usage: weft help [COMMAND]\n\nShows help for COMMAND.\n"},
+};
+
+int cli_print_usage(const char *command)
+{
+  for (size_t i = 0; i < sizeof usages / sizeof usages[0]; i++) {
+    if (!strcmp(usages[i].command, command)) {
+      fputs(usages[i].text, stdout);
+      return 0;
+    }
+  }
+  return -1;
+}

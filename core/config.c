@@ -1,0 +1,784 @@
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+#include "plugin_registry.h"
+
+/* inih's line buffer; longer lines are refused with their line number. */
+#define CONF_MAX_LINE 4096
+#define CONF_MAX_FILE (1024 * 1024)
+
+const struct weft_option conf_server_options[] = {
+    {"listen", WEFT_OPT_STRING, offsetof(struct server_conf, listen),
+     "0.0.0.0:9092",
+     "control API address(es): HOST:PORT, comma-separated for several", NULL,
+     0, 0, 0},
+    {"public_host", WEFT_OPT_STRING, offsetof(struct server_conf, public_host),
+     NULL,
+     "host name or address clients use to reach this server (default: the "
+     "first listen address, or this machine's address)",
+     NULL, 0, 0, 0},
+    {"state_dir", WEFT_OPT_STRING, offsetof(struct server_conf, state_dir),
+     NULL,
+     "where the secret, keys and store live (default /var/lib/weft as root, "
+     "else ~/.local/state/weft)",
+     NULL, 0, 0, 0},
+    {"secret_file", WEFT_OPT_STRING, offsetof(struct server_conf, secret_file),
+     NULL, "also write the connection string to this file (mode 0600)", NULL,
+     0, 0, 0},
+    {"use_secret_per_ip", WEFT_OPT_BOOL,
+     offsetof(struct server_conf, use_secret_per_ip), "false",
+     "one secret per listen address; a client must use the one it reached",
+     NULL, 0, 0, 0},
+    {"email", WEFT_OPT_STRING, offsetof(struct server_conf, email), NULL,
+     "contact address for ACME certificates", NULL, 0, 0, 0},
+    {"log_level", WEFT_OPT_ENUM, offsetof(struct server_conf, log_level),
+     "info", "how much to log", "error|warning|info|debug", 0, 0, 0},
+    WEFT_OPTIONS_END,
+};
+
+/* Keys every [tunnel "NAME"] takes, whatever its transport. */
+static const char *const tunnel_core_keys[] = {"transport", "local", "remote",
+                                               "device_id", NULL};
+
+struct parser {
+  const char *file;
+  const char *text;
+  size_t len, pos;
+  int line;
+  bool at_line_start;
+  struct conf *conf;
+  struct conf_section *current; /* NULL before the first (valid) header */
+  bool current_invalid;         /* inside a header we already reported */
+  const struct plugin_registry *reg;
+  struct strbuf *errors;
+  int error_count;
+};
+
+static void report(struct parser *p, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void report(struct parser *p, int line, const char *fmt, ...)
+{
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (line > 0)
+    strbuf_addf(p->errors, "%s:%d: %s\n", p->file, line, msg);
+  else
+    strbuf_addf(p->errors, "%s: %s\n", p->file, msg);
+  p->error_count++;
+}
+
+static const char *section_title(const struct conf_section *s, char *buf,
+                                 size_t len)
+{
+  switch (s->kind) {
+  case SECTION_SERVER:
+    snprintf(buf, len, "[server]");
+    break;
+  case SECTION_TUNNEL:
+    snprintf(buf, len, "[tunnel \"%s\"]", s->name);
+    break;
+  case SECTION_TRANSPORT:
+    snprintf(buf, len, "[transport.%s]", s->name);
+    break;
+  }
+  return buf;
+}
+
+static bool valid_tunnel_name(const char *s, size_t n)
+{
+  if (n == 0 || n > 63)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+          (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' ||
+          s[i] == '.'))
+      return false;
+  return true;
+}
+
+static struct conf_section *add_section(struct parser *p,
+                                        enum conf_section_kind kind,
+                                        const char *name, size_t name_len)
+{
+  struct conf *c = p->conf;
+  for (size_t i = 0; i < c->section_count; i++) {
+    struct conf_section *s = &c->sections[i];
+    if (s->kind == kind &&
+        (kind == SECTION_SERVER ||
+         (strlen(s->name) == name_len && !strncmp(s->name, name, name_len)))) {
+      char title[128];
+      report(p, p->line, "%s appears twice (first at line %d)",
+             section_title(s, title, sizeof title), s->line);
+      return NULL;
+    }
+  }
+  struct conf_section *grown =
+      realloc(c->sections, (c->section_count + 1) * sizeof *grown);
+  if (!grown) {
+    report(p, p->line, "out of memory");
+    return NULL;
+  }
+  c->sections = grown;
+  struct conf_section *s = &c->sections[c->section_count];
+  memset(s, 0, sizeof *s);
+  s->kind = kind;
+  s->line = p->line;
+  if (name && !(s->name = strpool_ndup(&c->strings, name, name_len))) {
+    report(p, p->line, "out of memory");
+    return NULL;
+  }
+  c->section_count++;
+  return s;
+}
+
+/* A "[...]" line: which section it opens. Entries of a bad header are
+ * skipped so one mistake gives one error. */
+static void open_section(struct parser *p, const char *line, size_t len)
+{
+  p->current = NULL;
+  p->current_invalid = true;
+  const char *close = memchr(line, ']', len);
+  if (!close) {
+    report(p, p->line, "section header without a closing ']'");
+    return;
+  }
+  for (const char *t = close + 1; t < line + len; t++) {
+    if (*t == ';' || *t == '#')
+      break;
+    if (*t != ' ' && *t != '\t' && *t != '\r' && *t != '\n') {
+      report(p, p->line, "unexpected text after ']' in a section header");
+      return;
+    }
+  }
+  const char *in = line + 1;
+  size_t n = (size_t)(close - in);
+  while (n && (*in == ' ' || *in == '\t'))
+    in++, n--;
+  while (n && (in[n - 1] == ' ' || in[n - 1] == '\t'))
+    n--;
+
+  if (n == 6 && !strncmp(in, "server", 6)) {
+    p->current = add_section(p, SECTION_SERVER, NULL, 0);
+  } else if (n > 10 && !strncmp(in, "transport.", 10)) {
+    p->current = add_section(p, SECTION_TRANSPORT, in + 10, n - 10);
+  } else if (n >= 6 && !strncmp(in, "tunnel", 6) &&
+             (n == 6 || in[6] == ' ' || in[6] == '\t' || in[6] == '"')) {
+    const char *q = in + 6;
+    while (q < in + n && (*q == ' ' || *q == '\t'))
+      q++;
+    const char *end = in + n;
+    if (q >= end || *q != '"' || end - q < 2 || end[-1] != '"') {
+      report(p, p->line,
+             "a tunnel section needs a quoted name, as in [tunnel \"nas-ssh\"]");
+      return;
+    }
+    const char *name = q + 1;
+    size_t name_len = (size_t)(end - 1 - name);
+    if (!valid_tunnel_name(name, name_len)) {
+      report(p, p->line,
+             "tunnel name \"%.*s\" must be 1-63 letters, digits, '.', '_' or "
+             "'-'",
+             (int)(name_len > 80 ? 80 : name_len), name);
+      return;
+    }
+    p->current = add_section(p, SECTION_TUNNEL, name, name_len);
+  } else {
+    report(p, p->line,
+           "unknown section [%.*s]: valid sections are [server], "
+           "[tunnel \"NAME\"] and [transport.NAME]",
+           (int)(n > 80 ? 80 : n), in);
+    return;
+  }
+  p->current_invalid = p->current == NULL;
+}
+
+/* inih's reader: hands inih the text line by line (in pieces when a line is
+ * longer than inih's buffer), counting lines and noting section headers
+ * itself, because Debian's inih tells its handler neither the line number
+ * nor about sections that hold no keys. */
+static char *reader(char *buf, int size, void *stream)
+{
+  struct parser *p = stream;
+  if (p->pos >= p->len || size < 2)
+    return NULL;
+  const char *start = p->text + p->pos;
+  size_t avail = p->len - p->pos;
+  const char *nl = memchr(start, '\n', avail);
+  size_t rest = nl ? (size_t)(nl - start) + 1 : avail;
+
+  if (p->at_line_start) {
+    p->line++;
+    if (rest > CONF_MAX_LINE - 3 || memchr(start, '\0', rest)) {
+      if (rest > CONF_MAX_LINE - 3)
+        report(p, p->line, "line is longer than %d characters",
+               CONF_MAX_LINE - 3);
+      else
+        report(p, p->line, "line contains a NUL byte");
+      p->pos += rest;
+      buf[0] = '\n', buf[1] = '\0';
+      return buf;
+    }
+    const char *s = start;
+    size_t n = rest;
+    if (p->line == 1 && n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3))
+      s += 3, n -= 3;
+    while (n && (*s == ' ' || *s == '\t'))
+      s++, n--;
+    if (n && *s == '[')
+      open_section(p, s, n);
+  }
+  size_t chunk = rest < (size_t)size - 1 ? rest : (size_t)size - 1;
+  memcpy(buf, start, chunk);
+  buf[chunk] = '\0';
+  p->pos += chunk;
+  p->at_line_start = chunk == rest;
+  return buf;
+}
+
+static int handler(void *user, const char *section, const char *key,
+                   const char *value)
+{
+  (void)section; /* we track sections ourselves, see reader() */
+  struct parser *p = user;
+  if (p->current_invalid)
+    return 1;
+  if (!p->current) {
+    report(p, p->line,
+           "'%s' is outside any section: put it under [server], "
+           "[tunnel \"NAME\"] or [transport.NAME]",
+           key);
+    return 1;
+  }
+  struct conf_section *s = p->current;
+  for (size_t i = 0; i < s->count; i++) {
+    if (!strcmp(s->entries[i].key, key)) {
+      char title[128];
+      report(p, p->line, "'%s' is set twice in %s (first at line %d)", key,
+             section_title(s, title, sizeof title), s->entries[i].line);
+      return 1;
+    }
+  }
+  if (s->count == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 8;
+    struct conf_entry *e = realloc(s->entries, cap * sizeof *e);
+    if (!e) {
+      report(p, p->line, "out of memory");
+      return 1;
+    }
+    s->entries = e;
+    s->cap = cap;
+  }
+  struct conf_entry *e = &s->entries[s->count];
+  e->key = strpool_dup(&p->conf->strings, key);
+  e->value = strpool_dup(&p->conf->strings, value);
+  e->line = p->line;
+  if (!e->key || !e->value) {
+    report(p, p->line, "out of memory");
+    return 1;
+  }
+  s->count++;
+  return 1;
+}
+
+static const struct conf_entry *entry_of(const struct conf_section *s,
+                                         const char *key)
+{
+  for (size_t i = 0; i < s->count; i++)
+    if (!strcmp(s->entries[i].key, key))
+      return &s->entries[i];
+  return NULL;
+}
+
+static void check_required(struct parser *p, const struct conf_section *s,
+                           const struct weft_option *table)
+{
+  for (size_t i = 0; table && table[i].name; i++) {
+    if ((table[i].flags & WEFT_OPT_REQUIRED) && !entry_of(s, table[i].name)) {
+      char title[128];
+      report(p, s->line, "%s needs the key '%s' (%s)",
+             section_title(s, title, sizeof title), table[i].name,
+             table[i].description ? table[i].description : "required");
+    }
+  }
+}
+
+/* Applies a section's entries through an option table into dst. */
+static void apply_options(struct parser *p, const struct conf_section *s,
+                          const struct weft_option *table, void *dst,
+                          const char *const *extra_keys, const char *owner)
+{
+  char title[128], names[512], why[URL_MAX_TEXT + 256];
+  section_title(s, title, sizeof title);
+  for (size_t i = 0; i < s->count; i++) {
+    const struct conf_entry *e = &s->entries[i];
+    bool core_key = false;
+    for (size_t k = 0; extra_keys && extra_keys[k]; k++)
+      core_key |= !strcmp(extra_keys[k], e->key);
+    if (core_key)
+      continue;
+    const struct weft_option *opt = options_find(table, e->key);
+    if (!opt) {
+      options_names(table, names, sizeof names);
+      if (extra_keys)
+        report(p, e->line,
+               "unknown key '%s' in %s: valid keys are transport, local, "
+               "remote, device_id, and for transport %s: %s",
+               e->key, title, owner, names);
+      else if (owner)
+        report(p, e->line,
+               "unknown key '%s' in %s: plugin %s declares: %s", e->key,
+               title, owner, names);
+      else
+        report(p, e->line, "unknown key '%s' in %s: valid keys are %s",
+               e->key, title, names);
+      continue;
+    }
+    if (options_set(opt, dst, e->value, &p->conf->strings, why, sizeof why) !=
+        0)
+      report(p, e->line, "%s %s: %s", title, e->key, why);
+  }
+  check_required(p, s, table);
+}
+
+static void check_server(struct parser *p, const struct conf_section *s)
+{
+  apply_options(p, s, conf_server_options, &p->conf->server, NULL, NULL);
+  const struct conf_entry *listen = entry_of(s, "listen");
+  if (!listen)
+    return;
+  char *copy = strdup(listen->value), *save = NULL, why[256];
+  for (char *item = copy ? strtok_r(copy, ",", &save) : NULL; item;
+       item = strtok_r(NULL, ",", &save)) {
+    while (*item == ' ' || *item == '\t')
+      item++;
+    char *end = item + strlen(item);
+    while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
+      *--end = '\0';
+    enum url_host_kind kind;
+    char host[URL_MAX_HOST + 1];
+    uint16_t port;
+    if (hostport_parse(item, &kind, host, sizeof host, &port, why,
+                       sizeof why) != 0)
+      report(p, listen->line, "[server] listen: %s", why);
+  }
+  free(copy);
+}
+
+static const struct plugin *transport_plugin(struct parser *p,
+                                             const char *name, int line,
+                                             const char *where)
+{
+  const struct plugin *plugin = plugin_registry_find(p->reg, name);
+  if (!plugin) {
+    char names[512];
+    plugin_registry_names(p->reg, names, sizeof names);
+    report(p, line, "%s: no loaded plugin provides transport '%s' (loaded: %s)",
+           where, name, names);
+  }
+  return plugin;
+}
+
+static void check_transport(struct parser *p, const struct conf_section *s)
+{
+  char title[128];
+  section_title(s, title, sizeof title);
+  const struct plugin *plugin = transport_plugin(p, s->name, s->line, title);
+  if (!plugin)
+    return;
+  void *scratch = calloc(1, plugin->desc.config_size ? plugin->desc.config_size
+                                                     : 1);
+  if (!scratch) {
+    report(p, s->line, "out of memory");
+    return;
+  }
+  apply_options(p, s, plugin->desc.options, scratch, NULL, s->name);
+  free(scratch);
+}
+
+static void check_tunnel(struct parser *p, const struct conf_section *s,
+                         struct conf_tunnel *t)
+{
+  char title[128], why[URL_MAX_TEXT + 256];
+  section_title(s, title, sizeof title);
+  memset(t, 0, sizeof *t);
+  t->name = s->name;
+  t->line = s->line;
+
+  const struct conf_entry *transport = entry_of(s, "transport");
+  const struct conf_entry *local = entry_of(s, "local");
+  const struct conf_entry *remote = entry_of(s, "remote");
+  const struct conf_entry *device = entry_of(s, "device_id");
+  const struct plugin *plugin = NULL;
+  if (!transport) {
+    char names[512];
+    plugin_registry_names(p->reg, names, sizeof names);
+    report(p, s->line, "%s has no 'transport' key (loaded transports: %s)",
+           title, names);
+  } else {
+    t->transport = transport->value;
+    plugin = transport_plugin(p, transport->value, transport->line, title);
+    if (plugin && !(plugin->desc.caps & WEFT_CAP_CLIENT)) {
+      report(p, transport->line,
+             "%s: transport '%s' has no client side, so a tunnel cannot use "
+             "it",
+             title, transport->value);
+      plugin = NULL;
+    }
+  }
+  bool urls_ok = true;
+  if (!local) {
+    report(p, s->line,
+           "%s has no 'local' key (the service on this machine, as in "
+           "local = tcp://127.0.0.1:22)",
+           title);
+    urls_ok = false;
+  } else if (url_parse(local->value, &t->local, why, sizeof why) != 0) {
+    report(p, local->line, "%s local: %s", title, why);
+    urls_ok = false;
+  } else {
+    t->local_text = local->value;
+  }
+  if (remote) {
+    if (url_parse(remote->value, &t->remote, why, sizeof why) != 0) {
+      report(p, remote->line, "%s remote: %s", title, why);
+      urls_ok = false;
+    } else {
+      t->remote_text = remote->value;
+      t->has_remote = true;
+    }
+  }
+  if (device) {
+    for (const char *c = device->value; *c; c++)
+      if (!valid_tunnel_name(c, 1)) {
+        report(p, device->line,
+               "%s device_id: use letters, digits, '.', '_' or '-'", title);
+        break;
+      }
+    t->device_id = device->value;
+  }
+  if (urls_ok && local &&
+      tunnel_spec_check(&t->local, t->has_remote ? &t->remote : NULL, plugin,
+                        why, sizeof why) != 0)
+    report(p, remote ? remote->line : local->line, "%s: %s", title, why);
+
+  if (!plugin) {
+    return;
+  }
+  if (plugin->desc.tunnel_config_size || plugin->desc.tunnel_options) {
+    t->plugin_config =
+        calloc(1, plugin->desc.tunnel_config_size ? plugin->desc.tunnel_config_size
+                                                  : 1);
+    if (!t->plugin_config) {
+      report(p, s->line, "out of memory");
+      return;
+    }
+    if (options_set_defaults(plugin->desc.tunnel_options, t->plugin_config,
+                             &p->conf->strings, why, sizeof why) != 0)
+      report(p, s->line, "%s: %s", title, why);
+  }
+  apply_options(p, s, plugin->desc.tunnel_options, t->plugin_config,
+                tunnel_core_keys, plugin->desc.name);
+}
+
+static void validate(struct parser *p)
+{
+  struct conf *c = p->conf;
+  size_t tunnels = 0;
+  for (size_t i = 0; i < c->section_count; i++)
+    tunnels += c->sections[i].kind == SECTION_TUNNEL;
+  c->tunnels = tunnels ? calloc(tunnels, sizeof *c->tunnels) : NULL;
+  if (tunnels && !c->tunnels) {
+    report(p, 0, "out of memory");
+    return;
+  }
+  for (size_t i = 0; i < c->section_count; i++) {
+    const struct conf_section *s = &c->sections[i];
+    switch (s->kind) {
+    case SECTION_SERVER:
+      check_server(p, s);
+      break;
+    case SECTION_TRANSPORT:
+      check_transport(p, s);
+      break;
+    case SECTION_TUNNEL:
+      check_tunnel(p, s, &c->tunnels[c->tunnel_count++]);
+      break;
+    }
+  }
+}
+
+static struct conf *conf_new(const char *path)
+{
+  struct conf *c = calloc(1, sizeof *c);
+  if (!c)
+    return NULL;
+  if (path && !(c->path = strdup(path))) {
+    free(c);
+    return NULL;
+  }
+  char why[256];
+  if (options_set_defaults(conf_server_options, &c->server, &c->strings, why,
+                           sizeof why) != 0) {
+    conf_free(c);
+    return NULL;
+  }
+  return c;
+}
+
+struct conf *conf_defaults(void) { return conf_new(NULL); }
+
+struct conf *conf_load_buffer(const char *name, const char *text, size_t len,
+                              const struct plugin_registry *reg,
+                              struct strbuf *errors)
+{
+  struct parser p = {.file = name, .text = text, .len = len, .reg = reg,
+                     .errors = errors, .at_line_start = true};
+  p.conf = conf_new(name);
+  if (!p.conf) {
+    strbuf_addf(errors, "%s: out of memory\n", name);
+    return NULL;
+  }
+  /* Debian's inih exposes its options as globals; these are ours. */
+  ini_allow_multiline = false;
+  ini_use_stack = false;
+  ini_allow_realloc = true;
+  ini_max_line = CONF_MAX_LINE;
+  ini_stop_on_first_error = false;
+  int rc = ini_parse_stream(reader, &p, handler, &p);
+  if (rc > 0 && p.error_count == 0)
+    report(&p, rc,
+           "syntax error: expected [section], key = value, or a comment");
+  else if (rc < 0)
+    report(&p, 0, "could not be parsed (inih error %d)", rc);
+  if (p.error_count == 0)
+    validate(&p);
+  if (p.error_count) {
+    conf_free(p.conf);
+    return NULL;
+  }
+  return p.conf;
+}
+
+struct conf *conf_load_file(const char *path, const struct plugin_registry *reg,
+                            struct strbuf *errors)
+{
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    strbuf_addf(errors, "%s: cannot open: %s\n", path, strerror(errno));
+    return NULL;
+  }
+  char *text = malloc(CONF_MAX_FILE + 1);
+  size_t len = text ? fread(text, 1, CONF_MAX_FILE + 1, f) : 0;
+  int read_error = ferror(f);
+  fclose(f);
+  if (!text || read_error) {
+    strbuf_addf(errors, "%s: cannot read\n", path);
+    free(text);
+    return NULL;
+  }
+  if (len > CONF_MAX_FILE) {
+    strbuf_addf(errors, "%s: larger than %d bytes; is it the right file?\n",
+                path, CONF_MAX_FILE);
+    free(text);
+    return NULL;
+  }
+  struct conf *c = conf_load_buffer(path, text, len, reg, errors);
+  free(text);
+  return c;
+}
+
+void conf_free(struct conf *c)
+{
+  if (!c)
+    return;
+  for (size_t i = 0; i < c->section_count; i++)
+    free(c->sections[i].entries);
+  free(c->sections);
+  for (size_t i = 0; i < c->tunnel_count; i++)
+    free(c->tunnels[i].plugin_config);
+  free(c->tunnels);
+  strpool_free(&c->strings);
+  free(c->path);
+  free(c);
+}
+
+static const struct conf_section *find_section(const struct conf *c,
+                                               enum conf_section_kind kind,
+                                               const char *name)
+{
+  for (size_t i = 0; c && i < c->section_count; i++) {
+    const struct conf_section *s = &c->sections[i];
+    if (s->kind == kind && (kind == SECTION_SERVER || !strcmp(s->name, name)))
+      return s;
+  }
+  return NULL;
+}
+
+int conf_apply_transport_options(const struct conf *conf,
+                                 const struct plugin *plugin, void *dst,
+                                 struct strpool *pool, char *err,
+                                 size_t errlen)
+{
+  const struct conf_section *s =
+      find_section(conf, SECTION_TRANSPORT, plugin->desc.name);
+  for (size_t i = 0; s && i < s->count; i++) {
+    const struct weft_option *opt =
+        options_find(plugin->desc.options, s->entries[i].key);
+    char why[512];
+    if (!opt || options_set(opt, dst, s->entries[i].value, pool, why,
+                            sizeof why) != 0) {
+      snprintf(err, errlen, "[transport.%s] %s: %s", plugin->desc.name,
+               s->entries[i].key, opt ? why : "unknown key");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Lists keys added, removed or changed between two versions of a section. */
+static void diff_entries(const struct conf_section *a,
+                         const struct conf_section *b, struct strbuf *keys)
+{
+  for (size_t i = 0; i < a->count; i++) {
+    const struct conf_entry *other = entry_of(b, a->entries[i].key);
+    if (!other || strcmp(other->value, a->entries[i].value))
+      strbuf_addf(keys, "%s%s", keys->len ? ", " : "", a->entries[i].key);
+  }
+  for (size_t i = 0; i < b->count; i++)
+    if (!entry_of(a, b->entries[i].key))
+      strbuf_addf(keys, "%s%s", keys->len ? ", " : "", b->entries[i].key);
+}
+
+static const char *change_note(enum conf_section_kind kind)
+{
+  switch (kind) {
+  case SECTION_SERVER:
+  case SECTION_TRANSPORT:
+    return " (takes effect when weft restarts)";
+  case SECTION_TUNNEL:
+    return "";
+  }
+  return "";
+}
+
+void conf_describe_changes(const struct conf *old, const struct conf *new_conf,
+                           struct strbuf *out)
+{
+  static const struct conf_section empty_server = {.kind = SECTION_SERVER};
+  size_t before = out->len;
+  char title[128];
+  for (size_t i = 0; new_conf && i < new_conf->section_count; i++) {
+    const struct conf_section *s = &new_conf->sections[i];
+    const struct conf_section *was = find_section(old, s->kind, s->name);
+    section_title(s, title, sizeof title);
+    if (!was && s->kind != SECTION_SERVER) {
+      strbuf_addf(out, "%s added%s\n", title, change_note(s->kind));
+      continue;
+    }
+    struct strbuf keys = {0};
+    diff_entries(was ? was : &empty_server, s, &keys);
+    if (keys.len)
+      strbuf_addf(out, "%s changed: %s%s\n", title, strbuf_str(&keys),
+                  change_note(s->kind));
+    strbuf_free(&keys);
+  }
+  for (size_t i = 0; old && i < old->section_count; i++) {
+    const struct conf_section *s = &old->sections[i];
+    if (find_section(new_conf, s->kind, s->name))
+      continue;
+    section_title(s, title, sizeof title);
+    if (s->kind == SECTION_SERVER) {
+      struct strbuf keys = {0};
+      diff_entries(s, &empty_server, &keys);
+      if (keys.len)
+        strbuf_addf(out, "%s changed: %s%s\n", title, strbuf_str(&keys),
+                    change_note(s->kind));
+      strbuf_free(&keys);
+    } else {
+      strbuf_addf(out, "%s removed%s\n", title, change_note(s->kind));
+    }
+  }
+  if (out->len == before)
+    strbuf_addf(out, "no changes\n");
+}
+
+static unsigned cap_for(enum url_scheme scheme)
+{
+  switch (scheme) {
+  case URL_TCP:
+    return WEFT_CAP_TCP;
+  case URL_UDP:
+    return WEFT_CAP_UDP;
+  case URL_HTTP:
+    return WEFT_CAP_HTTP;
+  case URL_HTTPS:
+    return WEFT_CAP_SNI | WEFT_CAP_HTTP;
+  }
+  return 0;
+}
+
+int tunnel_spec_check(const struct url *local, const struct url *remote,
+                      const struct plugin *plugin, char *err, size_t errlen)
+{
+  const char *ls = url_scheme_name(local->scheme);
+  if (local->host_kind == URL_HOST_ANY) {
+    snprintf(err, errlen,
+             "the local URL needs a host, as in %s://127.0.0.1:%u", ls,
+             local->port ? local->port : 8080);
+    return -1;
+  }
+  if (remote) {
+    bool ok;
+    switch (local->scheme) {
+    case URL_TCP:
+    case URL_UDP:
+      ok = remote->scheme == local->scheme;
+      break;
+    case URL_HTTP:
+      ok = remote->scheme == URL_HTTP || remote->scheme == URL_HTTPS;
+      break;
+    case URL_HTTPS:
+      ok = remote->scheme == URL_HTTPS;
+      break;
+    default:
+      ok = false;
+    }
+    if (!ok) {
+      snprintf(err, errlen, "a %s local service cannot be published as %s",
+               ls, url_scheme_name(remote->scheme));
+      return -1;
+    }
+    if ((remote->scheme == URL_TCP || remote->scheme == URL_UDP) &&
+        remote->host_kind == URL_HOST_NAME) {
+      snprintf(err, errlen,
+               "a %s remote binds an address on the server: give an IP or "
+               "leave it empty, as in %s://:%u",
+               url_scheme_name(remote->scheme), url_scheme_name(remote->scheme),
+               remote->port);
+      return -1;
+    }
+  }
+  if (plugin) {
+    unsigned need = cap_for(remote ? remote->scheme : local->scheme);
+    if (!(plugin->desc.caps & need)) {
+      char caps[128];
+      plugin_caps_text(plugin->desc.caps, caps, sizeof caps);
+      snprintf(err, errlen, "transport '%s' cannot carry %s (it declares: %s)",
+               plugin->desc.name,
+               url_scheme_name(remote ? remote->scheme : local->scheme), caps);
+      return -1;
+    }
+  }
+  return 0;
+}

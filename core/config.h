@@ -1,0 +1,107 @@
+/* weft.conf: parsed with libinih, validated against the core's own keys and
+ * each plugin's declared options, with every error naming file:line.
+ *
+ *   [server]               the core's keys (server_options in config.c)
+ *   [tunnel "NAME"]        transport =, local =, remote =, device_id =, plus
+ *                          the keys that transport declares per tunnel
+ *   [transport.NAME]       the options plugin NAME declares
+ */
+#ifndef WEFT_CORE_CONFIG_H
+#define WEFT_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <weft/options.h>
+
+#include "strbuf.h"
+#include "strpool.h"
+#include "url.h"
+
+struct plugin;
+struct plugin_registry;
+
+/* The [server] section. Strings belong to the conf. */
+struct server_conf {
+  const char *listen;       /* "HOST:PORT[, HOST:PORT...]" */
+  const char *public_host;  /* host printed in the connection string */
+  const char *state_dir;    /* NULL: /var/lib/weft as root, else ~/.local/state/weft */
+  const char *secret_file;  /* also write the connection string here */
+  bool use_secret_per_ip;
+  const char *email;        /* ACME account address */
+  const char *log_level;    /* error|warning|info|debug */
+  const char *plugin_dir;
+};
+
+struct conf_entry {
+  const char *key;
+  const char *value;
+  int line;
+};
+
+enum conf_section_kind { SECTION_SERVER, SECTION_TUNNEL, SECTION_TRANSPORT };
+
+struct conf_section {
+  enum conf_section_kind kind;
+  const char *name; /* tunnel or transport name; NULL for [server] */
+  int line;
+  struct conf_entry *entries;
+  size_t count, cap;
+};
+
+struct conf_tunnel {
+  const char *name;
+  int line;
+  const char *transport;
+  const char *local_text;
+  const char *remote_text; /* NULL: the server assigns */
+  const char *device_id;   /* NULL: the machine's id */
+  struct url local;
+  struct url remote;
+  bool has_remote;
+  void *plugin_config; /* the transport's per-tunnel struct, or NULL */
+};
+
+struct conf {
+  char *path; /* NULL for the embedded defaults */
+  struct server_conf server;
+  struct conf_section *sections;
+  size_t section_count;
+  struct conf_tunnel *tunnels;
+  size_t tunnel_count;
+  struct strpool strings;
+};
+
+/* The [server] keys, for --help and docs. */
+extern const struct weft_option conf_server_options[];
+
+/* Embedded defaults: no file, every default applied. */
+struct conf *conf_defaults(void);
+
+/* Parses and validates; on failure returns NULL and appends one line per
+ * problem ("FILE:LINE: message") to errors. reg supplies the transports. */
+struct conf *conf_load_file(const char *path, const struct plugin_registry *reg,
+                            struct strbuf *errors);
+struct conf *conf_load_buffer(const char *name, const char *text, size_t len,
+                              const struct plugin_registry *reg,
+                              struct strbuf *errors);
+void conf_free(struct conf *conf);
+
+/* Fills a plugin's [transport.NAME] struct from this conf (already checked
+ * when the conf was loaded). */
+int conf_apply_transport_options(const struct conf *conf,
+                                 const struct plugin *plugin, void *dst,
+                                 struct strpool *pool, char *err,
+                                 size_t errlen);
+
+/* One line per difference between two confs ("tunnel "x": added"). */
+void conf_describe_changes(const struct conf *old, const struct conf *new_conf,
+                           struct strbuf *out);
+
+/* Checks that a local/remote pair makes sense and that plugin can carry it.
+ * remote may be NULL. Used for weft.conf and the command line alike. */
+int tunnel_spec_check(const struct url *local, const struct url *remote,
+                      const struct plugin *plugin, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,135 @@
+#include "host.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include <weft/plugin.h>
+
+#include "clock.h"
+#include "log.h"
+
+struct weft_timer {
+  uv_timer_t handle;
+  struct host_binding *owner;
+  weft_timer_cb cb;
+  void *arg;
+  struct weft_timer *prev, *next;
+};
+
+static struct host_binding *binding_of(const struct weft_host *host)
+{
+  /* host is the first member of its binding. */
+  return (struct host_binding *)(void *)host;
+}
+
+static void host_log(const struct weft_host *host, enum weft_log_level level,
+                     const char *fmt, ...)
+{
+  va_list ap;
+  if (level == WEFT_LOG_ERROR) {
+    struct host_binding *b = binding_of(host);
+    va_start(ap, fmt);
+    vsnprintf(b->last_error, sizeof b->last_error, fmt, ap);
+    va_end(ap);
+  }
+  va_start(ap, fmt);
+  log_vmsg(level, host->plugin_name, fmt, ap);
+  va_end(ap);
+}
+
+static void *host_alloc(size_t size) { return malloc(size); }
+static void *host_calloc(size_t n, size_t size) { return calloc(n, size); }
+static void *host_realloc(void *p, size_t size) { return realloc(p, size); }
+static void host_free(void *p) { free(p); }
+
+static void timer_fired(uv_timer_t *handle)
+{
+  struct weft_timer *t = handle->data;
+  t->cb(t->arg);
+}
+
+static void timer_closed(uv_handle_t *handle) { free(handle->data); }
+
+static void timer_unlink(struct weft_timer *t)
+{
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    t->owner->timers = t->next;
+  if (t->next)
+    t->next->prev = t->prev;
+}
+
+static int host_timer_start(const struct weft_host *host, uint64_t timeout_ms,
+                            uint64_t repeat_ms, weft_timer_cb cb, void *arg,
+                            struct weft_timer **out)
+{
+  if (!cb || !out)
+    return WEFT_EINVAL;
+  struct weft_timer *t = calloc(1, sizeof *t);
+  if (!t)
+    return WEFT_ENOMEM;
+  int rc = uv_timer_init(host->loop, &t->handle);
+  if (rc != 0) {
+    free(t);
+    return WEFT_EIO;
+  }
+  t->handle.data = t;
+  t->owner = binding_of(host);
+  t->cb = cb;
+  t->arg = arg;
+  uv_timer_start(&t->handle, timer_fired, timeout_ms, repeat_ms);
+  t->next = t->owner->timers;
+  if (t->next)
+    t->next->prev = t;
+  t->owner->timers = t;
+  *out = t;
+  return 0;
+}
+
+static void host_timer_stop(struct weft_timer *t)
+{
+  if (!t)
+    return;
+  uv_timer_stop(&t->handle);
+  timer_unlink(t);
+  uv_close((uv_handle_t *)&t->handle, timer_closed);
+}
+
+static uint64_t host_now_ms(const struct weft_host *host)
+{
+  (void)host;
+  return clock_mono_ms();
+}
+
+void host_binding_init(struct host_binding *b, const char *name,
+                       struct uv_loop_s *loop)
+{
+  memset(b, 0, sizeof *b);
+  struct weft_host *h = &b->host;
+  h->abi_major = WEFT_ABI_MAJOR;
+  h->abi_minor = WEFT_ABI_MINOR;
+  h->struct_size = sizeof *h;
+  h->plugin_name = name;
+  h->loop = loop;
+  h->log = host_log;
+  h->alloc = host_alloc;
+  h->calloc = host_calloc;
+  h->realloc = host_realloc;
+  h->free = host_free;
+  h->timer_start = host_timer_start;
+  h->timer_stop = host_timer_stop;
+  h->now_ms = host_now_ms;
+}
+
+void host_binding_release(struct host_binding *b)
+{
+  while (b->timers) {
+    log_warn("plugin %s left a timer running at unload; stopping it",
+             b->host.plugin_name);
+    host_timer_stop(b->timers);
+  }
+}

@@ -1,0 +1,22 @@
+/* The host-services table (sdk/weft/host.h) as the core implements it: one
+ * binding per plugin, so log lines and left-over timers can be traced to it. */
+#ifndef WEFT_CORE_HOST_H
+#define WEFT_CORE_HOST_H
+
+#include <weft/host.h>
+
+struct weft_timer;
+
+struct host_binding {
+  struct weft_host host;     /* first: the plugin's pointer is this struct */
+  struct weft_timer *timers; /* live timers, to stop any left at unload */
+  char last_error[256];      /* last error the plugin logged, for refusals */
+};
+
+/* Fills the table for a plugin called `name` running on `loop`. */
+void host_binding_init(struct host_binding *binding, const char *name,
+                       struct uv_loop_s *loop);
+/* Stops the timers the plugin left behind, with a warning for each. */
+void host_binding_release(struct host_binding *binding);
+
+#endif

@@ -1,0 +1,547 @@
+#include "http_server.h"
+
+#include <http_parser.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+
+struct http_listener {
+  uv_tcp_t handle;
+  struct http_server *srv;
+  struct http_listener *next;
+};
+
+struct http_conn {
+  uv_tcp_t handle;
+  uv_timer_t timer;
+  struct http_server *srv;
+  struct http_conn *prev, *next;
+  http_parser parser;
+  struct http_request req;
+  struct strbuf url;
+  struct strbuf field, value; /* header being read */
+  bool last_was_value;
+  size_t header_bytes;
+  struct strbuf body;
+  int reject_status;          /* set when the request broke a limit */
+  unsigned pending_writes;
+  bool close_after_write;
+  bool closing;
+  int handles_open;
+};
+
+struct write_req {
+  uv_write_t req;
+  struct http_conn *conn;
+  char *data;
+};
+
+void http_limits_default(struct http_limits *l)
+{
+  l->max_header_bytes = 16 * 1024;
+  l->max_body_bytes = 1024 * 1024;
+  l->header_timeout_ms = 10 * 1000;
+  l->idle_timeout_ms = 60 * 1000;
+  l->max_conns_per_ip = 64;
+  l->max_conns = 4096;
+}
+
+void http_server_init(struct http_server *srv, uv_loop_t *loop,
+                      http_handler_fn handler, void *handler_data)
+{
+  memset(srv, 0, sizeof *srv);
+  srv->loop = loop;
+  srv->handler = handler;
+  srv->handler_data = handler_data;
+  http_limits_default(&srv->limits);
+}
+
+const char *http_status_text(int status)
+{
+  switch (status) {
+  case 200: return "OK";
+  case 201: return "Created";
+  case 204: return "No Content";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
+  case 409: return "Conflict";
+  case 413: return "Content Too Large";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 503: return "Service Unavailable";
+  default: return "Unknown";
+  }
+}
+
+void http_response_error(struct http_response *resp, int status,
+                         const char *code, const char *message)
+{
+  resp->status = status;
+  resp->content_type = "application/json";
+  strbuf_reset(&resp->body);
+  json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message",
+                          message);
+  char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+  if (text)
+    strbuf_addf(&resp->body, "%s\n", text);
+  free(text);
+  json_decref(doc);
+}
+
+const char *http_request_header(const struct http_request *req,
+                                const char *name)
+{
+  for (size_t i = 0; i < req->header_count; i++)
+    if (!strcasecmp(req->headers[i].name, name))
+      return req->headers[i].value;
+  return NULL;
+}
+
+/* ---- connection lifetime ---- */
+
+static void request_reset(struct http_conn *c)
+{
+  for (size_t i = 0; i < c->req.header_count; i++) {
+    free(c->req.headers[i].name);
+    free(c->req.headers[i].value);
+  }
+  c->req.header_count = 0;
+  c->req.url = NULL;
+  c->req.body = NULL;
+  c->req.body_len = 0;
+  strbuf_reset(&c->url);
+  strbuf_reset(&c->field);
+  strbuf_reset(&c->value);
+  strbuf_reset(&c->body);
+  c->last_was_value = false;
+  c->header_bytes = 0;
+  c->reject_status = 0;
+}
+
+static void maybe_server_closed(struct http_server *srv)
+{
+  if (srv->closing && !srv->listeners && !srv->conns && srv->on_closed) {
+    void (*cb)(struct http_server *) = srv->on_closed;
+    srv->on_closed = NULL;
+    cb(srv);
+  }
+}
+
+static void conn_handle_closed(uv_handle_t *h)
+{
+  struct http_conn *c = h->data;
+  if (--c->handles_open > 0)
+    return;
+  struct http_server *srv = c->srv;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    srv->conns = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  srv->conn_count--;
+  request_reset(c);
+  strbuf_free(&c->url);
+  strbuf_free(&c->field);
+  strbuf_free(&c->value);
+  strbuf_free(&c->body);
+  free(c);
+  maybe_server_closed(srv);
+}
+
+static void conn_close(struct http_conn *c)
+{
+  if (c->closing)
+    return;
+  c->closing = true;
+  uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
+  uv_close((uv_handle_t *)&c->handle, conn_handle_closed);
+}
+
+static void conn_timed_out(uv_timer_t *t)
+{
+  struct http_conn *c = t->data;
+  log_debug("closing control connection from %s: timed out",
+            c->req.peer_ip);
+  conn_close(c);
+}
+
+static void arm_timer(struct http_conn *c, uint64_t ms)
+{
+  uv_timer_start(&c->timer, conn_timed_out, ms, 0);
+}
+
+static void write_done(uv_write_t *w, int status)
+{
+  struct write_req *wr = (struct write_req *)w;
+  struct http_conn *c = wr->conn;
+  free(wr->data);
+  free(wr);
+  c->pending_writes--;
+  if (status < 0 || (c->close_after_write && c->pending_writes == 0))
+    conn_close(c);
+}
+
+static void send_response(struct http_conn *c, struct http_response *resp)
+{
+  struct strbuf out = {0};
+  strbuf_addf(&out,
+              "HTTP/1.1 %d %s\r\n"
+              "Content-Type: %s\r\n"
+              "Content-Length: %zu\r\n"
+              "Cache-Control: no-store\r\n"
+              "X-Content-Type-Options: nosniff\r\n"
+              "%s%s\r\n",
+              resp->status, http_status_text(resp->status),
+              resp->content_type ? resp->content_type : "application/json",
+              resp->body.len, strbuf_str(&resp->headers),
+              resp->close ? "Connection: close\r\n" : "");
+  strbuf_add(&out, strbuf_str(&resp->body), resp->body.len);
+  if (resp->close)
+    c->close_after_write = true;
+  struct write_req *wr = calloc(1, sizeof *wr);
+  if (!wr || out.oom) {
+    free(wr);
+    strbuf_free(&out);
+    conn_close(c);
+    return;
+  }
+  wr->conn = c;
+  wr->data = out.data; /* ownership moves to the write */
+  uv_buf_t buf = uv_buf_init(wr->data, (unsigned)out.len);
+  if (uv_write(&wr->req, (uv_stream_t *)&c->handle, &buf, 1, write_done) !=
+      0) {
+    free(wr->data);
+    free(wr);
+    conn_close(c);
+    return;
+  }
+  c->pending_writes++;
+}
+
+static void reject(struct http_conn *c, int status, const char *code,
+                   const char *message)
+{
+  struct http_response resp = {0};
+  http_response_error(&resp, status, code, message);
+  resp.close = true;
+  send_response(c, &resp);
+  strbuf_free(&resp.body);
+  strbuf_free(&resp.headers);
+  uv_read_stop((uv_stream_t *)&c->handle);
+}
+
+/* ---- parser callbacks ---- */
+
+static struct http_conn *conn_of(http_parser *p) { return p->data; }
+
+static int count_header_bytes(struct http_conn *c, size_t len)
+{
+  c->header_bytes += len;
+  if (c->header_bytes > c->srv->limits.max_header_bytes) {
+    c->reject_status = 431;
+    return -1;
+  }
+  return 0;
+}
+
+static int on_message_begin(http_parser *p)
+{
+  struct http_conn *c = conn_of(p);
+  request_reset(c);
+  arm_timer(c, c->srv->limits.header_timeout_ms);
+  return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+  struct http_conn *c = conn_of(p);
+  if (count_header_bytes(c, len))
+    return -1;
+  strbuf_add(&c->url, at, len);
+  return 0;
+}
+
+static int finish_header(struct http_conn *c)
+{
+  if (!c->field.len)
+    return 0;
+  if (c->req.header_count == HTTP_MAX_HEADERS) {
+    c->reject_status = 431;
+    return -1;
+  }
+  struct http_header *h = &c->req.headers[c->req.header_count];
+  h->name = strdup(strbuf_str(&c->field));
+  h->value = strdup(strbuf_str(&c->value));
+  if (!h->name || !h->value) {
+    free(h->name);
+    free(h->value);
+    c->reject_status = 500;
+    return -1;
+  }
+  for (char *n = h->name; *n; n++)
+    if (*n >= 'A' && *n <= 'Z')
+      *n = (char)(*n - 'A' + 'a');
+  c->req.header_count++;
+  strbuf_reset(&c->field);
+  strbuf_reset(&c->value);
+  return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+  struct http_conn *c = conn_of(p);
+  if (count_header_bytes(c, len))
+    return -1;
+  if (c->last_was_value && finish_header(c))
+    return -1;
+  c->last_was_value = false;
+  strbuf_add(&c->field, at, len);
+  return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+  struct http_conn *c = conn_of(p);
+  if (count_header_bytes(c, len))
+    return -1;
+  c->last_was_value = true;
+  strbuf_add(&c->value, at, len);
+  return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+  struct http_conn *c = conn_of(p);
+  if (finish_header(c))
+    return -1;
+  if (p->content_length != ULLONG_MAX &&
+      p->content_length > c->srv->limits.max_body_bytes) {
+    c->reject_status = 413;
+    return -1;
+  }
+  if (p->upgrade) {
+    /* No upgrades on the control API yet: answer, then close. */
+    c->reject_status = 501;
+    return -1;
+  }
+  return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+  struct http_conn *c = conn_of(p);
+  if (c->body.len + len > c->srv->limits.max_body_bytes) {
+    c->reject_status = 413;
+    return -1;
+  }
+  strbuf_add(&c->body, at, len);
+  return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+  struct http_conn *c = conn_of(p);
+  if (c->url.oom || c->body.oom || c->field.oom || c->value.oom) {
+    c->reject_status = 500;
+    return -1;
+  }
+  c->req.method = http_method_str((enum http_method)p->method);
+  c->req.url = c->url.data ? c->url.data : (char *)"";
+  c->req.body = c->body.data ? c->body.data : (char *)"";
+  c->req.body_len = c->body.len;
+
+  struct http_response resp = {.status = 200};
+  c->srv->handler(c->srv->handler_data, &c->req, &resp);
+  if (!http_should_keep_alive(p))
+    resp.close = true;
+  send_response(c, &resp);
+  strbuf_free(&resp.body);
+  strbuf_free(&resp.headers);
+  arm_timer(c, c->srv->limits.idle_timeout_ms);
+  return 0;
+}
+
+static const http_parser_settings parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- reading ---- */
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+  (void)h;
+  (void)suggested;
+  static char slab[16 * 1024]; /* the loop is single-threaded */
+  *buf = uv_buf_init(slab, sizeof slab);
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+  struct http_conn *c = s->data;
+  if (nread < 0) {
+    conn_close(c);
+    return;
+  }
+  if (nread == 0 || c->closing || c->close_after_write)
+    return;
+  size_t used = http_parser_execute(&c->parser, &parser_settings, buf->base,
+                                    (size_t)nread);
+  if (c->parser.http_errno != HPE_OK || used != (size_t)nread) {
+    switch (c->reject_status) {
+    case 413:
+      reject(c, 413, "too_large", "request body too large");
+      break;
+    case 431:
+      reject(c, 431, "headers_too_large", "request headers too large");
+      break;
+    case 501:
+      reject(c, 501, "not_implemented", "upgrade is not supported here");
+      break;
+    case 500:
+      reject(c, 500, "internal", "out of memory");
+      break;
+    default:
+      reject(c, 400, "bad_request",
+             http_errno_description(HTTP_PARSER_ERRNO(&c->parser)));
+    }
+  }
+}
+
+static unsigned conns_from(struct http_server *srv, const char *ip)
+{
+  unsigned n = 0;
+  for (struct http_conn *c = srv->conns; c; c = c->next)
+    n += !strcmp(c->req.peer_ip, ip);
+  return n;
+}
+
+static void addr_text(const struct sockaddr_storage *ss, char *ip,
+                      size_t len, uint16_t *port)
+{
+  ip[0] = '\0';
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+    uv_ip4_name(a, ip, len);
+    if (port)
+      *port = ntohs(a->sin_port);
+  } else if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+    uv_ip6_name(a, ip, len);
+    if (port)
+      *port = ntohs(a->sin6_port);
+  }
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+  struct http_listener *l = server->data;
+  struct http_server *srv = l->srv;
+  if (status < 0 || srv->closing)
+    return;
+  struct http_conn *c = calloc(1, sizeof *c);
+  if (!c)
+    return;
+  c->srv = srv;
+  uv_tcp_init(srv->loop, &c->handle);
+  uv_timer_init(srv->loop, &c->timer);
+  c->handle.data = c->timer.data = c;
+  c->handles_open = 2;
+  c->next = srv->conns;
+  if (c->next)
+    c->next->prev = c;
+  srv->conns = c;
+  srv->conn_count++;
+  if (uv_accept(server, (uv_stream_t *)&c->handle) != 0) {
+    conn_close(c);
+    return;
+  }
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(&c->handle, (struct sockaddr *)&ss, &len) == 0)
+    addr_text(&ss, c->req.peer_ip, sizeof c->req.peer_ip, NULL);
+  len = sizeof ss;
+  if (uv_tcp_getsockname(&c->handle, (struct sockaddr *)&ss, &len) == 0)
+    addr_text(&ss, c->req.local_ip, sizeof c->req.local_ip,
+              &c->req.local_port);
+  if (srv->conn_count > srv->limits.max_conns ||
+      conns_from(srv, c->req.peer_ip) > srv->limits.max_conns_per_ip) {
+    log_warn("refusing control connection from %s: too many connections",
+             c->req.peer_ip);
+    reject(c, 429, "too_many_connections",
+           "too many connections from your address");
+    return;
+  }
+  uv_tcp_nodelay(&c->handle, 1);
+  http_parser_init(&c->parser, HTTP_REQUEST);
+  c->parser.data = c;
+  arm_timer(c, srv->limits.header_timeout_ms);
+  uv_read_start((uv_stream_t *)&c->handle, alloc_cb, read_cb);
+}
+
+int http_server_listen(struct http_server *srv, const char *host,
+                       uint16_t port)
+{
+  struct sockaddr_storage ss;
+  int rc;
+  if (strchr(host, ':'))
+    rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss);
+  else
+    rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
+  if (rc != 0)
+    return rc;
+  struct http_listener *l = calloc(1, sizeof *l);
+  if (!l)
+    return UV_ENOMEM;
+  l->srv = srv;
+  uv_tcp_init(srv->loop, &l->handle);
+  l->handle.data = l;
+  l->next = srv->listeners;
+  srv->listeners = l;
+  rc = uv_tcp_bind(&l->handle, (struct sockaddr *)&ss,
+                   ss.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *)&l->handle, 128, on_connection);
+  return rc; /* on failure the listener is closed with the server */
+}
+
+static void listener_closed(uv_handle_t *h)
+{
+  struct http_listener *l = h->data;
+  struct http_server *srv = l->srv;
+  struct http_listener **pp = &srv->listeners;
+  while (*pp && *pp != l)
+    pp = &(*pp)->next;
+  if (*pp)
+    *pp = l->next;
+  free(l);
+  maybe_server_closed(srv);
+}
+
+void http_server_close(struct http_server *srv,
+                       void (*on_closed)(struct http_server *srv))
+{
+  srv->closing = true;
+  srv->on_closed = on_closed;
+  for (struct http_listener *l = srv->listeners; l; l = l->next)
+    if (!uv_is_closing((uv_handle_t *)&l->handle))
+      uv_close((uv_handle_t *)&l->handle, listener_closed);
+  for (struct http_conn *c = srv->conns; c; c = c->next)
+    conn_close(c);
+  maybe_server_closed(srv);
+}

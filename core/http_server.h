@@ -1,0 +1,95 @@
+/* A small HTTP/1.1 server on libuv for the control port, parsed with
+ * http-parser. Bounded everywhere: header bytes and count, body size, a
+ * deadline for the headers (slowloris), an idle timeout between requests, a
+ * cap on connections per source IP and in all.
+ *
+ * The handler runs synchronously for each complete request and fills a
+ * response; responses go out in request order (pipelining works). */
+#ifndef WEFT_CORE_HTTP_SERVER_H
+#define WEFT_CORE_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "strbuf.h"
+
+#define HTTP_MAX_HEADERS 64
+
+struct http_header {
+  char *name; /* lower-cased */
+  char *value;
+};
+
+struct http_request {
+  const char *method;            /* "GET", "POST"... */
+  char *url;                     /* request target as sent */
+  struct http_header headers[HTTP_MAX_HEADERS];
+  size_t header_count;
+  char *body;                    /* NUL-terminated, may hold NULs */
+  size_t body_len;
+  char peer_ip[46];
+  char local_ip[46];             /* the address the client reached */
+  uint16_t local_port;
+};
+
+struct http_response {
+  int status;
+  const char *content_type;  /* default application/json */
+  struct strbuf headers;     /* extra "Name: value\r\n" lines */
+  struct strbuf body;
+  bool close;                /* close the connection after this response */
+};
+
+typedef void (*http_handler_fn)(void *data, const struct http_request *req,
+                                struct http_response *resp);
+
+struct http_limits {
+  size_t max_header_bytes;
+  size_t max_body_bytes;
+  uint64_t header_timeout_ms;
+  uint64_t idle_timeout_ms;
+  unsigned max_conns_per_ip;
+  unsigned max_conns;
+};
+
+void http_limits_default(struct http_limits *limits);
+
+struct http_conn;
+struct http_listener;
+
+struct http_server {
+  uv_loop_t *loop;
+  http_handler_fn handler;
+  void *handler_data;
+  struct http_limits limits;
+  struct http_listener *listeners;
+  struct http_conn *conns;
+  unsigned conn_count;
+  bool closing;
+  void (*on_closed)(struct http_server *srv);
+};
+
+void http_server_init(struct http_server *srv, uv_loop_t *loop,
+                      http_handler_fn handler, void *handler_data);
+/* Binds and listens on host:port (an IPv4 or IPv6 literal). Returns 0 or a
+ * negative libuv error code. */
+int http_server_listen(struct http_server *srv, const char *host,
+                       uint16_t port);
+/* Closes every listener and connection; on_closed (if set) runs once all
+ * handles are closed. */
+void http_server_close(struct http_server *srv,
+                       void (*on_closed)(struct http_server *srv));
+
+/* Header lookup, case-insensitive; NULL if absent. */
+const char *http_request_header(const struct http_request *req,
+                                const char *name);
+
+/* Fills resp with a JSON error body {"error":{"code":...,"message":...}}. */
+void http_response_error(struct http_response *resp, int status,
+                         const char *code, const char *message);
+
+const char *http_status_text(int status);
+
+#endif

@@ -1,0 +1,93 @@
+/* The plugin loader: finds transport plugins, checks every one before it is
+ * trusted, and keeps going when one is refused.
+ *
+ * Search order (the first plugin of a name wins; later ones are refused as
+ * duplicates): --plugin-dir, then each directory of WEFT_PLUGIN_PATH
+ * (colon-separated), then the built-in directory (the build tree's plugins/
+ * for a freshly built weft, otherwise the installed plugin directory).
+ *
+ * Two stages, so that weft.conf can be validated against the plugins' option
+ * tables before any plugin runs code of its own beyond its entry function:
+ *   plugin_registry_scan_*   dlopen + descriptor checks (refusals recorded)
+ *   plugin_registry_init     create() with each plugin's [transport.NAME]
+ */
+#ifndef WEFT_CORE_PLUGIN_REGISTRY_H
+#define WEFT_CORE_PLUGIN_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <weft/plugin.h>
+
+#include "host.h"
+#include "strpool.h"
+
+struct conf;
+struct uv_loop_s;
+
+struct plugin {
+  char *path;                   /* NULL for a plugin compiled into weft */
+  void *dl;                     /* dlopen handle, NULL if compiled in */
+  struct weft_plugin desc;      /* the descriptor, zero-extended to our size */
+  struct host_binding binding;  /* the host table this plugin sees */
+  void *config;                 /* its [transport.NAME] struct */
+  struct strpool config_strings;
+  void *ctx;                    /* from create() */
+  bool initialized;
+};
+
+struct refused_plugin {
+  char *path;
+  char *reason;
+};
+
+struct plugin_registry {
+  struct plugin **plugins;
+  size_t count, cap;
+  struct refused_plugin *refused;
+  size_t refused_count, refused_cap;
+  char **dirs; /* the directories searched, for `weft plugins` */
+  size_t dir_count;
+};
+
+void plugin_registry_init_empty(struct plugin_registry *reg);
+
+/* The built-in plugin directory for this executable. */
+const char *plugin_builtin_dir(void);
+
+/* Scans --plugin-dir (may be NULL), WEFT_PLUGIN_PATH, and the built-in dir. */
+void plugin_registry_scan_default(struct plugin_registry *reg,
+                                  const char *plugin_dir);
+/* Loads every *.so in dir, in name order. explicit: the user named it, so a
+ * missing directory is reported as a refusal rather than skipped. */
+void plugin_registry_scan_dir(struct plugin_registry *reg, const char *dir,
+                              bool explicit_dir);
+/* Loads one file; returns 0, or -1 after recording why it was refused. */
+int plugin_registry_load_file(struct plugin_registry *reg, const char *path);
+/* Adds a descriptor linked into the program (tests, fuzzers): the same
+ * checks as for a file. */
+int plugin_registry_add_static(struct plugin_registry *reg,
+                               const struct weft_plugin *desc,
+                               const char *origin);
+
+struct plugin *plugin_registry_find(const struct plugin_registry *reg,
+                                    const char *name);
+/* "autossh, vhost, websocket, wireguard" */
+void plugin_registry_names(const struct plugin_registry *reg, char *buf,
+                           size_t len);
+
+/* Runs create() for every plugin with its [transport.NAME] options from conf
+ * (defaults when conf is NULL or has no such section). A plugin whose
+ * create() fails is moved to the refused list with its reason. */
+void plugin_registry_start(struct plugin_registry *reg,
+                           struct uv_loop_s *loop, const struct conf *conf);
+
+/* destroy() for every started plugin, stopping timers it left behind. Run
+ * the loop afterwards so close callbacks complete, then free. */
+void plugin_registry_stop(struct plugin_registry *reg);
+void plugin_registry_free(struct plugin_registry *reg);
+
+/* "server client tcp udp" into buf. */
+void plugin_caps_text(unsigned caps, char *buf, size_t len);
+
+#endif

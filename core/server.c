@@ -1,0 +1,400 @@
+#include "server.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "config.h"
+#include "control_api.h"
+#include "exit_codes.h"
+#include "http_server.h"
+#include "log.h"
+#include "plugin_registry.h"
+#include "secret.h"
+#include "url.h"
+#include "version.h"
+
+#define MAX_LISTEN 16
+
+struct listen_addr {
+  enum url_host_kind kind;
+  char host[URL_MAX_HOST + 1];
+  uint16_t port;
+  struct secret secret; /* with use_secret_per_ip: this address's own */
+};
+
+struct server {
+  uv_loop_t loop;
+  const struct server_options *opts;
+  struct plugin_registry plugins;
+  struct conf *conf;
+  struct listen_addr listen[MAX_LISTEN];
+  size_t listen_count;
+  bool per_ip_secrets;
+  struct secret secret;
+  struct http_server http;
+  struct control_api api;
+  uv_signal_t sigint, sigterm, sighup;
+  bool stopping;
+};
+
+static int parse_listen(struct server *s, char *err, size_t errlen)
+{
+  /* [server] listen gives HOST:PORT pairs; --bind-ips replaces the hosts
+   * and --port the ports. */
+  char text[1024];
+  const char *list = s->conf->server.listen;
+  uint16_t conf_port = WEFT_DEFAULT_PORT;
+  s->listen_count = 0;
+  snprintf(text, sizeof text, "%s", list);
+  char *save = NULL;
+  for (char *item = strtok_r(text, ",", &save); item;
+       item = strtok_r(NULL, ",", &save)) {
+    while (*item == ' ' || *item == '\t')
+      item++;
+    char *end = item + strlen(item);
+    while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
+      *--end = '\0';
+    if (s->listen_count == MAX_LISTEN) {
+      snprintf(err, errlen, "more than %d listen addresses", MAX_LISTEN);
+      return -1;
+    }
+    struct listen_addr *a = &s->listen[s->listen_count];
+    if (hostport_parse(item, &a->kind, a->host, sizeof a->host, &a->port, err,
+                       errlen) != 0)
+      return -1;
+    conf_port = a->port;
+    s->listen_count++;
+  }
+  if (s->opts->bind_ips) {
+    snprintf(text, sizeof text, "%s", s->opts->bind_ips);
+    s->listen_count = 0;
+    for (char *item = strtok_r(text, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+      if (s->listen_count == MAX_LISTEN) {
+        snprintf(err, errlen, "more than %d --bind-ips", MAX_LISTEN);
+        return -1;
+      }
+      struct listen_addr *a = &s->listen[s->listen_count];
+      char why[256];
+      if (host_parse(item, strlen(item), &a->kind, a->host, sizeof a->host,
+                     why, sizeof why) != 0 ||
+          a->kind == URL_HOST_NAME || a->kind == URL_HOST_ANY) {
+        snprintf(err, errlen, "--bind-ips: '%s' is not an IP address", item);
+        return -1;
+      }
+      a->port = conf_port;
+      s->listen_count++;
+    }
+  }
+  if (s->opts->port)
+    for (size_t i = 0; i < s->listen_count; i++)
+      s->listen[i].port = s->opts->port;
+  for (size_t i = 0; i < s->listen_count; i++) {
+    if (s->listen[i].kind == URL_HOST_NAME) {
+      snprintf(err, errlen,
+               "listen address '%s' must be an IP address, not a name",
+               s->listen[i].host);
+      return -1;
+    }
+    if (s->listen[i].kind == URL_HOST_ANY) /* ":9092" */
+      snprintf(s->listen[i].host, sizeof s->listen[i].host, "0.0.0.0");
+  }
+  if (s->listen_count == 0) {
+    snprintf(err, errlen, "no listen address");
+    return -1;
+  }
+  return 0;
+}
+
+static bool is_wildcard(const char *host)
+{
+  return !strcmp(host, "0.0.0.0") || !strcmp(host, "::");
+}
+
+/* The host a device should dial: public_host, a specific listen address, or
+ * this machine's first non-loopback IPv4 address. */
+static void public_host(const struct server *s, const struct listen_addr *a,
+                        char *out, size_t len)
+{
+  if (s->conf->server.public_host) {
+    snprintf(out, len, "%s", s->conf->server.public_host);
+    return;
+  }
+  if (!is_wildcard(a->host)) {
+    if (strchr(a->host, ':'))
+      snprintf(out, len, "[%s]", a->host);
+    else
+      snprintf(out, len, "%s", a->host);
+    return;
+  }
+  uv_interface_address_t *ifs;
+  int count;
+  snprintf(out, len, "127.0.0.1");
+  if (uv_interface_addresses(&ifs, &count) != 0)
+    return;
+  for (int i = 0; i < count; i++) {
+    if (!ifs[i].is_internal && ifs[i].address.address4.sin_family == AF_INET) {
+      uv_ip4_name(&ifs[i].address.address4, out, len);
+      break;
+    }
+  }
+  uv_free_interface_addresses(ifs, count);
+}
+
+static int load_secrets(struct server *s, const char *state_dir, char *err,
+                        size_t errlen)
+{
+  if (state_dir_prepare(state_dir, err, errlen) != 0)
+    return -1;
+  if (!s->per_ip_secrets)
+    return secret_load_or_create(state_dir, "secret", &s->secret, err,
+                                 errlen);
+  for (size_t i = 0; i < s->listen_count; i++) {
+    struct listen_addr *a = &s->listen[i];
+    if (is_wildcard(a->host)) {
+      snprintf(err, errlen,
+               "--use-secret-per-ip needs specific addresses (--bind-ips "
+               "A,B), not %s",
+               a->host);
+      return -1;
+    }
+    char name[URL_MAX_HOST + 16];
+    snprintf(name, sizeof name, "secret-%s", a->host);
+    for (char *c = name; *c; c++)
+      if (*c == ':')
+        *c = '_';
+    if (secret_load_or_create(state_dir, name, &a->secret, err, errlen) != 0)
+      return -1;
+  }
+  return 0;
+}
+
+static void print_connect_help(struct server *s)
+{
+  struct strbuf out = {0};
+  for (size_t i = 0; i < s->listen_count; i++) {
+    const struct listen_addr *a = &s->listen[i];
+    const struct secret *sec = s->per_ip_secrets ? &a->secret : &s->secret;
+    char host[URL_MAX_HOST + 3];
+    public_host(s, a, host, sizeof host);
+    if (i == 0 || s->per_ip_secrets)
+      strbuf_addf(&out, "weft://%s@%s:%u\n", sec->text, host, a->port);
+  }
+  const char *secret_file = s->opts->secret_file ? s->opts->secret_file
+                                                 : s->conf->server.secret_file;
+  if (secret_file) {
+    char why[512];
+    if (write_private_file(secret_file, strbuf_str(&out), why, sizeof why))
+      log_error("--secret-file: %s", why);
+    else
+      log_info("connection string written to %s", secret_file);
+  }
+  printf("Connection string (anyone who holds it can open tunnels; keep it "
+         "secret):\n");
+  const char *line = strbuf_str(&out);
+  while (*line) {
+    size_t n = strcspn(line, "\n");
+    printf("  %.*s\n", (int)n, line);
+    line += n + (line[n] == '\n');
+  }
+  size_t first = strcspn(strbuf_str(&out), "\n");
+  printf("On a device, expose its SSH port as port 2222 of this server with:\n"
+         "  weft tunnel %.*s tcp://127.0.0.1:22 tcp://:2222\n"
+         "Press Ctrl-C to stop.\n",
+         (int)first, strbuf_str(&out));
+  fflush(stdout);
+  strbuf_free(&out);
+}
+
+static void close_signal(uv_signal_t *sig)
+{
+  if (!uv_is_closing((uv_handle_t *)sig))
+    uv_close((uv_handle_t *)sig, NULL);
+}
+
+static void server_stop(struct server *s, const char *why)
+{
+  if (s->stopping)
+    return;
+  s->stopping = true;
+  log_info("stopping (%s)", why);
+  http_server_close(&s->http, NULL);
+  close_signal(&s->sigint);
+  close_signal(&s->sigterm);
+  close_signal(&s->sighup);
+  plugin_registry_stop(&s->plugins);
+}
+
+static void reload(struct server *s)
+{
+  if (!s->opts->config_path) {
+    log_info("SIGHUP: running on embedded defaults; there is no --config "
+             "file to re-read");
+    return;
+  }
+  struct strbuf errors = {0};
+  struct conf *fresh =
+      conf_load_file(s->opts->config_path, &s->plugins, &errors);
+  if (!fresh) {
+    log_error("SIGHUP: %s refused, the running configuration stays:\n%s",
+              s->opts->config_path, strbuf_str(&errors));
+    strbuf_free(&errors);
+    return;
+  }
+  struct strbuf changes = {0};
+  conf_describe_changes(s->conf, fresh, &changes);
+  log_info("SIGHUP: re-read %s:\n%s", s->opts->config_path,
+           strbuf_str(&changes));
+  strbuf_free(&changes);
+  strbuf_free(&errors);
+  conf_free(s->conf);
+  s->conf = fresh;
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+  struct server *s = sig->data;
+  if (signum == SIGHUP)
+    reload(s);
+  else
+    server_stop(s, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static int start_listeners(struct server *s)
+{
+  http_server_init(&s->http, &s->loop, control_api_handle, &s->api);
+  for (size_t i = 0; i < s->listen_count; i++) {
+    const struct listen_addr *a = &s->listen[i];
+    int rc = http_server_listen(&s->http, a->host, a->port);
+    if (rc != 0) {
+      log_error("cannot listen on %s%s%s:%u: %s",
+                strchr(a->host, ':') ? "[" : "", a->host,
+                strchr(a->host, ':') ? "]" : "", a->port, uv_strerror(rc));
+      return -1;
+    }
+    log_info("control API listening on %s%s%s:%u",
+             strchr(a->host, ':') ? "[" : "", a->host,
+             strchr(a->host, ':') ? "]" : "", a->port);
+  }
+  return 0;
+}
+
+static void start_signals(struct server *s)
+{
+  uv_signal_t *sigs[] = {&s->sigint, &s->sigterm, &s->sighup};
+  int nums[] = {SIGINT, SIGTERM, SIGHUP};
+  for (size_t i = 0; i < 3; i++) {
+    uv_signal_init(&s->loop, sigs[i]);
+    sigs[i]->data = s;
+    uv_signal_start(sigs[i], on_signal, nums[i]);
+  }
+}
+
+static void close_any(uv_handle_t *h, void *arg)
+{
+  (void)arg;
+  if (!uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
+/* Runs the loop until every handle is closed and closes it; a handle still
+ * open at that point is a leak we report rather than hide. */
+static int drain_loop(uv_loop_t *loop)
+{
+  uv_run(loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(loop) == 0)
+    return 0;
+  log_error("internal: handles were still open at shutdown");
+  uv_walk(loop, close_any, NULL);
+  uv_run(loop, UV_RUN_DEFAULT);
+  return uv_loop_close(loop) == 0 ? -1 : -2;
+}
+
+int server_main(const struct server_options *opts)
+{
+  struct server *s = calloc(1, sizeof *s);
+  if (!s)
+    return EXIT_RUNTIME;
+  s->opts = opts;
+  s->api.version = WEFT_VERSION;
+  int code = EXIT_OK;
+  char err[1024];
+  uv_loop_init(&s->loop);
+  log_set_timestamps(1);
+  if (opts->verbose)
+    log_set_level(WEFT_LOG_DEBUG);
+
+  plugin_registry_init_empty(&s->plugins);
+  plugin_registry_scan_default(&s->plugins, opts->plugin_dir);
+  if (opts->config_path) {
+    struct strbuf errors = {0};
+    s->conf = conf_load_file(opts->config_path, &s->plugins, &errors);
+    if (!s->conf)
+      fprintf(stderr, "weft: configuration refused:\n%s", strbuf_str(&errors));
+    strbuf_free(&errors);
+  } else {
+    s->conf = conf_defaults();
+  }
+  if (!s->conf) {
+    code = EXIT_CONFIG;
+    goto out;
+  }
+  if (!opts->verbose) {
+    const char *lvl = s->conf->server.log_level;
+    log_set_level(!strcmp(lvl, "error")     ? WEFT_LOG_ERROR
+                  : !strcmp(lvl, "warning") ? WEFT_LOG_WARN
+                  : !strcmp(lvl, "debug")   ? WEFT_LOG_DEBUG
+                                            : WEFT_LOG_INFO);
+  }
+  s->per_ip_secrets = opts->use_secret_per_ip || s->conf->server.use_secret_per_ip;
+  if (parse_listen(s, err, sizeof err) != 0) {
+    fprintf(stderr, "weft: %s\n", err);
+    code = EXIT_CONFIG;
+    goto out;
+  }
+  const char *state_dir = opts->state_dir         ? opts->state_dir
+                          : s->conf->server.state_dir ? s->conf->server.state_dir
+                                                      : state_dir_default();
+  if (load_secrets(s, state_dir, err, sizeof err) != 0) {
+    fprintf(stderr, "weft: %s\n", err);
+    code = EXIT_CONFIG;
+    goto out;
+  }
+  log_info("state directory %s", state_dir);
+
+  plugin_registry_start(&s->plugins, &s->loop, s->conf);
+  char names[512];
+  plugin_registry_names(&s->plugins, names, sizeof names);
+  log_info("transports: %s", names);
+  if (s->plugins.refused_count)
+    log_warn("%zu plugin(s) refused; run `weft plugins` for the reasons",
+             s->plugins.refused_count);
+
+  start_signals(s);
+  if (start_listeners(s) != 0) {
+    code = EXIT_RUNTIME;
+    server_stop(s, "could not listen");
+  } else {
+    print_connect_help(s);
+  }
+  uv_run(&s->loop, UV_RUN_DEFAULT);
+  if (!s->stopping)
+    server_stop(s, "loop ended");
+  if (drain_loop(&s->loop) != 0 && code == EXIT_OK)
+    code = EXIT_RUNTIME;
+  plugin_registry_free(&s->plugins);
+  conf_free(s->conf);
+  if (code == EXIT_OK)
+    log_info("stopped cleanly");
+  free(s);
+  return code;
+out:
+  plugin_registry_free(&s->plugins);
+  conf_free(s->conf);
+  drain_loop(&s->loop);
+  free(s);
+  return code;
+}

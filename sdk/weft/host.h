@@ -1,0 +1,89 @@
+/* Weft SDK: the services the core hands to a plugin.
+ *
+ * A plugin links against nothing in Weft. Everything it may use from the core
+ * comes through this table, which the core passes to create() and which stays
+ * valid until destroy() has returned. Each loaded plugin gets its own table
+ * (so log lines carry the plugin's name); never share one between plugins.
+ *
+ * Versioning: the table starts with the ABI it was built for and its own size.
+ * Fields are only ever appended. A plugin built against a newer SDK minor than
+ * the running core must check WEFT_HOST_HAS(host, field) before it calls a
+ * function that minor added; a NULL function pointer means "not provided".
+ *
+ * Threads: every function here must be called on the loop's thread.
+ *
+ * Changelog of this struct:
+ *   1.0  loop, log, memory, timers, clock; reserved slots for the core
+ *        services (tokens, ACLs, leases, metrics, stream relay).
+ */
+#ifndef WEFT_HOST_H
+#define WEFT_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct uv_loop_s; /* libuv's loop; include <uv.h> yourself to use it */
+struct weft_timer; /* opaque, owned by the core */
+
+enum weft_log_level {
+  WEFT_LOG_ERROR = 0,
+  WEFT_LOG_WARN = 1,
+  WEFT_LOG_INFO = 2,
+  WEFT_LOG_DEBUG = 3,
+};
+
+typedef void (*weft_timer_cb)(void *arg);
+
+struct weft_host {
+  uint16_t abi_major;
+  uint16_t abi_minor;
+  uint32_t struct_size;
+
+  /* The plugin's name as the core knows it (its descriptor's name). */
+  const char *plugin_name;
+
+  /* The core's event loop. The plugin may add its own handles to it; it must
+   * close them all (and let their close callbacks run) before destroy()
+   * returns or from destroy() itself: the core runs the loop until every
+   * handle is closed before it unloads the plugin. */
+  struct uv_loop_s *loop;
+
+  /* Log a line, tagged with the plugin's name. Never fails. */
+  void (*log)(const struct weft_host *host, enum weft_log_level level,
+              const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+  /* Memory: the core's allocator. alloc/calloc/realloc return NULL on
+   * failure; free(NULL) is a no-op. Memory from here is freed with free(). */
+  void *(*alloc)(size_t size);
+  void *(*calloc)(size_t count, size_t size);
+  void *(*realloc)(void *ptr, size_t size);
+  void (*free)(void *ptr);
+
+  /* Timers. timer_start arms a timer that calls cb(arg) after timeout_ms,
+   * then every repeat_ms if repeat_ms > 0. On success *out is set and the
+   * plugin owns the timer: it must call timer_stop() exactly once, also for a
+   * one-shot timer that has fired. timer_stop() cancels and frees it; cb is
+   * never called after timer_stop() returns. If timer_start fails it returns
+   * a negative code, *out is untouched and cb is never called.
+   * Timers a plugin still holds at destroy() are stopped by the core, with a
+   * warning in the log. */
+  int (*timer_start)(const struct weft_host *host, uint64_t timeout_ms,
+                     uint64_t repeat_ms, weft_timer_cb cb, void *arg,
+                     struct weft_timer **out);
+  void (*timer_stop)(struct weft_timer *timer);
+
+  /* Milliseconds from the core's clock: monotonic, and replaced by a fake
+   * clock in tests, so use it rather than reading the time yourself. */
+  uint64_t (*now_ms)(const struct weft_host *host);
+
+  /* Room for the core services that later minors add in place of these
+   * slots, without changing the struct's size. Always NULL in 1.0. */
+  void *reserved[16];
+};
+
+/* True when `host` is new enough to carry `field` (it may still be NULL). */
+#define WEFT_HOST_HAS(host, field)                                           \
+  (offsetof(struct weft_host, field) + sizeof((host)->field) <=              \
+   (host)->struct_size)
+
+#endif /* WEFT_HOST_H */

@@ -1,0 +1,175 @@
+/* Weft SDK: the transport plugin descriptor and its ops.
+ *
+ * A plugin is a shared object that exports one function, weft_plugin_entry(),
+ * returning a pointer to a constant `struct weft_plugin`. Write it with
+ * designated initializers, start it with WEFT_PLUGIN_HEADER (so you never
+ * type the ABI fields yourself) and export it with WEFT_PLUGIN_EXPORT:
+ *
+ *   static const struct weft_plugin my_plugin = {
+ *     WEFT_PLUGIN_HEADER,
+ *     .name = "example",
+ *     .description = "what it carries and for whom",
+ *     .version = "0.1.0",
+ *     .caps = WEFT_CAP_CLIENT,
+ *     .create = my_create, .destroy = my_destroy,
+ *     .client_tunnel_open = my_open, .client_tunnel_close = my_close,
+ *   };
+ *   WEFT_PLUGIN_EXPORT(my_plugin)
+ *
+ * Ops a plugin does not support stay NULL. The loader refuses a plugin that
+ * declares a capability without the ops it needs (see the caps below).
+ *
+ * Lifecycle, in this order, all on the loop's thread:
+ *   1. weft_plugin_entry()   once, right after dlopen; must not fail or
+ *                            allocate; the descriptor must live until unload.
+ *   2. create(host, config, &ctx)
+ *                            once. `config` is the plugin's [transport.NAME]
+ *                            struct, filled by the core from `options`
+ *                            (owned by the core, valid until destroy returns).
+ *                            Return 0 and set *ctx, or a negative code and
+ *                            log why: the plugin is then refused, and destroy
+ *                            is not called.
+ *   3. tunnel ops            any number, any order, for many tunnels. Each
+ *                            *_tunnel_open that returns 0 is matched by
+ *                            exactly one *_tunnel_close of the same tunnel.
+ *   4. destroy(ctx)          once, after every tunnel was closed. Free ctx and
+ *                            close every handle the plugin opened.
+ *   5. dlclose               nothing of the plugin may run after destroy.
+ *
+ * Errors: 0 or a negative code from <weft/errors.h>, plus a log line through
+ * the host that says what went wrong. If an op that takes a callback fails
+ * synchronously, the callback is never called.
+ *
+ * Versioning: the ABI major changes only when this struct or the host table
+ * change incompatibly; the loader refuses another major. Minors only append
+ * fields; the core reads an op only if the plugin's struct_size covers it.
+ * Changelog:
+ *   1.0  descriptor, lifecycle, server/client tunnel ops, stats, status.
+ */
+#ifndef WEFT_PLUGIN_H
+#define WEFT_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <weft/errors.h>
+#include <weft/host.h>
+#include <weft/options.h>
+
+#define WEFT_ABI_MAJOR 1
+#define WEFT_ABI_MINOR 0
+
+/* The symbol the loader looks up in every plugin. */
+#define WEFT_PLUGIN_ENTRY_SYMBOL "weft_plugin_entry"
+
+enum weft_capability {
+  WEFT_CAP_SERVER = 1u << 0, /* admits device sessions on `weft server` */
+  WEFT_CAP_CLIENT = 1u << 1, /* dials the server from `weft tunnel` */
+  WEFT_CAP_TCP = 1u << 2,    /* carries public TCP connections */
+  WEFT_CAP_UDP = 1u << 3,    /* carries public UDP datagrams */
+  WEFT_CAP_HTTP = 1u << 4,   /* carries HTTP routed by Host or path */
+  WEFT_CAP_SNI = 1u << 5,    /* carries TLS routed by SNI */
+};
+
+/* A key/value pair, e.g. transport parameters from the create-tunnel answer. */
+struct weft_kv {
+  const char *key;
+  const char *value;
+};
+
+/* What the core tells a plugin about one tunnel. Owned by the core, valid
+ * until the tunnel's close op returns; copy what you keep longer. */
+struct weft_tunnel_info {
+  uint32_t struct_size;         /* sizeof as the core built it */
+  const char *id;               /* the server's tunnel id */
+  const char *name;             /* [tunnel "NAME"], or NULL from the CLI */
+  const char *device_id;        /* the device that owns the tunnel */
+  const char *local_url;        /* the service on the device, validated */
+  const char *remote_url;       /* what to publish; NULL: the server picks */
+  const void *tunnel_config;    /* per-tunnel options struct, or NULL */
+  const struct weft_kv *params; /* client side: transport parameters */
+  size_t param_count;
+  const char *server_host;      /* client side: the server to dial */
+  uint16_t server_port;
+  const char *token;            /* client side: the orchestration token */
+};
+
+/* Counters a plugin reports for one tunnel (or all, with tunnel_ctx NULL). */
+struct weft_stats {
+  uint32_t struct_size;
+  uint64_t bytes_to_device;
+  uint64_t bytes_from_device;
+  uint64_t streams_open;
+  uint64_t streams_total;
+  uint64_t reconnects;
+};
+
+struct weft_stream; /* a public connection, owned by the core's relay */
+
+struct weft_plugin {
+  /* Filled by WEFT_PLUGIN_HEADER. */
+  uint16_t abi_major;
+  uint16_t abi_minor;
+  uint32_t struct_size;
+
+  const char *name;        /* [a-z0-9_-]{1,31}, unique among loaded plugins */
+  const char *description; /* one line */
+  const char *version;     /* the plugin's own version */
+  uint32_t caps;           /* enum weft_capability bits */
+
+  /* [transport.NAME] keys, and the size of the struct they fill. */
+  const struct weft_option *options;
+  size_t config_size;
+  /* Keys a [tunnel "X"] section using this transport may add, and the size
+   * of the per-tunnel struct they fill (passed as tunnel_config). */
+  const struct weft_option *tunnel_options;
+  size_t tunnel_config_size;
+
+  /* Lifecycle (required). */
+  int (*create)(const struct weft_host *host, const void *config, void **ctx);
+  void (*destroy)(void *ctx);
+
+  /* Server side. Required with WEFT_CAP_SERVER: server_tunnel_open and
+   * server_tunnel_close; server_stream_open as well with TCP, HTTP or SNI;
+   * server_datagram as well with UDP. */
+  int (*server_tunnel_open)(void *ctx, const struct weft_tunnel_info *tunnel,
+                            void **tunnel_ctx);
+  int (*server_stream_open)(void *ctx, void *tunnel_ctx,
+                            struct weft_stream *public_conn);
+  int (*server_datagram)(void *ctx, void *tunnel_ctx, const void *peer_addr,
+                         const void *data, size_t len);
+  void (*server_tunnel_close)(void *ctx, void *tunnel_ctx, int reason);
+
+  /* Client side. Required with WEFT_CAP_CLIENT. */
+  int (*client_tunnel_open)(void *ctx, const struct weft_tunnel_info *tunnel,
+                            void **tunnel_ctx);
+  void (*client_tunnel_close)(void *ctx, void *tunnel_ctx);
+
+  /* Optional. stats fills *out (tunnel_ctx NULL: the whole plugin). status
+   * returns one line for `weft plugins` (e.g. which backend is in use),
+   * owned by the plugin and valid until the next call. */
+  int (*stats)(void *ctx, void *tunnel_ctx, struct weft_stats *out);
+  const char *(*status)(void *ctx);
+};
+
+#define WEFT_PLUGIN_HEADER                                                   \
+  .abi_major = WEFT_ABI_MAJOR, .abi_minor = WEFT_ABI_MINOR,                  \
+  .struct_size = sizeof(struct weft_plugin)
+
+/* The smallest struct_size an ABI 1.x plugin may declare: everything up to
+ * and including the 1.0 ops. */
+#define WEFT_PLUGIN_MIN_SIZE_1                                               \
+  (offsetof(struct weft_plugin, status) + sizeof(void *))
+
+#define WEFT_PLUGIN_EXPORT(descriptor)                                       \
+  __attribute__((visibility("default"))) const struct weft_plugin *          \
+  weft_plugin_entry(void);                                                   \
+  __attribute__((visibility("default"))) const struct weft_plugin *          \
+  weft_plugin_entry(void)                                                    \
+  {                                                                          \
+    return &(descriptor);                                                    \
+  }
+
+typedef const struct weft_plugin *(*weft_plugin_entry_fn)(void);
+
+#endif /* WEFT_PLUGIN_H */
