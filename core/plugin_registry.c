@@ -203,7 +203,7 @@ static int check_descriptor(struct plugin_registry *reg, const char *origin,
     char caps[128];
     plugin_caps_text(out->caps, caps, sizeof caps);
     refuse(reg, origin,
-           "plugin '%s' declares capabilities [%s] but has no %s op",
+           "plugin '%s' declares capabilities [%s] but lacks the op %s",
            out->name, caps, missing);
     return -1;
   }

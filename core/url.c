@@ -93,6 +93,8 @@ static int name_parse(const char *s, size_t len, char *host, size_t hostlen,
                   c);
     }
   }
+  if (label == 0)
+    return fail(err, errlen, "empty label in host name '%.*s'", (int)len, s);
   if (s[len - 1] == '-')
     return fail(err, errlen, "a label of host name '%.*s' ends with '-'",
                 (int)len, s);

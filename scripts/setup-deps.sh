@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Weft needs to build and test, and only
+# those that are missing, so running it again does nothing.
+set -eu
+
+PACKAGES=(
+  # build
+  gcc make meson ninja-build pkg-config
+  # libraries (docs/architecture.md says what each is for)
+  libuv1-dev libinih-dev libsodium-dev libssl-dev libjansson-dev
+  libhttp-parser-dev libsqlite3-dev libnghttp2-dev libwslay-dev libmnl-dev
+  libhiredis-dev libcurl4-openssl-dev
+  # tests
+  libcriterion-dev clang libfuzzer-14-dev libclang-rt-14-dev
+  curl python3 iproute2 procps
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup: missing packages: ${missing[*]}" >&2
+  echo "setup: run as root, or: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,70 @@
+# Helpers for the process-level tests. Each test script sources this file.
+# Environment from meson: WEFT (the binary under test), BUILD_ROOT,
+# SOURCE_ROOT, TEST_PLUGIN_DIR.
+set -u
+
+TMP=$(mktemp -d /tmp/weft-test.XXXXXX)
+STARTED_PIDS=()
+FAILURES=0
+
+cleanup() {
+  for pid in "${STARTED_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null
+  done
+  for pid in "${STARTED_PIDS[@]}"; do
+    wait "$pid" 2>/dev/null
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  FAILURES=$((FAILURES + 1))
+}
+
+pass() { echo "ok: $*"; }
+
+# check NAME EXPECTED_STATUS COMMAND... : runs COMMAND, keeps its output in
+# $OUT and its status in $STATUS, and fails unless the status is expected.
+check() {
+  local name=$1 want=$2
+  shift 2
+  OUT=$("$@" 2>&1)
+  STATUS=$?
+  if [ "$STATUS" -ne "$want" ]; then
+    fail "$name: exit status $STATUS, expected $want; output:"$'\n'"$OUT"
+    return 1
+  fi
+  pass "$name"
+}
+
+# contains NAME TEXT : fails unless $OUT contains TEXT.
+contains() {
+  case "$OUT" in
+  *"$2"*) pass "$1" ;;
+  *) fail "$1: output lacks '$2'; output was:"$'\n'"$OUT" ;;
+  esac
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_for SECONDS COMMAND... : retries COMMAND every 0.1 s until it succeeds.
+wait_for() {
+  local deadline=$(($(date +%s) + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -ge "$deadline" ] && return 1
+    sleep 0.1
+  done
+}
+
+finish() {
+  if [ "$FAILURES" -gt 0 ]; then
+    echo "$FAILURES check(s) failed" >&2
+    exit 1
+  fi
+  exit 0
+}

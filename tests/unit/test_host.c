@@ -1,0 +1,107 @@
+/* The host table as a plugin sees it: timers, clock, logging, cleanup. */
+#include <criterion/criterion.h>
+#include <string.h>
+#include <uv.h>
+
+#include "clock.h"
+#include "host.h"
+#include <weft/plugin.h>
+#include "log.h"
+
+static int fired;
+static struct weft_timer *repeating;
+static const struct weft_host *repeating_host;
+
+static void on_fire(void *arg)
+{
+  (void)arg;
+  if (++fired == 3 && repeating) {
+    repeating_host->timer_stop(repeating);
+    repeating = NULL;
+  }
+}
+
+Test(host, timers_fire_and_stop_cleanly)
+{
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct host_binding b;
+  host_binding_init(&b, "t", &loop);
+  cr_assert_eq(b.host.abi_major, WEFT_ABI_MAJOR);
+  cr_assert_eq(b.host.struct_size, sizeof(struct weft_host));
+  cr_assert(WEFT_HOST_HAS(&b.host, now_ms));
+  fired = 0;
+  repeating_host = &b.host;
+  cr_assert_eq(b.host.timer_start(&b.host, 1, 1, on_fire, NULL, &repeating),
+               0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_assert_eq(fired, 3, "stopped after the third tick");
+  cr_assert_null(b.timers);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+Test(host, leftover_timers_are_stopped_at_release)
+{
+  log_set_level(WEFT_LOG_ERROR);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct host_binding b;
+  host_binding_init(&b, "t", &loop);
+  struct weft_timer *t1, *t2;
+  cr_assert_eq(b.host.timer_start(&b.host, 100000, 0, on_fire, NULL, &t1), 0);
+  cr_assert_eq(b.host.timer_start(&b.host, 100000, 0, on_fire, NULL, &t2), 0);
+  host_binding_release(&b);
+  cr_assert_null(b.timers);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+Test(host, bad_timer_arguments)
+{
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct host_binding b;
+  host_binding_init(&b, "t", &loop);
+  struct weft_timer *t = NULL;
+  cr_assert_eq(b.host.timer_start(&b.host, 1, 0, NULL, NULL, &t), WEFT_EINVAL);
+  cr_assert_null(t);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+Test(host, logging_keeps_last_error)
+{
+  log_set_level(WEFT_LOG_ERROR);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct host_binding b;
+  host_binding_init(&b, "t", &loop);
+  b.host.log(&b.host, WEFT_LOG_ERROR, "broken %d", 42);
+  cr_assert_str_eq(b.last_error, "broken 42");
+  cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+Test(host, fake_clock)
+{
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct host_binding b;
+  host_binding_init(&b, "t", &loop);
+  clock_fake_set(1000, 1700000000);
+  cr_assert_eq(b.host.now_ms(&b.host), 1000);
+  clock_fake_advance_ms(1500);
+  cr_assert_eq(b.host.now_ms(&b.host), 2500);
+  cr_assert_eq(clock_wall_s(), 1700000001);
+  clock_fake_off();
+  cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+Test(errors, table_names_and_messages)
+{
+  cr_assert_str_eq(weft_err_name(0), "OK");
+  cr_assert_str_eq(weft_err_name(WEFT_EINVAL), "EINVAL");
+  cr_assert_eq(WEFT_EINVAL, -22);
+  cr_assert_str_eq(weft_strerror(WEFT_ENOTBUILT),
+                   "this transport does not implement that yet");
+  cr_assert_str_eq(weft_err_name(-999999), "UNKNOWN");
+  cr_assert_str_eq(weft_strerror(-999999), "unknown error");
+}
