@@ -1,0 +1,272 @@
+#include "login.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+
+enum role { ROLE_SERVER, ROLE_CLIENT };
+
+static const char *const key_labels[] = {
+    [ROLE_SERVER] = "weft/1 login key server-to-client",
+    [ROLE_CLIENT] = "weft/1 login key client-to-server",
+};
+static const char *const aad_labels[] = {
+    [ROLE_SERVER] = "weft/1|login|server-proof|",
+    [ROLE_CLIENT] = "weft/1|login|client-answer|",
+};
+static const char *const plain_prefix[] = {
+    [ROLE_SERVER] = "server-",
+    [ROLE_CLIENT] = "client-",
+};
+
+/* The key, AAD and expected plaintext of one direction of one login. */
+struct sealing {
+  uint8_t key[32];
+  uint8_t aad[64 + 2 * LOGIN_NONCE_LEN + 1 + LOGIN_BINDING_MAX];
+  size_t aad_len;
+  uint8_t plain[7 + LOGIN_NONCE_LEN];
+};
+
+static int sealing_init(struct sealing *s, enum role role,
+                        const struct secret *secret, const uint8_t *nc,
+                        const uint8_t *ns, const uint8_t *binding,
+                        size_t binding_len)
+{
+  if (binding_len > LOGIN_BINDING_MAX)
+    return -1;
+  uint8_t salt[2 * LOGIN_NONCE_LEN];
+  memcpy(salt, nc, LOGIN_NONCE_LEN);
+  memcpy(salt + LOGIN_NONCE_LEN, ns, LOGIN_NONCE_LEN);
+  const char *label = key_labels[role];
+  if (crypto_hkdf_sha256(secret->key, sizeof secret->key, salt, sizeof salt,
+                         (const uint8_t *)label, strlen(label), s->key,
+                         sizeof s->key) != 0)
+    return -1;
+  /* AAD = label || Nc || Ns || len(binding) || binding */
+  size_t n = strlen(aad_labels[role]);
+  memcpy(s->aad, aad_labels[role], n);
+  memcpy(s->aad + n, nc, LOGIN_NONCE_LEN);
+  n += LOGIN_NONCE_LEN;
+  memcpy(s->aad + n, ns, LOGIN_NONCE_LEN);
+  n += LOGIN_NONCE_LEN;
+  s->aad[n++] = (uint8_t)binding_len;
+  if (binding_len)
+    memcpy(s->aad + n, binding, binding_len);
+  s->aad_len = n + binding_len;
+  /* The server proves itself on its own nonce, the client on its own. */
+  memcpy(s->plain, plain_prefix[role], 7);
+  memcpy(s->plain + 7, role == ROLE_SERVER ? ns : nc, LOGIN_NONCE_LEN);
+  return 0;
+}
+
+static void sealing_wipe(struct sealing *s) { crypto_wipe(s, sizeof *s); }
+
+static int seal(enum role role, const struct secret *secret, const uint8_t *nc,
+                const uint8_t *ns, const uint8_t *binding, size_t binding_len,
+                uint8_t out[LOGIN_SEALED_LEN])
+{
+  struct sealing s;
+  int rc = -1;
+  if (sealing_init(&s, role, secret, nc, ns, binding, binding_len) == 0) {
+    crypto_random(out, GCM_IV_LEN);
+    rc = crypto_gcm_seal(s.key, sizeof s.key, out, GCM_IV_LEN, s.aad,
+                         s.aad_len, s.plain, sizeof s.plain, out + GCM_IV_LEN,
+                         out + GCM_IV_LEN + sizeof s.plain);
+  }
+  sealing_wipe(&s);
+  return rc;
+}
+
+/* 0 if sealed is the right message of `role` for this login. */
+static int unseal(enum role role, const struct secret *secret,
+                  const uint8_t *nc, const uint8_t *ns, const uint8_t *binding,
+                  size_t binding_len, const uint8_t *sealed, size_t len)
+{
+  struct sealing s;
+  uint8_t plain[sizeof s.plain];
+  int rc = -1;
+  if (len == LOGIN_SEALED_LEN &&
+      sealing_init(&s, role, secret, nc, ns, binding, binding_len) == 0 &&
+      crypto_gcm_open(s.key, sizeof s.key, sealed, GCM_IV_LEN, s.aad,
+                      s.aad_len, sealed + GCM_IV_LEN, sizeof plain,
+                      sealed + GCM_IV_LEN + sizeof plain, GCM_TAG_LEN,
+                      plain) == 0 &&
+      crypto_equal(plain, s.plain, sizeof plain))
+    rc = 0;
+  sealing_wipe(&s);
+  crypto_wipe(plain, sizeof plain);
+  return rc;
+}
+
+void login_server_init(struct login_server *ls) { memset(ls, 0, sizeof *ls); }
+
+/* ---- rate limiting ---- */
+
+static struct login_rate *rate_find(struct login_server *ls, const char *ip,
+                                    bool create, uint64_t now)
+{
+  struct login_rate *oldest = &ls->rates[0];
+  for (size_t i = 0; i < LOGIN_RATE_ENTRIES; i++) {
+    struct login_rate *r = &ls->rates[i];
+    if (r->ip[0] && !strcmp(r->ip, ip))
+      return r;
+    if (!r->ip[0] || r->last_ms < oldest->last_ms)
+      oldest = r;
+  }
+  if (!create)
+    return NULL;
+  /* Reuse the least recently active entry: a blocked address is only
+   * forgotten when 4096 other addresses have failed since. */
+  memset(oldest, 0, sizeof *oldest);
+  snprintf(oldest->ip, sizeof oldest->ip, "%s", ip);
+  oldest->last_ms = now;
+  return oldest;
+}
+
+static bool rate_blocked(struct login_server *ls, const char *ip, uint64_t now,
+                         uint64_t *retry_after_ms)
+{
+  struct login_rate *r = rate_find(ls, ip, false, now);
+  if (!r || r->blocked_until_ms <= now)
+    return false;
+  if (retry_after_ms)
+    *retry_after_ms = r->blocked_until_ms - now;
+  return true;
+}
+
+static void rate_failure(struct login_server *ls, const char *ip, uint64_t now)
+{
+  struct login_rate *r = rate_find(ls, ip, true, now);
+  r->last_ms = now;
+  if (++r->failures <= LOGIN_FREE_FAILURES)
+    return;
+  unsigned shift = r->failures - LOGIN_FREE_FAILURES - 1;
+  uint64_t backoff = shift >= 20 ? LOGIN_BACKOFF_MAX_MS : 1000ull << shift;
+  if (backoff > LOGIN_BACKOFF_MAX_MS)
+    backoff = LOGIN_BACKOFF_MAX_MS;
+  r->blocked_until_ms = now + backoff;
+}
+
+static void rate_success(struct login_server *ls, const char *ip, uint64_t now)
+{
+  struct login_rate *r = rate_find(ls, ip, false, now);
+  if (r)
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- the server's steps ---- */
+
+int login_server_challenge(struct login_server *ls, const struct secret *secret,
+                           int secret_id, const char *peer_ip,
+                           const uint8_t client_nonce[LOGIN_NONCE_LEN],
+                           const uint8_t *binding, size_t binding_len,
+                           uint8_t server_nonce[LOGIN_NONCE_LEN],
+                           uint8_t proof[LOGIN_SEALED_LEN],
+                           uint64_t *retry_after_ms)
+{
+  uint64_t now = clock_mono_ms();
+  if (rate_blocked(ls, peer_ip, now, retry_after_ms))
+    return LOGIN_RATE_LIMITED;
+  if (binding_len > LOGIN_BINDING_MAX)
+    return LOGIN_DENIED;
+  struct login_pending *slot = NULL;
+  unsigned from_ip = 0;
+  for (size_t i = 0; i < LOGIN_PENDING_MAX; i++) {
+    struct login_pending *p = &ls->pending[i];
+    if (p->live && p->expires_ms <= now)
+      p->live = false; /* expired: the slot is free again */
+    if (p->live && !strcmp(p->peer_ip, peer_ip))
+      from_ip++;
+    if (!p->live && !slot)
+      slot = p;
+  }
+  /* One address may hold only a few challenges, so it cannot fill the
+   * table and lock everyone else out. */
+  if (from_ip >= LOGIN_PENDING_PER_IP) {
+    *retry_after_ms = LOGIN_NONCE_TTL_MS;
+    return LOGIN_RATE_LIMITED;
+  }
+  if (!slot) {
+    *retry_after_ms = 1000;
+    return LOGIN_BUSY;
+  }
+  crypto_random(slot->server_nonce, LOGIN_NONCE_LEN);
+  memcpy(slot->client_nonce, client_nonce, LOGIN_NONCE_LEN);
+  memcpy(slot->binding, binding, binding_len);
+  slot->binding_len = binding_len;
+  slot->expires_ms = now + LOGIN_NONCE_TTL_MS;
+  slot->secret_id = secret_id;
+  snprintf(slot->peer_ip, sizeof slot->peer_ip, "%s", peer_ip);
+  if (seal(ROLE_SERVER, secret, client_nonce, slot->server_nonce, binding,
+           binding_len, proof) != 0)
+    return LOGIN_DENIED;
+  slot->live = true;
+  memcpy(server_nonce, slot->server_nonce, LOGIN_NONCE_LEN);
+  return LOGIN_OK;
+}
+
+int login_server_verify(struct login_server *ls, const struct secret *secret,
+                        int secret_id, const char *peer_ip,
+                        const uint8_t server_nonce[LOGIN_NONCE_LEN],
+                        const uint8_t *answer, size_t answer_len,
+                        const uint8_t *binding, size_t binding_len,
+                        uint64_t *retry_after_ms)
+{
+  uint64_t now = clock_mono_ms();
+  if (rate_blocked(ls, peer_ip, now, retry_after_ms))
+    return LOGIN_RATE_LIMITED;
+  struct login_pending *found = NULL;
+  for (size_t i = 0; i < LOGIN_PENDING_MAX; i++) {
+    struct login_pending *p = &ls->pending[i];
+    if (p->live &&
+        crypto_equal(p->server_nonce, server_nonce, LOGIN_NONCE_LEN)) {
+      found = p;
+      break;
+    }
+  }
+  /* Every check runs, and an unknown nonce costs the same AEAD work, so the
+   * outcome and its timing say nothing about which check failed. */
+  static const struct login_pending nothing;
+  const struct login_pending *p = found ? found : &nothing;
+  bool ok = found != NULL;
+  ok &= p->expires_ms > now;
+  ok &= p->secret_id == secret_id;
+  ok &= !strcmp(p->peer_ip, peer_ip);
+  ok &= p->binding_len == binding_len &&
+        crypto_equal(p->binding, binding,
+                     binding_len <= LOGIN_BINDING_MAX ? binding_len : 0);
+  ok &= unseal(ROLE_CLIENT, secret, p->client_nonce, server_nonce, binding,
+               binding_len <= LOGIN_BINDING_MAX ? binding_len : 0, answer,
+               answer_len) == 0;
+  if (found)
+    memset(found, 0, sizeof *found); /* single use, whatever happened */
+  if (!ok) {
+    rate_failure(ls, peer_ip, now);
+    return LOGIN_DENIED;
+  }
+  rate_success(ls, peer_ip, now);
+  return LOGIN_OK;
+}
+
+/* ---- the client's step ---- */
+
+int login_client_check_proof(const struct secret *secret,
+                             const uint8_t client_nonce[LOGIN_NONCE_LEN],
+                             const uint8_t server_nonce[LOGIN_NONCE_LEN],
+                             const uint8_t *binding, size_t binding_len,
+                             const uint8_t *proof, size_t proof_len)
+{
+  return unseal(ROLE_SERVER, secret, client_nonce, server_nonce, binding,
+                binding_len, proof, proof_len);
+}
+
+int login_client_answer(const struct secret *secret,
+                        const uint8_t client_nonce[LOGIN_NONCE_LEN],
+                        const uint8_t server_nonce[LOGIN_NONCE_LEN],
+                        const uint8_t *binding, size_t binding_len,
+                        uint8_t answer[LOGIN_SEALED_LEN])
+{
+  return seal(ROLE_CLIENT, secret, client_nonce, server_nonce, binding,
+              binding_len, answer);
+}

@@ -1,0 +1,103 @@
+/* The login: a mutual challenge in which the connection secret never crosses
+ * the wire (docs/security.md has the threat model and every message).
+ *
+ *   1. client -> server   Nc (32 random bytes)
+ *   2. server -> client   Ns, proof = AES-256-GCM(K_s2c, "server-" || Ns)
+ *   3. client             opens proof: the server knows the secret
+ *      client -> server   Ns, answer = AES-256-GCM(K_c2s, "client-" || Nc)
+ *   4. server             opens answer: the client knows the secret
+ *
+ * K_s2c and K_c2s are HKDF-SHA256(secret, salt = Nc || Ns, info = a label
+ * per direction), so each login has its own keys. The associated data
+ * carries the protocol version, the role, both nonces and the TLS channel
+ * binding (RFC 9266 tls-exporter) when the control connection is TLS.
+ * Server nonces are single use, expire after 30 s and live in a bounded
+ * table; failures are rate-limited per source IP with backoff. */
+#ifndef WEFT_CORE_LOGIN_H
+#define WEFT_CORE_LOGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "secret.h"
+
+#define LOGIN_VERSION 1
+#define LOGIN_NONCE_LEN 32
+#define LOGIN_NONCE_TTL_MS 30000
+#define LOGIN_PENDING_MAX 1024
+#define LOGIN_PENDING_PER_IP 16
+#define LOGIN_RATE_ENTRIES 4096
+#define LOGIN_FREE_FAILURES 5          /* failures before backoff starts */
+#define LOGIN_BACKOFF_MAX_MS (15 * 60 * 1000)
+#define LOGIN_BINDING_MAX 64
+/* iv || ciphertext of "server-"/"client-" + 32-byte nonce || tag */
+#define LOGIN_SEALED_LEN (GCM_IV_LEN + 7 + LOGIN_NONCE_LEN + GCM_TAG_LEN)
+
+enum login_result {
+  LOGIN_OK = 0,
+  LOGIN_DENIED = -1,     /* one answer for every authentication failure */
+  LOGIN_RATE_LIMITED = -2,
+  LOGIN_BUSY = -3,       /* the nonce table is full of live entries */
+};
+
+struct login_pending {
+  uint8_t server_nonce[LOGIN_NONCE_LEN];
+  uint8_t client_nonce[LOGIN_NONCE_LEN];
+  uint8_t binding[LOGIN_BINDING_MAX];
+  size_t binding_len;
+  uint64_t expires_ms;
+  char peer_ip[46];
+  int secret_id; /* which secret this login uses (per-IP secrets) */
+  bool live;
+};
+
+struct login_rate {
+  char ip[46];
+  unsigned failures;
+  uint64_t blocked_until_ms;
+  uint64_t last_ms;
+};
+
+struct login_server {
+  struct login_pending pending[LOGIN_PENDING_MAX];
+  struct login_rate rates[LOGIN_RATE_ENTRIES];
+};
+
+void login_server_init(struct login_server *ls);
+
+/* Step 2. On LOGIN_OK fills server_nonce and proof (LOGIN_SEALED_LEN).
+ * *retry_after_ms is set with LOGIN_RATE_LIMITED / LOGIN_BUSY. */
+int login_server_challenge(struct login_server *ls, const struct secret *secret,
+                           int secret_id, const char *peer_ip,
+                           const uint8_t client_nonce[LOGIN_NONCE_LEN],
+                           const uint8_t *binding, size_t binding_len,
+                           uint8_t server_nonce[LOGIN_NONCE_LEN],
+                           uint8_t proof[LOGIN_SEALED_LEN],
+                           uint64_t *retry_after_ms);
+
+/* Step 4. The nonce is consumed whatever the outcome. secret is the secret
+ * of the address this request reached and secret_id its id: an answer made
+ * with another address's secret fails. */
+int login_server_verify(struct login_server *ls, const struct secret *secret,
+                        int secret_id, const char *peer_ip,
+                        const uint8_t server_nonce[LOGIN_NONCE_LEN],
+                        const uint8_t *answer, size_t answer_len,
+                        const uint8_t *binding, size_t binding_len,
+                        uint64_t *retry_after_ms);
+
+/* Client, step 3: 0 if the proof shows the server knows the secret. */
+int login_client_check_proof(const struct secret *secret,
+                             const uint8_t client_nonce[LOGIN_NONCE_LEN],
+                             const uint8_t server_nonce[LOGIN_NONCE_LEN],
+                             const uint8_t *binding, size_t binding_len,
+                             const uint8_t *proof, size_t proof_len);
+/* Client, step 3: the answer to send. 0 or -1. */
+int login_client_answer(const struct secret *secret,
+                        const uint8_t client_nonce[LOGIN_NONCE_LEN],
+                        const uint8_t server_nonce[LOGIN_NONCE_LEN],
+                        const uint8_t *binding, size_t binding_len,
+                        uint8_t answer[LOGIN_SEALED_LEN]);
+
+#endif
