@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
+#include "netlist.h"
 #include "options.h"
 #include "plugin_registry.h"
 
@@ -40,6 +42,30 @@ const struct weft_option conf_server_options[] = {
      "contact address for ACME certificates", NULL, 0, 0, 0},
     {"log_level", WEFT_OPT_ENUM, offsetof(struct server_conf, log_level),
      "info", "how much to log", "error|warning|info|debug", 0, 0, 0},
+    {"idle_timeout", WEFT_OPT_DURATION,
+     offsetof(struct server_conf, idle_timeout_ms), "15m",
+     "end a tunnel after this long without public traffic", NULL, 1000,
+     INT64_C(31536000000), 0},
+    {"lease_ttl", WEFT_OPT_DURATION, offsetof(struct server_conf, lease_ttl_ms),
+     "24h", "longest life of a tunnel's lease", NULL, 1000,
+     INT64_C(31536000000), 0},
+    {"pool", WEFT_OPT_STRING, offsetof(struct server_conf, pool), "10.1.0.0/16",
+     "virtual IPv4 address pool (CIDR, /8 to /30); the server takes the top "
+     "address",
+     NULL, 0, 0, 0},
+    {"port_range", WEFT_OPT_STRING, offsetof(struct server_conf, port_range),
+     "20000-29999", "public ports handed out when a tunnel asks for none",
+     NULL, 0, 0, 0},
+    {"ip_quarantine", WEFT_OPT_DURATION,
+     offsetof(struct server_conf, ip_quarantine_ms), "5m",
+     "a freed virtual address is not reused for this long", NULL, 0,
+     INT64_C(86400000), 0},
+    {"metrics_allow", WEFT_OPT_STRING,
+     offsetof(struct server_conf, metrics_allow), "any",
+     "who may read /metrics without a session: any, or address prefixes",
+     NULL, 0, 0, 0},
+    {"max_tunnels", WEFT_OPT_INT, offsetof(struct server_conf, max_tunnels),
+     "10000", "live tunnels in all", NULL, 1, 1000000, 0},
     WEFT_OPTIONS_END,
 };
 
@@ -90,6 +116,12 @@ static const char *section_title(const struct conf_section *s, char *buf,
     break;
   case SECTION_TRANSPORT:
     snprintf(buf, len, "[transport.%s]", s->name);
+    break;
+  case SECTION_CLASS:
+    snprintf(buf, len, "[class \"%s\"]", s->name);
+    break;
+  case SECTION_DEVICE:
+    snprintf(buf, len, "[device \"%s\"]", s->name);
     break;
   }
   return buf;
@@ -142,6 +174,33 @@ static struct conf_section *add_section(struct parser *p,
   return s;
 }
 
+/* `[WORD "NAME"]` sections: tunnel, class, device. */
+static void open_named_section(struct parser *p, enum conf_section_kind kind,
+                               const char *word, const char *q, size_t n)
+{
+  const char *end = q + n;
+  while (q < end && (*q == ' ' || *q == '\t'))
+    q++;
+  if (q >= end || *q != '"' || end - q < 2 || end[-1] != '"') {
+    report(p, p->line, "a %s section needs a quoted name, as in [%s \"%s\"]",
+           word, word,
+           kind == SECTION_TUNNEL ? "nas-ssh"
+           : kind == SECTION_CLASS ? "fleet"
+                                   : "agent-7");
+    return;
+  }
+  const char *name = q + 1;
+  size_t name_len = (size_t)(end - 1 - name);
+  if (!valid_tunnel_name(name, name_len)) {
+    report(p, p->line,
+           "%s name \"%.*s\" must be 1-63 letters, digits, '.', '_' or '-'",
+           word, (int)(name_len > 80 ? 80 : name_len), name);
+    return;
+  }
+  p->current = add_section(p, kind, name, name_len);
+  p->current_invalid = p->current == NULL;
+}
+
 /* A "[...]" line: which section it opens. Entries of a bad header are
  * skipped so one mistake gives one error. */
 static void open_section(struct parser *p, const char *line, size_t len)
@@ -172,31 +231,26 @@ static void open_section(struct parser *p, const char *line, size_t len)
     p->current = add_section(p, SECTION_SERVER, NULL, 0);
   } else if (n > 10 && !strncmp(in, "transport.", 10)) {
     p->current = add_section(p, SECTION_TRANSPORT, in + 10, n - 10);
-  } else if (n >= 6 && !strncmp(in, "tunnel", 6) &&
-             (n == 6 || in[6] == ' ' || in[6] == '\t' || in[6] == '"')) {
-    const char *q = in + 6;
-    while (q < in + n && (*q == ' ' || *q == '\t'))
-      q++;
-    const char *end = in + n;
-    if (q >= end || *q != '"' || end - q < 2 || end[-1] != '"') {
-      report(p, p->line,
-             "a tunnel section needs a quoted name, as in [tunnel \"nas-ssh\"]");
-      return;
-    }
-    const char *name = q + 1;
-    size_t name_len = (size_t)(end - 1 - name);
-    if (!valid_tunnel_name(name, name_len)) {
-      report(p, p->line,
-             "tunnel name \"%.*s\" must be 1-63 letters, digits, '.', '_' or "
-             "'-'",
-             (int)(name_len > 80 ? 80 : name_len), name);
-      return;
-    }
-    p->current = add_section(p, SECTION_TUNNEL, name, name_len);
   } else {
+    static const struct {
+      const char *word;
+      enum conf_section_kind kind;
+    } named[] = {{"tunnel", SECTION_TUNNEL},
+                 {"class", SECTION_CLASS},
+                 {"device", SECTION_DEVICE}};
+    for (size_t k = 0; k < sizeof named / sizeof named[0]; k++) {
+      size_t w = strlen(named[k].word);
+      if (n >= w && !strncmp(in, named[k].word, w) &&
+          (n == w || in[w] == ' ' || in[w] == '\t' || in[w] == '"')) {
+        open_named_section(p, named[k].kind, named[k].word, in + w,
+                           n - w);
+        return;
+      }
+    }
     report(p, p->line,
            "unknown section [%.*s]: valid sections are [server], "
-           "[tunnel \"NAME\"] and [transport.NAME]",
+           "[tunnel \"NAME\"], [transport.NAME], [class \"NAME\"] and "
+           "[device \"ID\"]",
            (int)(n > 80 ? 80 : n), in);
     return;
   }
@@ -351,9 +405,37 @@ static void apply_options(struct parser *p, const struct conf_section *s,
   check_required(p, s, table);
 }
 
+/* Keys of [server] whose text needs more than the option table checks. */
+static void check_server_lists(struct parser *p, const struct conf_section *s)
+{
+  char why[512];
+  const struct conf_entry *e;
+  if ((e = entry_of(s, "pool"))) {
+    struct prefix_list l;
+    if (prefix_list_parse(e->value, &l, why, sizeof why) != 0 ||
+        l.count != 1 || !addr_is_v4(l.p[0].addr) || l.p[0].bits < 96 + 8 ||
+        l.p[0].bits > 96 + 30)
+      report(p, e->line,
+             "[server] pool: '%s' must be one IPv4 prefix from /8 to /30, "
+             "as in 10.1.0.0/16",
+             e->value);
+  }
+  if ((e = entry_of(s, "port_range"))) {
+    struct port_list l;
+    if (port_list_parse(e->value, &l, why, sizeof why) != 0)
+      report(p, e->line, "[server] port_range: %s", why);
+  }
+  if ((e = entry_of(s, "metrics_allow"))) {
+    struct prefix_list l;
+    if (prefix_list_parse(e->value, &l, why, sizeof why) != 0)
+      report(p, e->line, "[server] metrics_allow: %s", why);
+  }
+}
+
 static void check_server(struct parser *p, const struct conf_section *s)
 {
   apply_options(p, s, conf_server_options, &p->conf->server, NULL, NULL);
+  check_server_lists(p, s);
   const struct conf_entry *listen = entry_of(s, "listen");
   if (!listen)
     return;
@@ -373,6 +455,45 @@ static void check_server(struct parser *p, const struct conf_section *s)
       report(p, listen->line, "[server] listen: %s", why);
   }
   free(copy);
+}
+
+static void check_acl_section(struct parser *p, const struct conf_section *s)
+{
+  char title[128], why[512];
+  section_title(s, title, sizeof title);
+  struct acl_layer *scratch = calloc(1, sizeof *scratch);
+  if (!scratch) {
+    report(p, s->line, "out of memory");
+    return;
+  }
+  for (size_t i = 0; i < s->count; i++) {
+    const struct conf_entry *e = &s->entries[i];
+    if (s->kind == SECTION_DEVICE && !strcmp(e->key, "class")) {
+      bool known = !strcmp(e->value, "default");
+      for (size_t k = 0; k < p->conf->section_count; k++) {
+        const struct conf_section *c = &p->conf->sections[k];
+        known |= c->kind == SECTION_CLASS && !strcmp(c->name, e->value);
+      }
+      if (!known)
+        report(p, e->line,
+               "%s class: no [class \"%s\"] section defines that class",
+               title, e->value);
+      continue;
+    }
+    bool known_key = false;
+    for (size_t k = 0; acl_keys[k]; k++)
+      known_key |= !strcmp(acl_keys[k], e->key);
+    if (!known_key) {
+      report(p, e->line,
+             "unknown key '%s' in %s: valid keys are %spublish_ports, "
+             "publish_hosts, reach_ports, allow_ips, allow_special_targets",
+             e->key, title, s->kind == SECTION_DEVICE ? "class, " : "");
+      continue;
+    }
+    if (acl_layer_set(scratch, e->key, e->value, why, sizeof why) != 0)
+      report(p, e->line, "%s %s: %s", title, e->key, why);
+  }
+  free(scratch);
 }
 
 static const struct plugin *transport_plugin(struct parser *p,
@@ -513,6 +634,10 @@ static void validate(struct parser *p)
       break;
     case SECTION_TUNNEL:
       check_tunnel(p, s, &c->tunnels[c->tunnel_count++]);
+      break;
+    case SECTION_CLASS:
+    case SECTION_DEVICE:
+      check_acl_section(p, s);
       break;
     }
   }
@@ -668,6 +793,9 @@ static const char *change_note(enum conf_section_kind kind)
     return " (takes effect when weft restarts)";
   case SECTION_TUNNEL:
     return "";
+  case SECTION_CLASS:
+  case SECTION_DEVICE:
+    return " (applies to tunnels created from now on)";
   }
   return "";
 }

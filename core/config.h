@@ -5,6 +5,8 @@
  *   [tunnel "NAME"]        transport =, local =, remote =, device_id =, plus
  *                          the keys that transport declares per tunnel
  *   [transport.NAME]       the options plugin NAME declares
+ *   [class "NAME"]         ACL defaults for a class of devices (core/acl.h)
+ *   [device "ID"]          one device: class = NAME, and ACL overrides
  */
 #ifndef WEFT_CORE_CONFIG_H
 #define WEFT_CORE_CONFIG_H
@@ -31,7 +33,13 @@ struct server_conf {
   bool use_secret_per_ip;
   const char *email;        /* ACME account address */
   const char *log_level;    /* error|warning|info|debug */
-  const char *plugin_dir;
+  int64_t idle_timeout_ms;  /* a lease ends after this long without traffic */
+  int64_t lease_ttl_ms;     /* and at the latest this long after creation */
+  const char *pool;         /* virtual address pool, CIDR */
+  const char *port_range;   /* public ports the server hands out */
+  int64_t ip_quarantine_ms; /* a freed address waits this long for reuse */
+  const char *metrics_allow;/* who may read /metrics: "any" or prefixes */
+  int64_t max_tunnels;      /* live tunnels in all */
 };
 
 struct conf_entry {
@@ -40,7 +48,13 @@ struct conf_entry {
   int line;
 };
 
-enum conf_section_kind { SECTION_SERVER, SECTION_TUNNEL, SECTION_TRANSPORT };
+enum conf_section_kind {
+  SECTION_SERVER,
+  SECTION_TUNNEL,
+  SECTION_TRANSPORT,
+  SECTION_CLASS,  /* [class "NAME"]: ACL defaults for a kind of device */
+  SECTION_DEVICE, /* [device "ID"]: one device's class and overrides */
+};
 
 struct conf_section {
   enum conf_section_kind kind;
