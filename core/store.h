@@ -1,0 +1,59 @@
+/* The store: devices' leases, freed addresses in quarantine, and the audit
+ * trail. One interface, so a Redis backend can stand where SQLite does for
+ * several servers sharing one registry. Every write is durable when the
+ * call returns. Calls return 0, or a negative code from <weft/errors.h>
+ * (WEFT_EEXIST when a unique claim is already taken). */
+#ifndef WEFT_CORE_STORE_H
+#define WEFT_CORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lease.h"
+
+struct store;
+
+struct audit_event {
+  int64_t seq;
+  int64_t at;
+  const char *event;     /* created, deleted, expired, idle-timeout, ... */
+  const char *tunnel_id;
+  const char *device_id;
+  const char *detail;
+};
+
+struct store_ops {
+  const char *name;
+  /* Inserts a lease; WEFT_EEXIST if its tunnel id, device, address, port
+   * or host name is already held. */
+  int (*lease_insert)(struct store *s, const struct lease *l);
+  /* Deletes a lease and quarantines its address until quarantine_until, in
+   * one transaction. */
+  int (*lease_delete)(struct store *s, const char *tunnel_id, uint32_t vip,
+                      int64_t quarantine_until);
+  int (*lease_set_activity)(struct store *s, const char *tunnel_id,
+                            int64_t last_activity);
+  /* Calls cb for every lease; cb's lease is valid during the call. */
+  int (*lease_each)(struct store *s,
+                    int (*cb)(void *arg, const struct lease *l), void *arg);
+  int (*quarantine_each)(struct store *s,
+                         int (*cb)(void *arg, uint32_t vip, int64_t until),
+                         void *arg);
+  int (*quarantine_drop)(struct store *s, uint32_t vip);
+  int (*audit)(struct store *s, const struct audit_event *e);
+  /* The newest `limit` events, newest first. */
+  int (*audit_each)(struct store *s, size_t limit,
+                    int (*cb)(void *arg, const struct audit_event *e),
+                    void *arg);
+  void (*close)(struct store *s);
+};
+
+struct store {
+  const struct store_ops *ops;
+};
+
+/* Opens (creating if needed) the SQLite store at path. */
+int store_open_sqlite(const char *path, struct store **out, char *err,
+                      size_t errlen);
+
+#endif

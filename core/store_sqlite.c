@@ -1,0 +1,368 @@
+/* The SQLite store: one file in the state directory, WAL journal with
+ * synchronous=FULL so a commit that returned survives kill -9 and power
+ * loss; unique indexes make a duplicate lease impossible whatever order
+ * writes and crashes come in. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <weft/errors.h>
+
+#include "log.h"
+#include "store.h"
+
+struct sqlite_store {
+  struct store base;
+  sqlite3 *db;
+};
+
+static const char schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=FULL;"
+    "PRAGMA foreign_keys=ON;"
+    "CREATE TABLE IF NOT EXISTS meta("
+    "  key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "INSERT OR IGNORE INTO meta VALUES('schema', '1');"
+    "CREATE TABLE IF NOT EXISTS leases("
+    "  tunnel_id TEXT PRIMARY KEY,"
+    "  device_id TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  transport TEXT NOT NULL,"
+    "  local_url TEXT NOT NULL,"
+    "  remote_url TEXT NOT NULL,"
+    "  public_url TEXT NOT NULL,"
+    "  allow_ips TEXT NOT NULL,"
+    "  vip INTEGER,"
+    "  port_proto TEXT,"
+    "  port INTEGER,"
+    "  hostname TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  idle_timeout INTEGER NOT NULL,"
+    "  last_activity INTEGER NOT NULL);"
+    /* One live tunnel per device; every claim held once. */
+    "CREATE UNIQUE INDEX IF NOT EXISTS leases_device ON leases(device_id);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS leases_vip ON leases(vip)"
+    "  WHERE vip IS NOT NULL;"
+    "CREATE UNIQUE INDEX IF NOT EXISTS leases_port ON leases(port_proto, port)"
+    "  WHERE port IS NOT NULL;"
+    "CREATE UNIQUE INDEX IF NOT EXISTS leases_hostname ON leases(hostname)"
+    "  WHERE hostname IS NOT NULL;"
+    "CREATE TABLE IF NOT EXISTS quarantine("
+    "  vip INTEGER PRIMARY KEY, until INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS audit("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  at INTEGER NOT NULL,"
+    "  event TEXT NOT NULL,"
+    "  tunnel_id TEXT,"
+    "  device_id TEXT,"
+    "  detail TEXT);";
+
+static struct sqlite_store *impl(struct store *s)
+{
+  return (struct sqlite_store *)s;
+}
+
+static int fail(struct sqlite_store *st, const char *what)
+{
+  log_error("store: %s: %s", what, sqlite3_errmsg(st->db));
+  return WEFT_EIO;
+}
+
+static int prepare(struct sqlite_store *st, const char *sql,
+                   sqlite3_stmt **stmt)
+{
+  if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK)
+    return fail(st, "prepare");
+  return 0;
+}
+
+static void bind_text_or_null(sqlite3_stmt *stmt, int i, const char *s)
+{
+  if (s && *s)
+    sqlite3_bind_text(stmt, i, s, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null(stmt, i);
+}
+
+static int sq_lease_insert(struct store *s, const struct lease *l)
+{
+  struct sqlite_store *st = impl(s);
+  sqlite3_stmt *stmt;
+  int rc = prepare(st,
+                   "INSERT INTO leases VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   &stmt);
+  if (rc)
+    return rc;
+  sqlite3_bind_text(stmt, 1, l->tunnel_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(stmt, 2, l->device_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(stmt, 3, l->name, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(stmt, 4, l->transport, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(stmt, 5, l->local_url, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(stmt, 6, l->remote_url, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(stmt, 7, l->public_url, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(stmt, 8, l->allow_ips, -1, SQLITE_TRANSIENT);
+  if (l->vip)
+    sqlite3_bind_int64(stmt, 9, l->vip);
+  else
+    sqlite3_bind_null(stmt, 9);
+  bind_text_or_null(stmt, 10, l->port ? l->port_proto : NULL);
+  if (l->port)
+    sqlite3_bind_int(stmt, 11, l->port);
+  else
+    sqlite3_bind_null(stmt, 11);
+  bind_text_or_null(stmt, 12, l->hostname);
+  sqlite3_bind_int64(stmt, 13, l->created_at);
+  sqlite3_bind_int64(stmt, 14, l->expires_at);
+  sqlite3_bind_int64(stmt, 15, l->idle_timeout_s);
+  sqlite3_bind_int64(stmt, 16, l->last_activity);
+  int step = sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  if (step == SQLITE_CONSTRAINT)
+    return WEFT_EEXIST;
+  return step == SQLITE_DONE ? 0 : fail(st, "insert lease");
+}
+
+static int exec(struct sqlite_store *st, const char *sql)
+{
+  char *msg = NULL;
+  if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    log_error("store: %s", msg ? msg : "error");
+    sqlite3_free(msg);
+    return WEFT_EIO;
+  }
+  return 0;
+}
+
+static int sq_lease_delete(struct store *s, const char *tunnel_id,
+                           uint32_t vip, int64_t quarantine_until)
+{
+  struct sqlite_store *st = impl(s);
+  int rc = exec(st, "BEGIN IMMEDIATE");
+  if (rc)
+    return rc;
+  sqlite3_stmt *stmt;
+  if ((rc = prepare(st, "DELETE FROM leases WHERE tunnel_id = ?", &stmt)))
+    goto rollback;
+  sqlite3_bind_text(stmt, 1, tunnel_id, -1, SQLITE_TRANSIENT);
+  int step = sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  if (step != SQLITE_DONE) {
+    rc = fail(st, "delete lease");
+    goto rollback;
+  }
+  if (vip) {
+    if ((rc = prepare(st, "INSERT OR REPLACE INTO quarantine VALUES(?, ?)",
+                      &stmt)))
+      goto rollback;
+    sqlite3_bind_int64(stmt, 1, vip);
+    sqlite3_bind_int64(stmt, 2, quarantine_until);
+    step = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    if (step != SQLITE_DONE) {
+      rc = fail(st, "quarantine address");
+      goto rollback;
+    }
+  }
+  return exec(st, "COMMIT");
+rollback:
+  exec(st, "ROLLBACK");
+  return rc;
+}
+
+static int sq_lease_set_activity(struct store *s, const char *tunnel_id,
+                                 int64_t last_activity)
+{
+  struct sqlite_store *st = impl(s);
+  sqlite3_stmt *stmt;
+  int rc = prepare(st,
+                   "UPDATE leases SET last_activity = ? WHERE tunnel_id = ?",
+                   &stmt);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(stmt, 1, last_activity);
+  sqlite3_bind_text(stmt, 2, tunnel_id, -1, SQLITE_TRANSIENT);
+  int step = sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  return step == SQLITE_DONE ? 0 : fail(st, "update activity");
+}
+
+static char *column_text(sqlite3_stmt *stmt, int i)
+{
+  const unsigned char *t = sqlite3_column_text(stmt, i);
+  return (char *)(t ? (const char *)t : "");
+}
+
+static int sq_lease_each(struct store *s,
+                         int (*cb)(void *arg, const struct lease *l),
+                         void *arg)
+{
+  struct sqlite_store *st = impl(s);
+  sqlite3_stmt *stmt;
+  int rc = prepare(st, "SELECT * FROM leases ORDER BY created_at", &stmt);
+  if (rc)
+    return rc;
+  int step;
+  while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+    struct lease l = {
+        .tunnel_id = column_text(stmt, 0),
+        .device_id = column_text(stmt, 1),
+        .name = column_text(stmt, 2),
+        .transport = column_text(stmt, 3),
+        .local_url = column_text(stmt, 4),
+        .remote_url = column_text(stmt, 5),
+        .public_url = column_text(stmt, 6),
+        .allow_ips = column_text(stmt, 7),
+        .vip = (uint32_t)sqlite3_column_int64(stmt, 8),
+        .port = (uint16_t)sqlite3_column_int(stmt, 10),
+        .hostname = column_text(stmt, 11),
+        .created_at = sqlite3_column_int64(stmt, 12),
+        .expires_at = sqlite3_column_int64(stmt, 13),
+        .idle_timeout_s = sqlite3_column_int64(stmt, 14),
+        .last_activity = sqlite3_column_int64(stmt, 15),
+    };
+    snprintf(l.port_proto, sizeof l.port_proto, "%s", column_text(stmt, 9));
+    l.last_persisted = l.last_activity;
+    if ((rc = cb(arg, &l)) != 0)
+      break;
+  }
+  sqlite3_finalize(stmt);
+  if (rc)
+    return rc;
+  return step == SQLITE_DONE ? 0 : fail(st, "read leases");
+}
+
+static int sq_quarantine_each(struct store *s,
+                              int (*cb)(void *arg, uint32_t vip, int64_t until),
+                              void *arg)
+{
+  struct sqlite_store *st = impl(s);
+  sqlite3_stmt *stmt;
+  int rc = prepare(st, "SELECT vip, until FROM quarantine", &stmt);
+  if (rc)
+    return rc;
+  int step;
+  while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
+    if ((rc = cb(arg, (uint32_t)sqlite3_column_int64(stmt, 0),
+                 sqlite3_column_int64(stmt, 1))) != 0)
+      break;
+  sqlite3_finalize(stmt);
+  if (rc)
+    return rc;
+  return step == SQLITE_DONE ? 0 : fail(st, "read quarantine");
+}
+
+static int sq_quarantine_drop(struct store *s, uint32_t vip)
+{
+  struct sqlite_store *st = impl(s);
+  sqlite3_stmt *stmt;
+  int rc = prepare(st, "DELETE FROM quarantine WHERE vip = ?", &stmt);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(stmt, 1, vip);
+  int step = sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  return step == SQLITE_DONE ? 0 : fail(st, "drop quarantine");
+}
+
+static int sq_audit(struct store *s, const struct audit_event *e)
+{
+  struct sqlite_store *st = impl(s);
+  sqlite3_stmt *stmt;
+  int rc = prepare(st,
+                   "INSERT INTO audit(at, event, tunnel_id, device_id, detail)"
+                   " VALUES(?, ?, ?, ?, ?)",
+                   &stmt);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(stmt, 1, e->at);
+  sqlite3_bind_text(stmt, 2, e->event, -1, SQLITE_TRANSIENT);
+  bind_text_or_null(stmt, 3, e->tunnel_id);
+  bind_text_or_null(stmt, 4, e->device_id);
+  bind_text_or_null(stmt, 5, e->detail);
+  int step = sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  return step == SQLITE_DONE ? 0 : fail(st, "audit");
+}
+
+static int sq_audit_each(struct store *s, size_t limit,
+                         int (*cb)(void *arg, const struct audit_event *e),
+                         void *arg)
+{
+  struct sqlite_store *st = impl(s);
+  sqlite3_stmt *stmt;
+  int rc = prepare(st,
+                   "SELECT seq, at, event, tunnel_id, device_id, detail "
+                   "FROM audit ORDER BY seq DESC LIMIT ?",
+                   &stmt);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(stmt, 1, (sqlite3_int64)limit);
+  int step;
+  while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+    struct audit_event e = {
+        .seq = sqlite3_column_int64(stmt, 0),
+        .at = sqlite3_column_int64(stmt, 1),
+        .event = column_text(stmt, 2),
+        .tunnel_id = column_text(stmt, 3),
+        .device_id = column_text(stmt, 4),
+        .detail = column_text(stmt, 5),
+    };
+    if ((rc = cb(arg, &e)) != 0)
+      break;
+  }
+  sqlite3_finalize(stmt);
+  if (rc)
+    return rc;
+  return step == SQLITE_DONE ? 0 : fail(st, "read audit");
+}
+
+static void sq_close(struct store *s)
+{
+  struct sqlite_store *st = impl(s);
+  sqlite3_close(st->db);
+  free(st);
+}
+
+static const struct store_ops sqlite_ops = {
+    .name = "sqlite",
+    .lease_insert = sq_lease_insert,
+    .lease_delete = sq_lease_delete,
+    .lease_set_activity = sq_lease_set_activity,
+    .lease_each = sq_lease_each,
+    .quarantine_each = sq_quarantine_each,
+    .quarantine_drop = sq_quarantine_drop,
+    .audit = sq_audit,
+    .audit_each = sq_audit_each,
+    .close = sq_close,
+};
+
+int store_open_sqlite(const char *path, struct store **out, char *err,
+                      size_t errlen)
+{
+  struct sqlite_store *st = calloc(1, sizeof *st);
+  if (!st) {
+    snprintf(err, errlen, "out of memory");
+    return WEFT_ENOMEM;
+  }
+  st->base.ops = &sqlite_ops;
+  int rc = sqlite3_open_v2(path, &st->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                               SQLITE_OPEN_NOMUTEX,
+                           NULL);
+  if (rc == SQLITE_OK)
+    sqlite3_busy_timeout(st->db, 5000);
+  char *msg = NULL;
+  if (rc != SQLITE_OK ||
+      sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+    snprintf(err, errlen, "cannot open the store %s: %s", path,
+             msg ? msg : sqlite3_errmsg(st->db));
+    sqlite3_free(msg);
+    sqlite3_close(st->db);
+    free(st);
+    return WEFT_EIO;
+  }
+  *out = &st->base;
+  return 0;
+}
