@@ -193,7 +193,8 @@ int login_server_challenge(struct login_server *ls, const struct secret *secret,
   }
   crypto_random(slot->server_nonce, LOGIN_NONCE_LEN);
   memcpy(slot->client_nonce, client_nonce, LOGIN_NONCE_LEN);
-  memcpy(slot->binding, binding, binding_len);
+  if (binding_len)
+    memcpy(slot->binding, binding, binding_len);
   slot->binding_len = binding_len;
   slot->expires_ms = now + LOGIN_NONCE_TTL_MS;
   slot->secret_id = secret_id;
