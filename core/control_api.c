@@ -1,8 +1,20 @@
 #include "control_api.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <weft/errors.h>
+
+#include "clock.h"
+#include "crypto.h"
+#include "jwt.h"
+#include "log.h"
+#include "store.h"
+
+/* ---- small helpers ---- */
 
 static void reply_json(struct http_response *resp, int status, json_t *doc)
 {
@@ -17,11 +29,20 @@ static void reply_json(struct http_response *resp, int status, json_t *doc)
   json_decref(doc);
 }
 
-/* The request target without its query string. */
-static size_t path_len(const char *url)
+static void reply_error(struct http_response *resp, int status,
+                        const char *code, const char *message)
 {
-  return strcspn(url, "?#");
+  http_response_error(resp, status, code, message);
 }
+
+static void retry_after(struct http_response *resp, uint64_t ms)
+{
+  strbuf_addf(&resp->headers, "Retry-After: %llu\r\n",
+              (unsigned long long)((ms + 999) / 1000));
+}
+
+/* The request target's path, without the query string. */
+static size_t path_len(const char *url) { return strcspn(url, "?#"); }
 
 static bool path_is(const char *url, const char *path)
 {
@@ -29,21 +50,437 @@ static bool path_is(const char *url, const char *path)
   return n == strlen(path) && !strncmp(url, path, n);
 }
 
+static bool method_is(const struct http_request *req, const char *m)
+{
+  return !strcmp(req->method, m);
+}
+
+static void method_not_allowed(struct http_response *resp, const char *allow)
+{
+  reply_error(resp, 405, "method_not_allowed", "method not allowed here");
+  strbuf_addf(&resp->headers, "Allow: %s\r\n", allow);
+}
+
+/* Parses the body as one JSON object; replies 400 and returns NULL if not. */
+static json_t *body_object(const struct http_request *req,
+                           struct http_response *resp)
+{
+  json_error_t error;
+  json_t *doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
+                           &error);
+  if (!doc || !json_is_object(doc)) {
+    char msg[300];
+    if (doc)
+      snprintf(msg, sizeof msg, "the body must be a JSON object");
+    else
+      snprintf(msg, sizeof msg, "the body is not JSON: %s (line %d, column %d)",
+               error.text, error.line, error.column);
+    json_decref(doc);
+    reply_error(resp, 400, "bad_request", msg);
+    return NULL;
+  }
+  return doc;
+}
+
+/* Refuses members outside `allowed`, so a typo is an error, not ignored. */
+static bool only_fields(json_t *doc, const char *const *allowed,
+                        struct http_response *resp)
+{
+  const char *key;
+  json_t *value;
+  json_object_foreach(doc, key, value)
+  {
+    bool ok = false;
+    for (size_t i = 0; allowed[i]; i++)
+      ok |= !strcmp(allowed[i], key);
+    if (!ok) {
+      char msg[200];
+      snprintf(msg, sizeof msg, "unknown field '%.64s'", key);
+      reply_error(resp, 400, "bad_request", msg);
+      return false;
+    }
+  }
+  return true;
+}
+
+/* A string member, or NULL; replies 400 if present but not a string. */
+static bool string_field(json_t *doc, const char *name, const char **out,
+                         struct http_response *resp)
+{
+  json_t *v = json_object_get(doc, name);
+  *out = NULL;
+  if (!v || json_is_null(v))
+    return true;
+  if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "'%s' must be a string", name);
+    reply_error(resp, 400, "bad_request", msg);
+    return false;
+  }
+  *out = json_string_value(v);
+  return true;
+}
+
+static bool fixed_b64(json_t *doc, const char *name, uint8_t *out, size_t len)
+{
+  const char *text = json_string_value(json_object_get(doc, name));
+  size_t n;
+  return text && b64url_decode(text, strlen(text), out, len, &n) == 0 &&
+         n == len;
+}
+
+static char *b64_text(const uint8_t *bin, size_t len, char *buf, size_t size)
+{
+  b64url_encode(bin, len, buf, size);
+  return buf;
+}
+
+/* ---- login ---- */
+
+/* A malformed request: denied like a failed one, and counted as one. */
+static void login_malformed(struct control_api *api,
+                            const struct http_request *req,
+                            struct http_response *resp);
+
+static void login_denied(struct control_api *api, struct http_response *resp)
+{
+  api->stats.logins_denied++;
+  reply_error(resp, 401, "auth_failed", "authentication failed");
+}
+
+static void login_limited(struct control_api *api, struct http_response *resp,
+                          uint64_t ms)
+{
+  api->stats.logins_limited++;
+  reply_error(resp, 429, "rate_limited",
+              "too many attempts; wait and try again");
+  retry_after(resp, ms);
+}
+
+static void login_malformed(struct control_api *api,
+                            const struct http_request *req,
+                            struct http_response *resp)
+{
+  login_server_note_failure(api->login, req->peer_ip);
+  login_denied(api, resp);
+}
+
+static void handle_login(struct control_api *api,
+                         const struct http_request *req,
+                         struct http_response *resp)
+{
+  if (!method_is(req, "POST"))
+    return method_not_allowed(resp, "POST");
+  uint64_t wait = 0;
+  if (login_server_blocked(api->login, req->peer_ip, &wait))
+    return login_limited(api, resp, wait);
+  json_error_t error;
+  json_t *doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
+                           &error);
+  int secret_id;
+  const struct secret *secret =
+      api->secret_for(api->secret_ctx, req->local_ip, &secret_id);
+  json_t *version = doc ? json_object_get(doc, "version") : NULL;
+  const char *step = doc ? json_string_value(json_object_get(doc, "step"))
+                         : NULL;
+  /* Every malformed or failed login gets the same answer. */
+  if (!doc || !json_is_object(doc) || !secret || !json_is_integer(version) ||
+      json_integer_value(version) != LOGIN_VERSION || !step) {
+    json_decref(doc);
+    return login_malformed(api, req, resp);
+  }
+  uint64_t retry = 0;
+  if (!strcmp(step, "challenge")) {
+    uint8_t nc[LOGIN_NONCE_LEN], ns[LOGIN_NONCE_LEN], proof[LOGIN_SEALED_LEN];
+    if (!fixed_b64(doc, "client_nonce", nc, sizeof nc)) {
+      json_decref(doc);
+      return login_malformed(api, req, resp);
+    }
+    json_decref(doc);
+    int rc = login_server_challenge(api->login, secret, secret_id,
+                                    req->peer_ip, nc, NULL, 0, ns, proof,
+                                    &retry);
+    if (rc == LOGIN_RATE_LIMITED || rc == LOGIN_BUSY)
+      return login_limited(api, resp, retry);
+    if (rc != LOGIN_OK)
+      return login_denied(api, resp);
+    char ns_text[64], proof_text[128];
+    return reply_json(
+        resp, 200,
+        json_pack("{s:i,s:s,s:s}", "version", LOGIN_VERSION, "server_nonce",
+                  b64_text(ns, sizeof ns, ns_text, sizeof ns_text), "proof",
+                  b64_text(proof, sizeof proof, proof_text,
+                           sizeof proof_text)));
+  }
+  if (!strcmp(step, "answer")) {
+    uint8_t ns[LOGIN_NONCE_LEN], answer[LOGIN_SEALED_LEN];
+    const char *device = json_string_value(json_object_get(doc, "device_id"));
+    char device_id[64];
+    bool ok = fixed_b64(doc, "server_nonce", ns, sizeof ns) &&
+              fixed_b64(doc, "answer", answer, sizeof answer) && device &&
+              strlen(device) < sizeof device_id;
+    if (ok)
+      snprintf(device_id, sizeof device_id, "%s", device);
+    json_decref(doc);
+    if (!ok)
+      return login_malformed(api, req, resp);
+    for (const char *c = device_id; *c; c++)
+      if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+            (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.'))
+        return login_malformed(api, req, resp);
+    int rc = login_server_verify(api->login, secret, secret_id, req->peer_ip,
+                                 ns, answer, sizeof answer, NULL, 0, &retry);
+    if (rc == LOGIN_RATE_LIMITED)
+      return login_limited(api, resp, retry);
+    if (rc != LOGIN_OK || !device_id[0]) {
+      log_info("login from %s refused", req->peer_ip);
+      return login_denied(api, resp);
+    }
+    char *token;
+    if (tokens_issue_session(api->tokens, device_id,
+                             api->per_ip ? req->local_ip : NULL,
+                             clock_wall_s(), &token) != 0)
+      return reply_error(resp, 500, "internal", "cannot issue a session");
+    api->stats.logins_ok++;
+    log_info("device %s logged in from %s", device_id, req->peer_ip);
+    json_t *reply = json_pack("{s:s,s:s,s:i}", "token", token, "device_id",
+                              device_id, "expires_in", SESSION_TTL_S);
+    free(token);
+    return reply_json(resp, 200, reply);
+  }
+  json_decref(doc);
+  login_malformed(api, req, resp);
+}
+
+/* ---- sessions ---- */
+
+/* Checks the Bearer token; on success copies its subject and returns true,
+ * else replies 401. */
+static bool authorised(struct control_api *api, const struct http_request *req,
+                       struct http_response *resp, char *subject, size_t len)
+{
+  const char *auth = http_request_header(req, "authorization");
+  if (auth && !strncasecmp(auth, "Bearer ", 7)) {
+    const char *tok = auth + 7;
+    if (tokens_verify_session(api->tokens, tok, strlen(tok),
+                              api->per_ip ? req->local_ip : NULL,
+                              clock_wall_s(), subject, len) == JWT_OK)
+      return true;
+  }
+  api->stats.unauthorized++;
+  reply_error(resp, 401, "unauthorized",
+              "a valid session token is required: log in with POST /v1/login");
+  strbuf_addf(&resp->headers, "WWW-Authenticate: Bearer realm=\"weft\"\r\n");
+  return false;
+}
+
+/* ---- tunnels ---- */
+
+static void create_tunnel(struct control_api *api,
+                          const struct http_request *req,
+                          struct http_response *resp, const char *subject)
+{
+  static const char *const fields[] = {"transport", "local",  "remote",
+                                       "name",      "device_id", "allow_ips",
+                                       NULL};
+  json_t *doc = body_object(req, resp);
+  if (!doc)
+    return;
+  struct tunnel_request tr = {0};
+  if (!only_fields(doc, fields, resp) ||
+      !string_field(doc, "transport", &tr.transport, resp) ||
+      !string_field(doc, "local", &tr.local, resp) ||
+      !string_field(doc, "remote", &tr.remote, resp) ||
+      !string_field(doc, "name", &tr.name, resp) ||
+      !string_field(doc, "device_id", &tr.device_id, resp) ||
+      !string_field(doc, "allow_ips", &tr.allow_ips, resp)) {
+    json_decref(doc);
+    return;
+  }
+  /* A device opens tunnels for itself only. */
+  if (tr.device_id && strcmp(tr.device_id, subject)) {
+    json_decref(doc);
+    return reply_error(resp, 403, "forbidden",
+                       "device_id differs from the device that logged in");
+  }
+  tr.device_id = subject;
+  struct tunnel_outcome out;
+  tunnel_service_create(api->tunnels, &tr, &out);
+  json_decref(doc);
+  if (out.status != 201)
+    return reply_error(resp, out.status, out.code, out.message);
+  json_t *reply = tunnel_to_json(api->tunnels, out.tunnel);
+  json_object_set_new(reply, "token", json_string(out.token));
+  json_object_set_new(reply, "token_expires_in",
+                      json_integer(ORCHESTRATION_TTL_S));
+  free(out.token);
+  strbuf_addf(&resp->headers, "Location: /v1/tunnels/%s\r\n",
+              out.tunnel->lease->tunnel_id);
+  reply_json(resp, 201, reply);
+}
+
+static void list_tunnels(struct control_api *api, struct http_response *resp)
+{
+  json_t *list = json_array();
+  for (struct tunnel *t = api->tunnels->live; t; t = t->next)
+    json_array_append_new(list, tunnel_to_json(api->tunnels, t));
+  reply_json(resp, 200, json_pack("{s:o}", "tunnels", list));
+}
+
+static void one_tunnel(struct control_api *api, const struct http_request *req,
+                       struct http_response *resp, const char *id,
+                       const char *subject)
+{
+  struct tunnel *t = tunnel_service_find(api->tunnels, id);
+  if (!t)
+    return reply_error(resp, 404, "not_found", "no such tunnel");
+  if (method_is(req, "GET"))
+    return reply_json(resp, 200, tunnel_to_json(api->tunnels, t));
+  if (method_is(req, "DELETE")) {
+    char detail[128];
+    snprintf(detail, sizeof detail, "deleted by %s from %s", subject,
+             req->peer_ip);
+    if (tunnel_service_delete(api->tunnels, id, "deleted", detail) != 0)
+      return reply_error(resp, 500, "internal",
+                         "the store could not release the lease");
+    resp->status = 204;
+    return;
+  }
+  method_not_allowed(resp, "GET, DELETE");
+}
+
+static int audit_to_json(void *arg, const struct audit_event *e)
+{
+  json_t *list = arg;
+  json_t *item = json_pack("{s:I,s:I,s:s}", "seq", (json_int_t)e->seq, "at",
+                           (json_int_t)e->at, "event", e->event);
+  if (e->tunnel_id[0])
+    json_object_set_new(item, "tunnel_id", json_string(e->tunnel_id));
+  if (e->device_id[0])
+    json_object_set_new(item, "device_id", json_string(e->device_id));
+  if (e->detail[0])
+    json_object_set_new(item, "detail", json_string(e->detail));
+  json_array_append_new(list, item);
+  return 0;
+}
+
+static void audit_log(struct control_api *api, const struct http_request *req,
+                      struct http_response *resp)
+{
+  long limit = 100;
+  const char *q = strstr(req->url, "limit=");
+  if (q)
+    limit = strtol(q + 6, NULL, 10);
+  if (limit < 1 || limit > 1000)
+    return reply_error(resp, 400, "bad_request", "limit must be 1-1000");
+  json_t *list = json_array();
+  api->store->ops->audit_each(api->store, (size_t)limit, audit_to_json, list);
+  reply_json(resp, 200, json_pack("{s:o}", "events", list));
+}
+
+/* ---- metrics ---- */
+
+static void metrics(struct control_api *api, const struct http_request *req,
+                    struct http_response *resp)
+{
+  uint8_t addr[16];
+  if (addr_parse(req->peer_ip, addr) != 0 ||
+      !prefix_list_has(&api->metrics_allow, addr))
+    return reply_error(resp, 403, "forbidden",
+                       "metrics are not open to your address");
+  const struct tunnel_stats *t = &api->tunnels->stats;
+  struct strbuf *b = &resp->body;
+  resp->status = 200;
+  resp->content_type = "text/plain; version=0.0.4";
+  strbuf_addf(b, "# HELP weft_build_info Weft version.\n"
+                 "# TYPE weft_build_info gauge\n"
+                 "weft_build_info{version=\"%s\"} 1\n",
+              api->version);
+  strbuf_addf(b, "# HELP weft_tunnels_live Tunnels holding a lease.\n"
+                 "# TYPE weft_tunnels_live gauge\n"
+                 "weft_tunnels_live %zu\n",
+              api->tunnels->leases.count);
+  strbuf_addf(b,
+              "# HELP weft_tunnels_total Tunnels ended or refused, by how.\n"
+              "# TYPE weft_tunnels_total counter\n"
+              "weft_tunnels_total{outcome=\"created\"} %llu\n"
+              "weft_tunnels_total{outcome=\"deleted\"} %llu\n"
+              "weft_tunnels_total{outcome=\"expired\"} %llu\n"
+              "weft_tunnels_total{outcome=\"idle_timeout\"} %llu\n"
+              "weft_tunnels_total{outcome=\"refused\"} %llu\n",
+              (unsigned long long)t->created, (unsigned long long)t->deleted,
+              (unsigned long long)t->expired,
+              (unsigned long long)t->idle_timeouts,
+              (unsigned long long)t->refused);
+  const struct control_stats *c = &api->stats;
+  strbuf_addf(b,
+              "# HELP weft_logins_total Login attempts, by result.\n"
+              "# TYPE weft_logins_total counter\n"
+              "weft_logins_total{result=\"ok\"} %llu\n"
+              "weft_logins_total{result=\"denied\"} %llu\n"
+              "weft_logins_total{result=\"rate_limited\"} %llu\n"
+              "# HELP weft_control_requests_total Control API requests.\n"
+              "# TYPE weft_control_requests_total counter\n"
+              "weft_control_requests_total %llu\n"
+              "# HELP weft_control_unauthorized_total Requests without a "
+              "valid session.\n"
+              "# TYPE weft_control_unauthorized_total counter\n"
+              "weft_control_unauthorized_total %llu\n",
+              (unsigned long long)c->logins_ok,
+              (unsigned long long)c->logins_denied,
+              (unsigned long long)c->logins_limited,
+              (unsigned long long)c->requests,
+              (unsigned long long)c->unauthorized);
+}
+
+/* ---- routing ---- */
+
 void control_api_handle(void *data, const struct http_request *req,
                         struct http_response *resp)
 {
   struct control_api *api = data;
-  if (path_is(req->url, "/healthz")) {
-    if (strcmp(req->method, "GET")) {
-      http_response_error(resp, 405, "method_not_allowed",
-                          "use GET on /healthz");
-      strbuf_addf(&resp->headers, "Allow: GET\r\n");
-      return;
-    }
-    reply_json(resp, 200,
-               json_pack("{s:s,s:s}", "status", "ok", "version",
-                         api->version));
-    return;
+  api->stats.requests++;
+  const char *url = req->url;
+  if (path_is(url, "/healthz")) {
+    if (!method_is(req, "GET"))
+      return method_not_allowed(resp, "GET");
+    return reply_json(resp, 200,
+                      json_pack("{s:s,s:s}", "status", "ok", "version",
+                                api->version));
   }
-  http_response_error(resp, 404, "not_found", "no such endpoint");
+  if (path_is(url, "/metrics")) {
+    if (!method_is(req, "GET"))
+      return method_not_allowed(resp, "GET");
+    return metrics(api, req, resp);
+  }
+  if (path_is(url, "/v1/login"))
+    return handle_login(api, req, resp);
+
+  bool tunnels = path_is(url, "/v1/tunnels");
+  bool tunnel_item = !tunnels && !strncmp(url, "/v1/tunnels/", 12);
+  bool audit = path_is(url, "/v1/audit");
+  if (!tunnels && !tunnel_item && !audit)
+    return reply_error(resp, 404, "not_found", "no such endpoint");
+  char subject[64];
+  if (!authorised(api, req, resp, subject, sizeof subject))
+    return;
+  if (audit) {
+    if (!method_is(req, "GET"))
+      return method_not_allowed(resp, "GET");
+    return audit_log(api, req, resp);
+  }
+  if (tunnels) {
+    if (method_is(req, "POST"))
+      return create_tunnel(api, req, resp, subject);
+    if (method_is(req, "GET"))
+      return list_tunnels(api, resp);
+    return method_not_allowed(resp, "GET, POST");
+  }
+  char id[64];
+  size_t n = path_len(url) - 12;
+  if (n == 0 || n >= sizeof id || memchr(url + 12, '/', n))
+    return reply_error(resp, 404, "not_found", "no such tunnel");
+  memcpy(id, url + 12, n);
+  id[n] = '\0';
+  one_tunnel(api, req, resp, id, subject);
 }

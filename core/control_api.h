@@ -1,11 +1,50 @@
-/* The control API's request router (HTTP/JSON on the control port). */
+/* The control API (HTTP/JSON on the control port), routes over the core's
+ * services:
+ *
+ *   POST   /v1/login            both steps of the login (core/login.h)
+ *   POST   /v1/tunnels          create: the lease, token and transport params
+ *   GET    /v1/tunnels          list
+ *   GET    /v1/tunnels/{id}     inspect
+ *   DELETE /v1/tunnels/{id}     immediate teardown and lease release
+ *   GET    /v1/audit            the newest audit events
+ *   GET    /healthz             liveness, no session needed
+ *   GET    /metrics             Prometheus text; [server] metrics_allow
+ *
+ * Everything but login, health and metrics needs a session JWT
+ * (Authorization: Bearer). Errors are {"error":{"code","message"}}. */
 #ifndef WEFT_CORE_CONTROL_API_H
 #define WEFT_CORE_CONTROL_API_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "http_server.h"
+#include "login.h"
+#include "netlist.h"
+#include "secret.h"
+#include "tokens.h"
+#include "tunnels.h"
+
+struct control_stats {
+  uint64_t requests;
+  uint64_t logins_ok, logins_denied, logins_limited;
+  uint64_t unauthorized;
+};
 
 struct control_api {
   const char *version;
+  struct login_server *login;
+  struct tokens *tokens;
+  struct tunnel_service *tunnels;
+  struct store *store;
+  /* The secret a request must have used: the one of the address it
+   * reached when per_ip, else the single one. Returns NULL if none. */
+  const struct secret *(*secret_for)(void *ctx, const char *local_ip,
+                                     int *secret_id);
+  void *secret_ctx;
+  bool per_ip;
+  struct prefix_list metrics_allow;
+  struct control_stats stats;
 };
 
 /* An http_handler_fn; data is a struct control_api. */

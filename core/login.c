@@ -155,6 +155,17 @@ static void rate_success(struct login_server *ls, const char *ip, uint64_t now)
     memset(r, 0, sizeof *r);
 }
 
+void login_server_note_failure(struct login_server *ls, const char *peer_ip)
+{
+  rate_failure(ls, peer_ip, clock_mono_ms());
+}
+
+bool login_server_blocked(struct login_server *ls, const char *peer_ip,
+                          uint64_t *retry_after_ms)
+{
+  return rate_blocked(ls, peer_ip, clock_mono_ms(), retry_after_ms);
+}
+
 /* ---- the server's steps ---- */
 
 int login_server_challenge(struct login_server *ls, const struct secret *secret,

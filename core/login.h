@@ -87,6 +87,13 @@ int login_server_verify(struct login_server *ls, const struct secret *secret,
                         const uint8_t *binding, size_t binding_len,
                         uint64_t *retry_after_ms);
 
+/* For requests refused before they reach the steps above (malformed
+ * ones): they count as failures too. */
+void login_server_note_failure(struct login_server *ls, const char *peer_ip);
+/* True (with the wait) if peer_ip must wait before trying again. */
+bool login_server_blocked(struct login_server *ls, const char *peer_ip,
+                          uint64_t *retry_after_ms);
+
 /* Client, step 3: 0 if the proof shows the server knows the secret. */
 int login_client_check_proof(const struct secret *secret,
                              const uint8_t client_nonce[LOGIN_NONCE_LEN],

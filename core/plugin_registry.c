@@ -76,7 +76,8 @@ void plugin_caps_text(unsigned caps, char *buf, size_t len)
     const char *name;
   } names[] = {{WEFT_CAP_SERVER, "server"}, {WEFT_CAP_CLIENT, "client"},
                {WEFT_CAP_TCP, "tcp"},       {WEFT_CAP_UDP, "udp"},
-               {WEFT_CAP_HTTP, "http"},     {WEFT_CAP_SNI, "sni"}};
+               {WEFT_CAP_HTTP, "http"},     {WEFT_CAP_SNI, "sni"},
+               {WEFT_CAP_ADDRESS, "address"}};
   size_t used = 0;
   buf[0] = '\0';
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {

@@ -6,13 +6,19 @@
 #include <string.h>
 #include <uv.h>
 
+#include "acl.h"
+#include "clock.h"
 #include "config.h"
 #include "control_api.h"
+#include "crypto.h"
 #include "exit_codes.h"
 #include "http_server.h"
 #include "log.h"
 #include "plugin_registry.h"
 #include "secret.h"
+#include "store.h"
+#include "tokens.h"
+#include "tunnels.h"
 #include "url.h"
 #include "version.h"
 
@@ -34,6 +40,13 @@ struct server {
   size_t listen_count;
   bool per_ip_secrets;
   struct secret secret;
+  struct secret server_key; /* from which the token keys derive */
+  struct tokens tokens;
+  struct store *store;
+  struct acl_policy acl;
+  struct login_server *login;
+  struct tunnel_service tunnels;
+  bool tunnels_open;
   struct http_server http;
   struct control_api api;
   uv_signal_t sigint, sigterm, sighup;
@@ -172,6 +185,93 @@ static int load_secrets(struct server *s, const char *state_dir, char *err,
   return 0;
 }
 
+static const struct secret *secret_for(void *ctx, const char *local_ip,
+                                       int *secret_id)
+{
+  struct server *s = ctx;
+  if (!s->per_ip_secrets) {
+    *secret_id = 0;
+    return &s->secret;
+  }
+  for (size_t i = 0; i < s->listen_count; i++) {
+    if (!strcmp(s->listen[i].host, local_ip)) {
+      *secret_id = (int)i;
+      return &s->listen[i].secret;
+    }
+  }
+  return NULL;
+}
+
+/* The store, tokens, leases and ACLs behind the control API. */
+static int start_services(struct server *s, const char *state_dir, char *err,
+                          size_t errlen)
+{
+  if (secret_load_or_create(state_dir, "server-key", &s->server_key, err,
+                            errlen) != 0)
+    return -1;
+  if (tokens_init(&s->tokens, s->server_key.key) != 0) {
+    snprintf(err, errlen, "cannot derive the token keys");
+    return -1;
+  }
+  char path[1024];
+  snprintf(path, sizeof path, "%s/weft.db", state_dir);
+  if (store_open_sqlite(path, &s->store, err, errlen) != 0)
+    return -1;
+  const struct server_conf *sc = &s->conf->server;
+  struct lease_config lc;
+  if (lease_config_from_text(&lc, sc->pool, sc->port_range, sc->idle_timeout_ms,
+                             sc->lease_ttl_ms, sc->ip_quarantine_ms,
+                             sc->max_tunnels, err, errlen) != 0)
+    return -1;
+  if (acl_policy_build(&s->acl, s->conf) != 0) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  s->login = calloc(1, sizeof *s->login);
+  if (!s->login) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  login_server_init(s->login);
+  char host[URL_MAX_HOST + 3], base[URL_MAX_HOST + 32];
+  public_host(s, &s->listen[0], host, sizeof host);
+  snprintf(base, sizeof base, "http://%s:%u", host, s->listen[0].port);
+  if (tunnel_service_open(&s->tunnels, &s->loop, s->store, &lc, &s->tokens,
+                          &s->acl, &s->plugins, host, base) != 0) {
+    snprintf(err, errlen, "cannot load the leases from %.900s", path);
+    return -1;
+  }
+  s->tunnels_open = true;
+  s->api.login = s->login;
+  s->api.tokens = &s->tokens;
+  s->api.tunnels = &s->tunnels;
+  s->api.store = s->store;
+  s->api.secret_for = secret_for;
+  s->api.secret_ctx = s;
+  s->api.per_ip = s->per_ip_secrets;
+  return prefix_list_parse(sc->metrics_allow, &s->api.metrics_allow, err,
+                           errlen);
+}
+
+static void stop_services(struct server *s)
+{
+  if (s->tunnels_open)
+    tunnel_service_close(&s->tunnels);
+  s->tunnels_open = false;
+}
+
+static void free_services(struct server *s)
+{
+  if (s->store)
+    s->store->ops->close(s->store);
+  s->store = NULL;
+  acl_policy_free(&s->acl);
+  tokens_free(&s->tokens);
+  free(s->login);
+  s->login = NULL;
+  crypto_wipe(&s->server_key, sizeof s->server_key);
+}
+
 static void print_connect_help(struct server *s)
 {
   struct strbuf out = {0};
@@ -225,6 +325,7 @@ static void server_stop(struct server *s, const char *why)
   close_signal(&s->sigint);
   close_signal(&s->sigterm);
   close_signal(&s->sighup);
+  stop_services(s);
   plugin_registry_stop(&s->plugins);
 }
 
@@ -250,6 +351,11 @@ static void reload(struct server *s)
            strbuf_str(&changes));
   strbuf_free(&changes);
   strbuf_free(&errors);
+  struct acl_policy acl;
+  if (acl_policy_build(&acl, fresh) == 0) {
+    acl_policy_free(&s->acl);
+    s->acl = acl; /* the tunnel service reads it through a pointer */
+  }
   conf_free(s->conf);
   s->conf = fresh;
 }
@@ -366,6 +472,13 @@ int server_main(const struct server_options *opts)
   log_info("state directory %s", state_dir);
 
   plugin_registry_start(&s->plugins, &s->loop, s->conf);
+  if (start_services(s, state_dir, err, sizeof err) != 0) {
+    fprintf(stderr, "weft: %s\n", err);
+    code = EXIT_RUNTIME;
+    stop_services(s);
+    plugin_registry_stop(&s->plugins);
+    goto out;
+  }
   char names[512];
   plugin_registry_names(&s->plugins, names, sizeof names);
   log_info("transports: %s", names);
@@ -385,6 +498,7 @@ int server_main(const struct server_options *opts)
     server_stop(s, "loop ended");
   if (drain_loop(&s->loop) != 0 && code == EXIT_OK)
     code = EXIT_RUNTIME;
+  free_services(s);
   plugin_registry_free(&s->plugins);
   conf_free(s->conf);
   if (code == EXIT_OK)
@@ -392,9 +506,10 @@ int server_main(const struct server_options *opts)
   free(s);
   return code;
 out:
+  drain_loop(&s->loop);
+  free_services(s);
   plugin_registry_free(&s->plugins);
   conf_free(s->conf);
-  drain_loop(&s->loop);
   free(s);
   return code;
 }

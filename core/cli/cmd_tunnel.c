@@ -1,15 +1,18 @@
 #include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <uv.h>
 
+#include "../client.h"
 #include "../config.h"
 #include "../log.h"
 #include "../plugin_registry.h"
 #include "../url.h"
 #include "cli.h"
 
-enum { OPT_PLUGIN_DIR = 256 };
+enum { OPT_PLUGIN_DIR = 256, OPT_DEVICE_ID };
 
 #define DEFAULT_TRANSPORT "websocket"
 
@@ -21,8 +24,40 @@ struct tunnel_request {
   const void *plugin_config;
 };
 
-/* Asks the tunnel's transport to open it. Returns an exit code. */
-static int open_tunnel(struct plugin_registry *reg, const struct conn_url *srv,
+/* A tunnel the server created for us and the transport carrying it. */
+struct open_tunnel {
+  char id[64];
+  char public_url[URL_MAX_TEXT + 300];
+  struct plugin *plugin;
+  void *plugin_ctx;
+};
+
+struct session {
+  struct client client;
+  struct open_tunnel tunnels[64];
+  size_t count;
+  uv_signal_t sigint, sigterm;
+  uv_timer_t refresh;
+  bool stopping;
+};
+
+static void delete_on_server(struct session *s, const char *id)
+{
+  char path[128], err[512];
+  json_t *reply;
+  snprintf(path, sizeof path, "/v1/tunnels/%s", id);
+  int status = client_request(&s->client, "DELETE", path, NULL, &reply, err,
+                              sizeof err);
+  if (status != 204 && status != 404)
+    fprintf(stderr, "weft tunnel: could not delete tunnel %s on the server: "
+                    "%s\n",
+            id, status ? "unexpected answer" : err);
+  json_decref(reply);
+}
+
+/* Asks the server for the tunnel, then its transport to carry it. Returns
+ * an exit code. */
+static int open_tunnel(struct plugin_registry *reg, struct session *s,
                        const struct tunnel_request *t)
 {
   struct plugin *p = plugin_registry_find(reg, t->transport);
@@ -31,32 +66,127 @@ static int open_tunnel(struct plugin_registry *reg, const struct conn_url *srv,
             t->transport);
     return EXIT_TRANSPORT;
   }
+  if (s->count == sizeof s->tunnels / sizeof s->tunnels[0]) {
+    fprintf(stderr, "weft tunnel: too many tunnels in one process\n");
+    return EXIT_USAGE;
+  }
+  const char *label = t->name ? t->name : t->local_text;
+  json_t *body = json_pack("{s:s,s:s}", "transport", t->transport, "local",
+                           t->local_text);
+  if (t->remote_text)
+    json_object_set_new(body, "remote", json_string(t->remote_text));
+  if (t->name)
+    json_object_set_new(body, "name", json_string(t->name));
+  json_t *reply;
+  char err[1024];
+  int status = client_request(&s->client, "POST", "/v1/tunnels", body, &reply,
+                              err, sizeof err);
+  json_decref(body);
+  if (status != 201) {
+    if (status)
+      client_error_text(reply, status, err, sizeof err);
+    const char *code = json_string_value(
+        json_object_get(json_object_get(reply, "error"), "code"));
+    bool transport = code && (!strcmp(code, "transport_not_built") ||
+                              !strcmp(code, "unknown_transport"));
+    fprintf(stderr, "weft tunnel: %s: the server did not open the tunnel: %s\n",
+            label, err);
+    json_decref(reply);
+    return transport ? EXIT_TRANSPORT : EXIT_RUNTIME;
+  }
+  struct open_tunnel *ot = &s->tunnels[s->count];
+  memset(ot, 0, sizeof *ot);
+  snprintf(ot->id, sizeof ot->id, "%s",
+           json_string_value(json_object_get(reply, "id")));
+  snprintf(ot->public_url, sizeof ot->public_url, "%s",
+           json_string_value(json_object_get(reply, "public_url")));
+  ot->plugin = p;
+
+  /* The transport's parameters, as the server's side of it handed them. */
+  struct weft_kv params[32];
+  size_t nparams = 0;
+  const char *key;
+  json_t *value;
+  json_object_foreach(json_object_get(reply, "params"), key, value)
+  {
+    if (nparams < 32 && json_is_string(value))
+      params[nparams++] = (struct weft_kv){key, json_string_value(value)};
+  }
   struct weft_tunnel_info info = {
       .struct_size = sizeof info,
+      .id = ot->id,
       .name = t->name,
+      .device_id = s->client.device_id,
       .local_url = t->local_text,
       .remote_url = t->remote_text,
       .tunnel_config = t->plugin_config,
-      .server_host = srv ? srv->host : NULL,
-      .server_port = srv ? srv->port : 0,
+      .params = params,
+      .param_count = nparams,
+      .server_host = s->client.server.host,
+      .server_port = s->client.server.port,
+      .token = json_string_value(json_object_get(reply, "token")),
   };
-  void *tunnel_ctx = NULL;
-  int rc = p->desc.client_tunnel_open(p->ctx, &info, &tunnel_ctx);
-  if (rc == WEFT_ENOTBUILT) {
-    fprintf(stderr,
-            "weft tunnel: %s%s%sthe %s transport cannot open tunnels in this "
-            "version of weft (%s)\n",
-            t->name ? "tunnel \"" : "", t->name ? t->name : "",
-            t->name ? "\": " : "", t->transport, weft_strerror(rc));
-    return EXIT_TRANSPORT;
-  }
+  int rc = p->desc.client_tunnel_open(p->ctx, &info, &ot->plugin_ctx);
+  json_decref(reply);
   if (rc != 0) {
-    fprintf(stderr, "weft tunnel: %s transport failed to open the tunnel: %s\n",
-            t->transport, weft_strerror(rc));
-    return EXIT_TRANSPORT;
+    fprintf(stderr, "weft tunnel: %s: the %s transport could not carry it: "
+                    "%s\n",
+            label, t->transport, weft_strerror(rc));
+    delete_on_server(s, ot->id);
+    return rc == WEFT_ENOTBUILT ? EXIT_TRANSPORT : EXIT_RUNTIME;
   }
-  p->desc.client_tunnel_close(p->ctx, tunnel_ctx);
+  s->count++;
+  printf("%s: %s is reachable at %s\n", label, t->local_text, ot->public_url);
+  fflush(stdout);
   return EXIT_OK;
+}
+
+static void close_all(struct session *s)
+{
+  for (size_t i = s->count; i-- > 0;) {
+    struct open_tunnel *ot = &s->tunnels[i];
+    ot->plugin->desc.client_tunnel_close(ot->plugin->ctx, ot->plugin_ctx);
+    delete_on_server(s, ot->id);
+    printf("tunnel %s deleted\n", ot->id);
+  }
+  s->count = 0;
+}
+
+static void on_stop_signal(uv_signal_t *sig, int signum)
+{
+  (void)signum;
+  struct session *s = sig->data;
+  if (s->stopping)
+    return;
+  s->stopping = true;
+  close_all(s);
+  uv_close((uv_handle_t *)&s->sigint, NULL);
+  uv_close((uv_handle_t *)&s->sigterm, NULL);
+  uv_close((uv_handle_t *)&s->refresh, NULL);
+}
+
+/* Keeps the session JWT fresh so later requests (and Ctrl-C's deletes)
+ * never meet an expired one. */
+static void refresh_session(uv_timer_t *timer)
+{
+  struct session *s = timer->data;
+  char err[512];
+  if (client_ensure_session(&s->client, err, sizeof err) != 0)
+    log_warn("session refresh: %s", err);
+}
+
+static void run_until_stopped(struct session *s, uv_loop_t *loop)
+{
+  uv_signal_init(loop, &s->sigint);
+  uv_signal_init(loop, &s->sigterm);
+  uv_timer_init(loop, &s->refresh);
+  s->sigint.data = s->sigterm.data = s->refresh.data = s;
+  uv_signal_start(&s->sigint, on_stop_signal, SIGINT);
+  uv_signal_start(&s->sigterm, on_stop_signal, SIGTERM);
+  uv_timer_start(&s->refresh, refresh_session, 60000, 60000);
+  printf("Press Ctrl-C to close the tunnel%s.\n", s->count > 1 ? "s" : "");
+  fflush(stdout);
+  uv_run(loop, UV_RUN_DEFAULT);
 }
 
 static int check_cli_tunnel(struct plugin_registry *reg,
@@ -96,17 +226,25 @@ static int check_cli_tunnel(struct plugin_registry *reg,
 }
 
 static int run(struct plugin_registry *reg, const struct conf *conf,
-               const struct conn_url *srv, const struct tunnel_request *cli)
+               struct session *s, const struct tunnel_request *cli)
 {
+  /* Everything that can be checked here is, before the server is asked. */
   if (cli) {
     int code = check_cli_tunnel(reg, cli);
-    return code != EXIT_OK ? code : open_tunnel(reg, srv, cli);
-  }
-  if (conf->tunnel_count == 0) {
+    if (code != EXIT_OK)
+      return code;
+  } else if (conf->tunnel_count == 0) {
     fprintf(stderr, "weft tunnel: %s has no [tunnel \"NAME\"] section\n",
             conf->path);
     return EXIT_CONFIG;
   }
+  char err[1024];
+  if (client_ensure_session(&s->client, err, sizeof err) != 0) {
+    fprintf(stderr, "weft tunnel: %s\n", err);
+    return EXIT_RUNTIME;
+  }
+  if (cli)
+    return open_tunnel(reg, s, cli);
   int worst = EXIT_OK;
   for (size_t i = 0; i < conf->tunnel_count; i++) {
     const struct conf_tunnel *t = &conf->tunnels[i];
@@ -117,7 +255,7 @@ static int run(struct plugin_registry *reg, const struct conf *conf,
         .remote_text = t->remote_text,
         .plugin_config = t->plugin_config,
     };
-    int code = open_tunnel(reg, srv, &req);
+    int code = open_tunnel(reg, s, &req);
     if (code != EXIT_OK)
       worst = code;
   }
@@ -130,11 +268,13 @@ int cmd_tunnel(int argc, char **argv)
       {"transport", required_argument, NULL, 't'},
       {"config", required_argument, NULL, 'c'},
       {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
+      {"device-id", required_argument, NULL, OPT_DEVICE_ID},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   const char *transport = NULL, *config_path = NULL, *plugin_dir = NULL;
+  const char *device_id = NULL;
   bool verbose = false;
   int c;
   optind = 1;
@@ -144,6 +284,7 @@ int cmd_tunnel(int argc, char **argv)
     case 't': transport = optarg; break;
     case 'c': config_path = optarg; break;
     case OPT_PLUGIN_DIR: plugin_dir = optarg; break;
+    case OPT_DEVICE_ID: device_id = optarg; break;
     case 'v': verbose = true; break;
     case 'h': cli_print_usage("tunnel"); return EXIT_OK;
     case ':':
@@ -157,10 +298,10 @@ int cmd_tunnel(int argc, char **argv)
     }
   }
   int positional = argc - optind;
-  if (config_path ? positional > 1 : (positional < 2 || positional > 3)) {
+  if (config_path ? positional != 1 : (positional < 2 || positional > 3)) {
     fprintf(stderr,
             "weft tunnel: expected weft://SECRET@HOST LOCAL_URL [REMOTE_URL], "
-            "or --config FILE; see weft tunnel --help\n");
+            "or --config FILE weft://SECRET@HOST; see weft tunnel --help\n");
     return EXIT_USAGE;
   }
   if (config_path && transport) {
@@ -169,10 +310,19 @@ int cmd_tunnel(int argc, char **argv)
     return EXIT_USAGE;
   }
   struct conn_url srv;
-  bool have_srv = positional >= 1;
   char why[URL_MAX_TEXT + 256];
-  if (have_srv && conn_url_parse(argv[optind], &srv, why, sizeof why) != 0) {
+  if (conn_url_parse(argv[optind], &srv, why, sizeof why) != 0) {
     fprintf(stderr, "weft tunnel: %s\n", why);
+    return EXIT_USAGE;
+  }
+  char default_id[64];
+  client_default_device_id(default_id, sizeof default_id);
+  struct session *session = calloc(1, sizeof *session);
+  if (!session || client_init(&session->client, &srv,
+                              device_id ? device_id : default_id, why,
+                              sizeof why) != 0) {
+    fprintf(stderr, "weft tunnel: %s\n", session ? why : "out of memory");
+    free(session);
     return EXIT_USAGE;
   }
   log_set_level(verbose ? WEFT_LOG_DEBUG : WEFT_LOG_INFO);
@@ -200,12 +350,18 @@ int cmd_tunnel(int argc, char **argv)
   uv_loop_init(&loop);
   if (code == EXIT_OK) {
     plugin_registry_start(&reg, &loop, conf);
-    code = run(&reg, conf, have_srv ? &srv : NULL, config_path ? NULL : &cli);
+    code = run(&reg, conf, session, config_path ? NULL : &cli);
+    if (session->count > 0) {
+      run_until_stopped(session, &loop);
+      close_all(session);
+    }
     plugin_registry_stop(&reg);
   }
   uv_run(&loop, UV_RUN_DEFAULT);
   plugin_registry_free(&reg);
   conf_free(conf);
+  client_free(&session->client);
+  free(session);
   if (uv_loop_close(&loop) != 0 && code == EXIT_OK)
     code = EXIT_RUNTIME;
   return code;

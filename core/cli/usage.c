@@ -17,6 +17,7 @@ static const struct {
      "  server    run the tunnel server\n"
      "  tunnel    expose a local service through a server\n"
      "  plugins   list transport plugins, loaded and refused\n"
+     "  login     log in to a server and print a session token\n"
      "  version   print the version\n"
      "  help      show help for a command\n"
      "\n"
@@ -46,11 +47,13 @@ static const struct {
      "  -h, --help               show this help\n"},
     {"tunnel",
      "Usage: weft tunnel weft://SECRET@HOST[:PORT] LOCAL_URL [REMOTE_URL]\n"
-     "                   [--transport NAME]\n"
-     "       weft tunnel --config FILE [weft://SECRET@HOST[:PORT]]\n"
+     "                   [--transport NAME] [--device-id ID]\n"
+     "       weft tunnel --config FILE weft://SECRET@HOST[:PORT]\n"
      "\n"
-     "Exposes LOCAL_URL (a service on this machine) through the server as\n"
+     "Logs in to the server (which must first prove it knows the secret),\n"
+     "then exposes LOCAL_URL (a service on this machine) through it as\n"
      "REMOTE_URL; without REMOTE_URL the server picks the public address.\n"
+     "Ctrl-C deletes the tunnels on the server.\n"
      "With --config, opens every [tunnel \"NAME\"] section of FILE.\n"
      "URLs: tcp://HOST:PORT, udp://HOST:PORT, http://HOST[:PORT][/PATH],\n"
      "https://HOST[:PORT]; IPv6 hosts in brackets, as in tcp://[::1]:22.\n"
@@ -63,8 +66,21 @@ static const struct {
      "Options:\n"
      "  -t, --transport NAME     transport plugin (default websocket)\n"
      "  -c, --config FILE        open the tunnels of FILE\n"
+     "      --device-id ID       this device's id (default: the host name)\n"
      "      --plugin-dir DIR     load plugins from DIR first\n"
      "  -v, --verbose            log debug detail\n"
+     "  -h, --help               show this help\n"},
+    {"login",
+     "Usage: weft login weft://SECRET@HOST[:PORT] [--device-id ID]\n"
+     "\n"
+     "Logs in (the server proves it knows the secret first; the secret never\n"
+     "crosses the wire) and prints a session token, valid 30 minutes, for\n"
+     "the control API:\n"
+     "  TOKEN=$(weft login weft://SECRET@HOST)\n"
+     "  curl -H \"Authorization: Bearer $TOKEN\" http://HOST:9092/v1/tunnels\n"
+     "\n"
+     "Options:\n"
+     "      --device-id ID       the device to log in as (default: host name)\n"
      "  -h, --help               show this help\n"},
     {"plugins",
      "Usage: weft plugins [OPTIONS]\n"

@@ -122,7 +122,8 @@ static const struct weft_plugin wireguard_plugin = {
     .description = "a WireGuard peer per device (kernel netlink or "
                    "wireguard-go UAPI), host-only reach",
     .version = "0.1.0",
-    .caps = WEFT_CAP_SERVER | WEFT_CAP_CLIENT | WEFT_CAP_TCP | WEFT_CAP_UDP,
+    .caps = WEFT_CAP_SERVER | WEFT_CAP_CLIENT | WEFT_CAP_TCP | WEFT_CAP_UDP |
+            WEFT_CAP_ADDRESS,
     .options = wireguard_options,
     .config_size = sizeof(struct wireguard_conf),
     .create = wg_create,

@@ -69,6 +69,7 @@ enum weft_capability {
   WEFT_CAP_UDP = 1u << 3,    /* carries public UDP datagrams */
   WEFT_CAP_HTTP = 1u << 4,   /* carries HTTP routed by Host or path */
   WEFT_CAP_SNI = 1u << 5,    /* carries TLS routed by SNI */
+  WEFT_CAP_ADDRESS = 1u << 6,/* gives each device an address from the pool */
 };
 
 /* A key/value pair, e.g. transport parameters from the create-tunnel answer. */
@@ -92,6 +93,17 @@ struct weft_tunnel_info {
   const char *server_host;      /* client side: the server to dial */
   uint16_t server_port;
   const char *token;            /* client side: the orchestration token */
+  /* Server side: the tunnel's lease. */
+  const char *address;          /* pool address ("10.1.0.7"), or NULL */
+  const char *public_proto;     /* "tcp"/"udp" with public_port, or NULL */
+  uint16_t public_port;
+  const char *hostname;         /* published host name, or NULL */
+  int64_t idle_timeout_s;
+  /* Server side, during server_tunnel_open only: hand the device the
+   * parameters it needs (they travel in the create-tunnel answer and reach
+   * the client's client_tunnel_open as `params`). */
+  void (*add_param)(void *param_ctx, const char *key, const char *value);
+  void *param_ctx;
 };
 
 /* Counters a plugin reports for one tunnel (or all, with tunnel_ctx NULL). */

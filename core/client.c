@@ -1,0 +1,243 @@
+#include "client.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "crypto.h"
+#include "login.h"
+
+#define MAX_REPLY (1024 * 1024)
+
+int client_init(struct client *c, const struct conn_url *server,
+                const char *device_id, char *err, size_t errlen)
+{
+  memset(c, 0, sizeof *c);
+  c->server = *server;
+  if (secret_from_text(server->secret, &c->secret) != 0) {
+    snprintf(err, errlen,
+             "the secret in the connection string is not the %d characters "
+             "weft server printed",
+             SECRET_TEXT_LEN);
+    return -1;
+  }
+  bool v6 = server->host_kind == URL_HOST_IPV6;
+  snprintf(c->base_url, sizeof c->base_url, "http://%s%s%s:%u", v6 ? "[" : "",
+           server->host, v6 ? "]" : "", server->port);
+  snprintf(c->device_id, sizeof c->device_id, "%s", device_id);
+  c->timeout_ms = 15000;
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  return 0;
+}
+
+void client_free(struct client *c)
+{
+  free(c->session);
+  crypto_wipe(c, sizeof *c);
+  curl_global_cleanup();
+}
+
+void client_default_device_id(char *out, size_t len)
+{
+  char host[256] = "device";
+  gethostname(host, sizeof host - 1);
+  host[sizeof host - 1] = '\0';
+  size_t n = 0;
+  for (const char *p = host; *p && n + 1 < len && n < 63; p++) {
+    char ch = *p;
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.';
+    out[n++] = ok ? ch : '-';
+  }
+  out[n] = '\0';
+  if (n == 0)
+    snprintf(out, len, "device");
+}
+
+void client_error_text(json_t *reply, int status, char *out, size_t len)
+{
+  json_t *e = json_object_get(reply, "error");
+  const char *msg = json_string_value(json_object_get(e, "message"));
+  const char *code = json_string_value(json_object_get(e, "code"));
+  if (msg)
+    snprintf(out, len, "%s (%d %s)", msg, status, code ? code : "");
+  else
+    snprintf(out, len, "HTTP status %d", status);
+}
+
+struct reply_buf {
+  char *data;
+  size_t len;
+};
+
+static size_t collect(char *ptr, size_t size, size_t n, void *arg)
+{
+  struct reply_buf *b = arg;
+  size_t add = size * n;
+  if (b->len + add > MAX_REPLY)
+    return 0; /* abort: a control reply is never this large */
+  char *data = realloc(b->data, b->len + add + 1);
+  if (!data)
+    return 0;
+  memcpy(data + b->len, ptr, add);
+  b->data = data;
+  b->len += add;
+  b->data[b->len] = '\0';
+  return add;
+}
+
+static int raw_request(struct client *c, const char *method, const char *path,
+                       json_t *body, const char *bearer, json_t **reply,
+                       char *err, size_t errlen)
+{
+  *reply = NULL;
+  CURL *curl = curl_easy_init();
+  if (!curl) {
+    snprintf(err, errlen, "libcurl failed to start");
+    return 0;
+  }
+  char url[sizeof c->base_url + 512];
+  snprintf(url, sizeof url, "%s%s", c->base_url, path);
+  char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  struct curl_slist *headers = NULL;
+  headers = curl_slist_append(headers, "Content-Type: application/json");
+  headers = curl_slist_append(headers, "Accept: application/json");
+  char auth[4200];
+  if (bearer) {
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", bearer);
+    headers = curl_slist_append(headers, auth);
+  }
+  struct reply_buf buf = {0};
+  curl_easy_setopt(curl, CURLOPT_URL, url);
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf);
+  if (text)
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
+  CURLcode rc = curl_easy_perform(curl);
+  long status = 0;
+  if (rc == CURLE_OK) {
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    if (buf.len) {
+      json_error_t error;
+      *reply = json_loadb(buf.data, buf.len, JSON_REJECT_DUPLICATES, &error);
+    }
+  } else {
+    snprintf(err, errlen, "cannot reach the server at %s: %s", c->base_url,
+             curl_easy_strerror(rc));
+  }
+  free(buf.data);
+  free(text);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return (int)status;
+}
+
+static const char *b64(const uint8_t *bin, size_t len, char *buf, size_t size)
+{
+  b64url_encode(bin, len, buf, size);
+  return buf;
+}
+
+static int login(struct client *c, char *err, size_t errlen)
+{
+  uint8_t nc[LOGIN_NONCE_LEN], ns[LOGIN_NONCE_LEN], proof[LOGIN_SEALED_LEN];
+  uint8_t answer[LOGIN_SEALED_LEN];
+  char t1[64], t2[128];
+  crypto_random(nc, sizeof nc);
+  json_t *step1 = json_pack("{s:i,s:s,s:s}", "version", LOGIN_VERSION, "step",
+                            "challenge", "client_nonce",
+                            b64(nc, sizeof nc, t1, sizeof t1));
+  json_t *reply;
+  int status = raw_request(c, "POST", "/v1/login", step1, NULL, &reply, err,
+                           errlen);
+  json_decref(step1);
+  if (status != 200) {
+    if (status)
+      client_error_text(reply, status, t2, sizeof t2),
+          snprintf(err, errlen, "login refused: %s", t2);
+    json_decref(reply);
+    return -1;
+  }
+  const char *ns_text = json_string_value(json_object_get(reply, "server_nonce"));
+  const char *proof_text = json_string_value(json_object_get(reply, "proof"));
+  size_t n1 = 0, n2 = 0;
+  bool parsed =
+      ns_text && proof_text &&
+      b64url_decode(ns_text, strlen(ns_text), ns, sizeof ns, &n1) == 0 &&
+      b64url_decode(proof_text, strlen(proof_text), proof, sizeof proof,
+                    &n2) == 0 &&
+      n1 == sizeof ns;
+  json_decref(reply);
+  /* The server must prove it knows the secret before we prove we do. */
+  if (!parsed || login_client_check_proof(&c->secret, nc, ns, NULL, 0, proof,
+                                          n2) != 0) {
+    snprintf(err, errlen,
+             "the server at %s could not prove it knows the secret: the "
+             "connection string is wrong, or this is not your weft server",
+             c->base_url);
+    return -1;
+  }
+  if (login_client_answer(&c->secret, nc, ns, NULL, 0, answer) != 0) {
+    snprintf(err, errlen, "cannot compute the login answer");
+    return -1;
+  }
+  json_t *step2 = json_pack(
+      "{s:i,s:s,s:s,s:s,s:s}", "version", LOGIN_VERSION, "step", "answer",
+      "server_nonce", b64(ns, sizeof ns, t1, sizeof t1), "answer",
+      b64(answer, sizeof answer, t2, sizeof t2), "device_id", c->device_id);
+  status = raw_request(c, "POST", "/v1/login", step2, NULL, &reply, err,
+                       errlen);
+  json_decref(step2);
+  const char *token = json_string_value(json_object_get(reply, "token"));
+  if (status != 200 || !token) {
+    char why[256];
+    client_error_text(reply, status, why, sizeof why);
+    if (status)
+      snprintf(err, errlen, "the server refused the login: %s", why);
+    json_decref(reply);
+    return -1;
+  }
+  free(c->session);
+  c->session = strdup(token);
+  json_int_t ttl = json_integer_value(json_object_get(reply, "expires_in"));
+  c->session_expires = clock_wall_s() + (ttl > 0 ? ttl : 60);
+  json_decref(reply);
+  return c->session ? 0 : -1;
+}
+
+int client_ensure_session(struct client *c, char *err, size_t errlen)
+{
+  if (c->session &&
+      clock_wall_s() + CLIENT_RELOGIN_MARGIN_S < c->session_expires)
+    return 0;
+  return login(c, err, errlen);
+}
+
+int client_request(struct client *c, const char *method, const char *path,
+                   json_t *body, json_t **reply, char *err, size_t errlen)
+{
+  *reply = NULL;
+  if (client_ensure_session(c, err, errlen) != 0)
+    return 0;
+  int status = raw_request(c, method, path, body, c->session, reply, err,
+                           errlen);
+  if (status == 401) {
+    /* The server may have restarted with a new key: log in once more. */
+    json_decref(*reply);
+    free(c->session);
+    c->session = NULL;
+    if (client_ensure_session(c, err, errlen) != 0)
+      return 0;
+    status = raw_request(c, method, path, body, c->session, reply, err,
+                         errlen);
+  }
+  return status;
+}

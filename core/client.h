@@ -1,0 +1,48 @@
+/* The client side of the control API, as `weft tunnel` and `weft login`
+ * use it: log in with the connection secret (verifying the server first),
+ * keep the session fresh, create and delete tunnels. Requests are made with
+ * libcurl and block; they are few and short. */
+#ifndef WEFT_CORE_CLIENT_H
+#define WEFT_CORE_CLIENT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "secret.h"
+#include "url.h"
+
+/* Re-login when the session has less than this left. */
+#define CLIENT_RELOGIN_MARGIN_S (5 * 60)
+
+struct client {
+  struct conn_url server;
+  struct secret secret;
+  char base_url[URL_MAX_HOST + 32]; /* http://HOST:PORT */
+  char device_id[64];
+  char *session;            /* the session JWT, or NULL */
+  int64_t session_expires;  /* wall-clock seconds */
+  long timeout_ms;
+};
+
+/* 0, or -1 with err (a connection string without a valid secret). */
+int client_init(struct client *c, const struct conn_url *server,
+                const char *device_id, char *err, size_t errlen);
+void client_free(struct client *c);
+
+/* Logs in if there is no session or it is about to expire. 0 or -1 with a
+ * message saying whether the server was unreachable, failed to prove it
+ * knows the secret, or refused ours. */
+int client_ensure_session(struct client *c, char *err, size_t errlen);
+
+/* A request with the session. Returns the HTTP status (0 if the server
+ * could not be reached, with err) and, when the answer is JSON, *reply. */
+int client_request(struct client *c, const char *method, const char *path,
+                   json_t *body, json_t **reply, char *err, size_t errlen);
+
+/* The machine's default device id: its host name, made safe. */
+void client_default_device_id(char *out, size_t len);
+
+/* "message (code)" from an error reply, or a fallback. */
+void client_error_text(json_t *reply, int status, char *out, size_t len);
+
+#endif

@@ -1,0 +1,389 @@
+#include "tunnels.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <weft/plugin.h>
+
+#include "clock.h"
+#include "config.h"
+#include "log.h"
+#include "plugin_registry.h"
+
+#define REAPER_INTERVAL_MS 1000
+
+static void outcome(struct tunnel_outcome *out, int status, const char *code,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void outcome(struct tunnel_outcome *out, int status, const char *code,
+                    const char *fmt, ...)
+{
+  out->status = status;
+  snprintf(out->code, sizeof out->code, "%s", code);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(out->message, sizeof out->message, fmt, ap);
+  va_end(ap);
+}
+
+static bool valid_id(const char *s, size_t max)
+{
+  size_t n = 0;
+  for (; s[n]; n++)
+    if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
+          (s[n] >= '0' && s[n] <= '9') || s[n] == '-' || s[n] == '_' ||
+          s[n] == '.'))
+      return false;
+  return n > 0 && n <= max;
+}
+
+static void add_param(void *ctx, const char *key, const char *value)
+{
+  if (key && value)
+    json_object_set_new(ctx, key, json_string(value));
+}
+
+/* Asks the transport to get ready for the tunnel's device. 0 or its code. */
+static int open_transport(struct tunnel *t)
+{
+  const struct lease *l = t->lease;
+  char address[32] = "";
+  if (l->vip)
+    leases_addr_text(l->vip, address, sizeof address);
+  struct weft_tunnel_info info = {
+      .struct_size = sizeof info,
+      .id = l->tunnel_id,
+      .name = l->name[0] ? l->name : NULL,
+      .device_id = l->device_id,
+      .local_url = l->local_url,
+      .remote_url = l->remote_url[0] ? l->remote_url : NULL,
+      .address = l->vip ? address : NULL,
+      .public_proto = l->port ? l->port_proto : NULL,
+      .public_port = l->port,
+      .hostname = l->hostname[0] ? l->hostname : NULL,
+      .idle_timeout_s = l->idle_timeout_s,
+      .add_param = add_param,
+      .param_ctx = t->params,
+  };
+  t->plugin->binding.last_error[0] = '\0';
+  return t->plugin->desc.server_tunnel_open(t->plugin->ctx, &info,
+                                            &t->plugin_ctx);
+}
+
+static void close_transport(struct tunnel *t, int reason)
+{
+  if (t->plugin && t->plugin_ctx)
+    t->plugin->desc.server_tunnel_close(t->plugin->ctx, t->plugin_ctx, reason);
+  t->plugin_ctx = NULL;
+}
+
+static struct tunnel *tunnel_new(struct tunnel_service *svc, struct lease *l)
+{
+  struct tunnel *t = calloc(1, sizeof *t);
+  if (!t)
+    return NULL;
+  t->lease = l;
+  t->plugin = plugin_registry_find(svc->plugins, l->transport);
+  t->params = json_object();
+  t->next = svc->live;
+  svc->live = t;
+  return t;
+}
+
+static void tunnel_unlink(struct tunnel_service *svc, struct tunnel *t)
+{
+  struct tunnel **pp = &svc->live;
+  while (*pp && *pp != t)
+    pp = &(*pp)->next;
+  if (*pp)
+    *pp = t->next;
+  json_decref(t->params);
+  free(t);
+}
+
+static struct tunnel *by_lease(struct tunnel_service *svc, const struct lease *l)
+{
+  for (struct tunnel *t = svc->live; t; t = t->next)
+    if (t->lease == l)
+      return t;
+  return NULL;
+}
+
+struct tunnel *tunnel_service_find(const struct tunnel_service *svc,
+                                   const char *id)
+{
+  for (struct tunnel *t = svc->live; t; t = t->next)
+    if (!strcmp(t->lease->tunnel_id, id))
+      return t;
+  return NULL;
+}
+
+static void on_reaped(void *arg, const struct lease *l, const char *reason)
+{
+  struct tunnel_service *svc = arg;
+  struct tunnel *t = by_lease(svc, l);
+  log_info("tunnel %s of device %s ended: %s", l->tunnel_id, l->device_id,
+           reason);
+  if (!strcmp(reason, "expired"))
+    svc->stats.expired++;
+  else
+    svc->stats.idle_timeouts++;
+  if (t) {
+    close_transport(t, WEFT_ETIMEDOUT);
+    tunnel_unlink(svc, t);
+  }
+}
+
+static void reap(uv_timer_t *timer)
+{
+  struct tunnel_service *svc = timer->data;
+  leases_reap(&svc->leases, clock_wall_s(), on_reaped, svc);
+}
+
+int tunnel_service_open(struct tunnel_service *svc, uv_loop_t *loop,
+                        struct store *store, const struct lease_config *cfg,
+                        struct tokens *tokens, const struct acl_policy *acl,
+                        struct plugin_registry *plugins,
+                        const char *public_host, const char *path_base)
+{
+  memset(svc, 0, sizeof *svc);
+  svc->loop = loop;
+  svc->tokens = tokens;
+  svc->acl = acl;
+  svc->plugins = plugins;
+  snprintf(svc->public_host, sizeof svc->public_host, "%s", public_host);
+  snprintf(svc->path_base, sizeof svc->path_base, "%s", path_base);
+  int rc = leases_open(&svc->leases, store, cfg, clock_wall_s(), NULL, NULL);
+  if (rc != 0)
+    return rc;
+  /* Restored leases: the transports get ready for their devices again. */
+  for (size_t i = 0; i < svc->leases.count; i++) {
+    struct tunnel *t = tunnel_new(svc, svc->leases.items[i]);
+    if (!t)
+      return WEFT_ENOMEM;
+    int orc = t->plugin ? open_transport(t) : WEFT_ENOENT;
+    if (orc != 0) {
+      t->plugin_ctx = NULL;
+      log_warn("restored tunnel %s: transport %s %s (%s); its lease stays "
+               "until it expires",
+               t->lease->tunnel_id, t->lease->transport,
+               t->plugin ? "refused it" : "is not loaded", weft_strerror(orc));
+    }
+  }
+  uv_timer_init(loop, &svc->reaper);
+  svc->reaper.data = svc;
+  uv_timer_start(&svc->reaper, reap, REAPER_INTERVAL_MS, REAPER_INTERVAL_MS);
+  return 0;
+}
+
+void tunnel_service_close(struct tunnel_service *svc)
+{
+  while (svc->live) {
+    close_transport(svc->live, WEFT_ECANCELED);
+    tunnel_unlink(svc, svc->live);
+  }
+  if (svc->loop && !uv_is_closing((uv_handle_t *)&svc->reaper))
+    uv_close((uv_handle_t *)&svc->reaper, NULL);
+  leases_close(&svc->leases);
+}
+
+static bool check_request(struct tunnel_service *svc,
+                          const struct tunnel_request *req, struct url *local,
+                          struct url *remote, struct plugin **plugin,
+                          struct tunnel_outcome *out)
+{
+  char why[URL_MAX_TEXT + 256];
+  if (!req->device_id || !valid_id(req->device_id, 63)) {
+    outcome(out, 400, "bad_request",
+            "device_id must be 1-63 letters, digits, '.', '_' or '-'");
+    return false;
+  }
+  if (req->name && *req->name && !valid_id(req->name, 63)) {
+    outcome(out, 400, "bad_request",
+            "name must be 1-63 letters, digits, '.', '_' or '-'");
+    return false;
+  }
+  if (!req->transport || !*req->transport) {
+    outcome(out, 400, "bad_request", "transport is required");
+    return false;
+  }
+  *plugin = plugin_registry_find(svc->plugins, req->transport);
+  if (!*plugin || !(*plugin)->initialized ||
+      !((*plugin)->desc.caps & WEFT_CAP_SERVER)) {
+    char names[512];
+    plugin_registry_names(svc->plugins, names, sizeof names);
+    outcome(out, 400, "unknown_transport",
+            "this server has no transport '%.64s' (loaded: %s)",
+            req->transport, names);
+    return false;
+  }
+  if (!req->local) {
+    outcome(out, 400, "bad_request", "local is required");
+    return false;
+  }
+  if (url_parse(req->local, local, why, sizeof why) != 0) {
+    outcome(out, 400, "bad_request", "local: %s", why);
+    return false;
+  }
+  if (req->remote && url_parse(req->remote, remote, why, sizeof why) != 0) {
+    outcome(out, 400, "bad_request", "remote: %s", why);
+    return false;
+  }
+  if (tunnel_spec_check(local, req->remote ? remote : NULL, *plugin, why,
+                        sizeof why) != 0) {
+    outcome(out, 400, "bad_request", "%s", why);
+    return false;
+  }
+  struct acl_rules rules;
+  acl_effective(svc->acl, req->device_id, &rules);
+  if (req->remote && acl_check_publish(&rules, remote, why, sizeof why) != 0) {
+    outcome(out, 403, "forbidden", "%s", why);
+    return false;
+  }
+  if (req->allow_ips) {
+    struct prefix_list l;
+    if (prefix_list_parse(req->allow_ips, &l, why, sizeof why) != 0) {
+      outcome(out, 400, "bad_request", "allow_ips: %s", why);
+      return false;
+    }
+  }
+  return true;
+}
+
+static int lease_error_status(int rc, const char **code)
+{
+  switch (rc) {
+  case WEFT_EEXIST: *code = "device_busy"; return 409;
+  case WEFT_EADDRINUSE: *code = "claim_taken"; return 409;
+  case WEFT_ELIMIT: *code = "exhausted"; return 503;
+  default: *code = "internal"; return 500;
+  }
+}
+
+void tunnel_service_create(struct tunnel_service *svc,
+                           const struct tunnel_request *req,
+                           struct tunnel_outcome *out)
+{
+  memset(out, 0, sizeof *out);
+  struct url local, remote;
+  struct plugin *plugin;
+  if (!check_request(svc, req, &local, &remote, &plugin, out)) {
+    svc->stats.refused++;
+    return;
+  }
+  struct lease_request lr = {
+      .device_id = req->device_id,
+      .name = req->name,
+      .transport = req->transport,
+      .local_url = req->local,
+      .remote = req->remote ? &remote : NULL,
+      .remote_text = req->remote,
+      .allow_ips = req->allow_ips,
+      .wants_address = (plugin->desc.caps & WEFT_CAP_ADDRESS) != 0,
+      .public_host = svc->public_host,
+      .path_base = svc->path_base,
+  };
+  struct lease *lease;
+  char why[512];
+  int64_t now = clock_wall_s();
+  int rc = leases_create(&svc->leases, &lr, now, &lease, why, sizeof why);
+  if (rc != 0) {
+    const char *code;
+    int status = lease_error_status(rc, &code);
+    outcome(out, status, code, "%s", why);
+    svc->stats.refused++;
+    return;
+  }
+  struct tunnel *t = tunnel_new(svc, lease);
+  struct orchestration_claims oc = {.port = lease->port};
+  snprintf(oc.device_id, sizeof oc.device_id, "%s", lease->device_id);
+  snprintf(oc.tunnel_id, sizeof oc.tunnel_id, "%s", lease->tunnel_id);
+  snprintf(oc.transport, sizeof oc.transport, "%s", lease->transport);
+  snprintf(oc.proto, sizeof oc.proto, "%s", lease->port_proto);
+  snprintf(oc.hostname, sizeof oc.hostname, "%s", lease->hostname);
+  if (!t || tokens_issue_orchestration(svc->tokens, &oc, now, &out->token)) {
+    if (t)
+      tunnel_unlink(svc, t);
+    leases_release(&svc->leases, oc.tunnel_id, "refused", "out of memory",
+                   now);
+    outcome(out, 500, "internal", "out of memory");
+    return;
+  }
+  rc = open_transport(t);
+  if (rc != 0) {
+    const char *said = plugin->binding.last_error;
+    if (rc == WEFT_ENOTBUILT)
+      outcome(out, 501, "transport_not_built",
+              "the %s transport cannot carry tunnels in this version of weft",
+              plugin->desc.name);
+    else
+      outcome(out, 503, "transport_failed", "the %s transport refused: %s",
+              plugin->desc.name, *said ? said : weft_strerror(rc));
+    t->plugin_ctx = NULL;
+    tunnel_unlink(svc, t);
+    leases_release(&svc->leases, oc.tunnel_id, "refused", out->message, now);
+    free(out->token);
+    out->token = NULL;
+    svc->stats.refused++;
+    return;
+  }
+  svc->stats.created++;
+  log_info("tunnel %s created for device %s: %s %s -> %s", oc.tunnel_id,
+           oc.device_id, lease->transport, lease->local_url,
+           lease->public_url);
+  out->status = 201;
+  out->tunnel = t;
+}
+
+int tunnel_service_delete(struct tunnel_service *svc, const char *id,
+                          const char *event, const char *detail)
+{
+  struct tunnel *t = tunnel_service_find(svc, id);
+  if (!t)
+    return WEFT_ENOENT;
+  char copy[64];
+  snprintf(copy, sizeof copy, "%s", id);
+  close_transport(t, WEFT_ECANCELED);
+  tunnel_unlink(svc, t);
+  int rc = leases_release(&svc->leases, copy, event, detail, clock_wall_s());
+  if (rc == 0) {
+    svc->stats.deleted++;
+    log_info("tunnel %s %s", copy, event);
+  }
+  return rc;
+}
+
+json_t *tunnel_to_json(const struct tunnel_service *svc,
+                       const struct tunnel *t)
+{
+  (void)svc;
+  const struct lease *l = t->lease;
+  json_t *lease = json_object();
+  if (l->vip) {
+    char address[32];
+    leases_addr_text(l->vip, address, sizeof address);
+    json_object_set_new(lease, "address", json_string(address));
+  }
+  if (l->port) {
+    json_object_set_new(lease, "proto", json_string(l->port_proto));
+    json_object_set_new(lease, "port", json_integer(l->port));
+  }
+  if (l->hostname[0])
+    json_object_set_new(lease, "hostname", json_string(l->hostname));
+  json_t *doc = json_pack(
+      "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:o}", "id", l->tunnel_id,
+      "device_id", l->device_id, "transport", l->transport, "local",
+      l->local_url, "public_url", l->public_url, "state",
+      t->plugin_ctx ? "ready" : "transport unavailable", "name", l->name,
+      "created_at", (json_int_t)l->created_at, "expires_at",
+      (json_int_t)l->expires_at, "idle_timeout", (json_int_t)l->idle_timeout_s,
+      "last_activity", (json_int_t)l->last_activity, "lease", lease);
+  if (doc && l->remote_url[0])
+    json_object_set_new(doc, "remote", json_string(l->remote_url));
+  if (doc && l->allow_ips[0])
+    json_object_set_new(doc, "allow_ips", json_string(l->allow_ips));
+  if (doc)
+    json_object_set(doc, "params", t->params);
+  return doc;
+}

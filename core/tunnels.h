@@ -1,0 +1,87 @@
+/* The server's tunnels: each lease joined to the transport that carries it.
+ * Creating one checks the request, the device's ACL and the transport,
+ * takes the lease, issues the orchestration token and asks the transport to
+ * get ready; deleting or reaping one tells the transport and releases the
+ * lease. The control API is a thin HTTP layer over this. */
+#ifndef WEFT_CORE_TUNNELS_H
+#define WEFT_CORE_TUNNELS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "acl.h"
+#include "leases.h"
+#include "tokens.h"
+
+struct plugin;
+struct plugin_registry;
+
+struct tunnel {
+  struct lease *lease; /* owned by the leases */
+  struct plugin *plugin;
+  void *plugin_ctx;    /* from server_tunnel_open; NULL when it failed */
+  json_t *params;      /* what the transport handed the device */
+  struct tunnel *next;
+};
+
+struct tunnel_stats {
+  uint64_t created, deleted, expired, idle_timeouts, refused;
+};
+
+struct tunnel_service {
+  uv_loop_t *loop;
+  struct leases leases;
+  struct tokens *tokens;
+  const struct acl_policy *acl;
+  struct plugin_registry *plugins;
+  char public_host[256];
+  char path_base[300];
+  struct tunnel *live;
+  uv_timer_t reaper;
+  struct tunnel_stats stats;
+};
+
+/* What a client asks for (POST /v1/tunnels). */
+struct tunnel_request {
+  const char *device_id;
+  const char *name;
+  const char *transport;
+  const char *local;
+  const char *remote;     /* NULL: the server chooses */
+  const char *allow_ips;  /* NULL: the device's ACL */
+};
+
+/* The outcome of a create, mapped to HTTP by the control API. */
+struct tunnel_outcome {
+  int status;         /* 201, or 400/403/404/409/501/503 */
+  char code[32];      /* machine-readable, e.g. "device_busy" */
+  char message[512];  /* for the user */
+  struct tunnel *tunnel;
+  char *token;        /* orchestration token (malloc'd), on success */
+};
+
+int tunnel_service_open(struct tunnel_service *svc, uv_loop_t *loop,
+                        struct store *store, const struct lease_config *cfg,
+                        struct tokens *tokens, const struct acl_policy *acl,
+                        struct plugin_registry *plugins,
+                        const char *public_host, const char *path_base);
+/* Closes every transport session (leases stay in the store for the next
+ * start) and the reaper's timer. */
+void tunnel_service_close(struct tunnel_service *svc);
+
+void tunnel_service_create(struct tunnel_service *svc,
+                           const struct tunnel_request *req,
+                           struct tunnel_outcome *out);
+/* 0, or WEFT_ENOENT. event: "deleted", "idle-timeout", ... */
+int tunnel_service_delete(struct tunnel_service *svc, const char *id,
+                          const char *event, const char *detail);
+struct tunnel *tunnel_service_find(const struct tunnel_service *svc,
+                                   const char *id);
+
+/* The JSON a client sees for a tunnel (GET /v1/tunnels/{id}). */
+json_t *tunnel_to_json(const struct tunnel_service *svc,
+                       const struct tunnel *t);
+
+#endif
