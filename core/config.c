@@ -66,6 +66,18 @@ const struct weft_option conf_server_options[] = {
      NULL, 0, 0, 0},
     {"max_tunnels", WEFT_OPT_INT, offsetof(struct server_conf, max_tunnels),
      "10000", "live tunnels in all", NULL, 1, 1000000, 0},
+    {"header_timeout", WEFT_OPT_DURATION,
+     offsetof(struct server_conf, header_timeout_ms), "10s",
+     "control API: time a client has to send a whole request", NULL, 100,
+     600000, 0},
+    {"keepalive_timeout", WEFT_OPT_DURATION,
+     offsetof(struct server_conf, keepalive_timeout_ms), "60s",
+     "control API: idle time allowed between requests", NULL, 100, 3600000,
+     0},
+    {"max_conns_per_ip", WEFT_OPT_INT,
+     offsetof(struct server_conf, max_conns_per_ip), "64",
+     "control API: connections one address may hold open", NULL, 1, 100000,
+     0},
     WEFT_OPTIONS_END,
 };
 

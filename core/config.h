@@ -40,6 +40,9 @@ struct server_conf {
   int64_t ip_quarantine_ms; /* a freed address waits this long for reuse */
   const char *metrics_allow;/* who may read /metrics: "any" or prefixes */
   int64_t max_tunnels;      /* live tunnels in all */
+  int64_t header_timeout_ms;/* control API: a request's headers and body */
+  int64_t keepalive_timeout_ms; /* control API: idle time between requests */
+  int64_t max_conns_per_ip; /* control API connections from one address */
 };
 
 struct conf_entry {

@@ -1,11 +1,11 @@
 #include "http_server.h"
 
-#include <http_parser.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "http_reader.h"
 #include "log.h"
 
 struct http_listener {
@@ -19,14 +19,10 @@ struct http_conn {
   uv_timer_t timer;
   struct http_server *srv;
   struct http_conn *prev, *next;
-  http_parser parser;
-  struct http_request req;
-  struct strbuf url;
-  struct strbuf field, value; /* header being read */
-  bool last_was_value;
-  size_t header_bytes;
-  struct strbuf body;
-  int reject_status;          /* set when the request broke a limit */
+  struct http_reader reader;
+  char peer_ip[46];
+  char local_ip[46];
+  uint16_t local_port;
   unsigned pending_writes;
   bool close_after_write;
   bool closing;
@@ -108,25 +104,6 @@ const char *http_request_header(const struct http_request *req,
 
 /* ---- connection lifetime ---- */
 
-static void request_reset(struct http_conn *c)
-{
-  for (size_t i = 0; i < c->req.header_count; i++) {
-    free(c->req.headers[i].name);
-    free(c->req.headers[i].value);
-  }
-  c->req.header_count = 0;
-  c->req.url = NULL;
-  c->req.body = NULL;
-  c->req.body_len = 0;
-  strbuf_reset(&c->url);
-  strbuf_reset(&c->field);
-  strbuf_reset(&c->value);
-  strbuf_reset(&c->body);
-  c->last_was_value = false;
-  c->header_bytes = 0;
-  c->reject_status = 0;
-}
-
 static void maybe_server_closed(struct http_server *srv)
 {
   if (srv->closing && !srv->listeners && !srv->conns && srv->on_closed) {
@@ -149,11 +126,7 @@ static void conn_handle_closed(uv_handle_t *h)
   if (c->next)
     c->next->prev = c->prev;
   srv->conn_count--;
-  request_reset(c);
-  strbuf_free(&c->url);
-  strbuf_free(&c->field);
-  strbuf_free(&c->value);
-  strbuf_free(&c->body);
+  http_reader_free(&c->reader);
   free(c);
   maybe_server_closed(srv);
 }
@@ -170,8 +143,7 @@ static void conn_close(struct http_conn *c)
 static void conn_timed_out(uv_timer_t *t)
 {
   struct http_conn *c = t->data;
-  log_debug("closing control connection from %s: timed out",
-            c->req.peer_ip);
+  log_debug("closing control connection from %s: timed out", c->peer_ip);
   conn_close(c);
 }
 
@@ -240,146 +212,31 @@ static void reject(struct http_conn *c, int status, const char *code,
   uv_read_stop((uv_stream_t *)&c->handle);
 }
 
-/* ---- parser callbacks ---- */
+/* ---- requests ---- */
 
-static struct http_conn *conn_of(http_parser *p) { return p->data; }
-
-static int count_header_bytes(struct http_conn *c, size_t len)
+static void request_begins(void *arg)
 {
-  c->header_bytes += len;
-  if (c->header_bytes > c->srv->limits.max_header_bytes) {
-    c->reject_status = 431;
-    return -1;
-  }
-  return 0;
-}
-
-static int on_message_begin(http_parser *p)
-{
-  struct http_conn *c = conn_of(p);
-  request_reset(c);
+  struct http_conn *c = arg;
   arm_timer(c, c->srv->limits.header_timeout_ms);
-  return 0;
 }
 
-static int on_url(http_parser *p, const char *at, size_t len)
+static void request_complete(void *arg, struct http_request *req,
+                             bool keep_alive)
 {
-  struct http_conn *c = conn_of(p);
-  if (count_header_bytes(c, len))
-    return -1;
-  strbuf_add(&c->url, at, len);
-  return 0;
-}
-
-static int finish_header(struct http_conn *c)
-{
-  if (!c->field.len)
-    return 0;
-  if (c->req.header_count == HTTP_MAX_HEADERS) {
-    c->reject_status = 431;
-    return -1;
-  }
-  struct http_header *h = &c->req.headers[c->req.header_count];
-  h->name = strdup(strbuf_str(&c->field));
-  h->value = strdup(strbuf_str(&c->value));
-  if (!h->name || !h->value) {
-    free(h->name);
-    free(h->value);
-    c->reject_status = 500;
-    return -1;
-  }
-  for (char *n = h->name; *n; n++)
-    if (*n >= 'A' && *n <= 'Z')
-      *n = (char)(*n - 'A' + 'a');
-  c->req.header_count++;
-  strbuf_reset(&c->field);
-  strbuf_reset(&c->value);
-  return 0;
-}
-
-static int on_header_field(http_parser *p, const char *at, size_t len)
-{
-  struct http_conn *c = conn_of(p);
-  if (count_header_bytes(c, len))
-    return -1;
-  if (c->last_was_value && finish_header(c))
-    return -1;
-  c->last_was_value = false;
-  strbuf_add(&c->field, at, len);
-  return 0;
-}
-
-static int on_header_value(http_parser *p, const char *at, size_t len)
-{
-  struct http_conn *c = conn_of(p);
-  if (count_header_bytes(c, len))
-    return -1;
-  c->last_was_value = true;
-  strbuf_add(&c->value, at, len);
-  return 0;
-}
-
-static int on_headers_complete(http_parser *p)
-{
-  struct http_conn *c = conn_of(p);
-  if (finish_header(c))
-    return -1;
-  if (p->content_length != ULLONG_MAX &&
-      p->content_length > c->srv->limits.max_body_bytes) {
-    c->reject_status = 413;
-    return -1;
-  }
-  if (p->upgrade) {
-    /* No upgrades on the control API yet: answer, then close. */
-    c->reject_status = 501;
-    return -1;
-  }
-  return 0;
-}
-
-static int on_body(http_parser *p, const char *at, size_t len)
-{
-  struct http_conn *c = conn_of(p);
-  if (c->body.len + len > c->srv->limits.max_body_bytes) {
-    c->reject_status = 413;
-    return -1;
-  }
-  strbuf_add(&c->body, at, len);
-  return 0;
-}
-
-static int on_message_complete(http_parser *p)
-{
-  struct http_conn *c = conn_of(p);
-  if (c->url.oom || c->body.oom || c->field.oom || c->value.oom) {
-    c->reject_status = 500;
-    return -1;
-  }
-  c->req.method = http_method_str((enum http_method)p->method);
-  c->req.url = c->url.data ? c->url.data : (char *)"";
-  c->req.body = c->body.data ? c->body.data : (char *)"";
-  c->req.body_len = c->body.len;
-
+  struct http_conn *c = arg;
+  /* The reader knows nothing of sockets: say where the request came from. */
+  memcpy(req->peer_ip, c->peer_ip, sizeof req->peer_ip);
+  memcpy(req->local_ip, c->local_ip, sizeof req->local_ip);
+  req->local_port = c->local_port;
   struct http_response resp = {.status = 200};
-  c->srv->handler(c->srv->handler_data, &c->req, &resp);
-  if (!http_should_keep_alive(p))
+  c->srv->handler(c->srv->handler_data, req, &resp);
+  if (!keep_alive)
     resp.close = true;
   send_response(c, &resp);
   strbuf_free(&resp.body);
   strbuf_free(&resp.headers);
   arm_timer(c, c->srv->limits.idle_timeout_ms);
-  return 0;
 }
-
-static const http_parser_settings parser_settings = {
-    .on_message_begin = on_message_begin,
-    .on_url = on_url,
-    .on_header_field = on_header_field,
-    .on_header_value = on_header_value,
-    .on_headers_complete = on_headers_complete,
-    .on_body = on_body,
-    .on_message_complete = on_message_complete,
-};
 
 /* ---- reading ---- */
 
@@ -400,26 +257,20 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
   }
   if (nread == 0 || c->closing || c->close_after_write)
     return;
-  size_t used = http_parser_execute(&c->parser, &parser_settings, buf->base,
-                                    (size_t)nread);
-  if (c->parser.http_errno != HPE_OK || used != (size_t)nread) {
-    switch (c->reject_status) {
-    case 413:
-      reject(c, 413, "too_large", "request body too large");
-      break;
-    case 431:
-      reject(c, 431, "headers_too_large", "request headers too large");
-      break;
-    case 501:
-      reject(c, 501, "not_implemented", "upgrade is not supported here");
-      break;
-    case 500:
-      reject(c, 500, "internal", "out of memory");
-      break;
-    default:
-      reject(c, 400, "bad_request",
-             http_errno_description(HTTP_PARSER_ERRNO(&c->parser)));
-    }
+  int status = http_reader_feed(&c->reader, buf->base, (size_t)nread);
+  if (status) {
+    static const struct {
+      int status;
+      const char *code;
+    } codes[] = {{413, "too_large"},
+                 {431, "headers_too_large"},
+                 {501, "not_implemented"},
+                 {500, "internal"}};
+    const char *code = "bad_request";
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+      if (codes[i].status == status)
+        code = codes[i].code;
+    reject(c, status, code, http_reader_error(&c->reader));
   }
 }
 
@@ -427,7 +278,7 @@ static unsigned conns_from(struct http_server *srv, const char *ip)
 {
   unsigned n = 0;
   for (struct http_conn *c = srv->conns; c; c = c->next)
-    n += !strcmp(c->req.peer_ip, ip);
+    n += !strcmp(c->peer_ip, ip);
   return n;
 }
 
@@ -458,6 +309,8 @@ static void on_connection(uv_stream_t *server, int status)
   if (!c)
     return;
   c->srv = srv;
+  http_reader_init(&c->reader, &srv->limits, request_begins, request_complete,
+                   c);
   uv_tcp_init(srv->loop, &c->handle);
   uv_timer_init(srv->loop, &c->timer);
   c->handle.data = c->timer.data = c;
@@ -474,22 +327,19 @@ static void on_connection(uv_stream_t *server, int status)
   struct sockaddr_storage ss;
   int len = sizeof ss;
   if (uv_tcp_getpeername(&c->handle, (struct sockaddr *)&ss, &len) == 0)
-    addr_text(&ss, c->req.peer_ip, sizeof c->req.peer_ip, NULL);
+    addr_text(&ss, c->peer_ip, sizeof c->peer_ip, NULL);
   len = sizeof ss;
   if (uv_tcp_getsockname(&c->handle, (struct sockaddr *)&ss, &len) == 0)
-    addr_text(&ss, c->req.local_ip, sizeof c->req.local_ip,
-              &c->req.local_port);
+    addr_text(&ss, c->local_ip, sizeof c->local_ip, &c->local_port);
   if (srv->conn_count > srv->limits.max_conns ||
-      conns_from(srv, c->req.peer_ip) > srv->limits.max_conns_per_ip) {
+      conns_from(srv, c->peer_ip) > srv->limits.max_conns_per_ip) {
     log_warn("refusing control connection from %s: too many connections",
-             c->req.peer_ip);
+             c->peer_ip);
     reject(c, 429, "too_many_connections",
            "too many connections from your address");
     return;
   }
   uv_tcp_nodelay(&c->handle, 1);
-  http_parser_init(&c->parser, HTTP_REQUEST);
-  c->parser.data = c;
   arm_timer(c, srv->limits.header_timeout_ms);
   uv_read_start((uv_stream_t *)&c->handle, alloc_cb, read_cb);
 }

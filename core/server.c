@@ -372,6 +372,10 @@ static void on_signal(uv_signal_t *sig, int signum)
 static int start_listeners(struct server *s)
 {
   http_server_init(&s->http, &s->loop, control_api_handle, &s->api);
+  const struct server_conf *sc = &s->conf->server;
+  s->http.limits.header_timeout_ms = (uint64_t)sc->header_timeout_ms;
+  s->http.limits.idle_timeout_ms = (uint64_t)sc->keepalive_timeout_ms;
+  s->http.limits.max_conns_per_ip = (unsigned)sc->max_conns_per_ip;
   for (size_t i = 0; i < s->listen_count; i++) {
     const struct listen_addr *a = &s->listen[i];
     int rc = http_server_listen(&s->http, a->host, a->port);

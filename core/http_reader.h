@@ -1,0 +1,44 @@
+/* Turns bytes from a client into complete HTTP/1.1 requests with
+ * http-parser, within limits: header bytes and count, body size, no
+ * upgrades. Knows nothing of sockets, so the server and the fuzzer share it. */
+#ifndef WEFT_CORE_HTTP_READER_H
+#define WEFT_CORE_HTTP_READER_H
+
+#include <http_parser.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http_server.h"
+#include "strbuf.h"
+
+struct http_reader {
+  http_parser parser;
+  const struct http_limits *limits;
+  struct http_request req;
+  struct strbuf url, field, value, body;
+  bool last_was_value;
+  size_t header_bytes;
+  int reject_status;
+  /* Called when a request starts (e.g. to arm a deadline) and when one is
+   * complete; keep_alive says whether the connection may carry another. */
+  void (*on_begin)(void *arg);
+  void (*on_request)(void *arg, struct http_request *req,
+                     bool keep_alive);
+  void *arg;
+};
+
+void http_reader_init(struct http_reader *r, const struct http_limits *limits,
+                      void (*on_begin)(void *arg),
+                      void (*on_request)(void *arg,
+                                         struct http_request *req,
+                                         bool keep_alive),
+                      void *arg);
+/* Feeds bytes; returns 0, or the HTTP status to refuse the connection with
+ * (400 malformed, 413 body too large, 431 headers too large, 501 upgrade,
+ * 500 out of memory); after an error the reader takes no more input. */
+int http_reader_feed(struct http_reader *r, const char *data, size_t len);
+/* A short reason for the last refusal. */
+const char *http_reader_error(const struct http_reader *r);
+void http_reader_free(struct http_reader *r);
+
+#endif

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The control port against slow and greedy clients: a slowloris is cut off
+# at the header deadline, one address cannot hold more than its share of
+# connections, and others still get through meanwhile.
+. "$(dirname "$0")/lib.sh"
+
+PORT=$(free_port)
+cat >"$TMP/weft.conf" <<CONF
+[server]
+listen = 127.0.0.1:$PORT
+header_timeout = 1s
+keepalive_timeout = 2s
+max_conns_per_ip = 4
+CONF
+"$WEFT" server --config "$TMP/weft.conf" --state-dir "$TMP/state" >"$TMP/log" 2>&1 &
+STARTED_PIDS+=("$!")
+wait_for 20 curl -fsS "http://127.0.0.1:$PORT/healthz" || fail "not healthy: $(cat "$TMP/log")"
+
+OUT=$(python3 - "$PORT" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+def conn(src="127.0.0.1"):
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    s.settimeout(5)
+    return s
+def closed_within(s, seconds):
+    start = time.time()
+    try:
+        while True:
+            data = s.recv(4096)
+            if not data:
+                return time.time() - start <= seconds
+    except (socket.timeout, ConnectionResetError):
+        return False
+
+# A slowloris: one header byte at a time, never finishing.
+s = conn()
+s.sendall(b"GET /healthz HTTP/1.1\r\nX-Slow: ")
+start = time.time()
+cut = False
+for _ in range(8):
+    try:
+        s.sendall(b"a")
+    except OSError:
+        cut = True
+        break
+    time.sleep(0.25)
+    s.setblocking(False)
+    try:
+        if s.recv(1) == b"":
+            cut = True
+            break
+    except BlockingIOError:
+        pass
+    except OSError:
+        cut = True
+        break
+    s.setblocking(True)
+print("slowloris cut after %.1fs: %s" % (time.time() - start, cut and time.time() - start < 1.9))
+
+# An idle keep-alive connection is closed after keepalive_timeout.
+s = conn()
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+s.recv(4096)
+print("idle closed:", closed_within(s, 3.5))
+
+# Four connections from 127.0.0.3 are fine; the fifth is refused with 429.
+held = [conn("127.0.0.3") for _ in range(4)]
+fifth = conn("127.0.0.3")
+fifth.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")
+print("fifth:", fifth.recv(4096).split(b"\r\n")[0].decode())
+other = conn("127.0.0.4")
+other.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")
+print("other address:", other.recv(4096).split(b"\r\n")[0].decode())
+
+# Headers over 16 KiB, and 65 headers: 431.
+s = conn()
+s.sendall(b"GET /healthz HTTP/1.1\r\nX-Big: " + b"a" * 17000 + b"\r\n\r\n")
+print("big headers:", s.recv(4096).split(b"\r\n")[0].decode())
+s = conn()
+s.sendall(b"GET /healthz HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(65)) + b"\r\n")
+print("many headers:", s.recv(4096).split(b"\r\n")[0].decode())
+s = conn()
+s.sendall(b"GARBAGE\r\n\r\n")
+print("garbage:", s.recv(4096).split(b"\r\n")[0].decode())
+PY
+)
+echo "$OUT"
+contains "slowloris is cut at the header deadline" "True"
+case "$OUT" in *"slowloris cut after"*": True"*) pass "cut in time" ;; *) fail "slowloris not cut in time" ;; esac
+contains "idle keep-alive closed" "idle closed: True"
+contains "fifth connection from one address refused" "fifth: HTTP/1.1 429 Too Many Requests"
+contains "another address still served" "other address: HTTP/1.1 200 OK"
+contains "oversized headers" "big headers: HTTP/1.1 431"
+contains "too many headers" "many headers: HTTP/1.1 431"
+contains "garbage" "garbage: HTTP/1.1 400 Bad Request"
+if curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null; then pass "server still healthy"; else fail "server unhealthy"; fi
+
+finish
