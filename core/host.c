@@ -9,7 +9,9 @@
 #include <weft/plugin.h>
 
 #include "clock.h"
+#include "jwt.h"
 #include "log.h"
+#include "tokens.h"
 
 struct weft_timer {
   uv_timer_t handle;
@@ -105,6 +107,32 @@ static uint64_t host_now_ms(const struct weft_host *host)
   return clock_mono_ms();
 }
 
+static int host_token_verify(const struct weft_host *host, const char *token,
+                             size_t len, struct weft_token_claims *out)
+{
+  struct host_binding *b = binding_of(host);
+  if (!b->tokens)
+    return WEFT_ENOTSUP;
+  if (!token || !out || out->struct_size < sizeof *out)
+    return WEFT_EINVAL;
+  struct orchestration_claims c;
+  int rc = tokens_verify_orchestration(b->tokens, token, len,
+                                       host->plugin_name, clock_wall_s(),
+                                       true, &c);
+  if (rc != JWT_OK) {
+    log_info("[%s] orchestration token refused: %s", host->plugin_name,
+             jwt_strerror(rc));
+    return WEFT_ETOKEN;
+  }
+  snprintf(out->device_id, sizeof out->device_id, "%s", c.device_id);
+  snprintf(out->tunnel_id, sizeof out->tunnel_id, "%s", c.tunnel_id);
+  snprintf(out->proto, sizeof out->proto, "%s", c.proto);
+  snprintf(out->hostname, sizeof out->hostname, "%s", c.hostname);
+  out->port = c.port;
+  out->expires_at = c.expires_at;
+  return 0;
+}
+
 void host_binding_init(struct host_binding *b, const char *name,
                        struct uv_loop_s *loop)
 {
@@ -123,6 +151,7 @@ void host_binding_init(struct host_binding *b, const char *name,
   h->timer_start = host_timer_start;
   h->timer_stop = host_timer_stop;
   h->now_ms = host_now_ms;
+  h->token_verify = host_token_verify;
 }
 
 void host_binding_release(struct host_binding *b)

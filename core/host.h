@@ -6,11 +6,13 @@
 #include <weft/host.h>
 
 struct weft_timer;
+struct tokens;
 
 struct host_binding {
   struct weft_host host;     /* first: the plugin's pointer is this struct */
   struct weft_timer *timers; /* live timers, to stop any left at unload */
   char last_error[256];      /* last error the plugin logged, for refusals */
+  struct tokens *tokens;     /* the server's tokens; NULL in a client */
 };
 
 /* Fills the table for a plugin called `name` running on `loop`. */

@@ -466,6 +466,13 @@ void plugin_registry_start(struct plugin_registry *reg,
   reg->count = kept;
 }
 
+void plugin_registry_set_tokens(struct plugin_registry *reg,
+                                struct tokens *tokens)
+{
+  for (size_t i = 0; i < reg->count; i++)
+    reg->plugins[i]->binding.tokens = tokens;
+}
+
 void plugin_registry_stop(struct plugin_registry *reg)
 {
   for (size_t i = reg->count; i-- > 0;) {

@@ -23,6 +23,7 @@
 #include "strpool.h"
 
 struct conf;
+struct tokens;
 struct uv_loop_s;
 
 struct plugin {
@@ -81,6 +82,10 @@ void plugin_registry_names(const struct plugin_registry *reg, char *buf,
  * create() fails is moved to the refused list with its reason. */
 void plugin_registry_start(struct plugin_registry *reg,
                            struct uv_loop_s *loop, const struct conf *conf);
+
+/* Gives every started plugin's host table the server's token service. */
+void plugin_registry_set_tokens(struct plugin_registry *reg,
+                                struct tokens *tokens);
 
 /* destroy() for every started plugin, stopping timers it left behind. Run
  * the loop afterwards so close callbacks complete, then free. */

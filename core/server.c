@@ -213,6 +213,7 @@ static int start_services(struct server *s, const char *state_dir, char *err,
     snprintf(err, errlen, "cannot derive the token keys");
     return -1;
   }
+  plugin_registry_set_tokens(&s->plugins, &s->tokens);
   char path[1024];
   snprintf(path, sizeof path, "%s/weft.db", state_dir);
   if (store_open_sqlite(path, &s->store, err, errlen) != 0)

@@ -13,8 +13,9 @@
  * Threads: every function here must be called on the loop's thread.
  *
  * Changelog of this struct:
- *   1.0  loop, log, memory, timers, clock; reserved slots for the core
- *        services (tokens, ACLs, leases, metrics, stream relay).
+ *   1.0  loop, log, memory, timers, clock, orchestration-token checks;
+ *        reserved slots for the core services still to come (ACLs, leases,
+ *        metrics, stream relay).
  */
 #ifndef WEFT_HOST_H
 #define WEFT_HOST_H
@@ -33,6 +34,17 @@ enum weft_log_level {
 };
 
 typedef void (*weft_timer_cb)(void *arg);
+
+/* What a verified orchestration token says. */
+struct weft_token_claims {
+  uint32_t struct_size;  /* set by the caller to sizeof */
+  char device_id[64];
+  char tunnel_id[32];
+  char proto[4];         /* "tcp"/"udp" with port, or "" */
+  uint16_t port;         /* the leased public port, or 0 */
+  char hostname[254];    /* the leased host name, or "" */
+  int64_t expires_at;    /* wall-clock seconds */
+};
 
 struct weft_host {
   uint16_t abi_major;
@@ -76,9 +88,17 @@ struct weft_host {
    * clock in tests, so use it rather than reading the time yourself. */
   uint64_t (*now_ms)(const struct weft_host *host);
 
+  /* Verifies an orchestration token (issued by the server with a tunnel)
+   * for this plugin's transport, and spends it: a token admits one session
+   * once. Call it before admitting anything from a device. Returns 0 and
+   * fills *out, or WEFT_ETOKEN (invalid, expired, for another transport, or
+   * already spent) — or WEFT_ENOTSUP where the process is not a server. */
+  int (*token_verify)(const struct weft_host *host, const char *token,
+                      size_t len, struct weft_token_claims *out);
+
   /* Room for the core services that later minors add in place of these
    * slots, without changing the struct's size. Always NULL in 1.0. */
-  void *reserved[16];
+  void *reserved[15];
 };
 
 /* True when `host` is new enough to carry `field` (it may still be NULL). */

@@ -1,5 +1,6 @@
 /* The host table as a plugin sees it: timers, clock, logging, cleanup. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
@@ -7,6 +8,7 @@
 #include "host.h"
 #include <weft/plugin.h>
 #include "log.h"
+#include "tokens.h"
 
 static int fired;
 static struct weft_timer *repeating;
@@ -104,4 +106,41 @@ Test(errors, table_names_and_messages)
                    "this transport does not implement that yet");
   cr_assert_str_eq(weft_err_name(-999999), "UNKNOWN");
   cr_assert_str_eq(weft_strerror(-999999), "unknown error");
+}
+
+Test(host, orchestration_tokens_through_the_host_table)
+{
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct host_binding b;
+  host_binding_init(&b, "websocket", &loop);
+  struct weft_token_claims claims = {.struct_size = sizeof claims};
+  cr_assert_eq(b.host.token_verify(&b.host, "x", 1, &claims), WEFT_ENOTSUP,
+               "no token service in a client");
+  struct tokens tokens;
+  uint8_t key[32] = {4};
+  tokens_init(&tokens, key);
+  b.tokens = &tokens;
+  struct orchestration_claims oc = {.port = 2222};
+  strcpy(oc.device_id, "dev");
+  strcpy(oc.tunnel_id, "t01");
+  strcpy(oc.transport, "websocket");
+  strcpy(oc.proto, "tcp");
+  char *tok;
+  cr_assert_eq(tokens_issue_orchestration(&tokens, &oc, clock_wall_s(), &tok),
+               0);
+  cr_assert_eq(b.host.token_verify(&b.host, tok, strlen(tok), &claims), 0);
+  cr_assert_str_eq(claims.device_id, "dev");
+  cr_assert_str_eq(claims.tunnel_id, "t01");
+  cr_assert_eq(claims.port, 2222);
+  cr_assert_eq(b.host.token_verify(&b.host, tok, strlen(tok), &claims),
+               WEFT_ETOKEN, "a token admits once");
+  free(tok);
+  strcpy(oc.transport, "wireguard");
+  tokens_issue_orchestration(&tokens, &oc, clock_wall_s(), &tok);
+  cr_assert_eq(b.host.token_verify(&b.host, tok, strlen(tok), &claims),
+               WEFT_ETOKEN, "another transport's token");
+  free(tok);
+  tokens_free(&tokens);
+  cr_assert_eq(uv_loop_close(&loop), 0);
 }
