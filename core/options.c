@@ -7,21 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "errorf.h"
 #include "url.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
 
 static size_t type_size(enum weft_option_type type)
 {
@@ -74,7 +61,7 @@ int parse_bool(const char *text, bool *out, char *err, size_t errlen)
     if (strcasecmp(text, no[i]) == 0)
       return *out = false, 0;
   }
-  return fail(err, errlen, "'%.64s' is not a boolean: use true or false",
+  return errorf(err, errlen, "'%.64s' is not a boolean: use true or false",
               text);
 }
 
@@ -84,15 +71,15 @@ int parse_int(const char *text, int64_t min, int64_t max, int64_t *out,
   char *end;
   errno = 0;
   if (!*text)
-    return fail(err, errlen, "empty value where a number was expected");
+    return errorf(err, errlen, "empty value where a number was expected");
   long long v = strtoll(text, &end, 10);
   if (*end || end == text)
-    return fail(err, errlen, "'%.64s' is not a whole number", text);
+    return errorf(err, errlen, "'%.64s' is not a whole number", text);
   if (errno == ERANGE || (max > min && (v < min || v > max))) {
     if (max > min)
-      return fail(err, errlen, "%.64s is out of range %lld-%lld", text,
+      return errorf(err, errlen, "%.64s is out of range %lld-%lld", text,
                   (long long)min, (long long)max);
-    return fail(err, errlen, "%.64s is out of range", text);
+    return errorf(err, errlen, "%.64s is out of range", text);
   }
   *out = v;
   return 0;
@@ -109,24 +96,24 @@ int parse_duration_ms(const char *text, int64_t *out, char *err,
   const char *p = text;
   int64_t value = 0;
   if (*p < '0' || *p > '9')
-    return fail(err, errlen,
+    return errorf(err, errlen,
                 "'%.64s' is not a duration: use a number and a unit, as in "
                 "500ms, 30s, 15m, 2h or 1d",
                 text);
   while (*p >= '0' && *p <= '9') {
     if (value > (INT64_MAX - 9) / 10)
-      return fail(err, errlen, "duration '%.64s' is too large", text);
+      return errorf(err, errlen, "duration '%.64s' is too large", text);
     value = value * 10 + (*p++ - '0');
   }
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
     if (strcmp(p, units[i].suffix) == 0) {
       if (value > INT64_MAX / units[i].ms)
-        return fail(err, errlen, "duration '%.64s' is too large", text);
+        return errorf(err, errlen, "duration '%.64s' is too large", text);
       *out = value * units[i].ms;
       return 0;
     }
   }
-  return fail(err, errlen,
+  return errorf(err, errlen,
               "'%.64s' has an unknown unit: use ms, s, m, h or d", text);
 }
 
@@ -155,18 +142,18 @@ int options_set(const struct weft_option *opt, void *dst, const char *text,
   case WEFT_OPT_URL: {
     for (const char *p = text; *p; p++)
       if ((unsigned char)*p < 0x20 || *p == 0x7f)
-        return fail(err, errlen, "the value contains a control character");
+        return errorf(err, errlen, "the value contains a control character");
     if (opt->type == WEFT_OPT_ENUM && !choice_listed(opt->choices, text))
-      return fail(err, errlen, "'%.64s' is not one of: %s", text,
+      return errorf(err, errlen, "'%.64s' is not one of: %s", text,
                   opt->choices);
     if (opt->type == WEFT_OPT_URL) {
       struct url url;
       if (url_parse(text, &url, why, sizeof why) != 0)
-        return fail(err, errlen, "%s", why);
+        return errorf(err, errlen, "%s", why);
     }
     const char *copy = strpool_dup(pool, text);
     if (!copy)
-      return fail(err, errlen, "out of memory");
+      return errorf(err, errlen, "out of memory");
     memcpy(slot, &copy, sizeof copy);
     return 0;
   }
@@ -182,7 +169,7 @@ int options_set(const struct weft_option *opt, void *dst, const char *text,
     if (parse_duration_ms(text, &v, err, errlen) != 0)
       return -1;
     if (opt->max > opt->min && (v < opt->min || v > opt->max))
-      return fail(err, errlen,
+      return errorf(err, errlen,
                   "%.64s is out of range (%lld ms to %lld ms)", text,
                   (long long)opt->min, (long long)opt->max);
     memcpy(slot, &v, sizeof v);
@@ -196,7 +183,7 @@ int options_set(const struct weft_option *opt, void *dst, const char *text,
     return 0;
   }
   }
-  return fail(err, errlen, "option has an unknown type %d", (int)opt->type);
+  return errorf(err, errlen, "option has an unknown type %d", (int)opt->type);
 }
 
 int options_check_table(const struct weft_option *table, size_t struct_size,
@@ -205,7 +192,7 @@ int options_check_table(const struct weft_option *table, size_t struct_size,
   if (!table)
     return 0;
   if (struct_size > (1u << 20))
-    return fail(err, errlen, "config struct size %zu is implausibly large",
+    return errorf(err, errlen, "config struct size %zu is implausibly large",
                 struct_size);
   void *scratch = calloc(1, struct_size ? struct_size : 1);
   struct strpool pool = {0};
@@ -214,41 +201,41 @@ int options_check_table(const struct weft_option *table, size_t struct_size,
   for (size_t i = 0; table[i].name; i++) {
     const struct weft_option *opt = &table[i];
     if (i >= 256) {
-      rc = fail(err, errlen, "option table has no end marker (or > 256 keys)");
+      rc = errorf(err, errlen, "option table has no end marker (or > 256 keys)");
       break;
     }
     if (!valid_key_name(opt->name)) {
-      rc = fail(err, errlen, "option name '%.64s' is not [a-z0-9_]{1,64}",
+      rc = errorf(err, errlen, "option name '%.64s' is not [a-z0-9_]{1,64}",
                 opt->name);
       break;
     }
     size_t size = type_size(opt->type);
     if (size == 0) {
-      rc = fail(err, errlen, "option '%s' has unknown type %d", opt->name,
+      rc = errorf(err, errlen, "option '%s' has unknown type %d", opt->name,
                 (int)opt->type);
       break;
     }
     if (opt->offset > struct_size || struct_size - opt->offset < size ||
         opt->offset % type_align(opt->type) != 0) {
-      rc = fail(err, errlen,
+      rc = errorf(err, errlen,
                 "option '%s' lies outside its %zu-byte config struct "
                 "(offset %zu)",
                 opt->name, struct_size, opt->offset);
       break;
     }
     if (opt->type == WEFT_OPT_ENUM && (!opt->choices || !*opt->choices)) {
-      rc = fail(err, errlen, "enum option '%s' lists no choices", opt->name);
+      rc = errorf(err, errlen, "enum option '%s' lists no choices", opt->name);
       break;
     }
     for (size_t j = 0; j < i; j++)
       if (strcmp(table[j].name, opt->name) == 0) {
-        rc = fail(err, errlen, "option '%s' is declared twice", opt->name);
+        rc = errorf(err, errlen, "option '%s' is declared twice", opt->name);
         goto out;
       }
     if (opt->default_value && scratch &&
         options_set(opt, scratch, opt->default_value, &pool, why,
                     sizeof why) != 0) {
-      rc = fail(err, errlen, "default of option '%s' is invalid: %s",
+      rc = errorf(err, errlen, "default of option '%s' is invalid: %s",
                 opt->name, why);
       break;
     }
@@ -277,7 +264,7 @@ int options_set_defaults(const struct weft_option *table, void *dst,
     char why[256];
     if (options_set(&table[i], dst, table[i].default_value, pool, why,
                     sizeof why) != 0)
-      return fail(err, errlen, "default of '%s': %s", table[i].name, why);
+      return errorf(err, errlen, "default of '%s': %s", table[i].name, why);
   }
   return 0;
 }

@@ -6,19 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
+#include "errorf.h"
 
 static const struct {
   const char *name;
@@ -60,43 +48,43 @@ static int name_parse(const char *s, size_t len, char *host, size_t hostlen,
   if (len > 0 && s[len - 1] == '.')
     len--; /* "example.com." is the same name */
   if (len == 0)
-    return fail(err, errlen, "empty host name");
+    return errorf(err, errlen, "empty host name");
   if (len > URL_MAX_HOST || len >= hostlen)
-    return fail(err, errlen, "host name longer than %d characters",
+    return errorf(err, errlen, "host name longer than %d characters",
                 URL_MAX_HOST);
   size_t label = 0;
   for (size_t i = 0; i < len; i++) {
     char c = s[i];
     if (c == '.') {
       if (label == 0)
-        return fail(err, errlen, "empty label in host name '%.*s'", (int)len,
+        return errorf(err, errlen, "empty label in host name '%.*s'", (int)len,
                     s);
       if (s[i - 1] == '-')
-        return fail(err, errlen,
+        return errorf(err, errlen,
                     "a label of host name '%.*s' ends with '-'", (int)len, s);
       label = 0;
     } else if (is_alnum(c) || c == '-') {
       if (c == '-' && label == 0)
-        return fail(err, errlen,
+        return errorf(err, errlen,
                     "a label of host name '%.*s' starts with '-'", (int)len,
                     s);
       if (++label > 63)
-        return fail(err, errlen,
+        return errorf(err, errlen,
                     "a label of host name '%.*s' is longer than 63 characters",
                     (int)len, s);
     } else if ((unsigned char)c < 0x20 || (unsigned char)c >= 0x7f) {
-      return fail(err, errlen,
+      return errorf(err, errlen,
                   "host name contains a control or non-ASCII byte (0x%02x)",
                   (unsigned char)c);
     } else {
-      return fail(err, errlen, "host name '%.*s' contains '%c'", (int)len, s,
+      return errorf(err, errlen, "host name '%.*s' contains '%c'", (int)len, s,
                   c);
     }
   }
   if (label == 0)
-    return fail(err, errlen, "empty label in host name '%.*s'", (int)len, s);
+    return errorf(err, errlen, "empty label in host name '%.*s'", (int)len, s);
   if (s[len - 1] == '-')
-    return fail(err, errlen, "a label of host name '%.*s' ends with '-'",
+    return errorf(err, errlen, "a label of host name '%.*s' ends with '-'",
                 (int)len, s);
   for (size_t i = 0; i < len; i++)
     host[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] - 'A' + 'a' : s[i]);
@@ -116,50 +104,50 @@ int host_parse(const char *s, size_t len, enum url_host_kind *kind, char *host,
   }
   if (s[0] == '[') {
     if (len < 2 || s[len - 1] != ']')
-      return fail(err, errlen, "IPv6 address '%.*s' lacks its closing ']'",
+      return errorf(err, errlen, "IPv6 address '%.*s' lacks its closing ']'",
                   (int)len, s);
     s++;
     len -= 2;
     if (len == 0 || len >= sizeof tmp)
-      return fail(err, errlen, "empty or over-long IPv6 address");
+      return errorf(err, errlen, "empty or over-long IPv6 address");
     memcpy(tmp, s, len);
     tmp[len] = '\0';
     struct in6_addr a6;
     if (memchr(tmp, '%', len))
-      return fail(err, errlen, "IPv6 zone ids ('%s') are not supported", tmp);
+      return errorf(err, errlen, "IPv6 zone ids ('%s') are not supported", tmp);
     if (inet_pton(AF_INET6, tmp, &a6) != 1)
-      return fail(err, errlen, "'%s' is not a valid IPv6 address", tmp);
+      return errorf(err, errlen, "'%s' is not a valid IPv6 address", tmp);
     if (!inet_ntop(AF_INET6, &a6, host, (socklen_t)hostlen))
-      return fail(err, errlen, "IPv6 address does not fit");
+      return errorf(err, errlen, "IPv6 address does not fit");
     *kind = URL_HOST_IPV6;
     return 0;
   }
   if (memchr(s, ':', len)) {
     /* A bare IPv6 address where brackets were left out. */
     if (len >= sizeof tmp)
-      return fail(err, errlen, "over-long host");
+      return errorf(err, errlen, "over-long host");
     memcpy(tmp, s, len);
     tmp[len] = '\0';
     struct in6_addr a6;
     if (inet_pton(AF_INET6, tmp, &a6) != 1)
-      return fail(err, errlen, "'%s' is not a valid host", tmp);
+      return errorf(err, errlen, "'%s' is not a valid host", tmp);
     if (!inet_ntop(AF_INET6, &a6, host, (socklen_t)hostlen))
-      return fail(err, errlen, "IPv6 address does not fit");
+      return errorf(err, errlen, "IPv6 address does not fit");
     *kind = URL_HOST_IPV6;
     return 0;
   }
   if (all_digits_and_dots(s, len)) {
     if (len >= sizeof tmp || len >= 16)
-      return fail(err, errlen, "'%.*s' is not a valid IPv4 address",
+      return errorf(err, errlen, "'%.*s' is not a valid IPv4 address",
                   (int)(len > 64 ? 64 : len), s);
     memcpy(tmp, s, len);
     tmp[len] = '\0';
     struct in_addr a4;
     /* glibc's inet_pton takes exactly four decimal parts, no leading zeros. */
     if (inet_pton(AF_INET, tmp, &a4) != 1)
-      return fail(err, errlen, "'%s' is not a valid IPv4 address", tmp);
+      return errorf(err, errlen, "'%s' is not a valid IPv4 address", tmp);
     if (hostlen <= len)
-      return fail(err, errlen, "IPv4 address does not fit");
+      return errorf(err, errlen, "IPv4 address does not fit");
     memcpy(host, tmp, len + 1);
     *kind = URL_HOST_IPV4;
     return 0;
@@ -174,18 +162,18 @@ static int port_parse(const char *s, size_t len, uint16_t *port, char *err,
                       size_t errlen)
 {
   if (len == 0)
-    return fail(err, errlen, "empty port after ':'");
+    return errorf(err, errlen, "empty port after ':'");
   if (len > 5)
-    return fail(err, errlen, "port '%.*s' is out of range 1-65535",
+    return errorf(err, errlen, "port '%.*s' is out of range 1-65535",
                 (int)(len > 20 ? 20 : len), s);
   unsigned long v = 0;
   for (size_t i = 0; i < len; i++) {
     if (s[i] < '0' || s[i] > '9')
-      return fail(err, errlen, "port '%.*s' is not a number", (int)len, s);
+      return errorf(err, errlen, "port '%.*s' is not a number", (int)len, s);
     v = v * 10 + (unsigned long)(s[i] - '0');
   }
   if (v < 1 || v > 65535)
-    return fail(err, errlen, "port %lu is out of range 1-65535", v);
+    return errorf(err, errlen, "port %lu is out of range 1-65535", v);
   *port = (uint16_t)v;
   return 0;
 }
@@ -200,16 +188,16 @@ static int authority_split(const char *s, size_t len, size_t *host_len,
   if (len > 0 && s[0] == '[') {
     const char *close = memchr(s, ']', len);
     if (!close)
-      return fail(err, errlen, "IPv6 address lacks its closing ']'");
+      return errorf(err, errlen, "IPv6 address lacks its closing ']'");
     hl = (size_t)(close - s) + 1;
     if (hl < len && s[hl] != ':')
-      return fail(err, errlen, "unexpected '%c' after the IPv6 address",
+      return errorf(err, errlen, "unexpected '%c' after the IPv6 address",
                   s[hl]);
   } else {
     const char *colon = memchr(s, ':', len);
     hl = colon ? (size_t)(colon - s) : len;
     if (colon && memchr(colon + 1, ':', len - hl - 1))
-      return fail(err, errlen,
+      return errorf(err, errlen,
                   "IPv6 addresses must be in brackets, as in [::1]:22");
   }
   *host_len = hl;
@@ -222,16 +210,16 @@ static int authority_split(const char *s, size_t len, size_t *host_len,
 static int check_text(const char *text, size_t *len, char *err, size_t errlen)
 {
   if (!text)
-    return fail(err, errlen, "missing URL");
+    return errorf(err, errlen, "missing URL");
   *len = strnlen(text, URL_MAX_TEXT + 1);
   if (*len == 0)
-    return fail(err, errlen, "empty URL");
+    return errorf(err, errlen, "empty URL");
   if (*len > URL_MAX_TEXT)
-    return fail(err, errlen, "URL longer than %d characters", URL_MAX_TEXT);
+    return errorf(err, errlen, "URL longer than %d characters", URL_MAX_TEXT);
   for (size_t i = 0; i < *len; i++) {
     unsigned char c = (unsigned char)text[i];
     if (c <= 0x20 || c >= 0x7f)
-      return fail(err, errlen,
+      return errorf(err, errlen,
                   "URL contains a space, control or non-ASCII byte at "
                   "position %zu",
                   i + 1);
@@ -246,7 +234,7 @@ int url_parse(const char *text, struct url *out, char *err, size_t errlen)
     return -1;
   const char *sep = strstr(text, "://");
   if (!sep)
-    return fail(err, errlen,
+    return errorf(err, errlen,
                 "'%s' has no scheme: write tcp://, udp://, http:// or "
                 "https://",
                 text);
@@ -257,7 +245,7 @@ int url_parse(const char *text, struct url *out, char *err, size_t errlen)
         strncasecmp(text, schemes[i].name, slen) == 0)
       found = (int)i;
   if (found < 0)
-    return fail(err, errlen,
+    return errorf(err, errlen,
                 "unknown scheme '%.*s': use tcp, udp, http or https",
                 (int)(slen > 16 ? 16 : slen), text);
 
@@ -267,7 +255,7 @@ int url_parse(const char *text, struct url *out, char *err, size_t errlen)
   size_t auth_len = strcspn(auth, "/?#");
   const char *rest = auth + auth_len;
   if (memchr(auth, '@', auth_len))
-    return fail(err, errlen,
+    return errorf(err, errlen,
                 "user names and passwords are not allowed in '%s'", text);
 
   size_t host_len, port_len;
@@ -286,23 +274,23 @@ int url_parse(const char *text, struct url *out, char *err, size_t errlen)
   } else if (schemes[found].default_port) {
     out->port = schemes[found].default_port;
   } else {
-    return fail(err, errlen, "%s URL '%s' needs a port, as in %s://HOST:PORT",
+    return errorf(err, errlen, "%s URL '%s' needs a port, as in %s://HOST:PORT",
                 schemes[found].name, text, schemes[found].name);
   }
 
   if (*rest) {
     if (out->scheme == URL_TCP || out->scheme == URL_UDP)
-      return fail(err, errlen, "%s URL '%s' takes no path or query",
+      return errorf(err, errlen, "%s URL '%s' takes no path or query",
                   schemes[found].name, text);
     if (*rest == '#')
-      return fail(err, errlen, "URL '%s' has a fragment ('#')", text);
+      return errorf(err, errlen, "URL '%s' has a fragment ('#')", text);
     if (*rest != '/')
-      return fail(err, errlen, "the path in '%s' must start with '/'", text);
+      return errorf(err, errlen, "the path in '%s' must start with '/'", text);
     if (strchr(rest, '#'))
-      return fail(err, errlen, "URL '%s' has a fragment ('#')", text);
+      return errorf(err, errlen, "URL '%s' has a fragment ('#')", text);
     size_t plen = strlen(rest);
     if (plen > URL_MAX_PATH)
-      return fail(err, errlen, "path longer than %d characters", URL_MAX_PATH);
+      return errorf(err, errlen, "path longer than %d characters", URL_MAX_PATH);
     memcpy(out->path, rest, plen + 1);
   }
   return 0;
@@ -321,7 +309,7 @@ int hostport_parse(const char *text, enum url_host_kind *kind, char *host,
                       errlen) != 0)
     return -1;
   if (!has_port)
-    return fail(err, errlen, "'%s' needs a port, as in HOST:PORT", text);
+    return errorf(err, errlen, "'%s' needs a port, as in HOST:PORT", text);
   if (host_parse(text, host_len, kind, host, hostlen, err, errlen) != 0)
     return -1;
   return port_parse(p, port_len, port, err, errlen);
@@ -334,23 +322,23 @@ int conn_url_parse(const char *text, struct conn_url *out, char *err,
   if (check_text(text, &len, err, errlen) != 0)
     return -1;
   if (strncasecmp(text, "weft://", 7) != 0)
-    return fail(err, errlen,
+    return errorf(err, errlen,
                 "the connection string must look like weft://SECRET@HOST[:PORT]");
   const char *secret = text + 7;
   const char *at = strchr(secret, '@');
   if (!at)
-    return fail(err, errlen,
+    return errorf(err, errlen,
                 "the connection string has no secret: expected "
                 "weft://SECRET@HOST[:PORT]");
   size_t secret_len = (size_t)(at - secret);
   if (secret_len < 16 || secret_len >= sizeof out->secret)
-    return fail(err, errlen,
+    return errorf(err, errlen,
                 "the secret in the connection string must be 16 to %zu "
                 "characters long (it is %zu)",
                 sizeof out->secret - 1, secret_len);
   for (size_t i = 0; i < secret_len; i++)
     if (!(is_alnum(secret[i]) || secret[i] == '-' || secret[i] == '_'))
-      return fail(err, errlen,
+      return errorf(err, errlen,
                   "the secret may hold only letters, digits, '-' and '_'");
   memset(out, 0, sizeof *out);
   memcpy(out->secret, secret, secret_len);
@@ -360,7 +348,7 @@ int conn_url_parse(const char *text, struct conn_url *out, char *err,
   if (auth_len > 0 && auth[auth_len - 1] == '/')
     auth_len--;
   if (memchr(auth, '/', auth_len) || memchr(auth, '@', auth_len))
-    return fail(err, errlen, "the connection string takes no path after HOST");
+    return errorf(err, errlen, "the connection string takes no path after HOST");
   size_t host_len, port_len;
   const char *port;
   bool has_port;
@@ -371,7 +359,7 @@ int conn_url_parse(const char *text, struct conn_url *out, char *err,
                  err, errlen) != 0)
     return -1;
   if (out->host_kind == URL_HOST_ANY)
-    return fail(err, errlen, "the connection string has no server host");
+    return errorf(err, errlen, "the connection string has no server host");
   out->port = WEFT_DEFAULT_PORT;
   if (has_port && port_parse(port, port_len, &out->port, err, errlen) != 0)
     return -1;

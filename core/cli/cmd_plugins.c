@@ -3,10 +3,9 @@
 #include <string.h>
 #include <uv.h>
 
-#include "../config.h"
 #include "../log.h"
-#include "../plugin_registry.h"
 #include "cli.h"
+#include "cli_env.h"
 
 enum { OPT_PLUGIN_DIR = 256 };
 
@@ -108,33 +107,9 @@ int cmd_plugins(int argc, char **argv)
   /* Refusals are listed below; the log would only say them twice. */
   log_set_level(verbose ? WEFT_LOG_DEBUG : WEFT_LOG_ERROR);
 
-  struct plugin_registry reg;
-  plugin_registry_init_empty(&reg);
-  plugin_registry_scan_default(&reg, plugin_dir);
-  struct conf *conf = NULL;
-  int code = EXIT_OK;
-  if (config_path) {
-    struct strbuf errors = {0};
-    conf = conf_load_file(config_path, &reg, &errors);
-    if (!conf) {
-      fprintf(stderr, "weft: configuration refused:\n%s", strbuf_str(&errors));
-      code = EXIT_CONFIG;
-    }
-    strbuf_free(&errors);
-  }
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  if (code == EXIT_OK) {
-    plugin_registry_start(&reg, &loop, conf);
-    list(&reg, verbose);
-    plugin_registry_stop(&reg);
-  }
-  uv_run(&loop, UV_RUN_DEFAULT);
-  plugin_registry_free(&reg);
-  conf_free(conf);
-  if (uv_loop_close(&loop) != 0) {
-    fprintf(stderr, "weft: a plugin left handles open at unload\n");
-    code = EXIT_RUNTIME;
-  }
-  return code;
+  struct cli_env env;
+  int code = cli_env_open(&env, plugin_dir, config_path);
+  if (code == EXIT_OK)
+    list(&env.reg, verbose);
+  return cli_env_close(&env, code);
 }

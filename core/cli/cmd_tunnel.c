@@ -6,11 +6,10 @@
 #include <uv.h>
 
 #include "../client.h"
-#include "../config.h"
 #include "../log.h"
-#include "../plugin_registry.h"
 #include "../url.h"
 #include "cli.h"
+#include "cli_env.h"
 
 enum { OPT_PLUGIN_DIR = 256, OPT_DEVICE_ID };
 
@@ -327,42 +326,22 @@ int cmd_tunnel(int argc, char **argv)
   }
   log_set_level(verbose ? WEFT_LOG_DEBUG : WEFT_LOG_INFO);
 
-  struct plugin_registry reg;
-  plugin_registry_init_empty(&reg);
-  plugin_registry_scan_default(&reg, plugin_dir);
-  struct conf *conf = NULL;
-  int code = EXIT_OK;
-  if (config_path) {
-    struct strbuf errors = {0};
-    conf = conf_load_file(config_path, &reg, &errors);
-    if (!conf) {
-      fprintf(stderr, "weft: configuration refused:\n%s", strbuf_str(&errors));
-      code = EXIT_CONFIG;
-    }
-    strbuf_free(&errors);
-  }
+  struct cli_env env;
+  int code = cli_env_open(&env, plugin_dir, config_path);
   struct tunnel_request cli = {
       .transport = transport ? transport : DEFAULT_TRANSPORT,
       .local_text = config_path ? NULL : argv[optind + 1],
       .remote_text = (!config_path && positional == 3) ? argv[optind + 2] : NULL,
   };
-  uv_loop_t loop;
-  uv_loop_init(&loop);
   if (code == EXIT_OK) {
-    plugin_registry_start(&reg, &loop, conf);
-    code = run(&reg, conf, session, config_path ? NULL : &cli);
+    code = run(&env.reg, env.conf, session, config_path ? NULL : &cli);
     if (session->count > 0) {
-      run_until_stopped(session, &loop);
+      run_until_stopped(session, &env.loop);
       close_all(session);
     }
-    plugin_registry_stop(&reg);
   }
-  uv_run(&loop, UV_RUN_DEFAULT);
-  plugin_registry_free(&reg);
-  conf_free(conf);
+  code = cli_env_close(&env, code);
   client_free(&session->client);
   free(session);
-  if (uv_loop_close(&loop) != 0 && code == EXIT_OK)
-    code = EXIT_RUNTIME;
   return code;
 }

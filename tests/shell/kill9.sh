@@ -25,7 +25,7 @@ start_server() {
 start_server
 CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
 ADMIN=$("$WEFT" login "$CONN" --device-id admin) || fail "admin login"
-: >"$TMP/committed"
+mkdir -p "$TMP/committed.d"
 
 # One device: log in, create, and record the id only once the server said so.
 device() {
@@ -35,8 +35,9 @@ device() {
     -H "Authorization: Bearer $token" --max-time 5 "$BASE/v1/tunnels" \
     --data-binary '{"transport":"testtransport","local":"tcp://127.0.0.1:22"}' 2>/dev/null)
   if [ "$code" = 201 ]; then
+    # One file per device: concurrent appends to one file could interleave.
     python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"], sys.argv[2])' \
-      "$TMP/$dev.json" "$dev" >>"$TMP/committed"
+      "$TMP/$dev.json" "$dev" >"$TMP/committed.d/$dev"
   fi
 }
 
@@ -49,6 +50,7 @@ for round in $(seq 1 "$ROUNDS"); do
   wait
   start_server
   OUT=$(curl -sS -H "Authorization: Bearer $ADMIN" "$BASE/v1/tunnels")
+  cat "$TMP"/committed.d/* >"$TMP/committed" 2>/dev/null
   lost=0
   while read -r id dev; do
     case "$OUT" in *"\"id\":\"$id\""*) ;; *) lost=$((lost + 1)); echo "lost $id of $dev" ;; esac
