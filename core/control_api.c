@@ -12,7 +12,9 @@
 #include "crypto.h"
 #include "jwt.h"
 #include "log.h"
+#include "plugin_registry.h"
 #include "store.h"
+#include "stream.h"
 
 /* ---- small helpers ---- */
 
@@ -433,6 +435,52 @@ static void metrics(struct control_api *api, const struct http_request *req,
               (unsigned long long)c->unauthorized);
 }
 
+/* ---- upgrades: a device's session for a transport ---- */
+
+static void hand_to_plugin(void *arg, const struct http_request *req,
+                           struct weft_stream *conn)
+{
+  struct plugin *p = arg;
+  struct weft_http_header headers[HTTP_MAX_HEADERS];
+  for (size_t i = 0; i < req->header_count; i++)
+    headers[i] = (struct weft_http_header){req->headers[i].name,
+                                           req->headers[i].value};
+  struct weft_http_request view = {
+      .struct_size = sizeof view,
+      .method = req->method,
+      .target = req->url,
+      .headers = headers,
+      .header_count = req->header_count,
+      .peer_ip = req->peer_ip,
+  };
+  int rc = p->desc.server_upgrade(p->ctx, &view, conn);
+  if (rc != 0) {
+    static const char refusal[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+        "Connection: close\r\n\r\n";
+    log_info("%s refused a session from %s: %s", p->desc.name, req->peer_ip,
+             weft_strerror(rc));
+    stream_end(conn, refusal, sizeof refusal - 1);
+  }
+}
+
+static bool route_upgrade(struct control_api *api,
+                          const struct http_request *req,
+                          struct http_response *resp)
+{
+  struct plugin_registry *reg = api->tunnels->plugins;
+  for (size_t i = 0; i < reg->count; i++) {
+    struct plugin *p = reg->plugins[i];
+    if (p->initialized && p->desc.upgrade_path &&
+        path_is(req->url, p->desc.upgrade_path)) {
+      resp->take_over = hand_to_plugin;
+      resp->take_over_arg = p;
+      return true;
+    }
+  }
+  return false;
+}
+
 /* ---- routing ---- */
 
 void control_api_handle(void *data, const struct http_request *req,
@@ -441,6 +489,11 @@ void control_api_handle(void *data, const struct http_request *req,
   struct control_api *api = data;
   api->stats.requests++;
   const char *url = req->url;
+  if (req->upgrade) {
+    if (!route_upgrade(api, req, resp))
+      reply_error(resp, 404, "not_found", "nothing to upgrade to here");
+    return;
+  }
   if (path_is(url, "/healthz")) {
     if (!method_is(req, "GET"))
       return method_not_allowed(resp, "GET");

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "jwt.h"
 #include "log.h"
+#include "stream.h"
 #include "tokens.h"
 
 struct weft_timer {
@@ -152,6 +153,18 @@ void host_binding_init(struct host_binding *b, const char *name,
   h->timer_stop = host_timer_stop;
   h->now_ms = host_now_ms;
   h->token_verify = host_token_verify;
+  h->stream_start = stream_start;
+  h->stream_write = stream_write;
+  h->stream_pause = stream_pause;
+  h->stream_shutdown = stream_shutdown;
+  h->stream_close = stream_close;
+  h->stream_info = stream_info;
+  h->stream_connect = stream_connect;
+  h->pipe_attach = pipe_attach;
+  h->pipe_send = pipe_send;
+  h->pipe_resume = pipe_resume;
+  h->pipe_shutdown = pipe_shutdown;
+  h->pipe_close = pipe_close;
 }
 
 void host_binding_release(struct host_binding *b)

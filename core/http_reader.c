@@ -109,10 +109,6 @@ static int on_headers_complete(http_parser *p)
     r->reject_status = 413;
     return -1;
   }
-  if (p->upgrade) {
-    r->reject_status = 501;
-    return -1;
-  }
   return 0;
 }
 
@@ -135,6 +131,7 @@ static int on_message_complete(http_parser *p)
     return -1;
   }
   r->req.method = http_method_str((enum http_method)p->method);
+  r->req.upgrade = p->upgrade != 0;
   r->req.url = r->url.data ? r->url.data : (char *)"";
   r->req.body = r->body.data ? r->body.data : (char *)"";
   r->req.body_len = r->body.len;
@@ -172,7 +169,14 @@ int http_reader_feed(struct http_reader *r, const char *data, size_t len)
 {
   if (r->reject_status)
     return r->reject_status;
+  if (r->upgraded)
+    return 0;
   size_t used = http_parser_execute(&r->parser, &settings, data, len);
+  if (r->parser.http_errno == HPE_OK && r->parser.upgrade) {
+    r->upgraded = true;
+    r->upgrade_at = used;
+    return 0;
+  }
   if (r->parser.http_errno != HPE_OK || used != len) {
     if (!r->reject_status)
       r->reject_status = 400;
@@ -186,7 +190,6 @@ const char *http_reader_error(const struct http_reader *r)
   switch (r->reject_status) {
   case 413: return "request body too large";
   case 431: return "request headers too large";
-  case 501: return "upgrade is not supported here";
   case 500: return "out of memory";
   default: return http_errno_description(HTTP_PARSER_ERRNO(&r->parser));
   }

@@ -1,6 +1,7 @@
 /* Turns bytes from a client into complete HTTP/1.1 requests with
  * http-parser, within limits: header bytes and count, body size, no
- * upgrades. Knows nothing of sockets, so the server and the fuzzer share it. */
+ * connection upgrades handed back to the caller. Knows nothing of sockets,
+ * so the server and the fuzzer share it. */
 #ifndef WEFT_CORE_HTTP_READER_H
 #define WEFT_CORE_HTTP_READER_H
 
@@ -19,6 +20,10 @@ struct http_reader {
   bool last_was_value;
   size_t header_bytes;
   int reject_status;
+  /* After an upgrade request the reader stops; bytes after it belong to
+   * the new protocol and start at offset `upgrade_at` of the last feed. */
+  bool upgraded;
+  size_t upgrade_at;
   /* Called when a request starts (e.g. to arm a deadline) and when one is
    * complete; keep_alive says whether the connection may carry another. */
   void (*on_begin)(void *arg);
@@ -34,8 +39,8 @@ void http_reader_init(struct http_reader *r, const struct http_limits *limits,
                                          bool keep_alive),
                       void *arg);
 /* Feeds bytes; returns 0, or the HTTP status to refuse the connection with
- * (400 malformed, 413 body too large, 431 headers too large, 501 upgrade,
- * 500 out of memory); after an error the reader takes no more input. */
+ * (400 malformed, 413 body too large, 431 headers too large, 500 out of
+ * memory); after an error, or an upgrade, the reader takes no more input. */
 int http_reader_feed(struct http_reader *r, const char *data, size_t len);
 /* A short reason for the last refusal. */
 const char *http_reader_error(const struct http_reader *r);

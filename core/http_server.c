@@ -7,6 +7,11 @@
 
 #include "http_reader.h"
 #include "log.h"
+#include "stream.h"
+
+/* How long a connection that was answered "Connection: close" may linger
+ * before it is cut, if the client does not close it itself. */
+#define CLOSE_LINGER_MS 2000
 
 struct http_listener {
   uv_tcp_t handle;
@@ -15,7 +20,7 @@ struct http_listener {
 };
 
 struct http_conn {
-  uv_tcp_t handle;
+  struct weft_stream *stream; /* NULL once closed or handed over */
   uv_timer_t timer;
   struct http_server *srv;
   struct http_conn *prev, *next;
@@ -23,16 +28,11 @@ struct http_conn {
   char peer_ip[46];
   char local_ip[46];
   uint16_t local_port;
-  unsigned pending_writes;
-  bool close_after_write;
-  bool closing;
-  int handles_open;
-};
-
-struct write_req {
-  uv_write_t req;
-  struct http_conn *conn;
-  char *data;
+  bool closing;               /* no more requests are read */
+  /* An upgrade a handler accepted, done once the reader stops. */
+  void (*take_over)(void *arg, const struct http_request *req,
+                    struct weft_stream *conn);
+  void *take_over_arg;
 };
 
 void http_limits_default(struct http_limits *l)
@@ -58,6 +58,7 @@ void http_server_init(struct http_server *srv, uv_loop_t *loop,
 const char *http_status_text(int status)
 {
   switch (status) {
+  case 101: return "Switching Protocols";
   case 200: return "OK";
   case 201: return "Created";
   case 204: return "No Content";
@@ -69,10 +70,12 @@ const char *http_status_text(int status)
   case 408: return "Request Timeout";
   case 409: return "Conflict";
   case 413: return "Content Too Large";
+  case 426: return "Upgrade Required";
   case 429: return "Too Many Requests";
   case 431: return "Request Header Fields Too Large";
   case 500: return "Internal Server Error";
   case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
   case 503: return "Service Unavailable";
   default: return "Unknown";
   }
@@ -113,11 +116,9 @@ static void maybe_server_closed(struct http_server *srv)
   }
 }
 
-static void conn_handle_closed(uv_handle_t *h)
+static void timer_closed(uv_handle_t *h)
 {
   struct http_conn *c = h->data;
-  if (--c->handles_open > 0)
-    return;
   struct http_server *srv = c->srv;
   if (c->prev)
     c->prev->next = c->next;
@@ -131,13 +132,23 @@ static void conn_handle_closed(uv_handle_t *h)
   maybe_server_closed(srv);
 }
 
+/* The stream is gone (closed, or handed to someone else): the connection
+ * follows once its timer has closed. */
+static void conn_release(struct http_conn *c)
+{
+  c->stream = NULL;
+  c->closing = true;
+  if (!uv_is_closing((uv_handle_t *)&c->timer))
+    uv_close((uv_handle_t *)&c->timer, timer_closed);
+}
+
 static void conn_close(struct http_conn *c)
 {
-  if (c->closing)
-    return;
   c->closing = true;
-  uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
-  uv_close((uv_handle_t *)&c->handle, conn_handle_closed);
+  if (c->stream)
+    stream_close(c->stream); /* on_closed releases the connection */
+  else
+    conn_release(c);
 }
 
 static void conn_timed_out(uv_timer_t *t)
@@ -152,52 +163,40 @@ static void arm_timer(struct http_conn *c, uint64_t ms)
   uv_timer_start(&c->timer, conn_timed_out, ms, 0);
 }
 
-static void write_done(uv_write_t *w, int status)
-{
-  struct write_req *wr = (struct write_req *)w;
-  struct http_conn *c = wr->conn;
-  free(wr->data);
-  free(wr);
-  c->pending_writes--;
-  if (status < 0 || (c->close_after_write && c->pending_writes == 0))
-    conn_close(c);
-}
-
 static void send_response(struct http_conn *c, struct http_response *resp)
 {
   struct strbuf out = {0};
+  bool body = resp->status != 204 && resp->status != 101;
+  strbuf_addf(&out, "HTTP/1.1 %d %s\r\n", resp->status,
+              http_status_text(resp->status));
+  if (body)
+    strbuf_addf(&out,
+                "Content-Type: %s\r\n"
+                "Content-Length: %zu\r\n",
+                resp->content_type ? resp->content_type : "application/json",
+                resp->body.len);
   strbuf_addf(&out,
-              "HTTP/1.1 %d %s\r\n"
-              "Content-Type: %s\r\n"
-              "Content-Length: %zu\r\n"
               "Cache-Control: no-store\r\n"
               "X-Content-Type-Options: nosniff\r\n"
               "%s%s\r\n",
-              resp->status, http_status_text(resp->status),
-              resp->content_type ? resp->content_type : "application/json",
-              resp->body.len, strbuf_str(&resp->headers),
+              strbuf_str(&resp->headers),
               resp->close ? "Connection: close\r\n" : "");
-  strbuf_add(&out, strbuf_str(&resp->body), resp->body.len);
-  if (resp->close)
-    c->close_after_write = true;
-  struct write_req *wr = calloc(1, sizeof *wr);
-  if (!wr || out.oom) {
-    free(wr);
+  if (body)
+    strbuf_add(&out, strbuf_str(&resp->body), resp->body.len);
+  if (out.oom) {
     strbuf_free(&out);
     conn_close(c);
     return;
   }
-  wr->conn = c;
-  wr->data = out.data; /* ownership moves to the write */
-  uv_buf_t buf = uv_buf_init(wr->data, (unsigned)out.len);
-  if (uv_write(&wr->req, (uv_stream_t *)&c->handle, &buf, 1, write_done) !=
-      0) {
-    free(wr->data);
-    free(wr);
-    conn_close(c);
-    return;
+  stream_write(c->stream, out.data, out.len);
+  strbuf_free(&out);
+  if (resp->close) {
+    /* No more requests: FIN after the answer, and a short wait for the
+     * client to close its side. */
+    c->closing = true;
+    stream_shutdown(c->stream);
+    arm_timer(c, CLOSE_LINGER_MS);
   }
-  c->pending_writes++;
 }
 
 static void reject(struct http_conn *c, int status, const char *code,
@@ -209,7 +208,6 @@ static void reject(struct http_conn *c, int status, const char *code,
   send_response(c, &resp);
   strbuf_free(&resp.body);
   strbuf_free(&resp.headers);
-  uv_read_stop((uv_stream_t *)&c->handle);
 }
 
 /* ---- requests ---- */
@@ -224,79 +222,92 @@ static void request_complete(void *arg, struct http_request *req,
                              bool keep_alive)
 {
   struct http_conn *c = arg;
+  if (c->closing)
+    return;
   /* The reader knows nothing of sockets: say where the request came from. */
   memcpy(req->peer_ip, c->peer_ip, sizeof req->peer_ip);
   memcpy(req->local_ip, c->local_ip, sizeof req->local_ip);
   req->local_port = c->local_port;
   struct http_response resp = {.status = 200};
   c->srv->handler(c->srv->handler_data, req, &resp);
-  if (!keep_alive)
-    resp.close = true;
-  send_response(c, &resp);
+  if (req->upgrade && resp.take_over) {
+    c->take_over = resp.take_over; /* once the reader has stopped */
+    c->take_over_arg = resp.take_over_arg;
+  } else {
+    if (!keep_alive || req->upgrade)
+      resp.close = true;
+    send_response(c, &resp);
+    if (!c->closing)
+      arm_timer(c, c->srv->limits.idle_timeout_ms);
+  }
   strbuf_free(&resp.body);
   strbuf_free(&resp.headers);
-  arm_timer(c, c->srv->limits.idle_timeout_ms);
 }
 
-/* ---- reading ---- */
-
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static void hand_over(struct http_conn *c, const char *data, size_t len)
 {
-  (void)h;
-  (void)suggested;
-  static char slab[16 * 1024]; /* the loop is single-threaded */
-  *buf = uv_buf_init(slab, sizeof slab);
+  struct http_reader *r = &c->reader;
+  struct weft_stream *s = c->stream;
+  size_t at = r->upgrade_at <= len ? r->upgrade_at : len;
+  stream_handover(s, data + at, len - at);
+  conn_release(c);
+  /* The request is valid during the call; the new owner copies what it
+   * keeps. */
+  c->take_over(c->take_over_arg, &r->req, s);
 }
 
-static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+static void conn_read(void *ctx, const void *data, size_t len)
 {
-  struct http_conn *c = s->data;
-  if (nread < 0) {
-    conn_close(c);
+  struct http_conn *c = ctx;
+  if (c->closing)
     return;
-  }
-  if (nread == 0 || c->closing || c->close_after_write)
-    return;
-  int status = http_reader_feed(&c->reader, buf->base, (size_t)nread);
+  int status = http_reader_feed(&c->reader, data, len);
   if (status) {
     static const struct {
       int status;
       const char *code;
-    } codes[] = {{413, "too_large"},
-                 {431, "headers_too_large"},
-                 {501, "not_implemented"},
+    } codes[] = {{413, "too_large"}, {431, "headers_too_large"},
                  {500, "internal"}};
     const char *code = "bad_request";
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
       if (codes[i].status == status)
         code = codes[i].code;
     reject(c, status, code, http_reader_error(&c->reader));
+    return;
+  }
+  if (c->reader.upgraded && c->take_over)
+    hand_over(c, data, len);
+}
+
+/* The client finished sending: answer what it asked, then FIN. */
+static void conn_eof(void *ctx)
+{
+  struct http_conn *c = ctx;
+  c->closing = true;
+  if (c->stream) {
+    stream_shutdown(c->stream);
+    arm_timer(c, CLOSE_LINGER_MS);
   }
 }
+
+static void conn_closed(void *ctx, int err)
+{
+  (void)err;
+  conn_release(ctx);
+}
+
+static const struct weft_stream_cbs conn_cbs = {
+    .on_read = conn_read,
+    .on_eof = conn_eof,
+    .on_closed = conn_closed,
+};
 
 static unsigned conns_from(struct http_server *srv, const char *ip)
 {
   unsigned n = 0;
   for (struct http_conn *c = srv->conns; c; c = c->next)
-    n += !strcmp(c->peer_ip, ip);
+    n += !c->closing && !strcmp(c->peer_ip, ip);
   return n;
-}
-
-static void addr_text(const struct sockaddr_storage *ss, char *ip,
-                      size_t len, uint16_t *port)
-{
-  ip[0] = '\0';
-  if (ss->ss_family == AF_INET) {
-    const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-    uv_ip4_name(a, ip, len);
-    if (port)
-      *port = ntohs(a->sin_port);
-  } else if (ss->ss_family == AF_INET6) {
-    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-    uv_ip6_name(a, ip, len);
-    if (port)
-      *port = ntohs(a->sin6_port);
-  }
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -305,32 +316,31 @@ static void on_connection(uv_stream_t *server, int status)
   struct http_server *srv = l->srv;
   if (status < 0 || srv->closing)
     return;
-  struct http_conn *c = calloc(1, sizeof *c);
-  if (!c)
+  struct weft_stream *s = stream_accept(srv->loop, server);
+  if (!s)
     return;
+  struct http_conn *c = calloc(1, sizeof *c);
+  if (!c) {
+    stream_discard(s);
+    return;
+  }
   c->srv = srv;
+  c->stream = s;
   http_reader_init(&c->reader, &srv->limits, request_begins, request_complete,
                    c);
-  uv_tcp_init(srv->loop, &c->handle);
   uv_timer_init(srv->loop, &c->timer);
-  c->handle.data = c->timer.data = c;
-  c->handles_open = 2;
+  c->timer.data = c;
   c->next = srv->conns;
   if (c->next)
     c->next->prev = c;
   srv->conns = c;
   srv->conn_count++;
-  if (uv_accept(server, (uv_stream_t *)&c->handle) != 0) {
-    conn_close(c);
-    return;
-  }
-  struct sockaddr_storage ss;
-  int len = sizeof ss;
-  if (uv_tcp_getpeername(&c->handle, (struct sockaddr *)&ss, &len) == 0)
-    addr_text(&ss, c->peer_ip, sizeof c->peer_ip, NULL);
-  len = sizeof ss;
-  if (uv_tcp_getsockname(&c->handle, (struct sockaddr *)&ss, &len) == 0)
-    addr_text(&ss, c->local_ip, sizeof c->local_ip, &c->local_port);
+  struct weft_stream_info info = {.struct_size = sizeof info};
+  stream_info(s, &info);
+  memcpy(c->peer_ip, info.peer_ip, sizeof c->peer_ip);
+  memcpy(c->local_ip, info.local_ip, sizeof c->local_ip);
+  c->local_port = info.local_port;
+  stream_start(s, &conn_cbs, c);
   if (srv->conn_count > srv->limits.max_conns ||
       conns_from(srv, c->peer_ip) > srv->limits.max_conns_per_ip) {
     log_warn("refusing control connection from %s: too many connections",
@@ -339,9 +349,7 @@ static void on_connection(uv_stream_t *server, int status)
            "too many connections from your address");
     return;
   }
-  uv_tcp_nodelay(&c->handle, 1);
   arm_timer(c, srv->limits.header_timeout_ms);
-  uv_read_start((uv_stream_t *)&c->handle, alloc_cb, read_cb);
 }
 
 int http_server_listen(struct http_server *srv, const char *host,

@@ -24,6 +24,7 @@ struct http_header {
 
 struct http_request {
   const char *method;            /* "GET", "POST"... */
+  bool upgrade;                  /* asks to switch protocols */
   char *url;                     /* request target as sent */
   struct http_header headers[HTTP_MAX_HEADERS];
   size_t header_count;
@@ -34,12 +35,20 @@ struct http_request {
   uint16_t local_port;
 };
 
+struct weft_stream;
+
 struct http_response {
   int status;
   const char *content_type;  /* default application/json */
   struct strbuf headers;     /* extra "Name: value\r\n" lines */
   struct strbuf body;
   bool close;                /* close the connection after this response */
+  /* Set by a handler that takes an upgrade request's connection: instead
+   * of a response, the connection (and any bytes after the request) goes
+   * to take_over, which owns it from then on. */
+  void (*take_over)(void *arg, const struct http_request *req,
+                    struct weft_stream *conn);
+  void *take_over_arg;
 };
 
 typedef void (*http_handler_fn)(void *data, const struct http_request *req,

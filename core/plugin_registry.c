@@ -109,6 +109,8 @@ static const char *missing_op(const struct weft_plugin *d)
     if ((d->caps & WEFT_CAP_UDP) && !d->server_datagram)
       return "server_datagram (needed by 'server' with udp)";
   }
+  if ((d->upgrade_path != NULL) != (d->server_upgrade != NULL))
+    return "upgrade_path and server_upgrade (one needs the other)";
   if (d->caps & WEFT_CAP_CLIENT) {
     if (!d->client_tunnel_open)
       return "client_tunnel_open (needed by capability 'client')";
@@ -207,6 +209,31 @@ static int check_descriptor(struct plugin_registry *reg, const char *origin,
            "plugin '%s' declares capabilities [%s] but lacks the op %s",
            out->name, caps, missing);
     return -1;
+  }
+  if (out->upgrade_path) {
+    static const char *const core_paths[] = {"/v1/login", "/v1/tunnels",
+                                             "/v1/audit", "/healthz",
+                                             "/metrics", NULL};
+    bool bad = out->upgrade_path[0] != '/' || strlen(out->upgrade_path) > 64;
+    for (const char *c = out->upgrade_path; *c && !bad; c++)
+      bad = *c <= ' ' || *c >= 0x7f || *c == '?' || *c == '#';
+    for (size_t i = 0; core_paths[i] && !bad; i++)
+      bad = !strncmp(out->upgrade_path, core_paths[i], strlen(core_paths[i]));
+    if (bad) {
+      refuse(reg, origin,
+             "plugin '%s': upgrade_path '%.64s' must be a path of its own "
+             "(not one of the core's)",
+             out->name, out->upgrade_path);
+      return -1;
+    }
+    for (size_t i = 0; i < reg->count; i++) {
+      const char *other = reg->plugins[i]->desc.upgrade_path;
+      if (other && !strcmp(other, out->upgrade_path)) {
+        refuse(reg, origin, "plugin '%s': upgrade_path %s is already %s's",
+               out->name, other, reg->plugins[i]->desc.name);
+        return -1;
+      }
+    }
   }
   char why[256];
   if (options_check_table(out->options, out->config_size, why,

@@ -13,15 +13,18 @@
  * Threads: every function here must be called on the loop's thread.
  *
  * Changelog of this struct:
- *   1.0  loop, log, memory, timers, clock, orchestration-token checks;
- *        reserved slots for the core services still to come (ACLs, leases,
- *        metrics, stream relay).
+ *   1.0  loop, log, memory, timers, clock, orchestration-token checks,
+ *        streams and the stream relay (sdk/weft/stream.h); reserved slots
+ *        for the core services still to come.
  */
 #ifndef WEFT_HOST_H
 #define WEFT_HOST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <weft/stream.h>
 
 struct uv_loop_s; /* libuv's loop; include <uv.h> yourself to use it */
 struct weft_timer; /* opaque, owned by the core */
@@ -96,9 +99,55 @@ struct weft_host {
   int (*token_verify)(const struct weft_host *host, const char *token,
                       size_t len, struct weft_token_claims *out);
 
+  /* Streams (sdk/weft/stream.h). A stream the core hands a plugin (in
+   * server_stream_open or a connect callback) belongs to the plugin until
+   * it either attaches a pipe to it or closes it.
+   *
+   * stream_start: raw use; the callbacks start at once. 0 or a code.
+   * stream_write: queues a copy of data; returns the write backlog.
+   * stream_pause: stops (true) or resumes (false) reading.
+   * stream_shutdown: sends FIN once the queued bytes are written.
+   * stream_close: ends it now; on_closed(WEFT_ECANCELED) follows, later,
+   *   from the loop, and is the last callback.
+   * stream_connect: dials host:port, with TLS if tls (then pin_sha256, hex
+   *   SHA-256 of the server's certificate, is required to match, or NULL
+   *   for the system's CAs and the host name). cb(ctx, stream, 0) or
+   *   cb(ctx, NULL, error) follows; if stream_connect fails at once, cb is
+   *   never called. */
+  int (*stream_start)(struct weft_stream *stream,
+                      const struct weft_stream_cbs *cbs, void *ctx);
+  size_t (*stream_write)(struct weft_stream *stream, const void *data,
+                         size_t len);
+  void (*stream_pause)(struct weft_stream *stream, bool paused);
+  void (*stream_shutdown)(struct weft_stream *stream);
+  void (*stream_close)(struct weft_stream *stream);
+  int (*stream_info)(struct weft_stream *stream,
+                     struct weft_stream_info *out);
+  int (*stream_connect)(const struct weft_host *host, const char *hostname,
+                        uint16_t port, bool tls, const char *pin_sha256,
+                        weft_connect_cb cb, void *ctx);
+
+  /* The relay. pipe_attach joins a stream to the plugin's far end (ops,
+   * pctx); from then on the pipe owns the stream. ops->closed() is called
+   * exactly once, last, also after pipe_close.
+   *
+   * pipe_send: bytes from the far end for the socket; returns the socket's
+   *   write backlog (stop taking more above WEFT_PIPE_HIGH_WATER until
+   *   ops->drained()).
+   * pipe_resume: the plugin's own backlog went down: read the socket again.
+   * pipe_shutdown: the far end finished sending: FIN to the socket.
+   * pipe_close: the far end is gone (err 0: cleanly): close the socket. */
+  int (*pipe_attach)(const struct weft_host *host, struct weft_stream *stream,
+                     const struct weft_pipe_ops *ops, void *pctx,
+                     struct weft_pipe **out);
+  size_t (*pipe_send)(struct weft_pipe *pipe, const void *data, size_t len);
+  void (*pipe_resume)(struct weft_pipe *pipe);
+  void (*pipe_shutdown)(struct weft_pipe *pipe);
+  void (*pipe_close)(struct weft_pipe *pipe, int err);
+
   /* Room for the core services that later minors add in place of these
    * slots, without changing the struct's size. Always NULL in 1.0. */
-  void *reserved[15];
+  void *reserved[16];
 };
 
 /* True when `host` is new enough to carry `field` (it may still be NULL). */

@@ -44,7 +44,8 @@
  * change incompatibly; the loader refuses another major. Minors only append
  * fields; the core reads an op only if the plugin's struct_size covers it.
  * Changelog:
- *   1.0  descriptor, lifecycle, server/client tunnel ops, stats, status.
+ *   1.0  descriptor, lifecycle, server/client tunnel ops, stats, status,
+ *        upgrade_path/server_upgrade.
  */
 #ifndef WEFT_PLUGIN_H
 #define WEFT_PLUGIN_H
@@ -55,6 +56,7 @@
 #include <weft/errors.h>
 #include <weft/host.h>
 #include <weft/options.h>
+#include <weft/stream.h>
 
 #define WEFT_ABI_MAJOR 1
 #define WEFT_ABI_MINOR 0
@@ -116,7 +118,20 @@ struct weft_stats {
   uint64_t reconnects;
 };
 
-struct weft_stream; /* a public connection, owned by the core's relay */
+/* An HTTP request as the core parsed it (header names in lower case).
+ * Valid during the call it is passed to. */
+struct weft_http_header {
+  const char *name;
+  const char *value;
+};
+struct weft_http_request {
+  uint32_t struct_size;
+  const char *method;
+  const char *target;   /* path and query */
+  const struct weft_http_header *headers;
+  size_t header_count;
+  const char *peer_ip;
+};
 
 struct weft_plugin {
   /* Filled by WEFT_PLUGIN_HEADER. */
@@ -162,6 +177,16 @@ struct weft_plugin {
    * owned by the plugin and valid until the next call. */
   int (*stats)(void *ctx, void *tunnel_ctx, struct weft_stats *out);
   const char *(*status)(void *ctx);
+
+  /* Server side, optional: devices reach this transport on the control
+   * port with an HTTP Upgrade to `upgrade_path` (e.g. "/v1/ws"). The core
+   * hands server_upgrade the request and the connection; the plugin must
+   * verify the device's orchestration token (host->token_verify) before it
+   * answers 101, and then owns the stream (it answers errors itself, or
+   * returns a negative code and the core answers and closes). */
+  const char *upgrade_path;
+  int (*server_upgrade)(void *ctx, const struct weft_http_request *req,
+                        struct weft_stream *conn);
 };
 
 #define WEFT_PLUGIN_HEADER                                                   \
@@ -171,7 +196,7 @@ struct weft_plugin {
 /* The smallest struct_size an ABI 1.x plugin may declare: everything up to
  * and including the 1.0 ops. */
 #define WEFT_PLUGIN_MIN_SIZE_1                                               \
-  (offsetof(struct weft_plugin, status) + sizeof(void *))
+  (offsetof(struct weft_plugin, server_upgrade) + sizeof(void *))
 
 #define WEFT_PLUGIN_EXPORT(descriptor)                                       \
   __attribute__((visibility("default"))) const struct weft_plugin *          \

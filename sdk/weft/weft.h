@@ -6,5 +6,6 @@
 #include <weft/host.h>
 #include <weft/options.h>
 #include <weft/plugin.h>
+#include <weft/stream.h>
 
 #endif /* WEFT_WEFT_H */

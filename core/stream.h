@@ -1,0 +1,62 @@
+/* Core byte streams over libuv TCP, and the relay (pipes) between a stream
+ * and a plugin's far end: the implementation of sdk/weft/stream.h. */
+#ifndef WEFT_CORE_STREAM_H
+#define WEFT_CORE_STREAM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include <weft/host.h>
+#include <weft/stream.h>
+
+/* Traffic accounting a stream reports to its owner (a tunnel, for its
+ * metrics and its idle timer). */
+struct stream_account {
+  void (*on_traffic)(void *arg, size_t in, size_t out);
+  void *arg;
+};
+
+/* Accepts a connection from a listening socket; NULL on failure. The
+ * stream reads nothing until it is started or piped. */
+struct weft_stream *stream_accept(uv_loop_t *loop, uv_stream_t *server);
+/* Detaches a raw stream from its callbacks (no more are called) so that it
+ * can be started or piped by someone else; `leftover` bytes already read
+ * are delivered to the new user first. Used when an HTTP connection is
+ * upgraded and handed to a transport. */
+void stream_handover(struct weft_stream *s, const void *leftover, size_t len);
+/* The owner's accounting; may be NULL. */
+void stream_set_account(struct weft_stream *s, const struct stream_account *a);
+/* Marks a public HTTP stream (for stream_info). */
+void stream_set_http(struct weft_stream *s, const char *host);
+
+/* Says `data` and closes once it is written (whatever the peer does),
+ * with no callbacks: for refusals on a stream nobody took. */
+void stream_end(struct weft_stream *s, const void *data, size_t len);
+
+/* A stream nobody took: close it without callbacks. */
+void stream_discard(struct weft_stream *s);
+
+/* Streams and pipes still open, for tests and metrics. */
+size_t stream_count(void);
+
+/* The host-table functions. */
+int stream_start(struct weft_stream *s, const struct weft_stream_cbs *cbs,
+                 void *ctx);
+size_t stream_write(struct weft_stream *s, const void *data, size_t len);
+void stream_pause(struct weft_stream *s, bool paused);
+void stream_shutdown(struct weft_stream *s);
+void stream_close(struct weft_stream *s);
+int stream_info(struct weft_stream *s, struct weft_stream_info *out);
+int stream_connect(const struct weft_host *host, const char *hostname,
+                   uint16_t port, bool tls, const char *pin_sha256,
+                   weft_connect_cb cb, void *ctx);
+int pipe_attach(const struct weft_host *host, struct weft_stream *s,
+                const struct weft_pipe_ops *ops, void *pctx,
+                struct weft_pipe **out);
+size_t pipe_send(struct weft_pipe *p, const void *data, size_t len);
+void pipe_resume(struct weft_pipe *p);
+void pipe_shutdown(struct weft_pipe *p);
+void pipe_close(struct weft_pipe *p, int err);
+
+#endif
