@@ -351,6 +351,29 @@ static void one_tunnel(struct control_api *api, const struct http_request *req,
   method_not_allowed(resp, "GET, DELETE");
 }
 
+/* A fresh orchestration token for the device's own tunnel, for a
+ * transport that reconnects (the one it had admitted one session). */
+static void renew_token(struct control_api *api, const struct http_request *req,
+                        struct http_response *resp, const char *id,
+                        const char *subject)
+{
+  if (!method_is(req, "POST"))
+    return method_not_allowed(resp, "POST");
+  struct tunnel *t = tunnel_service_find(api->tunnels, id);
+  if (!t)
+    return reply_error(resp, 404, "not_found", "no such tunnel");
+  if (strcmp(t->lease->device_id, subject))
+    return reply_error(resp, 403, "forbidden",
+                       "only the tunnel's device may renew its token");
+  char *token = tunnel_service_token(api->tunnels, t);
+  if (!token)
+    return reply_error(resp, 500, "internal", "cannot issue a token");
+  reply_json(resp, 200,
+             json_pack("{s:s,s:i}", "token", token, "expires_in",
+                       ORCHESTRATION_TTL_S));
+  free(token);
+}
+
 static int audit_to_json(void *arg, const struct audit_event *e)
 {
   json_t *list = arg;
@@ -531,9 +554,16 @@ void control_api_handle(void *data, const struct http_request *req,
   }
   char id[64];
   size_t n = path_len(url) - 12;
+  const char *slash = memchr(url + 12, '/', n);
+  bool token = slash && (size_t)(url + 12 + n - slash) == 6 &&
+               !strncmp(slash, "/token", 6);
+  if (token)
+    n = (size_t)(slash - (url + 12));
   if (n == 0 || n >= sizeof id || memchr(url + 12, '/', n))
     return reply_error(resp, 404, "not_found", "no such tunnel");
   memcpy(id, url + 12, n);
   id[n] = '\0';
+  if (token)
+    return renew_token(api, req, resp, id, subject);
   one_tunnel(api, req, resp, id, subject);
 }

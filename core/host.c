@@ -134,6 +134,17 @@ static int host_token_verify(const struct weft_host *host, const char *token,
   return 0;
 }
 
+static int host_token_renew(const struct weft_host *host,
+                            const char *tunnel_id, char *out, size_t len)
+{
+  struct host_binding *b = binding_of(host);
+  if (!b->renew)
+    return WEFT_ENOTSUP;
+  if (!tunnel_id || !out || !len)
+    return WEFT_EINVAL;
+  return b->renew(b->renew_ctx, tunnel_id, out, len);
+}
+
 void host_binding_init(struct host_binding *b, const char *name,
                        struct uv_loop_s *loop)
 {
@@ -153,6 +164,7 @@ void host_binding_init(struct host_binding *b, const char *name,
   h->timer_stop = host_timer_stop;
   h->now_ms = host_now_ms;
   h->token_verify = host_token_verify;
+  h->token_renew = host_token_renew;
   h->stream_start = stream_start;
   h->stream_write = stream_write;
   h->stream_pause = stream_pause;

@@ -13,6 +13,9 @@ struct host_binding {
   struct weft_timer *timers; /* live timers, to stop any left at unload */
   char last_error[256];      /* last error the plugin logged, for refusals */
   struct tokens *tokens;     /* the server's tokens; NULL in a client */
+  /* The client's way to a fresh orchestration token; NULL in a server. */
+  int (*renew)(void *ctx, const char *tunnel_id, char *out, size_t len);
+  void *renew_ctx;
 };
 
 /* Fills the table for a plugin called `name` running on `loop`. */

@@ -500,6 +500,17 @@ void plugin_registry_set_tokens(struct plugin_registry *reg,
     reg->plugins[i]->binding.tokens = tokens;
 }
 
+void plugin_registry_set_renewer(struct plugin_registry *reg,
+                                 int (*renew)(void *ctx, const char *tunnel_id,
+                                              char *out, size_t len),
+                                 void *ctx)
+{
+  for (size_t i = 0; i < reg->count; i++) {
+    reg->plugins[i]->binding.renew = renew;
+    reg->plugins[i]->binding.renew_ctx = ctx;
+  }
+}
+
 void plugin_registry_stop(struct plugin_registry *reg)
 {
   for (size_t i = reg->count; i-- > 0;) {

@@ -87,6 +87,12 @@ void plugin_registry_start(struct plugin_registry *reg,
 void plugin_registry_set_tokens(struct plugin_registry *reg,
                                 struct tokens *tokens);
 
+/* Gives every started plugin's host table the client's token renewal. */
+void plugin_registry_set_renewer(struct plugin_registry *reg,
+                                 int (*renew)(void *ctx, const char *tunnel_id,
+                                              char *out, size_t len),
+                                 void *ctx);
+
 /* destroy() for every started plugin, stopping timers it left behind. Run
  * the loop afterwards so close callbacks complete, then free. */
 void plugin_registry_stop(struct plugin_registry *reg);

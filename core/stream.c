@@ -111,6 +111,8 @@ static void free_stream(struct weft_stream *s)
 static void on_tcp_closed(uv_handle_t *h)
 {
   struct weft_stream *s = h->data;
+  if (s->account.on_close)
+    s->account.on_close(s->account.arg);
   if (s->mode == MODE_RAW && s->cbs && s->cbs->on_closed)
     s->cbs->on_closed(s->ctx, s->close_err);
   else if (s->mode == MODE_PIPE && s->ops->closed)

@@ -14,6 +14,7 @@
  * metrics and its idle timer). */
 struct stream_account {
   void (*on_traffic)(void *arg, size_t in, size_t out);
+  void (*on_close)(void *arg); /* the stream is gone */
   void *arg;
 };
 

@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "ingress.h"
 #include "log.h"
 #include "plugin_registry.h"
 
@@ -76,6 +77,7 @@ static void close_transport(struct tunnel *t, int reason)
   if (t->plugin && t->plugin_ctx)
     t->plugin->desc.server_tunnel_close(t->plugin->ctx, t->plugin_ctx, reason);
   t->plugin_ctx = NULL;
+  ingress_close(t); /* and whatever public connection is left */
 }
 
 static struct tunnel *tunnel_new(struct tunnel_service *svc, struct lease *l)
@@ -163,6 +165,9 @@ int tunnel_service_open(struct tunnel_service *svc, uv_loop_t *loop,
     if (!t)
       return WEFT_ENOMEM;
     int orc = t->plugin ? open_transport(t) : WEFT_ENOENT;
+    char why[256];
+    if (orc == 0 && ingress_open(svc, t, why, sizeof why) != 0)
+      log_warn("restored tunnel %s: %s", t->lease->tunnel_id, why);
     if (orc != 0) {
       t->plugin_ctx = NULL;
       log_warn("restored tunnel %s: transport %s %s (%s); its lease stays "
@@ -296,17 +301,12 @@ void tunnel_service_create(struct tunnel_service *svc,
     return;
   }
   struct tunnel *t = tunnel_new(svc, lease);
-  struct orchestration_claims oc = {.port = lease->port};
-  snprintf(oc.device_id, sizeof oc.device_id, "%s", lease->device_id);
-  snprintf(oc.tunnel_id, sizeof oc.tunnel_id, "%s", lease->tunnel_id);
-  snprintf(oc.transport, sizeof oc.transport, "%s", lease->transport);
-  snprintf(oc.proto, sizeof oc.proto, "%s", lease->port_proto);
-  snprintf(oc.hostname, sizeof oc.hostname, "%s", lease->hostname);
-  if (!t || tokens_issue_orchestration(svc->tokens, &oc, now, &out->token)) {
+  char id[32];
+  snprintf(id, sizeof id, "%s", lease->tunnel_id);
+  if (!t || !(out->token = tunnel_service_token(svc, t))) {
     if (t)
       tunnel_unlink(svc, t);
-    leases_release(&svc->leases, oc.tunnel_id, "refused", "out of memory",
-                   now);
+    leases_release(&svc->leases, id, "refused", "out of memory", now);
     outcome(out, 500, "internal", "out of memory");
     return;
   }
@@ -322,18 +322,47 @@ void tunnel_service_create(struct tunnel_service *svc,
               plugin->desc.name, *said ? said : weft_strerror(rc));
     t->plugin_ctx = NULL;
     tunnel_unlink(svc, t);
-    leases_release(&svc->leases, oc.tunnel_id, "refused", out->message, now);
+    leases_release(&svc->leases, id, "refused", out->message, now);
+    free(out->token);
+    out->token = NULL;
+    svc->stats.refused++;
+    return;
+  }
+  char why2[256];
+  rc = ingress_open(svc, t, why2, sizeof why2);
+  if (rc != 0) {
+    outcome(out, rc == WEFT_EADDRINUSE ? 409 : 503,
+            rc == WEFT_EADDRINUSE ? "claim_taken" : "ingress_failed", "%s",
+            why2);
+    close_transport(t, WEFT_ECANCELED);
+    tunnel_unlink(svc, t);
+    leases_release(&svc->leases, id, "refused", out->message, now);
     free(out->token);
     out->token = NULL;
     svc->stats.refused++;
     return;
   }
   svc->stats.created++;
-  log_info("tunnel %s created for device %s: %s %s -> %s", oc.tunnel_id,
-           oc.device_id, lease->transport, lease->local_url,
+  log_info("tunnel %s created for device %s: %s %s -> %s", id,
+           lease->device_id, lease->transport, lease->local_url,
            lease->public_url);
   out->status = 201;
   out->tunnel = t;
+}
+
+char *tunnel_service_token(struct tunnel_service *svc, const struct tunnel *t)
+{
+  const struct lease *l = t->lease;
+  struct orchestration_claims oc = {.port = l->port};
+  snprintf(oc.device_id, sizeof oc.device_id, "%s", l->device_id);
+  snprintf(oc.tunnel_id, sizeof oc.tunnel_id, "%s", l->tunnel_id);
+  snprintf(oc.transport, sizeof oc.transport, "%s", l->transport);
+  snprintf(oc.proto, sizeof oc.proto, "%s", l->port_proto);
+  snprintf(oc.hostname, sizeof oc.hostname, "%s", l->hostname);
+  char *token = NULL;
+  if (tokens_issue_orchestration(svc->tokens, &oc, clock_wall_s(), &token))
+    return NULL;
+  return token;
 }
 
 int tunnel_service_delete(struct tunnel_service *svc, const char *id,
@@ -383,7 +412,15 @@ json_t *tunnel_to_json(const struct tunnel_service *svc,
     json_object_set_new(doc, "remote", json_string(l->remote_url));
   if (doc && l->allow_ips[0])
     json_object_set_new(doc, "allow_ips", json_string(l->allow_ips));
-  if (doc)
+  if (doc) {
     json_object_set(doc, "params", t->params);
+    json_object_set_new(doc, "traffic",
+                        json_pack("{s:I,s:I,s:I,s:I}", "bytes_in",
+                                  (json_int_t)t->bytes_in, "bytes_out",
+                                  (json_int_t)t->bytes_out, "connections_open",
+                                  (json_int_t)t->conns_open,
+                                  "connections_total",
+                                  (json_int_t)t->conns_total));
+  }
   return doc;
 }

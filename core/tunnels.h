@@ -18,11 +18,16 @@
 struct plugin;
 struct plugin_registry;
 
+struct ingress;
+
 struct tunnel {
   struct lease *lease; /* owned by the leases */
   struct plugin *plugin;
   void *plugin_ctx;    /* from server_tunnel_open; NULL when it failed */
   json_t *params;      /* what the transport handed the device */
+  struct ingress *ingress; /* its public listeners and connections */
+  uint64_t bytes_in, bytes_out; /* public side */
+  uint64_t conns_open, conns_total;
   struct tunnel *next;
 };
 
@@ -79,6 +84,9 @@ int tunnel_service_delete(struct tunnel_service *svc, const char *id,
                           const char *event, const char *detail);
 struct tunnel *tunnel_service_find(const struct tunnel_service *svc,
                                    const char *id);
+
+/* A new orchestration token for a live tunnel (malloc'd), or NULL. */
+char *tunnel_service_token(struct tunnel_service *svc, const struct tunnel *t);
 
 /* The JSON a client sees for a tunnel (GET /v1/tunnels/{id}). */
 json_t *tunnel_to_json(const struct tunnel_service *svc,

@@ -40,6 +40,31 @@ struct session {
   bool stopping;
 };
 
+/* For transports that reconnect: a fresh orchestration token (host table's
+ * token_renew). */
+static int renew_token(void *ctx, const char *tunnel_id, char *out,
+                       size_t len)
+{
+  struct session *s = ctx;
+  char path[128], err[512];
+  json_t *reply;
+  snprintf(path, sizeof path, "/v1/tunnels/%s/token", tunnel_id);
+  int status = client_request(&s->client, "POST", path, NULL, &reply, err,
+                              sizeof err);
+  const char *token = json_string_value(json_object_get(reply, "token"));
+  int rc = WEFT_EIO;
+  if (status == 200 && token && strlen(token) < len) {
+    snprintf(out, len, "%s", token);
+    rc = 0;
+  } else if (status == 404) {
+    rc = WEFT_ENOENT;
+  } else if (!status) {
+    log_warn("token renewal: %s", err);
+  }
+  json_decref(reply);
+  return rc;
+}
+
 static void delete_on_server(struct session *s, const char *id)
 {
   char path[128], err[512];
@@ -328,6 +353,7 @@ int cmd_tunnel(int argc, char **argv)
 
   struct cli_env env;
   int code = cli_env_open(&env, plugin_dir, config_path);
+  plugin_registry_set_renewer(&env.reg, renew_token, session);
   struct tunnel_request cli = {
       .transport = transport ? transport : DEFAULT_TRANSPORT,
       .local_text = config_path ? NULL : argv[optind + 1],

@@ -1,16 +1,34 @@
-/* The websocket transport: tunnels carried as HTTP/2 streams inside one
- * RFC 6455 WebSocket (ws:// or wss://) from the device to the server's
- * control port. This file declares the plugin and its options; the carriage
- * itself is not built yet, and every tunnel op says so instead of
- * pretending. */
+/* The websocket transport: each tunnel is one WebSocket (RFC 6455, framed
+ * by wslay) from the device to the server's control port, and every public
+ * connection travels inside it as an HTTP/2 stream (nghttp2, see mux.h).
+ *
+ * Messages on the WebSocket are binary; the first byte says what follows:
+ *   0x00  HTTP/2 session bytes
+ * (UDP datagrams will be a second type; not built yet, so the plugin does
+ * not declare udp.)
+ * The device presents its orchestration token in the upgrade request, and
+ * the server verifies it (host->token_verify) before it answers 101. When
+ * the WebSocket drops, the device reconnects with exponential backoff and
+ * jitter, under the same tunnel while its lease lasts. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <openssl/rand.h>
 #include <weft/weft.h>
 
+#include "mux.h"
+#include "ws_conn.h"
+
+#define MSG_H2 0x00
+
+/* Where devices reach this transport on the control port. */
+#define WS_ENDPOINT "/v1/ws"
+
 struct websocket_conf {
-  const char *path;
   int64_t ping_interval_ms;
   int64_t max_streams;
   int64_t reconnect_min_ms;
@@ -19,11 +37,9 @@ struct websocket_conf {
 };
 
 static const struct weft_option websocket_options[] = {
-    {"path", WEFT_OPT_STRING, offsetof(struct websocket_conf, path), "/v1/ws",
-     "HTTP path of the WebSocket endpoint on the control port", NULL, 0, 0, 0},
     {"ping_interval", WEFT_OPT_DURATION,
      offsetof(struct websocket_conf, ping_interval_ms), "20s",
-     "HTTP/2 PING keepalive interval", NULL, 1000, 3600000, 0},
+     "HTTP/2 PING keepalive interval", NULL, 200, 3600000, 0},
     {"max_streams", WEFT_OPT_INT, offsetof(struct websocket_conf, max_streams),
      "1000", "concurrent public connections per tunnel", NULL, 1, 65535, 0},
     {"reconnect_min", WEFT_OPT_DURATION,
@@ -42,7 +58,202 @@ static const struct weft_option websocket_options[] = {
 struct websocket {
   const struct weft_host *host;
   const struct websocket_conf *conf;
+  struct server_tunnel *server_tunnels;
+  char status[160];
+  uint64_t sessions_total;
 };
+
+/* One WebSocket session, on either side. */
+struct session {
+  struct websocket *ws;
+  struct ws_conn *conn;
+  struct mux *mux;
+  struct server_tunnel *st;   /* server side: its tunnel, or NULL */
+  struct client_tunnel *ct;   /* device side: its tunnel, or NULL */
+  struct weft_timer *ping;
+  uint64_t last_pong_ms;
+  bool open;
+};
+
+struct server_tunnel {
+  struct websocket *ws;
+  char id[32];
+  struct session *session;
+  struct server_tunnel *next;
+};
+
+struct client_tunnel {
+  struct websocket *ws;
+  char id[32];
+  char server_host[256];
+  uint16_t server_port;
+  char path[WS_PATH_MAX];
+  char token[4096];
+  char local_host[256];
+  uint16_t local_port;
+  struct session *session;
+  struct weft_timer *retry;
+  int64_t backoff_ms;
+  bool connecting;
+  bool closing;    /* client_tunnel_close was called */
+  bool gone;       /* the server no longer has the tunnel */
+};
+
+/* ---- sessions, both sides ---- */
+
+static size_t session_send(void *arg, const uint8_t *data, size_t len)
+{
+  struct session *s = arg;
+  uint8_t *msg = s->ws->host->alloc(len + 1);
+  if (!msg)
+    return (size_t)-1;
+  msg[0] = MSG_H2;
+  memcpy(msg + 1, data, len);
+  size_t backlog = ws_conn_send(s->conn, msg, len + 1);
+  s->ws->host->free(msg);
+  return backlog;
+}
+
+static size_t session_backlog(void *arg)
+{
+  struct session *s = arg;
+  return ws_conn_backlog(s->conn);
+}
+
+static void session_failure(void *arg, const char *why)
+{
+  struct session *s = arg;
+  s->ws->host->log(s->ws->host, WEFT_LOG_WARN,
+                   "session broken (%s); closing it", why);
+  ws_conn_close(s->conn, 1002, "HTTP/2 session error");
+}
+
+static void session_pong(void *arg)
+{
+  struct session *s = arg;
+  s->last_pong_ms = s->ws->host->now_ms(s->ws->host);
+}
+
+static void client_stream(void *arg, struct mux_stream *ms);
+
+static const struct mux_cbs server_mux_cbs = {
+    .send = session_send,
+    .backlog = session_backlog,
+    .on_failure = session_failure,
+    .on_pong = session_pong,
+};
+
+static const struct mux_cbs client_mux_cbs = {
+    .send = session_send,
+    .backlog = session_backlog,
+    .on_stream = client_stream,
+    .on_failure = session_failure,
+    .on_pong = session_pong,
+};
+
+static void ping_tick(void *arg)
+{
+  struct session *s = arg;
+  const struct weft_host *h = s->ws->host;
+  uint64_t now = h->now_ms(h);
+  if (now - s->last_pong_ms > 3 * (uint64_t)s->ws->conf->ping_interval_ms) {
+    h->log(h, WEFT_LOG_WARN, "no PING answer for %llu ms: the session is dead",
+           (unsigned long long)(now - s->last_pong_ms));
+    ws_conn_abort(s->conn);
+    return;
+  }
+  if (s->mux)
+    mux_ping(s->mux);
+}
+
+static void session_message(void *arg, const uint8_t *data, size_t len)
+{
+  struct session *s = arg;
+  if (len == 0)
+    return;
+  if (data[0] == MSG_H2 && s->mux) {
+    mux_input(s->mux, data + 1, len - 1);
+    return;
+  }
+  s->ws->host->log(s->ws->host, WEFT_LOG_WARN,
+                   "unknown message type %u; closing the session", data[0]);
+  ws_conn_close(s->conn, 1003, "unknown message type");
+}
+
+static void session_drained(void *arg)
+{
+  struct session *s = arg;
+  if (s->mux)
+    mux_flush(s->mux);
+}
+
+static void start_session(struct session *s, bool opener)
+{
+  const struct weft_host *h = s->ws->host;
+  s->mux = mux_new(h, opener, (uint32_t)s->ws->conf->max_streams,
+                   opener ? &server_mux_cbs : &client_mux_cbs, s);
+  if (!s->mux) {
+    ws_conn_abort(s->conn);
+    return;
+  }
+  s->open = true;
+  s->last_pong_ms = h->now_ms(h);
+  uint64_t every = (uint64_t)s->ws->conf->ping_interval_ms;
+  h->timer_start(h, every, every, ping_tick, s, &s->ping);
+  mux_flush(s->mux);
+}
+
+static void schedule_reconnect(struct client_tunnel *ct);
+
+static void session_closed(void *arg, uint16_t code, const char *why)
+{
+  struct session *s = arg;
+  const struct weft_host *h = s->ws->host;
+  if (s->ping)
+    h->timer_stop(s->ping);
+  mux_free(s->mux);
+  if (s->st) {
+    h->log(h, WEFT_LOG_INFO, "tunnel %s: device session ended (%u %s)",
+           s->st->id, code, why);
+    if (s->st->session == s)
+      s->st->session = NULL;
+  }
+  if (s->ct) {
+    struct client_tunnel *ct = s->ct;
+    if (ct->session == s)
+      ct->session = NULL;
+    ct->connecting = false;
+    if (ct->closing) {
+      h->free(ct);
+    } else {
+      h->log(h, WEFT_LOG_WARN, "tunnel %s: disconnected (%u %s)", ct->id,
+             code, why);
+      schedule_reconnect(ct);
+    }
+  }
+  h->free(s);
+}
+
+static void session_open(void *arg)
+{
+  struct session *s = arg;
+  struct client_tunnel *ct = s->ct;
+  const struct weft_host *h = s->ws->host;
+  ct->connecting = false;
+  ct->backoff_ms = 0;
+  h->log(h, WEFT_LOG_INFO, "tunnel %s: connected to %s:%u", ct->id,
+         ct->server_host, ct->server_port);
+  start_session(s, false);
+}
+
+static const struct ws_conn_cbs conn_cbs = {
+    .on_open = session_open,
+    .on_message = session_message,
+    .on_drained = session_drained,
+    .on_closed = session_closed,
+};
+
+/* ---- lifecycle ---- */
 
 static int ws_create(const struct weft_host *host, const void *config,
                      void **ctx)
@@ -70,57 +281,353 @@ static void ws_destroy(void *ctx)
   ws->host->free(ws);
 }
 
-static int not_built(struct websocket *ws, const char *side)
-{
-  ws->host->log(ws->host, WEFT_LOG_ERROR,
-                "the websocket transport's %s side is not built in this "
-                "version of weft; no tunnel was opened",
-                side);
-  return WEFT_ENOTBUILT;
-}
+/* ---- server side ---- */
 
 static int ws_server_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
                                  void **tunnel_ctx)
 {
-  (void)t, (void)tunnel_ctx;
-  return not_built(ctx, "server");
+  struct websocket *ws = ctx;
+  struct server_tunnel *st = ws->host->calloc(1, sizeof *st);
+  if (!st)
+    return WEFT_ENOMEM;
+  st->ws = ws;
+  snprintf(st->id, sizeof st->id, "%s", t->id);
+  st->next = ws->server_tunnels;
+  ws->server_tunnels = st;
+  t->add_param(t->param_ctx, "path", WS_ENDPOINT);
+  *tunnel_ctx = st;
+  return 0;
+}
+
+static void ws_server_tunnel_close(void *ctx, void *tunnel_ctx, int reason)
+{
+  struct websocket *ws = ctx;
+  struct server_tunnel *st = tunnel_ctx;
+  (void)reason;
+  for (struct server_tunnel **pp = &ws->server_tunnels; *pp;
+       pp = &(*pp)->next)
+    if (*pp == st) {
+      *pp = st->next;
+      break;
+    }
+  if (st->session) {
+    st->session->st = NULL;
+    if (st->session->mux)
+      mux_goaway(st->session->mux);
+    ws_conn_close(st->session->conn, 1001, "tunnel closed");
+  }
+  ws->host->free(st);
+}
+
+static struct server_tunnel *find_tunnel(struct websocket *ws, const char *id)
+{
+  for (struct server_tunnel *st = ws->server_tunnels; st; st = st->next)
+    if (!strcmp(st->id, id))
+      return st;
+  return NULL;
+}
+
+static int ws_server_upgrade(void *ctx, const struct weft_http_request *req,
+                             struct weft_stream *conn)
+{
+  struct websocket *ws = ctx;
+  const struct weft_host *h = ws->host;
+  struct ws_upgrade up;
+  const char *why = NULL;
+  int status = ws_check_upgrade(req, &up, &why);
+  if (status) {
+    h->log(h, WEFT_LOG_INFO, "upgrade from %s refused: %s", req->peer_ip, why);
+    ws_refuse(h, conn, status, why);
+    return 0;
+  }
+  /* Nothing is accepted before the token is. */
+  struct weft_token_claims claims = {.struct_size = sizeof claims};
+  if (h->token_verify(h, up.token, strlen(up.token), &claims) != 0) {
+    h->log(h, WEFT_LOG_INFO, "session from %s refused: bad token",
+           req->peer_ip);
+    ws_refuse(h, conn, 401, "invalid, expired or spent orchestration token");
+    return 0;
+  }
+  struct server_tunnel *st = find_tunnel(ws, claims.tunnel_id);
+  if (!st) {
+    ws_refuse(h, conn, 404, "this server has no such tunnel now");
+    return 0;
+  }
+  struct session *s = h->calloc(1, sizeof *s);
+  if (!s) {
+    ws_refuse(h, conn, 503, "out of memory");
+    return 0;
+  }
+  s->ws = ws;
+  if (ws_conn_accept(h, conn, &up, &conn_cbs, s, &s->conn) != 0) {
+    h->free(s);
+    return 0;
+  }
+  if (st->session) {
+    /* The device came back before its old session timed out. */
+    st->session->st = NULL;
+    ws_conn_close(st->session->conn, 1001, "replaced by a new session");
+  }
+  s->st = st;
+  st->session = s;
+  ws->sessions_total++;
+  h->log(h, WEFT_LOG_INFO, "tunnel %s: device %s connected from %s", st->id,
+         claims.device_id, req->peer_ip);
+  start_session(s, true);
+  return 0;
 }
 
 static int ws_server_stream_open(void *ctx, void *tunnel_ctx,
                                  struct weft_stream *conn)
 {
-  (void)tunnel_ctx, (void)conn;
-  return not_built(ctx, "server");
+  (void)ctx;
+  struct server_tunnel *st = tunnel_ctx;
+  if (!st->session || !st->session->open || !st->session->mux)
+    return WEFT_ECONNREFUSED; /* the device is not connected */
+  return mux_open(st->session->mux, conn);
 }
 
-static int ws_server_datagram(void *ctx, void *tunnel_ctx, const void *peer,
-                              const void *data, size_t len)
+/* ---- client (device) side ---- */
+
+/* tcp://HOST:PORT or http://HOST:PORT (the local service). */
+static int parse_local(const char *url, char *host, size_t hostlen,
+                       uint16_t *port)
 {
-  (void)tunnel_ctx, (void)peer, (void)data, (void)len;
-  return not_built(ctx, "server");
+  const char *p = strstr(url, "://");
+  if (!p)
+    return -1;
+  p += 3;
+  const char *end;
+  if (*p == '[') {
+    end = strchr(p, ']');
+    if (!end)
+      return -1;
+    snprintf(host, hostlen, "%.*s", (int)(end - p - 1), p + 1);
+    end++;
+  } else {
+    end = p + strcspn(p, ":/");
+    snprintf(host, hostlen, "%.*s", (int)(end - p), p);
+  }
+  long v = 80;
+  if (*end == ':')
+    v = strtol(end + 1, NULL, 10);
+  else if (!strncmp(url, "https", 5))
+    v = 443;
+  if (v < 1 || v > 65535 || !*host)
+    return -1;
+  *port = (uint16_t)v;
+  return 0;
 }
 
-static void ws_server_tunnel_close(void *ctx, void *tunnel_ctx, int reason)
+struct local_connect {
+  struct mux_stream *ms;
+  struct websocket *ws;
+};
+
+static void local_connected(void *arg, struct weft_stream *stream, int status)
 {
-  (void)ctx, (void)tunnel_ctx, (void)reason;
+  struct local_connect *lc = arg;
+  const struct weft_host *h = lc->ws->host;
+  if (status != 0) {
+    h->log(h, WEFT_LOG_WARN, "cannot reach the local service for %s: %s",
+           mux_stream_peer(lc->ms), weft_strerror(status));
+    mux_refuse(lc->ms);
+  } else {
+    mux_accept(lc->ms, stream);
+  }
+  h->free(lc);
+}
+
+static void client_stream(void *arg, struct mux_stream *ms)
+{
+  struct session *s = arg;
+  const struct weft_host *h = s->ws->host;
+  struct client_tunnel *ct = s->ct;
+  struct local_connect *lc = h->alloc(sizeof *lc);
+  if (!lc || !ct) {
+    h->free(lc);
+    mux_refuse(ms);
+    return;
+  }
+  lc->ms = ms;
+  lc->ws = s->ws;
+  if (h->stream_connect(h, ct->local_host, ct->local_port, false, NULL,
+                        local_connected, lc) != 0) {
+    h->free(lc);
+    mux_refuse(ms);
+  }
+}
+
+static void server_connected(void *arg, struct weft_stream *stream, int status)
+{
+  struct client_tunnel *ct = arg;
+  const struct weft_host *h = ct->ws->host;
+  if (ct->closing) {
+    if (stream)
+      h->stream_close(stream);
+    h->free(ct);
+    return;
+  }
+  if (status != 0) {
+    ct->connecting = false;
+    h->log(h, WEFT_LOG_WARN, "tunnel %s: cannot reach %s:%u: %s", ct->id,
+           ct->server_host, ct->server_port, weft_strerror(status));
+    schedule_reconnect(ct);
+    return;
+  }
+  struct session *s = h->calloc(1, sizeof *s);
+  if (!s) {
+    h->stream_close(stream);
+    ct->connecting = false;
+    schedule_reconnect(ct);
+    return;
+  }
+  s->ws = ct->ws;
+  s->ct = ct;
+  ct->session = s;
+  char host_header[300];
+  snprintf(host_header, sizeof host_header, "%s%s%s:%u",
+           strchr(ct->server_host, ':') ? "[" : "", ct->server_host,
+           strchr(ct->server_host, ':') ? "]" : "", ct->server_port);
+  if (ws_conn_dial(h, stream, host_header, ct->path, ct->token, &conn_cbs, s,
+                   &s->conn) != 0) {
+    ct->session = NULL;
+    h->free(s);
+    ct->connecting = false;
+    schedule_reconnect(ct);
+  }
+}
+
+static void dial(struct client_tunnel *ct)
+{
+  const struct weft_host *h = ct->ws->host;
+  ct->connecting = true;
+  int rc = h->stream_connect(h, ct->server_host, ct->server_port, false, NULL,
+                             server_connected, ct);
+  if (rc != 0) {
+    ct->connecting = false;
+    h->log(h, WEFT_LOG_WARN, "tunnel %s: cannot dial %s: %s", ct->id,
+           ct->server_host, weft_strerror(rc));
+    schedule_reconnect(ct);
+  }
+}
+
+static void retry_now(void *arg)
+{
+  struct client_tunnel *ct = arg;
+  const struct weft_host *h = ct->ws->host;
+  h->timer_stop(ct->retry);
+  ct->retry = NULL;
+  /* The last token admitted one session: ask for a fresh one. */
+  int rc = h->token_renew(h, ct->id, ct->token, sizeof ct->token);
+  if (rc == WEFT_ENOENT) {
+    ct->gone = true;
+    h->log(h, WEFT_LOG_ERROR,
+           "tunnel %s: the server no longer has this tunnel (deleted or "
+           "expired); not reconnecting",
+           ct->id);
+    return;
+  }
+  if (rc != 0) {
+    h->log(h, WEFT_LOG_WARN, "tunnel %s: cannot renew the token (%s)", ct->id,
+           weft_strerror(rc));
+    schedule_reconnect(ct);
+    return;
+  }
+  dial(ct);
+}
+
+/* Exponential backoff from reconnect_min to reconnect_max, with jitter
+ * (half to all of the delay) so many devices do not return at once. */
+static void schedule_reconnect(struct client_tunnel *ct)
+{
+  const struct weft_host *h = ct->ws->host;
+  const struct websocket_conf *conf = ct->ws->conf;
+  if (ct->closing || ct->gone || ct->retry)
+    return;
+  ct->backoff_ms = ct->backoff_ms ? ct->backoff_ms * 2 : conf->reconnect_min_ms;
+  if (ct->backoff_ms > conf->reconnect_max_ms)
+    ct->backoff_ms = conf->reconnect_max_ms;
+  uint32_t r = 0;
+  RAND_bytes((unsigned char *)&r, sizeof r);
+  uint64_t delay = (uint64_t)ct->backoff_ms / 2 +
+                   (uint64_t)r % ((uint64_t)ct->backoff_ms / 2 + 1);
+  h->log(h, WEFT_LOG_INFO, "tunnel %s: reconnecting in %llu ms", ct->id,
+         (unsigned long long)delay);
+  h->timer_start(h, delay, 0, retry_now, ct, &ct->retry);
+}
+
+static const char *param(const struct weft_tunnel_info *t, const char *key)
+{
+  for (size_t i = 0; i < t->param_count; i++)
+    if (!strcmp(t->params[i].key, key))
+      return t->params[i].value;
+  return NULL;
 }
 
 static int ws_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
                                  void **tunnel_ctx)
 {
-  (void)t, (void)tunnel_ctx;
-  return not_built(ctx, "client");
+  struct websocket *ws = ctx;
+  const struct weft_host *h = ws->host;
+  const char *path = param(t, "path");
+  if (!path || path[0] != '/' || strlen(path) >= WS_PATH_MAX || !t->token ||
+      strlen(t->token) >= sizeof((struct client_tunnel *)0)->token ||
+      !t->server_host) {
+    h->log(h, WEFT_LOG_ERROR,
+           "the server's answer lacks the WebSocket path or the token");
+    return WEFT_EPROTO;
+  }
+  struct client_tunnel *ct = h->calloc(1, sizeof *ct);
+  if (!ct)
+    return WEFT_ENOMEM;
+  ct->ws = ws;
+  snprintf(ct->id, sizeof ct->id, "%s", t->id);
+  snprintf(ct->server_host, sizeof ct->server_host, "%s", t->server_host);
+  ct->server_port = t->server_port;
+  snprintf(ct->path, sizeof ct->path, "%s", path);
+  snprintf(ct->token, sizeof ct->token, "%s", t->token);
+  if (parse_local(t->local_url, ct->local_host, sizeof ct->local_host,
+                  &ct->local_port) != 0) {
+    h->log(h, WEFT_LOG_ERROR, "cannot use local URL %s", t->local_url);
+    h->free(ct);
+    return WEFT_EINVAL;
+  }
+  dial(ct);
+  *tunnel_ctx = ct;
+  return 0;
 }
 
 static void ws_client_tunnel_close(void *ctx, void *tunnel_ctx)
 {
-  (void)ctx, (void)tunnel_ctx;
+  struct websocket *ws = ctx;
+  struct client_tunnel *ct = tunnel_ctx;
+  ct->closing = true;
+  if (ct->retry) {
+    ws->host->timer_stop(ct->retry);
+    ct->retry = NULL;
+  }
+  if (ct->session) {
+    if (ct->session->mux)
+      mux_goaway(ct->session->mux);
+    ws_conn_close(ct->session->conn, 1000, "tunnel closed"); /* frees ct */
+  } else if (!ct->connecting) {
+    ws->host->free(ct);
+  }
 }
 
 static const char *ws_status(void *ctx)
 {
-  (void)ctx;
-  return "not built yet: tunnels asking for it are refused";
+  struct websocket *ws = ctx;
+  size_t tunnels = 0, sessions = 0;
+  for (struct server_tunnel *st = ws->server_tunnels; st; st = st->next) {
+    tunnels++;
+    sessions += st->session != NULL;
+  }
+  snprintf(ws->status, sizeof ws->status,
+           "endpoint %s; %zu tunnel(s), %zu device session(s) connected",
+           WS_ENDPOINT, tunnels, sessions);
+  return ws->status;
 }
 
 static const struct weft_plugin websocket_plugin = {
@@ -128,20 +635,20 @@ static const struct weft_plugin websocket_plugin = {
     .name = "websocket",
     .description = "streams multiplexed over HTTP/2 inside a WebSocket "
                    "(ws/wss), for networks that pass only HTTP(S)",
-    .version = "0.1.0",
-    .caps = WEFT_CAP_SERVER | WEFT_CAP_CLIENT | WEFT_CAP_TCP | WEFT_CAP_UDP |
-            WEFT_CAP_HTTP,
+    .version = "0.2.0",
+    .caps = WEFT_CAP_SERVER | WEFT_CAP_CLIENT | WEFT_CAP_TCP | WEFT_CAP_HTTP,
     .options = websocket_options,
     .config_size = sizeof(struct websocket_conf),
     .create = ws_create,
     .destroy = ws_destroy,
     .server_tunnel_open = ws_server_tunnel_open,
     .server_stream_open = ws_server_stream_open,
-    .server_datagram = ws_server_datagram,
     .server_tunnel_close = ws_server_tunnel_close,
     .client_tunnel_open = ws_client_tunnel_open,
     .client_tunnel_close = ws_client_tunnel_close,
     .status = ws_status,
+    .upgrade_path = WS_ENDPOINT,
+    .server_upgrade = ws_server_upgrade,
 };
 
 WEFT_PLUGIN_EXPORT(websocket_plugin)

@@ -99,12 +99,21 @@ struct weft_host {
   int (*token_verify)(const struct weft_host *host, const char *token,
                       size_t len, struct weft_token_claims *out);
 
+  /* Client side: a fresh orchestration token for a tunnel this device
+   * already holds (tokens admit one session; a transport that reconnects
+   * needs a new one). Blocks briefly on the control API. Returns 0 with the
+   * token in out, WEFT_ENOENT if the server no longer has the tunnel, or
+   * another code (the server is unreachable: try again later). */
+  int (*token_renew)(const struct weft_host *host, const char *tunnel_id,
+                     char *out, size_t len);
+
   /* Streams (sdk/weft/stream.h). A stream the core hands a plugin (in
    * server_stream_open or a connect callback) belongs to the plugin until
    * it either attaches a pipe to it or closes it.
    *
    * stream_start: raw use; the callbacks start at once. 0 or a code.
-   * stream_write: queues a copy of data; returns the write backlog.
+   * stream_write: queues a copy of data; returns the write backlog (with
+ *   len 0, just the backlog).
    * stream_pause: stops (true) or resumes (false) reading.
    * stream_shutdown: sends FIN once the queued bytes are written.
    * stream_close: ends it now; on_closed(WEFT_ECANCELED) follows, later,

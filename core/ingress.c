@@ -1,0 +1,180 @@
+#include "ingress.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include <weft/errors.h>
+
+#include "acl.h"
+#include "clock.h"
+#include "log.h"
+#include "plugin_registry.h"
+#include "stream.h"
+#include "tunnels.h"
+
+struct ingress_conn {
+  struct ingress *ing;
+  struct weft_stream *stream;
+  char peer_ip[46];
+  struct ingress_conn *prev, *next;
+};
+
+struct ingress {
+  struct tunnel_service *svc;
+  struct tunnel *tunnel;
+  uv_tcp_t *listener;
+  struct ingress_conn *conns;
+  struct prefix_list allow;
+};
+
+static void conn_unlink(struct ingress_conn *c)
+{
+  struct ingress *ing = c->ing;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    ing->conns = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  ing->tunnel->conns_open--;
+  free(c);
+}
+
+static void conn_traffic(void *arg, size_t in, size_t out)
+{
+  struct ingress_conn *c = arg;
+  struct tunnel *t = c->ing->tunnel;
+  t->bytes_in += in;
+  t->bytes_out += out;
+  /* Public-side traffic, and only that, keeps the lease from idling out. */
+  leases_touch(&c->ing->svc->leases, t->lease, clock_wall_s());
+}
+
+static void conn_closed(void *arg) { conn_unlink(arg); }
+
+static unsigned conns_from(const struct ingress *ing, const char *ip)
+{
+  unsigned n = 0;
+  for (const struct ingress_conn *c = ing->conns; c; c = c->next)
+    n += !strcmp(c->peer_ip, ip);
+  return n;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+  struct ingress *ing = server->data;
+  struct tunnel *t = ing->tunnel;
+  if (status < 0)
+    return;
+  struct weft_stream *s = stream_accept(ing->svc->loop, server);
+  if (!s)
+    return;
+  struct weft_stream_info info = {.struct_size = sizeof info};
+  stream_info(s, &info);
+  char why[256];
+  if (acl_check_source(&ing->allow, info.peer_ip, why, sizeof why) != 0) {
+    log_info("tunnel %s: %s", t->lease->tunnel_id, why);
+    stream_discard(s);
+    return;
+  }
+  if (conns_from(ing, info.peer_ip) >= INGRESS_CONNS_PER_IP) {
+    log_warn("tunnel %s: %s holds %d connections already; refused",
+             t->lease->tunnel_id, info.peer_ip, INGRESS_CONNS_PER_IP);
+    stream_discard(s);
+    return;
+  }
+  struct ingress_conn *c = calloc(1, sizeof *c);
+  if (!c) {
+    stream_discard(s);
+    return;
+  }
+  c->ing = ing;
+  c->stream = s;
+  snprintf(c->peer_ip, sizeof c->peer_ip, "%s", info.peer_ip);
+  c->next = ing->conns;
+  if (c->next)
+    c->next->prev = c;
+  ing->conns = c;
+  t->conns_open++;
+  t->conns_total++;
+  struct stream_account acct = {conn_traffic, conn_closed, c};
+  stream_set_account(s, &acct);
+  struct plugin *p = t->plugin;
+  int rc = (p && t->plugin_ctx)
+               ? p->desc.server_stream_open(p->ctx, t->plugin_ctx, s)
+               : WEFT_ECONNREFUSED;
+  if (rc != 0) {
+    log_debug("tunnel %s: connection from %s not carried: %s",
+              t->lease->tunnel_id, info.peer_ip, weft_strerror(rc));
+    stream_discard(s); /* conn_closed unlinks c */
+  }
+}
+
+static void listener_closed(uv_handle_t *h) { free(h); }
+
+int ingress_open(struct tunnel_service *svc, struct tunnel *t, char *why,
+                 size_t len)
+{
+  const struct lease *l = t->lease;
+  struct ingress *ing = calloc(1, sizeof *ing);
+  if (!ing)
+    return snprintf(why, len, "out of memory"), WEFT_ENOMEM;
+  ing->svc = svc;
+  ing->tunnel = t;
+  t->ingress = ing;
+  struct acl_rules rules;
+  acl_effective(svc->acl, l->device_id, &rules);
+  ing->allow = rules.allow_ips;
+  if (l->allow_ips[0])
+    prefix_list_parse(l->allow_ips, &ing->allow, why, len);
+  if (!l->port || strcmp(l->port_proto, "tcp"))
+    return 0; /* nothing to listen on (yet) for this kind of lease */
+
+  /* The remote URL may name the address to bind; by default, all. */
+  struct url remote;
+  char err[256];
+  const char *bind_host = "0.0.0.0";
+  if (l->remote_url[0] && url_parse(l->remote_url, &remote, err, sizeof err) == 0 &&
+      remote.host_kind != URL_HOST_ANY)
+    bind_host = remote.host;
+  struct sockaddr_storage ss;
+  int rc = strchr(bind_host, ':')
+               ? uv_ip6_addr(bind_host, l->port, (struct sockaddr_in6 *)&ss)
+               : uv_ip4_addr(bind_host, l->port, (struct sockaddr_in *)&ss);
+  ing->listener = calloc(1, sizeof *ing->listener);
+  if (rc != 0 || !ing->listener) {
+    snprintf(why, len, "cannot listen on %s:%u", bind_host, l->port);
+    return WEFT_EINVAL;
+  }
+  uv_tcp_init(svc->loop, ing->listener);
+  ing->listener->data = ing;
+  rc = uv_tcp_bind(ing->listener, (struct sockaddr *)&ss, 0);
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *)ing->listener, 511, on_connection);
+  if (rc != 0) {
+    snprintf(why, len, "cannot listen on %s:%u: %s", bind_host, l->port,
+             uv_strerror(rc));
+    return rc == UV_EADDRINUSE ? WEFT_EADDRINUSE : WEFT_EIO;
+  }
+  log_info("tunnel %s: listening on %s:%u", l->tunnel_id, bind_host, l->port);
+  return 0;
+}
+
+void ingress_close(struct tunnel *t)
+{
+  struct ingress *ing = t->ingress;
+  if (!ing)
+    return;
+  t->ingress = NULL;
+  if (ing->listener)
+    uv_close((uv_handle_t *)ing->listener, listener_closed);
+  while (ing->conns) {
+    struct ingress_conn *c = ing->conns;
+    stream_set_account(c->stream, NULL);
+    stream_close(c->stream);
+    conn_unlink(c);
+  }
+  free(ing);
+}

@@ -1,0 +1,24 @@
+/* Public ingress on the server: the listeners a tunnel's lease owns, and
+ * what happens to each public connection before its transport carries it
+ * (source allowlist, per-address cap, traffic accounting for the tunnel's
+ * metrics and idle timer). A listener lives and dies with its lease. */
+#ifndef WEFT_CORE_INGRESS_H
+#define WEFT_CORE_INGRESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tunnel;
+struct tunnel_service;
+
+/* Connections one address may hold open to one tunnel. */
+#define INGRESS_CONNS_PER_IP 256
+
+/* Opens what the tunnel's lease publishes (a tcp port today). 0, or a code
+ * with why (the port is taken on this host...). */
+int ingress_open(struct tunnel_service *svc, struct tunnel *t, char *why,
+                 size_t len);
+/* Closes the listeners and every public connection still open. */
+void ingress_close(struct tunnel *t);
+
+#endif

@@ -1,0 +1,594 @@
+#include "mux.h"
+
+#include <nghttp2/nghttp2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A queued chunk of bytes a socket sent, waiting for the HTTP/2 stream. */
+struct chunk {
+  struct chunk *next;
+  size_t len, off;
+  uint8_t data[];
+};
+
+struct mux_stream {
+  const struct weft_host *host;
+  struct mux *mux;          /* NULL once the session is gone */
+  int32_t id;
+  struct weft_pipe *pipe;   /* NULL before accept and after the socket went */
+  bool h2_open;             /* nghttp2 still knows the stream */
+  bool pipe_open;           /* the pipe has not reported closed() */
+  bool deferred;            /* the data source said DEFERRED */
+  bool local_eof;           /* the socket sent FIN: END_STREAM after out */
+  bool peer_eof;            /* the peer sent END_STREAM */
+  bool answered;            /* device side: 200 or 502 submitted */
+  bool connecting;          /* device side: waiting for mux_accept/refuse */
+  bool socket_paused;       /* we returned a backlog above high water */
+  struct chunk *out_head, *out_tail;
+  size_t out_len;           /* bytes from the socket not yet in frames */
+  struct chunk *early_head, *early_tail; /* data that came while connecting */
+  size_t unconsumed;        /* received but window not yet given back */
+  char peer[64];
+  struct mux_stream *prev, *next;
+};
+
+struct mux {
+  const struct weft_host *host;
+  nghttp2_session *session;
+  bool opener;
+  const struct mux_cbs *cbs;
+  void *arg;
+  struct mux_stream *streams;
+  size_t stream_count;
+  uint64_t total_streams, bytes_in, bytes_out;
+  bool failed;
+  bool flushing;
+  uint8_t *sendbuf;
+};
+
+/* ---- stream bookkeeping ---- */
+
+static struct chunk *chunk_new(const struct weft_host *host,
+                               const void *data, size_t len)
+{
+  struct chunk *c = host->alloc(sizeof *c + len);
+  if (c) {
+    c->next = NULL;
+    c->len = len;
+    c->off = 0;
+    memcpy(c->data, data, len);
+  }
+  return c;
+}
+
+static void chunks_free(const struct weft_host *host, struct chunk *c)
+{
+  while (c) {
+    struct chunk *n = c->next;
+    host->free(c);
+    c = n;
+  }
+}
+
+static struct mux_stream *stream_new(struct mux *m)
+{
+  struct mux_stream *ms = m->host->calloc(1, sizeof *ms);
+  if (!ms)
+    return NULL;
+  ms->host = m->host;
+  ms->mux = m;
+  ms->next = m->streams;
+  if (ms->next)
+    ms->next->prev = ms;
+  m->streams = ms;
+  m->stream_count++;
+  m->total_streams++;
+  return ms;
+}
+
+static void unlink_stream(struct mux_stream *ms)
+{
+  struct mux *m = ms->mux;
+  if (!m)
+    return;
+  if (ms->prev)
+    ms->prev->next = ms->next;
+  else
+    m->streams = ms->next;
+  if (ms->next)
+    ms->next->prev = ms->prev;
+  m->stream_count--;
+  ms->mux = NULL;
+}
+
+/* Frees the stream once neither nghttp2 nor the pipe refers to it. */
+static void maybe_free(struct mux_stream *ms)
+{
+  if (ms->h2_open || ms->pipe_open || ms->connecting)
+    return;
+  unlink_stream(ms);
+  chunks_free(ms->host, ms->out_head);
+  chunks_free(ms->host, ms->early_head);
+  ms->host->free(ms);
+}
+
+/* ---- the pipe: the socket side of a stream ---- */
+
+static size_t pipe_write(void *pctx, const void *data, size_t len)
+{
+  struct mux_stream *ms = pctx;
+  struct mux *m = ms->mux;
+  if (!m || !ms->h2_open)
+    return 0; /* the stream is going away: drop */
+  struct chunk *c = chunk_new(m->host, data, len);
+  if (!c) {
+    m->host->pipe_close(ms->pipe, WEFT_ENOMEM);
+    return 0;
+  }
+  if (ms->out_tail)
+    ms->out_tail->next = c;
+  else
+    ms->out_head = c;
+  ms->out_tail = c;
+  ms->out_len += len;
+  m->bytes_in += len;
+  if (ms->deferred) {
+    ms->deferred = false;
+    nghttp2_session_resume_data(m->session, ms->id);
+  }
+  mux_flush(m);
+  if (ms->out_len > WEFT_PIPE_HIGH_WATER)
+    ms->socket_paused = true;
+  return ms->out_len;
+}
+
+static void pipe_shutdown_cb(void *pctx)
+{
+  struct mux_stream *ms = pctx;
+  struct mux *m = ms->mux;
+  ms->local_eof = true;
+  if (!m || !ms->h2_open)
+    return;
+  if (ms->deferred) {
+    ms->deferred = false;
+    nghttp2_session_resume_data(m->session, ms->id);
+  }
+  mux_flush(m);
+}
+
+static void give_back_window(struct mux_stream *ms)
+{
+  struct mux *m = ms->mux;
+  if (m && ms->unconsumed && ms->h2_open) {
+    nghttp2_session_consume(m->session, ms->id, ms->unconsumed);
+    ms->unconsumed = 0;
+    mux_flush(m);
+  }
+}
+
+static void pipe_drained(void *pctx) { give_back_window(pctx); }
+
+static void pipe_closed(void *pctx, int err)
+{
+  struct mux_stream *ms = pctx;
+  struct mux *m = ms->mux;
+  ms->pipe = NULL;
+  ms->pipe_open = false;
+  if (m && ms->h2_open) {
+    /* The socket is gone before the stream ended: reset it. A clean end
+     * (both sides sent FIN) leaves nothing to reset. */
+    if (!(ms->local_eof && ms->peer_eof && err == 0))
+      nghttp2_submit_rst_stream(m->session, NGHTTP2_FLAG_NONE, ms->id,
+                                err ? NGHTTP2_CANCEL : NGHTTP2_NO_ERROR);
+    mux_flush(m);
+  }
+  maybe_free(ms);
+}
+
+static const struct weft_pipe_ops pipe_ops = {
+    .write = pipe_write,
+    .shutdown = pipe_shutdown_cb,
+    .drained = pipe_drained,
+    .closed = pipe_closed,
+};
+
+/* ---- nghttp2 callbacks ---- */
+
+static ssize_t read_source(nghttp2_session *session, int32_t id, uint8_t *buf,
+                           size_t length, uint32_t *flags,
+                           nghttp2_data_source *source, void *user)
+{
+  (void)session, (void)id, (void)user;
+  struct mux_stream *ms = source->ptr;
+  size_t n = 0;
+  while (n < length && ms->out_head) {
+    struct chunk *c = ms->out_head;
+    size_t take = c->len - c->off;
+    if (take > length - n)
+      take = length - n;
+    memcpy(buf + n, c->data + c->off, take);
+    c->off += take;
+    n += take;
+    if (c->off == c->len) {
+      ms->out_head = c->next;
+      if (!ms->out_head)
+        ms->out_tail = NULL;
+      ms->mux->host->free(c);
+    }
+  }
+  ms->out_len -= n;
+  if (ms->socket_paused && ms->out_len < WEFT_PIPE_LOW_WATER && ms->pipe) {
+    ms->socket_paused = false;
+    ms->mux->host->pipe_resume(ms->pipe);
+  }
+  if (ms->out_len == 0 && ms->local_eof) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+  } else if (n == 0) {
+    ms->deferred = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  return (ssize_t)n;
+}
+
+static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id,
+                         const uint8_t *data, size_t len, void *user)
+{
+  (void)flags;
+  struct mux *m = user;
+  struct mux_stream *ms = nghttp2_session_get_stream_user_data(session, id);
+  m->bytes_out += len;
+  if (ms && ms->connecting) {
+    /* The local connection is not up yet: keep the bytes (the window we
+     * withhold bounds them) until mux_accept. */
+    struct chunk *c = chunk_new(m->host, data, len);
+    if (!c)
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (ms->early_tail)
+      ms->early_tail->next = c;
+    else
+      ms->early_head = c;
+    ms->early_tail = c;
+    ms->unconsumed += len;
+    return 0;
+  }
+  if (!ms || !ms->pipe) {
+    nghttp2_session_consume(session, id, len); /* nobody to take it */
+    return 0;
+  }
+  size_t backlog = m->host->pipe_send(ms->pipe, data, len);
+  if (backlog <= WEFT_PIPE_HIGH_WATER && !ms->unconsumed)
+    nghttp2_session_consume(session, id, len);
+  else
+    ms->unconsumed += len; /* given back when the socket drains */
+  return 0;
+}
+
+static int on_begin_headers(nghttp2_session *session,
+                            const nghttp2_frame *frame, void *user)
+{
+  struct mux *m = user;
+  if (m->opener || frame->hd.type != NGHTTP2_HEADERS ||
+      frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+    return 0;
+  struct mux_stream *ms = stream_new(m);
+  if (!ms)
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  ms->id = frame->hd.stream_id;
+  ms->h2_open = true;
+  nghttp2_session_set_stream_user_data(session, ms->id, ms);
+  return 0;
+}
+
+static int on_header(nghttp2_session *session, const nghttp2_frame *frame,
+                     const uint8_t *name, size_t namelen,
+                     const uint8_t *value, size_t valuelen, uint8_t flags,
+                     void *user)
+{
+  (void)flags, (void)user;
+  struct mux_stream *ms =
+      nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+  if (!ms)
+    return 0;
+  if (namelen == 9 && !memcmp(name, "weft-peer", 9))
+    snprintf(ms->peer, sizeof ms->peer, "%.*s",
+             (int)(valuelen < 63 ? valuelen : 63), value);
+  else if (namelen == 7 && !memcmp(name, ":status", 7) &&
+           !(valuelen == 3 && !memcmp(value, "200", 3)) && ms->pipe)
+    /* The device could not reach its service: end the public side. */
+    ms->mux->host->pipe_close(ms->pipe, WEFT_ECONNREFUSED);
+  return 0;
+}
+
+static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
+                         void *user)
+{
+  struct mux *m = user;
+  m->host->log(m->host, WEFT_LOG_DEBUG, "h2 %s: frame type %u stream %d flags 0x%x",
+               m->opener ? "server" : "device", frame->hd.type,
+               frame->hd.stream_id, frame->hd.flags);
+  if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+    if (m->cbs->on_pong)
+      m->cbs->on_pong(m->arg);
+    return 0;
+  }
+  struct mux_stream *ms =
+      frame->hd.stream_id
+          ? nghttp2_session_get_stream_user_data(session, frame->hd.stream_id)
+          : NULL;
+  if (!ms)
+    return 0;
+  if (frame->hd.type == NGHTTP2_HEADERS &&
+      frame->headers.cat == NGHTTP2_HCAT_REQUEST && !m->opener &&
+      m->cbs->on_stream) {
+    ms->connecting = true;
+    m->cbs->on_stream(m->arg, ms);
+  }
+  if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    ms->peer_eof = true;
+    if (ms->pipe && !ms->connecting)
+      m->host->pipe_shutdown(ms->pipe);
+  }
+  return 0;
+}
+
+static int on_stream_close(nghttp2_session *session, int32_t id,
+                           uint32_t error_code, void *user)
+{
+  struct mux *m = user;
+  struct mux_stream *ms = nghttp2_session_get_stream_user_data(session, id);
+  if (!ms)
+    return 0;
+  ms->h2_open = false;
+  if (ms->pipe && error_code != NGHTTP2_NO_ERROR)
+    m->host->pipe_close(ms->pipe, WEFT_ECONNRESET);
+  else if (ms->pipe && !ms->peer_eof)
+    m->host->pipe_close(ms->pipe, WEFT_ECONNRESET);
+  maybe_free(ms);
+  return 0;
+}
+
+/* ---- the session ---- */
+
+struct mux *mux_new(const struct weft_host *host, bool opener,
+                    uint32_t max_streams, const struct mux_cbs *cbs,
+                    void *arg)
+{
+  struct mux *m = host->calloc(1, sizeof *m);
+  if (!m)
+    return NULL;
+  m->host = host;
+  m->opener = opener;
+  m->cbs = cbs;
+  m->arg = arg;
+  m->sendbuf = host->alloc(MUX_MAX_MESSAGE);
+  nghttp2_session_callbacks *cb;
+  nghttp2_option *opt;
+  if (!m->sendbuf || nghttp2_session_callbacks_new(&cb) != 0) {
+    host->free(m->sendbuf);
+    host->free(m);
+    return NULL;
+  }
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+  nghttp2_option_new(&opt);
+  /* Window updates only once the bytes have left through the socket. */
+  nghttp2_option_set_no_auto_window_update(opt, 1);
+  nghttp2_option_set_peer_max_concurrent_streams(opt, max_streams);
+  int rc = opener ? nghttp2_session_client_new2(&m->session, cb, m, opt)
+                  : nghttp2_session_server_new2(&m->session, cb, m, opt);
+  nghttp2_session_callbacks_del(cb);
+  nghttp2_option_del(opt);
+  if (rc != 0) {
+    host->free(m->sendbuf);
+    host->free(m);
+    return NULL;
+  }
+  nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, max_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, MUX_STREAM_WINDOW},
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+  };
+  nghttp2_submit_settings(m->session, NGHTTP2_FLAG_NONE, settings,
+                          opener ? 3 : 2);
+  nghttp2_session_set_local_window_size(m->session, NGHTTP2_FLAG_NONE, 0,
+                                        MUX_SESSION_WINDOW);
+  return m;
+}
+
+void mux_free(struct mux *m)
+{
+  if (!m)
+    return;
+  /* nghttp2 calls nothing more after this; the pipes close and report
+   * back to streams that no longer have a session. */
+  nghttp2_session_del(m->session);
+  m->session = NULL;
+  while (m->streams) {
+    struct mux_stream *ms = m->streams;
+    unlink_stream(ms);
+    ms->h2_open = false;
+    chunks_free(m->host, ms->out_head);
+    ms->out_head = ms->out_tail = NULL;
+    if (ms->pipe)
+      m->host->pipe_close(ms->pipe, WEFT_ECONNRESET);
+    else
+      maybe_free(ms); /* a connecting stream waits for accept/refuse */
+  }
+  m->host->free(m->sendbuf);
+  m->host->free(m);
+}
+
+int mux_input(struct mux *m, const uint8_t *data, size_t len)
+{
+  m->host->log(m->host, WEFT_LOG_DEBUG, "h2 %s: %zu bytes in",
+               m->opener ? "server" : "device", len);
+  if (m->failed)
+    return -1;
+  ssize_t rc = nghttp2_session_mem_recv(m->session, data, len);
+  if (rc < 0 || (size_t)rc != len) {
+    m->failed = true;
+    if (m->cbs->on_failure)
+      m->cbs->on_failure(m->arg, rc < 0 ? nghttp2_strerror((int)rc)
+                                        : "short read");
+    return -1;
+  }
+  mux_flush(m);
+  return 0;
+}
+
+void mux_flush(struct mux *m)
+{
+  if (m->flushing || m->failed)
+    return; /* a callback below us will be picked up by the outer loop */
+  m->flushing = true;
+  for (;;) {
+    size_t have = 0;
+    while (have < MUX_MAX_MESSAGE) {
+      const uint8_t *data;
+      ssize_t n = nghttp2_session_mem_send(m->session, &data);
+      if (n < 0) {
+        m->failed = true;
+        if (m->cbs->on_failure)
+          m->cbs->on_failure(m->arg, nghttp2_strerror((int)n));
+        m->flushing = false;
+        return;
+      }
+      if (n == 0)
+        break;
+      /* nghttp2 hands out at most one frame (16 KiB + 9) at a time; pack
+       * them into messages of up to MUX_MAX_MESSAGE. */
+      if (have + (size_t)n > MUX_MAX_MESSAGE) {
+        m->cbs->send(m->arg, m->sendbuf, have);
+        have = 0;
+      }
+      memcpy(m->sendbuf + have, data, (size_t)n);
+      have += (size_t)n;
+      if (m->cbs->backlog(m->arg) > WEFT_PIPE_HIGH_WATER)
+        break;
+    }
+    if (have)
+      m->cbs->send(m->arg, m->sendbuf, have);
+    if (!have || m->cbs->backlog(m->arg) > WEFT_PIPE_HIGH_WATER ||
+        !nghttp2_session_want_write(m->session))
+      break;
+  }
+  m->flushing = false;
+}
+
+int mux_open(struct mux *m, struct weft_stream *conn)
+{
+  struct weft_stream_info info = {.struct_size = sizeof info};
+  m->host->stream_info(conn, &info);
+  struct mux_stream *ms = stream_new(m);
+  if (!ms)
+    return WEFT_ENOMEM;
+  snprintf(ms->peer, sizeof ms->peer, "%s:%u", info.peer_ip, info.peer_port);
+  nghttp2_nv nva[] = {
+      {(uint8_t *)":method", (uint8_t *)"CONNECT", 7, 7, NGHTTP2_NV_FLAG_NONE},
+      {(uint8_t *)":authority", (uint8_t *)"local", 10, 5,
+       NGHTTP2_NV_FLAG_NONE},
+      {(uint8_t *)"weft-peer", (uint8_t *)ms->peer, 9, strlen(ms->peer),
+       NGHTTP2_NV_FLAG_NONE},
+  };
+  nghttp2_data_provider prd = {.source.ptr = ms, .read_callback = read_source};
+  int32_t id = nghttp2_submit_request(m->session, NULL, nva, 3, &prd, ms);
+  if (id < 0) {
+    unlink_stream(ms);
+    m->host->free(ms);
+    return WEFT_ELIMIT;
+  }
+  ms->id = id;
+  ms->h2_open = true;
+  ms->pipe_open = true;
+  int rc = m->host->pipe_attach(m->host, conn, &pipe_ops, ms, &ms->pipe);
+  if (rc != 0) {
+    ms->pipe_open = false;
+    nghttp2_submit_rst_stream(m->session, NGHTTP2_FLAG_NONE, id,
+                              NGHTTP2_CANCEL);
+    mux_flush(m);
+    return rc;
+  }
+  mux_flush(m);
+  return 0;
+}
+
+void mux_accept(struct mux_stream *ms, struct weft_stream *local)
+{
+  struct mux *m = ms->mux;
+  ms->connecting = false;
+  if (!m || !ms->h2_open) {
+    /* The stream or the session ended while we were connecting. */
+    ms->host->stream_close(local);
+    maybe_free(ms);
+    return;
+  }
+  ms->pipe_open = true;
+  if (m->host->pipe_attach(m->host, local, &pipe_ops, ms, &ms->pipe) != 0) {
+    ms->pipe_open = false;
+    m->host->stream_close(local);
+    mux_refuse(ms);
+    return;
+  }
+  nghttp2_nv nva[] = {
+      {(uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE}};
+  nghttp2_data_provider prd = {.source.ptr = ms, .read_callback = read_source};
+  ms->answered = true;
+  nghttp2_submit_response(m->session, ms->id, nva, 1, &prd);
+  /* What arrived while we connected goes first. */
+  size_t backlog = 0;
+  for (struct chunk *c = ms->early_head; c && ms->pipe; c = c->next)
+    backlog = m->host->pipe_send(ms->pipe, c->data, c->len);
+  chunks_free(m->host, ms->early_head);
+  ms->early_head = ms->early_tail = NULL;
+  if (ms->pipe && ms->peer_eof)
+    m->host->pipe_shutdown(ms->pipe);
+  if (backlog <= WEFT_PIPE_HIGH_WATER)
+    give_back_window(ms);
+  mux_flush(m);
+}
+
+void mux_refuse(struct mux_stream *ms)
+{
+  struct mux *m = ms->mux;
+  ms->connecting = false;
+  if (!m || !ms->h2_open || ms->answered) {
+    maybe_free(ms);
+    return;
+  }
+  ms->answered = true;
+  nghttp2_nv nva[] = {
+      {(uint8_t *)":status", (uint8_t *)"502", 7, 3, NGHTTP2_NV_FLAG_NONE}};
+  nghttp2_submit_response(m->session, ms->id, nva, 1, NULL);
+  mux_flush(m);
+}
+
+const char *mux_stream_peer(const struct mux_stream *ms) { return ms->peer; }
+
+void mux_ping(struct mux *m)
+{
+  nghttp2_submit_ping(m->session, NGHTTP2_FLAG_NONE, NULL);
+  mux_flush(m);
+}
+
+void mux_goaway(struct mux *m)
+{
+  nghttp2_submit_goaway(m->session, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(m->session),
+                        NGHTTP2_NO_ERROR, NULL, 0);
+  mux_flush(m);
+}
+
+size_t mux_stream_count(const struct mux *m) { return m->stream_count; }
+
+void mux_totals(const struct mux *m, uint64_t *streams, uint64_t *bytes_in,
+                uint64_t *bytes_out)
+{
+  *streams = m->total_streams;
+  *bytes_in = m->bytes_in;
+  *bytes_out = m->bytes_out;
+}

@@ -1,0 +1,582 @@
+#include "ws_conn.h"
+
+#include <http_parser.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <wslay/wslay.h>
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define HANDSHAKE_MAX (16 * 1024)
+#define CLOSE_TIMEOUT_MS 5000
+
+enum ws_state { WS_HANDSHAKE, WS_OPEN, WS_CLOSING, WS_DONE };
+
+struct ws_conn {
+  const struct weft_host *host;
+  struct weft_stream *stream;
+  wslay_event_context_ptr ws;
+  const struct ws_conn_cbs *cbs;
+  void *arg;
+  enum ws_state state;
+  bool client;
+  bool notified;             /* on_closed was called */
+  uint8_t *in;               /* bytes read, not yet taken by wslay */
+  size_t in_len, in_off, in_cap;
+  char *hs;                  /* client: the handshake answer so far */
+  size_t hs_len;
+  char expect_accept[32];
+  size_t stream_backlog;
+  uint16_t code;             /* close code sent or received */
+  char why[96];
+  struct weft_timer *close_timer;
+};
+
+/* ---- small helpers ---- */
+
+static void accept_value(const char *key, char out[32])
+{
+  char buf[64];
+  unsigned char digest[20];
+  unsigned int n = 0;
+  snprintf(buf, sizeof buf, "%s%s", key, WS_GUID);
+  EVP_Digest(buf, strlen(buf), digest, &n, EVP_sha1(), NULL);
+  EVP_EncodeBlock((unsigned char *)out, digest, 20); /* 28 chars + NUL */
+}
+
+/* Does the comma-separated header value hold `token` (case-insensitive)? */
+static bool has_token(const char *value, const char *token)
+{
+  size_t tlen = strlen(token);
+  for (const char *p = value; p && *p;) {
+    while (*p == ' ' || *p == '\t' || *p == ',')
+      p++;
+    size_t n = strcspn(p, ",");
+    size_t m = n;
+    while (m && (p[m - 1] == ' ' || p[m - 1] == '\t'))
+      m--;
+    if (m == tlen && !strncasecmp(p, token, tlen))
+      return true;
+    p += n;
+  }
+  return false;
+}
+
+static const char *header(const struct weft_http_request *req,
+                          const char *name)
+{
+  for (size_t i = 0; i < req->header_count; i++)
+    if (!strcasecmp(req->headers[i].name, name))
+      return req->headers[i].value;
+  return NULL;
+}
+
+int ws_check_upgrade(const struct weft_http_request *req,
+                     struct ws_upgrade *out, const char **why)
+{
+  memset(out, 0, sizeof *out);
+  const char *upgrade = header(req, "upgrade");
+  const char *connection = header(req, "connection");
+  const char *version = header(req, "sec-websocket-version");
+  const char *key = header(req, "sec-websocket-key");
+  const char *auth = header(req, "authorization");
+  if (strcmp(req->method, "GET"))
+    return *why = "a WebSocket upgrade must be a GET", 400;
+  if (!upgrade || !has_token(upgrade, "websocket") || !connection ||
+      !has_token(connection, "upgrade"))
+    return *why = "not a WebSocket upgrade", 400;
+  if (!version || strcmp(version, "13"))
+    return *why = "only WebSocket version 13 is spoken here", 426;
+  /* The key is 16 random bytes in base64: 24 characters. */
+  unsigned char raw[24];
+  if (!key || strlen(key) != 24 ||
+      EVP_DecodeBlock(raw, (const unsigned char *)key, 24) != 18 ||
+      key[22] != '=' || key[23] != '=')
+    return *why = "Sec-WebSocket-Key is not 16 bytes of base64", 400;
+  snprintf(out->key, sizeof out->key, "%s", key);
+  if (!auth || strncasecmp(auth, "Bearer ", 7) || !auth[7])
+    return *why = "the upgrade carries no orchestration token", 401;
+  out->token = auth + 7;
+  return 0;
+}
+
+void ws_refuse(const struct weft_host *host, struct weft_stream *s,
+               int status, const char *why)
+{
+  char resp[512];
+  const char *text = status == 401   ? "Unauthorized"
+                     : status == 426 ? "Upgrade Required"
+                     : status == 503 ? "Service Unavailable"
+                     : status == 404 ? "Not Found"
+                                     : "Bad Request";
+  int n = snprintf(resp, sizeof resp,
+                   "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+                   "Content-Length: %zu\r\n%sConnection: close\r\n\r\n%s\n",
+                   status, text, strlen(why) + 1,
+                   status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "", why);
+  if (n > 0 && (size_t)n < sizeof resp)
+    host->stream_write(s, resp, (size_t)n);
+  host->stream_shutdown(s);
+  host->stream_close(s);
+}
+
+/* ---- the end of a connection ---- */
+
+static void notify_closed(struct ws_conn *c, const char *why)
+{
+  if (c->notified)
+    return;
+  c->notified = true;
+  c->state = WS_DONE;
+  if (why && !c->why[0])
+    snprintf(c->why, sizeof c->why, "%s", why);
+  c->cbs->on_closed(c->arg, c->code, c->why);
+}
+
+static void stop_close_timer(struct ws_conn *c)
+{
+  if (c->close_timer) {
+    c->host->timer_stop(c->close_timer);
+    c->close_timer = NULL;
+  }
+}
+
+static void close_timed_out(void *arg)
+{
+  struct ws_conn *c = arg;
+  snprintf(c->why, sizeof c->why, "the peer did not finish closing");
+  c->host->stream_close(c->stream);
+}
+
+/* After the closing handshake (or when it cannot happen): FIN, and the
+ * stream's end frees the connection. */
+static void finish(struct ws_conn *c)
+{
+  if (c->state == WS_DONE)
+    return;
+  c->state = WS_CLOSING;
+  c->host->stream_shutdown(c->stream);
+  if (!c->close_timer)
+    c->host->timer_start(c->host, CLOSE_TIMEOUT_MS, 0, close_timed_out, c,
+                         &c->close_timer);
+}
+
+/* ---- wslay glue ---- */
+
+static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf,
+                          size_t len, int flags, void *user)
+{
+  (void)flags;
+  struct ws_conn *c = user;
+  size_t avail = c->in_len - c->in_off;
+  if (avail == 0) {
+    wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+    return -1;
+  }
+  size_t n = avail < len ? avail : len;
+  memcpy(buf, c->in + c->in_off, n);
+  c->in_off += n;
+  return (ssize_t)n;
+}
+
+static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
+                          size_t len, int flags, void *user)
+{
+  (void)ctx, (void)flags;
+  struct ws_conn *c = user;
+  c->stream_backlog = c->host->stream_write(c->stream, data, len);
+  return (ssize_t)len;
+}
+
+static int ws_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf,
+                         size_t len, void *user)
+{
+  (void)ctx, (void)user;
+  return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
+}
+
+static void ws_msg_cb(wslay_event_context_ptr ctx,
+                      const struct wslay_event_on_msg_recv_arg *arg,
+                      void *user)
+{
+  struct ws_conn *c = user;
+  switch (arg->opcode) {
+  case WSLAY_BINARY_FRAME:
+    if (c->state == WS_OPEN)
+      c->cbs->on_message(c->arg, arg->msg, arg->msg_length);
+    break;
+  case WSLAY_TEXT_FRAME:
+    /* wslay has checked it is UTF-8 (else it closed with 1007). */
+    c->code = WSLAY_CODE_UNSUPPORTED_DATA;
+    snprintf(c->why, sizeof c->why, "the peer sent a text message");
+    wslay_event_queue_close(ctx, WSLAY_CODE_UNSUPPORTED_DATA,
+                            (const uint8_t *)"binary messages only", 20);
+    break;
+  case WSLAY_CONNECTION_CLOSE:
+    if (!c->code)
+      c->code = arg->status_code;
+    if (!c->why[0])
+      snprintf(c->why, sizeof c->why, "the peer closed (%u)",
+               arg->status_code);
+    break;
+  default:
+    break;
+  }
+}
+
+static const struct wslay_event_callbacks ws_callbacks = {
+    .recv_callback = ws_recv_cb,
+    .send_callback = ws_send_cb,
+    .genmask_callback = ws_genmask_cb,
+    .on_msg_recv_callback = ws_msg_cb,
+};
+
+static void pump(struct ws_conn *c)
+{
+  if (c->state == WS_DONE || !c->ws)
+    return;
+  if (wslay_event_want_write(c->ws) && wslay_event_send(c->ws) != 0) {
+    c->host->stream_close(c->stream);
+    return;
+  }
+  if (wslay_event_get_close_sent(c->ws) &&
+      (wslay_event_get_close_received(c->ws) ||
+       !wslay_event_get_read_enabled(c->ws)))
+    finish(c);
+  else if (wslay_event_get_close_sent(c->ws) && !c->close_timer)
+    c->host->timer_start(c->host, CLOSE_TIMEOUT_MS, 0, close_timed_out, c,
+                         &c->close_timer);
+}
+
+/* A frame wslay refuses at its lowest layer (a control frame over 125
+ * bytes, a length with its top bit set...): wslay would send an empty
+ * close, RFC 6455 wants 1002 Protocol Error. A server's frames are not
+ * masked, so the four bytes are simple to write ourselves. */
+static void protocol_error(struct ws_conn *c)
+{
+  static const uint8_t close_1002[] = {0x88, 0x02, 0x03, 0xea};
+  c->code = WSLAY_CODE_PROTOCOL_ERROR;
+  snprintf(c->why, sizeof c->why, "protocol error from the peer");
+  if (!c->client) {
+    c->host->stream_write(c->stream, close_1002, sizeof close_1002);
+    finish(c);
+  } else {
+    c->host->stream_close(c->stream);
+  }
+}
+
+static void take_input(struct ws_conn *c, const void *data, size_t len)
+{
+  if (c->in_off == c->in_len)
+    c->in_off = c->in_len = 0;
+  if (c->in_len + len > c->in_cap) {
+    size_t cap = c->in_cap ? c->in_cap : 16384;
+    while (cap < c->in_len + len)
+      cap *= 2;
+    uint8_t *in = realloc(c->in, cap);
+    if (!in) {
+      c->host->stream_close(c->stream);
+      return;
+    }
+    c->in = in;
+    c->in_cap = cap;
+  }
+  memcpy(c->in + c->in_len, data, len);
+  c->in_len += len;
+  if (wslay_event_recv(c->ws) != 0) {
+    protocol_error(c);
+    return;
+  }
+  /* wslay copies what it keeps; drop what it took. */
+  if (c->in_off > 0 && c->in_off < c->in_len) {
+    memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+    c->in_len -= c->in_off;
+    c->in_off = 0;
+  }
+  if (!wslay_event_get_read_enabled(c->ws) && !c->code) {
+    c->code = wslay_event_get_status_code_sent(c->ws);
+    snprintf(c->why, sizeof c->why, "refused a frame from the peer (%u)",
+             c->code);
+  }
+  pump(c);
+}
+
+/* ---- the client's handshake ---- */
+
+struct hs_parse {
+  int header; /* 1 upgrade, 2 connection, 3 accept, 0 other */
+  bool upgrade_ok, connection_ok, accept_ok;
+  const char *expect;
+};
+
+static int hs_field(http_parser *p, const char *at, size_t len)
+{
+  struct hs_parse *h = p->data;
+  h->header = (len == 7 && !strncasecmp(at, "upgrade", 7))      ? 1
+              : (len == 10 && !strncasecmp(at, "connection", 10)) ? 2
+              : (len == 20 && !strncasecmp(at, "sec-websocket-accept", 20))
+                  ? 3
+                  : 0;
+  return 0;
+}
+
+static int hs_value(http_parser *p, const char *at, size_t len)
+{
+  struct hs_parse *h = p->data;
+  char v[128];
+  snprintf(v, sizeof v, "%.*s", (int)(len < 127 ? len : 127), at);
+  if (h->header == 1)
+    h->upgrade_ok = has_token(v, "websocket");
+  else if (h->header == 2)
+    h->connection_ok = has_token(v, "upgrade");
+  else if (h->header == 3)
+    h->accept_ok = !strcmp(v, h->expect);
+  return 0;
+}
+
+static int hs_done(http_parser *p)
+{
+  (void)p;
+  return 1; /* stop: the rest is WebSocket */
+}
+
+static void handshake_input(struct ws_conn *c, const void *data, size_t len)
+{
+  if (c->hs_len + len > HANDSHAKE_MAX) {
+    snprintf(c->why, sizeof c->why, "the server's answer is too long");
+    c->host->stream_close(c->stream);
+    return;
+  }
+  memcpy(c->hs + c->hs_len, data, len);
+  c->hs_len += len;
+  c->hs[c->hs_len] = '\0';
+  char *end = strstr(c->hs, "\r\n\r\n");
+  if (!end)
+    return;
+  size_t head = (size_t)(end + 4 - c->hs);
+  struct hs_parse h = {.expect = c->expect_accept};
+  http_parser parser;
+  http_parser_init(&parser, HTTP_RESPONSE);
+  parser.data = &h;
+  static const http_parser_settings settings = {
+      .on_header_field = hs_field,
+      .on_header_value = hs_value,
+      .on_headers_complete = hs_done,
+  };
+  http_parser_execute(&parser, &settings, c->hs, head);
+  if (parser.status_code != 101 || !h.upgrade_ok || !h.connection_ok ||
+      !h.accept_ok) {
+    char line[80];
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(c->hs, "\r\n"), c->hs);
+    snprintf(c->why, sizeof c->why, "the server refused the session: %.60s",
+             parser.status_code == 101 ? "bad Sec-WebSocket-Accept" : line);
+    c->code = (uint16_t)parser.status_code;
+    c->host->stream_close(c->stream);
+    return;
+  }
+  c->state = WS_OPEN;
+  size_t rest = c->hs_len - head;
+  char *leftover = c->hs;
+  c->hs = NULL;
+  c->cbs->on_open(c->arg);
+  if (rest && c->state == WS_OPEN)
+    take_input(c, leftover + head, rest);
+  free(leftover);
+}
+
+/* ---- stream callbacks ---- */
+
+static void on_read(void *ctx, const void *data, size_t len)
+{
+  struct ws_conn *c = ctx;
+  if (c->state == WS_HANDSHAKE)
+    handshake_input(c, data, len);
+  else if (c->state == WS_OPEN || c->state == WS_CLOSING)
+    take_input(c, data, len);
+}
+
+static void on_eof(void *ctx)
+{
+  struct ws_conn *c = ctx;
+  if (!c->why[0])
+    snprintf(c->why, sizeof c->why, "the connection was lost");
+  if (!c->code && c->ws && !wslay_event_get_close_received(c->ws))
+    c->code = WSLAY_CODE_ABNORMAL_CLOSURE;
+  finish(c);
+}
+
+static void on_drained(void *ctx)
+{
+  struct ws_conn *c = ctx;
+  c->stream_backlog = c->host->stream_write(c->stream, NULL, 0);
+  if (c->state == WS_OPEN && c->cbs->on_drained)
+    c->cbs->on_drained(c->arg);
+}
+
+static void on_stream_closed(void *ctx, int err)
+{
+  struct ws_conn *c = ctx;
+  stop_close_timer(c);
+  if (!c->code && err)
+    c->code = WSLAY_CODE_ABNORMAL_CLOSURE;
+  notify_closed(c, err ? weft_strerror(err) : "closed");
+  if (c->ws)
+    wslay_event_context_free(c->ws);
+  free(c->in);
+  free(c->hs);
+  c->host->free(c);
+}
+
+static const struct weft_stream_cbs stream_cbs = {
+    .on_read = on_read,
+    .on_eof = on_eof,
+    .on_drained = on_drained,
+    .on_closed = on_stream_closed,
+};
+
+static struct ws_conn *conn_new(const struct weft_host *host,
+                                struct weft_stream *s, bool client,
+                                const struct ws_conn_cbs *cbs, void *arg)
+{
+  struct ws_conn *c = host->calloc(1, sizeof *c);
+  if (!c)
+    return NULL;
+  c->host = host;
+  c->stream = s;
+  c->client = client;
+  c->cbs = cbs;
+  c->arg = arg;
+  int rc = client ? wslay_event_context_client_init(&c->ws, &ws_callbacks, c)
+                  : wslay_event_context_server_init(&c->ws, &ws_callbacks, c);
+  if (rc != 0) {
+    host->free(c);
+    return NULL;
+  }
+  wslay_event_config_set_max_recv_msg_length(c->ws, WS_MAX_MESSAGE);
+  return c;
+}
+
+int ws_conn_accept(const struct weft_host *host, struct weft_stream *s,
+                   const struct ws_upgrade *up, const struct ws_conn_cbs *cbs,
+                   void *arg, struct ws_conn **out)
+{
+  struct ws_conn *c = conn_new(host, s, false, cbs, arg);
+  if (!c) {
+    host->stream_close(s);
+    return WEFT_ENOMEM;
+  }
+  char accept[32], resp[256];
+  accept_value(up->key, accept);
+  int n = snprintf(resp, sizeof resp,
+                   "HTTP/1.1 101 Switching Protocols\r\n"
+                   "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Accept: %s\r\n\r\n",
+                   accept);
+  c->state = WS_OPEN;
+  int rc = host->stream_start(s, &stream_cbs, c);
+  if (rc != 0) {
+    wslay_event_context_free(c->ws);
+    host->free(c);
+    host->stream_close(s);
+    return rc;
+  }
+  host->stream_write(s, resp, (size_t)n);
+  *out = c;
+  return 0;
+}
+
+int ws_conn_dial(const struct weft_host *host, struct weft_stream *s,
+                 const char *host_header, const char *path, const char *token,
+                 const struct ws_conn_cbs *cbs, void *arg,
+                 struct ws_conn **out)
+{
+  struct ws_conn *c = conn_new(host, s, true, cbs, arg);
+  if (c)
+    c->hs = malloc(HANDSHAKE_MAX + 1);
+  if (!c || !c->hs) {
+    if (c) {
+      wslay_event_context_free(c->ws);
+      host->free(c);
+    }
+    host->stream_close(s);
+    return WEFT_ENOMEM;
+  }
+  unsigned char raw[16];
+  char key[32];
+  RAND_bytes(raw, sizeof raw);
+  EVP_EncodeBlock((unsigned char *)key, raw, sizeof raw);
+  accept_value(key, c->expect_accept);
+  size_t len = strlen(host_header) + strlen(path) + strlen(token) + 256;
+  char *req = malloc(len);
+  if (!req) {
+    host->stream_close(s);
+    *out = c;
+    return 0;
+  }
+  int n = snprintf(req, len,
+                   "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                   "Sec-WebSocket-Version: 13\r\n"
+                   "Authorization: Bearer %s\r\n\r\n",
+                   path, host_header, key, token);
+  c->state = WS_HANDSHAKE;
+  int rc = host->stream_start(s, &stream_cbs, c);
+  if (rc == 0)
+    host->stream_write(s, req, (size_t)n);
+  free(req);
+  if (rc != 0) {
+    free(c->hs);
+    wslay_event_context_free(c->ws);
+    host->free(c);
+    host->stream_close(s);
+    return rc;
+  }
+  *out = c;
+  return 0;
+}
+
+size_t ws_conn_send(struct ws_conn *c, const void *data, size_t len)
+{
+  if (c->state != WS_OPEN)
+    return ws_conn_backlog(c);
+  struct wslay_event_msg msg = {
+      .opcode = WSLAY_BINARY_FRAME, .msg = data, .msg_length = len};
+  if (wslay_event_queue_msg(c->ws, &msg) != 0) {
+    c->host->stream_close(c->stream);
+    return 0;
+  }
+  pump(c);
+  return ws_conn_backlog(c);
+}
+
+size_t ws_conn_backlog(const struct ws_conn *c)
+{
+  return c->stream_backlog +
+         (c->ws ? wslay_event_get_queued_msg_length(c->ws) : 0);
+}
+
+void ws_conn_close(struct ws_conn *c, uint16_t code, const char *reason)
+{
+  if (c->state == WS_HANDSHAKE) {
+    c->host->stream_close(c->stream);
+    return;
+  }
+  if (c->state != WS_OPEN)
+    return;
+  c->code = code;
+  snprintf(c->why, sizeof c->why, "%s", reason ? reason : "closed");
+  size_t rlen = reason ? strlen(reason) : 0;
+  wslay_event_queue_close(c->ws, code, (const uint8_t *)reason,
+                          rlen > 123 ? 123 : rlen);
+  c->state = WS_CLOSING;
+  pump(c);
+}
+
+void ws_conn_abort(struct ws_conn *c)
+{
+  if (c->state != WS_DONE)
+    c->host->stream_close(c->stream);
+}
