@@ -78,6 +78,10 @@ const struct weft_option conf_server_options[] = {
      offsetof(struct server_conf, max_conns_per_ip), "64",
      "control API: connections one address may hold open", NULL, 1, 100000,
      0},
+    {"public_conns_per_ip", WEFT_OPT_INT,
+     offsetof(struct server_conf, public_conns_per_ip), "1024",
+     "public connections one address may hold open to one tunnel", NULL, 1,
+     1000000, 0},
     WEFT_OPTIONS_END,
 };
 

@@ -79,9 +79,9 @@ static void on_connection(uv_stream_t *server, int status)
     stream_discard(s);
     return;
   }
-  if (conns_from(ing, info.peer_ip) >= INGRESS_CONNS_PER_IP) {
-    log_warn("tunnel %s: %s holds %d connections already; refused",
-             t->lease->tunnel_id, info.peer_ip, INGRESS_CONNS_PER_IP);
+  if (conns_from(ing, info.peer_ip) >= ing->svc->conns_per_ip) {
+    log_warn("tunnel %s: %s holds %u connections already; refused",
+             t->lease->tunnel_id, info.peer_ip, ing->svc->conns_per_ip);
     stream_discard(s);
     return;
   }

@@ -11,9 +11,6 @@
 struct tunnel;
 struct tunnel_service;
 
-/* Connections one address may hold open to one tunnel. */
-#define INGRESS_CONNS_PER_IP 256
-
 /* Opens what the tunnel's lease publishes (a tcp port today). 0, or a code
  * with why (the port is taken on this host...). */
 int ingress_open(struct tunnel_service *svc, struct tunnel *t, char *why,

@@ -243,6 +243,7 @@ static int start_services(struct server *s, const char *state_dir, char *err,
     return -1;
   }
   s->tunnels_open = true;
+  s->tunnels.conns_per_ip = (unsigned)sc->public_conns_per_ip;
   s->api.login = s->login;
   s->api.tokens = &s->tokens;
   s->api.tunnels = &s->tunnels;

@@ -154,6 +154,7 @@ int tunnel_service_open(struct tunnel_service *svc, uv_loop_t *loop,
   svc->tokens = tokens;
   svc->acl = acl;
   svc->plugins = plugins;
+  svc->conns_per_ip = 1024;
   snprintf(svc->public_host, sizeof svc->public_host, "%s", public_host);
   snprintf(svc->path_base, sizeof svc->path_base, "%s", path_base);
   int rc = leases_open(&svc->leases, store, cfg, clock_wall_s(), NULL, NULL);

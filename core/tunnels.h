@@ -44,6 +44,7 @@ struct tunnel_service {
   char public_host[256];
   char path_base[300];
   struct tunnel *live;
+  unsigned conns_per_ip;   /* public connections per address and tunnel */
   uv_timer_t reaper;
   struct tunnel_stats stats;
 };

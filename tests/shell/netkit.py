@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Small network tools for the process-level tests (servers and clients on
+loopback). Every operation is bounded in bytes, connections and time.
+
+  netkit.py echo-server PORT              TCP echo (asyncio), until killed
+  netkit.py bulk-server PORT MB           sends MB megabytes to each client
+  netkit.py roundtrip HOST PORT MB        sends MB through an echo and checks
+                                          the sha256 of what comes back
+  netkit.py concurrent HOST PORT N KB     N connections at once, KB each
+  netkit.py slow-reader HOST PORT SEC     connects, reads nothing for SEC s
+"""
+import asyncio
+import hashlib
+import os
+import socket
+import sys
+import time
+
+
+async def echo_handler(reader, writer):
+    try:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                break
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.close()
+
+
+def echo_server(port):
+    async def main():
+        server = await asyncio.start_server(echo_handler, "127.0.0.1", port,
+                                            backlog=2048)
+        async with server:
+            await server.serve_forever()
+    asyncio.run(main())
+
+
+def bulk_server(port, mb):
+    async def handler(reader, writer):
+        chunk = os.urandom(65536)
+        try:
+            for _ in range(mb * 16):
+                writer.write(chunk)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        writer.close()
+
+    async def main():
+        server = await asyncio.start_server(handler, "127.0.0.1", port)
+        async with server:
+            await server.serve_forever()
+    asyncio.run(main())
+
+
+def roundtrip(host, port, mb):
+    """Writes and reads at once (a full-duplex echo), so both directions
+    and their flow control are exercised together."""
+    total = mb * 1024 * 1024
+    sent_hash, recv_hash = hashlib.sha256(), hashlib.sha256()
+    s = socket.create_connection((host, port), timeout=30)
+    s.setblocking(False)
+    block = os.urandom(65536)
+    sent = received = 0
+    start = time.time()
+    import selectors
+    sel = selectors.DefaultSelector()
+    sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    while received < total:
+        if time.time() - start > 120:
+            raise SystemExit("roundtrip: timed out after %d of %d bytes"
+                             % (received, total))
+        for key, events in sel.select(timeout=1):
+            if events & selectors.EVENT_WRITE and sent < total:
+                piece = block[:min(len(block), total - sent)]
+                try:
+                    n = s.send(piece)
+                    sent_hash.update(piece[:n])
+                    sent += n
+                except BlockingIOError:
+                    pass
+                if sent == total:
+                    sel.modify(s, selectors.EVENT_READ)
+            if events & selectors.EVENT_READ:
+                try:
+                    data = s.recv(262144)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    raise SystemExit("roundtrip: closed after %d bytes"
+                                     % received)
+                recv_hash.update(data)
+                received += len(data)
+    s.close()
+    secs = time.time() - start
+    ok = sent_hash.hexdigest() == recv_hash.hexdigest()
+    print("roundtrip %d MB in %.2fs (%.0f MB/s each way): %s"
+          % (mb, secs, mb / secs, "sha256 match" if ok else "MISMATCH"))
+    sys.exit(0 if ok else 1)
+
+
+def concurrent(host, port, n, kb):
+    async def one(i):
+        payload = os.urandom(kb * 1024)
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(payload)
+        await writer.drain()
+        got = await reader.readexactly(len(payload))
+        writer.close()
+        return got == payload
+
+    async def main():
+        start = time.time()
+        results = await asyncio.wait_for(
+            asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True),
+            timeout=120)
+        good = sum(1 for r in results if r is True)
+        print("concurrent: %d/%d connections echoed %d KB intact in %.2fs"
+              % (good, n, kb, time.time() - start))
+        errors = [r for r in results if r is not True]
+        if errors:
+            print("first failure:", repr(errors[0]))
+        return good == n
+    sys.exit(0 if asyncio.run(main()) else 1)
+
+
+def slow_reader(host, port, secs):
+    s = socket.create_connection((host, port), timeout=10)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    time.sleep(secs)
+    got = s.recv(65536)
+    print("slow reader: still connected, read %d bytes after %ds"
+          % (len(got), secs))
+    s.close()
+
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "echo-server":
+        echo_server(int(args[0]))
+    elif cmd == "bulk-server":
+        bulk_server(int(args[0]), int(args[1]))
+    elif cmd == "roundtrip":
+        roundtrip(args[0], int(args[1]), int(args[2]))
+    elif cmd == "concurrent":
+        concurrent(args[0], int(args[1]), int(args[2]), int(args[3]))
+    elif cmd == "slow-reader":
+        slow_reader(args[0], int(args[1]), int(args[2]))
+    else:
+        raise SystemExit(__doc__)
