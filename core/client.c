@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -35,6 +36,8 @@ int client_init(struct client *c, const struct conn_url *server,
 
 void client_free(struct client *c)
 {
+  if (c->curl)
+    curl_easy_cleanup(c->curl);
   free(c->session);
   crypto_wipe(c, sizeof *c);
   curl_global_cleanup();
@@ -89,16 +92,29 @@ static size_t collect(char *ptr, size_t size, size_t n, void *arg)
   return add;
 }
 
-static int raw_request(struct client *c, const char *method, const char *path,
-                       json_t *body, const char *bearer, json_t **reply,
-                       char *err, size_t errlen)
+/* Notes a Retry-After header, so a 429 can be waited out. */
+static size_t header_cb(char *line, size_t size, size_t n, void *arg)
+{
+  struct client *c = arg;
+  size_t len = size * n;
+  if (len > 12 && !strncasecmp(line, "Retry-After:", 12))
+    c->retry_after = strtol(line + 12, NULL, 10);
+  return len;
+}
+
+static int raw_request_once(struct client *c, const char *method,
+                            const char *path, json_t *body, const char *bearer,
+                            json_t **reply, char *err, size_t errlen)
 {
   *reply = NULL;
-  CURL *curl = curl_easy_init();
+  if (!c->curl)
+    c->curl = curl_easy_init();
+  CURL *curl = c->curl;
   if (!curl) {
     snprintf(err, errlen, "libcurl failed to start");
     return 0;
   }
+  curl_easy_reset(curl);
   char url[sizeof c->base_url + 512];
   snprintf(url, sizeof url, "%s%s", c->base_url, path);
   char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -111,6 +127,9 @@ static int raw_request(struct client *c, const char *method, const char *path,
     headers = curl_slist_append(headers, auth);
   }
   struct reply_buf buf = {0};
+  c->retry_after = 0;
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, c);
   curl_easy_setopt(curl, CURLOPT_URL, url);
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -136,8 +155,27 @@ static int raw_request(struct client *c, const char *method, const char *path,
   free(buf.data);
   free(text);
   curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
   return (int)status;
+}
+
+/* A request; an answer of 429 (the server is busy for our address) is
+ * waited out as its Retry-After asks, a few times, a minute at most. */
+static int raw_request(struct client *c, const char *method, const char *path,
+                       json_t *body, const char *bearer, json_t **reply,
+                       char *err, size_t errlen)
+{
+  long waited = 0;
+  for (int attempt = 0;; attempt++) {
+    int status = raw_request_once(c, method, path, body, bearer, reply, err,
+                                  errlen);
+    long wait = c->retry_after > 0 ? c->retry_after : 1;
+    if (status != 429 || attempt == 5 || waited + wait > 60)
+      return status;
+    json_decref(*reply);
+    *reply = NULL;
+    sleep((unsigned)wait);
+    waited += wait;
+  }
 }
 
 static const char *b64(const uint8_t *bin, size_t len, char *buf, size_t size)

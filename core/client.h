@@ -22,6 +22,8 @@ struct client {
   char *session;            /* the session JWT, or NULL */
   int64_t session_expires;  /* wall-clock seconds */
   long timeout_ms;
+  long retry_after; /* seconds, from the last answer's Retry-After */
+  void *curl;       /* one handle, so the connection is kept and reused */
 };
 
 /* 0, or -1 with err (a connection string without a valid secret). */

@@ -75,7 +75,7 @@ const struct weft_option conf_server_options[] = {
      "control API: idle time allowed between requests", NULL, 100, 3600000,
      0},
     {"max_conns_per_ip", WEFT_OPT_INT,
-     offsetof(struct server_conf, max_conns_per_ip), "64",
+     offsetof(struct server_conf, max_conns_per_ip), "256",
      "control API: connections one address may hold open", NULL, 1, 100000,
      0},
     {"public_conns_per_ip", WEFT_OPT_INT,

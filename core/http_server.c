@@ -41,7 +41,7 @@ void http_limits_default(struct http_limits *l)
   l->max_body_bytes = 1024 * 1024;
   l->header_timeout_ms = 10 * 1000;
   l->idle_timeout_ms = 60 * 1000;
-  l->max_conns_per_ip = 64;
+  l->max_conns_per_ip = 256;
   l->max_conns = 4096;
 }
 
@@ -345,8 +345,14 @@ static void on_connection(uv_stream_t *server, int status)
       conns_from(srv, c->peer_ip) > srv->limits.max_conns_per_ip) {
     log_warn("refusing control connection from %s: too many connections",
              c->peer_ip);
-    reject(c, 429, "too_many_connections",
-           "too many connections from your address");
+    struct http_response resp = {0};
+    http_response_error(&resp, 429, "too_many_connections",
+                        "too many connections from your address");
+    strbuf_addf(&resp.headers, "Retry-After: 1\r\n");
+    resp.close = true;
+    send_response(c, &resp);
+    strbuf_free(&resp.body);
+    strbuf_free(&resp.headers);
     return;
   }
   arm_timer(c, srv->limits.header_timeout_ms);

@@ -27,7 +27,7 @@
 #define LOGIN_NONCE_LEN 32
 #define LOGIN_NONCE_TTL_MS 30000
 #define LOGIN_PENDING_MAX 1024
-#define LOGIN_PENDING_PER_IP 16
+#define LOGIN_PENDING_PER_IP 64
 #define LOGIN_RATE_ENTRIES 4096
 #define LOGIN_FREE_FAILURES 5          /* failures before backoff starts */
 #define LOGIN_BACKOFF_MAX_MS (15 * 60 * 1000)

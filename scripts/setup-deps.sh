@@ -12,7 +12,7 @@ PACKAGES=(
   libhiredis-dev libcurl4-openssl-dev
   # tests
   libcriterion-dev clang libfuzzer-14-dev libclang-rt-14-dev
-  curl python3 iproute2 procps
+  curl python3 python3-websockets iproute2 procps
 )
 
 missing=()

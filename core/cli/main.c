@@ -1,3 +1,4 @@
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,9 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+  /* A peer that closes its socket must cost us an EPIPE on that socket,
+   * not the whole process (the default action of SIGPIPE). */
+  signal(SIGPIPE, SIG_IGN);
   if (argc < 2) {
     cli_print_usage("weft");
     return EXIT_USAGE;

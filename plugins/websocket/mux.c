@@ -177,11 +177,13 @@ static void pipe_closed(void *pctx, int err)
   ms->pipe_open = false;
   if (m && ms->h2_open) {
     /* The socket is gone before the stream ended: reset it. A clean end
-     * (both sides sent FIN) leaves nothing to reset. */
+     * (both sides sent FIN) leaves nothing to reset. Sending may end the
+     * stream, and on_stream_close then frees ms: do not touch it after. */
     if (!(ms->local_eof && ms->peer_eof && err == 0))
       nghttp2_submit_rst_stream(m->session, NGHTTP2_FLAG_NONE, ms->id,
                                 err ? NGHTTP2_CANCEL : NGHTTP2_NO_ERROR);
     mux_flush(m);
+    return;
   }
   maybe_free(ms);
 }
@@ -438,6 +440,15 @@ int mux_input(struct mux *m, const uint8_t *data, size_t len)
     return -1;
   }
   mux_flush(m);
+  /* nghttp2 answers a protocol error with GOAWAY and then wants nothing
+   * more: the session is over. */
+  if (!m->failed && !nghttp2_session_want_read(m->session) &&
+      !nghttp2_session_want_write(m->session)) {
+    m->failed = true;
+    if (m->cbs->on_failure)
+      m->cbs->on_failure(m->arg, "the peer broke the HTTP/2 session");
+    return -1;
+  }
   return 0;
 }
 

@@ -59,6 +59,12 @@ struct websocket {
   const struct weft_host *host;
   const struct websocket_conf *conf;
   struct server_tunnel *server_tunnels;
+  struct session *sessions;        /* live WebSockets, both sides */
+  struct client_tunnel *client_tunnels;
+  /* Sessions and connects in flight still call back into us: after
+   * destroy, the plugin's state is freed when the last one is done. */
+  unsigned refs;
+  bool destroyed;
   char status[160];
   uint64_t sessions_total;
 };
@@ -66,6 +72,7 @@ struct websocket {
 /* One WebSocket session, on either side. */
 struct session {
   struct websocket *ws;
+  struct session *prev, *next;
   struct ws_conn *conn;
   struct mux *mux;
   struct server_tunnel *st;   /* server side: its tunnel, or NULL */
@@ -84,6 +91,7 @@ struct server_tunnel {
 
 struct client_tunnel {
   struct websocket *ws;
+  struct client_tunnel *prev, *next;
   char id[32];
   char server_host[256];
   uint16_t server_port;
@@ -98,6 +106,59 @@ struct client_tunnel {
   bool closing;    /* client_tunnel_close was called */
   bool gone;       /* the server no longer has the tunnel */
 };
+
+/* ---- bookkeeping ---- */
+
+static void unref(struct websocket *ws)
+{
+  if (--ws->refs == 0 && ws->destroyed)
+    ws->host->free(ws);
+}
+
+static struct session *session_new(struct websocket *ws)
+{
+  struct session *s = ws->host->calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  s->ws = ws;
+  s->next = ws->sessions;
+  if (s->next)
+    s->next->prev = s;
+  ws->sessions = s;
+  ws->refs++;
+  return s;
+}
+
+static void session_free(struct session *s)
+{
+  struct websocket *ws = s->ws;
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    ws->sessions = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  ws->host->free(s);
+  unref(ws);
+}
+
+static void client_unlink(struct client_tunnel *ct)
+{
+  struct websocket *ws = ct->ws;
+  if (ct->prev)
+    ct->prev->next = ct->next;
+  else if (ws->client_tunnels == ct)
+    ws->client_tunnels = ct->next;
+  if (ct->next)
+    ct->next->prev = ct->prev;
+  ct->prev = ct->next = NULL;
+}
+
+static void client_free(struct client_tunnel *ct)
+{
+  client_unlink(ct);
+  ct->ws->host->free(ct);
+}
 
 /* ---- sessions, both sides ---- */
 
@@ -204,6 +265,8 @@ static void start_session(struct session *s, bool opener)
 }
 
 static void schedule_reconnect(struct client_tunnel *ct);
+static void dial_done(struct client_tunnel *ct, struct weft_stream *stream,
+                      int status);
 
 static void session_closed(void *arg, uint16_t code, const char *why)
 {
@@ -224,14 +287,14 @@ static void session_closed(void *arg, uint16_t code, const char *why)
       ct->session = NULL;
     ct->connecting = false;
     if (ct->closing) {
-      h->free(ct);
+      client_free(ct);
     } else {
       h->log(h, WEFT_LOG_WARN, "tunnel %s: disconnected (%u %s)", ct->id,
              code, why);
       schedule_reconnect(ct);
     }
   }
-  h->free(s);
+  session_free(s);
 }
 
 static void session_open(void *arg)
@@ -275,10 +338,36 @@ static int ws_create(const struct weft_host *host, const void *config,
   return 0;
 }
 
+/* Everything still alive ends now (nothing may run after destroy but the
+ * close callbacks of what we close here, which the core lets finish before
+ * it unloads us). Timers are stopped here, while they are still ours. */
 static void ws_destroy(void *ctx)
 {
   struct websocket *ws = ctx;
-  ws->host->free(ws);
+  const struct weft_host *h = ws->host;
+  ws->destroyed = true;
+  for (struct client_tunnel *ct = ws->client_tunnels; ct; ct = ct->next) {
+    ct->closing = true;
+    if (ct->retry) {
+      h->timer_stop(ct->retry);
+      ct->retry = NULL;
+    }
+  }
+  for (struct session *s = ws->sessions; s; s = s->next) {
+    if (s->ping) {
+      h->timer_stop(s->ping);
+      s->ping = NULL;
+    }
+    ws_conn_abort(s->conn);
+  }
+  /* Client tunnels with no session and no dial in flight go now. */
+  for (struct client_tunnel *ct = ws->client_tunnels, *next; ct; ct = next) {
+    next = ct->next;
+    if (!ct->session && !ct->connecting)
+      client_free(ct);
+  }
+  ws->refs++;
+  unref(ws);
 }
 
 /* ---- server side ---- */
@@ -353,14 +442,13 @@ static int ws_server_upgrade(void *ctx, const struct weft_http_request *req,
     ws_refuse(h, conn, 404, "this server has no such tunnel now");
     return 0;
   }
-  struct session *s = h->calloc(1, sizeof *s);
+  struct session *s = session_new(ws);
   if (!s) {
     ws_refuse(h, conn, 503, "out of memory");
     return 0;
   }
-  s->ws = ws;
   if (ws_conn_accept(h, conn, &up, &conn_cbs, s, &s->conn) != 0) {
-    h->free(s);
+    session_free(s);
     return 0;
   }
   if (st->session) {
@@ -435,7 +523,9 @@ static void local_connected(void *arg, struct weft_stream *stream, int status)
   } else {
     mux_accept(lc->ms, stream);
   }
+  struct websocket *ws = lc->ws;
   h->free(lc);
+  unref(ws);
 }
 
 static void client_stream(void *arg, struct mux_stream *ms)
@@ -451,21 +541,32 @@ static void client_stream(void *arg, struct mux_stream *ms)
   }
   lc->ms = ms;
   lc->ws = s->ws;
+  s->ws->refs++;
   if (h->stream_connect(h, ct->local_host, ct->local_port, false, NULL,
                         local_connected, lc) != 0) {
     h->free(lc);
     mux_refuse(ms);
+    unref(s->ws);
   }
 }
 
 static void server_connected(void *arg, struct weft_stream *stream, int status)
 {
   struct client_tunnel *ct = arg;
+  struct websocket *ws = ct->ws;
+  dial_done(ct, stream, status); /* may free ct; ws holds the dial's ref */
+  unref(ws);
+}
+
+static void dial_done(struct client_tunnel *ct, struct weft_stream *stream,
+                      int status)
+{
   const struct weft_host *h = ct->ws->host;
   if (ct->closing) {
+    ct->connecting = false;
     if (stream)
       h->stream_close(stream);
-    h->free(ct);
+    client_free(ct);
     return;
   }
   if (status != 0) {
@@ -475,14 +576,13 @@ static void server_connected(void *arg, struct weft_stream *stream, int status)
     schedule_reconnect(ct);
     return;
   }
-  struct session *s = h->calloc(1, sizeof *s);
+  struct session *s = session_new(ct->ws);
   if (!s) {
     h->stream_close(stream);
     ct->connecting = false;
     schedule_reconnect(ct);
     return;
   }
-  s->ws = ct->ws;
   s->ct = ct;
   ct->session = s;
   char host_header[300];
@@ -492,7 +592,7 @@ static void server_connected(void *arg, struct weft_stream *stream, int status)
   if (ws_conn_dial(h, stream, host_header, ct->path, ct->token, &conn_cbs, s,
                    &s->conn) != 0) {
     ct->session = NULL;
-    h->free(s);
+    session_free(s);
     ct->connecting = false;
     schedule_reconnect(ct);
   }
@@ -502,9 +602,11 @@ static void dial(struct client_tunnel *ct)
 {
   const struct weft_host *h = ct->ws->host;
   ct->connecting = true;
+  ct->ws->refs++;
   int rc = h->stream_connect(h, ct->server_host, ct->server_port, false, NULL,
                              server_connected, ct);
   if (rc != 0) {
+    unref(ct->ws);
     ct->connecting = false;
     h->log(h, WEFT_LOG_WARN, "tunnel %s: cannot dial %s: %s", ct->id,
            ct->server_host, weft_strerror(rc));
@@ -593,6 +695,10 @@ static int ws_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
     h->free(ct);
     return WEFT_EINVAL;
   }
+  ct->next = ws->client_tunnels;
+  if (ct->next)
+    ct->next->prev = ct;
+  ws->client_tunnels = ct;
   dial(ct);
   *tunnel_ctx = ct;
   return 0;
@@ -612,7 +718,7 @@ static void ws_client_tunnel_close(void *ctx, void *tunnel_ctx)
       mux_goaway(ct->session->mux);
     ws_conn_close(ct->session->conn, 1000, "tunnel closed"); /* frees ct */
   } else if (!ct->connecting) {
-    ws->host->free(ct);
+    client_free(ct);
   }
 }
 

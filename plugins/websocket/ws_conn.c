@@ -577,6 +577,7 @@ void ws_conn_close(struct ws_conn *c, uint16_t code, const char *reason)
 
 void ws_conn_abort(struct ws_conn *c)
 {
+  stop_close_timer(c);
   if (c->state != WS_DONE)
     c->host->stream_close(c->stream);
 }

@@ -11,10 +11,19 @@ cleanup() {
   for pid in "${STARTED_PIDS[@]}"; do
     kill "$pid" 2>/dev/null
   done
+  # Bounded: whatever has not ended 10 s after SIGTERM is named and killed.
+  local deadline=$(($(date +%s) + 10))
   for pid in "${STARTED_PIDS[@]}"; do
+    while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "FAIL: process $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)) ignored SIGTERM" >&2
+      kill -9 "$pid" 2>/dev/null
+    fi
     wait "$pid" 2>/dev/null
   done
-  rm -rf "$TMP"
+  [ -n "${KEEP_TMP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
 }
 trap cleanup EXIT
 

@@ -1,0 +1,147 @@
+#!/usr/bin/python3
+"""The websocket transport's endpoint against an independent RFC 6455
+implementation (python3-websockets) and against hand-made bad frames.
+
+  ws_protocol.py BASE_URL SESSION_JWT TUNNEL_ID
+
+BASE_URL is http://HOST:PORT of the control port; the session belongs to
+the tunnel's device, so fresh orchestration tokens can be had for it."""
+import asyncio
+import base64
+import json
+import os
+import socket
+import struct
+import sys
+import urllib.request
+
+import websockets
+
+BASE, SESSION, TUNNEL = sys.argv[1], sys.argv[2], sys.argv[3]
+HOST, PORT = BASE.split("//")[1].split(":")
+PORT = int(PORT)
+failures = 0
+
+
+def check(name, ok, detail=""):
+    global failures
+    print(("ok: " if ok else "FAIL: ") + name + ("" if ok else " (%s)" % detail))
+    if not ok:
+        failures += 1
+
+
+def fresh_token():
+    req = urllib.request.Request(
+        "%s/v1/tunnels/%s/token" % (BASE, TUNNEL), method="POST",
+        headers={"Authorization": "Bearer " + SESSION})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.load(resp)["token"]
+
+
+async def interop():
+    uri = "ws://%s:%d/v1/ws" % (HOST, PORT)
+    # A real client's handshake (it checks Sec-WebSocket-Accept itself).
+    token = fresh_token()
+    async with websockets.connect(
+            uri, extra_headers={"Authorization": "Bearer " + token},
+            max_size=2**20, open_timeout=10) as ws:
+        pong = await ws.ping()
+        await asyncio.wait_for(pong, 5)
+        check("handshake and ping/pong with python3-websockets", True)
+        await ws.close(1000, "bye")
+        check("clean close answered with 1000", ws.close_code == 1000,
+              ws.close_code)
+    # Something that is not HTTP/2 inside: the session is refused, 1002.
+    token = fresh_token()
+    async with websockets.connect(
+            uri, extra_headers={"Authorization": "Bearer " + token}) as ws:
+        await ws.send(b"\x00this is not an HTTP/2 preface")
+        try:
+            for _ in range(10):  # the server's preface and GOAWAY come first
+                await asyncio.wait_for(ws.recv(), 5)
+        except websockets.ConnectionClosed:
+            pass
+        check("garbage inside the session closes with 1002",
+              ws.close_code == 1002, ws.close_code)
+    # A token-less upgrade, and a spent token, are refused before anything.
+    for name, headers in (("no token", {}),
+                          ("a spent token", {"Authorization": "Bearer " + token}),
+                          ("a forged token", {"Authorization": "Bearer eyJhbGciOiJub25lIn0.e30."})):
+        try:
+            async with websockets.connect(uri, extra_headers=headers):
+                check("upgrade with %s refused" % name, False, "accepted")
+        except websockets.InvalidStatusCode as e:
+            check("upgrade with %s refused with 401" % name,
+                  e.status_code == 401, e.status_code)
+
+
+def raw_session():
+    """A hand-made handshake, so we can send frames no library would."""
+    token = fresh_token()
+    s = socket.create_connection((HOST, PORT), timeout=5)
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(("GET /v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+               "Sec-WebSocket-Key: %s\r\nAuthorization: Bearer %s\r\n\r\n"
+               % (key, token)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return s
+
+
+def masked(opcode, payload, fin=True, rsv=0):
+    first = (0x80 if fin else 0) | (rsv << 4) | opcode
+    mask = os.urandom(4)
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    if len(payload) < 126:
+        return bytes([first, 0x80 | len(payload)]) + mask + body
+    return bytes([first, 0x80 | 126]) + struct.pack(">H", len(payload)) + mask + body
+
+
+def close_code_from(s):
+    """Reads frames until the server's close frame; returns its code."""
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+            while len(data) >= 2:
+                length = data[1] & 0x7F
+                if len(data) < 2 + length:
+                    break
+                opcode, payload = data[0] & 0x0F, data[2:2 + length]
+                data = data[2 + length:]
+                if opcode == 0x8:
+                    return struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else 1005
+    except socket.timeout:
+        return None
+    return None
+
+
+def malformed():
+    cases = [
+        ("an unmasked client frame", b"\x82\x05hello", 1002),
+        ("RSV bits set", masked(0x2, b"hi", rsv=4), 1002),
+        ("an oversized control frame", masked(0x9, b"p" * 126), 1002),
+        ("a 64-bit length with the top bit set",
+         b"\x82\xff" + b"\x80" + b"\x00" * 7 + os.urandom(4), 1002),
+        ("bad UTF-8 in a text message", masked(0x1, b"\xff\xfe\xfd"), 1007),
+        ("bad UTF-8 in a close reason", masked(0x8, b"\x03\xe8\xc3\x28"), 1007),
+        ("a (valid) text message", masked(0x1, b"hello"), 1003),
+        ("an unknown opcode", masked(0x3, b"?"), 1002),
+    ]
+    for name, frame, want in cases:
+        s = raw_session()
+        s.sendall(frame)
+        code = close_code_from(s)
+        s.close()
+        check("%s gets close code %d" % (name, want), code == want, code)
+
+
+asyncio.run(interop())
+malformed()
+sys.exit(1 if failures else 0)
