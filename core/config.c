@@ -21,6 +21,11 @@ const struct weft_option conf_server_options[] = {
      "0.0.0.0:9092",
      "control API address(es): HOST:PORT, comma-separated for several", NULL,
      0, 0, 0},
+    {"http_listen", WEFT_OPT_STRING, offsetof(struct server_conf, http_listen),
+     "0.0.0.0:8080",
+     "public HTTP address (HOST:PORT) for tunnels routed by Host or path, or "
+     "off",
+     NULL, 0, 0, 0},
     {"public_host", WEFT_OPT_STRING, offsetof(struct server_conf, public_host),
      NULL,
      "host name or address clients use to reach this server (default: the "
@@ -426,6 +431,16 @@ static void check_server_lists(struct parser *p, const struct conf_section *s)
 {
   char why[512];
   const struct conf_entry *e;
+  if ((e = entry_of(s, "http_listen")) && strcmp(e->value, "off")) {
+    enum url_host_kind kind;
+    char host[URL_MAX_HOST + 1];
+    uint16_t port;
+    if (hostport_parse(e->value, &kind, host, sizeof host, &port, why,
+                       sizeof why) != 0 ||
+        kind == URL_HOST_NAME)
+      report(p, e->line, "[server] http_listen: %s",
+             kind == URL_HOST_NAME ? "give an IP address, not a name" : why);
+  }
   if ((e = entry_of(s, "pool"))) {
     struct prefix_list l;
     if (prefix_list_parse(e->value, &l, why, sizeof why) != 0 ||
@@ -867,7 +882,8 @@ static unsigned cap_for(enum url_scheme scheme)
   case URL_HTTP:
     return WEFT_CAP_HTTP;
   case URL_HTTPS:
-    return WEFT_CAP_SNI | WEFT_CAP_HTTP;
+    /* TLS on the public side: a transport that routes by SNI (vhost). */
+    return WEFT_CAP_SNI;
   }
   return 0;
 }

@@ -27,6 +27,7 @@ struct plugin_registry;
 /* The [server] section. Strings belong to the conf. */
 struct server_conf {
   const char *listen;       /* "HOST:PORT[, HOST:PORT...]" */
+  const char *http_listen;  /* public HTTP port (Host and path routing) */
   const char *public_host;  /* host printed in the connection string */
   const char *state_dir;    /* NULL: /var/lib/weft as root, else ~/.local/state/weft */
   const char *secret_file;  /* also write the connection string here */

@@ -62,34 +62,26 @@ static unsigned conns_from(const struct ingress *ing, const char *ip)
   return n;
 }
 
-static void on_connection(uv_stream_t *server, int status)
+int ingress_adopt(struct tunnel *t, struct weft_stream *s)
 {
-  struct ingress *ing = server->data;
-  struct tunnel *t = ing->tunnel;
-  if (status < 0)
-    return;
-  struct weft_stream *s = stream_accept(ing->svc->loop, server);
-  if (!s)
-    return;
+  struct ingress *ing = t->ingress;
+  if (!ing)
+    return WEFT_ECONNREFUSED;
   struct weft_stream_info info = {.struct_size = sizeof info};
   stream_info(s, &info);
   char why[256];
   if (acl_check_source(&ing->allow, info.peer_ip, why, sizeof why) != 0) {
     log_info("tunnel %s: %s", t->lease->tunnel_id, why);
-    stream_discard(s);
-    return;
+    return WEFT_EDENIED;
   }
   if (conns_from(ing, info.peer_ip) >= ing->svc->conns_per_ip) {
     log_warn("tunnel %s: %s holds %u connections already; refused",
              t->lease->tunnel_id, info.peer_ip, ing->svc->conns_per_ip);
-    stream_discard(s);
-    return;
+    return WEFT_ELIMIT;
   }
   struct ingress_conn *c = calloc(1, sizeof *c);
-  if (!c) {
-    stream_discard(s);
-    return;
-  }
+  if (!c)
+    return WEFT_ENOMEM;
   c->ing = ing;
   c->stream = s;
   snprintf(c->peer_ip, sizeof c->peer_ip, "%s", info.peer_ip);
@@ -106,10 +98,23 @@ static void on_connection(uv_stream_t *server, int status)
                ? p->desc.server_stream_open(p->ctx, t->plugin_ctx, s)
                : WEFT_ECONNREFUSED;
   if (rc != 0) {
+    /* Not carried: the stream stays the caller's; forget it here. */
+    stream_set_account(s, NULL);
+    conn_unlink(c);
     log_debug("tunnel %s: connection from %s not carried: %s",
               t->lease->tunnel_id, info.peer_ip, weft_strerror(rc));
-    stream_discard(s); /* conn_closed unlinks c */
   }
+  return rc;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+  struct ingress *ing = server->data;
+  if (status < 0)
+    return;
+  struct weft_stream *s = stream_accept(ing->svc->loop, server);
+  if (s && ingress_adopt(ing->tunnel, s) != 0)
+    stream_discard(s);
 }
 
 static void listener_closed(uv_handle_t *h) { free(h); }

@@ -15,6 +15,12 @@ struct tunnel_service;
  * with why (the port is taken on this host...). */
 int ingress_open(struct tunnel_service *svc, struct tunnel *t, char *why,
                  size_t len);
+/* Hands one public connection to the tunnel's transport, after the
+ * source allowlist and the per-address cap, with traffic accounting. 0, or
+ * a code (the caller still owns the stream and should close it). */
+struct weft_stream;
+int ingress_adopt(struct tunnel *t, struct weft_stream *s);
+
 /* Closes the listeners and every public connection still open. */
 void ingress_close(struct tunnel *t);
 

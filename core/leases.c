@@ -379,6 +379,10 @@ int leases_create(struct leases *ls, const struct lease_request *req,
   if (l.port)
     snprintf(public_url, sizeof public_url, "%s://%s:%u", l.port_proto,
              req->public_host ? req->public_host : "", l.port);
+  else if (*hostname && req->http_port && req->http_port != 80 &&
+           r->scheme == URL_HTTP)
+    snprintf(public_url, sizeof public_url, "http://%s:%u", hostname,
+             req->http_port);
   else if (*hostname)
     snprintf(public_url, sizeof public_url, "%s://%s",
              url_scheme_name(r->scheme), hostname);

@@ -38,6 +38,7 @@ struct lease_request {
   bool wants_address;        /* the transport gives devices pool addresses */
   const char *public_host;   /* host in published tcp/udp URLs */
   const char *path_base;     /* for http without a remote: public base URL */
+  uint16_t http_port;        /* public HTTP port, for host-name URLs */
 };
 
 struct quarantined {

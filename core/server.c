@@ -12,6 +12,7 @@
 #include "control_api.h"
 #include "crypto.h"
 #include "exit_codes.h"
+#include "http_ingress.h"
 #include "http_server.h"
 #include "log.h"
 #include "plugin_registry.h"
@@ -236,7 +237,20 @@ static int start_services(struct server *s, const char *state_dir, char *err,
   login_server_init(s->login);
   char host[URL_MAX_HOST + 3], base[URL_MAX_HOST + 32];
   public_host(s, &s->listen[0], host, sizeof host);
-  snprintf(base, sizeof base, "http://%s:%u", host, s->listen[0].port);
+  enum url_host_kind kind;
+  char http_host[URL_MAX_HOST + 1] = "";
+  uint16_t http_port = 0;
+  const char *http_listen =
+      s->opts->http_listen ? s->opts->http_listen : sc->http_listen;
+  bool http_on = strcmp(http_listen, "off") != 0;
+  if (http_on && hostport_parse(http_listen, &kind, http_host,
+                                sizeof http_host, &http_port, err,
+                                errlen) != 0)
+    return -1;
+  if (http_port == 80)
+    snprintf(base, sizeof base, "http://%s", host);
+  else
+    snprintf(base, sizeof base, "http://%s:%u", host, http_port);
   if (tunnel_service_open(&s->tunnels, &s->loop, s->store, &lc, &s->tokens,
                           &s->acl, &s->plugins, host, base) != 0) {
     snprintf(err, errlen, "cannot load the leases from %.900s", path);
@@ -244,6 +258,19 @@ static int start_services(struct server *s, const char *state_dir, char *err,
   }
   s->tunnels_open = true;
   s->tunnels.conns_per_ip = (unsigned)sc->public_conns_per_ip;
+  s->tunnels.http_port = http_port;
+  if (http_on) {
+    if (kind == URL_HOST_ANY)
+      snprintf(http_host, sizeof http_host, "0.0.0.0");
+    int rc = http_ingress_open(&s->tunnels, &s->loop, http_host, http_port,
+                               &s->tunnels.http);
+    if (rc != 0) {
+      snprintf(err, errlen, "cannot listen on %s:%u (http_listen): %s",
+               http_host, http_port, uv_strerror(rc));
+      return -1;
+    }
+    log_info("public HTTP listening on %s:%u", http_host, http_port);
+  }
   s->api.login = s->login;
   s->api.tokens = &s->tokens;
   s->api.tunnels = &s->tunnels;

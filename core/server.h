@@ -17,6 +17,7 @@ struct server_options {
   const char *email;        /* overrides the config */
   const char *state_dir;    /* overrides the config */
   const char *plugin_dir;
+  const char *http_listen;  /* overrides the config: HOST:PORT or off */
   bool verbose;
 };
 

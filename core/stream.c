@@ -38,6 +38,11 @@ struct weft_stream {
   char *leftover;           /* bytes read before the stream was handed on */
   size_t leftover_len;
   struct stream_account account;
+  /* An optional filter between the socket and the reader (the HTTP
+   * ingress rewrites request heads); it hands bytes on with stream_emit. */
+  void (*filter)(void *fctx, const char *data, size_t len);
+  void (*filter_free)(void *fctx);
+  void *fctx;
   bool http;
   char *http_host;
   char peer_ip[46], local_ip[46];
@@ -113,6 +118,8 @@ static void on_tcp_closed(uv_handle_t *h)
   struct weft_stream *s = h->data;
   if (s->account.on_close)
     s->account.on_close(s->account.arg);
+  if (s->filter_free)
+    s->filter_free(s->fctx);
   if (s->mode == MODE_RAW && s->cbs && s->cbs->on_closed)
     s->cbs->on_closed(s->ctx, s->close_err);
   else if (s->mode == MODE_PIPE && s->ops->closed)
@@ -184,7 +191,10 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
   if (s->closing)
     return;
   if (n > 0) {
-    deliver(s, buf->base, (size_t)n);
+    if (s->filter)
+      s->filter(s->fctx, buf->base, (size_t)n);
+    else
+      deliver(s, buf->base, (size_t)n);
     return;
   }
   if (n == UV_EOF) {
@@ -354,6 +364,22 @@ void stream_set_account(struct weft_stream *s, const struct stream_account *a)
     s->account = *a;
   else
     memset(&s->account, 0, sizeof s->account);
+}
+
+void stream_set_filter(struct weft_stream *s,
+                       void (*filter)(void *fctx, const char *data,
+                                      size_t len),
+                       void (*filter_free)(void *fctx), void *fctx)
+{
+  s->filter = filter;
+  s->filter_free = filter_free;
+  s->fctx = fctx;
+}
+
+void stream_emit(struct weft_stream *s, const char *data, size_t len)
+{
+  if (!s->closing && len)
+    deliver(s, data, len);
 }
 
 void stream_set_http(struct weft_stream *s, const char *host)

@@ -28,6 +28,16 @@ struct weft_stream *stream_accept(uv_loop_t *loop, uv_stream_t *server);
 void stream_handover(struct weft_stream *s, const void *leftover, size_t len);
 /* The owner's accounting; may be NULL. */
 void stream_set_account(struct weft_stream *s, const struct stream_account *a);
+/* Puts a filter between the socket and whoever reads the stream: socket
+ * bytes go to filter(), which passes on what it wants with stream_emit().
+ * Bytes given as leftover to stream_handover bypass the filter.
+ * filter_free(fctx), if set, runs when the stream is gone. */
+void stream_set_filter(struct weft_stream *s,
+                       void (*filter)(void *fctx, const char *data,
+                                      size_t len),
+                       void (*filter_free)(void *fctx), void *fctx);
+void stream_emit(struct weft_stream *s, const char *data, size_t len);
+
 /* Marks a public HTTP stream (for stream_info). */
 void stream_set_http(struct weft_stream *s, const char *host);
 

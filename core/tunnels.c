@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "http_ingress.h"
 #include "ingress.h"
 #include "log.h"
 #include "plugin_registry.h"
@@ -185,6 +186,8 @@ int tunnel_service_open(struct tunnel_service *svc, uv_loop_t *loop,
 
 void tunnel_service_close(struct tunnel_service *svc)
 {
+  http_ingress_close(svc->http);
+  svc->http = NULL;
   while (svc->live) {
     close_transport(svc->live, WEFT_ECANCELED);
     tunnel_unlink(svc, svc->live);
@@ -289,6 +292,7 @@ void tunnel_service_create(struct tunnel_service *svc,
       .wants_address = (plugin->desc.caps & WEFT_CAP_ADDRESS) != 0,
       .public_host = svc->public_host,
       .path_base = svc->path_base,
+      .http_port = svc->http_port,
   };
   struct lease *lease;
   char why[512];

@@ -19,6 +19,7 @@ struct plugin;
 struct plugin_registry;
 
 struct ingress;
+struct http_ingress;
 
 struct tunnel {
   struct lease *lease; /* owned by the leases */
@@ -45,6 +46,8 @@ struct tunnel_service {
   char path_base[300];
   struct tunnel *live;
   unsigned conns_per_ip;   /* public connections per address and tunnel */
+  struct http_ingress *http; /* the public HTTP port, or NULL */
+  uint16_t http_port;
   uv_timer_t reaper;
   struct tunnel_stats stats;
 };

@@ -12,6 +12,7 @@ enum {
   OPT_EMAIL,
   OPT_STATE_DIR,
   OPT_PLUGIN_DIR,
+  OPT_HTTP_LISTEN,
 };
 
 int cmd_server(int argc, char **argv)
@@ -25,6 +26,7 @@ int cmd_server(int argc, char **argv)
       {"email", required_argument, NULL, OPT_EMAIL},
       {"state-dir", required_argument, NULL, OPT_STATE_DIR},
       {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
+      {"http-listen", required_argument, NULL, OPT_HTTP_LISTEN},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -52,6 +54,7 @@ int cmd_server(int argc, char **argv)
     case OPT_EMAIL: opts.email = optarg; break;
     case OPT_STATE_DIR: opts.state_dir = optarg; break;
     case OPT_PLUGIN_DIR: opts.plugin_dir = optarg; break;
+    case OPT_HTTP_LISTEN: opts.http_listen = optarg; break;
     case 'v': opts.verbose = true; break;
     case 'h': cli_print_usage("server"); return EXIT_OK;
     case ':':

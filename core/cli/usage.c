@@ -43,6 +43,8 @@ static const struct {
      "      --email ADDR         contact address for ACME certificates\n"
      "      --state-dir DIR      where the secret and store live\n"
      "      --plugin-dir DIR     load plugins from DIR first\n"
+     "      --http-listen A:P    public HTTP port for http tunnels, or off\n"
+     "                           (default 0.0.0.0:8080)\n"
      "  -v, --verbose            log debug detail\n"
      "  -h, --help               show this help\n"},
     {"tunnel",

@@ -10,6 +10,7 @@ BASE="http://127.0.0.1:$PORT"
 cat >"$TMP/weft.conf" <<CONF
 [server]
 listen = 127.0.0.1:$PORT
+http_listen = off
 port_range = 31000-31009
 
 [transport.testtransport]

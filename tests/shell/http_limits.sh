@@ -8,6 +8,7 @@ PORT=$(free_port)
 cat >"$TMP/weft.conf" <<CONF
 [server]
 listen = 127.0.0.1:$PORT
+http_listen = off
 header_timeout = 1s
 keepalive_timeout = 2s
 max_conns_per_ip = 4

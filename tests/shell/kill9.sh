@@ -12,6 +12,7 @@ BASE="http://127.0.0.1:$PORT"
 cat >"$TMP/weft.conf" <<CONF
 [server]
 listen = 127.0.0.1:$PORT
+http_listen = off
 CONF
 SERVER_PID=
 start_server() {

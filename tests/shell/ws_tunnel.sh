@@ -13,6 +13,7 @@ BASE="http://127.0.0.1:$PORT"
 cat >"$TMP/weft.conf" <<CONF
 [server]
 listen = 127.0.0.1:$PORT
+http_listen = off
 port_range = 32000-32099
 
 [transport.websocket]

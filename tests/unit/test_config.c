@@ -178,7 +178,7 @@ Test(config, unknown_server_key_lists_valid_ones)
 {
   refused("[server]\nlisten = 0.0.0.0:1\nlisen = x\n",
           "t.conf:3: unknown key 'lisen' in [server]: valid keys are listen, "
-          "public_host, state_dir");
+          "http_listen, public_host, state_dir");
 }
 
 Test(config, bad_values_name_the_key)

@@ -1,0 +1,508 @@
+#include "http_ingress.h"
+
+#include <http_parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <weft/errors.h>
+
+#include "ingress.h"
+#include "log.h"
+#include "strbuf.h"
+#include "stream.h"
+#include "tunnels.h"
+
+#define HEAD_MAX (16 * 1024)
+#define HEADERS_MAX 64
+/* A client gets this long to send its first request head. */
+#define FIRST_HEAD_TIMEOUT_MS 10000
+
+enum rstate { R_HEAD, R_BODY, R_RAW, R_DEAD };
+
+struct header {
+  size_t name_off, name_len, value_off, value_len; /* into hdrs */
+};
+
+struct route_conn {
+  struct http_ingress *ing;
+  struct weft_stream *stream;
+  struct route_conn *prev, *next; /* while not yet handed over */
+  uv_timer_t *timer;              /* first-head deadline */
+  http_parser parser;
+  enum rstate state;
+  /* The request head being read. */
+  struct strbuf url;
+  struct strbuf hdrs;             /* names and values, back to back */
+  struct header headers[HEADERS_MAX];
+  size_t header_count;
+  bool in_value;
+  size_t head_bytes;
+  size_t skip;                    /* head bytes at the start of a body feed */
+  /* Where its requests go. */
+  char tunnel_id[32];
+  bool routed, by_path, handed_over;
+  char host[256];
+  char peer_ip[46];
+  struct strbuf pending;          /* output before the hand-over */
+};
+
+struct http_ingress {
+  struct tunnel_service *svc;
+  uv_loop_t *loop;
+  uv_tcp_t *listener;
+  struct route_conn *waiting;     /* connections not yet routed */
+};
+
+static void emit(struct route_conn *rc, const char *data, size_t len)
+{
+  if (!len)
+    return;
+  if (rc->handed_over)
+    stream_emit(rc->stream, data, len);
+  else
+    strbuf_add(&rc->pending, data, len);
+}
+
+/* ---- the request head ---- */
+
+static struct route_conn *rc_of(http_parser *p) { return p->data; }
+
+static int count(struct route_conn *rc, size_t len)
+{
+  rc->head_bytes += len;
+  return rc->head_bytes > HEAD_MAX ? -1 : 0;
+}
+
+static int on_begin(http_parser *p)
+{
+  struct route_conn *rc = rc_of(p);
+  strbuf_reset(&rc->url);
+  strbuf_reset(&rc->hdrs);
+  rc->header_count = 0;
+  rc->in_value = false;
+  rc->head_bytes = 0;
+  return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+  struct route_conn *rc = rc_of(p);
+  strbuf_add(&rc->url, at, len);
+  return count(rc, len);
+}
+
+static int on_field(http_parser *p, const char *at, size_t len)
+{
+  struct route_conn *rc = rc_of(p);
+  if (count(rc, len))
+    return -1;
+  if (rc->in_value || rc->header_count == 0) {
+    if (rc->header_count == HEADERS_MAX)
+      return -1;
+    struct header *h = &rc->headers[rc->header_count++];
+    h->name_off = rc->hdrs.len;
+    h->name_len = 0;
+    h->value_len = 0;
+    rc->in_value = false;
+  }
+  rc->headers[rc->header_count - 1].name_len += len;
+  strbuf_add(&rc->hdrs, at, len);
+  return 0;
+}
+
+static int on_value(http_parser *p, const char *at, size_t len)
+{
+  struct route_conn *rc = rc_of(p);
+  if (count(rc, len) || rc->header_count == 0)
+    return -1;
+  struct header *h = &rc->headers[rc->header_count - 1];
+  if (!rc->in_value) {
+    h->value_off = rc->hdrs.len;
+    rc->in_value = true;
+  }
+  h->value_len += len;
+  strbuf_add(&rc->hdrs, at, len);
+  return 0;
+}
+
+static int pause_here(http_parser *p)
+{
+  http_parser_pause(p, 1);
+  return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_message_begin = on_begin,
+    .on_url = on_url,
+    .on_header_field = on_field,
+    .on_header_value = on_value,
+    .on_headers_complete = pause_here,
+    .on_message_complete = pause_here,
+};
+
+static bool header_is(const struct route_conn *rc, const struct header *h,
+                      const char *name)
+{
+  return h->name_len == strlen(name) &&
+         !strncasecmp(rc->hdrs.data + h->name_off, name, h->name_len);
+}
+
+/* The Host of the request: lower case, without port or trailing dot. */
+static void request_host(const struct route_conn *rc, char *out, size_t len)
+{
+  out[0] = '\0';
+  for (size_t i = 0; i < rc->header_count; i++) {
+    const struct header *h = &rc->headers[i];
+    if (!header_is(rc, h, "host"))
+      continue;
+    const char *v = rc->hdrs.data + h->value_off;
+    size_t n = h->value_len;
+    if (n && v[0] != '[') {
+      const char *colon = memchr(v, ':', n);
+      if (colon)
+        n = (size_t)(colon - v);
+    }
+    if (n && v[n - 1] == '.')
+      n--;
+    if (n >= len)
+      n = len - 1;
+    for (size_t k = 0; k < n; k++)
+      out[k] = (char)((v[k] >= 'A' && v[k] <= 'Z') ? v[k] - 'A' + 'a' : v[k]);
+    out[n] = '\0';
+    return;
+  }
+}
+
+static struct tunnel *by_hostname(struct tunnel_service *svc, const char *host)
+{
+  for (struct tunnel *t = svc->live; t; t = t->next)
+    if (t->lease->hostname[0] && !strcmp(t->lease->hostname, host))
+      return t;
+  return NULL;
+}
+
+/* "/t0123456789abcdef/rest" -> the tunnel, and how much to strip. */
+static struct tunnel *by_path(struct tunnel_service *svc, const char *target,
+                              size_t *strip)
+{
+  if (target[0] != '/' || target[1] != 't')
+    return NULL;
+  size_t n = strcspn(target + 1, "/?#");
+  char id[32];
+  if (n == 0 || n >= sizeof id)
+    return NULL;
+  memcpy(id, target + 1, n);
+  id[n] = '\0';
+  *strip = 1 + n;
+  return tunnel_service_find(svc, id);
+}
+
+static void rc_free(void *arg);
+static void unlink_waiting(struct route_conn *rc);
+static void stop_timer(struct route_conn *rc);
+
+/* Answers a request the server cannot route and ends the connection. */
+static void refuse(struct route_conn *rc, int status, const char *text)
+{
+  char resp[512];
+  int n = snprintf(resp, sizeof resp,
+                   "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+                   "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
+                   status,
+                   status == 404   ? "Not Found"
+                   : status == 403 ? "Forbidden"
+                   : status == 431 ? "Request Header Fields Too Large"
+                   : status == 503 ? "Service Unavailable"
+                                   : "Bad Request",
+                   strlen(text) + 1, text);
+  rc->state = R_DEAD;
+  if (rc->handed_over) {
+    stream_close(rc->stream); /* its answers come from the device */
+    return;
+  }
+  unlink_waiting(rc);
+  stop_timer(rc);
+  stream_set_filter(rc->stream, NULL, rc_free, rc); /* freed at close */
+  stream_end(rc->stream, resp, n > 0 && (size_t)n < sizeof resp ? (size_t)n : 0);
+}
+
+/* Routes the request whose head is complete and emits it rewritten.
+ * false when the connection must end. */
+static bool head_complete(struct route_conn *rc)
+{
+  struct tunnel_service *svc = rc->ing->svc;
+  if (rc->url.oom || rc->hdrs.oom) {
+    refuse(rc, 400, "out of memory");
+    return false;
+  }
+  const char *target = strbuf_str(&rc->url);
+  char host[256];
+  request_host(rc, host, sizeof host);
+  size_t strip = 0;
+  struct tunnel *t = host[0] ? by_hostname(svc, host) : NULL;
+  bool path = false;
+  if (!t) {
+    t = by_path(svc, target, &strip);
+    path = t != NULL;
+  }
+  if (rc->routed) {
+    /* A keep-alive connection stays with the tunnel it began with. */
+    if (!t || strcmp(t->lease->tunnel_id, rc->tunnel_id) || path != rc->by_path) {
+      stream_close(rc->stream);
+      rc->state = R_DEAD;
+      return false;
+    }
+  } else {
+    if (!t) {
+      refuse(rc, 404, "no tunnel serves this host or path");
+      return false;
+    }
+    if (!t->plugin_ctx) {
+      refuse(rc, 503, "the tunnel's device is not connected");
+      return false;
+    }
+    rc->routed = true;
+    rc->by_path = path;
+    snprintf(rc->tunnel_id, sizeof rc->tunnel_id, "%s", t->lease->tunnel_id);
+    snprintf(rc->host, sizeof rc->host, "%s", host);
+  }
+  const char *rest = target + strip;
+  struct strbuf out = {0};
+  strbuf_addf(&out, "%s %s%s HTTP/%u.%u\r\n",
+              http_method_str((enum http_method)rc->parser.method),
+              (*rest == '/') ? "" : "/", rest, rc->parser.http_major,
+              rc->parser.http_minor);
+  for (size_t i = 0; i < rc->header_count; i++) {
+    const struct header *h = &rc->headers[i];
+    /* What the client says about forwarding is not believed. */
+    if (header_is(rc, h, "x-forwarded-for") ||
+        header_is(rc, h, "x-forwarded-proto") ||
+        header_is(rc, h, "x-forwarded-host") || header_is(rc, h, "forwarded"))
+      continue;
+    strbuf_add(&out, rc->hdrs.data + h->name_off, h->name_len);
+    strbuf_add(&out, ": ", 2);
+    strbuf_add(&out, rc->hdrs.data + h->value_off, h->value_len);
+    strbuf_add(&out, "\r\n", 2);
+  }
+  strbuf_addf(&out,
+              "X-Forwarded-For: %s\r\nX-Forwarded-Proto: http\r\n"
+              "X-Forwarded-Host: %s\r\n\r\n",
+              rc->peer_ip, host);
+  emit(rc, out.data, out.len);
+  strbuf_free(&out);
+  return true;
+}
+
+/* ---- the filter: bytes from the public client ---- */
+
+static void feed(void *arg, const char *data, size_t len)
+{
+  struct route_conn *rc = arg;
+  while (len > 0 && rc->state != R_DEAD) {
+    if (rc->state == R_RAW) {
+      emit(rc, data, len);
+      return;
+    }
+    size_t n = http_parser_execute(&rc->parser, &settings, data, len);
+    enum http_errno err = HTTP_PARSER_ERRNO(&rc->parser);
+    if (rc->state == R_HEAD) {
+      if (err == HPE_OK && n == len)
+        return; /* the head goes on in the next read */
+      if (err != HPE_PAUSED) {
+        if (rc->head_bytes > HEAD_MAX || rc->header_count == HEADERS_MAX)
+          refuse(rc, 431, "request head too large");
+        else
+          refuse(rc, 400, http_errno_description(err));
+        return;
+      }
+      /* Paused at the end of the head, before its final LF. */
+      http_parser_pause(&rc->parser, 0);
+      if (!head_complete(rc))
+        return;
+      rc->state = R_BODY;
+      rc->skip = 1;
+      data += n;
+      len -= n;
+      continue;
+    }
+    /* R_BODY: forward the body bytes as they came (chunk framing too). */
+    if (n > rc->skip)
+      emit(rc, data + rc->skip, n - rc->skip);
+    rc->skip = n >= rc->skip ? 0 : rc->skip - n;
+    if (err == HPE_PAUSED) { /* the message is complete */
+      http_parser_pause(&rc->parser, 0);
+      rc->state = rc->parser.upgrade ? R_RAW : R_HEAD;
+    } else if (err != HPE_OK) {
+      stream_close(rc->stream);
+      rc->state = R_DEAD;
+      return;
+    }
+    data += n;
+    len -= n;
+  }
+}
+
+/* ---- connections before they are routed ---- */
+
+static void rc_free(void *arg)
+{
+  struct route_conn *rc = arg;
+  strbuf_free(&rc->url);
+  strbuf_free(&rc->hdrs);
+  strbuf_free(&rc->pending);
+  free(rc);
+}
+
+static void unlink_waiting(struct route_conn *rc)
+{
+  if (rc->prev)
+    rc->prev->next = rc->next;
+  else if (rc->ing && rc->ing->waiting == rc)
+    rc->ing->waiting = rc->next;
+  if (rc->next)
+    rc->next->prev = rc->prev;
+  rc->prev = rc->next = NULL;
+}
+
+static void timer_closed(uv_handle_t *h) { free(h); }
+
+static void stop_timer(struct route_conn *rc)
+{
+  if (rc->timer) {
+    uv_close((uv_handle_t *)rc->timer, timer_closed);
+    rc->timer = NULL;
+  }
+}
+
+static void first_head_late(uv_timer_t *t)
+{
+  struct route_conn *rc = t->data;
+  stream_close(rc->stream);
+}
+
+static void hand_over(struct route_conn *rc)
+{
+  struct tunnel *t = tunnel_service_find(rc->ing->svc, rc->tunnel_id);
+  unlink_waiting(rc);
+  stop_timer(rc);
+  struct weft_stream *s = rc->stream;
+  /* From here on the socket's bytes go through the filter, and the rewritten
+   * first bytes go first. */
+  stream_set_filter(s, feed, rc_free, rc);
+  stream_set_http(s, rc->host[0] ? rc->host : NULL);
+  stream_handover(s, rc->pending.data, rc->pending.len);
+  strbuf_free(&rc->pending);
+  rc->handed_over = true;
+  if (!t || ingress_adopt(t, s) != 0)
+    stream_close(s);
+}
+
+static void waiting_read(void *ctx, const void *data, size_t len)
+{
+  struct route_conn *rc = ctx;
+  feed(rc, data, len);
+  if (rc->state != R_DEAD && rc->routed && !rc->handed_over)
+    hand_over(rc);
+}
+
+static void waiting_eof(void *ctx)
+{
+  struct route_conn *rc = ctx;
+  stream_close(rc->stream);
+}
+
+static void waiting_closed(void *ctx, int err)
+{
+  (void)err;
+  struct route_conn *rc = ctx;
+  unlink_waiting(rc);
+  stop_timer(rc);
+  rc_free(rc);
+}
+
+static const struct weft_stream_cbs waiting_cbs = {
+    .on_read = waiting_read,
+    .on_eof = waiting_eof,
+    .on_closed = waiting_closed,
+};
+
+static void on_connection(uv_stream_t *server, int status)
+{
+  struct http_ingress *ing = server->data;
+  if (status < 0)
+    return;
+  struct weft_stream *s = stream_accept(ing->loop, server);
+  if (!s)
+    return;
+  struct route_conn *rc = calloc(1, sizeof *rc);
+  uv_timer_t *timer = rc ? calloc(1, sizeof *timer) : NULL;
+  if (!timer) {
+    free(rc);
+    stream_discard(s);
+    return;
+  }
+  rc->ing = ing;
+  rc->stream = s;
+  rc->timer = timer;
+  http_parser_init(&rc->parser, HTTP_REQUEST);
+  rc->parser.data = rc;
+  struct weft_stream_info info = {.struct_size = sizeof info};
+  stream_info(s, &info);
+  snprintf(rc->peer_ip, sizeof rc->peer_ip, "%s", info.peer_ip);
+  rc->next = ing->waiting;
+  if (rc->next)
+    rc->next->prev = rc;
+  ing->waiting = rc;
+  uv_timer_init(ing->loop, timer);
+  timer->data = rc;
+  uv_timer_start(timer, first_head_late, FIRST_HEAD_TIMEOUT_MS, 0);
+  stream_start(s, &waiting_cbs, rc);
+}
+
+int http_ingress_open(struct tunnel_service *svc, uv_loop_t *loop,
+                      const char *host, uint16_t port,
+                      struct http_ingress **out)
+{
+  struct sockaddr_storage ss;
+  int rc = strchr(host, ':') ? uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss)
+                             : uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
+  if (rc != 0)
+    return rc;
+  struct http_ingress *ing = calloc(1, sizeof *ing);
+  uv_tcp_t *l = ing ? calloc(1, sizeof *l) : NULL;
+  if (!l) {
+    free(ing);
+    return UV_ENOMEM;
+  }
+  ing->svc = svc;
+  ing->loop = loop;
+  ing->listener = l;
+  uv_tcp_init(loop, l);
+  l->data = ing;
+  rc = uv_tcp_bind(l, (struct sockaddr *)&ss, 0);
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *)l, 511, on_connection);
+  if (rc != 0) {
+    uv_close((uv_handle_t *)l, timer_closed);
+    free(ing);
+    return rc;
+  }
+  *out = ing;
+  return 0;
+}
+
+void http_ingress_close(struct http_ingress *ing)
+{
+  if (!ing)
+    return;
+  uv_close((uv_handle_t *)ing->listener, timer_closed);
+  while (ing->waiting) {
+    struct route_conn *rc = ing->waiting;
+    unlink_waiting(rc);
+    rc->ing = NULL;
+    stream_close(rc->stream); /* waiting_closed frees it */
+  }
+  free(ing);
+}

@@ -1,0 +1,28 @@
+/* The server's public HTTP port: requests are routed to a tunnel by their
+ * Host (a tunnel that leased that name) or by a path prefix /{tunnel_id}/
+ * (which is stripped), and every request head is rewritten on its way:
+ * X-Forwarded-For, -Proto and -Host are set by the server, and any the
+ * client sent are dropped, never trusted. Bodies (chunked or not) and
+ * upgraded connections (WebSockets to the device's app) pass untouched;
+ * responses come back as the device's service wrote them.
+ *
+ * One public connection is carried as one transport stream, so a
+ * keep-alive connection stays with the tunnel its first request chose; a
+ * later request for another tunnel closes it. */
+#ifndef WEFT_CORE_HTTP_INGRESS_H
+#define WEFT_CORE_HTTP_INGRESS_H
+
+#include <stdint.h>
+#include <uv.h>
+
+struct tunnel_service;
+struct http_ingress;
+
+/* Listens on host:port; 0 or a negative libuv code. */
+int http_ingress_open(struct tunnel_service *svc, uv_loop_t *loop,
+                      const char *host, uint16_t port,
+                      struct http_ingress **out);
+/* Closes the listener and the connections not yet handed to a tunnel. */
+void http_ingress_close(struct http_ingress *ing);
+
+#endif
