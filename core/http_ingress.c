@@ -149,6 +149,23 @@ static bool header_is(const struct route_conn *rc, const struct header *h,
          !strncasecmp(rc->hdrs.data + h->name_off, name, h->name_len);
 }
 
+/* The Host header as sent (for X-Forwarded-Host), or "". */
+static void raw_host(const struct route_conn *rc, char *out, size_t len)
+{
+  out[0] = '\0';
+  for (size_t i = 0; i < rc->header_count; i++) {
+    const struct header *h = &rc->headers[i];
+    if (header_is(rc, h, "host")) {
+      snprintf(out, len, "%.*s", (int)h->value_len,
+               rc->hdrs.data + h->value_off);
+      for (char *c = out; *c; c++)
+        if (*c == '\r' || *c == '\n')
+          *c = ' ';
+      return;
+    }
+  }
+}
+
 /* The Host of the request: lower case, without port or trailing dot. */
 static void request_host(const struct route_conn *rc, char *out, size_t len)
 {
@@ -286,10 +303,13 @@ static bool head_complete(struct route_conn *rc)
     strbuf_add(&out, rc->hdrs.data + h->value_off, h->value_len);
     strbuf_add(&out, "\r\n", 2);
   }
-  strbuf_addf(&out,
-              "X-Forwarded-For: %s\r\nX-Forwarded-Proto: http\r\n"
-              "X-Forwarded-Host: %s\r\n\r\n",
-              rc->peer_ip, host);
+  char forwarded_host[256];
+  raw_host(rc, forwarded_host, sizeof forwarded_host);
+  strbuf_addf(&out, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: http\r\n",
+              rc->peer_ip);
+  if (forwarded_host[0])
+    strbuf_addf(&out, "X-Forwarded-Host: %s\r\n", forwarded_host);
+  strbuf_add(&out, "\r\n", 2);
   emit(rc, out.data, out.len);
   strbuf_free(&out);
   return true;

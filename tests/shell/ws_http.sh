@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Local web apps through websocket tunnels and the server's public HTTP
+# port: routing by path and by Host, every method, headers the server sets,
+# chunked and streamed responses, 100 MB each way, a WebSocket upgrade to
+# the device's app, and python3 -m http.server as a plain static site.
+. "$(dirname "$0")/lib.sh"
+HTTPKIT="$(dirname "$0")/httpkit.py"
+MB=${MB:-100}
+
+PORT=$(free_port)
+HTTP=$(free_port)
+APP=$(free_port)
+WSAPP=$(free_port)
+STATIC=$(free_port)
+STATE="$TMP/state"
+cat >"$TMP/weft.conf" <<CONF
+[server]
+listen = 127.0.0.1:$PORT
+http_listen = 127.0.0.1:$HTTP
+CONF
+mkdir -p "$TMP/site"
+head -c 3000000 /dev/urandom >"$TMP/site/blob.bin"
+echo "<h1>hello from the device</h1>" >"$TMP/site/index.html"
+
+/usr/bin/python3 "$HTTPKIT" serve "$APP" >"$TMP/app.log" 2>&1 </dev/null &
+STARTED_PIDS+=("$!")
+/usr/bin/python3 "$HTTPKIT" ws-echo "$WSAPP" >"$TMP/wsapp.log" 2>&1 </dev/null &
+STARTED_PIDS+=("$!")
+/usr/bin/python3 -m http.server "$STATIC" --bind 127.0.0.1 --directory "$TMP/site" >"$TMP/static.log" 2>&1 </dev/null &
+STARTED_PIDS+=("$!")
+"$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >"$TMP/server.log" 2>&1 </dev/null &
+STARTED_PIDS+=("$!")
+wait_for 20 curl -fsS "http://127.0.0.1:$PORT/healthz" || fail "server: $(cat "$TMP/server.log")"
+CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
+
+# start_tunnel NAME DEVICE ARGS...: sets URL to the public URL it printed.
+start_tunnel() {
+  local name=$1 device=$2
+  shift 2
+  "$WEFT" tunnel --device-id "$device" "$CONN" "$@" >"$TMP/$name.out" 2>&1 </dev/null &
+  STARTED_PIDS+=("$!")
+  wait_for 20 grep -q "is reachable at" "$TMP/$name.out" || fail "$name: $(cat "$TMP/$name.out")"
+  URL=$(sed -n 's/.*is reachable at \(http[^ ]*\).*/\1/p' "$TMP/$name.out" | head -n 1)
+}
+
+start_tunnel app dev-app "http://127.0.0.1:$APP"
+APP_URL=$URL
+case "$APP_URL" in "http://127.0.0.1:$HTTP/t"*/) pass "no remote: the server assigns /{tunnel_id}/ ($APP_URL)" ;; *) fail "public URL $APP_URL" ;; esac
+start_tunnel named dev-named "http://127.0.0.1:$APP" http://app.example.test
+[ "$URL" = "http://app.example.test:$HTTP" ] && pass "a named tunnel's URL" || fail "named URL $URL"
+
+for method in GET POST PUT PATCH DELETE OPTIONS; do
+  check "$method through the tunnel" 0 curl -fsS -X "$method" --data-binary "body of $method" \
+    -H "X-Forwarded-For: 203.0.113.66" -H "Forwarded: for=203.0.113.66" \
+    "${APP_URL}echo?q=1"
+  contains "$method arrives as $method" "\"method\": \"$method\""
+done
+contains "the path prefix is stripped" '"path": "/echo?q=1"'
+contains "X-Forwarded-For is the server's word, not the client's" '"x-forwarded-for": "127.0.0.1"'
+contains "X-Forwarded-Proto" '"x-forwarded-proto": "http"'
+contains "X-Forwarded-Host" "\"x-forwarded-host\": \"127.0.0.1:$HTTP\""
+case "$OUT" in *203.0.113.66*) fail "a client-sent forwarding header got through" ;; *) pass "client forwarding headers dropped" ;; esac
+check "HEAD" 0 curl -fsS -I "${APP_URL}echo"
+contains "HEAD answered" "HTTP/1.1 200"
+
+check "routed by Host" 0 curl -fsS -H "Host: app.example.test" "http://127.0.0.1:$HTTP/echo"
+contains "Host routing keeps the path" '"path": "/echo"'
+contains "and the Host" '"host": "app.example.test"'
+check "unknown host" 22 curl -fsS -H "Host: nobody.example.test" "http://127.0.0.1:$HTTP/echo"
+check "unknown tunnel id" 22 curl -fsS "http://127.0.0.1:$HTTP/t0000000000000000/echo"
+OUT=$(curl -sS -o /dev/null -w '%{http_code}' -H "Host: nobody.example.test" "http://127.0.0.1:$HTTP/")
+[ "$OUT" = 404 ] && pass "unrouted requests get 404" || fail "unrouted: $OUT"
+
+check "chunked, streamed response" 0 curl -fsS --raw -N "${APP_URL}chunked"
+contains "chunk framing passes through" $'7\r\npart 0'
+contains "all parts arrive" "part 4"
+
+check "$MB MB up (chunked request)" 0 timeout 120 /usr/bin/python3 "$HTTPKIT" upload "${APP_URL}upload" "$MB"
+echo "$OUT"
+check "$MB MB down" 0 timeout 120 /usr/bin/python3 "$HTTPKIT" download "${APP_URL}big" "$MB"
+echo "$OUT"
+
+start_tunnel ws dev-ws "http://127.0.0.1:$WSAPP"
+check "a WebSocket upgrade through the tunnel to the device's app" 0 \
+  timeout 30 /usr/bin/python3 "$HTTPKIT" ws-client "ws${URL#http}"
+echo "$OUT"
+
+start_tunnel static dev-static "http://127.0.0.1:$STATIC"
+check "python3 -m http.server behind a tunnel" 0 curl -fsS "${URL}index.html"
+contains "its page" "hello from the device"
+curl -fsS -o "$TMP/blob.got" "${URL}blob.bin"
+if cmp -s "$TMP/site/blob.bin" "$TMP/blob.got"; then pass "a 3 MB file arrives intact"; else fail "the file differs"; fi
+
+check "udp is refused clearly until the transport carries it" 2 "$WEFT" tunnel --device-id dev-udp "$CONN" udp://127.0.0.1:53 udp://:5353
+contains "says what the transport can carry" "transport 'websocket' cannot carry udp"
+
+finish
