@@ -469,7 +469,8 @@ void stream_handover(struct weft_stream *s, const void *leftover, size_t len)
       close_with(s, WEFT_ENOMEM);
       return;
     }
-    memcpy(copy, s->leftover, s->leftover_len);
+    if (s->leftover_len)
+      memcpy(copy, s->leftover, s->leftover_len);
     memcpy(copy + s->leftover_len, leftover, len);
     free(s->leftover);
     s->leftover = copy;
