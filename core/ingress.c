@@ -26,7 +26,7 @@ struct ingress {
   struct tunnel *tunnel;
   uv_tcp_t *listener;
   struct ingress_conn *conns;
-  struct prefix_list allow;
+  struct prefix_list *allow; /* NULL: anyone (kept small for idle tunnels) */
 };
 
 static void conn_unlink(struct ingress_conn *c)
@@ -70,7 +70,8 @@ int ingress_adopt(struct tunnel *t, struct weft_stream *s)
   struct weft_stream_info info = {.struct_size = sizeof info};
   stream_info(s, &info);
   char why[256];
-  if (acl_check_source(&ing->allow, info.peer_ip, why, sizeof why) != 0) {
+  if (ing->allow &&
+      acl_check_source(ing->allow, info.peer_ip, why, sizeof why) != 0) {
     log_info("tunnel %s: %s", t->lease->tunnel_id, why);
     return WEFT_EDENIED;
   }
@@ -131,9 +132,18 @@ int ingress_open(struct tunnel_service *svc, struct tunnel *t, char *why,
   t->ingress = ing;
   struct acl_rules rules;
   acl_effective(svc->acl, l->device_id, &rules);
-  ing->allow = rules.allow_ips;
-  if (l->allow_ips[0])
-    prefix_list_parse(l->allow_ips, &ing->allow, why, len);
+  struct prefix_list any;
+  prefix_list_parse("any", &any, why, len);
+  bool restricted = l->allow_ips[0] || rules.allow_ips.count != any.count ||
+                    memcmp(&rules.allow_ips, &any, sizeof any) != 0;
+  if (restricted) {
+    ing->allow = malloc(sizeof *ing->allow);
+    if (!ing->allow)
+      return snprintf(why, len, "out of memory"), WEFT_ENOMEM;
+    *ing->allow = rules.allow_ips;
+    if (l->allow_ips[0])
+      prefix_list_parse(l->allow_ips, ing->allow, why, len);
+  }
   if (!l->port || strcmp(l->port_proto, "tcp"))
     return 0; /* nothing to listen on (yet) for this kind of lease */
 
@@ -181,5 +191,6 @@ void ingress_close(struct tunnel *t)
     stream_close(c->stream);
     conn_unlink(c);
   }
+  free(ing->allow);
   free(ing);
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Weft needs to build and test, and only
 # those that are missing, so running it again does nothing.
+#   setup-deps.sh          build and test
+#   setup-deps.sh bench    also what bench/run.sh compares against
 set -eu
 
 PACKAGES=(
@@ -14,6 +16,9 @@ PACKAGES=(
   libcriterion-dev clang libfuzzer-14-dev libclang-rt-14-dev
   curl python3 python3-websockets iproute2 procps
 )
+if [ "${1:-}" = bench ]; then
+  PACKAGES+=(iperf3 wrk haproxy nginx-light openssh-server openssh-client)
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -44,8 +44,13 @@ struct mux {
   uint64_t total_streams, bytes_in, bytes_out;
   bool failed;
   bool flushing;
-  uint8_t *sendbuf;
 };
+
+/* Frames are packed into messages here and handed on at once; the loop is
+ * single-threaded and mux_flush does not nest, so one buffer serves every
+ * session (and an idle session costs nothing for it). */
+static uint8_t sendbuf_storage[1 + MUX_MAX_MESSAGE];
+static uint8_t *const sendbuf = sendbuf_storage + 1; /* [-1] is scratch */
 
 /* ---- stream bookkeeping ---- */
 
@@ -335,6 +340,24 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
   return 0;
 }
 
+/* DATA frames as large as the peer allows (up to MUX_MAX_FRAME), not
+ * nghttp2's 16 KiB default: fewer frames, less overhead per byte. */
+static ssize_t read_length(nghttp2_session *session, uint8_t frame_type,
+                           int32_t id, int32_t session_window,
+                           int32_t stream_window, uint32_t max_frame,
+                           void *user)
+{
+  (void)session, (void)frame_type, (void)id, (void)user;
+  ssize_t n = MUX_MAX_FRAME;
+  if ((ssize_t)max_frame < n)
+    n = (ssize_t)max_frame;
+  if (session_window < n)
+    n = session_window;
+  if (stream_window < n)
+    n = stream_window;
+  return n > 0 ? n : 1;
+}
+
 static int on_stream_close(nghttp2_session *session, int32_t id,
                            uint32_t error_code, void *user)
 {
@@ -364,11 +387,9 @@ struct mux *mux_new(const struct weft_host *host, bool opener,
   m->opener = opener;
   m->cbs = cbs;
   m->arg = arg;
-  m->sendbuf = host->alloc(MUX_MAX_MESSAGE);
   nghttp2_session_callbacks *cb;
   nghttp2_option *opt;
-  if (!m->sendbuf || nghttp2_session_callbacks_new(&cb) != 0) {
-    host->free(m->sendbuf);
+  if (nghttp2_session_callbacks_new(&cb) != 0) {
     host->free(m);
     return NULL;
   }
@@ -377,26 +398,32 @@ struct mux *mux_new(const struct weft_host *host, bool opener,
   nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+  nghttp2_session_callbacks_set_data_source_read_length_callback(cb,
+                                                                 read_length);
   nghttp2_option_new(&opt);
   /* Window updates only once the bytes have left through the socket. */
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_option_set_peer_max_concurrent_streams(opt, max_streams);
+  /* Our headers are a handful of bytes: no HPACK dynamic table, which
+   * keeps an idle session small. */
+  nghttp2_option_set_max_deflate_dynamic_table_size(opt, 0);
   int rc = opener ? nghttp2_session_client_new2(&m->session, cb, m, opt)
                   : nghttp2_session_server_new2(&m->session, cb, m, opt);
   nghttp2_session_callbacks_del(cb);
   nghttp2_option_del(opt);
   if (rc != 0) {
-    host->free(m->sendbuf);
     host->free(m);
     return NULL;
   }
   nghttp2_settings_entry settings[] = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, max_streams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, MUX_STREAM_WINDOW},
-      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, MUX_MAX_FRAME},
+      {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, 0},
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0}, /* a client's setting only */
   };
   nghttp2_submit_settings(m->session, NGHTTP2_FLAG_NONE, settings,
-                          opener ? 3 : 2);
+                          opener ? 5 : 4);
   nghttp2_session_set_local_window_size(m->session, NGHTTP2_FLAG_NONE, 0,
                                         MUX_SESSION_WINDOW);
   return m;
@@ -421,7 +448,6 @@ void mux_free(struct mux *m)
     else
       maybe_free(ms); /* a connecting stream waits for accept/refuse */
   }
-  m->host->free(m->sendbuf);
   m->host->free(m);
 }
 
@@ -474,16 +500,16 @@ void mux_flush(struct mux *m)
       /* nghttp2 hands out at most one frame (16 KiB + 9) at a time; pack
        * them into messages of up to MUX_MAX_MESSAGE. */
       if (have + (size_t)n > MUX_MAX_MESSAGE) {
-        m->cbs->send(m->arg, m->sendbuf, have);
+        m->cbs->send(m->arg, sendbuf, have);
         have = 0;
       }
-      memcpy(m->sendbuf + have, data, (size_t)n);
+      memcpy(sendbuf + have, data, (size_t)n);
       have += (size_t)n;
       if (m->cbs->backlog(m->arg) > WEFT_PIPE_HIGH_WATER)
         break;
     }
     if (have)
-      m->cbs->send(m->arg, m->sendbuf, have);
+      m->cbs->send(m->arg, sendbuf, have);
     if (!have || m->cbs->backlog(m->arg) > WEFT_PIPE_HIGH_WATER ||
         !nghttp2_session_want_write(m->session))
       break;

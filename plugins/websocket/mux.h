@@ -24,14 +24,16 @@
 
 #define MUX_STREAM_WINDOW (256 * 1024)
 #define MUX_SESSION_WINDOW (16 * 1024 * 1024)
-#define MUX_MAX_MESSAGE (64 * 1024)
+#define MUX_MAX_MESSAGE (128 * 1024)
+#define MUX_MAX_FRAME (64 * 1024)
 
 struct mux;
 struct mux_stream;
 
 struct mux_cbs {
-  /* Session bytes for the peer; return the carrier's backlog. */
-  size_t (*send)(void *arg, const uint8_t *data, size_t len);
+  /* Session bytes for the peer; return the carrier's backlog. data[-1] is
+   * scratch the callee may use (to prepend a type byte without a copy). */
+  size_t (*send)(void *arg, uint8_t *data, size_t len);
   /* The carrier's backlog right now. */
   size_t (*backlog)(void *arg);
   /* Device side: the server opened a stream; connect it to the local

@@ -99,6 +99,7 @@ struct client_tunnel {
   char token[4096];
   char local_host[256];
   uint16_t local_port;
+  uint32_t max_streams;  /* as the server asked */
   struct session *session;
   struct weft_timer *retry;
   int64_t backoff_ms;
@@ -162,17 +163,11 @@ static void client_free(struct client_tunnel *ct)
 
 /* ---- sessions, both sides ---- */
 
-static size_t session_send(void *arg, const uint8_t *data, size_t len)
+static size_t session_send(void *arg, uint8_t *data, size_t len)
 {
   struct session *s = arg;
-  uint8_t *msg = s->ws->host->alloc(len + 1);
-  if (!msg)
-    return (size_t)-1;
-  msg[0] = MSG_H2;
-  memcpy(msg + 1, data, len);
-  size_t backlog = ws_conn_send(s->conn, msg, len + 1);
-  s->ws->host->free(msg);
-  return backlog;
+  data[-1] = MSG_H2; /* the mux leaves that byte for us */
+  return ws_conn_send(s->conn, data - 1, len + 1);
 }
 
 static size_t session_backlog(void *arg)
@@ -251,7 +246,10 @@ static void session_drained(void *arg)
 static void start_session(struct session *s, bool opener)
 {
   const struct weft_host *h = s->ws->host;
-  s->mux = mux_new(h, opener, (uint32_t)s->ws->conf->max_streams,
+  uint32_t max_streams = (uint32_t)s->ws->conf->max_streams;
+  if (s->ct && s->ct->max_streams)
+    max_streams = s->ct->max_streams;
+  s->mux = mux_new(h, opener, max_streams,
                    opener ? &server_mux_cbs : &client_mux_cbs, s);
   if (!s->mux) {
     ws_conn_abort(s->conn);
@@ -384,6 +382,11 @@ static int ws_server_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
   st->next = ws->server_tunnels;
   ws->server_tunnels = st;
   t->add_param(t->param_ctx, "path", WS_ENDPOINT);
+  /* The server decides how many streams a tunnel may carry at once; the
+   * device, which enforces it, learns the figure from here. */
+  char max[16];
+  snprintf(max, sizeof max, "%lld", (long long)ws->conf->max_streams);
+  t->add_param(t->param_ctx, "max_streams", max);
   *tunnel_ctx = st;
   return 0;
 }
@@ -689,6 +692,9 @@ static int ws_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
   ct->server_port = t->server_port;
   snprintf(ct->path, sizeof ct->path, "%s", path);
   snprintf(ct->token, sizeof ct->token, "%s", t->token);
+  const char *max = param(t, "max_streams");
+  long m = max ? strtol(max, NULL, 10) : 0;
+  ct->max_streams = m > 0 && m <= 65535 ? (uint32_t)m : 0;
   if (parse_local(t->local_url, ct->local_host, sizeof ct->local_host,
                   &ct->local_port) != 0) {
     h->log(h, WEFT_LOG_ERROR, "cannot use local URL %s", t->local_url);

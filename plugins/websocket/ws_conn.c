@@ -290,8 +290,13 @@ static void take_input(struct ws_conn *c, const void *data, size_t len)
     protocol_error(c);
     return;
   }
-  /* wslay copies what it keeps; drop what it took. */
-  if (c->in_off > 0 && c->in_off < c->in_len) {
+  /* wslay copies what it keeps; drop what it took, and the buffer itself
+   * when it is empty (an idle session holds no input buffer). */
+  if (c->in_off == c->in_len) {
+    free(c->in);
+    c->in = NULL;
+    c->in_len = c->in_off = c->in_cap = 0;
+  } else if (c->in_off > 0) {
     memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
     c->in_len -= c->in_off;
     c->in_off = 0;

@@ -17,7 +17,7 @@ struct session {
   bool closed;
 };
 
-static size_t s_send(void *arg, const uint8_t *d, size_t n)
+static size_t s_send(void *arg, uint8_t *d, size_t n)
 {
   struct session *s = arg;
   return s->conn ? ws_conn_send(s->conn, d, n) : 0;

@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Measures Weft against baselines, side by side in one run on loopback:
+#   TCP throughput (iperf3, 5 s) and HTTP req/s with p50/p99 latency (wrk
+#   -t2 -c50, 1 KiB responses from nginx), and connect-to-first-byte p50,
+#   directly, through haproxy (mode tcp), through ssh -R (aes128-gcm), and
+#   through a websocket tunnel; then server memory per idle tunnel (1000)
+#   and per open stream (10000).
+# Prints each figure and its ratio to direct and to haproxy. Load
+# generator, relays and backend share this machine's cores, so compare
+# ratios within one run, not figures across machines.
+#
+#   bench/run.sh            everything (a few minutes)
+#   QUICK=1 bench/run.sh    shorter runs, fewer tunnels and streams
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/scripts/setup-deps.sh" bench || exit 1
+"$top/scripts/build.sh" build || exit 1
+WEFT="$top/build/weft"
+TOOLS="$top/bench/tools.py"
+NETKIT="$top/tests/shell/netkit.py"
+SECS=5 TUNNELS=1000 STREAMS=10000
+[ -n "${QUICK:-}" ] && SECS=2 TUNNELS=200 STREAMS=2000
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+
+TMP=$(mktemp -d /tmp/weft-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  sleep 0.5
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+bg() { "$@" >>"$TMP/bg.log" 2>&1 </dev/null & PIDS+=("$!"); }
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened:" >&2; tail -5 "$TMP/bg.log" >&2; return 1; }
+say() { printf '%s\n' "$*" >&2; }
+
+# ---- backends
+HTTP=$(port) TCP=$(port)
+mkdir -p "$TMP/www"
+head -c 1024 /dev/zero | tr '\0' 'w' >"$TMP/www/1k"
+cat >"$TMP/nginx.conf" <<EOF
+worker_processes 1;
+pid $TMP/nginx.pid;
+error_log $TMP/nginx.err;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000;
+  server { listen 127.0.0.1:$HTTP; root $TMP/www; }
+}
+EOF
+bg nginx -c "$TMP/nginx.conf" -g 'daemon off;'
+bg iperf3 -s -p "$TCP"
+wait_port "$HTTP" && wait_port "$TCP" || exit 1
+
+# ---- haproxy, mode tcp
+HAP_HTTP=$(port) HAP_TCP=$(port)
+cat >"$TMP/haproxy.cfg" <<EOF
+global
+  maxconn 9000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend fh
+  bind 127.0.0.1:$HAP_HTTP
+  default_backend bh
+backend bh
+  server s 127.0.0.1:$HTTP
+frontend ft
+  bind 127.0.0.1:$HAP_TCP
+  default_backend bt
+backend bt
+  server s 127.0.0.1:$TCP
+EOF
+bg haproxy -f "$TMP/haproxy.cfg" -db
+wait_port "$HAP_HTTP" || exit 1
+
+# ---- ssh -R to a private sshd on loopback
+SSHD=$(port) SSH_HTTP=$(port) SSH_TCP=$(port)
+ssh-keygen -q -t ed25519 -N '' -f "$TMP/host_key"
+ssh-keygen -q -t ed25519 -N '' -f "$TMP/user_key"
+cp "$TMP/user_key.pub" "$TMP/authorized_keys"
+cat >"$TMP/sshd_config" <<EOF
+Port $SSHD
+ListenAddress 127.0.0.1
+HostKey $TMP/host_key
+AuthorizedKeysFile $TMP/authorized_keys
+PasswordAuthentication no
+StrictModes no
+PidFile $TMP/sshd.pid
+AllowTcpForwarding yes
+Ciphers aes128-gcm@openssh.com
+EOF
+mkdir -p /run/sshd
+bg /usr/sbin/sshd -D -f "$TMP/sshd_config"
+wait_port "$SSHD" || exit 1
+bg ssh -N -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+  -o ExitOnForwardFailure=yes -c aes128-gcm@openssh.com -i "$TMP/user_key" -p "$SSHD" \
+  -R "127.0.0.1:$SSH_HTTP:127.0.0.1:$HTTP" -R "127.0.0.1:$SSH_TCP:127.0.0.1:$TCP" root@127.0.0.1
+wait_port "$SSH_HTTP" || exit 1
+
+# ---- weft: a server and two websocket tunnels
+CTL=$(port) WS_HTTP=$(port) WS_TCP=$(port)
+cat >"$TMP/weft.conf" <<EOF
+[server]
+listen = 127.0.0.1:$CTL
+http_listen = off
+max_tunnels = 20000
+public_conns_per_ip = 30000
+port_range = 20000-29999
+
+[class "default"]
+publish_ports = 1024-65535
+
+[transport.websocket]
+max_streams = 20000
+EOF
+bg "$WEFT" server --config "$TMP/weft.conf" --state-dir "$TMP/state"
+wait_port "$CTL" || exit 1
+SERVER_PID=${PIDS[-1]}
+CONN="weft://$(cat "$TMP/state/secret")@127.0.0.1:$CTL"
+bg "$WEFT" tunnel --device-id bench-http "$CONN" "tcp://127.0.0.1:$HTTP" "tcp://127.0.0.1:$WS_HTTP"
+bg "$WEFT" tunnel --device-id bench-tcp "$CONN" "tcp://127.0.0.1:$TCP" "tcp://127.0.0.1:$WS_TCP"
+wait_port "$WS_HTTP" && wait_port "$WS_TCP" || exit 1
+sleep 1
+
+# ---- measure
+declare -A GBPS RPS P50 P99 FB
+measure() {
+  local name=$1 http=$2 tcp=$3
+  say "measuring $name..."
+  GBPS[$name]=$(iperf3 -c 127.0.0.1 -p "$tcp" -t "$SECS" -J 2>/dev/null |
+    python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))')
+  local w
+  w=$(wrk -t2 -c50 -d"${SECS}s" --latency "http://127.0.0.1:$http/1k" 2>/dev/null)
+  RPS[$name]=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$w")
+  P50[$name]=$(awk '$1=="50%" {print $2}' <<<"$w")
+  P99[$name]=$(awk '$1=="99%" {print $2}' <<<"$w")
+  FB[$name]=$(python3 "$TOOLS" first-byte 127.0.0.1 "$http" 300 | cut -d' ' -f1)
+}
+measure direct "$HTTP" "$TCP"
+measure haproxy "$HAP_HTTP" "$HAP_TCP"
+measure "ssh -R" "$SSH_HTTP" "$SSH_TCP"
+measure "weft ws" "$WS_HTTP" "$WS_TCP"
+
+ms() { # wrk prints 1.23ms / 456.00us / 1.20s: in ms
+  awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) n*=1000; printf "%.3f", n }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b+0 == 0) print "-"; else printf "%.2f", a/b }'; }
+printf '\n%-9s %10s %8s %8s %10s %10s %10s %12s\n' variant "TCP Gb/s" "x direct" "x hap" "HTTP req/s" "x hap" "p50 ms" "p99 ms (x hap)"
+for v in direct haproxy "ssh -R" "weft ws"; do
+  p99=$(ms "${P99[$v]}") hp99=$(ms "${P99[haproxy]}")
+  printf '%-9s %10s %8s %8s %10s %10s %10s %8s (%s)\n' "$v" "${GBPS[$v]}" \
+    "$(ratio "${GBPS[$v]}" "${GBPS[direct]}")" "$(ratio "${GBPS[$v]}" "${GBPS[haproxy]}")" \
+    "${RPS[$v]}" "$(ratio "${RPS[$v]}" "${RPS[haproxy]}")" "$(ms "${P50[$v]}")" "$p99" "$(ratio "$p99" "$hp99")"
+done
+printf '\nconnect + first byte, p50 ms:'
+for v in direct haproxy "ssh -R" "weft ws"; do printf '  %s %s' "$v" "${FB[$v]}"; done
+printf '   (weft ws / haproxy = %s)\n' "$(ratio "${FB[weft ws]}" "${FB[haproxy]}")"
+printf 'weft ws vs ssh -R throughput: %s\n' "$(ratio "${GBPS[weft ws]}" "${GBPS[ssh -R]}")"
+
+# ---- memory: idle tunnels and open streams
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+say "creating $TUNNELS idle tunnels..."
+: >"$TMP/tokens"
+for i in $(seq 1 "$TUNNELS"); do
+  tok=$("$WEFT" login "$CONN" --device-id "idle-$i") || break
+  curl -sS -X POST -H "Authorization: Bearer $tok" "http://127.0.0.1:$CTL/v1/tunnels" \
+    --data-binary '{"transport":"websocket","local":"tcp://127.0.0.1:9"}' >"$TMP/created"
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$TMP/created" >>"$TMP/tokens" 2>/dev/null ||
+    say "tunnel $i not created: $(cat "$TMP/created")"
+done
+BEFORE=$(rss "$SERVER_PID")
+mkfifo "$TMP/hold1"
+/usr/bin/python3 "$TOOLS" hold-sessions "ws://127.0.0.1:$CTL/v1/ws" "$TMP/tokens" <"$TMP/hold1" >"$TMP/hold1.out" 2>&1 &
+HOLD=$!
+exec 7>"$TMP/hold1"
+for _ in $(seq 600); do grep -q holding "$TMP/hold1.out" && break; sleep 0.1; done
+sleep 1
+AFTER=$(rss "$SERVER_PID")
+N=$(wc -l <"$TMP/tokens")
+printf 'server RSS with %d idle tunnels (lease + WebSocket + HTTP/2 session each): %d KiB more, %.1f KiB per tunnel (target < 16)\n' \
+  "$N" $((AFTER - BEFORE)) "$(awk -v a=$((AFTER - BEFORE)) -v n="$N" 'BEGIN{print a/n}')"
+exec 7>&-
+wait "$HOLD"
+
+ECHO=$(port) WS_ECHO=$(port)
+bg python3 "$NETKIT" echo-server "$ECHO"
+wait_port "$ECHO"
+bg "$WEFT" tunnel --device-id bench-echo "$CONN" "tcp://127.0.0.1:$ECHO" "tcp://127.0.0.1:$WS_ECHO"
+wait_port "$WS_ECHO"
+sleep 1
+say "opening $STREAMS streams..."
+BEFORE=$(rss "$SERVER_PID")
+mkfifo "$TMP/hold2"
+timeout 300 python3 "$TOOLS" hold-streams 127.0.0.1 "$WS_ECHO" "$STREAMS" <"$TMP/hold2" >"$TMP/hold2.out" 2>&1 &
+HOLD=$!
+exec 8>"$TMP/hold2"
+for _ in $(seq 1200); do grep -q holding "$TMP/hold2.out" && break; sleep 0.1; done
+AFTER=$(rss "$SERVER_PID")
+printf 'server RSS with %d open streams: %d KiB more, %.1f KiB per stream (target < 64)\n' \
+  "$STREAMS" $((AFTER - BEFORE)) "$(awk -v a=$((AFTER - BEFORE)) -v n="$STREAMS" 'BEGIN{print a/n}')"
+grep -q holding "$TMP/hold2.out" || say "hold-streams: $(tail -3 "$TMP/hold2.out")"
+exec 8>&-
+wait "$HOLD"

@@ -1,0 +1,71 @@
+#!/usr/bin/python3
+"""Helpers for bench/run.sh (loopback only, bounded).
+
+  tools.py first-byte HOST PORT N         p50/p99 ms of connect + request +
+                                          first byte of the answer, N times
+  tools.py hold-sessions URL TOKENS_FILE  opens one WebSocket per token and
+                                          holds them until stdin closes
+  tools.py hold-streams HOST PORT N       opens N connections through an echo
+                                          and holds them until stdin closes
+"""
+import asyncio
+import socket
+import statistics
+import sys
+import time
+
+
+def first_byte(host, port, n):
+    times = []
+    req = b"GET /1k HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+    for _ in range(n):
+        start = time.perf_counter()
+        s = socket.create_connection((host, port), timeout=10)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.sendall(req)
+        s.recv(1)
+        times.append((time.perf_counter() - start) * 1000)
+        s.close()
+    times.sort()
+    print("%.3f %.3f" % (statistics.median(times), times[int(len(times) * 0.99) - 1]))
+
+
+async def hold_sessions(url, tokens_file):
+    import websockets
+    tokens = [t.strip() for t in open(tokens_file) if t.strip()]
+    conns = []
+    for i in range(0, len(tokens), 100):
+        batch = tokens[i:i + 100]
+        conns += await asyncio.gather(*(websockets.connect(
+            url, extra_headers={"Authorization": "Bearer " + t},
+            ping_interval=None, open_timeout=30) for t in batch))
+    print("holding %d sessions" % len(conns), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    for c in conns:
+        await c.close()
+
+
+async def hold_streams(host, port, n):
+    conns = []
+    for i in range(0, n, 500):
+        async def one():
+            r, w = await asyncio.open_connection(host, port)
+            w.write(b"x")
+            await w.drain()
+            await r.readexactly(1)
+            return w
+        conns += await asyncio.gather(*(one() for _ in range(min(500, n - i))))
+    print("holding %d streams" % len(conns), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    for w in conns:
+        w.close()
+
+
+if __name__ == "__main__":
+    cmd, a = sys.argv[1], sys.argv[2:]
+    if cmd == "first-byte":
+        first_byte(a[0], int(a[1]), int(a[2]))
+    elif cmd == "hold-sessions":
+        asyncio.run(hold_sessions(a[0], a[1]))
+    elif cmd == "hold-streams":
+        asyncio.run(hold_streams(a[0], int(a[1]), int(a[2])))
