@@ -23,17 +23,23 @@ struct tunnel_request {
   const void *plugin_config;
 };
 
+#define MAX_TUNNELS 64
+
 /* A tunnel the server created for us and the transport carrying it. */
 struct open_tunnel {
   char id[64];
   char public_url[URL_MAX_TEXT + 300];
   struct plugin *plugin;
   void *plugin_ctx;
+  struct client *client; /* the device it belongs to */
 };
 
+/* One client (one logged-in device) per tunnel from weft.conf, since a
+ * device holds one live tunnel; the command line uses clients[0]. */
 struct session {
-  struct client client;
-  struct open_tunnel tunnels[64];
+  struct client clients[MAX_TUNNELS];
+  size_t client_count;
+  struct open_tunnel tunnels[MAX_TUNNELS];
   size_t count;
   uv_signal_t sigint, sigterm;
   uv_timer_t refresh;
@@ -46,10 +52,16 @@ static int renew_token(void *ctx, const char *tunnel_id, char *out,
                        size_t len)
 {
   struct session *s = ctx;
+  struct client *c = NULL;
+  for (size_t i = 0; i < s->count; i++)
+    if (!strcmp(s->tunnels[i].id, tunnel_id))
+      c = s->tunnels[i].client;
+  if (!c)
+    return WEFT_ENOENT;
   char path[128], err[512];
   json_t *reply;
   snprintf(path, sizeof path, "/v1/tunnels/%s/token", tunnel_id);
-  int status = client_request(&s->client, "POST", path, NULL, &reply, err,
+  int status = client_request(c, "POST", path, NULL, &reply, err,
                               sizeof err);
   const char *token = json_string_value(json_object_get(reply, "token"));
   int rc = WEFT_EIO;
@@ -65,12 +77,12 @@ static int renew_token(void *ctx, const char *tunnel_id, char *out,
   return rc;
 }
 
-static void delete_on_server(struct session *s, const char *id)
+static void delete_on_server(struct client *c, const char *id)
 {
   char path[128], err[512];
   json_t *reply;
   snprintf(path, sizeof path, "/v1/tunnels/%s", id);
-  int status = client_request(&s->client, "DELETE", path, NULL, &reply, err,
+  int status = client_request(c, "DELETE", path, NULL, &reply, err,
                               sizeof err);
   if (status != 204 && status != 404)
     fprintf(stderr, "weft tunnel: could not delete tunnel %s on the server: "
@@ -82,7 +94,7 @@ static void delete_on_server(struct session *s, const char *id)
 /* Asks the server for the tunnel, then its transport to carry it. Returns
  * an exit code. */
 static int open_tunnel(struct plugin_registry *reg, struct session *s,
-                       const struct tunnel_request *t)
+                       struct client *c, const struct tunnel_request *t)
 {
   struct plugin *p = plugin_registry_find(reg, t->transport);
   if (!p || !p->initialized) {
@@ -103,7 +115,7 @@ static int open_tunnel(struct plugin_registry *reg, struct session *s,
     json_object_set_new(body, "name", json_string(t->name));
   json_t *reply;
   char err[1024];
-  int status = client_request(&s->client, "POST", "/v1/tunnels", body, &reply,
+  int status = client_request(c, "POST", "/v1/tunnels", body, &reply,
                               err, sizeof err);
   json_decref(body);
   if (status != 201) {
@@ -125,6 +137,7 @@ static int open_tunnel(struct plugin_registry *reg, struct session *s,
   snprintf(ot->public_url, sizeof ot->public_url, "%s",
            json_string_value(json_object_get(reply, "public_url")));
   ot->plugin = p;
+  ot->client = c;
 
   /* The transport's parameters, as the server's side of it handed them. */
   struct weft_kv params[32];
@@ -140,14 +153,14 @@ static int open_tunnel(struct plugin_registry *reg, struct session *s,
       .struct_size = sizeof info,
       .id = ot->id,
       .name = t->name,
-      .device_id = s->client.device_id,
+      .device_id = c->device_id,
       .local_url = t->local_text,
       .remote_url = t->remote_text,
       .tunnel_config = t->plugin_config,
       .params = params,
       .param_count = nparams,
-      .server_host = s->client.server.host,
-      .server_port = s->client.server.port,
+      .server_host = c->server.host,
+      .server_port = c->server.port,
       .token = json_string_value(json_object_get(reply, "token")),
   };
   int rc = p->desc.client_tunnel_open(p->ctx, &info, &ot->plugin_ctx);
@@ -156,7 +169,7 @@ static int open_tunnel(struct plugin_registry *reg, struct session *s,
     fprintf(stderr, "weft tunnel: %s: the %s transport could not carry it: "
                     "%s\n",
             label, t->transport, weft_strerror(rc));
-    delete_on_server(s, ot->id);
+    delete_on_server(c, ot->id);
     return rc == WEFT_ENOTBUILT ? EXIT_TRANSPORT : EXIT_RUNTIME;
   }
   s->count++;
@@ -170,7 +183,7 @@ static void close_all(struct session *s)
   for (size_t i = s->count; i-- > 0;) {
     struct open_tunnel *ot = &s->tunnels[i];
     ot->plugin->desc.client_tunnel_close(ot->plugin->ctx, ot->plugin_ctx);
-    delete_on_server(s, ot->id);
+    delete_on_server(ot->client, ot->id);
     printf("tunnel %s deleted\n", ot->id);
   }
   s->count = 0;
@@ -195,8 +208,9 @@ static void refresh_session(uv_timer_t *timer)
 {
   struct session *s = timer->data;
   char err[512];
-  if (client_ensure_session(&s->client, err, sizeof err) != 0)
-    log_warn("session refresh: %s", err);
+  for (size_t i = 0; i < s->client_count; i++)
+    if (client_ensure_session(&s->clients[i], err, sizeof err) != 0)
+      log_warn("session refresh (%s): %s", s->clients[i].device_id, err);
 }
 
 static void run_until_stopped(struct session *s, uv_loop_t *loop)
@@ -263,15 +277,45 @@ static int run(struct plugin_registry *reg, const struct conf *conf,
     return EXIT_CONFIG;
   }
   char err[1024];
-  if (client_ensure_session(&s->client, err, sizeof err) != 0) {
-    fprintf(stderr, "weft tunnel: %s\n", err);
-    return EXIT_RUNTIME;
+  if (cli) {
+    if (client_ensure_session(&s->clients[0], err, sizeof err) != 0) {
+      fprintf(stderr, "weft tunnel: %s\n", err);
+      return EXIT_RUNTIME;
+    }
+    return open_tunnel(reg, s, &s->clients[0], cli);
   }
-  if (cli)
-    return open_tunnel(reg, s, cli);
+  if (conf->tunnel_count > MAX_TUNNELS) {
+    fprintf(stderr, "weft tunnel: %s has more than %d tunnels\n", conf->path,
+            MAX_TUNNELS);
+    return EXIT_CONFIG;
+  }
+  /* Each tunnel is its own device (device_id =, or BASE.NAME): a device
+   * holds one live tunnel. */
+  const struct client *base = &s->clients[0];
   int worst = EXIT_OK;
   for (size_t i = 0; i < conf->tunnel_count; i++) {
     const struct conf_tunnel *t = &conf->tunnels[i];
+    char device[64];
+    if (t->device_id)
+      snprintf(device, sizeof device, "%s", t->device_id);
+    else {
+      int room = 62 - (int)strlen(t->name); /* the id is at most 63 */
+      snprintf(device, sizeof device, "%.*s.%s", room > 1 ? room : 1,
+               base->device_id, t->name);
+    }
+    struct client *c = &s->clients[i];
+    if (i > 0 && client_init(c, &base->server, device, err, sizeof err) != 0) {
+      fprintf(stderr, "weft tunnel: %s\n", err);
+      return EXIT_USAGE;
+    }
+    if (i == 0)
+      snprintf(c->device_id, sizeof c->device_id, "%s", device);
+    s->client_count = i + 1;
+    if (client_ensure_session(c, err, sizeof err) != 0) {
+      fprintf(stderr, "weft tunnel: tunnel \"%s\": %s\n", t->name, err);
+      worst = EXIT_RUNTIME;
+      continue;
+    }
     struct tunnel_request req = {
         .name = t->name,
         .transport = t->transport,
@@ -279,7 +323,7 @@ static int run(struct plugin_registry *reg, const struct conf *conf,
         .remote_text = t->remote_text,
         .plugin_config = t->plugin_config,
     };
-    int code = open_tunnel(reg, s, &req);
+    int code = open_tunnel(reg, s, c, &req);
     if (code != EXIT_OK)
       worst = code;
   }
@@ -342,7 +386,9 @@ int cmd_tunnel(int argc, char **argv)
   char default_id[64];
   client_default_device_id(default_id, sizeof default_id);
   struct session *session = calloc(1, sizeof *session);
-  if (!session || client_init(&session->client, &srv,
+  if (session)
+    session->client_count = 1;
+  if (!session || client_init(&session->clients[0], &srv,
                               device_id ? device_id : default_id, why,
                               sizeof why) != 0) {
     fprintf(stderr, "weft tunnel: %s\n", session ? why : "out of memory");
@@ -367,7 +413,8 @@ int cmd_tunnel(int argc, char **argv)
     }
   }
   code = cli_env_close(&env, code);
-  client_free(&session->client);
+  for (size_t i = 0; i < session->client_count; i++)
+    client_free(&session->clients[i]);
   free(session);
   return code;
 }

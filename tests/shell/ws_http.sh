@@ -91,6 +91,35 @@ contains "its page" "hello from the device"
 curl -fsS -o "$TMP/blob.got" "${URL}blob.bin"
 if cmp -s "$TMP/site/blob.bin" "$TMP/blob.got"; then pass "a 3 MB file arrives intact"; else fail "the file differs"; fi
 
+# Several tunnels from one weft.conf, at once (each its own device).
+TCPECHO=$(free_port)
+python3 "$(dirname "$0")/netkit.py" echo-server "$TCPECHO" >"$TMP/echo.log" 2>&1 </dev/null &
+STARTED_PIDS+=("$!")
+PUB=$(free_port)
+cat >"$TMP/device.conf" <<CONF
+[tunnel "site"]
+transport = websocket
+local = http://127.0.0.1:$STATIC
+remote = http://site.example.test
+
+[tunnel "echo"]
+transport = websocket
+local = tcp://127.0.0.1:$TCPECHO
+remote = tcp://127.0.0.1:$PUB
+CONF
+"$WEFT" tunnel --device-id box --config "$TMP/device.conf" "$CONN" >"$TMP/multi.out" 2>&1 </dev/null &
+MULTI=$!
+STARTED_PIDS+=("$MULTI")
+wait_for 20 grep -q "tcp://127.0.0.1:$PUB" "$TMP/multi.out" || fail "multi: $(cat "$TMP/multi.out")"
+OUT=$(cat "$TMP/multi.out")
+contains "both tunnels of weft.conf are up" "http://site.example.test:$HTTP"
+check "the config's http tunnel works" 0 curl -fsS -H "Host: site.example.test" "http://127.0.0.1:$HTTP/index.html"
+check "the config's tcp tunnel works" 0 timeout 20 python3 "$(dirname "$0")/netkit.py" roundtrip 127.0.0.1 "$PUB" 1
+kill -INT "$MULTI"
+wait "$MULTI"
+OUT=$(cat "$TMP/multi.out")
+contains "Ctrl-C deletes both" "deleted"
+
 check "udp is refused clearly until the transport carries it" 2 "$WEFT" tunnel --device-id dev-udp "$CONN" udp://127.0.0.1:53 udp://:5353
 contains "says what the transport can carry" "transport 'websocket' cannot carry udp"
 
