@@ -9,6 +9,7 @@
 #include <weft/errors.h>
 
 #include "ingress.h"
+#include "listen.h"
 #include "log.h"
 #include "strbuf.h"
 #include "stream.h"
@@ -485,11 +486,6 @@ int http_ingress_open(struct tunnel_service *svc, uv_loop_t *loop,
                       const char *host, uint16_t port,
                       struct http_ingress **out)
 {
-  struct sockaddr_storage ss;
-  int rc = strchr(host, ':') ? uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss)
-                             : uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
-  if (rc != 0)
-    return rc;
   struct http_ingress *ing = calloc(1, sizeof *ing);
   uv_tcp_t *l = ing ? calloc(1, sizeof *l) : NULL;
   if (!l) {
@@ -499,11 +495,7 @@ int http_ingress_open(struct tunnel_service *svc, uv_loop_t *loop,
   ing->svc = svc;
   ing->loop = loop;
   ing->listener = l;
-  uv_tcp_init(loop, l);
-  l->data = ing;
-  rc = uv_tcp_bind(l, (struct sockaddr *)&ss, 0);
-  if (rc == 0)
-    rc = uv_listen((uv_stream_t *)l, 511, on_connection);
+  int rc = listen_tcp(loop, l, host, port, on_connection, ing);
   if (rc != 0) {
     uv_close((uv_handle_t *)l, timer_closed);
     free(ing);

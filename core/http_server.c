@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "http_reader.h"
+#include "listen.h"
 #include "log.h"
 #include "stream.h"
 
@@ -361,27 +362,14 @@ static void on_connection(uv_stream_t *server, int status)
 int http_server_listen(struct http_server *srv, const char *host,
                        uint16_t port)
 {
-  struct sockaddr_storage ss;
-  int rc;
-  if (strchr(host, ':'))
-    rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss);
-  else
-    rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
-  if (rc != 0)
-    return rc;
   struct http_listener *l = calloc(1, sizeof *l);
   if (!l)
     return UV_ENOMEM;
   l->srv = srv;
-  uv_tcp_init(srv->loop, &l->handle);
-  l->handle.data = l;
   l->next = srv->listeners;
   srv->listeners = l;
-  rc = uv_tcp_bind(&l->handle, (struct sockaddr *)&ss,
-                   ss.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
-  if (rc == 0)
-    rc = uv_listen((uv_stream_t *)&l->handle, 128, on_connection);
-  return rc; /* on failure the listener is closed with the server */
+  /* on failure the listener is closed with the server */
+  return listen_tcp(srv->loop, &l->handle, host, port, on_connection, l);
 }
 
 static void listener_closed(uv_handle_t *h)

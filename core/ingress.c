@@ -9,6 +9,7 @@
 
 #include "acl.h"
 #include "clock.h"
+#include "listen.h"
 #include "log.h"
 #include "plugin_registry.h"
 #include "stream.h"
@@ -154,20 +155,13 @@ int ingress_open(struct tunnel_service *svc, struct tunnel *t, char *why,
   if (l->remote_url[0] && url_parse(l->remote_url, &remote, err, sizeof err) == 0 &&
       remote.host_kind != URL_HOST_ANY)
     bind_host = remote.host;
-  struct sockaddr_storage ss;
-  int rc = strchr(bind_host, ':')
-               ? uv_ip6_addr(bind_host, l->port, (struct sockaddr_in6 *)&ss)
-               : uv_ip4_addr(bind_host, l->port, (struct sockaddr_in *)&ss);
   ing->listener = calloc(1, sizeof *ing->listener);
-  if (rc != 0 || !ing->listener) {
-    snprintf(why, len, "cannot listen on %s:%u", bind_host, l->port);
-    return WEFT_EINVAL;
+  if (!ing->listener) {
+    snprintf(why, len, "out of memory");
+    return WEFT_ENOMEM;
   }
-  uv_tcp_init(svc->loop, ing->listener);
-  ing->listener->data = ing;
-  rc = uv_tcp_bind(ing->listener, (struct sockaddr *)&ss, 0);
-  if (rc == 0)
-    rc = uv_listen((uv_stream_t *)ing->listener, 511, on_connection);
+  int rc = listen_tcp(svc->loop, ing->listener, bind_host, l->port,
+                      on_connection, ing);
   if (rc != 0) {
     snprintf(why, len, "cannot listen on %s:%u: %s", bind_host, l->port,
              uv_strerror(rc));

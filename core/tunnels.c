@@ -270,6 +270,20 @@ static int lease_error_status(int rc, const char **code)
   }
 }
 
+/* A create that failed after the lease was taken: give everything back,
+ * with the refusal (already in out) in the audit trail. */
+static void undo_create(struct tunnel_service *svc, struct tunnel *t,
+                        struct tunnel_outcome *out, int64_t now)
+{
+  char id[32];
+  snprintf(id, sizeof id, "%s", t->lease->tunnel_id);
+  tunnel_unlink(svc, t);
+  leases_release(&svc->leases, id, "refused", out->message, now);
+  free(out->token);
+  out->token = NULL;
+  svc->stats.refused++;
+}
+
 void tunnel_service_create(struct tunnel_service *svc,
                            const struct tunnel_request *req,
                            struct tunnel_outcome *out)
@@ -326,11 +340,7 @@ void tunnel_service_create(struct tunnel_service *svc,
       outcome(out, 503, "transport_failed", "the %s transport refused: %s",
               plugin->desc.name, *said ? said : weft_strerror(rc));
     t->plugin_ctx = NULL;
-    tunnel_unlink(svc, t);
-    leases_release(&svc->leases, id, "refused", out->message, now);
-    free(out->token);
-    out->token = NULL;
-    svc->stats.refused++;
+    undo_create(svc, t, out, now);
     return;
   }
   char why2[256];
@@ -340,11 +350,7 @@ void tunnel_service_create(struct tunnel_service *svc,
             rc == WEFT_EADDRINUSE ? "claim_taken" : "ingress_failed", "%s",
             why2);
     close_transport(t, WEFT_ECANCELED);
-    tunnel_unlink(svc, t);
-    leases_release(&svc->leases, id, "refused", out->message, now);
-    free(out->token);
-    out->token = NULL;
-    svc->stats.refused++;
+    undo_create(svc, t, out, now);
     return;
   }
   svc->stats.created++;

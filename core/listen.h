@@ -1,0 +1,16 @@
+/* A TCP listener on an IP literal and a port: the one way the core binds
+ * (control port, public ports, public HTTP port). */
+#ifndef WEFT_CORE_LISTEN_H
+#define WEFT_CORE_LISTEN_H
+
+#include <stdint.h>
+#include <uv.h>
+
+/* Initialises *handle on loop, binds host:port (IPv6 only for an IPv6
+ * address) and listens with cb; handle->data is set to data. Returns 0 or
+ * a negative libuv code; on failure the handle is initialised and must
+ * still be closed by the caller. */
+int listen_tcp(uv_loop_t *loop, uv_tcp_t *handle, const char *host,
+               uint16_t port, uv_connection_cb cb, void *data);
+
+#endif
