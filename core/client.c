@@ -9,7 +9,9 @@
 
 #include "clock.h"
 #include "crypto.h"
+#include "log.h"
 #include "login.h"
+#include "tls.h"
 
 #define MAX_REPLY (1024 * 1024)
 
@@ -26,7 +28,7 @@ int client_init(struct client *c, const struct conn_url *server,
     return -1;
   }
   bool v6 = server->host_kind == URL_HOST_IPV6;
-  snprintf(c->base_url, sizeof c->base_url, "http://%s%s%s:%u", v6 ? "[" : "",
+  snprintf(c->base_url, sizeof c->base_url, "https://%s%s%s:%u", v6 ? "[" : "",
            server->host, v6 ? "]" : "", server->port);
   snprintf(c->device_id, sizeof c->device_id, "%s", device_id);
   c->timeout_ms = 15000;
@@ -92,11 +94,30 @@ static size_t collect(char *ptr, size_t size, size_t n, void *arg)
   return add;
 }
 
+/* The TLS connection an answer is arriving on: its channel binding and the
+ * server's certificate. libcurl's SSL pointer is only valid during the
+ * transfer, so this runs from the header callback. */
+static void note_connection(struct client *c)
+{
+  struct curl_tlssessioninfo *info = NULL;
+  if (c->conn.seen ||
+      curl_easy_getinfo(c->curl, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK ||
+      !info || info->backend != CURLSSLBACKEND_OPENSSL || !info->internals)
+    return;
+  SSL *ssl = info->internals;
+  X509 *cert = SSL_get1_peer_certificate(ssl);
+  c->conn.seen = tls_binding(ssl, c->conn.binding) == 0 &&
+                 tls_cert_fingerprint(cert, c->conn.cert_sha256) == 0 &&
+                 tls_spki_pin(cert, c->conn.spki_pin) == 0;
+  X509_free(cert);
+}
+
 /* Notes a Retry-After header, so a 429 can be waited out. */
 static size_t header_cb(char *line, size_t size, size_t n, void *arg)
 {
   struct client *c = arg;
   size_t len = size * n;
+  note_connection(c);
   if (len > 12 && !strncasecmp(line, "Retry-After:", 12))
     c->retry_after = strtol(line + 12, NULL, 10);
   return len;
@@ -135,7 +156,15 @@ static int raw_request_once(struct client *c, const char *method,
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
+  /* No CA decides who the server is: before the login, the login itself
+   * does (it is bound to this TLS channel); after it, the pin does. */
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+  if (bearer && c->spki_pin[0])
+    curl_easy_setopt(curl, CURLOPT_PINNEDPUBLICKEY, c->spki_pin);
+  memset(&c->conn, 0, sizeof c->conn);
+  c->key_changed = false;
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf);
   if (text)
@@ -148,6 +177,12 @@ static int raw_request_once(struct client *c, const char *method,
       json_error_t error;
       *reply = json_loadb(buf.data, buf.len, JSON_REJECT_DUPLICATES, &error);
     }
+  } else if (rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH) {
+    c->key_changed = true;
+    snprintf(err, errlen,
+             "the server at %s shows another TLS key than the one this "
+             "session logged in over: refusing to send it anything",
+             c->base_url);
   } else {
     snprintf(err, errlen, "cannot reach the server at %s: %s", c->base_url,
              curl_easy_strerror(rc));
@@ -204,6 +239,14 @@ static int login(struct client *c, char *err, size_t errlen)
     json_decref(reply);
     return -1;
   }
+  if (!c->conn.seen) {
+    json_decref(reply);
+    snprintf(err, errlen, "cannot read the TLS connection to %s", c->base_url);
+    return -1;
+  }
+  /* Both messages are bound to the connection the challenge came over. */
+  uint8_t binding[TLS_BINDING_LEN];
+  memcpy(binding, c->conn.binding, sizeof binding);
   const char *ns_text = json_string_value(json_object_get(reply, "server_nonce"));
   const char *proof_text = json_string_value(json_object_get(reply, "proof"));
   size_t n1 = 0, n2 = 0;
@@ -215,15 +258,18 @@ static int login(struct client *c, char *err, size_t errlen)
       n1 == sizeof ns;
   json_decref(reply);
   /* The server must prove it knows the secret before we prove we do. */
-  if (!parsed || login_client_check_proof(&c->secret, nc, ns, NULL, 0, proof,
-                                          n2) != 0) {
+  if (!parsed || login_client_check_proof(&c->secret, nc, ns, binding,
+                                          sizeof binding, proof, n2) != 0) {
     snprintf(err, errlen,
-             "the server at %s could not prove it knows the secret: the "
-             "connection string is wrong, or this is not your weft server",
+             "the server at %s could not prove it knows the secret over this "
+             "TLS connection: the connection string is wrong, this is not "
+             "your weft server, or something between us ends TLS (a proxy "
+             "must pass the control port's TLS through untouched)",
              c->base_url);
     return -1;
   }
-  if (login_client_answer(&c->secret, nc, ns, NULL, 0, answer) != 0) {
+  if (login_client_answer(&c->secret, nc, ns, binding, sizeof binding,
+                          answer) != 0) {
     snprintf(err, errlen, "cannot compute the login answer");
     return -1;
   }
@@ -243,6 +289,19 @@ static int login(struct client *c, char *err, size_t errlen)
     json_decref(reply);
     return -1;
   }
+  if (!c->conn.seen ||
+      memcmp(c->conn.binding, binding, sizeof binding) != 0) {
+    json_decref(reply);
+    snprintf(err, errlen, "the connection to %s changed during the login",
+             c->base_url);
+    return -1;
+  }
+  if (c->cert_sha256[0] && strcmp(c->cert_sha256, c->conn.cert_sha256))
+    log_info("the server's TLS certificate changed (SHA-256 %.16s... is now "
+             "%.16s...); the login over it proved it is still your server",
+             c->cert_sha256, c->conn.cert_sha256);
+  memcpy(c->cert_sha256, c->conn.cert_sha256, sizeof c->cert_sha256);
+  memcpy(c->spki_pin, c->conn.spki_pin, sizeof c->spki_pin);
   free(c->session);
   c->session = strdup(token);
   json_int_t ttl = json_integer_value(json_object_get(reply, "expires_in"));
@@ -267,8 +326,9 @@ int client_request(struct client *c, const char *method, const char *path,
     return 0;
   int status = raw_request(c, method, path, body, c->session, reply, err,
                            errlen);
-  if (status == 401) {
-    /* The server may have restarted with a new key: log in once more. */
+  if (status == 401 || c->key_changed) {
+    /* The server may have restarted with a new key, or a new certificate:
+     * log in once more (the login checks the new certificate). */
     json_decref(*reply);
     free(c->session);
     c->session = NULL;

@@ -6,6 +6,7 @@
 #define WEFT_CORE_CLIENT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "secret.h"
@@ -17,13 +18,25 @@
 struct client {
   struct conn_url server;
   struct secret secret;
-  char base_url[URL_MAX_HOST + 32]; /* http://HOST:PORT */
+  char base_url[URL_MAX_HOST + 32]; /* https://HOST:PORT */
   char device_id[64];
   char *session;            /* the session JWT, or NULL */
   int64_t session_expires;  /* wall-clock seconds */
   long timeout_ms;
   long retry_after; /* seconds, from the last answer's Retry-After */
   void *curl;       /* one handle, so the connection is kept and reused */
+  /* The server's certificate as seen on the connection the login was bound
+   * to: later requests (and transports) accept no other. */
+  char cert_sha256[65];     /* hex SHA-256 of the certificate; "" before */
+  char spki_pin[64];        /* libcurl's "sha256//..." of its key */
+  bool key_changed;         /* the last request met another key */
+  /* What the last response came over (read while it was being received). */
+  struct {
+    bool seen;
+    uint8_t binding[32];
+    char cert_sha256[65];
+    char spki_pin[64];
+  } conn;
 };
 
 /* 0, or -1 with err (a connection string without a valid secret). */

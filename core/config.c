@@ -39,6 +39,17 @@ const struct weft_option conf_server_options[] = {
     {"secret_file", WEFT_OPT_STRING, offsetof(struct server_conf, secret_file),
      NULL, "also write the connection string to this file (mode 0600)", NULL,
      0, 0, 0},
+    {"tls_cert", WEFT_OPT_STRING, offsetof(struct server_conf, tls_cert), NULL,
+     "control port certificate chain (PEM); default: a self-signed one made "
+     "in the state directory",
+     NULL, 0, 0, 0},
+    {"tls_key", WEFT_OPT_STRING, offsetof(struct server_conf, tls_key), NULL,
+     "private key of tls_cert (PEM)", NULL, 0, 0, 0},
+    {"plain_http", WEFT_OPT_ENUM, offsetof(struct server_conf, plain_http),
+     "loopback",
+     "control API over plain HTTP (not TLS): from loopback only, from "
+     "anywhere, or never",
+     "loopback|on|off", 0, 0, 0},
     {"use_secret_per_ip", WEFT_OPT_BOOL,
      offsetof(struct server_conf, use_secret_per_ip), "false",
      "one secret per listen address; a client must use the one it reached",
@@ -461,6 +472,11 @@ static void check_server_lists(struct parser *p, const struct conf_section *s)
     if (prefix_list_parse(e->value, &l, why, sizeof why) != 0)
       report(p, e->line, "[server] metrics_allow: %s", why);
   }
+  const struct conf_entry *cert = entry_of(s, "tls_cert");
+  const struct conf_entry *key = entry_of(s, "tls_key");
+  if (!cert != !key)
+    report(p, (cert ? cert : key)->line,
+           "[server] tls_cert and tls_key go together: give both or neither");
 }
 
 static void check_server(struct parser *p, const struct conf_section *s)

@@ -31,6 +31,9 @@ struct server_conf {
   const char *public_host;  /* host printed in the connection string */
   const char *state_dir;    /* NULL: /var/lib/weft as root, else ~/.local/state/weft */
   const char *secret_file;  /* also write the connection string here */
+  const char *tls_cert;     /* control port TLS: PEM chain, or NULL */
+  const char *tls_key;      /* and its key; NULL/NULL: self-signed */
+  const char *plain_http;   /* loopback|on|off: control API without TLS */
   bool use_secret_per_ip;
   const char *email;        /* ACME account address */
   const char *log_level;    /* error|warning|info|debug */

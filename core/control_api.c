@@ -200,8 +200,8 @@ static void handle_login(struct control_api *api,
     }
     json_decref(doc);
     int rc = login_server_challenge(api->login, secret, secret_id,
-                                    req->peer_ip, nc, NULL, 0, ns, proof,
-                                    &retry);
+                                    req->peer_ip, nc, req->binding,
+                                    req->binding_len, ns, proof, &retry);
     if (rc == LOGIN_RATE_LIMITED || rc == LOGIN_BUSY)
       return login_limited(api, resp, retry);
     if (rc != LOGIN_OK)
@@ -231,7 +231,8 @@ static void handle_login(struct control_api *api,
             (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.'))
         return login_malformed(api, req, resp);
     int rc = login_server_verify(api->login, secret, secret_id, req->peer_ip,
-                                 ns, answer, sizeof answer, NULL, 0, &retry);
+                                 ns, answer, sizeof answer, req->binding,
+                                 req->binding_len, &retry);
     if (rc == LOGIN_RATE_LIMITED)
       return login_limited(api, resp, retry);
     if (rc != LOGIN_OK || !device_id[0]) {
@@ -244,7 +245,8 @@ static void handle_login(struct control_api *api,
                              clock_wall_s(), &token) != 0)
       return reply_error(resp, 500, "internal", "cannot issue a session");
     api->stats.logins_ok++;
-    log_info("device %s logged in from %s", device_id, req->peer_ip);
+    log_info("device %s logged in from %s (%s)", device_id, req->peer_ip,
+             req->tls ? "TLS, channel bound" : "plain HTTP");
     json_t *reply = json_pack("{s:s,s:s,s:i}", "token", token, "device_id",
                               device_id, "expires_in", SESSION_TTL_S);
     free(token);
@@ -512,6 +514,13 @@ void control_api_handle(void *data, const struct http_request *req,
   struct control_api *api = data;
   api->stats.requests++;
   const char *url = req->url;
+  uint8_t peer[16];
+  bool plain_ok = req->tls || (addr_parse(req->peer_ip, peer) == 0 &&
+                               prefix_list_has(&api->plain_allow, peer));
+  if (!plain_ok && !path_is(url, "/healthz") && !path_is(url, "/metrics"))
+    return reply_error(resp, 403, "tls_required",
+                       "this server takes the control API from your address "
+                       "over TLS only: use https:// (weft clients do)");
   if (req->upgrade) {
     if (!route_upgrade(api, req, resp))
       reply_error(resp, 404, "not_found", "nothing to upgrade to here");

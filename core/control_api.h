@@ -44,6 +44,8 @@ struct control_api {
   void *secret_ctx;
   bool per_ip;
   struct prefix_list metrics_allow;
+  /* Who may use the API (login, tunnels, sessions) without TLS. */
+  struct prefix_list plain_allow;
   struct control_stats stats;
 };
 

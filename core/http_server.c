@@ -229,6 +229,9 @@ static void request_complete(void *arg, struct http_request *req,
   memcpy(req->peer_ip, c->peer_ip, sizeof req->peer_ip);
   memcpy(req->local_ip, c->local_ip, sizeof req->local_ip);
   req->local_port = c->local_port;
+  int n = stream_tls_binding(c->stream, req->binding, sizeof req->binding);
+  req->tls = n > 0;
+  req->binding_len = n > 0 ? (size_t)n : 0;
   struct http_response resp = {.status = 200};
   c->srv->handler(c->srv->handler_data, req, &resp);
   if (req->upgrade && resp.take_over) {
@@ -341,6 +344,8 @@ static void on_connection(uv_stream_t *server, int status)
   memcpy(c->peer_ip, info.peer_ip, sizeof c->peer_ip);
   memcpy(c->local_ip, info.local_ip, sizeof c->local_ip);
   c->local_port = info.local_port;
+  if (srv->tls_ctx)
+    stream_set_tls_sniff(s, srv->tls_ctx);
   stream_start(s, &conn_cbs, c);
   if (srv->conn_count > srv->limits.max_conns ||
       conns_from(srv, c->peer_ip) > srv->limits.max_conns_per_ip) {

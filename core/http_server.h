@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <openssl/ssl.h>
 #include <uv.h>
 
 #include "strbuf.h"
@@ -33,6 +34,9 @@ struct http_request {
   char peer_ip[46];
   char local_ip[46];             /* the address the client reached */
   uint16_t local_port;
+  bool tls;                      /* the connection speaks TLS */
+  uint8_t binding[32];           /* its RFC 9266 channel binding */
+  size_t binding_len;            /* 0 without TLS */
 };
 
 struct weft_stream;
@@ -73,6 +77,9 @@ struct http_server {
   http_handler_fn handler;
   void *handler_data;
   struct http_limits limits;
+  /* If set, a connection whose first byte opens a TLS record speaks TLS
+   * with this context; others stay plain HTTP on the same port. */
+  SSL_CTX *tls_ctx;
   struct http_listener *listeners;
   struct http_conn *conns;
   unsigned conn_count;

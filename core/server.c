@@ -18,6 +18,7 @@
 #include "plugin_registry.h"
 #include "secret.h"
 #include "store.h"
+#include "tls.h"
 #include "tokens.h"
 #include "tunnels.h"
 #include "url.h"
@@ -49,6 +50,8 @@ struct server {
   struct tunnel_service tunnels;
   bool tunnels_open;
   struct http_server http;
+  SSL_CTX *tls_ctx;         /* the control port's TLS */
+  char tls_fingerprint[TLS_FINGERPRINT_HEX + 1];
   struct control_api api;
   uv_signal_t sigint, sigterm, sighup;
   bool stopping;
@@ -278,8 +281,36 @@ static int start_services(struct server *s, const char *state_dir, char *err,
   s->api.secret_for = secret_for;
   s->api.secret_ctx = s;
   s->api.per_ip = s->per_ip_secrets;
+  memset(&s->api.plain_allow, 0, sizeof s->api.plain_allow); /* off */
+  if (strcmp(sc->plain_http, "off") &&
+      prefix_list_parse(strcmp(sc->plain_http, "on") ? "127.0.0.0/8, ::1"
+                                                     : "0.0.0.0/0, ::/0",
+                        &s->api.plain_allow, err, errlen) != 0)
+    return -1;
   return prefix_list_parse(sc->metrics_allow, &s->api.metrics_allow, err,
                            errlen);
+}
+
+/* The control port's certificate: the configured one, or a self-signed one
+ * kept in the state directory. Clients need no CA: the login binds the TLS
+ * channel, and they pin the certificate they logged in over. */
+static int start_tls(struct server *s, const char *state_dir, char *err,
+                     size_t errlen)
+{
+  char host[URL_MAX_HOST + 3];
+  public_host(s, &s->listen[0], host, sizeof host);
+  size_t n = strlen(host);
+  if (host[0] == '[' && n > 2) { /* the certificate names the bare v6 */
+    memmove(host, host + 1, n - 2);
+    host[n - 2] = '\0';
+  }
+  const struct server_conf *sc = &s->conf->server;
+  s->tls_ctx = tls_server_ctx(sc->tls_cert, sc->tls_key, state_dir, host,
+                              s->tls_fingerprint, err, errlen);
+  if (!s->tls_ctx)
+    return -1;
+  log_info("control port TLS certificate SHA-256 %s", s->tls_fingerprint);
+  return 0;
 }
 
 static void stop_services(struct server *s)
@@ -298,6 +329,8 @@ static void free_services(struct server *s)
   tokens_free(&s->tokens);
   free(s->login);
   s->login = NULL;
+  SSL_CTX_free(s->tls_ctx);
+  s->tls_ctx = NULL;
   crypto_wipe(&s->server_key, sizeof s->server_key);
 }
 
@@ -401,6 +434,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 static int start_listeners(struct server *s)
 {
   http_server_init(&s->http, &s->loop, control_api_handle, &s->api);
+  s->http.tls_ctx = s->tls_ctx;
   const struct server_conf *sc = &s->conf->server;
   s->http.limits.header_timeout_ms = (uint64_t)sc->header_timeout_ms;
   s->http.limits.idle_timeout_ms = (uint64_t)sc->keepalive_timeout_ms;
@@ -505,7 +539,8 @@ int server_main(const struct server_options *opts)
   log_info("state directory %s", state_dir);
 
   plugin_registry_start(&s->plugins, &s->loop, s->conf);
-  if (start_services(s, state_dir, err, sizeof err) != 0) {
+  if (start_services(s, state_dir, err, sizeof err) != 0 ||
+      start_tls(s, state_dir, err, sizeof err) != 0) {
     fprintf(stderr, "weft: %s\n", err);
     code = EXIT_RUNTIME;
     stop_services(s);

@@ -1,5 +1,8 @@
 #include "stream.h"
 
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +10,8 @@
 #include <weft/errors.h>
 
 #include "log.h"
+#include "strbuf.h"
+#include "tls.h"
 
 enum mode { MODE_NEW, MODE_RAW, MODE_PIPE };
 
@@ -47,6 +52,26 @@ struct weft_stream {
   char *http_host;
   char peer_ip[46], local_ip[46];
   uint16_t peer_port, local_port;
+  struct tls_state *tls;   /* NULL: plain TCP */
+  SSL_CTX *sniff_ctx;      /* server: TLS if the first byte says so */
+  uv_timer_t *deadline;    /* a dial's: TCP connect and TLS handshake */
+  /* What was written before the stream could carry it (TLS not yet
+   * decided or not yet established); a shutdown asked for meanwhile. */
+  struct strbuf held;
+  bool shutdown_held;
+};
+
+/* TLS over the socket with memory BIOs: ciphertext in from the socket,
+ * plaintext to the reader; plaintext from the writer, ciphertext out. */
+struct tls_state {
+  SSL *ssl;
+  BIO *in, *out;
+  bool established;
+  bool client;
+  bool draining;           /* in tls_drain: no re-entry */
+  char pin[TLS_FINGERPRINT_HEX + 1]; /* client: the server cert required */
+  weft_connect_cb cb;      /* client: told once the handshake is done */
+  void *cb_ctx;
 };
 
 struct write_req {
@@ -103,8 +128,18 @@ static struct weft_stream *stream_new(uv_loop_t *loop)
   return s;
 }
 
+static void tls_free(struct tls_state *t)
+{
+  if (!t)
+    return;
+  SSL_free(t->ssl); /* frees the BIOs too */
+  free(t);
+}
+
 static void free_stream(struct weft_stream *s)
 {
+  tls_free(s->tls);
+  strbuf_free(&s->held);
   free(s->leftover);
   free(s->http_host);
   free(s->tcp);
@@ -127,10 +162,28 @@ static void on_tcp_closed(uv_handle_t *h)
   free_stream(s);
 }
 
+static void deadline_closed(uv_handle_t *h) { free(h); }
+
+static void deadline_stop(struct weft_stream *s)
+{
+  if (s->deadline) {
+    uv_close((uv_handle_t *)s->deadline, deadline_closed);
+    s->deadline = NULL;
+  }
+}
+
+static void connect_done(struct weft_stream *s, int status);
+
 static void close_with(struct weft_stream *s, int err)
 {
   if (s->closing)
     return;
+  if (s->tls && s->tls->cb) {
+    /* A dial still in its handshake: the dialer hears of it. */
+    connect_done(s, err ? err : WEFT_ECONNRESET);
+    return;
+  }
+  deadline_stop(s);
   s->closing = true;
   s->close_err = err;
   uv_close((uv_handle_t *)s->tcp, on_tcp_closed);
@@ -185,37 +238,217 @@ static void maybe_finished(struct weft_stream *s)
     close_with(s, 0);
 }
 
+static void plaintext_in(struct weft_stream *s, const char *data, size_t len)
+{
+  if (s->filter)
+    s->filter(s->fctx, data, len);
+  else
+    deliver(s, data, len);
+}
+
+static int tls_start(struct weft_stream *s, SSL_CTX *ctx, bool client,
+                     const char *sni);
+static void tls_in(struct weft_stream *s, const char *data, size_t len);
+static void tls_drain(struct weft_stream *s);
+static void tls_flush(struct weft_stream *s);
+static size_t plain_write(struct weft_stream *s, const void *data, size_t len);
+static void on_eof(struct weft_stream *s);
+static void release_held(struct weft_stream *s);
+
+/* Until TLS is decided (server) and established, writes are held and the
+ * handshake reads whoever owns the stream. */
+static bool waiting_for_tls(const struct weft_stream *s)
+{
+  return s->sniff_ctx || (s->tls && !s->tls->established);
+}
+
 static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
   struct weft_stream *s = st->data;
   if (s->closing)
     return;
+  if (n > 0 && s->sniff_ctx) {
+    /* A TLS record starts with 0x16 (handshake): HTTPS on this port. */
+    SSL_CTX *ctx = s->sniff_ctx;
+    s->sniff_ctx = NULL;
+    if ((unsigned char)buf->base[0] != 0x16) {
+      release_held(s); /* plain: what waited goes now */
+    } else if (tls_start(s, ctx, false, NULL) != 0) {
+      close_with(s, WEFT_ENOMEM);
+      return;
+    }
+    if (s->closing)
+      return;
+  }
   if (n > 0) {
-    if (s->filter)
-      s->filter(s->fctx, buf->base, (size_t)n);
+    if (s->tls)
+      tls_in(s, buf->base, (size_t)n);
     else
-      deliver(s, buf->base, (size_t)n);
+      plaintext_in(s, buf->base, (size_t)n);
     return;
   }
   if (n == UV_EOF) {
-    s->read_eof = true;
-    update_reading(s);
-    if (s->mode == MODE_RAW && s->cbs->on_eof)
-      s->cbs->on_eof(s->ctx);
-    else if (s->mode == MODE_PIPE && s->ops->shutdown)
-      s->ops->shutdown(s->pctx);
-    if (!s->closing)
-      maybe_finished(s);
+    on_eof(s);
     return;
   }
   if (n < 0)
     close_with(s, uv_to_weft((int)n));
 }
 
+static void on_eof(struct weft_stream *s)
+{
+  if (s->tls && !s->tls->established) {
+    /* The peer hung up in the middle of the handshake. */
+    if (s->tls->client)
+      connect_done(s, WEFT_ECONNRESET);
+    else
+      close_with(s, WEFT_EPROTO);
+    return;
+  }
+  s->read_eof = true;
+  update_reading(s);
+  if (s->mode == MODE_RAW && s->cbs->on_eof)
+    s->cbs->on_eof(s->ctx);
+  else if (s->mode == MODE_PIPE && s->ops->shutdown)
+    s->ops->shutdown(s->pctx);
+  if (!s->closing)
+    maybe_finished(s);
+}
+
+/* ---- TLS ---- */
+
+static int tls_start(struct weft_stream *s, SSL_CTX *ctx, bool client,
+                     const char *sni)
+{
+  struct tls_state *t = calloc(1, sizeof *t);
+  if (!t)
+    return -1;
+  t->ssl = SSL_new(ctx);
+  t->in = BIO_new(BIO_s_mem());
+  t->out = BIO_new(BIO_s_mem());
+  if (!t->ssl || !t->in || !t->out) {
+    SSL_free(t->ssl);
+    BIO_free(t->in);
+    BIO_free(t->out);
+    free(t);
+    return -1;
+  }
+  BIO_set_mem_eof_return(t->in, -1); /* empty means "wait", not EOF */
+  SSL_set_bio(t->ssl, t->in, t->out);
+  t->client = client;
+  if (client) {
+    SSL_set_connect_state(t->ssl);
+    if (sni)
+      SSL_set_tlsext_host_name(t->ssl, sni);
+  } else {
+    SSL_set_accept_state(t->ssl);
+  }
+  s->tls = t;
+  return 0;
+}
+
+/* The handshake is over: check the pin (client), send what waited. */
+static void tls_established(struct weft_stream *s)
+{
+  struct tls_state *t = s->tls;
+  t->established = true;
+  if (t->client && t->pin[0]) {
+    char got[TLS_FINGERPRINT_HEX + 1] = "";
+    X509 *cert = SSL_get1_peer_certificate(t->ssl);
+    tls_cert_fingerprint(cert, got);
+    X509_free(cert);
+    if (strcmp(got, t->pin)) {
+      log_warn("TLS: the server at %s:%u shows certificate %s, not the "
+               "pinned %s",
+               s->peer_ip, s->peer_port, got, t->pin);
+      connect_done(s, WEFT_EAUTH);
+      return;
+    }
+  }
+  release_held(s);
+  if (t->client)
+    connect_done(s, 0);
+}
+
+static void tls_in(struct weft_stream *s, const char *data, size_t len)
+{
+  struct tls_state *t = s->tls;
+  if (BIO_write(t->in, data, (int)len) != (int)len) {
+    close_with(s, WEFT_ENOMEM);
+    return;
+  }
+  if (!t->established) {
+    int rc = SSL_do_handshake(t->ssl);
+    tls_flush(s);
+    if (rc == 1) {
+      tls_established(s);
+      if (s->closing || !s->tls || !s->tls->established)
+        return;
+    } else {
+      int e = SSL_get_error(t->ssl, rc);
+      if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+        ERR_clear_error();
+        if (t->client)
+          connect_done(s, WEFT_EPROTO);
+        else
+          close_with(s, WEFT_EPROTO);
+      }
+      return;
+    }
+  }
+  tls_drain(s);
+}
+
+/* Hands on the plaintext TLS holds, while someone wants it: what is left
+ * waits in OpenSSL until the stream is started or resumed. */
+static void tls_drain(struct weft_stream *s)
+{
+  struct tls_state *t = s->tls;
+  if (!t || !t->established || t->draining)
+    return;
+  t->draining = true;
+  char buf[16384];
+  while (!s->closing && s->mode != MODE_NEW && !s->paused_by_plugin &&
+         !s->paused_by_backlog && !s->read_eof) {
+    int n = SSL_read(t->ssl, buf, sizeof buf);
+    if (n > 0) {
+      plaintext_in(s, buf, (size_t)n);
+      continue;
+    }
+    int e = SSL_get_error(t->ssl, n);
+    tls_flush(s); /* post-handshake messages, alerts */
+    if (e == SSL_ERROR_ZERO_RETURN) {
+      t->draining = false;
+      on_eof(s); /* close_notify: the peer finished sending */
+      return;
+    }
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+      ERR_clear_error();
+      close_with(s, WEFT_EPROTO);
+    }
+    break;
+  }
+  t->draining = false;
+}
+
+void stream_set_tls_sniff(struct weft_stream *s, SSL_CTX *ctx)
+{
+  s->sniff_ctx = ctx;
+}
+
+int stream_tls_binding(struct weft_stream *s, unsigned char *out, size_t len)
+{
+  if (!s->tls || !s->tls->established || len < TLS_BINDING_LEN)
+    return -1;
+  return tls_binding(s->tls->ssl, out) == 0 ? TLS_BINDING_LEN : -1;
+}
+
 static void update_reading(struct weft_stream *s)
 {
+  /* A TLS handshake reads on its own, before anyone has the stream. */
   bool want = !s->closing && !s->read_eof && !s->paused_by_plugin &&
-              !s->paused_by_backlog && s->mode != MODE_NEW;
+              !s->paused_by_backlog &&
+              (s->mode != MODE_NEW || waiting_for_tls(s));
   if (want && !s->reading) {
     if (uv_read_start((uv_stream_t *)s->tcp, alloc_cb, read_cb) == 0)
       s->reading = true;
@@ -236,6 +469,7 @@ static void begin(struct weft_stream *s)
     deliver(s, data, len);
     free(data);
   }
+  tls_drain(s);
   update_reading(s);
 }
 
@@ -264,9 +498,10 @@ static void write_cb(uv_write_t *w, int status)
     maybe_finished(s);
 }
 
-size_t stream_write(struct weft_stream *s, const void *data, size_t len)
+/* Bytes as they go on the wire (ciphertext when TLS). */
+static size_t socket_write(struct weft_stream *s, const void *data, size_t len)
 {
-  if (s->closing || s->shutdown_sent || len == 0)
+  if (s->closing || len == 0)
     return s->backlog;
   struct write_req *wr = malloc(sizeof *wr + len);
   if (!wr) {
@@ -284,9 +519,46 @@ size_t stream_write(struct weft_stream *s, const void *data, size_t len)
     return s->backlog;
   }
   s->backlog += len;
+  return s->backlog;
+}
+
+/* Sends whatever TLS produced. */
+static void tls_flush(struct weft_stream *s)
+{
+  char buf[16384];
+  int n;
+  while ((n = BIO_read(s->tls->out, buf, sizeof buf)) > 0)
+    socket_write(s, buf, (size_t)n);
+}
+
+static size_t plain_write(struct weft_stream *s, const void *data, size_t len)
+{
+  struct tls_state *t = s->tls;
+  if (s->sniff_ctx) { /* TLS or not: the peer's first byte will say */
+    strbuf_add(&s->held, data, len);
+    return s->backlog + s->held.len;
+  }
+  if (!t)
+    return socket_write(s, data, len);
+  if (!t->established) {
+    strbuf_add(&s->held, data, len);
+    return s->backlog + s->held.len;
+  }
+  if (SSL_write(t->ssl, data, (int)len) <= 0) {
+    close_with(s, WEFT_EPROTO);
+    return s->backlog;
+  }
+  tls_flush(s);
+  return s->backlog;
+}
+
+size_t stream_write(struct weft_stream *s, const void *data, size_t len)
+{
+  if (s->closing || s->shutdown_sent || len == 0)
+    return s->backlog + s->held.len;
   if (s->account.on_traffic)
     s->account.on_traffic(s->account.arg, 0, len);
-  return s->backlog;
+  return plain_write(s, data, len);
 }
 
 static void shutdown_cb(uv_shutdown_t *req, int status)
@@ -301,20 +573,47 @@ static void shutdown_cb(uv_shutdown_t *req, int status)
     maybe_finished(s);
 }
 
-void stream_shutdown(struct weft_stream *s)
+static void send_shutdown(struct weft_stream *s)
 {
-  if (s->closing || s->shutdown_sent)
-    return;
   uv_shutdown_t *req = malloc(sizeof *req);
   if (!req) {
     close_with(s, WEFT_ENOMEM);
     return;
   }
   req->data = s;
-  s->shutdown_sent = true;
+  if (s->tls && s->tls->established) {
+    SSL_shutdown(s->tls->ssl); /* close_notify, then FIN */
+    tls_flush(s);
+  }
   if (uv_shutdown(req, (uv_stream_t *)s->tcp, shutdown_cb) != 0) {
     free(req);
     close_with(s, WEFT_EIO);
+  }
+}
+
+void stream_shutdown(struct weft_stream *s)
+{
+  if (s->closing || s->shutdown_sent)
+    return;
+  s->shutdown_sent = true;
+  if (waiting_for_tls(s))
+    s->shutdown_held = true; /* after what is held */
+  else
+    send_shutdown(s);
+}
+
+/* The stream can carry bytes now: send what waited, then any shutdown. */
+static void release_held(struct weft_stream *s)
+{
+  if (s->held.len) {
+    struct strbuf held = s->held;
+    memset(&s->held, 0, sizeof s->held);
+    plain_write(s, held.data, held.len);
+    strbuf_free(&held);
+  }
+  if (s->shutdown_held && !s->closing) {
+    s->shutdown_held = false;
+    send_shutdown(s);
   }
 }
 
@@ -335,6 +634,8 @@ int stream_start(struct weft_stream *s, const struct weft_stream_cbs *cbs,
 void stream_pause(struct weft_stream *s, bool paused)
 {
   s->paused_by_plugin = paused;
+  if (!paused)
+    tls_drain(s);
   update_reading(s);
 }
 
@@ -401,6 +702,7 @@ int stream_info(struct weft_stream *s, struct weft_stream_info *out)
   out->local_port = s->local_port;
   out->http = s->http;
   out->http_host = s->http_host;
+  out->tls = s->tls != NULL;
   return 0;
 }
 
@@ -429,6 +731,7 @@ void pipe_resume(struct weft_pipe *p)
   struct weft_stream *s = p->stream;
   if (s->paused_by_backlog) {
     s->paused_by_backlog = false;
+    tls_drain(s);
     update_reading(s);
   }
 }
@@ -478,6 +781,29 @@ void stream_handover(struct weft_stream *s, const void *leftover, size_t len)
   }
 }
 
+static uint64_t connect_timeout_ms = STREAM_CONNECT_TIMEOUT_MS;
+
+void stream_set_connect_timeout(uint64_t ms) { connect_timeout_ms = ms; }
+
+/* A dial that takes too long (a black-holed SYN, a peer that never
+ * finishes the TLS handshake) fails with WEFT_ETIMEDOUT. */
+static void deadline_hit(uv_timer_t *timer)
+{
+  /* In the TLS handshake the dialer hears at once; during the TCP connect,
+   * connected() sees ECANCELED and reports the close_err set here. */
+  close_with(timer->data, WEFT_ETIMEDOUT);
+}
+
+static void deadline_start(struct weft_stream *s)
+{
+  s->deadline = malloc(sizeof *s->deadline);
+  if (!s->deadline)
+    return; /* no deadline: the kernel's own timeouts still apply */
+  uv_timer_init(s->loop, s->deadline);
+  s->deadline->data = s;
+  uv_timer_start(s->deadline, deadline_hit, connect_timeout_ms, 0);
+}
+
 struct connect_req {
   uv_getaddrinfo_t gai;
   uv_connect_t conn;
@@ -485,20 +811,73 @@ struct connect_req {
   weft_connect_cb cb;
   void *ctx;
   char port[8];
+  bool tls;
+  char sni[256];
+  char pin[TLS_FINGERPRINT_HEX + 1];
 };
+
+/* Tells whoever dialled how it went: once, with the stream or without. */
+static void connect_done(struct weft_stream *s, int status)
+{
+  struct tls_state *t = s->tls;
+  weft_connect_cb cb = t ? t->cb : NULL;
+  void *ctx = t ? t->cb_ctx : NULL;
+  if (t)
+    t->cb = NULL;
+  if (!cb)
+    return;
+  deadline_stop(s);
+  if (status != 0) {
+    cb(ctx, NULL, status);
+    stream_discard(s);
+  } else {
+    update_reading(s); /* nobody reads until the new owner says so */
+    cb(ctx, s, 0);
+  }
+}
 
 static void connected(uv_connect_t *req, int status)
 {
   struct connect_req *cr = req->data;
   struct weft_stream *s = cr->s;
   if (status < 0) {
-    int err = uv_to_weft(status);
+    /* Cancelled by the deadline: say so, not "cancelled". */
+    int err = status == UV_ECANCELED && s->close_err ? s->close_err
+                                                     : uv_to_weft(status);
     cr->cb(cr->ctx, NULL, err);
     stream_discard(s);
-  } else {
+  } else if (!cr->tls) {
+    deadline_stop(s);
     uv_tcp_nodelay(s->tcp, 1);
     fill_addresses(s);
     cr->cb(cr->ctx, s, 0);
+  } else {
+    uv_tcp_nodelay(s->tcp, 1);
+    fill_addresses(s);
+    struct in6_addr a;
+    bool ip = inet_pton(AF_INET, cr->sni, &a) == 1 ||
+              inet_pton(AF_INET6, cr->sni, &a) == 1;
+    if (tls_start(s, tls_client_ctx(), true, ip ? NULL : cr->sni) != 0) {
+      cr->cb(cr->ctx, NULL, WEFT_ENOMEM);
+      stream_discard(s);
+    } else {
+      struct tls_state *t = s->tls;
+      t->cb = cr->cb;
+      t->cb_ctx = cr->ctx;
+      if (cr->pin[0]) {
+        snprintf(t->pin, sizeof t->pin, "%s", cr->pin);
+      } else {
+        /* No pin: the system's CAs and the host name decide. */
+        SSL_set_verify(t->ssl, SSL_VERIFY_PEER, NULL);
+        if (!ip)
+          SSL_set1_host(t->ssl, cr->sni);
+        else
+          X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), cr->sni);
+      }
+      SSL_do_handshake(t->ssl);
+      tls_flush(s);
+      update_reading(s);
+    }
   }
   free(cr);
 }
@@ -512,8 +891,10 @@ static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     cr->conn.data = cr;
     rc = uv_tcp_connect(&cr->conn, cr->s->tcp, res->ai_addr, connected);
     uv_freeaddrinfo(res);
-    if (rc == 0)
+    if (rc == 0) {
+      deadline_start(cr->s);
       return;
+    }
     cr->cb(cr->ctx, NULL, uv_to_weft(rc));
     stream_discard(cr->s);
     free(cr);
@@ -531,11 +912,12 @@ int stream_connect(const struct weft_host *host, const char *hostname,
                    uint16_t port, bool tls, const char *pin_sha256,
                    weft_connect_cb cb, void *ctx)
 {
-  (void)pin_sha256;
   if (!hostname || !port || !cb)
     return WEFT_EINVAL;
-  if (tls)
-    return WEFT_ENOTSUP;
+  if (pin_sha256 && strlen(pin_sha256) != TLS_FINGERPRINT_HEX)
+    return WEFT_EINVAL;
+  if (tls && !tls_client_ctx())
+    return WEFT_ENOMEM;
   struct connect_req *cr = calloc(1, sizeof *cr);
   struct weft_stream *s = cr ? stream_new(host->loop) : NULL;
   if (!s) {
@@ -545,6 +927,10 @@ int stream_connect(const struct weft_host *host, const char *hostname,
   cr->s = s;
   cr->cb = cb;
   cr->ctx = ctx;
+  cr->tls = tls;
+  snprintf(cr->sni, sizeof cr->sni, "%s", hostname);
+  if (pin_sha256)
+    snprintf(cr->pin, sizeof cr->pin, "%s", pin_sha256);
   cr->gai.data = cr;
   snprintf(cr->port, sizeof cr->port, "%u", port);
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};

@@ -3,6 +3,7 @@
 #ifndef WEFT_CORE_STREAM_H
 #define WEFT_CORE_STREAM_H
 
+#include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -44,6 +45,18 @@ void stream_set_http(struct weft_stream *s, const char *host);
 /* Says `data` and closes once it is written (whatever the peer does),
  * with no callbacks: for refusals on a stream nobody took. */
 void stream_end(struct weft_stream *s, const void *data, size_t len);
+
+/* Server side: if the first byte from the peer opens a TLS record, the
+ * stream speaks TLS with ctx (invisible to whoever reads it). */
+void stream_set_tls_sniff(struct weft_stream *s, SSL_CTX *ctx);
+/* The RFC 9266 channel binding of a TLS stream: its length, or -1 when the
+ * stream is plain. */
+int stream_tls_binding(struct weft_stream *s, unsigned char *out, size_t len);
+
+/* How long a dial (TCP connect, then the TLS handshake) may take. */
+#define STREAM_CONNECT_TIMEOUT_MS 15000
+/* For tests: another limit for dials started from now on. */
+void stream_set_connect_timeout(uint64_t ms);
 
 /* A stream nobody took: close it without callbacks. */
 void stream_discard(struct weft_stream *s);

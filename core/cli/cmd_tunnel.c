@@ -162,6 +162,7 @@ static int open_tunnel(struct plugin_registry *reg, struct session *s,
       .server_host = c->server.host,
       .server_port = c->server.port,
       .token = json_string_value(json_object_get(reply, "token")),
+      .server_cert_sha256 = c->cert_sha256[0] ? c->cert_sha256 : NULL,
   };
   int rc = p->desc.client_tunnel_open(p->ctx, &info, &ot->plugin_ctx);
   json_decref(reply);

@@ -44,6 +44,7 @@ struct mux {
   uint64_t total_streams, bytes_in, bytes_out;
   bool failed;
   bool flushing;
+  bool peer_done;           /* the peer said GOAWAY without an error */
 };
 
 /* Frames are packed into messages here and handed on at once; the loop is
@@ -314,6 +315,9 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
   m->host->log(m->host, WEFT_LOG_DEBUG, "h2 %s: frame type %u stream %d flags 0x%x",
                m->opener ? "server" : "device", frame->hd.type,
                frame->hd.stream_id, frame->hd.flags);
+  if (frame->hd.type == NGHTTP2_GOAWAY &&
+      frame->goaway.error_code == NGHTTP2_NO_ERROR)
+    m->peer_done = true;
   if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK)) {
     if (m->cbs->on_pong)
       m->cbs->on_pong(m->arg);
@@ -467,8 +471,10 @@ int mux_input(struct mux *m, const uint8_t *data, size_t len)
   }
   mux_flush(m);
   /* nghttp2 answers a protocol error with GOAWAY and then wants nothing
-   * more: the session is over. */
-  if (!m->failed && !nghttp2_session_want_read(m->session) &&
+   * more: the session is over. (After the peer's own clean GOAWAY it wants
+   * nothing either: that is a goodbye, and the WebSocket close follows.) */
+  if (!m->failed && !m->peer_done &&
+      !nghttp2_session_want_read(m->session) &&
       !nghttp2_session_want_write(m->session)) {
     m->failed = true;
     if (m->cbs->on_failure)

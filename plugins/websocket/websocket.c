@@ -95,6 +95,7 @@ struct client_tunnel {
   char id[32];
   char server_host[256];
   uint16_t server_port;
+  const char *server_cert; /* the core's live pin (NULL: plain ws://) */
   char path[WS_PATH_MAX];
   char token[4096];
   char local_host[256];
@@ -302,8 +303,9 @@ static void session_open(void *arg)
   const struct weft_host *h = s->ws->host;
   ct->connecting = false;
   ct->backoff_ms = 0;
-  h->log(h, WEFT_LOG_INFO, "tunnel %s: connected to %s:%u", ct->id,
-         ct->server_host, ct->server_port);
+  h->log(h, WEFT_LOG_INFO, "tunnel %s: connected to %s:%u (%s)", ct->id,
+         ct->server_host, ct->server_port,
+         ct->server_cert ? "wss, certificate pinned" : "ws, no TLS");
   start_session(s, false);
 }
 
@@ -445,6 +447,8 @@ static int ws_server_upgrade(void *ctx, const struct weft_http_request *req,
     ws_refuse(h, conn, 404, "this server has no such tunnel now");
     return 0;
   }
+  struct weft_stream_info info = {.struct_size = sizeof info};
+  h->stream_info(conn, &info);
   struct session *s = session_new(ws);
   if (!s) {
     ws_refuse(h, conn, 503, "out of memory");
@@ -462,8 +466,9 @@ static int ws_server_upgrade(void *ctx, const struct weft_http_request *req,
   s->st = st;
   st->session = s;
   ws->sessions_total++;
-  h->log(h, WEFT_LOG_INFO, "tunnel %s: device %s connected from %s", st->id,
-         claims.device_id, req->peer_ip);
+  h->log(h, WEFT_LOG_INFO, "tunnel %s: device %s connected from %s (%s)",
+         st->id, claims.device_id, req->peer_ip,
+         info.tls ? "wss" : "ws, no TLS");
   start_session(s, true);
   return 0;
 }
@@ -606,7 +611,9 @@ static void dial(struct client_tunnel *ct)
   const struct weft_host *h = ct->ws->host;
   ct->connecting = true;
   ct->ws->refs++;
-  int rc = h->stream_connect(h, ct->server_host, ct->server_port, false, NULL,
+  /* wss://, pinned to the certificate the device logged in over. */
+  int rc = h->stream_connect(h, ct->server_host, ct->server_port,
+                             ct->server_cert != NULL, ct->server_cert,
                              server_connected, ct);
   if (rc != 0) {
     unref(ct->ws);
@@ -690,6 +697,8 @@ static int ws_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
   snprintf(ct->id, sizeof ct->id, "%s", t->id);
   snprintf(ct->server_host, sizeof ct->server_host, "%s", t->server_host);
   ct->server_port = t->server_port;
+  if (t->struct_size > offsetof(struct weft_tunnel_info, server_cert_sha256))
+    ct->server_cert = t->server_cert_sha256;
   snprintf(ct->path, sizeof ct->path, "%s", path);
   snprintf(ct->token, sizeof ct->token, "%s", t->token);
   const char *max = param(t, "max_streams");

@@ -106,6 +106,12 @@ struct weft_tunnel_info {
    * the client's client_tunnel_open as `params`). */
   void (*add_param)(void *param_ctx, const char *key, const char *value);
   void *param_ctx;
+  /* Client side: the server's control-port certificate (hex SHA-256) as
+   * the core verified it by logging in over it: dial server_host with TLS
+   * pinned to it. It points into the core and stays valid until
+   * client_tunnel_close; a re-login (token_renew may do one) that meets a
+   * new certificate updates it, so read it at each dial. NULL: plain. */
+  const char *server_cert_sha256;
 };
 
 /* Counters a plugin reports for one tunnel (or all, with tunnel_ctx NULL). */

@@ -68,7 +68,7 @@ contains "unknown transport lists loaded" "no loaded plugin provides transport '
 check "tunnel transport cannot carry udp" 2 "$WEFT" tunnel --transport autossh "weft://$SECRET@[::1]:9092" udp://127.0.0.1:53
 contains "capability mismatch explained" "transport 'autossh' cannot carry udp"
 check "tunnel with an unreachable server" 1 "$WEFT" tunnel "weft://$SECRET@127.0.0.1:1" tcp://127.0.0.1:22 tcp://:2222
-contains "unreachable server explained" "cannot reach the server at http://127.0.0.1:1"
+contains "unreachable server explained" "cannot reach the server at https://127.0.0.1:1"
 check "tunnel with a malformed secret" 2 "$WEFT" tunnel "weft://not-a-real-secret-at-all@127.0.0.1" tcp://127.0.0.1:22
 contains "malformed secret explained" "is not the 43 characters"
 

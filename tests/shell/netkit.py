@@ -8,11 +8,17 @@ loopback). Every operation is bounded in bytes, connections and time.
                                           the sha256 of what comes back
   netkit.py concurrent HOST PORT N KB     N connections at once, KB each
   netkit.py slow-reader HOST PORT SEC     connects, reads nothing for SEC s
+  netkit.py tcp-relay PORT TARGET         passes bytes to 127.0.0.1:TARGET
+  netkit.py tls-relay PORT TARGET CERT KEY
+                                          a man in the middle: ends the
+                                          client's TLS with CERT/KEY and
+                                          opens its own to TARGET
 """
 import asyncio
 import hashlib
 import os
 import socket
+import ssl
 import sys
 import time
 
@@ -139,6 +145,49 @@ def slow_reader(host, port, secs):
     s.close()
 
 
+async def pump(reader, writer):
+    try:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                break
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError, ssl.SSLError):
+        pass
+    finally:
+        writer.close()
+
+
+def relay(port, target, server_ctx=None, client_ctx=None):
+    async def handle(reader, writer):
+        try:
+            up_reader, up_writer = await asyncio.open_connection(
+                "127.0.0.1", target, ssl=client_ctx,
+                server_hostname="" if client_ctx else None)
+        except (ConnectionError, OSError, ssl.SSLError):
+            writer.close()
+            return
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+
+    async def main():
+        server = await asyncio.start_server(handle, "127.0.0.1", port,
+                                            ssl=server_ctx)
+        print("relay listening on %d" % port, flush=True)
+        async with server:
+            await server.serve_forever()
+    asyncio.run(main())
+
+
+def tls_relay(port, target, cert, key):
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client_ctx.check_hostname = False
+    client_ctx.verify_mode = ssl.CERT_NONE
+    relay(port, target, server_ctx, client_ctx)
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "echo-server":
@@ -151,5 +200,9 @@ if __name__ == "__main__":
         concurrent(args[0], int(args[1]), int(args[2]), int(args[3]))
     elif cmd == "slow-reader":
         slow_reader(args[0], int(args[1]), int(args[2]))
+    elif cmd == "tcp-relay":
+        relay(int(args[0]), int(args[1]))
+    elif cmd == "tls-relay":
+        tls_relay(int(args[0]), int(args[1]), args[2], args[3])
     else:
         raise SystemExit(__doc__)
