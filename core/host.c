@@ -145,6 +145,20 @@ static int host_token_renew(const struct weft_host *host,
   return b->renew(b->renew_ctx, tunnel_id, out, len);
 }
 
+static int host_datagram_send(const struct weft_host *host,
+                              const char *tunnel_id,
+                              const struct weft_udp_peer *peer,
+                              const void *data, size_t len)
+{
+  struct host_binding *b = binding_of(host);
+  if (!b->send_datagram)
+    return WEFT_ENOTSUP;
+  if (!tunnel_id || !peer || (!data && len))
+    return WEFT_EINVAL;
+  return b->send_datagram(b->datagram_ctx, host->plugin_name, tunnel_id, peer,
+                          data, len);
+}
+
 void host_binding_init(struct host_binding *b, const char *name,
                        struct uv_loop_s *loop)
 {
@@ -177,6 +191,7 @@ void host_binding_init(struct host_binding *b, const char *name,
   h->pipe_resume = pipe_resume;
   h->pipe_shutdown = pipe_shutdown;
   h->pipe_close = pipe_close;
+  h->datagram_send = host_datagram_send;
 }
 
 void host_binding_release(struct host_binding *b)

@@ -16,6 +16,11 @@ struct host_binding {
   /* The client's way to a fresh orchestration token; NULL in a server. */
   int (*renew)(void *ctx, const char *tunnel_id, char *out, size_t len);
   void *renew_ctx;
+  /* The server's way to a tunnel's public UDP port; NULL in a client. */
+  int (*send_datagram)(void *ctx, const char *plugin_name,
+                       const char *tunnel_id, const struct weft_udp_peer *peer,
+                       const void *data, size_t len);
+  void *datagram_ctx;
 };
 
 /* Fills the table for a plugin called `name` running on `loop`. */

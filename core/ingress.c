@@ -26,6 +26,7 @@ struct ingress {
   struct tunnel_service *svc;
   struct tunnel *tunnel;
   uv_tcp_t *listener;
+  uv_udp_t *udp;             /* a udp lease's public socket */
   struct ingress_conn *conns;
   struct prefix_list *allow; /* NULL: anyone (kept small for idle tunnels) */
 };
@@ -121,6 +122,67 @@ static void on_connection(uv_stream_t *server, int status)
 
 static void listener_closed(uv_handle_t *h) { free(h); }
 
+/* ---- UDP ---- */
+
+static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+  (void)h, (void)suggested;
+  static char slab[65536]; /* the transport copies what it keeps */
+  *buf = uv_buf_init(slab, sizeof slab);
+}
+
+static void udp_received(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
+                         const struct sockaddr *addr, unsigned flags)
+{
+  struct ingress *ing = h->data;
+  struct tunnel *t = ing->tunnel;
+  if (n < 0 || !addr || (flags & UV_UDP_PARTIAL))
+    return; /* an error, the end of a batch, or a truncated datagram */
+  struct weft_udp_peer peer;
+  int port = 0;
+  if (addr->sa_family == AF_INET) {
+    uv_ip4_name((const struct sockaddr_in *)addr, peer.ip, sizeof peer.ip);
+    port = ntohs(((const struct sockaddr_in *)addr)->sin_port);
+  } else {
+    uv_ip6_name((const struct sockaddr_in6 *)addr, peer.ip, sizeof peer.ip);
+    port = ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
+  }
+  peer.port = (uint16_t)port;
+  if (ing->allow && acl_check_source(ing->allow, peer.ip, NULL, 0) != 0)
+    return; /* no answer for UDP: not even an ICMP error */
+  t->bytes_in += (size_t)n;
+  t->datagrams_in++;
+  leases_touch(&ing->svc->leases, t->lease, clock_wall_s());
+  struct plugin *p = t->plugin;
+  if (p && t->plugin_ctx)
+    p->desc.server_datagram(p->ctx, t->plugin_ctx, &peer, buf->base,
+                            (size_t)n);
+}
+
+int ingress_send_datagram(struct tunnel *t, const struct weft_udp_peer *peer,
+                          const void *data, size_t len)
+{
+  struct ingress *ing = t->ingress;
+  if (!ing || !ing->udp)
+    return WEFT_ENOENT;
+  struct sockaddr_storage ss;
+  bool v6 = strchr(peer->ip, ':') != NULL;
+  int rc = v6 ? uv_ip6_addr(peer->ip, peer->port, (struct sockaddr_in6 *)&ss)
+              : uv_ip4_addr(peer->ip, peer->port, (struct sockaddr_in *)&ss);
+  if (rc != 0 || len > 65507)
+    return WEFT_EINVAL;
+  uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
+  rc = uv_udp_try_send(ing->udp, &buf, 1, (struct sockaddr *)&ss);
+  if (rc < 0) {
+    t->datagrams_dropped++;
+    return WEFT_EIO;
+  }
+  t->bytes_out += len;
+  t->datagrams_out++;
+  leases_touch(&ing->svc->leases, t->lease, clock_wall_s());
+  return 0;
+}
+
 int ingress_open(struct tunnel_service *svc, struct tunnel *t, char *why,
                  size_t len)
 {
@@ -145,8 +207,8 @@ int ingress_open(struct tunnel_service *svc, struct tunnel *t, char *why,
     if (l->allow_ips[0])
       prefix_list_parse(l->allow_ips, ing->allow, why, len);
   }
-  if (!l->port || strcmp(l->port_proto, "tcp"))
-    return 0; /* nothing to listen on (yet) for this kind of lease */
+  if (!l->port || (strcmp(l->port_proto, "tcp") && strcmp(l->port_proto, "udp")))
+    return 0; /* nothing to listen on for this kind of lease */
 
   /* The remote URL may name the address to bind; by default, all. */
   struct url remote;
@@ -155,19 +217,27 @@ int ingress_open(struct tunnel_service *svc, struct tunnel *t, char *why,
   if (l->remote_url[0] && url_parse(l->remote_url, &remote, err, sizeof err) == 0 &&
       remote.host_kind != URL_HOST_ANY)
     bind_host = remote.host;
-  ing->listener = calloc(1, sizeof *ing->listener);
-  if (!ing->listener) {
-    snprintf(why, len, "out of memory");
-    return WEFT_ENOMEM;
+  int rc;
+  if (!strcmp(l->port_proto, "udp")) {
+    ing->udp = calloc(1, sizeof *ing->udp);
+    if (!ing->udp)
+      return snprintf(why, len, "out of memory"), WEFT_ENOMEM;
+    rc = listen_udp(svc->loop, ing->udp, bind_host, l->port, udp_alloc,
+                    udp_received, ing);
+  } else {
+    ing->listener = calloc(1, sizeof *ing->listener);
+    if (!ing->listener)
+      return snprintf(why, len, "out of memory"), WEFT_ENOMEM;
+    rc = listen_tcp(svc->loop, ing->listener, bind_host, l->port,
+                    on_connection, ing);
   }
-  int rc = listen_tcp(svc->loop, ing->listener, bind_host, l->port,
-                      on_connection, ing);
   if (rc != 0) {
     snprintf(why, len, "cannot listen on %s:%u: %s", bind_host, l->port,
              uv_strerror(rc));
     return rc == UV_EADDRINUSE ? WEFT_EADDRINUSE : WEFT_EIO;
   }
-  log_info("tunnel %s: listening on %s:%u", l->tunnel_id, bind_host, l->port);
+  log_info("tunnel %s: listening on %s %s:%u", l->tunnel_id, l->port_proto,
+           bind_host, l->port);
   return 0;
 }
 
@@ -179,6 +249,8 @@ void ingress_close(struct tunnel *t)
   t->ingress = NULL;
   if (ing->listener)
     uv_close((uv_handle_t *)ing->listener, listener_closed);
+  if (ing->udp)
+    uv_close((uv_handle_t *)ing->udp, listener_closed);
   while (ing->conns) {
     struct ingress_conn *c = ing->conns;
     stream_set_account(c->stream, NULL);

@@ -11,7 +11,7 @@
 struct tunnel;
 struct tunnel_service;
 
-/* Opens what the tunnel's lease publishes (a tcp port today). 0, or a code
+/* Opens what the tunnel's lease publishes (a tcp or udp port). 0, or a code
  * with why (the port is taken on this host...). */
 int ingress_open(struct tunnel_service *svc, struct tunnel *t, char *why,
                  size_t len);
@@ -20,6 +20,12 @@ int ingress_open(struct tunnel_service *svc, struct tunnel *t, char *why,
  * a code (the caller still owns the stream and should close it). */
 struct weft_stream;
 int ingress_adopt(struct tunnel *t, struct weft_stream *s);
+
+/* Sends a datagram from the tunnel's public UDP port (host->datagram_send):
+ * 0, or WEFT_ENOENT / WEFT_EINVAL / WEFT_EIO (dropped). */
+struct weft_udp_peer;
+int ingress_send_datagram(struct tunnel *t, const struct weft_udp_peer *peer,
+                          const void *data, size_t len);
 
 /* Closes the listeners and every public connection still open. */
 void ingress_close(struct tunnel *t);

@@ -1,5 +1,5 @@
-/* A TCP listener on an IP literal and a port: the one way the core binds
- * (control port, public ports, public HTTP port). */
+/* Listeners on an IP literal and a port: the one way the core binds
+ * (control port, public TCP and UDP ports, public HTTP port). */
 #ifndef WEFT_CORE_LISTEN_H
 #define WEFT_CORE_LISTEN_H
 
@@ -12,5 +12,10 @@
  * still be closed by the caller. */
 int listen_tcp(uv_loop_t *loop, uv_tcp_t *handle, const char *host,
                uint16_t port, uv_connection_cb cb, void *data);
+
+/* The same for UDP: binds host:port and starts receiving with alloc/cb. */
+int listen_udp(uv_loop_t *loop, uv_udp_t *handle, const char *host,
+               uint16_t port, uv_alloc_cb alloc, uv_udp_recv_cb cb,
+               void *data);
 
 #endif

@@ -500,6 +500,19 @@ void plugin_registry_set_tokens(struct plugin_registry *reg,
     reg->plugins[i]->binding.tokens = tokens;
 }
 
+void plugin_registry_set_datagram_sender(
+    struct plugin_registry *reg,
+    int (*send)(void *ctx, const char *plugin_name, const char *tunnel_id,
+                const struct weft_udp_peer *peer, const void *data,
+                size_t len),
+    void *ctx)
+{
+  for (size_t i = 0; i < reg->count; i++) {
+    reg->plugins[i]->binding.send_datagram = send;
+    reg->plugins[i]->binding.datagram_ctx = ctx;
+  }
+}
+
 void plugin_registry_set_renewer(struct plugin_registry *reg,
                                  int (*renew)(void *ctx, const char *tunnel_id,
                                               char *out, size_t len),

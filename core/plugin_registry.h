@@ -87,6 +87,16 @@ void plugin_registry_start(struct plugin_registry *reg,
 void plugin_registry_set_tokens(struct plugin_registry *reg,
                                 struct tokens *tokens);
 
+/* Gives every started plugin's host table the server's public UDP ports
+ * (host->datagram_send). */
+struct weft_udp_peer;
+void plugin_registry_set_datagram_sender(
+    struct plugin_registry *reg,
+    int (*send)(void *ctx, const char *plugin_name, const char *tunnel_id,
+                const struct weft_udp_peer *peer, const void *data,
+                size_t len),
+    void *ctx);
+
 /* Gives every started plugin's host table the client's token renewal. */
 void plugin_registry_set_renewer(struct plugin_registry *reg,
                                  int (*renew)(void *ctx, const char *tunnel_id,

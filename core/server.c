@@ -260,6 +260,9 @@ static int start_services(struct server *s, const char *state_dir, char *err,
     return -1;
   }
   s->tunnels_open = true;
+  plugin_registry_set_datagram_sender(&s->plugins,
+                                      tunnel_service_send_datagram,
+                                      &s->tunnels);
   s->tunnels.conns_per_ip = (unsigned)sc->public_conns_per_ip;
   s->tunnels.http_port = http_port;
   if (http_on) {

@@ -113,6 +113,18 @@ static struct tunnel *by_lease(struct tunnel_service *svc, const struct lease *l
   return NULL;
 }
 
+int tunnel_service_send_datagram(void *ctx, const char *plugin_name,
+                                 const char *tunnel_id,
+                                 const struct weft_udp_peer *peer,
+                                 const void *data, size_t len)
+{
+  struct tunnel *t = tunnel_service_find(ctx, tunnel_id);
+  /* A transport answers only on the tunnels it carries. */
+  if (!t || !t->plugin || strcmp(t->plugin->desc.name, plugin_name))
+    return WEFT_ENOENT;
+  return ingress_send_datagram(t, peer, data, len);
+}
+
 struct tunnel *tunnel_service_find(const struct tunnel_service *svc,
                                    const char *id)
 {
@@ -432,6 +444,13 @@ json_t *tunnel_to_json(const struct tunnel_service *svc,
                                   (json_int_t)t->conns_open,
                                   "connections_total",
                                   (json_int_t)t->conns_total));
+    if (!strcmp(l->port_proto, "udp"))
+      json_object_update_new(
+          json_object_get(doc, "traffic"),
+          json_pack("{s:I,s:I,s:I}", "datagrams_in",
+                    (json_int_t)t->datagrams_in, "datagrams_out",
+                    (json_int_t)t->datagrams_out, "datagrams_dropped",
+                    (json_int_t)t->datagrams_dropped));
   }
   return doc;
 }

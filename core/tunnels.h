@@ -29,6 +29,7 @@ struct tunnel {
   struct ingress *ingress; /* its public listeners and connections */
   uint64_t bytes_in, bytes_out; /* public side */
   uint64_t conns_open, conns_total;
+  uint64_t datagrams_in, datagrams_out, datagrams_dropped; /* udp */
   struct tunnel *next;
 };
 
@@ -70,6 +71,13 @@ struct tunnel_outcome {
   struct tunnel *tunnel;
   char *token;        /* orchestration token (malloc'd), on success */
 };
+
+/* host->datagram_send for the server's plugins (ctx: the service). */
+struct weft_udp_peer;
+int tunnel_service_send_datagram(void *ctx, const char *plugin_name,
+                                 const char *tunnel_id,
+                                 const struct weft_udp_peer *peer,
+                                 const void *data, size_t len);
 
 int tunnel_service_open(struct tunnel_service *svc, uv_loop_t *loop,
                         struct store *store, const struct lease_config *cfg,

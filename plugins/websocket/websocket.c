@@ -4,8 +4,7 @@
  *
  * Messages on the WebSocket are binary; the first byte says what follows:
  *   0x00  HTTP/2 session bytes
- * (UDP datagrams will be a second type; not built yet, so the plugin does
- * not declare udp.)
+ *   0x01  a UDP datagram of one flow (udp.h)
  * The device presents its orchestration token in the upgrade request, and
  * the server verifies it (host->token_verify) before it answers 101. When
  * the WebSocket drops, the device reconnects with exponential backoff and
@@ -17,10 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netdb.h>
 #include <openssl/rand.h>
 #include <weft/weft.h>
 
 #include "mux.h"
+#include "udp.h"
 #include "ws_conn.h"
 
 #define MSG_H2 0x00
@@ -34,6 +35,7 @@ struct websocket_conf {
   int64_t reconnect_min_ms;
   int64_t reconnect_max_ms;
   int64_t udp_flow_idle_ms;
+  int64_t udp_max_flows;
 };
 
 static const struct weft_option websocket_options[] = {
@@ -52,6 +54,10 @@ static const struct weft_option websocket_options[] = {
      offsetof(struct websocket_conf, udp_flow_idle_ms), "60s",
      "forget a UDP peer after this long without datagrams", NULL, 1000,
      86400000, 0},
+    {"udp_max_flows", WEFT_OPT_INT,
+     offsetof(struct websocket_conf, udp_max_flows), "1024",
+     "UDP peers a tunnel keeps at once (the least recently heard goes)",
+     NULL, 1, 65535, 0},
     WEFT_OPTIONS_END,
 };
 
@@ -86,6 +92,8 @@ struct server_tunnel {
   struct websocket *ws;
   char id[32];
   struct session *session;
+  struct udp_server *udp;  /* a udp tunnel's flows, or NULL */
+  uint64_t udp_dropped;
   struct server_tunnel *next;
 };
 
@@ -101,6 +109,7 @@ struct client_tunnel {
   char local_host[256];
   uint16_t local_port;
   uint32_t max_streams;  /* as the server asked */
+  struct udp_client *udp; /* a udp tunnel's local sockets, or NULL */
   struct session *session;
   struct weft_timer *retry;
   int64_t backoff_ms;
@@ -159,6 +168,7 @@ static void client_unlink(struct client_tunnel *ct)
 static void client_free(struct client_tunnel *ct)
 {
   client_unlink(ct);
+  udp_client_free(ct->udp);
   ct->ws->host->free(ct);
 }
 
@@ -223,6 +233,25 @@ static void ping_tick(void *arg)
     mux_ping(s->mux);
 }
 
+/* A datagram message: on the server, a device's answer for a public peer;
+ * on the device, a public peer's datagram for the local service. */
+static void session_datagram(struct session *s, const uint8_t *data,
+                             size_t len)
+{
+  const struct weft_host *h = s->ws->host;
+  if (s->st && s->st->udp) {
+    const uint8_t *payload;
+    size_t n;
+    const struct weft_udp_peer *peer =
+        udp_server_decode(s->st->udp, data, len, &payload, &n);
+    if (!peer || h->datagram_send(h, s->st->id, peer, payload, n) != 0)
+      s->st->udp_dropped++;
+  } else if (s->ct && s->ct->udp) {
+    udp_client_input(s->ct->udp, data, len);
+  }
+  /* Anywhere else (a TCP tunnel) a datagram has nowhere to go. */
+}
+
 static void session_message(void *arg, const uint8_t *data, size_t len)
 {
   struct session *s = arg;
@@ -230,6 +259,10 @@ static void session_message(void *arg, const uint8_t *data, size_t len)
     return;
   if (data[0] == MSG_H2 && s->mux) {
     mux_input(s->mux, data + 1, len - 1);
+    return;
+  }
+  if (data[0] == MSG_UDP) {
+    session_datagram(s, data, len);
     return;
   }
   s->ws->host->log(s->ws->host, WEFT_LOG_WARN,
@@ -284,6 +317,8 @@ static void session_closed(void *arg, uint16_t code, const char *why)
     struct client_tunnel *ct = s->ct;
     if (ct->session == s)
       ct->session = NULL;
+    if (ct->udp)
+      udp_client_reset(ct->udp);
     ct->connecting = false;
     if (ct->closing) {
       client_free(ct);
@@ -389,6 +424,21 @@ static int ws_server_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
   char max[16];
   snprintf(max, sizeof max, "%lld", (long long)ws->conf->max_streams);
   t->add_param(t->param_ctx, "max_streams", max);
+  if (t->public_proto && !strcmp(t->public_proto, "udp")) {
+    st->udp = udp_server_new(ws->host, (uint32_t)ws->conf->udp_max_flows,
+                             (uint64_t)ws->conf->udp_flow_idle_ms);
+    if (!st->udp) {
+      ws->server_tunnels = st->next;
+      ws->host->free(st);
+      return WEFT_ENOMEM;
+    }
+    /* The device keeps its flows as long as the server does. */
+    char n[24];
+    snprintf(n, sizeof n, "%lld", (long long)ws->conf->udp_flow_idle_ms);
+    t->add_param(t->param_ctx, "udp_flow_idle_ms", n);
+    snprintf(n, sizeof n, "%lld", (long long)ws->conf->udp_max_flows);
+    t->add_param(t->param_ctx, "udp_max_flows", n);
+  }
   *tunnel_ctx = st;
   return 0;
 }
@@ -410,6 +460,7 @@ static void ws_server_tunnel_close(void *ctx, void *tunnel_ctx, int reason)
       mux_goaway(st->session->mux);
     ws_conn_close(st->session->conn, 1001, "tunnel closed");
   }
+  udp_server_free(st->udp);
   ws->host->free(st);
 }
 
@@ -481,6 +532,27 @@ static int ws_server_stream_open(void *ctx, void *tunnel_ctx,
   if (!st->session || !st->session->open || !st->session->mux)
     return WEFT_ECONNREFUSED; /* the device is not connected */
   return mux_open(st->session->mux, conn);
+}
+
+/* A public datagram for the device, framed with its flow. Dropped (as UDP
+ * may be) when the device is away or its WebSocket is backed up. */
+static int ws_server_datagram(void *ctx, void *tunnel_ctx,
+                              const struct weft_udp_peer *peer,
+                              const void *data, size_t len)
+{
+  (void)ctx;
+  static uint8_t msg[UDP_HEADER_MAX + UDP_MAX_PAYLOAD];
+  struct server_tunnel *st = tunnel_ctx;
+  struct session *s = st->session;
+  size_t n;
+  if (!st->udp || !s || !s->open ||
+      ws_conn_backlog(s->conn) > UDP_BACKLOG_LIMIT ||
+      !(n = udp_server_encode(st->udp, peer, data, len, msg))) {
+    st->udp_dropped++;
+    return WEFT_ECONNREFUSED;
+  }
+  ws_conn_send(s->conn, msg, n);
+  return 0;
 }
 
 /* ---- client (device) side ---- */
@@ -677,6 +749,45 @@ static const char *param(const struct weft_tunnel_info *t, const char *key)
   return NULL;
 }
 
+static bool send_to_server(void *arg, const uint8_t *msg, size_t len)
+{
+  struct client_tunnel *ct = arg;
+  struct session *s = ct->session;
+  if (!s || !s->open || ws_conn_backlog(s->conn) > UDP_BACKLOG_LIMIT)
+    return false;
+  ws_conn_send(s->conn, msg, len);
+  return true;
+}
+
+/* A udp tunnel: the local service's address, and the flow table sized as
+ * the server asked. */
+static int open_local_udp(struct client_tunnel *ct,
+                          const struct weft_tunnel_info *t)
+{
+  const struct weft_host *h = ct->ws->host;
+  char port[8];
+  snprintf(port, sizeof port, "%u", ct->local_port);
+  struct addrinfo hints = {.ai_socktype = SOCK_DGRAM,
+                           .ai_flags = AI_NUMERICSERV};
+  struct addrinfo *res = NULL;
+  int rc = getaddrinfo(ct->local_host, port, &hints, &res);
+  if (rc != 0 || !res) {
+    h->log(h, WEFT_LOG_ERROR, "cannot resolve the local service %s: %s",
+           ct->local_host, gai_strerror(rc));
+    return -1;
+  }
+  const char *idle = param(t, "udp_flow_idle_ms");
+  const char *max = param(t, "udp_max_flows");
+  long long idle_ms = idle ? strtoll(idle, NULL, 10) : 0;
+  long max_flows = max ? strtol(max, NULL, 10) : 0;
+  ct->udp = udp_client_new(
+      h, res->ai_addr,
+      max_flows > 0 && max_flows <= 65535 ? (uint32_t)max_flows : 0,
+      idle_ms > 0 ? (uint64_t)idle_ms : 0, send_to_server, ct);
+  freeaddrinfo(res);
+  return ct->udp ? 0 : -1;
+}
+
 static int ws_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
                                  void **tunnel_ctx)
 {
@@ -707,6 +818,10 @@ static int ws_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
   if (parse_local(t->local_url, ct->local_host, sizeof ct->local_host,
                   &ct->local_port) != 0) {
     h->log(h, WEFT_LOG_ERROR, "cannot use local URL %s", t->local_url);
+    h->free(ct);
+    return WEFT_EINVAL;
+  }
+  if (!strncmp(t->local_url, "udp://", 6) && open_local_udp(ct, t) != 0) {
     h->free(ct);
     return WEFT_EINVAL;
   }
@@ -757,13 +872,15 @@ static const struct weft_plugin websocket_plugin = {
     .description = "streams multiplexed over HTTP/2 inside a WebSocket "
                    "(ws/wss), for networks that pass only HTTP(S)",
     .version = "0.2.0",
-    .caps = WEFT_CAP_SERVER | WEFT_CAP_CLIENT | WEFT_CAP_TCP | WEFT_CAP_HTTP,
+    .caps = WEFT_CAP_SERVER | WEFT_CAP_CLIENT | WEFT_CAP_TCP | WEFT_CAP_HTTP |
+            WEFT_CAP_UDP,
     .options = websocket_options,
     .config_size = sizeof(struct websocket_conf),
     .create = ws_create,
     .destroy = ws_destroy,
     .server_tunnel_open = ws_server_tunnel_open,
     .server_stream_open = ws_server_stream_open,
+    .server_datagram = ws_server_datagram,
     .server_tunnel_close = ws_server_tunnel_close,
     .client_tunnel_open = ws_client_tunnel_open,
     .client_tunnel_close = ws_client_tunnel_close,

@@ -86,7 +86,8 @@ static int wg_server_stream_open(void *ctx, void *tunnel_ctx,
   return not_built(ctx, "server");
 }
 
-static int wg_server_datagram(void *ctx, void *tunnel_ctx, const void *peer,
+static int wg_server_datagram(void *ctx, void *tunnel_ctx,
+                              const struct weft_udp_peer *peer,
                               const void *data, size_t len)
 {
   (void)tunnel_ctx, (void)peer, (void)data, (void)len;

@@ -29,6 +29,13 @@
 struct uv_loop_s; /* libuv's loop; include <uv.h> yourself to use it */
 struct weft_timer; /* opaque, owned by the core */
 
+/* A public UDP peer of a tunnel: whom a datagram came from (server_datagram)
+ * and whom datagram_send answers. */
+struct weft_udp_peer {
+  char ip[46];   /* text form, IPv4 or IPv6 */
+  uint16_t port;
+};
+
 enum weft_log_level {
   WEFT_LOG_ERROR = 0,
   WEFT_LOG_WARN = 1,
@@ -154,9 +161,19 @@ struct weft_host {
   void (*pipe_shutdown)(struct weft_pipe *pipe);
   void (*pipe_close)(struct weft_pipe *pipe, int err);
 
+  /* Since 1.1. Server side: sends one datagram from the tunnel's public UDP
+   * port to peer (a peer that server_datagram presented: a plugin must not
+   * let a device choose addresses). Never blocks or queues: a datagram the
+   * socket cannot take now is dropped, as UDP may. 0, WEFT_ENOENT (the
+   * tunnel has no UDP port now), WEFT_EINVAL (bad peer or size), WEFT_EIO
+   * (dropped). */
+  int (*datagram_send)(const struct weft_host *host, const char *tunnel_id,
+                       const struct weft_udp_peer *peer, const void *data,
+                       size_t len);
+
   /* Room for the core services that later minors add in place of these
-   * slots, without changing the struct's size. Always NULL in 1.0. */
-  void *reserved[16];
+   * slots, without changing the struct's size. Always NULL in 1.1. */
+  void *reserved[15];
 };
 
 /* True when `host` is new enough to carry `field` (it may still be NULL). */

@@ -59,7 +59,7 @@
 #include <weft/stream.h>
 
 #define WEFT_ABI_MAJOR 1
-#define WEFT_ABI_MINOR 0
+#define WEFT_ABI_MINOR 1
 
 /* The symbol the loader looks up in every plugin. */
 #define WEFT_PLUGIN_ENTRY_SYMBOL "weft_plugin_entry"
@@ -169,8 +169,9 @@ struct weft_plugin {
                             void **tunnel_ctx);
   int (*server_stream_open)(void *ctx, void *tunnel_ctx,
                             struct weft_stream *public_conn);
-  int (*server_datagram)(void *ctx, void *tunnel_ctx, const void *peer_addr,
-                         const void *data, size_t len);
+  int (*server_datagram)(void *ctx, void *tunnel_ctx,
+                         const struct weft_udp_peer *peer, const void *data,
+                         size_t len);
   void (*server_tunnel_close)(void *ctx, void *tunnel_ctx, int reason);
 
   /* Client side. Required with WEFT_CAP_CLIENT. */

@@ -27,7 +27,8 @@ static int tt_stream(void *x, void *tc, struct weft_stream *s)
   (void)x, (void)tc, (void)s;
   return WEFT_ENOTSUP;
 }
-static int tt_dgram(void *x, void *tc, const void *p, const void *d, size_t n)
+static int tt_dgram(void *x, void *tc, const struct weft_udp_peer *p,
+                    const void *d, size_t n)
 {
   (void)x, (void)tc, (void)p, (void)d, (void)n;
   return WEFT_ENOTSUP;

@@ -74,7 +74,8 @@ static int tt_stream(void *ctx, void *tunnel_ctx, struct weft_stream *s)
   return WEFT_ENOTSUP;
 }
 
-static int tt_datagram(void *ctx, void *tunnel_ctx, const void *peer,
+static int tt_datagram(void *ctx, void *tunnel_ctx,
+                       const struct weft_udp_peer *peer,
                        const void *data, size_t len)
 {
   (void)ctx, (void)tunnel_ctx, (void)peer, (void)data, (void)len;
