@@ -8,6 +8,12 @@ loopback). Every operation is bounded in bytes, connections and time.
                                           the sha256 of what comes back
   netkit.py concurrent HOST PORT N KB     N connections at once, KB each
   netkit.py slow-reader HOST PORT SEC     connects, reads nothing for SEC s
+  netkit.py udp-echo-server PORT PEERFILE UDP echo; writes the number of
+                                          distinct peers it has seen to PEERFILE
+  netkit.py udp-check HOST PORT PEERS N   from PEERS sockets, N datagrams each
+                                          (sizes 1..1400, then one of 65000): each
+                                          answer must come back whole, to the
+                                          socket that sent it
   netkit.py tcp-relay PORT TARGET         passes bytes to 127.0.0.1:TARGET
   netkit.py tls-relay PORT TARGET CERT KEY
                                           a man in the middle: ends the
@@ -145,6 +151,51 @@ def slow_reader(host, port, secs):
     s.close()
 
 
+def udp_echo_server(port, peer_file):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.bind(("127.0.0.1", port))
+    peers = set()
+    while True:
+        data, addr = s.recvfrom(65536)
+        if addr not in peers:
+            peers.add(addr)
+            with open(peer_file + ".tmp", "w") as f:
+                f.write("%d\n" % len(peers))
+            os.replace(peer_file + ".tmp", peer_file)
+        s.sendto(data, addr)
+
+
+def udp_check(host, port, peers, n):
+    socks = []
+    for _ in range(peers):
+        sk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sk.settimeout(2)
+        sk.connect((host, port))
+        socks.append(sk)
+    ok = bad = lost = 0
+    sizes = [1 + (i * 97) % 1400 for i in range(n)] + [65000]
+    start = time.time()
+    for i, size in enumerate(sizes):
+        for p, sk in enumerate(socks):
+            tag = b"%d/%d/" % (p, i)
+            data = (tag * (size // len(tag) + 1))[:size] if size >= len(tag) else tag[:size]
+            sk.send(data)
+            try:
+                got = sk.recv(65536)
+                if got == data:
+                    ok += 1
+                else:
+                    bad += 1
+            except socket.timeout:
+                lost += 1
+    secs = time.time() - start
+    total = len(sizes) * peers
+    print("udp: %d of %d datagrams answered whole to their own peer, %d wrong, "
+          "%d lost, %.0f round trips/s" % (ok, total, bad, lost, total / secs))
+    sys.exit(0 if ok == total else 1)
+
+
 async def pump(reader, writer):
     try:
         while True:
@@ -200,6 +251,10 @@ if __name__ == "__main__":
         concurrent(args[0], int(args[1]), int(args[2]), int(args[3]))
     elif cmd == "slow-reader":
         slow_reader(args[0], int(args[1]), int(args[2]))
+    elif cmd == "udp-echo-server":
+        udp_echo_server(int(args[0]), args[1])
+    elif cmd == "udp-check":
+        udp_check(args[0], int(args[1]), int(args[2]), int(args[3]))
     elif cmd == "tcp-relay":
         relay(int(args[0]), int(args[1]))
     elif cmd == "tls-relay":

@@ -120,7 +120,4 @@ wait "$MULTI"
 OUT=$(cat "$TMP/multi.out")
 contains "Ctrl-C deletes both" "deleted"
 
-check "udp is refused clearly until the transport carries it" 2 "$WEFT" tunnel --device-id dev-udp "$CONN" udp://127.0.0.1:53 udp://:5353
-contains "says what the transport can carry" "transport 'websocket' cannot carry udp"
-
 finish
