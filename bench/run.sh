@@ -3,8 +3,9 @@
 #   TCP throughput (iperf3, 5 s) and HTTP req/s with p50/p99 latency (wrk
 #   -t2 -c50, 1 KiB responses from nginx), and connect-to-first-byte p50,
 #   directly, through haproxy (mode tcp), through ssh -R (aes128-gcm), and
-#   through a websocket tunnel; then server memory per idle tunnel (1000)
-#   and per open stream (10000).
+#   through websocket tunnels over TLS (wss, the default) and plain (ws);
+#   then server memory per idle tunnel (1000, half wss, half ws) and per
+#   open stream (10000).
 # Prints each figure and its ratio to direct and to haproxy. Load
 # generator, relays and backend share this machine's cores, so compare
 # ratios within one run, not figures across machines.
@@ -103,8 +104,8 @@ bg ssh -N -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/de
   -R "127.0.0.1:$SSH_HTTP:127.0.0.1:$HTTP" -R "127.0.0.1:$SSH_TCP:127.0.0.1:$TCP" root@127.0.0.1
 wait_port "$SSH_HTTP" || exit 1
 
-# ---- weft: a server and two websocket tunnels
-CTL=$(port) WS_HTTP=$(port) WS_TCP=$(port)
+# ---- weft: a server, and websocket tunnels over wss and over plain ws
+CTL=$(port) WSS_HTTP=$(port) WSS_TCP=$(port) WS_HTTP=$(port) WS_TCP=$(port)
 cat >"$TMP/weft.conf" <<EOF
 [server]
 listen = 127.0.0.1:$CTL
@@ -123,9 +124,22 @@ bg "$WEFT" server --config "$TMP/weft.conf" --state-dir "$TMP/state"
 wait_port "$CTL" || exit 1
 SERVER_PID=${PIDS[-1]}
 CONN="weft://$(cat "$TMP/state/secret")@127.0.0.1:$CTL"
-bg "$WEFT" tunnel --device-id bench-http "$CONN" "tcp://127.0.0.1:$HTTP" "tcp://127.0.0.1:$WS_HTTP"
-bg "$WEFT" tunnel --device-id bench-tcp "$CONN" "tcp://127.0.0.1:$TCP" "tcp://127.0.0.1:$WS_TCP"
-wait_port "$WS_HTTP" && wait_port "$WS_TCP" || exit 1
+bg "$WEFT" tunnel --device-id bench-http "$CONN" "tcp://127.0.0.1:$HTTP" "tcp://127.0.0.1:$WSS_HTTP"
+bg "$WEFT" tunnel --device-id bench-tcp "$CONN" "tcp://127.0.0.1:$TCP" "tcp://127.0.0.1:$WSS_TCP"
+cat >"$TMP/device-ws.conf" <<EOF
+[transport.websocket]
+wss = false
+[tunnel "http"]
+transport = websocket
+local = tcp://127.0.0.1:$HTTP
+remote = tcp://127.0.0.1:$WS_HTTP
+[tunnel "tcp"]
+transport = websocket
+local = tcp://127.0.0.1:$TCP
+remote = tcp://127.0.0.1:$WS_TCP
+EOF
+bg "$WEFT" tunnel --device-id bench-ws --config "$TMP/device-ws.conf" "$CONN"
+wait_port "$WSS_HTTP" && wait_port "$WSS_TCP" && wait_port "$WS_HTTP" && wait_port "$WS_TCP" || exit 1
 sleep 1
 
 # ---- measure
@@ -145,6 +159,7 @@ measure() {
 measure direct "$HTTP" "$TCP"
 measure haproxy "$HAP_HTTP" "$HAP_TCP"
 measure "ssh -R" "$SSH_HTTP" "$SSH_TCP"
+measure "weft wss" "$WSS_HTTP" "$WSS_TCP"
 measure "weft ws" "$WS_HTTP" "$WS_TCP"
 
 ms() { # wrk prints 1.23ms / 456.00us / 1.20s: in ms
@@ -152,16 +167,20 @@ ms() { # wrk prints 1.23ms / 456.00us / 1.20s: in ms
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b+0 == 0) print "-"; else printf "%.2f", a/b }'; }
 printf '\n%-9s %10s %8s %8s %10s %10s %10s %12s\n' variant "TCP Gb/s" "x direct" "x hap" "HTTP req/s" "x hap" "p50 ms" "p99 ms (x hap)"
-for v in direct haproxy "ssh -R" "weft ws"; do
+for v in direct haproxy "ssh -R" "weft wss" "weft ws"; do
   p99=$(ms "${P99[$v]}") hp99=$(ms "${P99[haproxy]}")
   printf '%-9s %10s %8s %8s %10s %10s %10s %8s (%s)\n' "$v" "${GBPS[$v]}" \
     "$(ratio "${GBPS[$v]}" "${GBPS[direct]}")" "$(ratio "${GBPS[$v]}" "${GBPS[haproxy]}")" \
     "${RPS[$v]}" "$(ratio "${RPS[$v]}" "${RPS[haproxy]}")" "$(ms "${P50[$v]}")" "$p99" "$(ratio "$p99" "$hp99")"
 done
 printf '\nconnect + first byte, p50 ms:'
-for v in direct haproxy "ssh -R" "weft ws"; do printf '  %s %s' "$v" "${FB[$v]}"; done
-printf '   (weft ws / haproxy = %s)\n' "$(ratio "${FB[weft ws]}" "${FB[haproxy]}")"
-printf 'weft ws vs ssh -R throughput: %s\n' "$(ratio "${GBPS[weft ws]}" "${GBPS[ssh -R]}")"
+for v in direct haproxy "ssh -R" "weft wss" "weft ws"; do printf '  %s %s' "$v" "${FB[$v]}"; done
+printf '\n  (weft wss / haproxy = %s, weft ws / haproxy = %s; target < 3)\n' \
+  "$(ratio "${FB[weft wss]}" "${FB[haproxy]}")" "$(ratio "${FB[weft ws]}" "${FB[haproxy]}")"
+printf 'TCP: weft wss / ssh -R = %s (target >= 1), weft ws / haproxy = %s (target >= 0.8)\n' \
+  "$(ratio "${GBPS[weft wss]}" "${GBPS[ssh -R]}")" "$(ratio "${GBPS[weft ws]}" "${GBPS[haproxy]}")"
+printf 'HTTP: req/s x haproxy (target >= 0.75): wss %s, ws %s\n' \
+  "$(ratio "${RPS[weft wss]}" "${RPS[haproxy]}")" "$(ratio "${RPS[weft ws]}" "${RPS[haproxy]}")"
 
 # ---- memory: idle tunnels and open streams
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -174,19 +193,30 @@ for i in $(seq 1 "$TUNNELS"); do
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$TMP/created" >>"$TMP/tokens" 2>/dev/null ||
     say "tunnel $i not created: $(cat "$TMP/created")"
 done
-BEFORE=$(rss "$SERVER_PID")
-mkfifo "$TMP/hold1"
-/usr/bin/python3 "$TOOLS" hold-sessions "ws://127.0.0.1:$CTL/v1/ws" "$TMP/tokens" <"$TMP/hold1" >"$TMP/hold1.out" 2>&1 &
-HOLD=$!
-exec 7>"$TMP/hold1"
-for _ in $(seq 600); do grep -q holding "$TMP/hold1.out" && break; sleep 0.1; done
-sleep 1
-AFTER=$(rss "$SERVER_PID")
+# Half the tunnels' sessions over wss, half over plain ws.
 N=$(wc -l <"$TMP/tokens")
-printf 'server RSS with %d idle tunnels (lease + WebSocket + HTTP/2 session each): %d KiB more, %.1f KiB per tunnel (target < 16)\n' \
-  "$N" $((AFTER - BEFORE)) "$(awk -v a=$((AFTER - BEFORE)) -v n="$N" 'BEGIN{print a/n}')"
-exec 7>&-
-wait "$HOLD"
+head -n $((N / 2)) "$TMP/tokens" >"$TMP/tokens-wss"
+tail -n +$((N / 2 + 1)) "$TMP/tokens" >"$TMP/tokens-ws"
+hold_idle() { # SCHEME TOKENS: prints the RSS growth per session
+  local scheme=$1 tokens=$2 n before after
+  n=$(wc -l <"$tokens")
+  before=$(rss "$SERVER_PID")
+  rm -f "$TMP/hold1"
+  mkfifo "$TMP/hold1"
+  /usr/bin/python3 "$TOOLS" hold-sessions "$scheme://127.0.0.1:$CTL/v1/ws" "$tokens" <"$TMP/hold1" >"$TMP/hold1.out" 2>&1 &
+  local hold=$!
+  exec 7>"$TMP/hold1"
+  for _ in $(seq 600); do grep -q holding "$TMP/hold1.out" && break; sleep 0.1; done
+  grep -q holding "$TMP/hold1.out" || say "hold-sessions: $(tail -3 "$TMP/hold1.out")"
+  sleep 1
+  after=$(rss "$SERVER_PID")
+  printf 'server RSS with %d idle tunnels over %s (lease + WebSocket + HTTP/2 session each): %d KiB more, %.1f KiB per tunnel (target < 16)\n' \
+    "$n" "$scheme" $((after - before)) "$(awk -v a=$((after - before)) -v n="$n" 'BEGIN{print a/n}')"
+  exec 7>&-
+  wait "$hold"
+}
+hold_idle wss "$TMP/tokens-wss"
+hold_idle ws "$TMP/tokens-ws"
 
 ECHO=$(port) WS_ECHO=$(port)
 bg python3 "$NETKIT" echo-server "$ECHO"

@@ -36,6 +36,7 @@ struct websocket_conf {
   int64_t reconnect_max_ms;
   int64_t udp_flow_idle_ms;
   int64_t udp_max_flows;
+  bool wss;
 };
 
 static const struct weft_option websocket_options[] = {
@@ -58,6 +59,11 @@ static const struct weft_option websocket_options[] = {
      offsetof(struct websocket_conf, udp_max_flows), "1024",
      "UDP peers a tunnel keeps at once (the least recently heard goes)",
      NULL, 1, 65535, 0},
+    {"wss", WEFT_OPT_BOOL, offsetof(struct websocket_conf, wss), "true",
+     "device side: dial the server with TLS, pinned to the certificate the "
+     "login was made over; false: plain ws:// (the server must allow "
+     "plain_http from the device)",
+     NULL, 0, 0, 0},
     WEFT_OPTIONS_END,
 };
 
@@ -808,7 +814,8 @@ static int ws_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
   snprintf(ct->id, sizeof ct->id, "%s", t->id);
   snprintf(ct->server_host, sizeof ct->server_host, "%s", t->server_host);
   ct->server_port = t->server_port;
-  if (t->struct_size > offsetof(struct weft_tunnel_info, server_cert_sha256))
+  if (ws->conf->wss &&
+      t->struct_size > offsetof(struct weft_tunnel_info, server_cert_sha256))
     ct->server_cert = t->server_cert_sha256;
   snprintf(ct->path, sizeof ct->path, "%s", path);
   snprintf(ct->token, sizeof ct->token, "%s", t->token);
