@@ -4,8 +4,8 @@
 #   -t2 -c50, 1 KiB responses from nginx), and connect-to-first-byte p50,
 #   directly, through haproxy (mode tcp), through ssh -R (aes128-gcm), and
 #   through websocket tunnels over TLS (wss, the default) and plain (ws);
-#   then server memory per idle tunnel (1000, half wss, half ws) and per
-#   open stream (10000).
+#   then server memory per idle tunnel (1000 over wss, 1000 over ws) and per
+#   open stream (10000), each on a fresh server.
 # Prints each figure and its ratio to direct and to haproxy. Load
 # generator, relays and backend share this machine's cores, so compare
 # ratios within one run, not figures across machines.
@@ -182,42 +182,54 @@ printf 'TCP: weft wss / ssh -R = %s (target >= 1), weft ws / haproxy = %s (targe
 printf 'HTTP: req/s x haproxy (target >= 0.75): wss %s, ws %s\n' \
   "$(ratio "${RPS[weft wss]}" "${RPS[haproxy]}")" "$(ratio "${RPS[weft ws]}" "${RPS[haproxy]}")"
 
-# ---- memory: idle tunnels and open streams
+# ---- memory, each figure on a fresh server: a heap warmed by the runs
+# above would hide growth
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-say "creating $TUNNELS idle tunnels..."
-: >"$TMP/tokens"
-for i in $(seq 1 "$TUNNELS"); do
-  tok=$("$WEFT" login "$CONN" --device-id "idle-$i") || break
-  curl -sS -X POST -H "Authorization: Bearer $tok" "http://127.0.0.1:$CTL/v1/tunnels" \
-    --data-binary '{"transport":"websocket","local":"tcp://127.0.0.1:9"}' >"$TMP/created"
-  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$TMP/created" >>"$TMP/tokens" 2>/dev/null ||
-    say "tunnel $i not created: $(cat "$TMP/created")"
-done
-# Half the tunnels' sessions over wss, half over plain ws.
-N=$(wc -l <"$TMP/tokens")
-head -n $((N / 2)) "$TMP/tokens" >"$TMP/tokens-wss"
-tail -n +$((N / 2 + 1)) "$TMP/tokens" >"$TMP/tokens-ws"
-hold_idle() { # SCHEME TOKENS: prints the RSS growth per session
-  local scheme=$1 tokens=$2 n before after
-  n=$(wc -l <"$tokens")
-  before=$(rss "$SERVER_PID")
+fresh_server() { # sets MCTL, MPID, MCONN
+  MCTL=$(port)
+  sed "s/^listen = .*/listen = 127.0.0.1:$MCTL/" "$TMP/weft.conf" >"$TMP/mem.conf"
+  rm -rf "$TMP/mstate"
+  bg "$WEFT" server --config "$TMP/mem.conf" --state-dir "$TMP/mstate"
+  MPID=${PIDS[-1]}
+  wait_port "$MCTL" || exit 1
+  MCONN="weft://$(cat "$TMP/mstate/secret")@127.0.0.1:$MCTL"
+}
+stop_fresh() { kill "$MPID"; wait "$MPID" 2>/dev/null; }
+idle_tunnels() { # SCHEME N: RSS growth per idle tunnel whose session is SCHEME
+  local scheme=$1 n=$2 before after hold
+  fresh_server
+  say "creating $n idle tunnels ($scheme)..."
+  : >"$TMP/tokens"
+  for i in $(seq 1 "$n"); do
+    tok=$("$WEFT" login "$MCONN" --device-id "idle-$i") || break
+    curl -sS -X POST -H "Authorization: Bearer $tok" "http://127.0.0.1:$MCTL/v1/tunnels" \
+      --data-binary '{"transport":"websocket","local":"tcp://127.0.0.1:9"}' >"$TMP/created"
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$TMP/created" >>"$TMP/tokens" 2>/dev/null ||
+      say "tunnel $i not created: $(cat "$TMP/created")"
+  done
+  n=$(wc -l <"$TMP/tokens")
+  before=$(rss "$MPID")
   rm -f "$TMP/hold1"
   mkfifo "$TMP/hold1"
-  /usr/bin/python3 "$TOOLS" hold-sessions "$scheme://127.0.0.1:$CTL/v1/ws" "$tokens" <"$TMP/hold1" >"$TMP/hold1.out" 2>&1 &
-  local hold=$!
+  /usr/bin/python3 "$TOOLS" hold-sessions "$scheme://127.0.0.1:$MCTL/v1/ws" "$TMP/tokens" <"$TMP/hold1" >"$TMP/hold1.out" 2>&1 &
+  hold=$!
   exec 7>"$TMP/hold1"
   for _ in $(seq 600); do grep -q holding "$TMP/hold1.out" && break; sleep 0.1; done
   grep -q holding "$TMP/hold1.out" || say "hold-sessions: $(tail -3 "$TMP/hold1.out")"
   sleep 1
-  after=$(rss "$SERVER_PID")
+  after=$(rss "$MPID")
   printf 'server RSS with %d idle tunnels over %s (lease + WebSocket + HTTP/2 session each): %d KiB more, %.1f KiB per tunnel (target < 16)\n' \
     "$n" "$scheme" $((after - before)) "$(awk -v a=$((after - before)) -v n="$n" 'BEGIN{print a/n}')"
   exec 7>&-
   wait "$hold"
+  stop_fresh
 }
-hold_idle wss "$TMP/tokens-wss"
-hold_idle ws "$TMP/tokens-ws"
+idle_tunnels wss "$TUNNELS"
+idle_tunnels ws "$TUNNELS"
 
+fresh_server
+CONN=$MCONN
+SERVER_PID=$MPID
 ECHO=$(port) WS_ECHO=$(port)
 bg python3 "$NETKIT" echo-server "$ECHO"
 wait_port "$ECHO"

@@ -14,7 +14,8 @@ struct client_flow {
   struct udp_client *client; /* NULL once the flow is closing */
   uv_udp_t sock;
   uint32_t id;
-  uint64_t last_ms;
+  uint64_t last_ms;   /* for the idle limit */
+  uint64_t last_use;  /* for eviction: a counter, so ties cannot happen */
   struct client_flow *hnext;       /* hash chain */
   struct client_flow *prev, *next; /* every flow, for sweeps and eviction */
 };
@@ -30,6 +31,7 @@ struct udp_client {
   uint32_t count;
   struct client_flow *buckets[BUCKETS];
   struct weft_timer *sweeper;
+  uint64_t uses;
   struct udp_stats stats;
 };
 
@@ -125,6 +127,7 @@ static void local_answer(uv_udp_t *sock, ssize_t n, const uv_buf_t *buf,
   msg[3] = (uint8_t)(f->id >> 8);
   msg[4] = (uint8_t)f->id;
   f->last_ms = u->host->now_ms(u->host);
+  f->last_use = ++u->uses;
   if (!u->send(u->arg, msg, 5 + (size_t)n))
     u->stats.dropped++;
 }
@@ -134,7 +137,7 @@ static struct client_flow *flow_open(struct udp_client *u, uint32_t id)
   if (u->count >= u->max_flows) {
     struct client_flow *oldest = u->flows;
     for (struct client_flow *f = u->flows; f; f = f->next)
-      if (f->last_ms < oldest->last_ms)
+      if (f->last_use < oldest->last_use)
         oldest = f;
     flow_close(oldest);
   }
@@ -212,6 +215,7 @@ void udp_client_input(struct udp_client *u, const uint8_t *msg, size_t len)
                  id, peer.ip, peer.port);
   }
   f->last_ms = u->host->now_ms(u->host);
+  f->last_use = ++u->uses;
   uv_buf_t buf = uv_buf_init((char *)payload, (unsigned)payload_len);
   if (uv_udp_try_send(&f->sock, &buf, 1, NULL) < 0)
     u->stats.dropped++;

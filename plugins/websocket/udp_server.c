@@ -16,7 +16,8 @@ struct server_flow {
   uint8_t key[KEY_LEN];
   uint16_t gen;
   bool used;
-  uint64_t last_ms;
+  uint64_t last_ms;   /* for the idle limit */
+  uint64_t last_use;  /* for eviction: a counter, so ties cannot happen */
   int32_t next; /* hash chain: the next slot, or -1 */
 };
 
@@ -27,6 +28,7 @@ struct udp_server {
   uint32_t count;
   uint32_t mask;       /* buckets - 1 */
   uint32_t seed;       /* so peers cannot aim at one hash chain */
+  uint64_t uses;
   int32_t *buckets;
   struct server_flow flows[];
 };
@@ -108,7 +110,7 @@ static uint32_t take_slot(struct udp_server *u)
   for (uint32_t i = 0; i < u->max_flows; i++) {
     if (!u->flows[i].used)
       return i;
-    if (u->flows[i].last_ms < u->flows[best].last_ms)
+    if (u->flows[i].last_use < u->flows[best].last_use)
       best = i;
   }
   unchain(u, best);
@@ -154,6 +156,7 @@ size_t udp_server_encode(struct udp_server *u, const struct weft_udp_peer *peer,
     u->count++;
   }
   u->flows[slot].last_ms = now;
+  u->flows[slot].last_use = ++u->uses;
   size_t n = 0;
   out[n++] = MSG_UDP;
   put_u32(out + n, flow_id(u, (uint32_t)slot));
@@ -191,6 +194,7 @@ const struct weft_udp_peer *udp_server_decode(struct udp_server *u,
       now - f->last_ms > u->idle_ms)
     return NULL;
   f->last_ms = now;
+  f->last_use = ++u->uses;
   *payload = msg + 5;
   *payload_len = len - 5;
   return &f->peer;

@@ -1,0 +1,305 @@
+/* TLS under a core stream, invisible to whoever reads and writes it. The
+ * server side starts it when a connection's first byte opens a TLS record
+ * (stream_set_tls_sniff); the dialling side when asked (stream_connect).
+ *
+ * OpenSSL talks to the stream through a BIO of our own: it reads
+ * ciphertext straight from the buffer the socket filled (what it leaves
+ * when the reader pauses is kept), and its records go straight into one
+ * write request per SSL call. */
+#include <openssl/err.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <weft/errors.h>
+
+#include "log.h"
+#include "stream_internal.h"
+
+/* ---- the BIO ---- */
+
+static int bio_create(BIO *b)
+{
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+static int bio_read(BIO *b, char *out, size_t outl, size_t *readbytes)
+{
+  struct tls_state *t = ((struct weft_stream *)BIO_get_data(b))->tls;
+  BIO_clear_retry_flags(b);
+  if (t->in_len == 0) {
+    BIO_set_retry_read(b); /* wait for the socket */
+    return 0;
+  }
+  size_t n = outl < t->in_len ? outl : t->in_len;
+  memcpy(out, t->in, n);
+  t->in += n;
+  t->in_len -= n;
+  *readbytes = n;
+  return 1;
+}
+
+static int bio_write(BIO *b, const char *data, size_t len, size_t *written)
+{
+  struct weft_stream *s = BIO_get_data(b);
+  BIO_clear_retry_flags(b);
+  if (!write_req_append(s, &s->tls->out, data, len))
+    return 0;
+  *written = len;
+  return 1;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+  (void)b, (void)num, (void)ptr;
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0; /* records go out after each call */
+}
+
+static BIO_METHOD *stream_bio(void)
+{
+  static BIO_METHOD *m;
+  if (!m) {
+    m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                     "weft stream");
+    if (m) {
+      BIO_meth_set_create(m, bio_create);
+      BIO_meth_set_read_ex(m, bio_read);
+      BIO_meth_set_write_ex(m, bio_write);
+      BIO_meth_set_ctrl(m, bio_ctrl);
+    }
+  }
+  return m;
+}
+
+/* Sends the records the last SSL call made. */
+static void send_records(struct weft_stream *s)
+{
+  struct write_req *wr = s->tls->out;
+  s->tls->out = NULL;
+  if (wr)
+    stream_submit(s, wr);
+}
+
+/* Whatever OpenSSL did not read stays in t->saved until it does. */
+static void keep_unread(struct tls_state *t)
+{
+  if (t->in_len == 0) {
+    free(t->saved);
+    t->saved = NULL;
+    t->saved_len = 0;
+    t->in = NULL;
+    return;
+  }
+  if (t->saved && t->in >= t->saved && t->in < t->saved + t->saved_len) {
+    memmove(t->saved, t->in, t->in_len);
+  } else {
+    char *copy = malloc(t->in_len);
+    if (!copy) { /* lost: the next record fails its check and ends it */
+      t->in = NULL;
+      t->in_len = 0;
+      return;
+    }
+    memcpy(copy, t->in, t->in_len);
+    free(t->saved);
+    t->saved = copy;
+  }
+  t->saved_len = t->in_len;
+  t->in = t->saved;
+}
+
+/* ---- set-up ---- */
+
+int tls_start(struct weft_stream *s, SSL_CTX *ctx, bool client,
+              const char *sni)
+{
+  struct tls_state *t = calloc(1, sizeof *t);
+  BIO *bio = stream_bio() ? BIO_new(stream_bio()) : NULL;
+  if (t)
+    t->ssl = SSL_new(ctx);
+  if (!t || !t->ssl || !bio) {
+    if (t)
+      SSL_free(t->ssl);
+    BIO_free(bio);
+    free(t);
+    return -1;
+  }
+  BIO_set_data(bio, s);
+  SSL_set_bio(t->ssl, bio, bio);
+  t->client = client;
+  if (client) {
+    SSL_set_connect_state(t->ssl);
+    if (sni)
+      SSL_set_tlsext_host_name(t->ssl, sni);
+  } else {
+    SSL_set_accept_state(t->ssl);
+  }
+  s->tls = t;
+  return 0;
+}
+
+void tls_free(struct tls_state *t)
+{
+  if (!t)
+    return;
+  SSL_free(t->ssl); /* and its BIO */
+  free(t->saved);
+  free(t->out);
+  free(t);
+}
+
+bool tls_waiting(const struct weft_stream *s)
+{
+  return s->sniff_ctx || (s->tls && !s->tls->established);
+}
+
+void stream_set_tls_sniff(struct weft_stream *s, SSL_CTX *ctx)
+{
+  s->sniff_ctx = ctx;
+}
+
+int stream_tls_binding(struct weft_stream *s, unsigned char *out, size_t len)
+{
+  if (!s->tls || !s->tls->established || len < TLS_BINDING_LEN)
+    return -1;
+  return tls_binding(s->tls->ssl, out) == 0 ? TLS_BINDING_LEN : -1;
+}
+
+/* ---- the handshake ---- */
+
+/* The handshake is over: check the pin (client), send what waited. */
+static void established(struct weft_stream *s)
+{
+  struct tls_state *t = s->tls;
+  t->established = true;
+  if (t->client && t->pin[0]) {
+    char got[TLS_FINGERPRINT_HEX + 1] = "";
+    X509 *cert = SSL_get1_peer_certificate(t->ssl);
+    tls_cert_fingerprint(cert, got);
+    X509_free(cert);
+    if (strcmp(got, t->pin)) {
+      log_warn("TLS: the server at %s:%u shows certificate %s, not the "
+               "pinned %s",
+               s->peer_ip, s->peer_port, got, t->pin);
+      connect_done(s, WEFT_EAUTH);
+      return;
+    }
+  }
+  stream_release_held(s);
+  if (t->client)
+    connect_done(s, 0);
+}
+
+/* One step of the handshake; true once it is done and the stream lives. */
+static bool handshake(struct weft_stream *s)
+{
+  struct tls_state *t = s->tls;
+  int rc = SSL_do_handshake(t->ssl);
+  send_records(s);
+  if (rc == 1) {
+    established(s);
+    return !s->closing && s->tls->established;
+  }
+  int e = SSL_get_error(t->ssl, rc);
+  if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+    ERR_clear_error();
+    if (t->client)
+      connect_done(s, WEFT_EPROTO);
+    else
+      stream_close_with(s, WEFT_EPROTO);
+  }
+  return false;
+}
+
+void tls_begin_handshake(struct weft_stream *s) { handshake(s); }
+
+bool tls_eof_in_handshake(struct weft_stream *s)
+{
+  if (!s->tls || s->tls->established)
+    return false;
+  /* The peer hung up in the middle of the handshake. */
+  if (s->tls->client)
+    connect_done(s, WEFT_ECONNRESET);
+  else
+    stream_close_with(s, WEFT_EPROTO);
+  return true;
+}
+
+/* ---- data ---- */
+
+void tls_in(struct weft_stream *s, const char *data, size_t len)
+{
+  struct tls_state *t = s->tls;
+  if (t->saved_len) { /* behind what is kept: append */
+    char *more = realloc(t->saved, t->saved_len + len);
+    if (!more) {
+      stream_close_with(s, WEFT_ENOMEM);
+      return;
+    }
+    memcpy(more + t->saved_len, data, len);
+    t->saved = more;
+    t->saved_len += len;
+    t->in = more;
+    t->in_len = t->saved_len;
+  } else {
+    t->in = data;
+    t->in_len = len;
+  }
+  if (!t->established && !handshake(s)) {
+    keep_unread(t);
+    return;
+  }
+  tls_drain(s);
+}
+
+void tls_drain(struct weft_stream *s)
+{
+  struct tls_state *t = s->tls;
+  if (!t || !t->established || t->draining)
+    return;
+  t->draining = true;
+  char buf[16384];
+  while (!s->closing && s->mode != MODE_NEW && !s->paused_by_plugin &&
+         !s->paused_by_backlog && !s->read_eof) {
+    int n = SSL_read(t->ssl, buf, sizeof buf);
+    if (n > 0) {
+      stream_plaintext_in(s, buf, (size_t)n);
+      continue;
+    }
+    int e = SSL_get_error(t->ssl, n);
+    send_records(s); /* post-handshake messages, alerts */
+    if (e == SSL_ERROR_ZERO_RETURN) {
+      t->draining = false;
+      keep_unread(t);
+      stream_on_eof(s); /* close_notify: the peer finished sending */
+      return;
+    }
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+      ERR_clear_error();
+      stream_close_with(s, WEFT_EPROTO);
+    }
+    break;
+  }
+  t->draining = false;
+  keep_unread(t);
+}
+
+bool tls_write(struct weft_stream *s, const void *data, size_t len)
+{
+  struct tls_state *t = s->tls;
+  size_t written = 0;
+  int ok = SSL_write_ex(t->ssl, data, len, &written);
+  send_records(s);
+  if (ok != 1 || written != len) {
+    ERR_clear_error();
+    return false;
+  }
+  return true;
+}
+
+void tls_close_notify(struct weft_stream *s)
+{
+  if (s->tls && s->tls->established) {
+    SSL_shutdown(s->tls->ssl);
+    send_records(s);
+  }
+}
