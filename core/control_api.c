@@ -280,13 +280,43 @@ static bool authorised(struct control_api *api, const struct http_request *req,
 
 /* ---- tunnels ---- */
 
+/* What a device's transport sends its server side: a small object of short
+ * strings with plain keys. */
+static bool device_params_ok(const json_t *params, struct http_response *resp)
+{
+  const char *key;
+  json_t *value;
+  if (!json_is_object(params) || json_object_size(params) > 16) {
+    reply_error(resp, 400, "bad_request",
+                "device_params must be an object of at most 16 strings");
+    return false;
+  }
+  json_object_foreach((json_t *)params, key, value)
+  {
+    size_t n = strlen(key);
+    bool plain = n >= 1 && n <= 32;
+    for (size_t i = 0; plain && i < n; i++)
+      plain = (key[i] >= 'a' && key[i] <= 'z') ||
+              (key[i] >= '0' && key[i] <= '9') || key[i] == '_';
+    if (!plain || !json_is_string(value) ||
+        json_string_length(value) > 4096 ||
+        strlen(json_string_value(value)) != json_string_length(value)) {
+      reply_error(resp, 400, "bad_request",
+                  "device_params: each key is 1-32 of [a-z0-9_] and each "
+                  "value a string of at most 4096 bytes without NUL");
+      return false;
+    }
+  }
+  return true;
+}
+
 static void create_tunnel(struct control_api *api,
                           const struct http_request *req,
                           struct http_response *resp, const char *subject)
 {
   static const char *const fields[] = {"transport", "local",  "remote",
                                        "name",      "device_id", "allow_ips",
-                                       NULL};
+                                       "device_params", NULL};
   json_t *doc = body_object(req, resp);
   if (!doc)
     return;
@@ -298,6 +328,11 @@ static void create_tunnel(struct control_api *api,
       !string_field(doc, "name", &tr.name, resp) ||
       !string_field(doc, "device_id", &tr.device_id, resp) ||
       !string_field(doc, "allow_ips", &tr.allow_ips, resp)) {
+    json_decref(doc);
+    return;
+  }
+  tr.device_params = json_object_get(doc, "device_params");
+  if (tr.device_params && !device_params_ok(tr.device_params, resp)) {
     json_decref(doc);
     return;
   }

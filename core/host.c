@@ -159,6 +159,16 @@ static int host_datagram_send(const struct weft_host *host,
                           data, len);
 }
 
+static void host_tunnel_state(const struct weft_host *host,
+                              const char *tunnel_id,
+                              const struct weft_tunnel_state *state)
+{
+  struct host_binding *b = binding_of(host);
+  if (b->record_state && tunnel_id && state &&
+      state->struct_size >= sizeof *state)
+    b->record_state(b->state_ctx, tunnel_id, state);
+}
+
 void host_binding_init(struct host_binding *b, const char *name,
                        struct uv_loop_s *loop)
 {
@@ -192,6 +202,7 @@ void host_binding_init(struct host_binding *b, const char *name,
   h->pipe_shutdown = pipe_shutdown;
   h->pipe_close = pipe_close;
   h->datagram_send = host_datagram_send;
+  h->tunnel_state = host_tunnel_state;
 }
 
 void host_binding_release(struct host_binding *b)
@@ -201,4 +212,7 @@ void host_binding_release(struct host_binding *b)
              b->host.plugin_name);
     host_timer_stop(b->timers);
   }
+  free(b->state_dir);
+  b->state_dir = NULL;
+  b->host.state_dir = NULL;
 }

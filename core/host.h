@@ -21,6 +21,11 @@ struct host_binding {
                        const char *tunnel_id, const struct weft_udp_peer *peer,
                        const void *data, size_t len);
   void *datagram_ctx;
+  /* The client's record of its tunnels' states; NULL in a server. */
+  void (*record_state)(void *ctx, const char *tunnel_id,
+                       const struct weft_tunnel_state *state);
+  void *state_ctx;
+  char *state_dir; /* host.state_dir, owned here */
 };
 
 /* Fills the table for a plugin called `name` running on `loop`. */

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "log.h"
 #include "options.h"
+#include "secret.h"
 
 #ifndef WEFT_BUILD_ROOT
 #error "WEFT_BUILD_ROOT must be defined by the build"
@@ -450,10 +451,32 @@ static void unload(struct plugin *p)
   free(p);
 }
 
+static int give_state_dir(struct plugin *p, const char *root, char *why,
+                          size_t whylen)
+{
+  size_t len = strlen(root) + strlen(p->desc.name) + 16;
+  char *dir = malloc(len);
+  if (!dir)
+    return snprintf(why, whylen, "out of memory"), -1;
+  snprintf(dir, len, "%s/plugins/%s", root, p->desc.name);
+  char err[512];
+  if (state_dir_prepare(dir, err, sizeof err) != 0) {
+    snprintf(why, whylen, "%s", err);
+    free(dir);
+    return -1;
+  }
+  p->binding.state_dir = dir;
+  p->binding.host.state_dir = dir;
+  return 0;
+}
+
 static int start_one(struct plugin *p, struct uv_loop_s *loop,
-                     const struct conf *conf, char *why, size_t whylen)
+                     const char *state_root, const struct conf *conf,
+                     char *why, size_t whylen)
 {
   host_binding_init(&p->binding, p->desc.name, loop);
+  if (state_root && give_state_dir(p, state_root, why, whylen) != 0)
+    return -1;
   p->config = calloc(1, p->desc.config_size ? p->desc.config_size : 1);
   if (!p->config)
     return snprintf(why, whylen, "out of memory"), -1;
@@ -483,7 +506,8 @@ void plugin_registry_start(struct plugin_registry *reg,
   for (size_t i = 0; i < reg->count; i++) {
     struct plugin *p = reg->plugins[i];
     char why[512];
-    if (!p->initialized && start_one(p, loop, conf, why, sizeof why) != 0) {
+    if (!p->initialized &&
+        start_one(p, loop, reg->state_root, conf, why, sizeof why) != 0) {
       refuse(reg, p->path ? p->path : p->desc.name, "%s", why);
       unload(p);
       continue;
@@ -524,6 +548,26 @@ void plugin_registry_set_renewer(struct plugin_registry *reg,
   }
 }
 
+int plugin_registry_set_state_root(struct plugin_registry *reg,
+                                   const char *root)
+{
+  free(reg->state_root);
+  reg->state_root = root ? strdup(root) : NULL;
+  return root && !reg->state_root ? -1 : 0;
+}
+
+void plugin_registry_set_state_recorder(
+    struct plugin_registry *reg,
+    void (*record)(void *ctx, const char *tunnel_id,
+                   const struct weft_tunnel_state *state),
+    void *ctx)
+{
+  for (size_t i = 0; i < reg->count; i++) {
+    reg->plugins[i]->binding.record_state = record;
+    reg->plugins[i]->binding.state_ctx = ctx;
+  }
+}
+
 void plugin_registry_stop(struct plugin_registry *reg)
 {
   for (size_t i = reg->count; i-- > 0;) {
@@ -551,5 +595,6 @@ void plugin_registry_free(struct plugin_registry *reg)
   for (size_t i = 0; i < reg->dir_count; i++)
     free(reg->dirs[i]);
   free(reg->dirs);
+  free(reg->state_root);
   memset(reg, 0, sizeof *reg);
 }

@@ -49,6 +49,7 @@ struct plugin_registry {
   size_t refused_count, refused_cap;
   char **dirs; /* the directories searched, for `weft plugins` */
   size_t dir_count;
+  char *state_root; /* plugins get STATE_ROOT/plugins/NAME, or none */
 };
 
 void plugin_registry_init_empty(struct plugin_registry *reg);
@@ -105,6 +106,18 @@ void plugin_registry_set_renewer(struct plugin_registry *reg,
 
 /* destroy() for every started plugin, stopping timers it left behind. Run
  * the loop afterwards so close callbacks complete, then free. */
+/* Before plugin_registry_start: each plugin's host->state_dir becomes
+ * root/plugins/NAME (created 0700). Without it plugins get none. */
+int plugin_registry_set_state_root(struct plugin_registry *reg,
+                                   const char *root);
+
+/* The client's recorder of tunnel states (host->tunnel_state). */
+void plugin_registry_set_state_recorder(
+    struct plugin_registry *reg,
+    void (*record)(void *ctx, const char *tunnel_id,
+                   const struct weft_tunnel_state *state),
+    void *ctx);
+
 void plugin_registry_stop(struct plugin_registry *reg);
 void plugin_registry_free(struct plugin_registry *reg);
 

@@ -541,6 +541,7 @@ int server_main(const struct server_options *opts)
   }
   log_info("state directory %s", state_dir);
 
+  plugin_registry_set_state_root(&s->plugins, state_dir);
   plugin_registry_start(&s->plugins, &s->loop, s->conf);
   if (start_services(s, state_dir, err, sizeof err) != 0 ||
       start_tls(s, state_dir, err, sizeof err) != 0) {

@@ -46,10 +46,22 @@ static void add_param(void *ctx, const char *key, const char *value)
     json_object_set_new(ctx, key, json_string(value));
 }
 
-/* Asks the transport to get ready for the tunnel's device. 0 or its code. */
-static int open_transport(struct tunnel *t)
+#define MAX_DEVICE_PARAMS 16
+
+/* Asks the transport to get ready for the tunnel's device, with what the
+ * device's side of it sent (none when a tunnel is restored). 0 or its code. */
+static int open_transport(struct tunnel *t, const json_t *device_params)
 {
   const struct lease *l = t->lease;
+  struct weft_kv params[MAX_DEVICE_PARAMS];
+  size_t nparams = 0;
+  const char *key;
+  json_t *value;
+  json_object_foreach((json_t *)device_params, key, value)
+  {
+    if (nparams < MAX_DEVICE_PARAMS && json_is_string(value))
+      params[nparams++] = (struct weft_kv){key, json_string_value(value)};
+  }
   char address[32] = "";
   if (l->vip)
     leases_addr_text(l->vip, address, sizeof address);
@@ -67,6 +79,9 @@ static int open_transport(struct tunnel *t)
       .idle_timeout_s = l->idle_timeout_s,
       .add_param = add_param,
       .param_ctx = t->params,
+      .params = nparams ? params : NULL,
+      .param_count = nparams,
+      .expires_at = l->expires_at,
   };
   t->plugin->binding.last_error[0] = '\0';
   return t->plugin->desc.server_tunnel_open(t->plugin->ctx, &info,
@@ -178,7 +193,7 @@ int tunnel_service_open(struct tunnel_service *svc, uv_loop_t *loop,
     struct tunnel *t = tunnel_new(svc, svc->leases.items[i]);
     if (!t)
       return WEFT_ENOMEM;
-    int orc = t->plugin ? open_transport(t) : WEFT_ENOENT;
+    int orc = t->plugin ? open_transport(t, NULL) : WEFT_ENOENT;
     char why[256];
     if (orc == 0 && ingress_open(svc, t, why, sizeof why) != 0)
       log_warn("restored tunnel %s: %s", t->lease->tunnel_id, why);
@@ -341,7 +356,7 @@ void tunnel_service_create(struct tunnel_service *svc,
     outcome(out, 500, "internal", "out of memory");
     return;
   }
-  rc = open_transport(t);
+  rc = open_transport(t, req->device_params);
   if (rc != 0) {
     const char *said = plugin->binding.last_error;
     if (rc == WEFT_ENOTBUILT)

@@ -61,6 +61,9 @@ struct tunnel_request {
   const char *local;
   const char *remote;     /* NULL: the server chooses */
   const char *allow_ips;  /* NULL: the device's ACL */
+  /* What the device's transport asked to pass to its server side (an
+   * object of strings, checked by the caller), or NULL. */
+  const json_t *device_params;
 };
 
 /* The outcome of a create, mapped to HTTP by the control API. */

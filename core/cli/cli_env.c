@@ -5,7 +5,7 @@
 #include "cli.h"
 
 int cli_env_open(struct cli_env *env, const char *plugin_dir,
-                 const char *config_path)
+                 const char *config_path, const char *state_root)
 {
   plugin_registry_init_empty(&env->reg);
   plugin_registry_scan_default(&env->reg, plugin_dir);
@@ -20,6 +20,7 @@ int cli_env_open(struct cli_env *env, const char *plugin_dir,
     if (!env->conf)
       return EXIT_CONFIG;
   }
+  plugin_registry_set_state_root(&env->reg, state_root);
   plugin_registry_start(&env->reg, &env->loop, env->conf);
   return EXIT_OK;
 }

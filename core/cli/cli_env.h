@@ -14,11 +14,12 @@ struct cli_env {
   uv_loop_t loop;
 };
 
-/* Loads the plugins and the config and starts the plugins. Returns EXIT_OK,
+/* Loads the plugins and the config and starts the plugins (giving each a
+ * directory under state_root, if not NULL). Returns EXIT_OK,
  * or EXIT_CONFIG after printing why the config was refused; either way
  * cli_env_close must follow. */
 int cli_env_open(struct cli_env *env, const char *plugin_dir,
-                 const char *config_path);
+                 const char *config_path, const char *state_root);
 /* Stops the plugins, lets their handles close, frees everything. Returns
  * code, or EXIT_RUNTIME if a handle was left open. */
 int cli_env_close(struct cli_env *env, int code);

@@ -108,7 +108,7 @@ int cmd_plugins(int argc, char **argv)
   log_set_level(verbose ? WEFT_LOG_DEBUG : WEFT_LOG_ERROR);
 
   struct cli_env env;
-  int code = cli_env_open(&env, plugin_dir, config_path);
+  int code = cli_env_open(&env, plugin_dir, config_path, NULL);
   if (code == EXIT_OK)
     list(&env.reg, verbose);
   return cli_env_close(&env, code);

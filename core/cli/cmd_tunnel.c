@@ -1,17 +1,23 @@
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <uv.h>
 
 #include "../client.h"
 #include "../log.h"
+#include "../secret.h"
+#include "../crypto.h"
 #include "../url.h"
 #include "cli.h"
 #include "cli_env.h"
+#include "tunnel_status.h"
 
-enum { OPT_PLUGIN_DIR = 256, OPT_DEVICE_ID };
+enum { OPT_PLUGIN_DIR = 256, OPT_DEVICE_ID, OPT_ONLY, OPT_CONNECT_FILE,
+       OPT_RUN_DIR };
 
 #define DEFAULT_TRANSPORT "websocket"
 
@@ -25,26 +31,62 @@ struct tunnel_request {
 
 #define MAX_TUNNELS 64
 
-/* A tunnel the server created for us and the transport carrying it. */
+/* A tunnel the server created for us (or a standalone one) and the
+ * transport carrying it. */
 struct open_tunnel {
   char id[64];
   char public_url[URL_MAX_TEXT + 300];
   struct plugin *plugin;
   void *plugin_ctx;
-  struct client *client; /* the device it belongs to */
+  struct client *client; /* the device it belongs to; NULL: standalone */
+  struct tunnel_status status;
 };
 
 /* One client (one logged-in device) per tunnel from weft.conf, since a
- * device holds one live tunnel; the command line uses clients[0]. */
+ * device holds one live tunnel; the command line uses clients[0]. Clients
+ * are set up on first use: standalone tunnels need none. */
 struct session {
+  struct conn_url server;
+  bool has_server;
+  char base_device[64];
   struct client clients[MAX_TUNNELS];
-  size_t client_count;
+  bool client_ready[MAX_TUNNELS];
   struct open_tunnel tunnels[MAX_TUNNELS];
   size_t count;
+  struct open_tunnel *opening; /* reports may come during client_tunnel_open */
+  const char *run_dir;
+  bool status_warned;
   uv_signal_t sigint, sigterm;
   uv_timer_t refresh;
   bool stopping;
 };
+
+static void save_status(struct session *s, struct open_tunnel *ot)
+{
+  if (tunnel_status_write(s->run_dir, &ot->status) != 0 && !s->status_warned) {
+    s->status_warned = true;
+    log_warn("cannot write tunnel status under %s/tunnels: weft tunnel "
+             "status will not show it",
+             s->run_dir);
+  }
+}
+
+/* host->tunnel_state: a transport's report on one of its tunnels. */
+static void record_state(void *ctx, const char *tunnel_id,
+                         const struct weft_tunnel_state *state)
+{
+  struct session *s = ctx;
+  struct open_tunnel *ot = NULL;
+  for (size_t i = 0; i < s->count; i++)
+    if (!strcmp(s->tunnels[i].id, tunnel_id))
+      ot = &s->tunnels[i];
+  if (!ot && s->opening && !strcmp(s->opening->id, tunnel_id))
+    ot = s->opening;
+  if (!ot)
+    return;
+  tunnel_status_apply(&ot->status, state);
+  save_status(s, ot);
+}
 
 /* For transports that reconnect: a fresh orchestration token (host table's
  * token_renew). */
@@ -91,10 +133,36 @@ static void delete_on_server(struct client *c, const char *id)
   json_decref(reply);
 }
 
-/* Asks the server for the tunnel, then its transport to carry it. Returns
- * an exit code. */
+static void add_device_param(void *ctx, const char *key, const char *value)
+{
+  if (key && value)
+    json_object_set_new(ctx, key, json_string(value));
+}
+
+/* The device's session with the server for tunnel slot i, logged in on
+ * first use. NULL with err if there is no server or it would not have us. */
+static struct client *device_client(struct session *s, size_t i,
+                                    const char *device, char *err, size_t len)
+{
+  if (!s->has_server) {
+    snprintf(err, len, "it needs a weft server: give weft://SECRET@HOST or "
+                       "--connect-file FILE");
+    return NULL;
+  }
+  struct client *c = &s->clients[i];
+  if (!s->client_ready[i]) {
+    if (client_init(c, &s->server, device, err, len) != 0)
+      return NULL;
+    s->client_ready[i] = true;
+  }
+  return client_ensure_session(c, err, len) == 0 ? c : NULL;
+}
+
+/* Asks the server for the tunnel (unless its transport needs none), then
+ * the transport to carry it. Returns an exit code. */
 static int open_tunnel(struct plugin_registry *reg, struct session *s,
-                       struct client *c, const struct tunnel_request *t)
+                       size_t slot, const char *device,
+                       const struct tunnel_request *t)
 {
   struct plugin *p = plugin_registry_find(reg, t->transport);
   if (!p || !p->initialized) {
@@ -107,37 +175,85 @@ static int open_tunnel(struct plugin_registry *reg, struct session *s,
     return EXIT_USAGE;
   }
   const char *label = t->name ? t->name : t->local_text;
-  json_t *body = json_pack("{s:s,s:s}", "transport", t->transport, "local",
-                           t->local_text);
-  if (t->remote_text)
-    json_object_set_new(body, "remote", json_string(t->remote_text));
-  if (t->name)
-    json_object_set_new(body, "name", json_string(t->name));
-  json_t *reply;
-  char err[1024];
-  int status = client_request(c, "POST", "/v1/tunnels", body, &reply,
-                              err, sizeof err);
-  json_decref(body);
-  if (status != 201) {
-    if (status)
-      client_error_text(reply, status, err, sizeof err);
-    const char *code = json_string_value(
-        json_object_get(json_object_get(reply, "error"), "code"));
-    bool transport = code && (!strcmp(code, "transport_not_built") ||
-                              !strcmp(code, "unknown_transport"));
-    fprintf(stderr, "weft tunnel: %s: the server did not open the tunnel: %s\n",
-            label, err);
-    json_decref(reply);
-    return transport ? EXIT_TRANSPORT : EXIT_RUNTIME;
-  }
   struct open_tunnel *ot = &s->tunnels[s->count];
   memset(ot, 0, sizeof *ot);
-  snprintf(ot->id, sizeof ot->id, "%s",
-           json_string_value(json_object_get(reply, "id")));
-  snprintf(ot->public_url, sizeof ot->public_url, "%s",
-           json_string_value(json_object_get(reply, "public_url")));
   ot->plugin = p;
-  ot->client = c;
+
+  /* The transport's say first: parameters for its server side, or that the
+   * tunnel needs no server at all. */
+  json_t *device_params = json_object();
+  void *plugin_ctx = NULL;
+  int prc = 0;
+  if (p->desc.client_tunnel_prepare) {
+    struct weft_tunnel_info pre = {
+        .struct_size = sizeof pre,
+        .name = t->name,
+        .device_id = device,
+        .local_url = t->local_text,
+        .remote_url = t->remote_text,
+        .tunnel_config = t->plugin_config,
+        .add_param = add_device_param,
+        .param_ctx = device_params,
+    };
+    prc = p->desc.client_tunnel_prepare(p->ctx, &pre, &plugin_ctx);
+    if (prc < 0) {
+      fprintf(stderr, "weft tunnel: %s: the %s transport cannot open it: %s\n",
+              label, t->transport,
+              p->binding.last_error[0] ? p->binding.last_error
+                                       : weft_strerror(prc));
+      json_decref(device_params);
+      return prc == WEFT_ECONFIG ? EXIT_CONFIG : EXIT_RUNTIME;
+    }
+  }
+  json_t *reply = NULL;
+  char err[1024];
+  if (prc == WEFT_STANDALONE) {
+    snprintf(ot->id, sizeof ot->id, "%s", t->name ? t->name : "tunnel");
+    snprintf(ot->public_url, sizeof ot->public_url, "%s",
+             t->remote_text ? t->remote_text : "(set by the transport)");
+  } else {
+    struct client *c = device_client(s, slot, device, err, sizeof err);
+    if (!c) {
+      fprintf(stderr, "weft tunnel: %s: %s\n", label, err);
+      if (plugin_ctx)
+        p->desc.client_tunnel_close(p->ctx, plugin_ctx);
+      json_decref(device_params);
+      return s->has_server ? EXIT_RUNTIME : EXIT_USAGE;
+    }
+    ot->client = c;
+    json_t *body = json_pack("{s:s,s:s}", "transport", t->transport, "local",
+                             t->local_text);
+    if (t->remote_text)
+      json_object_set_new(body, "remote", json_string(t->remote_text));
+    if (t->name)
+      json_object_set_new(body, "name", json_string(t->name));
+    if (json_object_size(device_params))
+      json_object_set(body, "device_params", device_params);
+    int status = client_request(c, "POST", "/v1/tunnels", body, &reply, err,
+                                sizeof err);
+    json_decref(body);
+    if (status != 201) {
+      if (status)
+        client_error_text(reply, status, err, sizeof err);
+      const char *code = json_string_value(
+          json_object_get(json_object_get(reply, "error"), "code"));
+      bool transport = code && (!strcmp(code, "transport_not_built") ||
+                                !strcmp(code, "unknown_transport"));
+      fprintf(stderr,
+              "weft tunnel: %s: the server did not open the tunnel: %s\n",
+              label, err);
+      json_decref(reply);
+      json_decref(device_params);
+      if (plugin_ctx)
+        p->desc.client_tunnel_close(p->ctx, plugin_ctx);
+      return transport ? EXIT_TRANSPORT : EXIT_RUNTIME;
+    }
+    snprintf(ot->id, sizeof ot->id, "%s",
+             json_string_value(json_object_get(reply, "id")));
+    snprintf(ot->public_url, sizeof ot->public_url, "%s",
+             json_string_value(json_object_get(reply, "public_url")));
+  }
+  json_decref(device_params);
 
   /* The transport's parameters, as the server's side of it handed them. */
   struct weft_kv params[32];
@@ -149,32 +265,54 @@ static int open_tunnel(struct plugin_registry *reg, struct session *s,
     if (nparams < 32 && json_is_string(value))
       params[nparams++] = (struct weft_kv){key, json_string_value(value)};
   }
+  struct client *c = ot->client;
   struct weft_tunnel_info info = {
       .struct_size = sizeof info,
       .id = ot->id,
       .name = t->name,
-      .device_id = c->device_id,
+      .device_id = device,
       .local_url = t->local_text,
       .remote_url = t->remote_text,
       .tunnel_config = t->plugin_config,
       .params = params,
       .param_count = nparams,
-      .server_host = c->server.host,
-      .server_port = c->server.port,
+      .server_host = c ? c->server.host : NULL,
+      .server_port = c ? c->server.port : 0,
       .token = json_string_value(json_object_get(reply, "token")),
-      .server_cert_sha256 = c->cert_sha256[0] ? c->cert_sha256 : NULL,
+      .server_cert_sha256 = c && c->cert_sha256[0] ? c->cert_sha256 : NULL,
   };
+  struct tunnel_status *st = &ot->status;
+  memcpy(st->label, t->name ? t->name : ot->id,
+         strnlen(t->name ? t->name : ot->id, sizeof st->label - 1));
+  memcpy(st->id, ot->id, sizeof st->id);
+  snprintf(st->transport, sizeof st->transport, "%s", t->transport);
+  snprintf(st->local, sizeof st->local, "%s", t->local_text);
+  memcpy(st->public_url, ot->public_url,
+         strnlen(ot->public_url, sizeof st->public_url - 1));
+  tunnel_status_apply(st, &(struct weft_tunnel_state){
+                              .struct_size = sizeof(struct weft_tunnel_state),
+                              .phase = WEFT_TUNNEL_CONNECTING});
+  s->opening = ot;
+  ot->plugin_ctx = plugin_ctx;
   int rc = p->desc.client_tunnel_open(p->ctx, &info, &ot->plugin_ctx);
+  s->opening = NULL;
   json_decref(reply);
   if (rc != 0) {
     fprintf(stderr, "weft tunnel: %s: the %s transport could not carry it: "
                     "%s\n",
             label, t->transport, weft_strerror(rc));
-    delete_on_server(c, ot->id);
+    if (c)
+      delete_on_server(c, ot->id);
     return rc == WEFT_ENOTBUILT ? EXIT_TRANSPORT : EXIT_RUNTIME;
   }
   s->count++;
-  printf("%s: %s is reachable at %s\n", label, t->local_text, ot->public_url);
+  save_status(s, ot);
+  if (c)
+    printf("%s: %s is reachable at %s\n", label, t->local_text,
+           ot->public_url);
+  else
+    printf("%s: %s is carried by the %s transport, without a weft server\n",
+           label, t->local_text, t->transport);
   fflush(stdout);
   return EXIT_OK;
 }
@@ -184,8 +322,13 @@ static void close_all(struct session *s)
   for (size_t i = s->count; i-- > 0;) {
     struct open_tunnel *ot = &s->tunnels[i];
     ot->plugin->desc.client_tunnel_close(ot->plugin->ctx, ot->plugin_ctx);
-    delete_on_server(ot->client, ot->id);
-    printf("tunnel %s deleted\n", ot->id);
+    tunnel_status_remove(s->run_dir, ot->status.label);
+    if (ot->client) {
+      delete_on_server(ot->client, ot->id);
+      printf("tunnel %s deleted\n", ot->id);
+    } else {
+      printf("tunnel %s closed\n", ot->id);
+    }
   }
   s->count = 0;
 }
@@ -209,8 +352,9 @@ static void refresh_session(uv_timer_t *timer)
 {
   struct session *s = timer->data;
   char err[512];
-  for (size_t i = 0; i < s->client_count; i++)
-    if (client_ensure_session(&s->clients[i], err, sizeof err) != 0)
+  for (size_t i = 0; i < MAX_TUNNELS; i++)
+    if (s->client_ready[i] &&
+        client_ensure_session(&s->clients[i], err, sizeof err) != 0)
       log_warn("session refresh (%s): %s", s->clients[i].device_id, err);
 }
 
@@ -264,59 +408,51 @@ static int check_cli_tunnel(struct plugin_registry *reg,
   return EXIT_OK;
 }
 
+/* Each tunnel of a weft.conf is its own device (device_id =, or
+ * BASE.NAME): a device holds one live tunnel. */
+static void config_device_id(const struct session *s,
+                             const struct conf_tunnel *t, char *out,
+                             size_t len)
+{
+  if (t->device_id) {
+    snprintf(out, len, "%s", t->device_id);
+    return;
+  }
+  int room = 62 - (int)strlen(t->name); /* the id is at most 63 */
+  snprintf(out, len, "%.*s.%s", room > 1 ? room : 1, s->base_device,
+           t->name);
+}
+
 static int run(struct plugin_registry *reg, const struct conf *conf,
-               struct session *s, const struct tunnel_request *cli)
+               struct session *s, const struct tunnel_request *cli,
+               const char *only)
 {
   /* Everything that can be checked here is, before the server is asked. */
   if (cli) {
     int code = check_cli_tunnel(reg, cli);
     if (code != EXIT_OK)
       return code;
-  } else if (conf->tunnel_count == 0) {
+    return open_tunnel(reg, s, 0, s->base_device, cli);
+  }
+  if (conf->tunnel_count == 0) {
     fprintf(stderr, "weft tunnel: %s has no [tunnel \"NAME\"] section\n",
             conf->path);
     return EXIT_CONFIG;
-  }
-  char err[1024];
-  if (cli) {
-    if (client_ensure_session(&s->clients[0], err, sizeof err) != 0) {
-      fprintf(stderr, "weft tunnel: %s\n", err);
-      return EXIT_RUNTIME;
-    }
-    return open_tunnel(reg, s, &s->clients[0], cli);
   }
   if (conf->tunnel_count > MAX_TUNNELS) {
     fprintf(stderr, "weft tunnel: %s has more than %d tunnels\n", conf->path,
             MAX_TUNNELS);
     return EXIT_CONFIG;
   }
-  /* Each tunnel is its own device (device_id =, or BASE.NAME): a device
-   * holds one live tunnel. */
-  const struct client *base = &s->clients[0];
+  bool found = false;
   int worst = EXIT_OK;
   for (size_t i = 0; i < conf->tunnel_count; i++) {
     const struct conf_tunnel *t = &conf->tunnels[i];
-    char device[64];
-    if (t->device_id)
-      snprintf(device, sizeof device, "%s", t->device_id);
-    else {
-      int room = 62 - (int)strlen(t->name); /* the id is at most 63 */
-      snprintf(device, sizeof device, "%.*s.%s", room > 1 ? room : 1,
-               base->device_id, t->name);
-    }
-    struct client *c = &s->clients[i];
-    if (i > 0 && client_init(c, &base->server, device, err, sizeof err) != 0) {
-      fprintf(stderr, "weft tunnel: %s\n", err);
-      return EXIT_USAGE;
-    }
-    if (i == 0)
-      snprintf(c->device_id, sizeof c->device_id, "%s", device);
-    s->client_count = i + 1;
-    if (client_ensure_session(c, err, sizeof err) != 0) {
-      fprintf(stderr, "weft tunnel: tunnel \"%s\": %s\n", t->name, err);
-      worst = EXIT_RUNTIME;
+    if (only && strcmp(only, t->name))
       continue;
-    }
+    found = true;
+    char device[64];
+    config_device_id(s, t, device, sizeof device);
     struct tunnel_request req = {
         .name = t->name,
         .transport = t->transport,
@@ -324,18 +460,55 @@ static int run(struct plugin_registry *reg, const struct conf *conf,
         .remote_text = t->remote_text,
         .plugin_config = t->plugin_config,
     };
-    int code = open_tunnel(reg, s, c, &req);
+    int code = open_tunnel(reg, s, i, device, &req);
     if (code != EXIT_OK)
       worst = code;
+  }
+  if (!found) {
+    fprintf(stderr, "weft tunnel: %s has no [tunnel \"%s\"] section\n",
+            conf->path, only);
+    return EXIT_USAGE;
   }
   return worst;
 }
 
+/* The connection string from a file (as weft server --secret-file writes
+ * it), so that it appears in no process list. */
+static int read_connect_file(const char *path, char *out, size_t len)
+{
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    fprintf(stderr, "weft tunnel: --connect-file %s: %s\n", path,
+            strerror(errno));
+    return -1;
+  }
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0077))
+    fprintf(stderr, "weft tunnel: warning: %s is readable by other users; "
+                    "chmod 600 it\n",
+            path);
+  bool ok = fgets(out, (int)len, f) != NULL;
+  fclose(f);
+  out[ok ? strcspn(out, " \t\r\n") : 0] = '\0';
+  if (!*out) {
+    fprintf(stderr, "weft tunnel: --connect-file %s: no weft://SECRET@HOST "
+                    "on its first line\n",
+            path);
+    return -1;
+  }
+  return 0;
+}
+
 int cmd_tunnel(int argc, char **argv)
 {
+  if (argc > 1 && !strcmp(argv[1], "status"))
+    return cmd_tunnel_status(argc - 1, argv + 1);
   static const struct option longopts[] = {
       {"transport", required_argument, NULL, 't'},
       {"config", required_argument, NULL, 'c'},
+      {"only", required_argument, NULL, OPT_ONLY},
+      {"connect-file", required_argument, NULL, OPT_CONNECT_FILE},
+      {"run-dir", required_argument, NULL, OPT_RUN_DIR},
       {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
       {"device-id", required_argument, NULL, OPT_DEVICE_ID},
       {"verbose", no_argument, NULL, 'v'},
@@ -343,7 +516,8 @@ int cmd_tunnel(int argc, char **argv)
       {NULL, 0, NULL, 0},
   };
   const char *transport = NULL, *config_path = NULL, *plugin_dir = NULL;
-  const char *device_id = NULL;
+  const char *device_id = NULL, *only = NULL, *connect_file = NULL;
+  const char *run_dir = NULL;
   bool verbose = false;
   int c;
   optind = 1;
@@ -352,6 +526,9 @@ int cmd_tunnel(int argc, char **argv)
     switch (c) {
     case 't': transport = optarg; break;
     case 'c': config_path = optarg; break;
+    case OPT_ONLY: only = optarg; break;
+    case OPT_CONNECT_FILE: connect_file = optarg; break;
+    case OPT_RUN_DIR: run_dir = optarg; break;
     case OPT_PLUGIN_DIR: plugin_dir = optarg; break;
     case OPT_DEVICE_ID: device_id = optarg; break;
     case 'v': verbose = true; break;
@@ -366,11 +543,17 @@ int cmd_tunnel(int argc, char **argv)
       return EXIT_USAGE;
     }
   }
+  /* The connection string: first positional, or --connect-file; with
+   * --config it may be absent when every tunnel is standalone. */
   int positional = argc - optind;
-  if (config_path ? positional != 1 : (positional < 2 || positional > 3)) {
+  int server_args = connect_file ? 0 : 1;
+  bool shape_ok = config_path ? positional <= server_args
+                              : positional >= server_args + 1 &&
+                                    positional <= server_args + 2;
+  if (!shape_ok) {
     fprintf(stderr,
             "weft tunnel: expected weft://SECRET@HOST LOCAL_URL [REMOTE_URL], "
-            "or --config FILE weft://SECRET@HOST; see weft tunnel --help\n");
+            "or --config FILE [weft://SECRET@HOST]; see weft tunnel --help\n");
     return EXIT_USAGE;
   }
   if (config_path && transport) {
@@ -378,44 +561,75 @@ int cmd_tunnel(int argc, char **argv)
                     "transport in the file; drop --transport\n");
     return EXIT_USAGE;
   }
-  struct conn_url srv;
-  char why[URL_MAX_TEXT + 256];
-  if (conn_url_parse(argv[optind], &srv, why, sizeof why) != 0) {
-    fprintf(stderr, "weft tunnel: %s\n", why);
+  if (only && !config_path) {
+    fprintf(stderr, "weft tunnel: --only picks a tunnel of --config FILE\n");
     return EXIT_USAGE;
   }
-  char default_id[64];
-  client_default_device_id(default_id, sizeof default_id);
   struct session *session = calloc(1, sizeof *session);
-  if (session)
-    session->client_count = 1;
-  if (!session || client_init(&session->clients[0], &srv,
-                              device_id ? device_id : default_id, why,
-                              sizeof why) != 0) {
-    fprintf(stderr, "weft tunnel: %s\n", session ? why : "out of memory");
-    free(session);
-    return EXIT_USAGE;
+  if (!session) {
+    fprintf(stderr, "weft tunnel: out of memory\n");
+    return EXIT_RUNTIME;
   }
+  char connect_text[URL_MAX_TEXT + 1];
+  const char *connect = NULL;
+  if (connect_file) {
+    if (read_connect_file(connect_file, connect_text, sizeof connect_text)) {
+      free(session);
+      return EXIT_USAGE;
+    }
+    connect = connect_text;
+  } else if (server_args && positional > 0 &&
+             !(config_path && positional == 0)) {
+    connect = argv[optind++];
+  }
+  char why[URL_MAX_TEXT + 256];
+  if (connect) {
+    if (conn_url_parse(connect, &session->server, why, sizeof why) != 0) {
+      fprintf(stderr, "weft tunnel: %s\n", why);
+      free(session);
+      return EXIT_USAGE;
+    }
+    struct secret check;
+    if (secret_from_text(session->server.secret, &check) != 0) {
+      fprintf(stderr, "weft tunnel: the secret in the connection string is "
+                      "not the %d characters weft server printed\n",
+              SECRET_TEXT_LEN);
+      free(session);
+      return EXIT_USAGE;
+    }
+    crypto_wipe(&check, sizeof check);
+    session->has_server = true;
+  }
+  if (device_id)
+    snprintf(session->base_device, sizeof session->base_device, "%s",
+             device_id);
+  else
+    client_default_device_id(session->base_device,
+                             sizeof session->base_device);
+  session->run_dir = run_dir ? run_dir : run_dir_default();
   log_set_level(verbose ? WEFT_LOG_DEBUG : WEFT_LOG_INFO);
 
   struct cli_env env;
-  int code = cli_env_open(&env, plugin_dir, config_path);
+  int code = cli_env_open(&env, plugin_dir, config_path, session->run_dir);
   plugin_registry_set_renewer(&env.reg, renew_token, session);
+  plugin_registry_set_state_recorder(&env.reg, record_state, session);
   struct tunnel_request cli = {
       .transport = transport ? transport : DEFAULT_TRANSPORT,
-      .local_text = config_path ? NULL : argv[optind + 1],
-      .remote_text = (!config_path && positional == 3) ? argv[optind + 2] : NULL,
+      .local_text = config_path ? NULL : argv[optind],
+      .remote_text =
+          (!config_path && optind + 1 < argc) ? argv[optind + 1] : NULL,
   };
   if (code == EXIT_OK) {
-    code = run(&env.reg, env.conf, session, config_path ? NULL : &cli);
+    code = run(&env.reg, env.conf, session, config_path ? NULL : &cli, only);
     if (session->count > 0) {
       run_until_stopped(session, &env.loop);
       close_all(session);
     }
   }
   code = cli_env_close(&env, code);
-  for (size_t i = 0; i < session->client_count; i++)
-    client_free(&session->clients[i]);
+  for (size_t i = 0; i < MAX_TUNNELS; i++)
+    if (session->client_ready[i])
+      client_free(&session->clients[i]);
   free(session);
   return code;
 }

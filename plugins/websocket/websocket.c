@@ -9,6 +9,7 @@
  * the server verifies it (host->token_verify) before it answers 101. When
  * the WebSocket drops, the device reconnects with exponential backoff and
  * jitter, under the same tunnel while its lease lasts. */
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -119,6 +120,7 @@ struct client_tunnel {
   struct session *session;
   struct weft_timer *retry;
   int64_t backoff_ms;
+  uint32_t attempts; /* dials after the first, for weft tunnel status */
   bool connecting;
   bool closing;    /* client_tunnel_close was called */
   bool gone;       /* the server no longer has the tunnel */
@@ -303,6 +305,28 @@ static void start_session(struct session *s, bool opener)
 }
 
 static void schedule_reconnect(struct client_tunnel *ct);
+
+/* Tells `weft tunnel status` where the tunnel stands (ABI 1.2 cores). */
+static void report(struct client_tunnel *ct, enum weft_tunnel_phase phase,
+                   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void report(struct client_tunnel *ct, enum weft_tunnel_phase phase,
+                   const char *fmt, ...)
+{
+  const struct weft_host *h = ct->ws->host;
+  if (!WEFT_HOST_HAS(h, tunnel_state) || !h->tunnel_state)
+    return;
+  char detail[300];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(detail, sizeof detail, fmt, ap);
+  va_end(ap);
+  struct weft_tunnel_state st = {.struct_size = sizeof st,
+                                 .phase = phase,
+                                 .restarts = ct->attempts,
+                                 .detail = detail};
+  h->tunnel_state(h, ct->id, &st);
+}
+
 static void dial_done(struct client_tunnel *ct, struct weft_stream *stream,
                       int status);
 
@@ -331,6 +355,7 @@ static void session_closed(void *arg, uint16_t code, const char *why)
     } else {
       h->log(h, WEFT_LOG_WARN, "tunnel %s: disconnected (%u %s)", ct->id,
              code, why);
+      report(ct, WEFT_TUNNEL_RETRYING, "disconnected (%u %s)", code, why);
       schedule_reconnect(ct);
     }
   }
@@ -347,6 +372,8 @@ static void session_open(void *arg)
   h->log(h, WEFT_LOG_INFO, "tunnel %s: connected to %s:%u (%s)", ct->id,
          ct->server_host, ct->server_port,
          ct->server_cert ? "wss, certificate pinned" : "ws, no TLS");
+  report(ct, WEFT_TUNNEL_UP, "connected to %s:%u (%s)", ct->server_host,
+         ct->server_port, ct->server_cert ? "wss" : "ws");
   start_session(s, false);
 }
 
@@ -659,6 +686,8 @@ static void dial_done(struct client_tunnel *ct, struct weft_stream *stream,
     ct->connecting = false;
     h->log(h, WEFT_LOG_WARN, "tunnel %s: cannot reach %s:%u: %s", ct->id,
            ct->server_host, ct->server_port, weft_strerror(status));
+    report(ct, WEFT_TUNNEL_RETRYING, "cannot reach %s:%u: %s",
+           ct->server_host, ct->server_port, weft_strerror(status));
     schedule_reconnect(ct);
     return;
   }
@@ -708,6 +737,7 @@ static void retry_now(void *arg)
   const struct weft_host *h = ct->ws->host;
   h->timer_stop(ct->retry);
   ct->retry = NULL;
+  ct->attempts++;
   /* The last token admitted one session: ask for a fresh one. */
   int rc = h->token_renew(h, ct->id, ct->token, sizeof ct->token);
   if (rc == WEFT_ENOENT) {
@@ -716,6 +746,7 @@ static void retry_now(void *arg)
            "tunnel %s: the server no longer has this tunnel (deleted or "
            "expired); not reconnecting",
            ct->id);
+    report(ct, WEFT_TUNNEL_FAILED, "the server no longer has this tunnel");
     return;
   }
   if (rc != 0) {

@@ -16,6 +16,8 @@
  *   1.0  loop, log, memory, timers, clock, orchestration-token checks,
  *        streams and the stream relay (sdk/weft/stream.h); reserved slots
  *        for the core services still to come.
+ *   1.1  datagram_send.
+ *   1.2  state_dir, tunnel_state.
  */
 #ifndef WEFT_HOST_H
 #define WEFT_HOST_H
@@ -54,6 +56,20 @@ struct weft_token_claims {
   uint16_t port;         /* the leased public port, or 0 */
   char hostname[254];    /* the leased host name, or "" */
   int64_t expires_at;    /* wall-clock seconds */
+};
+
+/* Where a client tunnel stands (host->tunnel_state). */
+enum weft_tunnel_phase {
+  WEFT_TUNNEL_CONNECTING = 0, /* first attempt under way */
+  WEFT_TUNNEL_UP = 1,         /* carrying traffic */
+  WEFT_TUNNEL_RETRYING = 2,   /* lost or failed; the next attempt is due */
+  WEFT_TUNNEL_FAILED = 3,     /* given up: will not try again */
+};
+struct weft_tunnel_state {
+  uint32_t struct_size;        /* set by the caller to sizeof */
+  enum weft_tunnel_phase phase;
+  uint32_t restarts;           /* attempts after the first */
+  const char *detail;          /* why it is not up, or where it is; or NULL */
 };
 
 struct weft_host {
@@ -171,9 +187,21 @@ struct weft_host {
                        const struct weft_udp_peer *peer, const void *data,
                        size_t len);
 
+  /* Since 1.2. A directory private to this plugin, mode 0700, created
+   * before create(): under the server's state directory in `weft server`,
+   * under the run directory in `weft tunnel` (keys, sockets, files the
+   * plugin must keep from other users). NULL where the process has none. */
+  const char *state_dir;
+
+  /* Since 1.2. Client side: reports where one of its tunnels stands, for
+   * `weft tunnel status` (tunnel_id as client_tunnel_open was given it).
+   * Call it on every change; the core records when the tunnel came up. */
+  void (*tunnel_state)(const struct weft_host *host, const char *tunnel_id,
+                       const struct weft_tunnel_state *state);
+
   /* Room for the core services that later minors add in place of these
-   * slots, without changing the struct's size. Always NULL in 1.1. */
-  void *reserved[15];
+   * slots, without changing the struct's size. Always NULL in 1.2. */
+  void *reserved[13];
 };
 
 /* True when `host` is new enough to carry `field` (it may still be NULL). */

@@ -46,6 +46,9 @@
  * Changelog:
  *   1.0  descriptor, lifecycle, server/client tunnel ops, stats, status,
  *        upgrade_path/server_upgrade.
+ *   1.1  server_datagram; weft_tunnel_info.server_cert_sha256.
+ *   1.2  client_tunnel_prepare (device-side parameters, standalone
+ *        tunnels); weft_tunnel_info.expires_at.
  */
 #ifndef WEFT_PLUGIN_H
 #define WEFT_PLUGIN_H
@@ -59,7 +62,7 @@
 #include <weft/stream.h>
 
 #define WEFT_ABI_MAJOR 1
-#define WEFT_ABI_MINOR 1
+#define WEFT_ABI_MINOR 2
 
 /* The symbol the loader looks up in every plugin. */
 #define WEFT_PLUGIN_ENTRY_SYMBOL "weft_plugin_entry"
@@ -90,7 +93,10 @@ struct weft_tunnel_info {
   const char *local_url;        /* the service on the device, validated */
   const char *remote_url;       /* what to publish; NULL: the server picks */
   const void *tunnel_config;    /* per-tunnel options struct, or NULL */
-  const struct weft_kv *params; /* client side: transport parameters */
+  /* Client side: the parameters the server's side of the transport added.
+   * Server side (1.2): those the device's client_tunnel_prepare added, or
+   * none (also when a tunnel is restored after a restart). */
+  const struct weft_kv *params;
   size_t param_count;
   const char *server_host;      /* client side: the server to dial */
   uint16_t server_port;
@@ -112,7 +118,13 @@ struct weft_tunnel_info {
    * client_tunnel_close; a re-login (token_renew may do one) that meets a
    * new certificate updates it, so read it at each dial. NULL: plain. */
   const char *server_cert_sha256;
+  /* Server side (1.2): when the tunnel's lease ends, wall-clock seconds, or
+   * 0 for none. Client side: 0. */
+  int64_t expires_at;
 };
+
+/* client_tunnel_prepare's answer for a tunnel that needs no weft server. */
+#define WEFT_STANDALONE 1
 
 /* Counters a plugin reports for one tunnel (or all, with tunnel_ctx NULL). */
 struct weft_stats {
@@ -194,6 +206,20 @@ struct weft_plugin {
   const char *upgrade_path;
   int (*server_upgrade)(void *ctx, const struct weft_http_request *req,
                         struct weft_stream *conn);
+
+  /* Since 1.2. Client side, optional: called before the core asks the
+   * server for the tunnel (tunnel->id is NULL then). Add parameters for the
+   * transport's server side with tunnel->add_param: they travel in the
+   * create request and reach server_tunnel_open as tunnel->params. State
+   * the plugin sets in *tunnel_ctx is handed back to client_tunnel_open in
+   * its *tunnel_ctx, which then owns it even if it fails; if the core does
+   * not get that far (the server refused the tunnel), client_tunnel_close
+   * is called with it instead.
+   * Returns 0 (ask the server), WEFT_STANDALONE (this tunnel needs no weft
+   * server: client_tunnel_open follows at once, with the tunnel's name as
+   * its id and no token or server), or a negative code. */
+  int (*client_tunnel_prepare)(void *ctx, const struct weft_tunnel_info *tunnel,
+                               void **tunnel_ctx);
 };
 
 #define WEFT_PLUGIN_HEADER                                                   \

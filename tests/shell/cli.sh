@@ -16,7 +16,7 @@ for cmd in server tunnel plugins login version; do
   contains "$cmd --help shows its usage" "Usage: weft $cmd"
 done
 check "weft version" 0 "$WEFT" version
-contains "version names the ABI" "plugin ABI 1.1"
+contains "version names the ABI" "plugin ABI $ABI"
 check "unknown command" 2 "$WEFT" frobnicate
 contains "unknown command is named" "unknown command 'frobnicate'"
 check "unknown option" 2 "$WEFT" server --frob
@@ -31,7 +31,7 @@ check "weft plugins" 0 "$WEFT" plugins
 for name in autossh vhost websocket wireguard; do
   contains "plugins lists $name" "$name "
 done
-contains "plugins shows the ABI" " 1.1 "
+contains "plugins shows the ABI" " $ABI "
 contains "plugins shows capabilities" "server client tcp udp address"
 contains "plugins says what is not built" "not built yet"
 check "weft plugins --verbose" 0 "$WEFT" plugins --verbose
@@ -40,7 +40,7 @@ contains "verbose lists tunnel keys" "remote_port"
 
 # Broken plugins next to good ones: each refused with its reason.
 check "plugins with a broken directory" 0 "$WEFT" plugins --plugin-dir "$TEST_PLUGIN_DIR"
-contains "good test plugin loads" "good       1.1"
+contains "good test plugin loads" "good       $ABI"
 contains "built-in plugins still load" "websocket"
 contains "not-ELF refused" "not a shared object (no ELF header)"
 contains "wrong ABI refused" "built for plugin ABI 2.0"
@@ -50,7 +50,7 @@ contains "duplicate refused" "duplicate plugin name 'good'"
 contains "capabilities without ops refused" "but lacks the op server_tunnel_open"
 contains "failing init refused" "init failed (ENOENT): cannot find /dev/imaginary"
 WEFT_PLUGIN_PATH="$TEST_PLUGIN_DIR" check "WEFT_PLUGIN_PATH is searched" 0 "$WEFT" plugins
-contains "plugin from WEFT_PLUGIN_PATH" "good       1.1"
+contains "plugin from WEFT_PLUGIN_PATH" "good       $ABI"
 check "missing --plugin-dir is reported" 0 "$WEFT" plugins --plugin-dir /nonexistent/dir
 contains "missing dir reason" "cannot open plugin directory"
 

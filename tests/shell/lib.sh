@@ -4,6 +4,9 @@
 set -u
 
 TMP=$(mktemp -d /tmp/weft-test.XXXXXX)
+# The plugin ABI this tree builds, as MAJOR.MINOR, from the SDK header.
+ABI=$(awk '/#define WEFT_ABI_MAJOR/ {M=$3} /#define WEFT_ABI_MINOR/ {m=$3}
+           END {print M "." m}' "$SOURCE_ROOT/sdk/weft/plugin.h")
 STARTED_PIDS=()
 FAILURES=0
 

@@ -21,7 +21,7 @@ cp -r "$SOURCE_ROOT/sdk/examples/hello" "$TMP/hello"
 # The example must not see the source tree: only the installed SDK.
 check "example builds out of tree" 0 make -C "$TMP/hello" CC="${CC:-cc}" CFLAGS="-O2 ${SANITIZE_FLAGS:-}"
 check "weft plugins loads the example" 0 "$WEFT" plugins --plugin-dir "$TMP/hello" --verbose
-contains "example listed" "hello      1.1   client tcp"
+contains "example listed" "hello      $ABI   client tcp"
 contains "example options listed" "greeting"
 OUT_REFUSED=$(printf '%s' "$OUT" | sed -n '/^Refused:/,$p')
 [ -z "$OUT_REFUSED" ] && pass "nothing refused" || fail "refusals: $OUT_REFUSED"

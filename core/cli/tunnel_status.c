@@ -1,0 +1,253 @@
+#include "tunnel_status.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../clock.h"
+#include "../secret.h"
+#include "cli.h"
+
+static const char *const phase_names[] = {"connecting", "up", "retrying",
+                                          "failed"};
+
+static const char *phase_name(enum weft_tunnel_phase p)
+{
+  return (unsigned)p < 4 ? phase_names[p] : "unknown";
+}
+
+const char *run_dir_default(void)
+{
+  static char dir[PATH_MAX];
+  const char *env = getenv("WEFT_RUN_DIR");
+  const char *xdg = getenv("XDG_RUNTIME_DIR");
+  if (env && *env == '/')
+    snprintf(dir, sizeof dir, "%s", env);
+  else if (geteuid() == 0)
+    snprintf(dir, sizeof dir, "/run/weft");
+  else if (xdg && *xdg == '/')
+    snprintf(dir, sizeof dir, "%s/weft", xdg);
+  else
+    snprintf(dir, sizeof dir, "/tmp/weft-run-%u", (unsigned)geteuid());
+  return dir;
+}
+
+void tunnel_status_apply(struct tunnel_status *st,
+                         const struct weft_tunnel_state *report)
+{
+  int64_t now = clock_wall_s();
+  if (report->phase == WEFT_TUNNEL_UP && st->phase != WEFT_TUNNEL_UP)
+    st->up_since = now;
+  if (report->phase != WEFT_TUNNEL_UP)
+    st->up_since = 0;
+  st->phase = report->phase;
+  st->restarts = report->restarts;
+  st->changed = now;
+  snprintf(st->detail, sizeof st->detail, "%s",
+           report->detail ? report->detail : "");
+  if (report->phase != WEFT_TUNNEL_UP && report->detail)
+    snprintf(st->last_error, sizeof st->last_error, "%s", report->detail);
+}
+
+/* Labels become file names: keep them plain. */
+static bool plain_label(const char *s)
+{
+  size_t n = 0;
+  for (; s[n]; n++)
+    if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
+          (s[n] >= '0' && s[n] <= '9') || s[n] == '-' || s[n] == '_' ||
+          s[n] == '.'))
+      return false;
+  return n > 0 && s[0] != '.';
+}
+
+int tunnel_status_write(const char *run_dir, const struct tunnel_status *st)
+{
+  char dir[PATH_MAX], path[PATH_MAX + 80], tmp[PATH_MAX + 100], err[256];
+  if (!plain_label(st->label))
+    return -1;
+  snprintf(dir, sizeof dir, "%s/tunnels", run_dir);
+  if (state_dir_prepare(dir, err, sizeof err) != 0)
+    return -1;
+  snprintf(path, sizeof path, "%s/%s.json", dir, st->label);
+  snprintf(tmp, sizeof tmp, "%s/.%s.%ld.tmp", dir, st->label, (long)getpid());
+  json_t *doc = json_pack(
+      "{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:I,s:I,s:I,s:s,s:s}", "name", st->label,
+      "id", st->id, "transport", st->transport, "local", st->local,
+      "public_url", st->public_url, "pid", (json_int_t)getpid(), "state",
+      phase_name(st->phase), "up_since", (json_int_t)st->up_since, "changed",
+      (json_int_t)st->changed, "restarts", (json_int_t)st->restarts, "detail",
+      st->detail, "last_error", st->last_error);
+  int rc = doc ? json_dump_file(doc, tmp, JSON_INDENT(2)) : -1;
+  json_decref(doc);
+  if (rc == 0 && rename(tmp, path) != 0)
+    rc = -1;
+  if (rc != 0)
+    unlink(tmp);
+  return rc;
+}
+
+void tunnel_status_remove(const char *run_dir, const char *label)
+{
+  char path[PATH_MAX + 80];
+  if (!plain_label(label))
+    return;
+  snprintf(path, sizeof path, "%s/tunnels/%s.json", run_dir, label);
+  unlink(path);
+}
+
+/* ---- weft tunnel status ---- */
+
+static bool process_alive(long pid)
+{
+  if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno != EPERM))
+    return false;
+  char path[64], comm[32] = "";
+  snprintf(path, sizeof path, "/proc/%ld/comm", pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return true;
+  bool weft = fgets(comm, sizeof comm, f) && !strncmp(comm, "weft", 4);
+  fclose(f);
+  return weft;
+}
+
+static void duration(int64_t s, char *out, size_t len)
+{
+  if (s < 60)
+    snprintf(out, len, "%llds", (long long)s);
+  else if (s < 3600)
+    snprintf(out, len, "%lldm %llds", (long long)(s / 60), (long long)(s % 60));
+  else if (s < 86400)
+    snprintf(out, len, "%lldh %lldm", (long long)(s / 3600),
+             (long long)(s / 60 % 60));
+  else
+    snprintf(out, len, "%lldd %lldh", (long long)(s / 86400),
+             (long long)(s / 3600 % 24));
+}
+
+static const char *str(json_t *doc, const char *key)
+{
+  const char *s = json_string_value(json_object_get(doc, key));
+  return s ? s : "";
+}
+
+/* Prints one tunnel; true if it is up. */
+static bool show_one(const char *path)
+{
+  json_error_t jerr;
+  json_t *doc = json_load_file(path, 0, &jerr);
+  if (!doc) {
+    printf("%s: unreadable (%s)\n", path, jerr.text);
+    return false;
+  }
+  long pid = (long)json_integer_value(json_object_get(doc, "pid"));
+  int64_t now = clock_wall_s();
+  const char *state = str(doc, "state");
+  char ago[32];
+  printf("%s (%s, pid %ld): ", str(doc, "name"), str(doc, "transport"), pid);
+  bool up = false;
+  if (!process_alive(pid)) {
+    printf("not running (its process is gone)\n");
+    unlink(path);
+  } else if (!strcmp(state, "up")) {
+    int64_t since = json_integer_value(json_object_get(doc, "up_since"));
+    time_t t = (time_t)since;
+    struct tm tm;
+    char when[32];
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    duration(now - since, ago, sizeof ago);
+    printf("up since %s (%s)", when, ago);
+    up = true;
+  } else {
+    duration(now - json_integer_value(json_object_get(doc, "changed")), ago,
+             sizeof ago);
+    printf("%s (for %s)", state, ago);
+  }
+  if (process_alive(pid)) {
+    json_int_t restarts = json_integer_value(json_object_get(doc, "restarts"));
+    printf(", %lld restart%s\n", (long long)restarts, restarts == 1 ? "" : "s");
+    printf("  %s -> %s\n", str(doc, "local"), str(doc, "public_url"));
+    if (*str(doc, "detail"))
+      printf("  %s\n", str(doc, "detail"));
+    if (*str(doc, "last_error") && strcmp(str(doc, "last_error"),
+                                          str(doc, "detail")))
+      printf("  last error: %s\n", str(doc, "last_error"));
+  }
+  json_decref(doc);
+  return up;
+}
+
+int cmd_tunnel_status(int argc, char **argv)
+{
+  static const struct option longopts[] = {
+      {"run-dir", required_argument, NULL, 'r'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  const char *run_dir = NULL;
+  int c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'r': run_dir = optarg; break;
+    case 'h': cli_print_usage("tunnel status"); return EXIT_OK;
+    case ':':
+      fprintf(stderr, "weft tunnel status: %s needs a value\n",
+              argv[optind - 1]);
+      return EXIT_USAGE;
+    default:
+      fprintf(stderr, "weft tunnel status: unknown option '%s'\n",
+              argv[optind - 1]);
+      return EXIT_USAGE;
+    }
+  }
+  if (argc - optind > 1) {
+    fprintf(stderr, "weft tunnel status: expected at most one NAME\n");
+    return EXIT_USAGE;
+  }
+  const char *name = optind < argc ? argv[optind] : NULL;
+  if (name && !plain_label(name)) {
+    fprintf(stderr, "weft tunnel status: '%s' is not a tunnel name\n", name);
+    return EXIT_USAGE;
+  }
+  char dir[PATH_MAX + 16];
+  snprintf(dir, sizeof dir, "%s/tunnels", run_dir ? run_dir : run_dir_default());
+  struct dirent **entries = NULL;
+  int n = scandir(dir, &entries, NULL, alphasort);
+  size_t shown = 0, up = 0;
+  for (int i = 0; i < n; i++) {
+    const char *f = entries[i]->d_name;
+    size_t len = strlen(f);
+    bool json = f[0] != '.' && len > 5 && !strcmp(f + len - 5, ".json");
+    if (json && (!name || (len - 5 == strlen(name) &&
+                           !strncmp(f, name, len - 5)))) {
+      char path[PATH_MAX + 300];
+      snprintf(path, sizeof path, "%s/%s", dir, f);
+      up += show_one(path);
+      shown++;
+    }
+    free(entries[i]);
+  }
+  free(entries);
+  if (!shown) {
+    if (name)
+      printf("no tunnel named '%s' is open on this machine (%s)\n", name, dir);
+    else
+      printf("no tunnels are open on this machine (%s)\n", dir);
+    return name ? EXIT_RUNTIME : EXIT_OK;
+  }
+  /* For scripts: success only when every tunnel shown is up. */
+  return up == shown ? EXIT_OK : EXIT_RUNTIME;
+}
