@@ -210,7 +210,7 @@ static int open_tunnel(struct plugin_registry *reg, struct session *s,
   if (prc == WEFT_STANDALONE) {
     snprintf(ot->id, sizeof ot->id, "%s", t->name ? t->name : "tunnel");
     snprintf(ot->public_url, sizeof ot->public_url, "%s",
-             t->remote_text ? t->remote_text : "(set by the transport)");
+             t->remote_text ? t->remote_text : "(on the bastion)");
   } else {
     struct client *c = device_client(s, slot, device, err, sizeof err);
     if (!c) {

@@ -54,7 +54,9 @@ void tunnel_status_apply(struct tunnel_status *st,
   st->changed = now;
   snprintf(st->detail, sizeof st->detail, "%s",
            report->detail ? report->detail : "");
-  if (report->phase != WEFT_TUNNEL_UP && report->detail)
+  if ((report->phase == WEFT_TUNNEL_RETRYING ||
+       report->phase == WEFT_TUNNEL_FAILED) &&
+      report->detail)
     snprintf(st->last_error, sizeof st->last_error, "%s", report->detail);
 }
 
