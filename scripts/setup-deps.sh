@@ -15,9 +15,10 @@ PACKAGES=(
   # tests
   libcriterion-dev clang libfuzzer-14-dev libclang-rt-14-dev
   curl python3 python3-websockets iproute2 procps
+  openssh-server openssh-client systemd
 )
 if [ "${1:-}" = bench ]; then
-  PACKAGES+=(iperf3 wrk haproxy nginx-light openssh-server openssh-client)
+  PACKAGES+=(iperf3 wrk haproxy nginx-light)
 fi
 
 missing=()

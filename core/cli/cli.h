@@ -6,6 +6,7 @@
 
 int cmd_server(int argc, char **argv);
 int cmd_tunnel(int argc, char **argv);
+int cmd_service(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_version(int argc, char **argv);

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <glob.h>
 #include <jansson.h>
 #include <limits.h>
 #include <signal.h>
@@ -190,6 +191,27 @@ static bool show_one(const char *path)
   return up;
 }
 
+static void show_dir(const char *dir, const char *name, size_t *shown,
+                     size_t *up)
+{
+  struct dirent **entries = NULL;
+  int n = scandir(dir, &entries, NULL, alphasort);
+  for (int i = 0; i < n; i++) {
+    const char *f = entries[i]->d_name;
+    size_t len = strlen(f);
+    bool json = f[0] != '.' && len > 5 && !strcmp(f + len - 5, ".json");
+    if (json && (!name || (len - 5 == strlen(name) &&
+                           !strncmp(f, name, len - 5)))) {
+      char path[PATH_MAX + 300];
+      snprintf(path, sizeof path, "%s/%s", dir, f);
+      *up += show_one(path);
+      (*shown)++;
+    }
+    free(entries[i]);
+  }
+  free(entries);
+}
+
 int cmd_tunnel_status(int argc, char **argv)
 {
   static const struct option longopts[] = {
@@ -224,25 +246,18 @@ int cmd_tunnel_status(int argc, char **argv)
     fprintf(stderr, "weft tunnel status: '%s' is not a tunnel name\n", name);
     return EXIT_USAGE;
   }
+  /* Where tunnels report: the run directory, and for the default one also
+   * the services weft service installed (each with a run dir of its own). */
   char dir[PATH_MAX + 16];
   snprintf(dir, sizeof dir, "%s/tunnels", run_dir ? run_dir : run_dir_default());
-  struct dirent **entries = NULL;
-  int n = scandir(dir, &entries, NULL, alphasort);
+  glob_t dirs = {0};
+  glob(dir, GLOB_NOCHECK, NULL, &dirs);
+  if (!run_dir && !getenv("WEFT_RUN_DIR"))
+    glob("/run/weft-tunnel-*/tunnels", GLOB_APPEND, NULL, &dirs);
   size_t shown = 0, up = 0;
-  for (int i = 0; i < n; i++) {
-    const char *f = entries[i]->d_name;
-    size_t len = strlen(f);
-    bool json = f[0] != '.' && len > 5 && !strcmp(f + len - 5, ".json");
-    if (json && (!name || (len - 5 == strlen(name) &&
-                           !strncmp(f, name, len - 5)))) {
-      char path[PATH_MAX + 300];
-      snprintf(path, sizeof path, "%s/%s", dir, f);
-      up += show_one(path);
-      shown++;
-    }
-    free(entries[i]);
-  }
-  free(entries);
+  for (size_t d = 0; d < dirs.gl_pathc; d++)
+    show_dir(dirs.gl_pathv[d], name, &shown, &up);
+  globfree(&dirs);
   if (!shown) {
     if (name)
       printf("no tunnel named '%s' is open on this machine (%s)\n", name, dir);
