@@ -53,12 +53,13 @@ int akeys_parse(const char *line, struct akey *out)
   long port = strtol(p, &end, 10);
   if (end == p || port < 1 || port > 65535 || *end != '"')
     return -1;
-  const char *exp = strstr(end, ",expiry-time=\"");
-  if (!exp)
+  /* Exactly what akeys_format writes between the port and the time. */
+  static const char middle[] = "\",permitopen=\"0.0.0.0:1\",command=\"/bin/false\","
+                               "expiry-time=\"";
+  if (strncmp(end, middle, sizeof middle - 1))
     return -1;
-  exp += 14;
   struct tm tm = {0};
-  const char *rest = strptime(exp, "%Y%m%d%H%M%SZ\" ", &tm);
+  const char *rest = strptime(end + sizeof middle - 1, "%Y%m%d%H%M%SZ\" ", &tm);
   if (!rest)
     return -1;
   /* The key: TYPE BASE64, then our mark and the id, nothing after. */
@@ -77,7 +78,7 @@ int akeys_parse(const char *line, struct akey *out)
   snprintf(out->tunnel_id, sizeof out->tunnel_id, "%s", id);
   out->forward_port = (uint16_t)port;
   out->expires_at = (int64_t)timegm(&tm);
-  return 0;
+  return out->expires_at > 0 ? 0 : -1;
 }
 
 /* Reads the file line by line; cb gets each line (without newline) and
