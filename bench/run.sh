@@ -2,8 +2,9 @@
 # Measures Weft against baselines, side by side in one run on loopback:
 #   TCP throughput (iperf3, 5 s) and HTTP req/s with p50/p99 latency (wrk
 #   -t2 -c50, 1 KiB responses from nginx), and connect-to-first-byte p50,
-#   directly, through haproxy (mode tcp), through ssh -R (aes128-gcm), and
-#   through websocket tunnels over TLS (wss, the default) and plain (ws);
+#   directly, through haproxy (mode tcp), through ssh -R (aes128-gcm),
+#   through weft's autossh transport to the same sshd, and through
+#   websocket tunnels over TLS (wss, the default) and plain (ws);
 #   then server memory per idle tunnel (1000 over wss, 1000 over ws) and per
 #   open stream (10000), each on a fresh server.
 # Prints each figure and its ratio to direct and to haproxy. Load
@@ -104,6 +105,18 @@ bg ssh -N -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/de
   -R "127.0.0.1:$SSH_HTTP:127.0.0.1:$HTTP" -R "127.0.0.1:$SSH_TCP:127.0.0.1:$TCP" root@127.0.0.1
 wait_port "$SSH_HTTP" || exit 1
 
+# ---- weft's autossh transport to the same sshd (a plain bastion, no weft
+# server): supervised ssh -R should cost nothing beyond ssh -R itself
+AS_HTTP=$(port) AS_TCP=$(port)
+echo "[127.0.0.1]:$SSHD $(cut -d' ' -f1,2 "$TMP/host_key.pub")" >"$TMP/known_hosts"
+for t in http tcp; do
+  [ $t = http ] && local_port=$HTTP remote_port=$AS_HTTP || local_port=$TCP remote_port=$AS_TCP
+  printf '[tunnel "%s"]\ntransport = autossh\nbastion = root@127.0.0.1\nbastion_port = %s\nremote = tcp://127.0.0.1:%s\nidentity = %s\nknown_hosts = %s\nlocal = tcp://127.0.0.1:%s\n' \
+    "$t" "$SSHD" "$remote_port" "$TMP/user_key" "$TMP/known_hosts" "$local_port"
+done >"$TMP/autossh.conf"
+WEFT_RUN_DIR="$TMP/run" bg "$WEFT" tunnel --config "$TMP/autossh.conf"
+wait_port "$AS_HTTP" && wait_port "$AS_TCP" || exit 1
+
 # ---- weft: a server, and websocket tunnels over wss and over plain ws
 CTL=$(port) WSS_HTTP=$(port) WSS_TCP=$(port) WS_HTTP=$(port) WS_TCP=$(port)
 cat >"$TMP/weft.conf" <<EOF
@@ -159,6 +172,7 @@ measure() {
 measure direct "$HTTP" "$TCP"
 measure haproxy "$HAP_HTTP" "$HAP_TCP"
 measure "ssh -R" "$SSH_HTTP" "$SSH_TCP"
+measure "autossh" "$AS_HTTP" "$AS_TCP"
 measure "weft wss" "$WSS_HTTP" "$WSS_TCP"
 measure "weft ws" "$WS_HTTP" "$WS_TCP"
 
@@ -167,18 +181,21 @@ ms() { # wrk prints 1.23ms / 456.00us / 1.20s: in ms
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b+0 == 0) print "-"; else printf "%.2f", a/b }'; }
 printf '\n%-9s %10s %8s %8s %10s %10s %10s %12s\n' variant "TCP Gb/s" "x direct" "x hap" "HTTP req/s" "x hap" "p50 ms" "p99 ms (x hap)"
-for v in direct haproxy "ssh -R" "weft wss" "weft ws"; do
+for v in direct haproxy "ssh -R" autossh "weft wss" "weft ws"; do
   p99=$(ms "${P99[$v]}") hp99=$(ms "${P99[haproxy]}")
   printf '%-9s %10s %8s %8s %10s %10s %10s %8s (%s)\n' "$v" "${GBPS[$v]}" \
     "$(ratio "${GBPS[$v]}" "${GBPS[direct]}")" "$(ratio "${GBPS[$v]}" "${GBPS[haproxy]}")" \
     "${RPS[$v]}" "$(ratio "${RPS[$v]}" "${RPS[haproxy]}")" "$(ms "${P50[$v]}")" "$p99" "$(ratio "$p99" "$hp99")"
 done
 printf '\nconnect + first byte, p50 ms:'
-for v in direct haproxy "ssh -R" "weft wss" "weft ws"; do printf '  %s %s' "$v" "${FB[$v]}"; done
+for v in direct haproxy "ssh -R" autossh "weft wss" "weft ws"; do printf '  %s %s' "$v" "${FB[$v]}"; done
 printf '\n  (weft wss / haproxy = %s, weft ws / haproxy = %s; target < 3)\n' \
   "$(ratio "${FB[weft wss]}" "${FB[haproxy]}")" "$(ratio "${FB[weft ws]}" "${FB[haproxy]}")"
 printf 'TCP: weft wss / ssh -R = %s (target >= 1), weft ws / haproxy = %s (target >= 0.8)\n' \
   "$(ratio "${GBPS[weft wss]}" "${GBPS[ssh -R]}")" "$(ratio "${GBPS[weft ws]}" "${GBPS[haproxy]}")"
+printf 'autossh / ssh -R: TCP %s, HTTP req/s %s, p50 %s, p99 %s (target: about 1)\n' \
+  "$(ratio "${GBPS[autossh]}" "${GBPS[ssh -R]}")" "$(ratio "${RPS[autossh]}" "${RPS[ssh -R]}")" \
+  "$(ratio "$(ms "${P50[autossh]}")" "$(ms "${P50[ssh -R]}")")" "$(ratio "$(ms "${P99[autossh]}")" "$(ms "${P99[ssh -R]}")")"
 printf 'HTTP: req/s x haproxy (target >= 0.75): wss %s, ws %s\n' \
   "$(ratio "${RPS[weft wss]}" "${RPS[haproxy]}")" "$(ratio "${RPS[weft ws]}" "${RPS[haproxy]}")"
 
