@@ -11,6 +11,7 @@
 #include "http_ingress.h"
 #include "ingress.h"
 #include "log.h"
+#include "names.h"
 #include "plugin_registry.h"
 
 #define REAPER_INTERVAL_MS 1000
@@ -27,17 +28,6 @@ static void outcome(struct tunnel_outcome *out, int status, const char *code,
   va_start(ap, fmt);
   vsnprintf(out->message, sizeof out->message, fmt, ap);
   va_end(ap);
-}
-
-static bool valid_id(const char *s, size_t max)
-{
-  size_t n = 0;
-  for (; s[n]; n++)
-    if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
-          (s[n] >= '0' && s[n] <= '9') || s[n] == '-' || s[n] == '_' ||
-          s[n] == '.'))
-      return false;
-  return n > 0 && n <= max;
 }
 
 static void add_param(void *ctx, const char *key, const char *value)
@@ -230,12 +220,12 @@ static bool check_request(struct tunnel_service *svc,
                           struct tunnel_outcome *out)
 {
   char why[URL_MAX_TEXT + 256];
-  if (!req->device_id || !valid_id(req->device_id, 63)) {
+  if (!req->device_id || !name_is_plain(req->device_id, 63)) {
     outcome(out, 400, "bad_request",
             "device_id must be 1-63 letters, digits, '.', '_' or '-'");
     return false;
   }
-  if (req->name && *req->name && !valid_id(req->name, 63)) {
+  if (req->name && *req->name && !name_is_plain(req->name, 63)) {
     outcome(out, 400, "bad_request",
             "name must be 1-63 letters, digits, '.', '_' or '-'");
     return false;

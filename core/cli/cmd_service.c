@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../config.h"
+#include "../names.h"
 #include "cli.h"
 #include "cli_env.h"
 #include "tunnel_status.h"
@@ -29,17 +30,6 @@ struct service_args {
   const char *action, *name, *config, *user, *connect_file, *unit_dir;
   bool dry_run;
 };
-
-static bool plain_name(const char *s)
-{
-  size_t n = 0;
-  for (; s[n]; n++)
-    if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
-          (s[n] >= '0' && s[n] <= '9') || s[n] == '-' || s[n] == '_' ||
-          s[n] == '.'))
-      return false;
-  return n > 0 && n <= 63 && s[0] != '.' && s[0] != '-';
-}
 
 static bool systemd_running(void)
 {
@@ -340,7 +330,7 @@ int cmd_service(int argc, char **argv)
   }
   a.action = argv[optind];
   a.name = argv[optind + 1];
-  if (!plain_name(a.name)) {
+  if (!name_is_file_safe(a.name, 63)) {
     fprintf(stderr, "weft service: '%s' is not a tunnel name (letters, "
                     "digits, '.', '_', '-')\n",
             a.name);

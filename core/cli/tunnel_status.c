@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../clock.h"
+#include "../names.h"
 #include "../secret.h"
 #include "cli.h"
 
@@ -61,17 +62,8 @@ void tunnel_status_apply(struct tunnel_status *st,
     snprintf(st->last_error, sizeof st->last_error, "%s", report->detail);
 }
 
-/* Labels become file names: keep them plain. */
-static bool plain_label(const char *s)
-{
-  size_t n = 0;
-  for (; s[n]; n++)
-    if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
-          (s[n] >= '0' && s[n] <= '9') || s[n] == '-' || s[n] == '_' ||
-          s[n] == '.'))
-      return false;
-  return n > 0 && s[0] != '.';
-}
+/* Labels become file names. */
+static bool plain_label(const char *s) { return name_is_file_safe(s, 63); }
 
 int tunnel_status_write(const char *run_dir, const struct tunnel_status *st)
 {

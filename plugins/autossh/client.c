@@ -397,6 +397,18 @@ static struct client_tunnel *tunnel_new(struct autossh *as,
   return ct;
 }
 
+/* What every tunnel's ssh shares: the plugin's settings. */
+static struct ssh_target target_from_conf(const struct autossh_conf *conf)
+{
+  return (struct ssh_target){
+      .ssh_path = conf->ssh_path,
+      .ssh_config = conf->ssh_config,
+      .alive_interval_s = (int)(conf->alive_interval_ms / 1000),
+      .alive_count_max = (int)conf->alive_count_max,
+      .connect_timeout_s = (int)(conf->connect_timeout_ms / 1000),
+  };
+}
+
 /* Mode (a): everything from the tunnel's own section. */
 static int build_plain(struct client_tunnel *ct,
                        const struct weft_tunnel_info *t, char *why,
@@ -429,22 +441,16 @@ static int build_plain(struct client_tunnel *ct,
                strerror(errno));
       return -1;
     }
-  struct ssh_target target = {
-      .ssh_path = conf->ssh_path,
-      .ssh_config = conf->ssh_config,
-      .user = user,
-      .host = host,
-      .port = (uint16_t)tc->bastion_port,
-      .remote_bind = bind[0] ? bind : NULL,
-      .remote_port = (uint16_t)remote_port,
-      .local_host = local_host,
-      .local_port = local_port,
-      .identity = tc->identity,
-      .known_hosts = tc->known_hosts,
-      .alive_interval_s = (int)(conf->alive_interval_ms / 1000),
-      .alive_count_max = (int)conf->alive_count_max,
-      .connect_timeout_s = (int)(conf->connect_timeout_ms / 1000),
-  };
+  struct ssh_target target = target_from_conf(conf);
+  target.user = user;
+  target.host = host;
+  target.port = (uint16_t)tc->bastion_port;
+  target.remote_bind = bind[0] ? bind : NULL;
+  target.remote_port = (uint16_t)remote_port;
+  target.local_host = local_host;
+  target.local_port = local_port;
+  target.identity = tc->identity;
+  target.known_hosts = tc->known_hosts;
   snprintf(ct->where, sizeof ct->where, "%s@%s:%u listens on %s:%ld", user,
            host, target.port, bind[0] ? bind : "localhost", remote_port);
   return ssh_build_argv(&target, ct->argbuf, sizeof ct->argbuf, ct->argv, why,
@@ -491,22 +497,16 @@ static int build_weft(struct client_tunnel *ct,
   if (keys_write_known_hosts(known, host, (uint16_t)p, host_key, why,
                              whylen) != 0)
     return -1;
-  struct ssh_target target = {
-      .ssh_path = conf->ssh_path,
-      .ssh_config = conf->ssh_config,
-      .user = user,
-      .host = host,
-      .port = (uint16_t)p,
-      .remote_bind = "127.0.0.1",
-      .remote_port = (uint16_t)f,
-      .local_host = local_host,
-      .local_port = local_port,
-      .identity = identity,
-      .known_hosts = known,
-      .alive_interval_s = (int)(conf->alive_interval_ms / 1000),
-      .alive_count_max = (int)conf->alive_count_max,
-      .connect_timeout_s = (int)(conf->connect_timeout_ms / 1000),
-  };
+  struct ssh_target target = target_from_conf(conf);
+  target.user = user;
+  target.host = host;
+  target.port = (uint16_t)p;
+  target.remote_bind = "127.0.0.1";
+  target.remote_port = (uint16_t)f;
+  target.local_host = local_host;
+  target.local_port = local_port;
+  target.identity = identity;
+  target.known_hosts = known;
   snprintf(ct->where, sizeof ct->where,
            "%s@%s:%ld forwards to the weft server's public port", user, host,
            p);

@@ -228,7 +228,7 @@ kill -INT "$DEV_B"; wait "$DEV_B" 2>/dev/null
 [ ! -e "$KEY" ] && pass "device removed its key" || fail "device key left behind"
 
 # lease end by idle timeout: line removed, live session ended, device stops
-"$WEFT" tunnel --transport autossh --device-id dev-c "$CONN" "tcp://127.0.0.1:$ECHO" >"$TMP/c.log" 2>&1 &
+"$WEFT" tunnel --transport autossh --device-id dev-c "$CONN" "tcp://127.0.0.1:$ECHO" "tcp://127.0.0.1:$(free_port)" >"$TMP/c.log" 2>&1 &
 DEV_C=$!
 STARTED_PIDS+=("$DEV_C")
 wait_for 20 grep -q "up:" "$TMP/c.log" && pass "second tunnel up" || fail "second tunnel not up: $(cat "$TMP/c.log")"
