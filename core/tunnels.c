@@ -43,6 +43,12 @@ static void add_param(void *ctx, const char *key, const char *value)
 static int open_transport(struct tunnel *t, const json_t *device_params)
 {
   const struct lease *l = t->lease;
+  /* The lease holds what check_request accepted: these parse. */
+  struct url local = {0}, remote = {0};
+  char why[URL_MAX_TEXT + 256];
+  url_parse(l->local_url, &local, why, sizeof why);
+  if (l->remote_url[0])
+    url_parse(l->remote_url, &remote, why, sizeof why);
   struct weft_kv params[MAX_DEVICE_PARAMS];
   size_t nparams = 0;
   const char *key;
@@ -72,6 +78,10 @@ static int open_transport(struct tunnel *t, const json_t *device_params)
       .params = nparams ? params : NULL,
       .param_count = nparams,
       .expires_at = l->expires_at,
+      .local_host = local.host,
+      .local_port = local.port,
+      .remote_host = remote.host,
+      .remote_port = remote.port,
   };
   t->plugin->binding.last_error[0] = '\0';
   return t->plugin->desc.server_tunnel_open(t->plugin->ctx, &info,

@@ -87,6 +87,10 @@ static int check_tunnel(const struct service_args *a, bool *needs_server)
         .remote_url = found->remote_text,
         .tunnel_config = found->plugin_config,
         .add_param = ignore_param,
+        .local_host = found->local.host,
+        .local_port = found->local.port,
+        .remote_host = found->has_remote ? found->remote.host : "",
+        .remote_port = found->has_remote ? found->remote.port : 0,
     };
     void *ctx = NULL;
     int rc = p->desc.client_tunnel_prepare(p->ctx, &probe, &ctx);

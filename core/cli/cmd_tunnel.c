@@ -26,6 +26,8 @@ struct tunnel_request {
   const char *transport;
   const char *local_text;
   const char *remote_text;
+  const struct url *local;  /* the texts as checked, for the transport */
+  const struct url *remote; /* NULL without remote_text */
   const void *plugin_config;
 };
 
@@ -194,6 +196,10 @@ static int open_tunnel(struct plugin_registry *reg, struct session *s,
         .tunnel_config = t->plugin_config,
         .add_param = add_device_param,
         .param_ctx = device_params,
+        .local_host = t->local->host,
+        .local_port = t->local->port,
+        .remote_host = t->remote ? t->remote->host : "",
+        .remote_port = t->remote ? t->remote->port : 0,
     };
     prc = p->desc.client_tunnel_prepare(p->ctx, &pre, &plugin_ctx);
     if (prc < 0) {
@@ -280,6 +286,10 @@ static int open_tunnel(struct plugin_registry *reg, struct session *s,
       .server_port = c ? c->server.port : 0,
       .token = json_string_value(json_object_get(reply, "token")),
       .server_cert_sha256 = c && c->cert_sha256[0] ? c->cert_sha256 : NULL,
+      .local_host = t->local->host,
+      .local_port = t->local->port,
+      .remote_host = t->remote ? t->remote->host : "",
+      .remote_port = t->remote ? t->remote->port : 0,
   };
   struct tunnel_status *st = &ot->status;
   memcpy(st->label, t->name ? t->name : ot->id,
@@ -372,16 +382,18 @@ static void run_until_stopped(struct session *s, uv_loop_t *loop)
   uv_run(loop, UV_RUN_DEFAULT);
 }
 
+/* Checks the command line's tunnel; on success t->local (and t->remote)
+ * point at local and remote, parsed. */
 static int check_cli_tunnel(struct plugin_registry *reg,
-                            const struct tunnel_request *t)
+                            struct tunnel_request *t, struct url *local,
+                            struct url *remote)
 {
   char why[URL_MAX_TEXT + 256];
-  struct url local, remote;
-  if (url_parse(t->local_text, &local, why, sizeof why) != 0) {
+  if (url_parse(t->local_text, local, why, sizeof why) != 0) {
     fprintf(stderr, "weft tunnel: LOCAL_URL: %s\n", why);
     return EXIT_USAGE;
   }
-  if (t->remote_text && url_parse(t->remote_text, &remote, why, sizeof why)) {
+  if (t->remote_text && url_parse(t->remote_text, remote, why, sizeof why)) {
     fprintf(stderr, "weft tunnel: REMOTE_URL: %s\n", why);
     return EXIT_USAGE;
   }
@@ -400,11 +412,13 @@ static int check_cli_tunnel(struct plugin_registry *reg,
             t->transport);
     return EXIT_TRANSPORT;
   }
-  if (tunnel_spec_check(&local, t->remote_text ? &remote : NULL, p, why,
+  if (tunnel_spec_check(local, t->remote_text ? remote : NULL, p, why,
                         sizeof why) != 0) {
     fprintf(stderr, "weft tunnel: %s\n", why);
     return EXIT_USAGE;
   }
+  t->local = local;
+  t->remote = t->remote_text ? remote : NULL;
   return EXIT_OK;
 }
 
@@ -424,12 +438,13 @@ static void config_device_id(const struct session *s,
 }
 
 static int run(struct plugin_registry *reg, const struct conf *conf,
-               struct session *s, const struct tunnel_request *cli,
+               struct session *s, struct tunnel_request *cli,
                const char *only)
 {
   /* Everything that can be checked here is, before the server is asked. */
   if (cli) {
-    int code = check_cli_tunnel(reg, cli);
+    struct url local, remote;
+    int code = check_cli_tunnel(reg, cli, &local, &remote);
     if (code != EXIT_OK)
       return code;
     return open_tunnel(reg, s, 0, s->base_device, cli);
@@ -458,6 +473,8 @@ static int run(struct plugin_registry *reg, const struct conf *conf,
         .transport = t->transport,
         .local_text = t->local_text,
         .remote_text = t->remote_text,
+        .local = &t->local,
+        .remote = t->has_remote ? &t->remote : NULL,
         .plugin_config = t->plugin_config,
     };
     int code = open_tunnel(reg, s, i, device, &req);
@@ -578,8 +595,7 @@ int cmd_tunnel(int argc, char **argv)
       return EXIT_USAGE;
     }
     connect = connect_text;
-  } else if (server_args && positional > 0 &&
-             !(config_path && positional == 0)) {
+  } else if (positional > 0) { /* without --connect-file: the URL */
     connect = argv[optind++];
   }
   char why[URL_MAX_TEXT + 256];

@@ -71,8 +71,10 @@ int tunnel_status_write(const char *run_dir, const struct tunnel_status *st)
   if (!plain_label(st->label))
     return -1;
   snprintf(dir, sizeof dir, "%s/tunnels", run_dir);
-  if (state_dir_prepare(dir, err, sizeof err) != 0)
+  static bool prepared; /* one run dir per process */
+  if (!prepared && state_dir_prepare(dir, err, sizeof err) != 0)
     return -1;
+  prepared = true;
   snprintf(path, sizeof path, "%s/%s.json", dir, st->label);
   snprintf(tmp, sizeof tmp, "%s/.%s.%ld.tmp", dir, st->label, (long)getpid());
   json_t *doc = json_pack(
@@ -146,15 +148,18 @@ static bool show_one(const char *path)
     return false;
   }
   long pid = (long)json_integer_value(json_object_get(doc, "pid"));
-  int64_t now = clock_wall_s();
-  const char *state = str(doc, "state");
-  char ago[32];
   printf("%s (%s, pid %ld): ", str(doc, "name"), str(doc, "transport"), pid);
-  bool up = false;
   if (!process_alive(pid)) {
     printf("not running (its process is gone)\n");
     unlink(path);
-  } else if (!strcmp(state, "up")) {
+    json_decref(doc);
+    return false;
+  }
+  int64_t now = clock_wall_s();
+  const char *state = str(doc, "state");
+  bool up = !strcmp(state, "up");
+  char ago[32];
+  if (up) {
     int64_t since = json_integer_value(json_object_get(doc, "up_since"));
     time_t t = (time_t)since;
     struct tm tm;
@@ -163,22 +168,19 @@ static bool show_one(const char *path)
     strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
     duration(now - since, ago, sizeof ago);
     printf("up since %s (%s)", when, ago);
-    up = true;
   } else {
     duration(now - json_integer_value(json_object_get(doc, "changed")), ago,
              sizeof ago);
     printf("%s (for %s)", state, ago);
   }
-  if (process_alive(pid)) {
-    json_int_t restarts = json_integer_value(json_object_get(doc, "restarts"));
-    printf(", %lld restart%s\n", (long long)restarts, restarts == 1 ? "" : "s");
-    printf("  %s -> %s\n", str(doc, "local"), str(doc, "public_url"));
-    if (*str(doc, "detail"))
-      printf("  %s\n", str(doc, "detail"));
-    if (*str(doc, "last_error") && strcmp(str(doc, "last_error"),
-                                          str(doc, "detail")))
-      printf("  last error: %s\n", str(doc, "last_error"));
-  }
+  json_int_t restarts = json_integer_value(json_object_get(doc, "restarts"));
+  printf(", %lld restart%s\n", (long long)restarts, restarts == 1 ? "" : "s");
+  printf("  %s -> %s\n", str(doc, "local"), str(doc, "public_url"));
+  const char *detail = str(doc, "detail"), *last = str(doc, "last_error");
+  if (*detail)
+    printf("  %s\n", detail);
+  if (*last && strcmp(last, detail))
+    printf("  last error: %s\n", last);
   json_decref(doc);
   return up;
 }

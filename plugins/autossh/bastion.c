@@ -94,9 +94,12 @@ static int sync_file(struct bastion *b)
   return 0;
 }
 
+/* Pushes the live lines' expiry forward (nothing to do with none). */
 static void on_refresh(void *arg)
 {
-  sync_file(arg);
+  struct bastion *b = arg;
+  if (b->tunnels)
+    sync_file(b);
 }
 
 /* After the core restored its leases: lines no live tunnel claimed go. */
@@ -362,14 +365,6 @@ static void end_live_session(struct bastion *b, const struct akey *k)
 
 /* ---- tunnels ---- */
 
-static const char *param(const struct weft_tunnel_info *t, const char *key)
-{
-  for (size_t i = 0; i < t->param_count; i++)
-    if (!strcmp(t->params[i].key, key))
-      return t->params[i].value;
-  return NULL;
-}
-
 int bastion_tunnel_open(struct autossh *as, const struct weft_tunnel_info *t,
                         void **tunnel_ctx)
 {
@@ -388,7 +383,7 @@ int bastion_tunnel_open(struct autossh *as, const struct weft_tunnel_info *t,
   bt->b = b;
   bt->lease_expires = t->expires_at;
   snprintf(bt->key.tunnel_id, sizeof bt->key.tunnel_id, "%s", t->id);
-  const char *pub = param(t, "ssh_public_key");
+  const char *pub = weft_tunnel_param(t, "ssh_public_key");
   char why[256];
   if (pub) {
     if (keys_public_line(pub, bt->key.key, sizeof bt->key.key, why,

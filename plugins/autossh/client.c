@@ -337,52 +337,17 @@ static void spawn_ssh(struct client_tunnel *ct)
 
 /* ---- the tunnel's ssh command ---- */
 
-static int local_target(const struct weft_tunnel_info *t, char *host,
-                        size_t hostlen, uint16_t *port, char *why,
+/* Only tcp:// services suit ssh -R. */
+static int local_is_tcp(const struct weft_tunnel_info *t, char *why,
                         size_t whylen)
 {
-  /* The core validated the URL; only tcp://HOST:PORT suits ssh -R. */
-  const char *u = t->local_url;
-  if (strncmp(u, "tcp://", 6)) {
+  if (strncmp(t->local_url, "tcp://", 6)) {
     snprintf(why, whylen, "the autossh transport carries tcp:// services "
                           "only, not %.80s",
-             u);
+             t->local_url);
     return -1;
   }
-  u += 6;
-  const char *colon = strrchr(u, ':');
-  const char *h = u;
-  size_t hl = colon ? (size_t)(colon - u) : 0;
-  if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']')
-    h++, hl -= 2;
-  long p = colon ? strtol(colon + 1, NULL, 10) : 0;
-  if (!colon || hl == 0 || hl >= hostlen || p < 1 || p > 65535) {
-    snprintf(why, whylen, "local %.80s needs a host and a port", t->local_url);
-    return -1;
-  }
-  memcpy(host, h, hl);
-  host[hl] = '\0';
-  *port = (uint16_t)p;
   return 0;
-}
-
-/* remote = tcp://[BIND]:PORT stands for remote_bind/remote_port. */
-static void remote_from_url(const char *url, char *bind, size_t bindlen,
-                            long *port)
-{
-  if (!url || strncmp(url, "tcp://", 6))
-    return;
-  const char *u = url + 6, *colon = strrchr(u, ':');
-  if (!colon)
-    return;
-  size_t hl = (size_t)(colon - u);
-  if (hl >= 2 && u[0] == '[' && u[hl - 1] == ']')
-    u++, hl -= 2;
-  if (hl && hl < bindlen) {
-    memcpy(bind, u, hl);
-    bind[hl] = '\0';
-  }
-  *port = strtol(colon + 1, NULL, 10);
 }
 
 static struct client_tunnel *tunnel_new(struct autossh *as,
@@ -416,18 +381,19 @@ static int build_plain(struct client_tunnel *ct,
 {
   const struct autossh_conf *conf = ct->as->conf;
   const struct autossh_tunnel_conf *tc = t->tunnel_config;
-  char user[64], host[256], local_host[256], bind[256] = "";
-  uint16_t local_port;
-  long remote_port = tc->remote_port;
+  char user[64], host[256];
   if (ssh_split_destination(tc->bastion, user, sizeof user, host, sizeof host,
                             why, whylen) != 0 ||
-      local_target(t, local_host, sizeof local_host, &local_port, why,
-                   whylen) != 0)
+      local_is_tcp(t, why, whylen) != 0)
     return -1;
-  if (tc->remote_bind)
-    snprintf(bind, sizeof bind, "%s", tc->remote_bind);
-  if (!remote_port)
-    remote_from_url(t->remote_url, bind, sizeof bind, &remote_port);
+  /* remote = tcp://[BIND]:PORT stands for remote_bind/remote_port */
+  const char *bind = tc->remote_bind;
+  long remote_port = tc->remote_port;
+  if (!remote_port && t->remote_port) {
+    remote_port = t->remote_port;
+    if (!bind && t->remote_host[0])
+      bind = t->remote_host;
+  }
   if (remote_port < 1 || remote_port > 65535) {
     snprintf(why, whylen, "set remote_port (or remote = tcp://:PORT): the "
                           "port to listen on at the bastion");
@@ -445,24 +411,16 @@ static int build_plain(struct client_tunnel *ct,
   target.user = user;
   target.host = host;
   target.port = (uint16_t)tc->bastion_port;
-  target.remote_bind = bind[0] ? bind : NULL;
+  target.remote_bind = bind;
   target.remote_port = (uint16_t)remote_port;
-  target.local_host = local_host;
-  target.local_port = local_port;
+  target.local_host = t->local_host;
+  target.local_port = t->local_port;
   target.identity = tc->identity;
   target.known_hosts = tc->known_hosts;
   snprintf(ct->where, sizeof ct->where, "%s@%s:%u listens on %s:%ld", user,
-           host, target.port, bind[0] ? bind : "localhost", remote_port);
+           host, target.port, bind ? bind : "localhost", remote_port);
   return ssh_build_argv(&target, ct->argbuf, sizeof ct->argbuf, ct->argv, why,
                         whylen);
-}
-
-static const char *param(const struct weft_tunnel_info *t, const char *key)
-{
-  for (size_t i = 0; i < t->param_count; i++)
-    if (!strcmp(t->params[i].key, key))
-      return t->params[i].value;
-  return NULL;
 }
 
 /* Mode (b): the weft server's answer says where to go and whom to trust. */
@@ -471,9 +429,9 @@ static int build_weft(struct client_tunnel *ct,
                       size_t whylen)
 {
   const struct autossh_conf *conf = ct->as->conf;
-  const char *user = param(t, "ssh_user"), *host = param(t, "ssh_host");
-  const char *port = param(t, "ssh_port"), *fwd = param(t, "forward_port");
-  const char *host_key = param(t, "ssh_host_key");
+  const char *user = weft_tunnel_param(t, "ssh_user"), *host = weft_tunnel_param(t, "ssh_host");
+  const char *port = weft_tunnel_param(t, "ssh_port"), *fwd = weft_tunnel_param(t, "forward_port");
+  const char *host_key = weft_tunnel_param(t, "ssh_host_key");
   if (!host || !*host)
     host = t->server_host;
   long p = port ? strtol(port, NULL, 10) : 0, f = fwd ? strtol(fwd, NULL, 10) : 0;
@@ -483,10 +441,8 @@ static int build_weft(struct client_tunnel *ct,
                           "(ssh_user, ssh_port, ssh_host_key, forward_port)");
     return -1;
   }
-  char local_host[256], identity[4200], known[4200];
-  uint16_t local_port;
-  if (local_target(t, local_host, sizeof local_host, &local_port, why,
-                   whylen) != 0)
+  char identity[4200], known[4200];
+  if (local_is_tcp(t, why, whylen) != 0)
     return -1;
   if (!ssh_host_ok(host)) {
     snprintf(why, whylen, "the server named a bad ssh host");
@@ -503,8 +459,8 @@ static int build_weft(struct client_tunnel *ct,
   target.port = (uint16_t)p;
   target.remote_bind = "127.0.0.1";
   target.remote_port = (uint16_t)f;
-  target.local_host = local_host;
-  target.local_port = local_port;
+  target.local_host = t->local_host;
+  target.local_port = t->local_port;
   target.identity = identity;
   target.known_hosts = known;
   snprintf(ct->where, sizeof ct->where,

@@ -590,36 +590,6 @@ static int ws_server_datagram(void *ctx, void *tunnel_ctx,
 
 /* ---- client (device) side ---- */
 
-/* tcp://HOST:PORT or http://HOST:PORT (the local service). */
-static int parse_local(const char *url, char *host, size_t hostlen,
-                       uint16_t *port)
-{
-  const char *p = strstr(url, "://");
-  if (!p)
-    return -1;
-  p += 3;
-  const char *end;
-  if (*p == '[') {
-    end = strchr(p, ']');
-    if (!end)
-      return -1;
-    snprintf(host, hostlen, "%.*s", (int)(end - p - 1), p + 1);
-    end++;
-  } else {
-    end = p + strcspn(p, ":/");
-    snprintf(host, hostlen, "%.*s", (int)(end - p), p);
-  }
-  long v = 80;
-  if (*end == ':')
-    v = strtol(end + 1, NULL, 10);
-  else if (!strncmp(url, "https", 5))
-    v = 443;
-  if (v < 1 || v > 65535 || !*host)
-    return -1;
-  *port = (uint16_t)v;
-  return 0;
-}
-
 struct local_connect {
   struct mux_stream *ms;
   struct websocket *ws;
@@ -778,14 +748,6 @@ static void schedule_reconnect(struct client_tunnel *ct)
   h->timer_start(h, delay, 0, retry_now, ct, &ct->retry);
 }
 
-static const char *param(const struct weft_tunnel_info *t, const char *key)
-{
-  for (size_t i = 0; i < t->param_count; i++)
-    if (!strcmp(t->params[i].key, key))
-      return t->params[i].value;
-  return NULL;
-}
-
 static bool send_to_server(void *arg, const uint8_t *msg, size_t len)
 {
   struct client_tunnel *ct = arg;
@@ -813,8 +775,8 @@ static int open_local_udp(struct client_tunnel *ct,
            ct->local_host, gai_strerror(rc));
     return -1;
   }
-  const char *idle = param(t, "udp_flow_idle_ms");
-  const char *max = param(t, "udp_max_flows");
+  const char *idle = weft_tunnel_param(t, "udp_flow_idle_ms");
+  const char *max = weft_tunnel_param(t, "udp_max_flows");
   long long idle_ms = idle ? strtoll(idle, NULL, 10) : 0;
   long max_flows = max ? strtol(max, NULL, 10) : 0;
   ct->udp = udp_client_new(
@@ -830,7 +792,7 @@ static int ws_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
 {
   struct websocket *ws = ctx;
   const struct weft_host *h = ws->host;
-  const char *path = param(t, "path");
+  const char *path = weft_tunnel_param(t, "path");
   if (!path || path[0] != '/' || strlen(path) >= WS_PATH_MAX || !t->token ||
       strlen(t->token) >= sizeof((struct client_tunnel *)0)->token ||
       !t->server_host) {
@@ -850,15 +812,17 @@ static int ws_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
     ct->server_cert = t->server_cert_sha256;
   snprintf(ct->path, sizeof ct->path, "%s", path);
   snprintf(ct->token, sizeof ct->token, "%s", t->token);
-  const char *max = param(t, "max_streams");
+  const char *max = weft_tunnel_param(t, "max_streams");
   long m = max ? strtol(max, NULL, 10) : 0;
   ct->max_streams = m > 0 && m <= 65535 ? (uint32_t)m : 0;
-  if (parse_local(t->local_url, ct->local_host, sizeof ct->local_host,
-                  &ct->local_port) != 0) {
-    h->log(h, WEFT_LOG_ERROR, "cannot use local URL %s", t->local_url);
+  if (!WEFT_INFO_HAS(t, local_port)) {
+    h->log(h, WEFT_LOG_ERROR, "this weft is too old for this websocket "
+                              "plugin (needs plugin ABI 1.2)");
     h->free(ct);
-    return WEFT_EINVAL;
+    return WEFT_ENOTSUP;
   }
+  snprintf(ct->local_host, sizeof ct->local_host, "%s", t->local_host);
+  ct->local_port = t->local_port;
   if (!strncmp(t->local_url, "udp://", 6) && open_local_udp(ct, t) != 0) {
     h->free(ct);
     return WEFT_EINVAL;

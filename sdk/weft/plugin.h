@@ -48,13 +48,15 @@
  *        upgrade_path/server_upgrade.
  *   1.1  server_datagram; weft_tunnel_info.server_cert_sha256.
  *   1.2  client_tunnel_prepare (device-side parameters, standalone
- *        tunnels); weft_tunnel_info.expires_at.
+ *        tunnels); weft_tunnel_info.expires_at and the parsed local and
+ *        remote (local_host/port, remote_host/port).
  */
 #ifndef WEFT_PLUGIN_H
 #define WEFT_PLUGIN_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <weft/errors.h>
 #include <weft/host.h>
@@ -121,7 +123,31 @@ struct weft_tunnel_info {
   /* Server side (1.2): when the tunnel's lease ends, wall-clock seconds, or
    * 0 for none. Client side: 0. */
   int64_t expires_at;
+  /* 1.2: local_url and remote_url as the core parsed and checked them, so
+   * a plugin never splits a URL itself. local_port is the URL's port or its
+   * scheme's default. remote_host is "" and remote_port 0 where the remote
+   * leaves them out (or there is none). IPv6 hosts come without brackets. */
+  const char *local_host;
+  uint16_t local_port;
+  const char *remote_host;
+  uint16_t remote_port;
 };
+
+/* True when the core that built `info` filled `field` (check it before
+ * reading a field a later minor added). */
+#define WEFT_INFO_HAS(info, field)                                           \
+  (offsetof(struct weft_tunnel_info, field) + sizeof((info)->field) <=       \
+   (info)->struct_size)
+
+/* The value of parameter `key` in info->params, or NULL. */
+static inline const char *weft_tunnel_param(const struct weft_tunnel_info *info,
+                                            const char *key)
+{
+  for (size_t i = 0; i < info->param_count; i++)
+    if (strcmp(info->params[i].key, key) == 0)
+      return info->params[i].value;
+  return NULL;
+}
 
 /* client_tunnel_prepare's answer for a tunnel that needs no weft server. */
 #define WEFT_STANDALONE 1
