@@ -39,7 +39,17 @@ PY
   passed=$((passed + ok)) failed=$((failed + bad)) skipped=$((skipped + skip))
   if [ "$bad" -gt 0 ]; then
     echo "== $label: failures (full log: $dir.test.log)"
-    sed -n '/^=* [0-9]*\/[0-9]* =*$/,$p' "$top/$dir.test.log" | tail -n 200
+    # the end of each failed test's own output, so a CI log says why
+    python3 - "$top/$dir/meson-logs/testlog.json" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["result"] in ("OK", "SKIP"):
+        continue
+    print(f"---- {r['name']}: {r['result']} (last 60 lines of its output)")
+    out = (r.get("stdout") or "") + (r.get("stderr") or "")
+    print("\n".join(out.splitlines()[-60:]))
+PY
   fi
 }
 
