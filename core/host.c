@@ -169,6 +169,14 @@ static void host_tunnel_state(const struct weft_host *host,
     b->record_state(b->state_ctx, tunnel_id, state);
 }
 
+static void host_lease_touch(const struct weft_host *host,
+                             const char *tunnel_id)
+{
+  struct host_binding *b = binding_of(host);
+  if (b->touch && tunnel_id)
+    b->touch(b->touch_ctx, host->plugin_name, tunnel_id);
+}
+
 void host_binding_init(struct host_binding *b, const char *name,
                        struct uv_loop_s *loop)
 {
@@ -203,6 +211,7 @@ void host_binding_init(struct host_binding *b, const char *name,
   h->pipe_close = pipe_close;
   h->datagram_send = host_datagram_send;
   h->tunnel_state = host_tunnel_state;
+  h->lease_touch = host_lease_touch;
 }
 
 void host_binding_release(struct host_binding *b)

@@ -26,6 +26,12 @@ struct host_binding {
                        const struct weft_tunnel_state *state);
   void *state_ctx;
   char *state_dir; /* host.state_dir, owned here */
+  /* The server's pool and own address (host.pool, host.server_address). */
+  char pool[48];
+  char server_address[48];
+  /* The server's way to a tunnel's idle timer; NULL in a client. */
+  void (*touch)(void *ctx, const char *plugin_name, const char *tunnel_id);
+  void *touch_ctx;
 };
 
 /* Fills the table for a plugin called `name` running on `loop`. */

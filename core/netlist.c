@@ -88,6 +88,23 @@ bool port_list_has(const struct port_list *l, uint16_t port)
   return false;
 }
 
+void port_list_format(const struct port_list *l, char *buf, size_t len)
+{
+  size_t used = 0;
+  if (len)
+    buf[0] = '\0';
+  for (size_t i = 0; i < l->count && used < len; i++) {
+    const struct port_range *r = &l->r[i];
+    int n = r->lo == r->hi
+                ? snprintf(buf + used, len - used, "%s%u", i ? "," : "", r->lo)
+                : snprintf(buf + used, len - used, "%s%u-%u", i ? "," : "",
+                           r->lo, r->hi);
+    if (n < 0)
+      break;
+    used += (size_t)n;
+  }
+}
+
 int addr_parse(const char *text, uint8_t out[16])
 {
   struct in_addr a4;

@@ -38,6 +38,8 @@ struct host_list {
 int port_list_parse(const char *text, struct port_list *out, char *err,
                     size_t errlen);
 bool port_list_has(const struct port_list *l, uint16_t port);
+/* "22,80,8000-8100" ("" for none), the form port_list_parse reads. */
+void port_list_format(const struct port_list *l, char *buf, size_t len);
 
 int prefix_list_parse(const char *text, struct prefix_list *out, char *err,
                       size_t errlen);

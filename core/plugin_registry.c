@@ -471,10 +471,18 @@ static int give_state_dir(struct plugin *p, const char *root, char *why,
 }
 
 static int start_one(struct plugin *p, struct uv_loop_s *loop,
+                     const struct plugin_registry *reg_pool,
                      const char *state_root, const struct conf *conf,
                      char *why, size_t whylen)
 {
   host_binding_init(&p->binding, p->desc.name, loop);
+  if (reg_pool && reg_pool->pool[0]) {
+    snprintf(p->binding.pool, sizeof p->binding.pool, "%s", reg_pool->pool);
+    snprintf(p->binding.server_address, sizeof p->binding.server_address,
+             "%s", reg_pool->server_address);
+    p->binding.host.pool = p->binding.pool;
+    p->binding.host.server_address = p->binding.server_address;
+  }
   if (state_root && give_state_dir(p, state_root, why, whylen) != 0)
     return -1;
   p->config = calloc(1, p->desc.config_size ? p->desc.config_size : 1);
@@ -507,7 +515,7 @@ void plugin_registry_start(struct plugin_registry *reg,
     struct plugin *p = reg->plugins[i];
     char why[512];
     if (!p->initialized &&
-        start_one(p, loop, reg->state_root, conf, why, sizeof why) != 0) {
+        start_one(p, loop, reg, reg->state_root, conf, why, sizeof why) != 0) {
       refuse(reg, p->path ? p->path : p->desc.name, "%s", why);
       unload(p);
       continue;
@@ -554,6 +562,26 @@ int plugin_registry_set_state_root(struct plugin_registry *reg,
   free(reg->state_root);
   reg->state_root = root ? strdup(root) : NULL;
   return root && !reg->state_root ? -1 : 0;
+}
+
+void plugin_registry_set_pool(struct plugin_registry *reg, const char *pool,
+                              const char *server_address)
+{
+  snprintf(reg->pool, sizeof reg->pool, "%s", pool);
+  snprintf(reg->server_address, sizeof reg->server_address, "%s",
+           server_address);
+}
+
+void plugin_registry_set_toucher(struct plugin_registry *reg,
+                                 void (*touch)(void *ctx,
+                                               const char *plugin_name,
+                                               const char *tunnel_id),
+                                 void *ctx)
+{
+  for (size_t i = 0; i < reg->count; i++) {
+    reg->plugins[i]->binding.touch = touch;
+    reg->plugins[i]->binding.touch_ctx = ctx;
+  }
 }
 
 void plugin_registry_set_state_recorder(

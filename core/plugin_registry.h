@@ -50,6 +50,8 @@ struct plugin_registry {
   char **dirs; /* the directories searched, for `weft plugins` */
   size_t dir_count;
   char *state_root; /* plugins get STATE_ROOT/plugins/NAME, or none */
+  char pool[48];    /* the server's address pool, "" in a client */
+  char server_address[48];
 };
 
 void plugin_registry_init_empty(struct plugin_registry *reg);
@@ -110,6 +112,18 @@ void plugin_registry_set_renewer(struct plugin_registry *reg,
  * root/plugins/NAME (created 0700). Without it plugins get none. */
 int plugin_registry_set_state_root(struct plugin_registry *reg,
                                    const char *root);
+
+/* Before plugin_registry_start, in a server: host->pool and
+ * host->server_address. */
+void plugin_registry_set_pool(struct plugin_registry *reg, const char *pool,
+                              const char *server_address);
+
+/* The server's idle-timer reset (host->lease_touch). */
+void plugin_registry_set_toucher(struct plugin_registry *reg,
+                                 void (*touch)(void *ctx,
+                                               const char *plugin_name,
+                                               const char *tunnel_id),
+                                 void *ctx);
 
 /* The client's recorder of tunnel states (host->tunnel_state). */
 void plugin_registry_set_state_recorder(

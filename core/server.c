@@ -206,6 +206,23 @@ static const struct secret *secret_for(void *ctx, const char *local_ip,
   return NULL;
 }
 
+/* Plugins that give devices addresses learn the pool before they start. */
+static int set_plugin_pool(struct server *s, char *err, size_t errlen)
+{
+  const struct server_conf *sc = &s->conf->server;
+  struct lease_config lc;
+  if (lease_config_from_text(&lc, sc->pool, sc->port_range, sc->idle_timeout_ms,
+                             sc->lease_ttl_ms, sc->ip_quarantine_ms,
+                             sc->max_tunnels, err, errlen) != 0)
+    return -1;
+  char net[32], top[32], pool[48];
+  leases_addr_text(lc.pool_net, net, sizeof net);
+  leases_addr_text(leases_server_address(&lc), top, sizeof top);
+  snprintf(pool, sizeof pool, "%s/%u", net, lc.pool_bits);
+  plugin_registry_set_pool(&s->plugins, pool, top);
+  return 0;
+}
+
 /* The store, tokens, leases and ACLs behind the control API. */
 static int start_services(struct server *s, const char *state_dir, char *err,
                           size_t errlen)
@@ -263,6 +280,7 @@ static int start_services(struct server *s, const char *state_dir, char *err,
   plugin_registry_set_datagram_sender(&s->plugins,
                                       tunnel_service_send_datagram,
                                       &s->tunnels);
+  plugin_registry_set_toucher(&s->plugins, tunnel_service_touch, &s->tunnels);
   s->tunnels.conns_per_ip = (unsigned)sc->public_conns_per_ip;
   s->tunnels.http_port = http_port;
   if (http_on) {
@@ -420,6 +438,8 @@ static void reload(struct server *s)
   if (acl_policy_build(&acl, fresh) == 0) {
     acl_policy_free(&s->acl);
     s->acl = acl; /* the tunnel service reads it through a pointer */
+    if (s->tunnels_open)
+      tunnel_service_acl_changed(&s->tunnels);
   }
   conf_free(s->conf);
   s->conf = fresh;
@@ -542,6 +562,11 @@ int server_main(const struct server_options *opts)
   log_info("state directory %s", state_dir);
 
   plugin_registry_set_state_root(&s->plugins, state_dir);
+  if (set_plugin_pool(s, err, sizeof err) != 0) {
+    fprintf(stderr, "weft: %s\n", err);
+    code = EXIT_CONFIG;
+    goto out;
+  }
   plugin_registry_start(&s->plugins, &s->loop, s->conf);
   if (start_services(s, state_dir, err, sizeof err) != 0 ||
       start_tls(s, state_dir, err, sizeof err) != 0) {

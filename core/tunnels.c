@@ -40,9 +40,21 @@ static void add_param(void *ctx, const char *key, const char *value)
 
 /* Asks the transport to get ready for the tunnel's device, with what the
  * device's side of it sent (none when a tunnel is restored). 0 or its code. */
-static int open_transport(struct tunnel *t, const json_t *device_params)
+/* The device's reach ports as its ACL says now, "22,80" ("" for none). */
+static void reach_text(const struct tunnel_service *svc, const struct lease *l,
+                       char *buf, size_t len)
+{
+  struct acl_rules rules;
+  acl_effective(svc->acl, l->device_id, &rules);
+  port_list_format(&rules.reach_ports, buf, len);
+}
+
+static int open_transport(const struct tunnel_service *svc, struct tunnel *t,
+                          const json_t *device_params)
 {
   const struct lease *l = t->lease;
+  char reach[1024];
+  reach_text(svc, l, reach, sizeof reach);
   /* The lease holds what check_request accepted: these parse. */
   struct url local = {0}, remote = {0};
   char why[URL_MAX_TEXT + 256];
@@ -82,6 +94,7 @@ static int open_transport(struct tunnel *t, const json_t *device_params)
       .local_port = local.port,
       .remote_host = remote.host,
       .remote_port = remote.port,
+      .reach_ports = reach,
   };
   t->plugin->binding.last_error[0] = '\0';
   return t->plugin->desc.server_tunnel_open(t->plugin->ctx, &info,
@@ -140,6 +153,30 @@ int tunnel_service_send_datagram(void *ctx, const char *plugin_name,
   return ingress_send_datagram(t, peer, data, len);
 }
 
+void tunnel_service_touch(void *ctx, const char *plugin_name,
+                          const char *tunnel_id)
+{
+  struct tunnel_service *svc = ctx;
+  struct tunnel *t = tunnel_service_find(svc, tunnel_id);
+  if (t && t->plugin && !strcmp(t->plugin->desc.name, plugin_name))
+    leases_touch(&svc->leases, t->lease, clock_wall_s());
+}
+
+void tunnel_service_acl_changed(struct tunnel_service *svc)
+{
+  for (struct tunnel *t = svc->live; t; t = t->next) {
+    const struct weft_plugin *d = t->plugin ? &t->plugin->desc : NULL;
+    if (!d || !t->plugin_ctx ||
+        d->struct_size < offsetof(struct weft_plugin, server_tunnel_reach) +
+                             sizeof d->server_tunnel_reach ||
+        !d->server_tunnel_reach)
+      continue;
+    char reach[1024];
+    reach_text(svc, t->lease, reach, sizeof reach);
+    d->server_tunnel_reach(t->plugin->ctx, t->plugin_ctx, reach);
+  }
+}
+
 struct tunnel *tunnel_service_find(const struct tunnel_service *svc,
                                    const char *id)
 {
@@ -193,7 +230,7 @@ int tunnel_service_open(struct tunnel_service *svc, uv_loop_t *loop,
     struct tunnel *t = tunnel_new(svc, svc->leases.items[i]);
     if (!t)
       return WEFT_ENOMEM;
-    int orc = t->plugin ? open_transport(t, NULL) : WEFT_ENOENT;
+    int orc = t->plugin ? open_transport(svc, t, NULL) : WEFT_ENOENT;
     char why[256];
     if (orc == 0 && ingress_open(svc, t, why, sizeof why) != 0)
       log_warn("restored tunnel %s: %s", t->lease->tunnel_id, why);
@@ -356,7 +393,7 @@ void tunnel_service_create(struct tunnel_service *svc,
     outcome(out, 500, "internal", "out of memory");
     return;
   }
-  rc = open_transport(t, req->device_params);
+  rc = open_transport(svc, t, req->device_params);
   if (rc != 0) {
     const char *said = plugin->binding.last_error;
     if (rc == WEFT_ENOTBUILT)

@@ -82,6 +82,13 @@ int tunnel_service_send_datagram(void *ctx, const char *plugin_name,
                                  const struct weft_udp_peer *peer,
                                  const void *data, size_t len);
 
+/* host->lease_touch for the server's plugins (ctx: the service). */
+void tunnel_service_touch(void *ctx, const char *plugin_name,
+                          const char *tunnel_id);
+/* The ACL policy changed: each live tunnel's transport hears its device's
+ * reach ports again (server_tunnel_reach). */
+void tunnel_service_acl_changed(struct tunnel_service *svc);
+
 int tunnel_service_open(struct tunnel_service *svc, uv_loop_t *loop,
                         struct store *store, const struct lease_config *cfg,
                         struct tokens *tokens, const struct acl_policy *acl,

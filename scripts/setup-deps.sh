@@ -11,11 +11,12 @@ PACKAGES=(
   # libraries (docs/architecture.md says what each is for)
   libuv1-dev libinih-dev libsodium-dev libssl-dev libjansson-dev
   libhttp-parser-dev libsqlite3-dev libnghttp2-dev libwslay-dev libmnl-dev
-  libhiredis-dev libcurl4-openssl-dev
+  libhiredis-dev libcurl4-openssl-dev libnftables-dev
   # tests
   libcriterion-dev clang libfuzzer-14-dev libclang-rt-14-dev
   curl python3 python3-websockets iproute2 procps
   openssh-server openssh-client systemd
+  wireguard-go wireguard-tools nftables
 )
 if [ "${1:-}" = bench ]; then
   PACKAGES+=(iperf3 wrk haproxy nginx-light)

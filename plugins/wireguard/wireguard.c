@@ -1,22 +1,17 @@
 /* The wireguard transport: one WireGuard peer per device, configured through
  * kernel generic netlink or, where the kernel has no WireGuard, through the
  * UAPI socket of a supervised wireguard-go. This file declares the plugin
- * and its options; peer management is not built yet, and every tunnel op
- * says so. */
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+ * and its options and hands each op to the server half (server.c) or the
+ * device half (client.c); wireguard.h tells how a tunnel comes up. */
+#include "wireguard.h"
 
-#include <weft/weft.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-struct wireguard_conf {
-  const char *backend;
-  const char *interface;
-  int64_t listen_port;
-  const char *pool;
-  const char *wireguard_go;
-  int64_t keepalive_ms;
-};
+#include "backend.h"
+#include "keys.h"
+#include "nft.h"
 
 static const struct weft_option wireguard_options[] = {
     {"backend", WEFT_OPT_ENUM, offsetof(struct wireguard_conf, backend),
@@ -24,13 +19,14 @@ static const struct weft_option wireguard_options[] = {
      "kernel (generic netlink), uapi (wireguard-go), or auto to detect",
      "auto|kernel|uapi", 0, 0, 0},
     {"interface", WEFT_OPT_STRING, offsetof(struct wireguard_conf, interface),
-     "weft0", "name of the WireGuard interface", NULL, 0, 0, 0},
+     "weft0", "server: name of the WireGuard interface (devices name theirs "
+     "wft + the tunnel id)", NULL, 0, 0, 0},
     {"listen_port", WEFT_OPT_INT, offsetof(struct wireguard_conf, listen_port),
-     "30000", "UDP port the server's interface listens on", NULL, 1, 65535,
+     "30000", "server: UDP port the interface listens on", NULL, 1, 65535,
      0},
-    {"pool", WEFT_OPT_STRING, offsetof(struct wireguard_conf, pool),
-     "10.1.0.0/16",
-     "device address pool; the server takes the top address", NULL, 0, 0, 0},
+    {"endpoint", WEFT_OPT_STRING, offsetof(struct wireguard_conf, endpoint),
+     "", "server: the host devices send WireGuard to (default: the host "
+     "they reached the control port at)", NULL, 0, 0, 0},
     {"wireguard_go", WEFT_OPT_STRING,
      offsetof(struct wireguard_conf, wireguard_go), "wireguard-go",
      "the userspace WireGuard program for the uapi backend", NULL, 0, 0, 0},
@@ -38,21 +34,87 @@ static const struct weft_option wireguard_options[] = {
      offsetof(struct wireguard_conf, keepalive_ms), "25s",
      "keepalive the device sends so NAT keeps its mapping", NULL, 0, 65535000,
      0},
+    {"session_ping", WEFT_OPT_DURATION,
+     offsetof(struct wireguard_conf, session_ping_ms), "15s",
+     "server: how often devices' sessions say they are alive (three "
+     "missed: the peer goes); devices follow the server's figure",
+     NULL, 200, 3600000, 0},
+    {"reconnect_min", WEFT_OPT_DURATION,
+     offsetof(struct wireguard_conf, reconnect_min_ms), "1s",
+     "device: first delay before opening a lost session again (doubles, "
+     "with jitter)", NULL, 100, 3600000, 0},
+    {"reconnect_max", WEFT_OPT_DURATION,
+     offsetof(struct wireguard_conf, reconnect_max_ms), "60s",
+     "device: longest delay between session attempts", NULL, 1000, 86400000,
+     0},
+    {"activity_poll", WEFT_OPT_DURATION,
+     offsetof(struct wireguard_conf, activity_poll_ms), "10s",
+     "server: how often operator traffic to devices is checked for the idle "
+     "timer", NULL, 200, 3600000, 0},
     WEFT_OPTIONS_END,
 };
 
-struct wireguard {
-  const struct weft_host *host;
-};
+int wg_parse_ports(const char *text, struct nft_port_range *out, size_t max)
+{
+  size_t n = 0;
+  const char *p = text ? text : "";
+  while (*p) {
+    char *end;
+    long lo = strtol(p, &end, 10), hi = lo;
+    if (end == p)
+      return -1;
+    if (*end == '-') {
+      p = end + 1;
+      hi = strtol(p, &end, 10);
+      if (end == p)
+        return -1;
+    }
+    if (lo < 1 || hi > 65535 || lo > hi || n == max ||
+        (*end && *end != ','))
+      return -1;
+    out[n++] = (struct nft_port_range){(uint16_t)lo, (uint16_t)hi};
+    p = *end ? end + 1 : end;
+  }
+  return (int)n;
+}
+
+void wg_unref(struct wireguard *wg)
+{
+  if (--wg->refs == 0 && wg->destroyed)
+    wg->host->free(wg);
+}
 
 static int wg_create(const struct weft_host *host, const void *config,
                      void **ctx)
 {
-  (void)config;
+  const struct wireguard_conf *conf = config;
+  if (conf->reconnect_min_ms > conf->reconnect_max_ms) {
+    host->log(host, WEFT_LOG_ERROR,
+              "reconnect_min (%lld ms) is longer than reconnect_max (%lld ms)",
+              (long long)conf->reconnect_min_ms,
+              (long long)conf->reconnect_max_ms);
+    return WEFT_ECONFIG;
+  }
+  if (wg_keys_init() != 0) {
+    host->log(host, WEFT_LOG_ERROR, "libsodium did not initialise");
+    return WEFT_EIO;
+  }
   struct wireguard *wg = host->calloc(1, sizeof *wg);
   if (!wg)
     return WEFT_ENOMEM;
   wg->host = host;
+  wg->conf = conf;
+  wg->refs = 1;
+  /* A server (it has a pool and a state directory) brings its interface
+   * up now, so restored tunnels find it; elsewhere (weft tunnel, weft
+   * plugins) nothing is touched until a tunnel asks. */
+  if (WEFT_HOST_HAS(host, server_address) && host->pool && host->state_dir) {
+    int rc = wg_server_start(wg);
+    if (rc != 0) {
+      host->free(wg);
+      return rc;
+    }
+  }
   *ctx = wg;
   return 0;
 }
@@ -60,61 +122,23 @@ static int wg_create(const struct weft_host *host, const void *config,
 static void wg_destroy(void *ctx)
 {
   struct wireguard *wg = ctx;
-  wg->host->free(wg);
-}
-
-static int not_built(struct wireguard *wg, const char *side)
-{
-  wg->host->log(wg->host, WEFT_LOG_ERROR,
-                "the wireguard transport's %s side is not built in this "
-                "version of weft; no tunnel was opened",
-                side);
-  return WEFT_ENOTBUILT;
-}
-
-static int wg_server_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
-                                 void **tunnel_ctx)
-{
-  (void)t, (void)tunnel_ctx;
-  return not_built(ctx, "server");
-}
-
-static int wg_server_stream_open(void *ctx, void *tunnel_ctx,
-                                 struct weft_stream *conn)
-{
-  (void)tunnel_ctx, (void)conn;
-  return not_built(ctx, "server");
-}
-
-static int wg_server_datagram(void *ctx, void *tunnel_ctx,
-                              const struct weft_udp_peer *peer,
-                              const void *data, size_t len)
-{
-  (void)tunnel_ctx, (void)peer, (void)data, (void)len;
-  return not_built(ctx, "server");
-}
-
-static void wg_server_tunnel_close(void *ctx, void *tunnel_ctx, int reason)
-{
-  (void)ctx, (void)tunnel_ctx, (void)reason;
-}
-
-static int wg_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
-                                 void **tunnel_ctx)
-{
-  (void)t, (void)tunnel_ctx;
-  return not_built(ctx, "client");
-}
-
-static void wg_client_tunnel_close(void *ctx, void *tunnel_ctx)
-{
-  (void)ctx, (void)tunnel_ctx;
+  wg_server_stop(wg);
+  wg_client_stop(wg);
+  wg->destroyed = true;
+  wg_unref(wg);
 }
 
 static const char *wg_status(void *ctx)
 {
-  (void)ctx;
-  return "not built yet: tunnels asking for it are refused";
+  struct wireguard *wg = ctx;
+  if (wg->server)
+    wg_server_status(wg, wg->status, sizeof wg->status);
+  else if (wg->client)
+    wg_client_status(wg, wg->status, sizeof wg->status);
+  else
+    wg_backend_probe(wg->conf->backend, wg->conf->wireguard_go, wg->status,
+                     sizeof wg->status);
+  return wg->status;
 }
 
 static const struct weft_plugin wireguard_plugin = {
@@ -122,8 +146,8 @@ static const struct weft_plugin wireguard_plugin = {
     .name = "wireguard",
     .description = "a WireGuard peer per device (kernel netlink or "
                    "wireguard-go UAPI), host-only reach",
-    .version = "0.1.0",
-    .caps = WEFT_CAP_SERVER | WEFT_CAP_CLIENT | WEFT_CAP_TCP | WEFT_CAP_UDP |
+    .version = "0.2.0",
+    .caps = WEFT_CAP_SERVER | WEFT_CAP_CLIENT | WEFT_CAP_TCP |
             WEFT_CAP_ADDRESS,
     .options = wireguard_options,
     .config_size = sizeof(struct wireguard_conf),
@@ -131,11 +155,14 @@ static const struct weft_plugin wireguard_plugin = {
     .destroy = wg_destroy,
     .server_tunnel_open = wg_server_tunnel_open,
     .server_stream_open = wg_server_stream_open,
-    .server_datagram = wg_server_datagram,
     .server_tunnel_close = wg_server_tunnel_close,
     .client_tunnel_open = wg_client_tunnel_open,
     .client_tunnel_close = wg_client_tunnel_close,
     .status = wg_status,
+    .upgrade_path = SESSION_PATH,
+    .server_upgrade = wg_server_upgrade,
+    .client_tunnel_prepare = wg_client_tunnel_prepare,
+    .server_tunnel_reach = wg_server_tunnel_reach,
 };
 
 WEFT_PLUGIN_EXPORT(wireguard_plugin)

@@ -18,6 +18,7 @@
  *        for the core services still to come.
  *   1.1  datagram_send.
  *   1.2  state_dir, tunnel_state.
+ *   1.3  pool, server_address, lease_touch (in three reserved slots).
  */
 #ifndef WEFT_HOST_H
 #define WEFT_HOST_H
@@ -199,9 +200,21 @@ struct weft_host {
   void (*tunnel_state)(const struct weft_host *host, const char *tunnel_id,
                        const struct weft_tunnel_state *state);
 
+  /* Since 1.3. Server side: the device address pool ("10.1.0.0/16") and
+   * the server's own address in it (its top usable address), as the
+   * core's leases hand them out. NULL in a client. */
+  const char *pool;
+  const char *server_address;
+
+  /* Since 1.3. Server side: real traffic reached one of this plugin's
+   * tunnels by a way the core's relay does not see (e.g. an operator
+   * reaching a device's address directly): resets its idle timer, as
+   * public traffic does. Never call it for keepalives. */
+  void (*lease_touch)(const struct weft_host *host, const char *tunnel_id);
+
   /* Room for the core services that later minors add in place of these
-   * slots, without changing the struct's size. Always NULL in 1.2. */
-  void *reserved[13];
+   * slots, without changing the struct's size. Always NULL in 1.3. */
+  void *reserved[10];
 };
 
 /* True when `host` is new enough to carry `field` (it may still be NULL). */

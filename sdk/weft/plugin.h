@@ -50,6 +50,8 @@
  *   1.2  client_tunnel_prepare (device-side parameters, standalone
  *        tunnels); weft_tunnel_info.expires_at and the parsed local and
  *        remote (local_host/port, remote_host/port).
+ *   1.3  weft_tunnel_info.reach_ports; server_tunnel_reach (an ACL change
+ *        on a live tunnel).
  */
 #ifndef WEFT_PLUGIN_H
 #define WEFT_PLUGIN_H
@@ -64,7 +66,7 @@
 #include <weft/stream.h>
 
 #define WEFT_ABI_MAJOR 1
-#define WEFT_ABI_MINOR 2
+#define WEFT_ABI_MINOR 3
 
 /* The symbol the loader looks up in every plugin. */
 #define WEFT_PLUGIN_ENTRY_SYMBOL "weft_plugin_entry"
@@ -131,6 +133,9 @@ struct weft_tunnel_info {
   uint16_t local_port;
   const char *remote_host;
   uint16_t remote_port;
+  /* Server side (1.3): the device's ports its ACL lets operators reach,
+   * as "22,80,8000-8100" ("" for none). Client side: NULL. */
+  const char *reach_ports;
 };
 
 /* True when the core that built `info` filled `field` (check it before
@@ -246,6 +251,12 @@ struct weft_plugin {
    * its id and no token or server), or a negative code. */
   int (*client_tunnel_prepare)(void *ctx, const struct weft_tunnel_info *tunnel,
                                void **tunnel_ctx);
+
+  /* Since 1.3. Server side, optional: the device's ACL changed (the
+   * server re-read its configuration) while the tunnel lives; reach_ports
+   * as in weft_tunnel_info. */
+  void (*server_tunnel_reach)(void *ctx, void *tunnel_ctx,
+                              const char *reach_ports);
 };
 
 #define WEFT_PLUGIN_HEADER                                                   \

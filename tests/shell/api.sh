@@ -104,9 +104,9 @@ contains "ACL message" "may not publish port 80"
 api POST /v1/tunnels "$TOKEN_B" '{"transport":"nope","local":"tcp://127.0.0.1:22"}'
 expect_code "unknown transport" 400
 contains "lists transports" "loaded: testtransport, autossh"
-api POST /v1/tunnels "$TOKEN_B" '{"transport":"wireguard","local":"tcp://127.0.0.1:22"}'
+api POST /v1/tunnels "$TOKEN_B" '{"transport":"vhost","local":"http://127.0.0.1:8080"}'
 expect_code "transport not built yet" 501
-contains "says so" "the wireguard transport cannot carry tunnels in this version"
+contains "says so" "the vhost transport cannot carry tunnels in this version"
 api POST /v1/tunnels "$TOKEN_B" '{"transport":"testtransport","local":"tcp://127.0.0.1","remote":"tcp://:2224"}'
 expect_code "bad local URL" 400
 contains "URL message" "local: tcp URL 'tcp://127.0.0.1' needs a port"
@@ -177,8 +177,8 @@ OUT=$(cat "$TMP/tunnel.out")
 contains "reports the delete" "deleted"
 api GET /v1/tunnels "$TOKEN_A"
 case "$OUT" in *dev-c*) fail "tunnel still on the server after Ctrl-C" ;; *) pass "Ctrl-C deleted it on the server" ;; esac
-check "weft tunnel over a transport the server cannot use yet" 4 "$WEFT" tunnel --transport wireguard --device-id dev-d "$CONN" tcp://127.0.0.1:22
-contains "explained" "the wireguard transport cannot carry tunnels in this version of weft"
+check "weft tunnel over a transport the server cannot use yet" 4 "$WEFT" tunnel --transport vhost --device-id dev-d "$CONN" http://127.0.0.1:8080
+contains "explained" "the vhost transport cannot carry tunnels in this version of weft"
 check "autossh to a server that is no bastion" 1 "$WEFT" tunnel --transport autossh --device-id dev-d "$CONN" tcp://127.0.0.1:22
 contains "says how to make it one" "this server is not an ssh bastion"
 

@@ -223,3 +223,16 @@ Test(acl, config_errors_name_file_and_line)
   }
   plugin_registry_free(&reg);
 }
+
+/* What the core hands plugins as reach_ports reads back the same. */
+Test(netlist, port_list_format)
+{
+  struct port_list l;
+  char why[128], text[1024];
+  cr_assert_eq(port_list_parse("22, 80,8000-8100", &l, why, sizeof why), 0);
+  port_list_format(&l, text, sizeof text);
+  cr_assert_str_eq(text, "22,80,8000-8100");
+  l.count = 0; /* a device operators may reach on no port */
+  port_list_format(&l, text, sizeof text);
+  cr_assert_str_eq(text, "");
+}

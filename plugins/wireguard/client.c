@@ -1,0 +1,677 @@
+/* The device's half of the wireguard transport: its key pair, its own
+ * interface (its /32, a route to the server's /32 and nothing else), the
+ * relay on its /32 to the local service, and the session on the server's
+ * control port that keeps its peer there alive. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <openssl/rand.h>
+
+#include "backend.h"
+#include "keys.h"
+#include "relay.h"
+#include "rtnl.h"
+#include "wireguard.h"
+
+#define RESPONSE_MAX 2048
+
+struct cl_tunnel {
+  struct wireguard *wg;
+  struct cl_tunnel *prev, *next;
+  char id[32];
+  uint8_t priv[WG_KEY_LEN];
+  uint8_t server_key[WG_KEY_LEN];
+  uint8_t psk[WG_KEY_LEN];
+  struct wg_prefix addr, server_addr;
+  char addr_text[INET_ADDRSTRLEN];
+  struct wg_peer_set peer;      /* the server, as configured */
+  struct wg_backend backend;
+  bool backend_open;
+  struct relay_listener *relay;
+  uint16_t relay_port;
+  /* The session. */
+  char server_host[256];
+  uint16_t server_port;
+  const char *server_cert;      /* the core's live pin, or NULL: plain */
+  char token[4096];
+  struct weft_stream *session;
+  char response[RESPONSE_MAX];
+  size_t response_used;
+  bool session_up;
+  bool connecting;
+  struct weft_timer *retry, *ping;
+  uint64_t last_pong_ms;
+  uint64_t ping_ms;             /* as the server asked */
+  int64_t backoff_ms;
+  uint32_t attempts;
+  bool closing, gone;
+};
+
+struct wg_client {
+  struct cl_tunnel *tunnels;
+};
+
+static void schedule_reconnect(struct cl_tunnel *ct);
+
+static void report(struct cl_tunnel *ct, enum weft_tunnel_phase phase,
+                   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void report(struct cl_tunnel *ct, enum weft_tunnel_phase phase,
+                   const char *fmt, ...)
+{
+  const struct weft_host *h = ct->wg->host;
+  char detail[512] = "";
+  if (fmt) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+  }
+  struct weft_tunnel_state st = {.struct_size = sizeof st,
+                                 .phase = phase,
+                                 .restarts = ct->attempts,
+                                 .detail = fmt ? detail : NULL};
+  if (WEFT_HOST_HAS(h, tunnel_state) && h->tunnel_state)
+    h->tunnel_state(h, ct->id, &st);
+}
+
+/* ---- keys (client_tunnel_prepare) ---- */
+
+/* A device keeps one key pair per device id, under the run directory. */
+static int key_path(const struct weft_host *h, const struct weft_tunnel_info *t,
+                    char *buf, size_t len)
+{
+  const char *who = t->device_id ? t->device_id : t->name;
+  if (!h->state_dir || !who || !*who || strlen(who) > 64 ||
+      strspn(who, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                  "0123456789._-") != strlen(who) ||
+      who[0] == '.')
+    return -1;
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s/keys", h->state_dir);
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+    return -1;
+  snprintf(buf, len, "%s/%s.key", dir, who);
+  return 0;
+}
+
+int wg_client_tunnel_prepare(void *ctx, const struct weft_tunnel_info *t,
+                             void **tunnel_ctx)
+{
+  struct wireguard *wg = ctx;
+  const struct weft_host *h = wg->host;
+  char path[1200], why[512];
+  if (key_path(h, t, path, sizeof path) != 0) {
+    h->log(h, WEFT_LOG_ERROR, "no place for this device's WireGuard key "
+                              "(run directory and a plain device id needed)");
+    return WEFT_EINVAL;
+  }
+  struct cl_tunnel *ct = h->calloc(1, sizeof *ct);
+  if (!ct)
+    return WEFT_ENOMEM;
+  ct->wg = wg;
+  uint8_t pub[WG_KEY_LEN];
+  if (wg_key_load_or_create(path, ct->priv, why, sizeof why) != 0 ||
+      wg_key_public(pub, ct->priv) != 0) {
+    h->log(h, WEFT_LOG_ERROR, "device key: %s", why);
+    h->free(ct);
+    return WEFT_EIO;
+  }
+  char b64[WG_KEY_B64_LEN];
+  wg_key_to_base64(pub, b64);
+  t->add_param(t->param_ctx, "wg_public_key", b64);
+  *tunnel_ctx = ct;
+  return 0;
+}
+
+/* ---- the interface ---- */
+
+static int param_key(const struct weft_tunnel_info *t, const char *name,
+                     uint8_t out[WG_KEY_LEN])
+{
+  const char *v = weft_tunnel_param(t, name);
+  return v && wg_key_from_base64(v, out) == 0 ? 0 : -1;
+}
+
+static int param_host32(const struct weft_tunnel_info *t, const char *name,
+                        struct wg_prefix *out)
+{
+  const char *v = weft_tunnel_param(t, name);
+  struct in_addr a;
+  if (!v || inet_pton(AF_INET, v, &a) != 1)
+    return -1;
+  *out = (struct wg_prefix){.family = AF_INET, .bits = 32};
+  memcpy(out->addr, &a, 4);
+  return 0;
+}
+
+/* The server's UDP endpoint: the host it named, or the one we dialed. */
+static int resolve_endpoint(const char *host, const char *port,
+                            struct wg_peer_set *peer, char *why, size_t len)
+{
+  struct addrinfo hints = {.ai_socktype = SOCK_DGRAM,
+                           .ai_flags = AI_NUMERICSERV};
+  struct addrinfo *res = NULL;
+  int rc = getaddrinfo(host, port, &hints, &res);
+  if (rc != 0 || !res)
+    return snprintf(why, len, "cannot resolve %s: %s", host,
+                    gai_strerror(rc)),
+           -1;
+  peer->has_endpoint = true;
+  peer->endpoint_family = res->ai_family;
+  if (res->ai_family == AF_INET6) {
+    struct sockaddr_in6 *sa = (struct sockaddr_in6 *)res->ai_addr;
+    memcpy(peer->endpoint_addr, &sa->sin6_addr, 16);
+    peer->endpoint_port = ntohs(sa->sin6_port);
+  } else {
+    struct sockaddr_in *sa = (struct sockaddr_in *)res->ai_addr;
+    memcpy(peer->endpoint_addr, &sa->sin_addr, 4);
+    peer->endpoint_port = ntohs(sa->sin_port);
+  }
+  freeaddrinfo(res);
+  return 0;
+}
+
+static int read_params(struct cl_tunnel *ct, const struct weft_tunnel_info *t,
+                       char *why, size_t len)
+{
+  const char *port = weft_tunnel_param(t, "wg_port");
+  const char *keepalive = weft_tunnel_param(t, "wg_keepalive");
+  const char *endpoint = weft_tunnel_param(t, "wg_endpoint");
+  const char *ping = weft_tunnel_param(t, "session_ping_ms");
+  long long ping_ms = ping ? strtoll(ping, NULL, 10) : 0;
+  ct->ping_ms = ping_ms >= 200 && ping_ms <= 3600000
+                    ? (uint64_t)ping_ms
+                    : (uint64_t)ct->wg->conf->session_ping_ms;
+  if (param_key(t, "wg_server_public_key", ct->server_key) != 0 ||
+      param_key(t, "wg_preshared_key", ct->psk) != 0 ||
+      param_host32(t, "wg_address", &ct->addr) != 0 ||
+      param_host32(t, "wg_server_address", &ct->server_addr) != 0 || !port ||
+      !t->server_host || !t->token || strlen(t->token) >= sizeof ct->token)
+    return snprintf(why, len, "the server's answer lacks the WireGuard "
+                              "parameters (keys, addresses, port) or the "
+                              "token"),
+           -1;
+  inet_ntop(AF_INET, ct->addr.addr, ct->addr_text, sizeof ct->addr_text);
+  struct wg_peer_set *p = &ct->peer;
+  memcpy(p->public_key, ct->server_key, WG_KEY_LEN);
+  p->has_psk = true;
+  memcpy(p->psk, ct->psk, WG_KEY_LEN);
+  long ka = keepalive ? strtol(keepalive, NULL, 10) : 25;
+  p->has_keepalive = true;
+  p->keepalive_s = ka >= 0 && ka <= 65535 ? (uint16_t)ka : 25;
+  p->replace_allowed_ips = true;
+  p->allowed_ips[0] = ct->server_addr; /* the server's /32, nothing more */
+  p->allowed_ip_count = 1;
+  return resolve_endpoint(endpoint && *endpoint ? endpoint : t->server_host,
+                          port, p, why, len);
+}
+
+/* Several tunnels on one host all route the same server address, each
+ * through its own interface: so each gets a routing table of its own,
+ * chosen by source address (what leaves from our /32 goes back through our
+ * interface). The main table gets nothing: no default route, no LAN
+ * routes, no DNS. */
+#define RULE_PRIORITY 5180
+static uint32_t route_table(const struct cl_tunnel *ct)
+{
+  return 0x57460000u | ((uint32_t)ct->addr.addr[2] << 8) | ct->addr.addr[3];
+}
+
+static void drop_rule(struct cl_tunnel *ct)
+{
+  char why[256];
+  rtnl_rule_del(&ct->addr, route_table(ct), RULE_PRIORITY, why, sizeof why);
+}
+
+static int configure_interface(struct cl_tunnel *ct, char *why, size_t len)
+{
+  struct wg_device_set dev = {.has_private_key = true, .replace_peers = true};
+  memcpy(dev.private_key, ct->priv, WG_KEY_LEN);
+  const char *ifname = ct->backend.ifname;
+  drop_rule(ct); /* one left by a run that did not stop cleanly */
+  if (wg_backend_set(&ct->backend, &dev, &ct->peer, 1, why, len) != 0 ||
+      rtnl_addr_add(ifname, &ct->addr, why, len) != 0 ||
+      rtnl_link_up(ifname, why, len) != 0 ||
+      rtnl_route_add_table(ifname, &ct->server_addr, route_table(ct), why,
+                           len) != 0 ||
+      rtnl_rule_add(&ct->addr, route_table(ct), RULE_PRIORITY, why, len) != 0)
+    return -1;
+  return 0;
+}
+
+static void interface_restarted(void *arg)
+{
+  struct cl_tunnel *ct = arg;
+  char why[512];
+  if (configure_interface(ct, why, sizeof why) != 0)
+    ct->wg->host->log(ct->wg->host, WEFT_LOG_ERROR,
+                      "tunnel %s: reconfiguring the interface failed: %s",
+                      ct->id, why);
+}
+
+/* ---- the relay on our /32 ---- */
+
+static void relay_log(void *arg, const char *text)
+{
+  struct cl_tunnel *ct = arg;
+  ct->wg->host->log(ct->wg->host, WEFT_LOG_WARN, "tunnel %s: %s", ct->id,
+                    text);
+}
+
+static int start_relay(struct cl_tunnel *ct, const struct weft_tunnel_info *t,
+                       char *why, size_t len)
+{
+  char port[8];
+  snprintf(port, sizeof port, "%u", t->local_port);
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_NUMERICSERV};
+  struct addrinfo *res = NULL;
+  int rc = getaddrinfo(t->local_host, port, &hints, &res);
+  if (rc != 0 || !res)
+    return snprintf(why, len, "cannot resolve the local service %s: %s",
+                    t->local_host, gai_strerror(rc)),
+           -1;
+  struct sockaddr_in bind_addr = {.sin_family = AF_INET,
+                                  .sin_port = htons(t->local_port)};
+  memcpy(&bind_addr.sin_addr, ct->addr.addr, 4);
+  uv_loop_t *loop = ct->wg->host->loop;
+  /* The local port on our /32 first, so operators see the same port. */
+  rc = relay_listen(loop, (struct sockaddr *)&bind_addr, res->ai_addr,
+                    relay_log, ct, &ct->relay, &ct->relay_port);
+  if (rc == UV_EADDRINUSE) {
+    bind_addr.sin_port = 0;
+    rc = relay_listen(loop, (struct sockaddr *)&bind_addr, res->ai_addr,
+                      relay_log, ct, &ct->relay, &ct->relay_port);
+  }
+  freeaddrinfo(res);
+  if (rc != 0)
+    return snprintf(why, len, "cannot listen on %s for the relay: %s",
+                    ct->addr_text, uv_strerror(rc)),
+           -1;
+  return 0;
+}
+
+/* ---- the session ---- */
+
+static void free_tunnel(struct cl_tunnel *ct)
+{
+  const struct weft_host *h = ct->wg->host;
+  struct wg_client *cl = ct->wg->client;
+  if (cl) {
+    if (ct->prev)
+      ct->prev->next = ct->next;
+    else if (cl->tunnels == ct)
+      cl->tunnels = ct->next;
+    if (ct->next)
+      ct->next->prev = ct->prev;
+  }
+  h->free(ct);
+}
+
+static void stop_ping(struct cl_tunnel *ct)
+{
+  if (ct->ping) {
+    ct->wg->host->timer_stop(ct->ping);
+    ct->ping = NULL;
+  }
+}
+
+static void ping_tick(void *arg)
+{
+  struct cl_tunnel *ct = arg;
+  const struct weft_host *h = ct->wg->host;
+  uint64_t now = h->now_ms(h);
+  if (!ct->session)
+    return;
+  if (now - ct->last_pong_ms > 3 * ct->ping_ms) {
+    h->log(h, WEFT_LOG_WARN, "tunnel %s: the server stopped answering",
+           ct->id);
+    h->stream_close(ct->session);
+    return;
+  }
+  h->stream_write(ct->session, "ping\n", 5);
+}
+
+/* The server has just added our peer, perhaps in a fresh interface that
+ * knows nothing of the WireGuard session we still hold: drop ours and set
+ * the peer again, so a new handshake starts now rather than after
+ * WireGuard's rekey timeout. */
+static void fresh_handshake(struct cl_tunnel *ct)
+{
+  struct wg_peer_set gone = {.remove = true};
+  memcpy(gone.public_key, ct->peer.public_key, WG_KEY_LEN);
+  struct wg_device_set same = {0};
+  char why[512];
+  if (wg_backend_set(&ct->backend, &same, &gone, 1, why, sizeof why) != 0 ||
+      wg_backend_set(&ct->backend, &same, &ct->peer, 1, why, sizeof why) != 0)
+    ct->wg->host->log(ct->wg->host, WEFT_LOG_WARN,
+                      "tunnel %s: resetting the server's peer: %s", ct->id,
+                      why);
+}
+
+static void session_up(struct cl_tunnel *ct)
+{
+  const struct weft_host *h = ct->wg->host;
+  ct->session_up = true;
+  ct->backoff_ms = 0;
+  ct->last_pong_ms = h->now_ms(h);
+  fresh_handshake(ct);
+  h->timer_start(h, ct->ping_ms, ct->ping_ms, ping_tick, ct, &ct->ping);
+  h->log(h, WEFT_LOG_INFO,
+         "tunnel %s: up; this device is %s on %s, relaying port %u",
+         ct->id, ct->addr_text, ct->backend.ifname, ct->relay_port);
+  report(ct, WEFT_TUNNEL_UP, "%s on %s", ct->addr_text, ct->backend.ifname);
+}
+
+/* The server's answer to the upgrade, then "pong" lines. */
+static void session_read(void *arg, const void *data, size_t len)
+{
+  struct cl_tunnel *ct = arg;
+  const struct weft_host *h = ct->wg->host;
+  if (ct->session_up) {
+    ct->last_pong_ms = h->now_ms(h);
+    return;
+  }
+  if (len > sizeof ct->response - 1 - ct->response_used) {
+    h->stream_close(ct->session);
+    return;
+  }
+  memcpy(ct->response + ct->response_used, data, len);
+  ct->response_used += len;
+  ct->response[ct->response_used] = '\0';
+  char *end = strstr(ct->response, "\r\n\r\n");
+  if (!end)
+    return;
+  if (strncmp(ct->response, "HTTP/1.1 101 ", 13) != 0) {
+    char *eol = strstr(ct->response, "\r\n");
+    *eol = '\0';
+    const char *body = end + 4;
+    h->log(h, WEFT_LOG_WARN, "tunnel %s: the server refused the session: "
+           "%s %s", ct->id, ct->response, body);
+    report(ct, WEFT_TUNNEL_RETRYING, "session refused: %s", ct->response);
+    h->stream_close(ct->session);
+    return;
+  }
+  session_up(ct);
+}
+
+static void session_eof(void *arg)
+{
+  struct cl_tunnel *ct = arg;
+  ct->wg->host->stream_close(ct->session);
+}
+
+static void session_closed(void *arg, int err)
+{
+  struct cl_tunnel *ct = arg;
+  struct wireguard *wg = ct->wg;
+  const struct weft_host *h = wg->host;
+  bool was_up = ct->session_up;
+  ct->session = NULL;
+  ct->session_up = false;
+  stop_ping(ct);
+  if (ct->closing) {
+    free_tunnel(ct);
+    wg_unref(wg);
+    return;
+  }
+  wg_unref(wg); /* wg->destroyed is false here: closing would be set */
+  if (was_up) {
+    h->log(h, WEFT_LOG_WARN, "tunnel %s: session lost (%s)", ct->id,
+           err ? weft_strerror(err) : "closed by the server");
+    report(ct, WEFT_TUNNEL_RETRYING, "session lost");
+  }
+  schedule_reconnect(ct);
+}
+
+static const struct weft_stream_cbs session_cbs = {
+    .on_read = session_read,
+    .on_eof = session_eof,
+    .on_closed = session_closed,
+};
+
+static void send_request(struct cl_tunnel *ct)
+{
+  const struct weft_host *h = ct->wg->host;
+  bool v6 = strchr(ct->server_host, ':') != NULL;
+  char *req = h->alloc(sizeof ct->token + 1024);
+  if (!req) {
+    h->stream_close(ct->session);
+    return;
+  }
+  int n = snprintf(req, sizeof ct->token + 1024,
+                   "GET %s HTTP/1.1\r\nHost: %s%s%s:%u\r\n"
+                   "Connection: Upgrade\r\nUpgrade: %s\r\n"
+                   "Authorization: Bearer %s\r\n%s: %u\r\n\r\n",
+                   SESSION_PATH, v6 ? "[" : "", ct->server_host,
+                   v6 ? "]" : "", ct->server_port, SESSION_PROTOCOL,
+                   ct->token, RELAY_PORT_HEADER, ct->relay_port);
+  h->stream_write(ct->session, req, (size_t)n);
+  h->free(req);
+}
+
+static void server_connected(void *arg, struct weft_stream *stream, int status)
+{
+  struct cl_tunnel *ct = arg;
+  struct wireguard *wg = ct->wg;
+  const struct weft_host *h = wg->host;
+  ct->connecting = false;
+  if (ct->closing) {
+    if (stream)
+      h->stream_close(stream);
+    free_tunnel(ct);
+    wg_unref(wg);
+    return;
+  }
+  if (status == 0)
+    wg->refs++; /* the session's, until session_closed */
+  wg_unref(wg); /* the dial's */
+  if (status != 0) {
+    h->log(h, WEFT_LOG_WARN, "tunnel %s: cannot reach %s:%u: %s", ct->id,
+           ct->server_host, ct->server_port, weft_strerror(status));
+    report(ct, WEFT_TUNNEL_RETRYING, "cannot reach %s:%u: %s",
+           ct->server_host, ct->server_port, weft_strerror(status));
+    schedule_reconnect(ct);
+    return;
+  }
+  ct->session = stream;
+  ct->response_used = 0;
+  if (h->stream_start(stream, &session_cbs, ct) != 0) {
+    h->stream_close(stream);
+    ct->session = NULL;
+    wg_unref(wg);
+    schedule_reconnect(ct);
+    return;
+  }
+  send_request(ct);
+}
+
+static void dial(struct cl_tunnel *ct)
+{
+  const struct weft_host *h = ct->wg->host;
+  ct->connecting = true;
+  ct->wg->refs++;
+  int rc = h->stream_connect(h, ct->server_host, ct->server_port,
+                             ct->server_cert != NULL, ct->server_cert,
+                             server_connected, ct);
+  if (rc != 0) {
+    ct->connecting = false;
+    ct->wg->refs--;
+    h->log(h, WEFT_LOG_WARN, "tunnel %s: cannot dial %s: %s", ct->id,
+           ct->server_host, weft_strerror(rc));
+    schedule_reconnect(ct);
+  }
+}
+
+static void retry_now(void *arg)
+{
+  struct cl_tunnel *ct = arg;
+  const struct weft_host *h = ct->wg->host;
+  h->timer_stop(ct->retry);
+  ct->retry = NULL;
+  ct->attempts++;
+  /* A token admits one session: ask for a fresh one. */
+  int rc = h->token_renew(h, ct->id, ct->token, sizeof ct->token);
+  if (rc == WEFT_ENOENT) {
+    ct->gone = true;
+    h->log(h, WEFT_LOG_ERROR,
+           "tunnel %s: the server no longer has this tunnel (deleted or "
+           "expired); not reconnecting",
+           ct->id);
+    report(ct, WEFT_TUNNEL_FAILED, "the server no longer has this tunnel");
+    return;
+  }
+  if (rc != 0) {
+    h->log(h, WEFT_LOG_WARN, "tunnel %s: cannot renew the token (%s)", ct->id,
+           weft_strerror(rc));
+    schedule_reconnect(ct);
+    return;
+  }
+  dial(ct);
+}
+
+/* Exponential backoff with jitter (half to all of the delay). */
+static void schedule_reconnect(struct cl_tunnel *ct)
+{
+  const struct weft_host *h = ct->wg->host;
+  const struct wireguard_conf *conf = ct->wg->conf;
+  if (ct->closing || ct->gone || ct->retry)
+    return;
+  ct->backoff_ms = ct->backoff_ms ? ct->backoff_ms * 2 : conf->reconnect_min_ms;
+  if (ct->backoff_ms > conf->reconnect_max_ms)
+    ct->backoff_ms = conf->reconnect_max_ms;
+  uint32_t r = 0;
+  RAND_bytes((unsigned char *)&r, sizeof r);
+  uint64_t delay = (uint64_t)ct->backoff_ms / 2 +
+                   (uint64_t)r % ((uint64_t)ct->backoff_ms / 2 + 1);
+  h->log(h, WEFT_LOG_INFO, "tunnel %s: reconnecting in %llu ms", ct->id,
+         (unsigned long long)delay);
+  h->timer_start(h, delay, 0, retry_now, ct, &ct->retry);
+}
+
+/* ---- open and close ---- */
+
+/* wft + the tunnel id's hex, 15 characters at most. */
+static void interface_name(const char *id, char *out, size_t len)
+{
+  snprintf(out, len, "wft%.12s", id[0] == 't' ? id + 1 : id);
+}
+
+static void teardown(struct cl_tunnel *ct)
+{
+  if (ct->relay) {
+    relay_close(ct->relay);
+    ct->relay = NULL;
+  }
+  if (ct->backend_open) {
+    drop_rule(ct);
+    wg_backend_close(&ct->backend);
+    ct->backend_open = false;
+  }
+}
+
+int wg_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
+                          void **tunnel_ctx)
+{
+  struct wireguard *wg = ctx;
+  const struct weft_host *h = wg->host;
+  struct cl_tunnel *ct = *tunnel_ctx; /* from prepare; ours even on error */
+  char why[1024];
+  if (!ct)
+    return WEFT_EINVAL;
+  if (!wg->client && !(wg->client = h->calloc(1, sizeof *wg->client))) {
+    h->free(ct);
+    return WEFT_ENOMEM;
+  }
+  snprintf(ct->id, sizeof ct->id, "%s", t->id);
+  snprintf(ct->server_host, sizeof ct->server_host, "%s", t->server_host);
+  ct->server_port = t->server_port;
+  ct->server_cert = WEFT_INFO_HAS(t, server_cert_sha256)
+                        ? t->server_cert_sha256
+                        : NULL;
+  char ifname[16];
+  interface_name(t->id, ifname, sizeof ifname);
+  int rc = read_params(ct, t, why, sizeof why);
+  if (rc == 0) {
+    snprintf(ct->token, sizeof ct->token, "%s", t->token);
+    rc = wg_backend_open(&ct->backend, h, wg->conf->backend, ifname,
+                         wg->conf->wireguard_go, why, sizeof why);
+    ct->backend_open = rc == 0;
+  }
+  if (rc == 0)
+    rc = configure_interface(ct, why, sizeof why);
+  if (rc == 0)
+    rc = start_relay(ct, t, why, sizeof why);
+  if (rc != 0) {
+    h->log(h, WEFT_LOG_ERROR, "tunnel %s: %s", t->id, why);
+    teardown(ct);
+    h->free(ct);
+    return WEFT_EIO;
+  }
+  ct->backend.restarted = interface_restarted;
+  ct->backend.arg = ct;
+  h->log(h, WEFT_LOG_INFO, "tunnel %s: interface %s (%s), %s/32, a route to "
+         "%s/32 only (from our address)",
+         ct->id, ifname, wg_backend_name(&ct->backend), ct->addr_text,
+         weft_tunnel_param(t, "wg_server_address"));
+  ct->next = wg->client->tunnels;
+  if (ct->next)
+    ct->next->prev = ct;
+  wg->client->tunnels = ct;
+  report(ct, WEFT_TUNNEL_CONNECTING, "opening the session");
+  dial(ct);
+  *tunnel_ctx = ct;
+  return 0;
+}
+
+void wg_client_tunnel_close(void *ctx, void *tunnel_ctx)
+{
+  struct wireguard *wg = ctx;
+  struct cl_tunnel *ct = tunnel_ctx;
+  if (!ct->id[0]) { /* prepared, never opened */
+    wg->host->free(ct);
+    return;
+  }
+  ct->closing = true;
+  if (ct->retry) {
+    wg->host->timer_stop(ct->retry);
+    ct->retry = NULL;
+  }
+  stop_ping(ct);
+  teardown(ct);
+  if (ct->session)
+    wg->host->stream_close(ct->session); /* session_closed frees ct */
+  else if (!ct->connecting)
+    free_tunnel(ct);
+}
+
+void wg_client_stop(struct wireguard *wg)
+{
+  if (!wg->client)
+    return;
+  while (wg->client->tunnels) {
+    struct cl_tunnel *ct = wg->client->tunnels;
+    /* Unlinked now: its last callbacks may come after the client is gone. */
+    wg->client->tunnels = ct->next;
+    ct->prev = ct->next = NULL;
+    wg_client_tunnel_close(wg, ct);
+  }
+  wg->host->free(wg->client);
+  wg->client = NULL;
+}
+
+void wg_client_status(struct wireguard *wg, char *buf, size_t len)
+{
+  size_t tunnels = 0, up = 0;
+  for (struct cl_tunnel *ct = wg->client ? wg->client->tunnels : NULL; ct;
+       ct = ct->next) {
+    tunnels++;
+    up += ct->session_up;
+  }
+  snprintf(buf, len, "device: %zu tunnel(s), %zu up", tunnels, up);
+}

@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# The wireguard transport across three network namespaces the test makes
+# (a server and devices A and B, joined by veth pairs), with a real
+# wireguard-go in each, driven by weft: published ports to services bound
+# to 127.0.0.1 on A, host-only reach limited by A's ACL, no way from B to
+# A, no peer without a valid token, peers and rules gone on delete and at
+# idle expiry, and a clean interface after a stop, a restart and a kill -9.
+. "$(dirname "$0")/lib.sh"
+NETKIT="$SOURCE_ROOT/tests/shell/netkit.py"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "SKIP: network namespaces and WireGuard interfaces need root"
+  exit 77
+fi
+for tool in wireguard-go wg ip nft; do
+  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (wireguard-go, wireguard-tools, iproute2, nftables)"; exit 77; }
+done
+[ -c /dev/net/tun ] || { echo "SKIP: /dev/net/tun is missing"; exit 77; }
+
+SRV=wgs$$ DA=wga$$ DB=wgb$$
+IFS_SRV=wsrv$$
+TABLE="weft_$IFS_SRV"
+netns_cleanup() {
+  for ns in $SRV $DA $DB; do
+    # what runs in our namespaces is ours (wireguard-go left by a kill -9)
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+    ip netns del "$ns" 2>/dev/null
+  done
+  rm -f "/var/run/wireguard/$IFS_SRV.sock"
+}
+trap 'cleanup; netns_cleanup' EXIT
+in_srv() { ip netns exec "$SRV" "$@"; }
+in_a() { ip netns exec "$DA" "$@"; }
+in_b() { ip netns exec "$DB" "$@"; }
+
+ip netns add "$SRV" && ip netns add "$DA" && ip netns add "$DB" || { echo "SKIP: cannot make network namespaces"; exit 77; }
+for ns in $SRV $DA $DB; do ip -n "$ns" link set lo up; done
+ip link add "va$$" netns "$SRV" type veth peer name eth0 netns "$DA"
+ip link add "vb$$" netns "$SRV" type veth peer name eth0 netns "$DB"
+ip -n "$SRV" addr add 10.99.1.1/24 dev "va$$" && ip -n "$SRV" link set "va$$" up
+ip -n "$SRV" addr add 10.99.2.1/24 dev "vb$$" && ip -n "$SRV" link set "vb$$" up
+ip -n "$DA" addr add 10.99.1.2/24 dev eth0 && ip -n "$DA" link set eth0 up
+ip -n "$DB" addr add 10.99.2.2/24 dev eth0 && ip -n "$DB" link set eth0 up
+ip -n "$DA" route add 10.99.0.0/16 via 10.99.1.1 && ip -n "$DB" route add 10.99.0.0/16 via 10.99.2.1
+# The server routes, as a real one might: only weft's table keeps devices apart.
+in_srv sysctl -qw net.ipv4.ip_forward=1
+
+CTL=9092
+STATE=$TMP/state
+write_server_conf() { # IDLE
+  cat >"$TMP/server.conf" <<EOF
+[server]
+listen = 0.0.0.0:$CTL
+http_listen = off
+public_host = 10.99.1.1
+port_range = 33000-33099
+idle_timeout = $1
+
+[transport.wireguard]
+interface = $IFS_SRV
+session_ping = 1s
+activity_poll = 1s
+
+[device "dev-a-echo"]
+reach_ports = 8022
+EOF
+}
+start_server() { # LOG
+  ip netns exec "$SRV" "$WEFT" server --config "$TMP/server.conf" --state-dir "$STATE" >"$TMP/$1" 2>&1 &
+  SERVER=$!
+  STARTED_PIDS+=("$SERVER")
+  wait_for 20 in_srv bash -c "exec 3<>/dev/tcp/127.0.0.1/$CTL" || fail "server did not start: $(cat "$TMP/$1")"
+}
+write_server_conf 10m
+start_server server.log
+! ip -n "$SRV" link show "$IFS_SRV" >/dev/null 2>&1 && pass "no interface before the first tunnel" || fail "interface up with no tunnel"
+CONN="weft://$(cat "$STATE/secret")@10.99.1.1:$CTL"
+
+# ---- services on A and B, bound to 127.0.0.1 (and two on 0.0.0.0 on A)
+ECHO=7001 WEB=7002
+ip netns exec "$DA" python3 "$NETKIT" echo-server $ECHO & STARTED_PIDS+=($!)
+mkdir -p "$TMP/www" && head -c 2000000 /dev/urandom >"$TMP/www/blob"
+(cd "$TMP/www" && exec ip netns exec "$DA" python3 -m http.server --bind 127.0.0.1 $WEB >/dev/null 2>&1) & STARTED_PIDS+=($!)
+for port in 8022 2222; do
+  ip netns exec "$DA" python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen()
+while True:
+    c, _ = s.accept(); c.sendall(b"hello from " + sys.argv[1].encode() + b"\n"); c.close()' $port &
+  STARTED_PIDS+=($!)
+done
+ip netns exec "$DB" python3 "$NETKIT" echo-server $ECHO & STARTED_PIDS+=($!)
+
+DEVICE_CONF='[transport.wireguard]
+session_ping = 1s
+reconnect_min = 200ms
+reconnect_max = 1s
+persistent_keepalive = 1s'
+cat >"$TMP/a.conf" <<EOF
+$DEVICE_CONF
+
+[tunnel "echo"]
+transport = wireguard
+device_id = dev-a-echo
+local = tcp://127.0.0.1:$ECHO
+remote = tcp://10.99.1.1:33010
+
+[tunnel "web"]
+transport = wireguard
+device_id = dev-a-web
+local = tcp://127.0.0.1:$WEB
+remote = tcp://10.99.1.1:33011
+EOF
+printf '%s\n' "$DEVICE_CONF" >"$TMP/b.conf"
+start_a() {
+  ip netns exec "$DA" env WEFT_RUN_DIR="$TMP/run-a" "$WEFT" tunnel --config "$TMP/a.conf" "$CONN" >>"$TMP/a.log" 2>&1 &
+  DEV_A=$!
+  STARTED_PIDS+=("$DEV_A")
+}
+start_a
+ip netns exec "$DB" env WEFT_RUN_DIR="$TMP/run-b" "$WEFT" tunnel --transport wireguard --device-id dev-b "$CONN" \
+  "tcp://127.0.0.1:$ECHO" tcp://10.99.1.1:33012 >"$TMP/b.log" 2>&1 &
+DEV_B=$!
+STARTED_PIDS+=("$DEV_B")
+
+peers() { wg show "$IFS_SRV" peers 2>/dev/null | grep -c .; }
+# wireguard-go processes serving the server's interface
+wg_go_count() {
+  for p in $(pgrep -x wireguard-go); do tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null; echo; done | grep -c -- "-f $IFS_SRV "
+}
+wait_for 30 bash -c "[ \$(wg show $IFS_SRV peers 2>/dev/null | grep -c .) -eq 3 ]" &&
+  pass "three devices, three peers on the server" || fail "peers: $(wg show "$IFS_SRV" 2>&1); server: $(tail -20 "$TMP/server.log"); a: $(tail -20 "$TMP/a.log")"
+grep -q "interface $IFS_SRV up: userspace (wireguard-go, UAPI)" "$TMP/server.log" &&
+  pass "server says it drives wireguard-go through the UAPI" || fail "no backend line: $(cat "$TMP/server.log")"
+addr_of() { sed -n "s/.*tunnel t[0-9a-f]*: up; this device is \([0-9.]*\) on .*relaying port $2.*/\1/p" "$TMP/$1" | tail -1; }
+A_ECHO=$(addr_of a.log $ECHO)
+A_WEB=$(addr_of a.log $WEB)
+B_ECHO=$(addr_of b.log $ECHO)
+[ -n "$A_ECHO" ] && [ -n "$A_WEB" ] && [ -n "$B_ECHO" ] && pass "devices have addresses $A_ECHO $A_WEB $B_ECHO" ||
+  fail "device addresses unknown: $(cat "$TMP/a.log" "$TMP/b.log")"
+
+# every peer: exactly one /32 and a preshared key
+DUMP=$(wg show "$IFS_SRV" dump | tail -n +2)
+[ "$(awk '$4 != "(none)"' <<<"$DUMP" | grep -c .)" -eq 3 ] && pass "every peer has a preshared key" || fail "a peer without a PSK: $DUMP"
+[ "$(awk '$4 ~ /^10\.1\.[0-9.]*\/32$/' <<<"$DUMP" | grep -c .)" -eq 3 ] && pass "every peer allows exactly one /32" || fail "allowed IPs: $DUMP"
+# the device routes only the server's /32, from its own address
+A_ROUTES=$(in_a ip -4 route show table all | grep ' dev wft' | grep -v '^local ')
+grep -q '^default' <<<"$(in_a ip -4 route show)" && fail "a default route on the device" || pass "no default route on the device"
+[ "$(grep -c . <<<"$A_ROUTES")" -eq 2 ] && [ "$(grep -c '^10\.1\.255\.254 dev wft[0-9a-f]* table ' <<<"$A_ROUTES")" -eq 2 ] &&
+  pass "each device interface routes only the server's /32" || fail "device routes: $A_ROUTES"
+[ "$(in_a ip -4 rule show | grep -c "from 10\.1\.")" -eq 2 ] && pass "one source rule per tunnel" || fail "rules: $(in_a ip -4 rule show)"
+
+# ---- published ports: through the server's public port to 127.0.0.1 on A
+check "echo through the public port, 5 MB, checksums" 0 in_srv timeout 60 python3 "$NETKIT" roundtrip 10.99.1.1 33010 5
+check "HTTP through the public port" 0 in_srv curl -sS -o "$TMP/got" "http://10.99.1.1:33011/blob"
+cmp -s "$TMP/got" "$TMP/www/blob" && pass "HTTP body matches" || fail "HTTP body differs"
+check "B's service through its public port" 0 in_srv timeout 60 python3 "$NETKIT" roundtrip 10.99.1.1 33012 1
+
+# ---- host-only reach: the server reaches A's allowed port, nothing else
+check "operator reaches A's allowed port 8022" 0 in_srv timeout 5 bash -c "exec 3<>/dev/tcp/$A_ECHO/8022; head -1 <&3"
+contains "and it answers" "hello from 8022"
+check "operator refused on A's port 2222 (not in its ACL)" 1 in_srv timeout 5 bash -c "exec 3<>/dev/tcp/$A_ECHO/2222"
+contains "refused at once, not timed out" "refused"
+# ---- B cannot reach A: not on its own, not through the server
+check "B has no route to A" 1 in_b timeout 5 bash -c "exec 3<>/dev/tcp/$A_ECHO/8022"
+B_IF=$(in_b ip -o link show | sed -n 's/^[0-9]*: \(wft[0-9a-f]*\):.*/\1/p' | head -1)
+SERVER_KEY=$(wg show "$B_IF" peers | head -1)
+wg set "$B_IF" peer "$SERVER_KEY" allowed-ips 10.1.0.0/16 && in_b ip route add 10.1.0.0/16 dev "$B_IF"
+check "B, forcing its way through the server, is dropped" 124 in_b timeout 3 bash -c "exec 3<>/dev/tcp/$A_ECHO/8022"
+check "B cannot reach the server's own address either" 124 in_b timeout 3 bash -c "exec 3<>/dev/tcp/10.1.255.254/$CTL"
+OUT=$(in_srv nft list table inet "$TABLE")
+contains "firewall table drops device to device" 'iifname "'$IFS_SRV'" drop'
+contains "firewall table names A's allowed port and its relay" "ip daddr $A_ECHO tcp dport { $ECHO, 8022 } accept"
+
+# ---- no peer without a valid token
+for token in bogus "$(printf 'e30.e30.%064d' 0)"; do
+  check "a session with a bad token is refused" 0 in_srv curl -sk -o /dev/null -w '%{http_code}' \
+    -H "Connection: Upgrade" -H "Upgrade: weft-wireguard" -H "Authorization: Bearer $token" \
+    -H "weft-relay-port: 80" "https://127.0.0.1:$CTL/v1/wireguard"
+  contains "with 401" "401"
+done
+[ "$(peers)" -eq 3 ] && pass "no peer added for it" || fail "peers changed: $(wg show "$IFS_SRV" peers)"
+
+# ---- an ACL change reaches the firewall
+sed -i 's/^reach_ports = 8022/reach_ports = 8022, 2222/' "$TMP/server.conf"
+kill -HUP "$SERVER"
+wait_for 10 in_srv timeout 2 bash -c "exec 3<>/dev/tcp/$A_ECHO/2222" && pass "after SIGHUP, port 2222 is reachable" || fail "ACL change not applied: $(in_srv nft list table inet "$TABLE")"
+
+# ---- delete: A stops, its peers and rules go at once
+A_KEYS=$(for f in "$TMP"/run-a/plugins/wireguard/keys/*.key; do wg pubkey <"$f"; done)
+kill -INT "$DEV_A"; wait "$DEV_A" 2>/dev/null
+LEFT=$(wg show "$IFS_SRV" peers)
+! grep -qF "$A_KEYS" <<<"$LEFT" && [ "$(peers)" -eq 1 ] && pass "A's peers removed on delete" || fail "peers after delete: $LEFT"
+OUT=$(in_srv nft list table inet "$TABLE")
+case "$OUT" in *"$A_ECHO"*) fail "A's rules left: $OUT" ;; *) pass "A's rules removed" ;; esac
+[ -z "$(in_a ip -o link show | grep wft)" ] && pass "A's interfaces gone" || fail "A left interfaces: $(in_a ip -o link show)"
+[ -z "$(in_a ip -4 rule show | grep "from 10\.1\.")" ] && pass "A's routing rules gone" || fail "A left rules: $(in_a ip -4 rule show)"
+
+# ---- stop: interface and table gone; start: B comes back by itself
+kill "$SERVER"; wait "$SERVER" 2>/dev/null
+! in_srv ip link show "$IFS_SRV" >/dev/null 2>&1 && pass "interface removed at stop" || fail "interface left after stop"
+! in_srv nft list table inet "$TABLE" >/dev/null 2>&1 && pass "firewall table removed at stop" || fail "table left after stop"
+wait_for 5 test "$(wg_go_count)" -eq 0 && pass "wireguard-go stopped" || fail "wireguard-go left running"
+start_server server2.log
+wait_for 20 bash -c "[ \$(wg show $IFS_SRV peers 2>/dev/null | grep -c .) -eq 1 ]" && pass "B's peer restored after the restart" || fail "B not back: $(tail -5 "$TMP/b.log")"
+check "B's service through the restarted server" 0 in_srv timeout 30 python3 "$NETKIT" roundtrip 10.99.1.1 33012 1
+
+# ---- kill -9: the stale interface is replaced, not doubled
+kill -9 "$SERVER"; wait "$SERVER" 2>/dev/null
+start_server server3.log
+grep -q "removing a stale interface" "$TMP/server3.log" && pass "stale interface reconciled" || fail "no reconcile: $(cat "$TMP/server3.log")"
+wait_for 10 test "$(wg_go_count)" -eq 1 && pass "one wireguard-go, the old one gone" || fail "wireguard-go count: $(wg_go_count)"
+wait_for 20 bash -c "[ \$(wg show $IFS_SRV peers 2>/dev/null | grep -c .) -eq 1 ]" && pass "B's peer back after kill -9" || fail "B not back after kill -9"
+
+# ---- idle: operator traffic keeps the lease, keepalives do not (a new
+# tunnel, as a lease keeps the idle timeout it was made with)
+kill -INT "$DEV_B"; wait "$DEV_B" 2>/dev/null
+kill "$SERVER"; wait "$SERVER" 2>/dev/null
+write_server_conf 4s
+start_server server4.log
+ip netns exec "$DB" env WEFT_RUN_DIR="$TMP/run-b" "$WEFT" tunnel --transport wireguard --device-id dev-b "$CONN" \
+  "tcp://127.0.0.1:$ECHO" tcp://10.99.1.1:33012 >"$TMP/b2.log" 2>&1 &
+DEV_B=$!
+STARTED_PIDS+=("$DEV_B")
+wait_for 20 grep -q "up; this device is" "$TMP/b2.log" || fail "B not back for the idle check: $(cat "$TMP/b2.log")"
+B_ECHO=$(addr_of b2.log $ECHO)
+for i in $(seq 16); do in_srv timeout 2 bash -c "exec 3<>/dev/tcp/$B_ECHO/$ECHO; echo x >&3" 2>/dev/null; sleep 0.5; done
+! grep -q "ended: idle-timeout" "$TMP/server4.log" && pass "operator traffic kept the lease for 8 s (idle timeout 4 s)" || fail "reaped despite traffic"
+wait_for 20 grep -q "ended: idle-timeout" "$TMP/server4.log" && pass "idle lease ended with only keepalives" || fail "no idle timeout"
+[ "$(peers)" -eq 0 ] && pass "peer removed at idle expiry" || fail "peer left after idle: $(wg show "$IFS_SRV" peers)"
+wait_for 20 grep -q "no longer has this tunnel" "$TMP/b2.log" && pass "device B stops: tunnel gone" || fail "B did not notice: $(tail -5 "$TMP/b2.log")"
+finish
