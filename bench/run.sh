@@ -25,6 +25,7 @@ SECS=5 TUNNELS=1000 STREAMS=10000
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
 TMP=$(mktemp -d /tmp/weft-bench.XXXXXX)
+chmod 755 "$TMP" # nginx workers (nobody) read the 1 KiB file from here
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
@@ -266,3 +267,9 @@ printf 'server RSS with %d open streams: %d KiB more, %.1f KiB per stream (targe
 grep -q holding "$TMP/hold2.out" || say "hold-streams: $(tail -3 "$TMP/hold2.out")"
 exec 8>&-
 wait "$HOLD"
+
+# ---- WireGuard between two network namespaces: bare wireguard-go against
+# weft's wireguard and websocket transports (says why and skips what it
+# cannot run, e.g. without root or wireguard-go)
+say "wireguard bench..."
+bash "$top/bench/wireguard.sh"

@@ -54,6 +54,9 @@ const struct weft_option conf_server_options[] = {
      offsetof(struct server_conf, use_secret_per_ip), "false",
      "one secret per listen address; a client must use the one it reached",
      NULL, 0, 0, 0},
+    {"admins", WEFT_OPT_STRING, offsetof(struct server_conf, admins), "admin",
+     "device ids (comma-separated) whose sessions may approve or deny "
+     "tunnels that wait for approval", NULL, 0, 0, 0},
     {"email", WEFT_OPT_STRING, offsetof(struct server_conf, email), NULL,
      "contact address for ACME certificates", NULL, 0, 0, 0},
     {"log_level", WEFT_OPT_ENUM, offsetof(struct server_conf, log_level),

@@ -36,6 +36,7 @@ struct server_conf {
   const char *plain_http;   /* loopback|on|off: control API without TLS */
   bool use_secret_per_ip;
   const char *email;        /* ACME account address */
+  const char *admins;       /* device ids that may approve tunnels */
   const char *log_level;    /* error|warning|info|debug */
   int64_t idle_timeout_ms;  /* a lease ends after this long without traffic */
   int64_t lease_ttl_ms;     /* and at the latest this long after creation */

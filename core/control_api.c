@@ -310,31 +310,81 @@ static bool device_params_ok(const json_t *params, struct http_response *resp)
   return true;
 }
 
+/* What a 201 create answers: the tunnel, and its orchestration token. */
+static json_t *created_reply(struct control_api *api,
+                             struct tunnel_outcome *out)
+{
+  json_t *reply = tunnel_to_json(api->tunnels, out->tunnel);
+  json_object_set_new(reply, "token", json_string(out->token));
+  json_object_set_new(reply, "token_expires_in",
+                      json_integer(ORCHESTRATION_TTL_S));
+  free(out->token);
+  out->token = NULL;
+  return reply;
+}
+
+/* A create body's fields into tr (strings point into doc). */
+static bool request_fields(json_t *doc, struct tunnel_request *tr,
+                           struct http_response *resp)
+{
+  static const char *const fields[] = {
+      "transport", "local",         "remote",         "name",
+      "device_id", "allow_ips",     "device_params",  "await_approval",
+      NULL};
+  memset(tr, 0, sizeof *tr);
+  if (!only_fields(doc, fields, resp) ||
+      !string_field(doc, "transport", &tr->transport, resp) ||
+      !string_field(doc, "local", &tr->local, resp) ||
+      !string_field(doc, "remote", &tr->remote, resp) ||
+      !string_field(doc, "name", &tr->name, resp) ||
+      !string_field(doc, "device_id", &tr->device_id, resp) ||
+      !string_field(doc, "allow_ips", &tr->allow_ips, resp))
+    return false;
+  tr->device_params = json_object_get(doc, "device_params");
+  return !tr->device_params || device_params_ok(tr->device_params, resp);
+}
+
+/* The consent flow: checked now, opened only when an administrator
+ * approves (POST /v1/approvals/ID/approve). */
+static void ask_approval(struct control_api *api,
+                         const struct tunnel_request *tr, json_t *doc,
+                         struct http_response *resp)
+{
+  struct tunnel_outcome out;
+  if (!tunnel_service_check(api->tunnels, tr, &out))
+    return reply_error(resp, out.status, out.code, out.message);
+  json_object_del(doc, "await_approval");
+  json_object_set_new(doc, "device_id", json_string(tr->device_id));
+  char why[256];
+  int64_t now = clock_wall_s();
+  struct approval *ap =
+      approvals_add(&api->approvals, tr->device_id, doc, now, why, sizeof why);
+  if (!ap)
+    return reply_error(resp, 409, "approval_busy", why);
+  log_info("device %s asks for a tunnel (%s %s) that waits for approval: %s",
+           tr->device_id, tr->transport ? tr->transport : "websocket",
+           tr->local ? tr->local : "", ap->id);
+  strbuf_addf(&resp->headers, "Location: /v1/approvals/%s\r\n", ap->id);
+  reply_json(resp, 202, approval_to_json(ap, now, 0));
+}
+
 static void create_tunnel(struct control_api *api,
                           const struct http_request *req,
                           struct http_response *resp, const char *subject)
 {
-  static const char *const fields[] = {"transport", "local",  "remote",
-                                       "name",      "device_id", "allow_ips",
-                                       "device_params", NULL};
   json_t *doc = body_object(req, resp);
   if (!doc)
     return;
-  struct tunnel_request tr = {0};
-  if (!only_fields(doc, fields, resp) ||
-      !string_field(doc, "transport", &tr.transport, resp) ||
-      !string_field(doc, "local", &tr.local, resp) ||
-      !string_field(doc, "remote", &tr.remote, resp) ||
-      !string_field(doc, "name", &tr.name, resp) ||
-      !string_field(doc, "device_id", &tr.device_id, resp) ||
-      !string_field(doc, "allow_ips", &tr.allow_ips, resp)) {
+  struct tunnel_request tr;
+  if (!request_fields(doc, &tr, resp)) {
     json_decref(doc);
     return;
   }
-  tr.device_params = json_object_get(doc, "device_params");
-  if (tr.device_params && !device_params_ok(tr.device_params, resp)) {
+  const json_t *wait = json_object_get(doc, "await_approval");
+  if (wait && !json_is_boolean(wait)) {
     json_decref(doc);
-    return;
+    return reply_error(resp, 400, "bad_request",
+                       "await_approval must be true or false");
   }
   /* A device opens tunnels for itself only. */
   if (tr.device_id && strcmp(tr.device_id, subject)) {
@@ -343,19 +393,120 @@ static void create_tunnel(struct control_api *api,
                        "device_id differs from the device that logged in");
   }
   tr.device_id = subject;
+  if (json_is_true(wait)) {
+    ask_approval(api, &tr, doc, resp);
+    json_decref(doc);
+    return;
+  }
   struct tunnel_outcome out;
   tunnel_service_create(api->tunnels, &tr, &out);
   json_decref(doc);
   if (out.status != 201)
     return reply_error(resp, out.status, out.code, out.message);
-  json_t *reply = tunnel_to_json(api->tunnels, out.tunnel);
-  json_object_set_new(reply, "token", json_string(out.token));
-  json_object_set_new(reply, "token_expires_in",
-                      json_integer(ORCHESTRATION_TTL_S));
-  free(out.token);
   strbuf_addf(&resp->headers, "Location: /v1/tunnels/%s\r\n",
               out.tunnel->lease->tunnel_id);
-  reply_json(resp, 201, reply);
+  reply_json(resp, 201, created_reply(api, &out));
+}
+
+/* ---- approvals ---- */
+
+static void list_approvals(struct control_api *api, struct http_response *resp,
+                           const char *subject)
+{
+  int64_t now = clock_wall_s();
+  bool admin = approvals_is_admin(api->admins, subject);
+  json_t *list = json_array();
+  for (struct approval *ap = api->approvals.head; ap; ap = ap->next)
+    if (admin || !strcmp(ap->device_id, subject))
+      json_array_append_new(list, approval_to_json(ap, now, 0));
+  reply_json(resp, 200, json_pack("{s:o}", "approvals", list));
+}
+
+static void decide(struct control_api *api, struct approval *ap, bool approve,
+                   const char *subject, struct http_response *resp)
+{
+  int64_t now = clock_wall_s();
+  if (ap->state != APPROVAL_PENDING)
+    return reply_error(resp, 409, "already_decided",
+                       "this request was already decided");
+  snprintf(ap->decided_by, sizeof ap->decided_by, "%s", subject);
+  ap->decided_at = now;
+  if (!approve) {
+    ap->state = APPROVAL_DENIED;
+    snprintf(ap->message, sizeof ap->message, "denied by %s", subject);
+    log_info("approval %s for device %s denied by %s", ap->id, ap->device_id,
+             subject);
+    return reply_json(resp, 200, approval_to_json(ap, now, 0));
+  }
+  struct tunnel_request tr;
+  struct http_response scratch = {0};
+  request_fields(ap->request, &tr, &scratch); /* checked when it came */
+  strbuf_free(&scratch.body);
+  strbuf_free(&scratch.headers);
+  tr.device_id = ap->device_id;
+  struct tunnel_outcome out;
+  tunnel_service_create(api->tunnels, &tr, &out);
+  if (out.status != 201) {
+    ap->state = APPROVAL_FAILED;
+    snprintf(ap->message, sizeof ap->message, "approved by %.63s, but: %.512s",
+             subject, out.message);
+    return reply_error(resp, out.status, out.code, out.message);
+  }
+  ap->state = APPROVAL_APPROVED;
+  ap->tunnel = created_reply(api, &out);
+  log_info("approval %s for device %s granted by %s: tunnel %s", ap->id,
+           ap->device_id, subject, out.tunnel->lease->tunnel_id);
+  json_t *doc = approval_to_json(ap, now, 0);
+  json_object_set_new(doc, "tunnel_id",
+                      json_string(out.tunnel->lease->tunnel_id));
+  reply_json(resp, 200, doc);
+}
+
+/* /v1/approvals/ID[/approve|/deny] */
+static void one_approval(struct control_api *api,
+                         const struct http_request *req,
+                         struct http_response *resp, const char *rest,
+                         const char *subject)
+{
+  approvals_expire(&api->approvals, clock_wall_s());
+  char id[32];
+  size_t n = strcspn(rest, "/");
+  const char *action = rest[n] ? rest + n + 1 : NULL;
+  if (n == 0 || n >= sizeof id)
+    return reply_error(resp, 404, "not_found", "no such request");
+  memcpy(id, rest, n);
+  id[n] = '\0';
+  struct approval *ap = approvals_find(&api->approvals, id);
+  bool admin = approvals_is_admin(api->admins, subject);
+  if (action && !admin) /* the same answer whether or not ID exists */
+    return reply_error(resp, 403, "forbidden",
+                       "only an administrator ([server] admins) decides");
+  bool owner = ap && !strcmp(ap->device_id, subject);
+  if (!ap || (!admin && !owner))
+    return reply_error(resp, 404, "not_found",
+                       "no such request (it expired, was withdrawn, or the "
+                       "server restarted: ask again)");
+  if (action) {
+    bool approve = !strcmp(action, "approve");
+    if (!approve && strcmp(action, "deny"))
+      return reply_error(resp, 404, "not_found", "no such endpoint");
+    if (!method_is(req, "POST"))
+      return method_not_allowed(resp, "POST");
+    if (owner)
+      return reply_error(resp, 403, "forbidden",
+                         "a device does not approve its own tunnel");
+    return decide(api, ap, approve, subject, resp);
+  }
+  if (method_is(req, "GET"))
+    return reply_json(resp, 200,
+                      approval_to_json(ap, clock_wall_s(), owner));
+  if (method_is(req, "DELETE")) { /* withdrawn by its device, or dropped */
+    log_info("approval %s withdrawn by %s", ap->id, subject);
+    approvals_remove(&api->approvals, ap);
+    resp->status = 204;
+    return;
+  }
+  method_not_allowed(resp, "GET, DELETE");
 }
 
 static void list_tunnels(struct control_api *api, struct http_response *resp)
@@ -579,7 +730,9 @@ void control_api_handle(void *data, const struct http_request *req,
   bool tunnels = path_is(url, "/v1/tunnels");
   bool tunnel_item = !tunnels && !strncmp(url, "/v1/tunnels/", 12);
   bool audit = path_is(url, "/v1/audit");
-  if (!tunnels && !tunnel_item && !audit)
+  bool approvals = path_is(url, "/v1/approvals");
+  bool approval_item = !approvals && !strncmp(url, "/v1/approvals/", 14);
+  if (!tunnels && !tunnel_item && !audit && !approvals && !approval_item)
     return reply_error(resp, 404, "not_found", "no such endpoint");
   char subject[64];
   if (!authorised(api, req, resp, subject, sizeof subject))
@@ -588,6 +741,20 @@ void control_api_handle(void *data, const struct http_request *req,
     if (!method_is(req, "GET"))
       return method_not_allowed(resp, "GET");
     return audit_log(api, req, resp);
+  }
+  if (approvals) {
+    if (!method_is(req, "GET"))
+      return method_not_allowed(resp, "GET");
+    return list_approvals(api, resp, subject);
+  }
+  if (approval_item) {
+    char rest[128];
+    size_t n = path_len(url) - 14;
+    if (n >= sizeof rest)
+      return reply_error(resp, 404, "not_found", "no such request");
+    memcpy(rest, url + 14, n);
+    rest[n] = '\0';
+    return one_approval(api, req, resp, rest, subject);
   }
   if (tunnels) {
     if (method_is(req, "POST"))

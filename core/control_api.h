@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "approvals.h"
 #include "http_server.h"
 #include "login.h"
 #include "netlist.h"
@@ -47,6 +48,8 @@ struct control_api {
   /* Who may use the API (login, tunnels, sessions) without TLS. */
   struct prefix_list plain_allow;
   struct control_stats stats;
+  const char *admins;          /* [server] admins: who decides approvals */
+  struct approvals approvals;  /* tunnels waiting for an administrator */
 };
 
 /* An http_handler_fn; data is a struct control_api. */

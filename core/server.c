@@ -302,6 +302,7 @@ static int start_services(struct server *s, const char *state_dir, char *err,
   s->api.secret_for = secret_for;
   s->api.secret_ctx = s;
   s->api.per_ip = s->per_ip_secrets;
+  s->api.admins = sc->admins;
   memset(&s->api.plain_allow, 0, sizeof s->api.plain_allow); /* off */
   if (strcmp(sc->plain_http, "off") &&
       prefix_list_parse(strcmp(sc->plain_http, "on") ? "127.0.0.0/8, ::1"
@@ -347,6 +348,7 @@ static void free_services(struct server *s)
     s->store->ops->close(s->store);
   s->store = NULL;
   acl_policy_free(&s->acl);
+  approvals_free(&s->api.approvals);
   tokens_free(&s->tokens);
   free(s->login);
   s->login = NULL;
@@ -443,6 +445,7 @@ static void reload(struct server *s)
   }
   conf_free(s->conf);
   s->conf = fresh;
+  s->api.admins = fresh->server.admins;
 }
 
 static void on_signal(uv_signal_t *sig, int signum)

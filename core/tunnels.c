@@ -348,6 +348,16 @@ static void undo_create(struct tunnel_service *svc, struct tunnel *t,
   svc->stats.refused++;
 }
 
+bool tunnel_service_check(struct tunnel_service *svc,
+                          const struct tunnel_request *req,
+                          struct tunnel_outcome *out)
+{
+  struct url local, remote;
+  struct plugin *plugin;
+  memset(out, 0, sizeof *out);
+  return check_request(svc, req, &local, &remote, &plugin, out);
+}
+
 void tunnel_service_create(struct tunnel_service *svc,
                            const struct tunnel_request *req,
                            struct tunnel_outcome *out)
@@ -413,7 +423,7 @@ void tunnel_service_create(struct tunnel_service *svc,
     outcome(out, rc == WEFT_EADDRINUSE ? 409 : 503,
             rc == WEFT_EADDRINUSE ? "claim_taken" : "ingress_failed", "%s",
             why2);
-    close_transport(t, WEFT_ECANCELED);
+    close_transport(t, 0); /* its lease is released */
     undo_create(svc, t, out, now);
     return;
   }
@@ -448,7 +458,7 @@ int tunnel_service_delete(struct tunnel_service *svc, const char *id,
     return WEFT_ENOENT;
   char copy[64];
   snprintf(copy, sizeof copy, "%s", id);
-  close_transport(t, WEFT_ECANCELED);
+  close_transport(t, 0);
   tunnel_unlink(svc, t);
   int rc = leases_release(&svc->leases, copy, event, detail, clock_wall_s());
   if (rc == 0) {

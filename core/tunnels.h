@@ -101,6 +101,12 @@ void tunnel_service_close(struct tunnel_service *svc);
 void tunnel_service_create(struct tunnel_service *svc,
                            const struct tunnel_request *req,
                            struct tunnel_outcome *out);
+/* Only the checks a create makes before it takes anything (request, ACL,
+ * transport): true, or false with out filled as a refusal. */
+bool tunnel_service_check(struct tunnel_service *svc,
+                          const struct tunnel_request *req,
+                          struct tunnel_outcome *out);
+
 /* 0, or WEFT_ENOENT. event: "deleted", "idle-timeout", ... */
 int tunnel_service_delete(struct tunnel_service *svc, const char *id,
                           const char *event, const char *detail);

@@ -9,6 +9,7 @@ int cmd_tunnel(int argc, char **argv);
 int cmd_service(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_login(int argc, char **argv);
+int cmd_admin(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 

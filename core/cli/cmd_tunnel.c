@@ -12,12 +12,13 @@
 #include "../secret.h"
 #include "../crypto.h"
 #include "../url.h"
+#include "approval_wait.h"
 #include "cli.h"
 #include "cli_env.h"
 #include "tunnel_status.h"
 
 enum { OPT_PLUGIN_DIR = 256, OPT_DEVICE_ID, OPT_ONLY, OPT_CONNECT_FILE,
-       OPT_RUN_DIR };
+       OPT_RUN_DIR, OPT_AWAIT_APPROVAL };
 
 #define DEFAULT_TRANSPORT "websocket"
 
@@ -57,6 +58,7 @@ struct session {
   size_t count;
   struct open_tunnel *opening; /* reports may come during client_tunnel_open */
   const char *run_dir;
+  bool await_approval;   /* ask, and open only once an admin approves */
   bool status_warned;
   uv_signal_t sigint, sigterm;
   uv_timer_t refresh;
@@ -235,9 +237,20 @@ static int open_tunnel(struct plugin_registry *reg, struct session *s,
       json_object_set_new(body, "name", json_string(t->name));
     if (json_object_size(device_params))
       json_object_set(body, "device_params", device_params);
+    if (s->await_approval)
+      json_object_set_new(body, "await_approval", json_true());
     int status = client_request(c, "POST", "/v1/tunnels", body, &reply, err,
                                 sizeof err);
     json_decref(body);
+    if (status == 202) { /* the consent flow: an administrator decides */
+      json_t *tunnel = approval_wait(c, reply, label, err, sizeof err);
+      json_decref(reply);
+      reply = tunnel;
+      status = tunnel ? 201 : 403;
+      if (!tunnel)
+        reply = json_pack("{s:{s:s,s:s}}", "error", "code", "not_approved",
+                          "message", err);
+    }
     if (status != 201) {
       if (status)
         client_error_text(reply, status, err, sizeof err);
@@ -528,6 +541,7 @@ int cmd_tunnel(int argc, char **argv)
       {"run-dir", required_argument, NULL, OPT_RUN_DIR},
       {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
       {"device-id", required_argument, NULL, OPT_DEVICE_ID},
+      {"await-approval", no_argument, NULL, OPT_AWAIT_APPROVAL},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -535,7 +549,7 @@ int cmd_tunnel(int argc, char **argv)
   const char *transport = NULL, *config_path = NULL, *plugin_dir = NULL;
   const char *device_id = NULL, *only = NULL, *connect_file = NULL;
   const char *run_dir = NULL;
-  bool verbose = false;
+  bool verbose = false, await_approval = false;
   int c;
   optind = 1;
   opterr = 0;
@@ -548,6 +562,7 @@ int cmd_tunnel(int argc, char **argv)
     case OPT_RUN_DIR: run_dir = optarg; break;
     case OPT_PLUGIN_DIR: plugin_dir = optarg; break;
     case OPT_DEVICE_ID: device_id = optarg; break;
+    case OPT_AWAIT_APPROVAL: await_approval = true; break;
     case 'v': verbose = true; break;
     case 'h': cli_print_usage("tunnel"); return EXIT_OK;
     case ':':
@@ -623,6 +638,7 @@ int cmd_tunnel(int argc, char **argv)
     client_default_device_id(session->base_device,
                              sizeof session->base_device);
   session->run_dir = run_dir ? run_dir : run_dir_default();
+  session->await_approval = await_approval;
   log_set_level(verbose ? WEFT_LOG_DEBUG : WEFT_LOG_INFO);
 
   struct cli_env env;

@@ -19,6 +19,7 @@ static const struct {
      "  service   install a tunnel as a systemd service\n"
      "  plugins   list transport plugins, loaded and refused\n"
      "  login     log in to a server and print a session token\n"
+     "  admin     approve or deny waiting tunnels, list or end tunnels\n"
      "  version   print the version\n"
      "  help      show help for a command\n"
      "\n"
@@ -80,6 +81,8 @@ static const struct {
      "      --connect-file FILE  read weft://SECRET@HOST from FILE (keeps the\n"
      "                           secret out of process lists)\n"
      "      --device-id ID       this device's id (default: the host name)\n"
+     "      --await-approval     open only once an administrator approves\n"
+     "                           (weft admin approve ID); Ctrl-C withdraws\n"
      "      --run-dir DIR        where tunnel states and transport keys live\n"
      "                           (default /run/weft for root, else\n"
      "                           $XDG_RUNTIME_DIR/weft; or $WEFT_RUN_DIR)\n"
@@ -123,6 +126,21 @@ static const struct {
      "\n"
      "Options:\n"
      "      --device-id ID       the device to log in as (default: host name)\n"
+     "  -h, --help               show this help\n"},
+    {"admin",
+     "Usage: weft admin weft://SECRET@HOST[:PORT] COMMAND [--device-id ID]\n"
+     "\n"
+     "The administrator's side of the control API:\n"
+     "  approvals          tunnels waiting for approval (weft tunnel\n"
+     "                     --await-approval), with who asks for what\n"
+     "  approve ID         open that tunnel now\n"
+     "  deny ID            refuse it (the device is told)\n"
+     "  tunnels            the open tunnels\n"
+     "  end TUNNEL_ID      end a tunnel now (its device is told)\n"
+     "\n"
+     "Options:\n"
+     "      --device-id ID       log in as ID (default admin); approve and deny\n"
+     "                           need it listed in [server] admins\n"
      "  -h, --help               show this help\n"},
     {"plugins",
      "Usage: weft plugins [OPTIONS]\n"

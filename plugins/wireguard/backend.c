@@ -245,14 +245,16 @@ void wg_backend_close(struct wg_backend *b)
     b->host->timer_stop(b->restart);
     b->restart = NULL;
   }
-  char err[256];
-  rtnl_link_delete(b->ifname, err, sizeof err);
   struct wg_proc *p = b->proc;
   if (p) {
-    /* Deleting the link ends wireguard-go too; SIGTERM makes sure, and it
-     * removes its socket on the way out. */
+    /* wireguard-go removes its interface and socket when it exits (and
+     * complains if the interface vanished under it first); the core waits
+     * for the child before the process ends. */
     uv_process_kill(&p->handle, SIGTERM);
     p->b = NULL;
     b->proc = NULL;
+  } else {
+    char err[256];
+    rtnl_link_delete(b->ifname, err, sizeof err);
   }
 }

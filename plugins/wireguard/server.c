@@ -685,6 +685,7 @@ void wg_server_tunnel_close(void *ctx, void *tunnel_ctx, int reason)
   remove_peer(srv, st, reason == WEFT_ETIMEDOUT ? "lease ended"
                        : reason == WEFT_ECANCELED ? "server stopping"
                                                   : "tunnel deleted");
+  /* (reason values: sdk/weft/plugin.h, server_tunnel_close) */
   sync_firewall(srv);
   /* A stopping server keeps the keys for the restart; otherwise the
    * tunnel is over. */

@@ -215,6 +215,10 @@ struct weft_plugin {
   int (*server_datagram)(void *ctx, void *tunnel_ctx,
                          const struct weft_udp_peer *peer, const void *data,
                          size_t len);
+  /* reason: 0, the tunnel is over (deleted; forget it); WEFT_ETIMEDOUT,
+   * its lease ended (expiry or idle timeout; forget it); WEFT_ECANCELED,
+   * the server is stopping and the lease stays for the next start (keep
+   * what a restored tunnel will need). */
   void (*server_tunnel_close)(void *ctx, void *tunnel_ctx, int reason);
 
   /* Client side. Required with WEFT_CAP_CLIENT. */

@@ -187,6 +187,24 @@ sed -i 's/^reach_ports = 8022/reach_ports = 8022, 2222/' "$TMP/server.conf"
 kill -HUP "$SERVER"
 wait_for 10 in_srv timeout 2 bash -c "exec 3<>/dev/tcp/$A_ECHO/2222" && pass "after SIGHUP, port 2222 is reachable" || fail "ACL change not applied: $(in_srv nft list table inet "$TABLE")"
 
+# ---- consent: a tunnel that waits for an administrator has no peer until
+# approved, and the administrator ends it at once
+ip netns exec "$DB" env WEFT_RUN_DIR="$TMP/run-c" "$WEFT" tunnel --await-approval --transport wireguard \
+  --device-id dev-c "$CONN" "tcp://127.0.0.1:$ECHO" tcp://10.99.1.1:33013 >"$TMP/c.log" 2>&1 &
+DEV_C=$!
+STARTED_PIDS+=("$DEV_C")
+wait_for 20 grep -q "waiting for an administrator" "$TMP/c.log" || fail "no waiting line: $(cat "$TMP/c.log")"
+REQ=$(sed -n 's/.*approve request \(a[0-9a-f]*\).*/\1/p' "$TMP/c.log" | head -1)
+sleep 1
+[ "$(peers)" -eq 3 ] && pass "no peer while the tunnel waits for approval" || fail "peer added before approval"
+check "the administrator approves" 0 in_srv "$WEFT" admin "$CONN" approve "$REQ"
+TID_C=$(sed -n 's/.*approved: tunnel \(t[0-9a-f]*\).*/\1/p' <<<"$OUT")
+wait_for 20 bash -c "[ \$(wg show $IFS_SRV peers 2>/dev/null | grep -c .) -eq 4 ]" && pass "the peer comes with the approval" || fail "no peer after approval: $(cat "$TMP/c.log")"
+check "the administrator ends it" 0 in_srv "$WEFT" admin "$CONN" end "$TID_C"
+[ "$(peers)" -eq 3 ] && pass "its peer went at once" || fail "peer left after end"
+wait_for 20 grep -q "no longer has this tunnel" "$TMP/c.log" && pass "device C hears it ended" || fail "device C not told"
+kill "$DEV_C"; wait "$DEV_C" 2>/dev/null
+
 # ---- delete: A stops, its peers and rules go at once
 A_KEYS=$(for f in "$TMP"/run-a/plugins/wireguard/keys/*.key; do wg pubkey <"$f"; done)
 kill -INT "$DEV_A"; wait "$DEV_A" 2>/dev/null
@@ -194,6 +212,8 @@ LEFT=$(wg show "$IFS_SRV" peers)
 ! grep -qF "$A_KEYS" <<<"$LEFT" && [ "$(peers)" -eq 1 ] && pass "A's peers removed on delete" || fail "peers after delete: $LEFT"
 OUT=$(in_srv nft list table inet "$TABLE")
 case "$OUT" in *"$A_ECHO"*) fail "A's rules left: $OUT" ;; *) pass "A's rules removed" ;; esac
+[ "$(ls "$STATE/plugins/wireguard/tunnels" | grep -c .)" -eq 1 ] && pass "the server forgot A's keys (B's stay)" ||
+  fail "tunnel key files: $(ls "$STATE/plugins/wireguard/tunnels")"
 [ -z "$(in_a ip -o link show | grep wft)" ] && pass "A's interfaces gone" || fail "A left interfaces: $(in_a ip -o link show)"
 [ -z "$(in_a ip -4 rule show | grep "from 10\.1\.")" ] && pass "A's routing rules gone" || fail "A left rules: $(in_a ip -4 rule show)"
 

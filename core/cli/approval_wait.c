@@ -1,0 +1,94 @@
+#include "approval_wait.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "../client.h"
+
+#define POLL_MS 1000
+#define PROGRESS_EVERY_S 30
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+  (void)sig;
+  interrupted = 1;
+}
+
+/* Asks once; 1 decided (result in *tunnel or why), 0 still pending,
+ * -1 failed (why). */
+static int poll_once(struct client *c, const char *path, json_t **tunnel,
+                     char *why, size_t whylen)
+{
+  json_t *reply = NULL;
+  char err[512];
+  int status = client_request(c, "GET", path, NULL, &reply, err, sizeof err);
+  if (status == 0) { /* unreachable for a moment: keep waiting */
+    json_decref(reply);
+    return 0;
+  }
+  if (status != 200) {
+    client_error_text(reply, status, why, whylen);
+    json_decref(reply);
+    return -1;
+  }
+  const char *state = json_string_value(json_object_get(reply, "state"));
+  const char *message = json_string_value(json_object_get(reply, "message"));
+  int done = 1;
+  if (state && !strcmp(state, "pending"))
+    done = 0;
+  else if (state && !strcmp(state, "approved") &&
+           json_is_object(json_object_get(reply, "tunnel")))
+    *tunnel = json_incref(json_object_get(reply, "tunnel"));
+  else
+    snprintf(why, whylen, "%s", message ? message : "not approved");
+  json_decref(reply);
+  return done;
+}
+
+json_t *approval_wait(struct client *c, const json_t *pending,
+                      const char *label, char *why, size_t whylen)
+{
+  const char *id = json_string_value(json_object_get(pending, "id"));
+  if (!id) {
+    snprintf(why, whylen, "the server's answer names no request");
+    return NULL;
+  }
+  char path[128];
+  snprintf(path, sizeof path, "/v1/approvals/%s", id);
+  fprintf(stderr,
+          "%s: waiting for an administrator to approve request %s\n"
+          "  (on the server's side: weft admin approve %s, or deny %s; "
+          "Ctrl-C withdraws it)\n",
+          label, id, id, id);
+  struct sigaction quiet = {.sa_handler = on_interrupt}, old_int, old_term;
+  sigaction(SIGINT, &quiet, &old_int);
+  sigaction(SIGTERM, &quiet, &old_term);
+  interrupted = 0;
+  json_t *tunnel = NULL;
+  time_t started = time(NULL), said = started;
+  int rc = 0;
+  while (!interrupted && (rc = poll_once(c, path, &tunnel, why, whylen)) == 0) {
+    nanosleep(&(struct timespec){0, POLL_MS * 1000000L}, NULL);
+    if (time(NULL) - said >= PROGRESS_EVERY_S) {
+      said = time(NULL);
+      fprintf(stderr, "%s: still waiting for approval (%lld s)\n", label,
+              (long long)(said - started));
+    }
+  }
+  if (interrupted) {
+    json_t *ignored = NULL;
+    char err[256];
+    client_request(c, "DELETE", path, NULL, &ignored, err, sizeof err);
+    json_decref(ignored);
+    snprintf(why, whylen, "withdrawn before anyone decided");
+  }
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  if (tunnel)
+    fprintf(stderr, "%s: approved\n", label);
+  return tunnel;
+}

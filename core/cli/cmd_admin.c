@@ -1,0 +1,141 @@
+/* `weft admin`: an administrator's side of the control API, for the
+ * consent flow and for ending tunnels:
+ *   weft admin CONN approvals         requests waiting for a decision
+ *   weft admin CONN approve|deny ID   decide on one
+ *   weft admin CONN tunnels           what is open
+ *   weft admin CONN end TUNNEL_ID     end a tunnel now
+ * It logs in as --device-id (default "admin"), which [server] admins must
+ * list for approve and deny. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../client.h"
+#include "cli.h"
+
+enum { OPT_DEVICE_ID = 256 };
+
+static void print_approval(const json_t *ap)
+{
+  const json_t *req = json_object_get(ap, "request");
+  const char *remote = json_string_value(json_object_get(req, "remote"));
+  printf("%-18s %-9s %-20s %-10s %s%s%s\n",
+         json_string_value(json_object_get(ap, "id")),
+         json_string_value(json_object_get(ap, "state")),
+         json_string_value(json_object_get(ap, "device_id")),
+         json_string_value(json_object_get(req, "transport"))
+             ? json_string_value(json_object_get(req, "transport"))
+             : "websocket",
+         json_string_value(json_object_get(req, "local")),
+         remote ? " -> " : "", remote ? remote : "");
+}
+
+static int run(struct client *c, int argc, char **argv)
+{
+  const char *what = argv[0];
+  char path[160], err[1024];
+  const char *method = "GET";
+  bool one_arg = !strcmp(what, "approve") || !strcmp(what, "deny") ||
+                 !strcmp(what, "end");
+  if (one_arg != (argc == 2) ||
+      (!one_arg && strcmp(what, "approvals") && strcmp(what, "tunnels"))) {
+    fprintf(stderr, "weft admin: expected approvals, tunnels, approve ID, "
+                    "deny ID or end TUNNEL_ID\n");
+    return EXIT_USAGE;
+  }
+  if (one_arg && (strlen(argv[1]) > 40 || strchr(argv[1], '/'))) {
+    fprintf(stderr, "weft admin: '%s' is not a request or tunnel id\n",
+            argv[1]);
+    return EXIT_USAGE;
+  }
+  if (!strcmp(what, "approve") || !strcmp(what, "deny")) {
+    snprintf(path, sizeof path, "/v1/approvals/%s/%s", argv[1], what);
+    method = "POST";
+  } else if (!strcmp(what, "end")) {
+    snprintf(path, sizeof path, "/v1/tunnels/%s", argv[1]);
+    method = "DELETE";
+  } else {
+    snprintf(path, sizeof path, "/v1/%s", what);
+  }
+  json_t *reply = NULL;
+  int status = client_request(c, method, path, NULL, &reply, err, sizeof err);
+  if (status < 200 || status > 299) {
+    if (status)
+      client_error_text(reply, status, err, sizeof err);
+    fprintf(stderr, "weft admin: %s\n", err);
+    json_decref(reply);
+    return status == 403 || status == 404 ? EXIT_USAGE : EXIT_RUNTIME;
+  }
+  size_t i;
+  json_t *item;
+  if (!strcmp(what, "approvals")) {
+    json_array_foreach(json_object_get(reply, "approvals"), i, item)
+      print_approval(item);
+  } else if (!strcmp(what, "tunnels")) {
+    json_array_foreach(json_object_get(reply, "tunnels"), i, item)
+      printf("%-18s %-20s %-10s %s\n",
+             json_string_value(json_object_get(item, "id")),
+             json_string_value(json_object_get(item, "device_id")),
+             json_string_value(json_object_get(item, "transport")),
+             json_string_value(json_object_get(item, "public_url")));
+  } else if (!strcmp(what, "end")) {
+    printf("tunnel %s ended\n", argv[1]);
+  } else {
+    const char *tid = json_string_value(json_object_get(reply, "tunnel_id"));
+    printf("request %s %s%s%s\n", argv[1],
+           !strcmp(what, "approve") ? "approved" : "denied",
+           tid ? ": tunnel " : "", tid ? tid : "");
+  }
+  json_decref(reply);
+  return EXIT_OK;
+}
+
+int cmd_admin(int argc, char **argv)
+{
+  static const struct option longopts[] = {
+      {"device-id", required_argument, NULL, OPT_DEVICE_ID},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  const char *device_id = "admin";
+  int c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    switch (c) {
+    case OPT_DEVICE_ID: device_id = optarg; break;
+    case 'h': cli_print_usage("admin"); return EXIT_OK;
+    case ':':
+      fprintf(stderr, "weft admin: %s needs a value\n", argv[optind - 1]);
+      return EXIT_USAGE;
+    default:
+      fprintf(stderr, "weft admin: unknown option '%s'\n", argv[optind - 1]);
+      return EXIT_USAGE;
+    }
+  }
+  if (argc - optind < 2) {
+    fprintf(stderr, "weft admin: expected weft://SECRET@HOST[:PORT] and a "
+                    "command; see weft admin --help\n");
+    return EXIT_USAGE;
+  }
+  struct conn_url srv;
+  char err[1024];
+  if (conn_url_parse(argv[optind], &srv, err, sizeof err) != 0) {
+    fprintf(stderr, "weft admin: %s\n", err);
+    return EXIT_USAGE;
+  }
+  struct client client;
+  if (client_init(&client, &srv, device_id, err, sizeof err) != 0) {
+    fprintf(stderr, "weft admin: %s\n", err);
+    return EXIT_USAGE;
+  }
+  int code;
+  if (client_ensure_session(&client, err, sizeof err) != 0) {
+    fprintf(stderr, "weft admin: %s\n", err);
+    code = EXIT_RUNTIME;
+  } else {
+    code = run(&client, argc - optind - 1, argv + optind + 1);
+  }
+  client_free(&client);
+  return code;
+}
