@@ -3,157 +3,27 @@
  * does, the firewall table that follows the peers, and published ports
  * relayed to the device's /32. */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include "backend.h"
-#include "keys.h"
-#include "nft.h"
 #include "rtnl.h"
+#include "server_internal.h"
 #include "splice.h"
-#include "wireguard.h"
 
-struct srv_session;
-
-struct srv_tunnel {
-  struct wg_server *srv;
-  struct srv_tunnel *next;
-  char id[32];
-  char device_id[64];
-  uint8_t addr[4];
-  char addr_text[16];
-  uint8_t device_key[WG_KEY_LEN];
-  uint8_t psk[WG_KEY_LEN];
-  struct nft_port_range reach[NFT_MAX_PORT_RANGES];
-  size_t reach_count;
-  uint16_t relay_port;        /* where the device relays, from its session */
-  struct srv_session *session;
-  bool peer_added;
-  uint64_t last_bytes;        /* the device's nft counter at the last poll */
-  bool bytes_known;
-};
-
-/* A device's session: an upgraded control-port connection that carries
- * only "ping"/"pong" lines; its end ends the peer. */
-struct srv_session {
-  const struct weft_host *host;
-  struct wg_server *srv;      /* NULL once the server stopped */
-  struct srv_session *next;
-  struct srv_tunnel *st;      /* NULL once replaced or its tunnel closed */
-  struct weft_stream *stream;
-  char line[16];
-  size_t used;
-  uint64_t last_heard_ms;
-  bool closing;
-};
-
-struct wg_server {
-  struct wireguard *wg;
-  struct wg_backend backend;
-  uint8_t priv[WG_KEY_LEN];
-  uint8_t pub[WG_KEY_LEN];
-  char pub_b64[WG_KEY_B64_LEN];
-  struct wg_prefix addr;      /* the server's address, pool prefix length */
-  char table[40];
-  char tunnels_dir[1024];
-  struct srv_tunnel *tunnels;
-  struct srv_session *sessions;
-  struct weft_timer *tick;
-  uint64_t last_poll_ms;
-  bool swept;                 /* stale tunnel files removed */
-  bool up;                    /* the interface exists (first tunnel on) */
-  uint64_t sessions_total, refused;
-};
-
-/* ---- small helpers ---- */
-
-static const struct weft_host *host_of(struct wg_server *srv)
+struct srv_tunnel *srv_find_tunnel(struct wg_server *srv, const char *id)
 {
-  return srv->wg->host;
-}
-
-static void state_path(struct wg_server *srv, const char *id, char *buf,
-                       size_t len)
-{
-  snprintf(buf, len, "%s/%s.json", srv->tunnels_dir, id);
-}
-
-/* The tunnel's keys, kept so a restarted server can take its device back
- * (the create request that carried them is not sent again). */
-static int save_tunnel(struct wg_server *srv, const struct srv_tunnel *st)
-{
-  char key[WG_KEY_B64_LEN], psk[WG_KEY_B64_LEN];
-  wg_key_to_base64(st->device_key, key);
-  wg_key_to_base64(st->psk, psk);
-  json_t *doc = json_pack("{s:s, s:s, s:s}", "device_id", st->device_id,
-                          "device_public_key", key, "preshared_key", psk);
-  char path[1100], tmp[1110];
-  state_path(srv, st->id, path, sizeof path);
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  int rc = fd >= 0 && doc && json_dumpfd(doc, fd, 0) == 0 ? 0 : -1;
-  if (fd >= 0 && (fsync(fd) != 0 || close(fd) != 0))
-    rc = -1;
-  if (rc == 0 && rename(tmp, path) != 0)
-    rc = -1;
-  if (rc != 0)
-    unlink(tmp);
-  json_decref(doc);
-  return rc;
-}
-
-static int load_tunnel(struct wg_server *srv, struct srv_tunnel *st)
-{
-  char path[1100];
-  state_path(srv, st->id, path, sizeof path);
-  json_t *doc = json_load_file(path, 0, NULL);
-  const char *key = NULL, *psk = NULL;
-  int rc = doc && json_unpack(doc, "{s:s, s:s}", "device_public_key", &key,
-                              "preshared_key", &psk) == 0 &&
-                   wg_key_from_base64(key, st->device_key) == 0 &&
-                   wg_key_from_base64(psk, st->psk) == 0
-               ? 0
-               : -1;
-  json_decref(doc);
-  return rc;
-}
-
-/* Files of tunnels that were not restored: their leases are gone. */
-static void sweep_tunnel_files(struct wg_server *srv)
-{
-  DIR *d = opendir(srv->tunnels_dir);
-  if (!d)
-    return;
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    char id[64];
-    size_t n = strlen(e->d_name);
-    if (n < 6 || n - 5 >= sizeof id || strcmp(e->d_name + n - 5, ".json"))
-      continue;
-    memcpy(id, e->d_name, n - 5);
-    id[n - 5] = '\0';
-    bool live = false;
-    for (struct srv_tunnel *st = srv->tunnels; st; st = st->next)
-      live |= !strcmp(st->id, id);
-    if (!live) {
-      char path[1100];
-      state_path(srv, id, path, sizeof path);
-      unlink(path);
-    }
-  }
-  closedir(d);
+  for (struct srv_tunnel *st = srv->tunnels; st; st = st->next)
+    if (!strcmp(st->id, id))
+      return st;
+  return NULL;
 }
 
 /* ---- the interface, its peers and the firewall ---- */
 
-static void sync_firewall(struct wg_server *srv)
+void srv_sync_firewall(struct wg_server *srv)
 {
   const struct weft_host *h = host_of(srv);
   if (!srv->up)
@@ -185,7 +55,7 @@ static void sync_firewall(struct wg_server *srv)
     st->bytes_known = false;
 }
 
-static int set_peer(struct wg_server *srv, struct srv_tunnel *st, bool remove,
+int srv_set_peer(struct wg_server *srv, struct srv_tunnel *st, bool remove,
                     char *why, size_t whylen)
 {
   struct wg_peer_set p = {.remove = remove};
@@ -202,20 +72,20 @@ static int set_peer(struct wg_server *srv, struct srv_tunnel *st, bool remove,
                         whylen);
 }
 
-static void remove_peer(struct wg_server *srv, struct srv_tunnel *st,
+void srv_remove_peer(struct wg_server *srv, struct srv_tunnel *st,
                         const char *because)
 {
   if (!st->peer_added)
     return;
   const struct weft_host *h = host_of(srv);
   char why[512];
-  if (set_peer(srv, st, true, why, sizeof why) != 0)
+  if (srv_set_peer(srv, st, true, why, sizeof why) != 0)
     h->log(h, WEFT_LOG_ERROR, "tunnel %s: removing its peer failed: %s",
            st->id, why);
   st->peer_added = false;
   h->log(h, WEFT_LOG_INFO, "tunnel %s: peer %s removed (%s)", st->id,
          st->addr_text, because);
-  sync_firewall(srv);
+  srv_sync_firewall(srv);
 }
 
 /* The interface as a fresh start needs it: key, port, address, up. */
@@ -249,213 +119,9 @@ static void interface_restarted(void *arg)
     return;
   }
   for (struct srv_tunnel *st = srv->tunnels; st; st = st->next)
-    if (st->peer_added && set_peer(srv, st, false, why, sizeof why) != 0)
+    if (st->peer_added && srv_set_peer(srv, st, false, why, sizeof why) != 0)
       h->log(h, WEFT_LOG_ERROR, "tunnel %s: peer not restored: %s", st->id,
              why);
-}
-
-/* ---- sessions ---- */
-
-static void session_free(struct srv_session *s)
-{
-  struct wg_server *srv = s->srv;
-  if (srv)
-    for (struct srv_session **pp = &srv->sessions; *pp; pp = &(*pp)->next)
-      if (*pp == s) {
-        *pp = s->next;
-        break;
-      }
-  s->host->free(s);
-}
-
-static void session_close(struct srv_session *s)
-{
-  if (!s->closing) {
-    s->closing = true;
-    s->host->stream_close(s->stream);
-  }
-}
-
-static void session_read(void *ctx, const void *data, size_t len)
-{
-  struct srv_session *s = ctx;
-  const struct weft_host *h = s->host;
-  const char *p = data;
-  for (size_t i = 0; i < len && !s->closing; i++) {
-    if (p[i] != '\n') {
-      if (s->used + 1 >= sizeof s->line) {
-        session_close(s); /* not our protocol */
-        return;
-      }
-      s->line[s->used++] = p[i];
-      continue;
-    }
-    s->line[s->used] = '\0';
-    s->used = 0;
-    if (strcmp(s->line, "ping") != 0) {
-      session_close(s);
-      return;
-    }
-    s->last_heard_ms = h->now_ms(h);
-    h->stream_write(s->stream, "pong\n", 5);
-  }
-}
-
-static void session_eof(void *ctx)
-{
-  session_close(ctx);
-}
-
-static void session_closed(void *ctx, int err)
-{
-  struct srv_session *s = ctx;
-  struct srv_tunnel *st = s->st;
-  (void)err;
-  if (st && st->session == s) {
-    st->session = NULL;
-    remove_peer(s->srv, st, "the device's session ended");
-  }
-  session_free(s);
-}
-
-static const struct weft_stream_cbs session_cbs = {
-    .on_read = session_read,
-    .on_eof = session_eof,
-    .on_closed = session_closed,
-};
-
-static void refuse_closed(void *ctx, int err)
-{
-  (void)ctx, (void)err;
-}
-static void refuse_eof(void *ctx)
-{
-  (void)ctx;
-}
-static void refuse_read(void *ctx, const void *data, size_t len)
-{
-  (void)ctx, (void)data, (void)len;
-}
-static const struct weft_stream_cbs refuse_cbs = {
-    .on_read = refuse_read, .on_eof = refuse_eof, .on_closed = refuse_closed};
-
-static int refuse(struct wg_server *srv, struct weft_stream *conn, int status,
-                  const char *reason)
-{
-  const struct weft_host *h = host_of(srv);
-  srv->refused++;
-  char resp[512];
-  int n = snprintf(resp, sizeof resp,
-                   "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
-                   "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
-                   status, status == 401 ? "Unauthorized" : "Refused",
-                   strlen(reason) + 1, reason);
-  if (h->stream_start(conn, &refuse_cbs, NULL) != 0)
-    return WEFT_EIO;
-  h->stream_write(conn, resp, (size_t)n);
-  h->stream_shutdown(conn);
-  return 0;
-}
-
-static const char *header(const struct weft_http_request *req,
-                          const char *name)
-{
-  for (size_t i = 0; i < req->header_count; i++)
-    if (!strcmp(req->headers[i].name, name))
-      return req->headers[i].value;
-  return NULL;
-}
-
-static struct srv_tunnel *find_tunnel(struct wg_server *srv, const char *id)
-{
-  for (struct srv_tunnel *st = srv->tunnels; st; st = st->next)
-    if (!strcmp(st->id, id))
-      return st;
-  return NULL;
-}
-
-static int relay_port_of(const struct weft_http_request *req)
-{
-  const char *v = header(req, RELAY_PORT_HEADER);
-  if (!v || !*v || strlen(v) > 5 || strspn(v, "0123456789") != strlen(v))
-    return -1;
-  long port = strtol(v, NULL, 10);
-  return port >= 1 && port <= 65535 ? (int)port : -1;
-}
-
-int wg_server_upgrade(void *ctx, const struct weft_http_request *req,
-                      struct weft_stream *conn)
-{
-  struct wireguard *wg = ctx;
-  struct wg_server *srv = wg->server;
-  const struct weft_host *h = wg->host;
-  if (!srv)
-    return WEFT_ENOTSUP;
-  const char *auth = header(req, "authorization");
-  const char *upgrade = header(req, "upgrade");
-  if (!upgrade || strcmp(upgrade, SESSION_PROTOCOL))
-    return refuse(srv, conn, 400, "expected Upgrade: " SESSION_PROTOCOL);
-  /* Nothing is added before the token is verified. */
-  struct weft_token_claims claims = {.struct_size = sizeof claims};
-  if (!auth || strncmp(auth, "Bearer ", 7) ||
-      h->token_verify(h, auth + 7, strlen(auth + 7), &claims) != 0) {
-    h->log(h, WEFT_LOG_INFO, "session from %s refused: bad token",
-           req->peer_ip);
-    return refuse(srv, conn, 401,
-                  "invalid, expired or spent orchestration token");
-  }
-  struct srv_tunnel *st = find_tunnel(srv, claims.tunnel_id);
-  if (!st)
-    return refuse(srv, conn, 404, "this server has no such tunnel now");
-  int relay = relay_port_of(req);
-  if (relay < 0)
-    return refuse(srv, conn, 400, "missing or bad " RELAY_PORT_HEADER);
-  struct srv_session *s = h->calloc(1, sizeof *s);
-  if (!s)
-    return refuse(srv, conn, 503, "out of memory");
-  s->host = h;
-  s->srv = srv;
-  s->stream = conn;
-  s->last_heard_ms = h->now_ms(h);
-  if (h->stream_start(conn, &session_cbs, s) != 0) {
-    h->free(s);
-    return WEFT_EIO;
-  }
-  s->next = srv->sessions;
-  srv->sessions = s;
-  if (st->session) { /* the device came back before its old one timed out */
-    st->session->st = NULL;
-    session_close(st->session);
-  }
-  st->session = s;
-  s->st = st;
-  st->relay_port = (uint16_t)relay;
-  char why[512];
-  if (!st->peer_added) {
-    if (set_peer(srv, st, false, why, sizeof why) != 0) {
-      h->log(h, WEFT_LOG_ERROR, "tunnel %s: adding its peer failed: %s",
-             st->id, why);
-      st->session = NULL;
-      s->st = NULL;
-      static const char busy[] = "HTTP/1.1 503 Refused\r\nContent-Length: "
-                                 "0\r\nConnection: close\r\n\r\n";
-      h->stream_write(conn, busy, sizeof busy - 1);
-      h->stream_shutdown(conn);
-      return 0;
-    }
-    st->peer_added = true;
-  }
-  sync_firewall(srv);
-  static const char ok[] = "HTTP/1.1 101 Switching Protocols\r\n"
-                           "Upgrade: " SESSION_PROTOCOL "\r\n"
-                           "Connection: Upgrade\r\n\r\n";
-  h->stream_write(conn, ok, sizeof ok - 1);
-  srv->sessions_total++;
-  h->log(h, WEFT_LOG_INFO,
-         "tunnel %s: device %s connected from %s; peer %s added (relay port "
-         "%d)",
-         st->id, claims.device_id, req->peer_ip, st->addr_text, relay);
-  return 0;
 }
 
 /* ---- the periodic tick: dead sessions, and operator traffic ---- */
@@ -465,7 +131,7 @@ static void on_counter(void *arg, const char *tunnel_id, uint64_t packets,
 {
   struct wg_server *srv = arg;
   (void)packets;
-  struct srv_tunnel *st = find_tunnel(srv, tunnel_id);
+  struct srv_tunnel *st = srv_find_tunnel(srv, tunnel_id);
   if (!st)
     return;
   /* What the server sent the device: real traffic (keepalives never cross
@@ -483,7 +149,7 @@ static void tick(void *arg)
   const struct wireguard_conf *conf = srv->wg->conf;
   uint64_t now = h->now_ms(h);
   if (!srv->swept) {
-    sweep_tunnel_files(srv); /* restored tunnels are open by now */
+    srv_sweep_tunnel_files(srv); /* restored tunnels are open by now */
     srv->swept = true;
   }
   for (struct srv_session *s = srv->sessions; s; s = s->next) {
@@ -491,7 +157,7 @@ static void tick(void *arg)
         now - s->last_heard_ms > 3 * (uint64_t)conf->session_ping_ms) {
       h->log(h, WEFT_LOG_INFO, "tunnel %s: device session silent; ending it",
              s->st ? s->st->id : "-");
-      session_close(s);
+      srv_session_close(s);
     }
   }
   if (now - srv->last_poll_ms >= (uint64_t)conf->activity_poll_ms) {
@@ -643,13 +309,13 @@ int wg_server_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
     int n = wg_parse_ports(t->reach_ports, st->reach, NFT_MAX_PORT_RANGES);
     st->reach_count = n > 0 ? (size_t)n : 0;
     if (t->param_count == 0) { /* restored after a restart */
-      if (load_tunnel(srv, st) != 0) {
+      if (srv_load_tunnel(srv, st) != 0) {
         h->log(h, WEFT_LOG_ERROR, "tunnel %s: no saved WireGuard keys",
                t->id);
         rc = WEFT_ENOENT;
       }
     } else if ((rc = take_device_key(srv, st, t)) == 0 &&
-               save_tunnel(srv, st) != 0) {
+               srv_save_tunnel(srv, st) != 0) {
       h->log(h, WEFT_LOG_ERROR, "tunnel %s: cannot save its keys in %s",
              t->id, srv->tunnels_dir);
       rc = WEFT_EIO;
@@ -663,7 +329,7 @@ int wg_server_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
     hand_params(srv, st, t);
   st->next = srv->tunnels;
   srv->tunnels = st;
-  sync_firewall(srv);
+  srv_sync_firewall(srv);
   *tunnel_ctx = st;
   return 0;
 }
@@ -680,18 +346,18 @@ void wg_server_tunnel_close(void *ctx, void *tunnel_ctx, int reason)
     }
   if (st->session) {
     st->session->st = NULL;
-    session_close(st->session); /* the device hears its tunnel is gone */
+    srv_session_close(st->session); /* the device hears its tunnel is gone */
   }
-  remove_peer(srv, st, reason == WEFT_ETIMEDOUT ? "lease ended"
+  srv_remove_peer(srv, st, reason == WEFT_ETIMEDOUT ? "lease ended"
                        : reason == WEFT_ECANCELED ? "server stopping"
                                                   : "tunnel deleted");
   /* (reason values: sdk/weft/plugin.h, server_tunnel_close) */
-  sync_firewall(srv);
+  srv_sync_firewall(srv);
   /* A stopping server keeps the keys for the restart; otherwise the
    * tunnel is over. */
   if (reason != WEFT_ECANCELED) {
     char path[1100];
-    state_path(srv, st->id, path, sizeof path);
+    srv_state_path(srv, st->id, path, sizeof path);
     unlink(path);
   }
   wg->host->free(st);
@@ -706,7 +372,7 @@ void wg_server_tunnel_reach(void *ctx, void *tunnel_ctx,
   st->reach_count = n > 0 ? (size_t)n : 0;
   wg->host->log(wg->host, WEFT_LOG_INFO, "tunnel %s: reach ports now \"%s\"",
                 st->id, reach_ports);
-  sync_firewall(wg->server);
+  srv_sync_firewall(wg->server);
 }
 
 /* ---- published ports: public connection -> device's relay ---- */
@@ -820,7 +486,7 @@ void wg_server_stop(struct wireguard *wg)
     next = s->next;
     s->st = NULL;
     s->srv = NULL;
-    session_close(s);
+    srv_session_close(s);
   }
   srv->sessions = NULL;
   if (srv->up) {
