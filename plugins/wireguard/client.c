@@ -15,6 +15,7 @@
 #include "backend.h"
 #include "keys.h"
 #include "relay.h"
+#include "udp_relay.h"
 #include "rtnl.h"
 #include "wireguard.h"
 
@@ -33,6 +34,7 @@ struct cl_tunnel {
   struct wg_backend backend;
   bool backend_open;
   struct relay_listener *relay;
+  struct udp_relay *udp_relay;  /* a udp tunnel's, instead of relay */
   uint16_t relay_port;
   /* The session. */
   char server_host[256];
@@ -268,7 +270,8 @@ static int start_relay(struct cl_tunnel *ct, const struct weft_tunnel_info *t,
 {
   char port[8];
   snprintf(port, sizeof port, "%u", t->local_port);
-  struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+  bool udp = !strncmp(t->local_url, "udp://", 6);
+  struct addrinfo hints = {.ai_socktype = udp ? SOCK_DGRAM : SOCK_STREAM,
                            .ai_flags = AI_NUMERICSERV};
   struct addrinfo *res = NULL;
   int rc = getaddrinfo(t->local_host, port, &hints, &res);
@@ -281,12 +284,15 @@ static int start_relay(struct cl_tunnel *ct, const struct weft_tunnel_info *t,
   memcpy(&bind_addr.sin_addr, ct->addr.addr, 4);
   uv_loop_t *loop = ct->wg->host->loop;
   /* The local port on our /32 first, so operators see the same port. */
-  rc = relay_listen(loop, (struct sockaddr *)&bind_addr, res->ai_addr,
-                    relay_log, ct, &ct->relay, &ct->relay_port);
-  if (rc == UV_EADDRINUSE) {
+  for (int attempt = 0; attempt < 2; attempt++) {
+    rc = udp ? udp_relay_listen(loop, (struct sockaddr *)&bind_addr,
+                                res->ai_addr, UDP_MAX_FLOWS, UDP_FLOW_IDLE_MS,
+                                &ct->udp_relay, &ct->relay_port)
+             : relay_listen(loop, (struct sockaddr *)&bind_addr, res->ai_addr,
+                            relay_log, ct, &ct->relay, &ct->relay_port);
+    if (rc != UV_EADDRINUSE)
+      break;
     bind_addr.sin_port = 0;
-    rc = relay_listen(loop, (struct sockaddr *)&bind_addr, res->ai_addr,
-                      relay_log, ct, &ct->relay, &ct->relay_port);
   }
   freeaddrinfo(res);
   if (rc != 0)
@@ -567,6 +573,10 @@ static void teardown(struct cl_tunnel *ct)
   if (ct->relay) {
     relay_close(ct->relay);
     ct->relay = NULL;
+  }
+  if (ct->udp_relay) {
+    udp_relay_close(ct->udp_relay);
+    ct->udp_relay = NULL;
   }
   if (ct->backend_open) {
     drop_rule(ct);

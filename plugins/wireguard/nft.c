@@ -226,8 +226,9 @@ static void put_output(struct text *t, const char *ifname,
   }
   put(t, "\t\toifname \"%s\" ct state established,related accept\n", ifname);
   for (size_t i = 0; i < count; i++) {
-    put_accept(t, ifname, &devs[i], "tcp", devs[i].relay_port);
-    put_accept(t, ifname, &devs[i], "udp", 0);
+    uint16_t relay = devs[i].relay_port;
+    put_accept(t, ifname, &devs[i], "tcp", devs[i].relay_udp ? 0 : relay);
+    put_accept(t, ifname, &devs[i], "udp", devs[i].relay_udp ? relay : 0);
   }
   put(t, "\t\toifname \"%s\" meta l4proto tcp reject with tcp reset\n"
          "\t\toifname \"%s\" reject with icmpx type admin-prohibited\n"

@@ -14,6 +14,7 @@
 #ifndef WEFT_WG_NFT_H
 #define WEFT_WG_NFT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,7 +29,8 @@ struct nft_device {
   uint8_t addr[4];         /* its /32 */
   struct nft_port_range ports[NFT_MAX_PORT_RANGES]; /* reach, tcp and udp */
   size_t port_count;
-  uint16_t relay_port;     /* tcp, the device's relay; 0: none */
+  uint16_t relay_port;     /* the device's relay; 0: none */
+  bool relay_udp;          /* the relay is udp (a udp tunnel), not tcp */
 };
 
 /* The script that replaces table `inet <table>` with the rules above for

@@ -41,6 +41,7 @@ void srv_sync_firewall(struct wg_server *srv)
     memcpy(devs[i].ports, st->reach, st->reach_count * sizeof *st->reach);
     devs[i].port_count = st->reach_count;
     devs[i].relay_port = st->peer_added ? st->relay_port : 0;
+    devs[i].relay_udp = st->udp != NULL;
   }
   char why[512];
   char *script = nft_ruleset(srv->table, srv->backend.ifname, devs, n, why,
@@ -321,6 +322,9 @@ int wg_server_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
       rc = WEFT_EIO;
     }
   }
+  if (rc == 0 && t->public_proto && !strcmp(t->public_proto, "udp") &&
+      !(st->udp = udp_flows_new(h, st->id, UDP_MAX_FLOWS, UDP_FLOW_IDLE_MS)))
+    rc = WEFT_ENOMEM;
   if (rc != 0) {
     h->free(st);
     return rc;
@@ -348,6 +352,7 @@ void wg_server_tunnel_close(void *ctx, void *tunnel_ctx, int reason)
     st->session->st = NULL;
     srv_session_close(st->session); /* the device hears its tunnel is gone */
   }
+  udp_flows_free(st->udp);
   srv_remove_peer(srv, st, reason == WEFT_ETIMEDOUT ? "lease ended"
                        : reason == WEFT_ECANCELED ? "server stopping"
                                                   : "tunnel deleted");
@@ -413,6 +418,18 @@ int wg_server_stream_open(void *ctx, void *tunnel_ctx,
   if (rc != 0)
     h->free(d);
   return rc;
+}
+
+/* A public datagram of a udp tunnel: on to the device's relay. */
+int wg_server_datagram(void *ctx, void *tunnel_ctx,
+                       const struct weft_udp_peer *peer, const void *data,
+                       size_t len)
+{
+  (void)ctx;
+  struct srv_tunnel *st = tunnel_ctx;
+  if (!st->udp || !st->peer_added)
+    return WEFT_ECONNREFUSED; /* the device is not connected: dropped */
+  return udp_flows_send(st->udp, peer, data, len);
 }
 
 /* ---- start and stop ---- */

@@ -11,6 +11,7 @@
 #include "backend.h"
 #include "keys.h"
 #include "nft.h"
+#include "udp_flows.h"
 #include "wireguard.h"
 
 struct srv_session;
@@ -27,6 +28,7 @@ struct srv_tunnel {
   struct nft_port_range reach[NFT_MAX_PORT_RANGES];
   size_t reach_count;
   uint16_t relay_port;        /* where the device relays, from its session */
+  struct udp_flows *udp;      /* a udp tunnel's public peers, or NULL */
   struct srv_session *session;
   bool peer_added;
   uint64_t last_bytes;        /* the device's nft counter at the last poll */

@@ -177,6 +177,8 @@ int wg_server_upgrade(void *ctx, const struct weft_http_request *req,
   st->session = s;
   s->st = st;
   st->relay_port = (uint16_t)relay;
+  if (st->udp)
+    udp_flows_target(st->udp, st->addr, st->relay_port);
   char why[512];
   if (!st->peer_added) {
     if (srv_set_peer(srv, st, false, why, sizeof why) != 0) {

@@ -147,7 +147,7 @@ static const struct weft_plugin wireguard_plugin = {
     .description = "a WireGuard peer per device (kernel netlink or "
                    "wireguard-go UAPI), host-only reach",
     .version = "0.2.0",
-    .caps = WEFT_CAP_SERVER | WEFT_CAP_CLIENT | WEFT_CAP_TCP |
+    .caps = WEFT_CAP_SERVER | WEFT_CAP_CLIENT | WEFT_CAP_TCP | WEFT_CAP_UDP |
             WEFT_CAP_ADDRESS,
     .options = wireguard_options,
     .config_size = sizeof(struct wireguard_conf),
@@ -155,6 +155,7 @@ static const struct weft_plugin wireguard_plugin = {
     .destroy = wg_destroy,
     .server_tunnel_open = wg_server_tunnel_open,
     .server_stream_open = wg_server_stream_open,
+    .server_datagram = wg_server_datagram,
     .server_tunnel_close = wg_server_tunnel_close,
     .client_tunnel_open = wg_client_tunnel_open,
     .client_tunnel_close = wg_client_tunnel_close,

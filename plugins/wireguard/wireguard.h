@@ -24,6 +24,10 @@
 #define SESSION_PROTOCOL "weft-wireguard"
 /* The request header that tells the server where the device relays. */
 #define RELAY_PORT_HEADER "weft-relay-port"
+/* UDP tunnels: public peers (flows) at once on each side, and how long a
+ * quiet one is kept. */
+#define UDP_MAX_FLOWS 1024
+#define UDP_FLOW_IDLE_MS 60000
 
 struct wireguard_conf {
   const char *backend;
@@ -65,6 +69,9 @@ void wg_server_tunnel_reach(void *ctx, void *tunnel_ctx,
                             const char *reach_ports);
 int wg_server_stream_open(void *ctx, void *tunnel_ctx,
                           struct weft_stream *conn);
+int wg_server_datagram(void *ctx, void *tunnel_ctx,
+                       const struct weft_udp_peer *peer, const void *data,
+                       size_t len);
 int wg_server_upgrade(void *ctx, const struct weft_http_request *req,
                       struct weft_stream *conn);
 void wg_server_status(struct wireguard *wg, char *buf, size_t len);

@@ -77,7 +77,7 @@ start_server server.log
 CONN="weft://$(cat "$STATE/secret")@10.99.1.1:$CTL"
 
 # ---- services on A and B, bound to 127.0.0.1 (and two on 0.0.0.0 on A)
-ECHO=7001 WEB=7002
+ECHO=7001 WEB=7002 UDP=7053
 ip netns exec "$DA" python3 "$NETKIT" echo-server $ECHO & STARTED_PIDS+=($!)
 mkdir -p "$TMP/www" && head -c 2000000 /dev/urandom >"$TMP/www/blob"
 (cd "$TMP/www" && exec ip netns exec "$DA" python3 -m http.server --bind 127.0.0.1 $WEB >/dev/null 2>&1) & STARTED_PIDS+=($!)
@@ -91,6 +91,7 @@ while True:
   STARTED_PIDS+=($!)
 done
 ip netns exec "$DB" python3 "$NETKIT" echo-server $ECHO & STARTED_PIDS+=($!)
+ip netns exec "$DA" python3 "$NETKIT" udp-echo-server $UDP "$TMP/udp-peers" & STARTED_PIDS+=($!)
 
 DEVICE_CONF='[transport.wireguard]
 session_ping = 1s
@@ -111,6 +112,12 @@ transport = wireguard
 device_id = dev-a-web
 local = tcp://127.0.0.1:$WEB
 remote = tcp://10.99.1.1:33011
+
+[tunnel "dns"]
+transport = wireguard
+device_id = dev-a-dns
+local = udp://127.0.0.1:$UDP
+remote = udp://10.99.1.1:33014
 EOF
 printf '%s\n' "$DEVICE_CONF" >"$TMP/b.conf"
 start_a() {
@@ -129,8 +136,8 @@ peers() { wg show "$IFS_SRV" peers 2>/dev/null | grep -c .; }
 wg_go_count() {
   for p in $(pgrep -x wireguard-go); do tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null; echo; done | grep -c -- "-f $IFS_SRV "
 }
-wait_for 30 bash -c "[ \$(wg show $IFS_SRV peers 2>/dev/null | grep -c .) -eq 3 ]" &&
-  pass "three devices, three peers on the server" || fail "peers: $(wg show "$IFS_SRV" 2>&1); server: $(tail -20 "$TMP/server.log"); a: $(tail -20 "$TMP/a.log")"
+wait_for 30 bash -c "[ \$(wg show $IFS_SRV peers 2>/dev/null | grep -c .) -eq 4 ]" &&
+  pass "four tunnels, four peers on the server" || fail "peers: $(wg show "$IFS_SRV" 2>&1); server: $(tail -20 "$TMP/server.log"); a: $(tail -20 "$TMP/a.log")"
 grep -q "interface $IFS_SRV up: userspace (wireguard-go, UAPI)" "$TMP/server.log" &&
   pass "server says it drives wireguard-go through the UAPI" || fail "no backend line: $(cat "$TMP/server.log")"
 addr_of() { sed -n "s/.*tunnel t[0-9a-f]*: up; this device is \([0-9.]*\) on .*relaying port $2.*/\1/p" "$TMP/$1" | tail -1; }
@@ -142,19 +149,20 @@ B_ECHO=$(addr_of b.log $ECHO)
 
 # every peer: exactly one /32 and a preshared key
 DUMP=$(wg show "$IFS_SRV" dump | tail -n +2)
-[ "$(awk '$4 != "(none)"' <<<"$DUMP" | grep -c .)" -eq 3 ] && pass "every peer has a preshared key" || fail "a peer without a PSK: $DUMP"
-[ "$(awk '$4 ~ /^10\.1\.[0-9.]*\/32$/' <<<"$DUMP" | grep -c .)" -eq 3 ] && pass "every peer allows exactly one /32" || fail "allowed IPs: $DUMP"
+[ "$(awk '$4 != "(none)"' <<<"$DUMP" | grep -c .)" -eq 4 ] && pass "every peer has a preshared key" || fail "a peer without a PSK: $DUMP"
+[ "$(awk '$4 ~ /^10\.1\.[0-9.]*\/32$/' <<<"$DUMP" | grep -c .)" -eq 4 ] && pass "every peer allows exactly one /32" || fail "allowed IPs: $DUMP"
 # the device routes only the server's /32, from its own address
 A_ROUTES=$(in_a ip -4 route show table all | grep ' dev wft' | grep -v '^local ')
 grep -q '^default' <<<"$(in_a ip -4 route show)" && fail "a default route on the device" || pass "no default route on the device"
-[ "$(grep -c . <<<"$A_ROUTES")" -eq 2 ] && [ "$(grep -c '^10\.1\.255\.254 dev wft[0-9a-f]* table ' <<<"$A_ROUTES")" -eq 2 ] &&
+[ "$(grep -c . <<<"$A_ROUTES")" -eq 3 ] && [ "$(grep -c '^10\.1\.255\.254 dev wft[0-9a-f]* table ' <<<"$A_ROUTES")" -eq 3 ] &&
   pass "each device interface routes only the server's /32" || fail "device routes: $A_ROUTES"
-[ "$(in_a ip -4 rule show | grep -c "from 10\.1\.")" -eq 2 ] && pass "one source rule per tunnel" || fail "rules: $(in_a ip -4 rule show)"
+[ "$(in_a ip -4 rule show | grep -c "from 10\.1\.")" -eq 3 ] && pass "one source rule per tunnel" || fail "rules: $(in_a ip -4 rule show)"
 
 # ---- published ports: through the server's public port to 127.0.0.1 on A
 check "echo through the public port, 5 MB, checksums" 0 in_srv timeout 60 python3 "$NETKIT" roundtrip 10.99.1.1 33010 5
 check "HTTP through the public port" 0 in_srv curl -sS -o "$TMP/got" "http://10.99.1.1:33011/blob"
 cmp -s "$TMP/got" "$TMP/www/blob" && pass "HTTP body matches" || fail "HTTP body differs"
+check "UDP through the public port: 4 peers, every answer to its own sender" 0 in_srv timeout 60 python3 "$NETKIT" udp-check 10.99.1.1 33014 4 20
 check "B's service through its public port" 0 in_srv timeout 60 python3 "$NETKIT" roundtrip 10.99.1.1 33012 1
 
 # ---- host-only reach: the server reaches A's allowed port, nothing else
@@ -171,6 +179,7 @@ check "B, forcing its way through the server, is dropped" 124 in_b timeout 3 bas
 check "B cannot reach the server's own address either" 124 in_b timeout 3 bash -c "exec 3<>/dev/tcp/10.1.255.254/$CTL"
 OUT=$(in_srv nft list table inet "$TABLE")
 contains "firewall table drops device to device" 'iifname "'$IFS_SRV'" drop'
+contains "the UDP tunnel's relay port is open over udp" "udp dport { 22, 80, 443, $UDP } accept"
 contains "firewall table names A's allowed port and its relay" "ip daddr $A_ECHO tcp dport { $ECHO, 8022 } accept"
 
 # ---- no peer without a valid token
@@ -180,7 +189,7 @@ for token in bogus "$(printf 'e30.e30.%064d' 0)"; do
     -H "weft-relay-port: 80" "https://127.0.0.1:$CTL/v1/wireguard"
   contains "with 401" "401"
 done
-[ "$(peers)" -eq 3 ] && pass "no peer added for it" || fail "peers changed: $(wg show "$IFS_SRV" peers)"
+[ "$(peers)" -eq 4 ] && pass "no peer added for it" || fail "peers changed: $(wg show "$IFS_SRV" peers)"
 
 # ---- an ACL change reaches the firewall
 sed -i 's/^reach_ports = 8022/reach_ports = 8022, 2222/' "$TMP/server.conf"
@@ -196,12 +205,12 @@ STARTED_PIDS+=("$DEV_C")
 wait_for 20 grep -q "waiting for an administrator" "$TMP/c.log" || fail "no waiting line: $(cat "$TMP/c.log")"
 REQ=$(sed -n 's/.*approve request \(a[0-9a-f]*\).*/\1/p' "$TMP/c.log" | head -1)
 sleep 1
-[ "$(peers)" -eq 3 ] && pass "no peer while the tunnel waits for approval" || fail "peer added before approval"
+[ "$(peers)" -eq 4 ] && pass "no peer while the tunnel waits for approval" || fail "peer added before approval"
 check "the administrator approves" 0 in_srv "$WEFT" admin "$CONN" approve "$REQ"
 TID_C=$(sed -n 's/.*approved: tunnel \(t[0-9a-f]*\).*/\1/p' <<<"$OUT")
-wait_for 20 bash -c "[ \$(wg show $IFS_SRV peers 2>/dev/null | grep -c .) -eq 4 ]" && pass "the peer comes with the approval" || fail "no peer after approval: $(cat "$TMP/c.log")"
+wait_for 20 bash -c "[ \$(wg show $IFS_SRV peers 2>/dev/null | grep -c .) -eq 5 ]" && pass "the peer comes with the approval" || fail "no peer after approval: $(cat "$TMP/c.log")"
 check "the administrator ends it" 0 in_srv "$WEFT" admin "$CONN" end "$TID_C"
-[ "$(peers)" -eq 3 ] && pass "its peer went at once" || fail "peer left after end"
+[ "$(peers)" -eq 4 ] && pass "its peer went at once" || fail "peer left after end"
 wait_for 20 grep -q "no longer has this tunnel" "$TMP/c.log" && pass "device C hears it ended" || fail "device C not told"
 kill "$DEV_C"; wait "$DEV_C" 2>/dev/null
 
