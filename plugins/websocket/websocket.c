@@ -118,9 +118,7 @@ struct client_tunnel {
   uint32_t max_streams;  /* as the server asked */
   struct udp_client *udp; /* a udp tunnel's local sockets, or NULL */
   struct session *session;
-  struct weft_timer *retry;
-  int64_t backoff_ms;
-  uint32_t attempts; /* dials after the first, for weft tunnel status */
+  struct weft_reconnect again; /* after a lost session */
   bool connecting;
   bool closing;    /* client_tunnel_close was called */
   bool gone;       /* the server no longer has the tunnel */
@@ -322,7 +320,7 @@ static void report(struct client_tunnel *ct, enum weft_tunnel_phase phase,
   va_end(ap);
   struct weft_tunnel_state st = {.struct_size = sizeof st,
                                  .phase = phase,
-                                 .restarts = ct->attempts,
+                                 .restarts = ct->again.attempts,
                                  .detail = detail};
   h->tunnel_state(h, ct->id, &st);
 }
@@ -368,7 +366,7 @@ static void session_open(void *arg)
   struct client_tunnel *ct = s->ct;
   const struct weft_host *h = s->ws->host;
   ct->connecting = false;
-  ct->backoff_ms = 0;
+  weft_reconnect_succeeded(&ct->again);
   h->log(h, WEFT_LOG_INFO, "tunnel %s: connected to %s:%u (%s)", ct->id,
          ct->server_host, ct->server_port,
          ct->server_cert ? "wss, certificate pinned" : "ws, no TLS");
@@ -416,10 +414,7 @@ static void ws_destroy(void *ctx)
   ws->destroyed = true;
   for (struct client_tunnel *ct = ws->client_tunnels; ct; ct = ct->next) {
     ct->closing = true;
-    if (ct->retry) {
-      h->timer_stop(ct->retry);
-      ct->retry = NULL;
-    }
+    weft_reconnect_cancel(&ct->again);
   }
   for (struct session *s = ws->sessions; s; s = s->next) {
     if (s->ping) {
@@ -701,51 +696,22 @@ static void dial(struct client_tunnel *ct)
   }
 }
 
-static void retry_now(void *arg)
+static void reconnect_gone(void *arg)
 {
   struct client_tunnel *ct = arg;
-  const struct weft_host *h = ct->ws->host;
-  h->timer_stop(ct->retry);
-  ct->retry = NULL;
-  ct->attempts++;
-  /* The last token admitted one session: ask for a fresh one. */
-  int rc = h->token_renew(h, ct->id, ct->token, sizeof ct->token);
-  if (rc == WEFT_ENOENT) {
-    ct->gone = true;
-    h->log(h, WEFT_LOG_ERROR,
-           "tunnel %s: the server no longer has this tunnel (deleted or "
-           "expired); not reconnecting",
-           ct->id);
-    report(ct, WEFT_TUNNEL_FAILED, "the server no longer has this tunnel");
-    return;
-  }
-  if (rc != 0) {
-    h->log(h, WEFT_LOG_WARN, "tunnel %s: cannot renew the token (%s)", ct->id,
-           weft_strerror(rc));
-    schedule_reconnect(ct);
-    return;
-  }
-  dial(ct);
+  ct->gone = true;
+  report(ct, WEFT_TUNNEL_FAILED, "the server no longer has this tunnel");
 }
 
-/* Exponential backoff from reconnect_min to reconnect_max, with jitter
- * (half to all of the delay) so many devices do not return at once. */
+static void reconnect_dial(void *arg)
+{
+  dial(arg);
+}
+
 static void schedule_reconnect(struct client_tunnel *ct)
 {
-  const struct weft_host *h = ct->ws->host;
-  const struct websocket_conf *conf = ct->ws->conf;
-  if (ct->closing || ct->gone || ct->retry)
-    return;
-  ct->backoff_ms = ct->backoff_ms ? ct->backoff_ms * 2 : conf->reconnect_min_ms;
-  if (ct->backoff_ms > conf->reconnect_max_ms)
-    ct->backoff_ms = conf->reconnect_max_ms;
-  uint32_t r = 0;
-  RAND_bytes((unsigned char *)&r, sizeof r);
-  uint64_t delay = (uint64_t)ct->backoff_ms / 2 +
-                   (uint64_t)r % ((uint64_t)ct->backoff_ms / 2 + 1);
-  h->log(h, WEFT_LOG_INFO, "tunnel %s: reconnecting in %llu ms", ct->id,
-         (unsigned long long)delay);
-  h->timer_start(h, delay, 0, retry_now, ct, &ct->retry);
+  if (!ct->closing && !ct->gone)
+    weft_reconnect_schedule(&ct->again);
 }
 
 static bool send_to_server(void *arg, const uint8_t *msg, size_t len)
@@ -812,6 +778,20 @@ static int ws_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
     ct->server_cert = t->server_cert_sha256;
   snprintf(ct->path, sizeof ct->path, "%s", path);
   snprintf(ct->token, sizeof ct->token, "%s", t->token);
+  uint32_t seed = 0;
+  RAND_bytes((unsigned char *)&seed, sizeof seed);
+  ct->again = (struct weft_reconnect){
+      .host = h,
+      .tunnel_id = ct->id,
+      .token = ct->token,
+      .token_size = sizeof ct->token,
+      .min_ms = ws->conf->reconnect_min_ms,
+      .max_ms = ws->conf->reconnect_max_ms,
+      .seed = seed,
+      .dial = reconnect_dial,
+      .gone = reconnect_gone,
+      .arg = ct,
+  };
   const char *max = weft_tunnel_param(t, "max_streams");
   long m = max ? strtol(max, NULL, 10) : 0;
   ct->max_streams = m > 0 && m <= 65535 ? (uint32_t)m : 0;
@@ -838,13 +818,10 @@ static int ws_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
 
 static void ws_client_tunnel_close(void *ctx, void *tunnel_ctx)
 {
-  struct websocket *ws = ctx;
+  (void)ctx;
   struct client_tunnel *ct = tunnel_ctx;
   ct->closing = true;
-  if (ct->retry) {
-    ws->host->timer_stop(ct->retry);
-    ct->retry = NULL;
-  }
+  weft_reconnect_cancel(&ct->again);
   if (ct->session) {
     if (ct->session->mux)
       mux_goaway(ct->session->mux);

@@ -46,11 +46,10 @@ struct cl_tunnel {
   size_t response_used;
   bool session_up;
   bool connecting;
-  struct weft_timer *retry, *ping;
+  struct weft_timer *ping;
+  struct weft_reconnect again; /* after a lost session */
   uint64_t last_pong_ms;
   uint64_t ping_ms;             /* as the server asked */
-  int64_t backoff_ms;
-  uint32_t attempts;
   bool closing, gone;
 };
 
@@ -75,7 +74,7 @@ static void report(struct cl_tunnel *ct, enum weft_tunnel_phase phase,
   }
   struct weft_tunnel_state st = {.struct_size = sizeof st,
                                  .phase = phase,
-                                 .restarts = ct->attempts,
+                                 .restarts = ct->again.attempts,
                                  .detail = fmt ? detail : NULL};
   if (WEFT_HOST_HAS(h, tunnel_state) && h->tunnel_state)
     h->tunnel_state(h, ct->id, &st);
@@ -364,7 +363,7 @@ static void session_up(struct cl_tunnel *ct)
 {
   const struct weft_host *h = ct->wg->host;
   ct->session_up = true;
-  ct->backoff_ms = 0;
+  weft_reconnect_succeeded(&ct->again);
   ct->last_pong_ms = h->now_ms(h);
   fresh_handshake(ct);
   h->timer_start(h, ct->ping_ms, ct->ping_ms, ping_tick, ct, &ct->ping);
@@ -514,50 +513,22 @@ static void dial(struct cl_tunnel *ct)
   }
 }
 
-static void retry_now(void *arg)
+static void reconnect_gone(void *arg)
 {
   struct cl_tunnel *ct = arg;
-  const struct weft_host *h = ct->wg->host;
-  h->timer_stop(ct->retry);
-  ct->retry = NULL;
-  ct->attempts++;
-  /* A token admits one session: ask for a fresh one. */
-  int rc = h->token_renew(h, ct->id, ct->token, sizeof ct->token);
-  if (rc == WEFT_ENOENT) {
-    ct->gone = true;
-    h->log(h, WEFT_LOG_ERROR,
-           "tunnel %s: the server no longer has this tunnel (deleted or "
-           "expired); not reconnecting",
-           ct->id);
-    report(ct, WEFT_TUNNEL_FAILED, "the server no longer has this tunnel");
-    return;
-  }
-  if (rc != 0) {
-    h->log(h, WEFT_LOG_WARN, "tunnel %s: cannot renew the token (%s)", ct->id,
-           weft_strerror(rc));
-    schedule_reconnect(ct);
-    return;
-  }
-  dial(ct);
+  ct->gone = true;
+  report(ct, WEFT_TUNNEL_FAILED, "the server no longer has this tunnel");
 }
 
-/* Exponential backoff with jitter (half to all of the delay). */
+static void reconnect_dial(void *arg)
+{
+  dial(arg);
+}
+
 static void schedule_reconnect(struct cl_tunnel *ct)
 {
-  const struct weft_host *h = ct->wg->host;
-  const struct wireguard_conf *conf = ct->wg->conf;
-  if (ct->closing || ct->gone || ct->retry)
-    return;
-  ct->backoff_ms = ct->backoff_ms ? ct->backoff_ms * 2 : conf->reconnect_min_ms;
-  if (ct->backoff_ms > conf->reconnect_max_ms)
-    ct->backoff_ms = conf->reconnect_max_ms;
-  uint32_t r = 0;
-  RAND_bytes((unsigned char *)&r, sizeof r);
-  uint64_t delay = (uint64_t)ct->backoff_ms / 2 +
-                   (uint64_t)r % ((uint64_t)ct->backoff_ms / 2 + 1);
-  h->log(h, WEFT_LOG_INFO, "tunnel %s: reconnecting in %llu ms", ct->id,
-         (unsigned long long)delay);
-  h->timer_start(h, delay, 0, retry_now, ct, &ct->retry);
+  if (!ct->closing && !ct->gone)
+    weft_reconnect_schedule(&ct->again);
 }
 
 /* ---- open and close ---- */
@@ -609,6 +580,20 @@ int wg_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
   int rc = read_params(ct, t, why, sizeof why);
   if (rc == 0) {
     snprintf(ct->token, sizeof ct->token, "%s", t->token);
+  uint32_t seed = 0;
+  RAND_bytes((unsigned char *)&seed, sizeof seed);
+  ct->again = (struct weft_reconnect){
+      .host = h,
+      .tunnel_id = ct->id,
+      .token = ct->token,
+      .token_size = sizeof ct->token,
+      .min_ms = wg->conf->reconnect_min_ms,
+      .max_ms = wg->conf->reconnect_max_ms,
+      .seed = seed,
+      .dial = reconnect_dial,
+      .gone = reconnect_gone,
+      .arg = ct,
+  };
     rc = wg_backend_open(&ct->backend, h, wg->conf->backend, ifname,
                          wg->conf->wireguard_go, why, sizeof why);
     ct->backend_open = rc == 0;
@@ -648,10 +633,7 @@ void wg_client_tunnel_close(void *ctx, void *tunnel_ctx)
     return;
   }
   ct->closing = true;
-  if (ct->retry) {
-    wg->host->timer_stop(ct->retry);
-    ct->retry = NULL;
-  }
+  weft_reconnect_cancel(&ct->again);
   stop_ping(ct);
   teardown(ct);
   if (ct->session)

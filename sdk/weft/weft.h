@@ -6,6 +6,7 @@
 #include <weft/host.h>
 #include <weft/options.h>
 #include <weft/plugin.h>
+#include <weft/reconnect.h>
 #include <weft/stream.h>
 
 #endif /* WEFT_WEFT_H */
