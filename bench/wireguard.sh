@@ -4,7 +4,9 @@
 #   1. bare wireguard-go, one per namespace, set up by hand with wg(8):
 #      iperf3 and wrk straight over the WireGuard addresses;
 #   2. weft's wireguard transport: weft server in srv, weft tunnel in dev,
-#      services on dev's 127.0.0.1, measured through the published port;
+#      services on dev's 127.0.0.1, measured through the published port
+#      (server relay -> WireGuard -> device relay), then with the services
+#      on 0.0.0.0 ("weft wg direct": the device relay steps aside);
 #      plus "first connect": ms from starting weft tunnel (fresh device id)
 #      to the first echoed byte through its published port;
 #   3. weft's websocket transport (wss, the default) on the same server.
@@ -301,6 +303,16 @@ if [ -z "$WG_WHY" ]; then
     say "weft wireguard: not measured"
   fi
   stop "${TUNNELS[@]}"
+  # The same with the services on all addresses: the device's relay steps
+  # aside (the server reaches them on the device's /32 directly).
+  say "weft wireguard, services on 0.0.0.0..."
+  stop_services
+  if start_services 0.0.0.0 && tunnels wireguard wgd "$PUB_WG_TCP" "$PUB_WG_HTTP"; then
+    measure "weft wg direct" "$SRV_IP" "$PUB_WG_TCP" "$PUB_WG_HTTP"
+  else
+    say "weft wireguard, services on 0.0.0.0: not measured"
+  fi
+  stop "${TUNNELS[@]}"
   first_connects wireguard "weft wireguard"
 fi
 
@@ -325,7 +337,7 @@ ms() { # wrk prints 1.23ms / 456.00us / 1.20s: in ms
   awk -v v="$1" 'BEGIN { if (v == "") { print "-"; exit } n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) n*=1000; printf "%.3f", n }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b+0 == 0) print "-"; else printf "%.2f", a/b }'; }
-VARIANTS=(wireguard-go "weft wireguard" "weft wss")
+VARIANTS=(wireguard-go "weft wireguard" "weft wg direct" "weft wss")
 printf '\nWireGuard between two namespaces (%s s iperf3, %s s wrk -t2 -c50, 1 KiB)\n' "$SECS" "$WRK_SECS"
 [ -n "$WG_WHY" ] && printf 'wireguard parts skipped: %s\n' "$WG_WHY"
 printf '%-15s %9s %9s %11s %9s %9s %9s\n' variant "TCP Gb/s" "x wg-go" "HTTP req/s" "x wg-go" "p50 ms" "p99 ms"
@@ -335,6 +347,8 @@ for v in "${VARIANTS[@]}"; do
 done
 printf 'weft wireguard / wireguard-go: TCP %s, req/s %s (target >= 0.9)\n' \
   "$(ratio "${GBPS[weft wireguard]:-}" "${GBPS[wireguard-go]:-}")" "$(ratio "${RPS[weft wireguard]:-}" "${RPS[wireguard-go]:-}")"
+printf 'weft wg direct (service on 0.0.0.0, no device relay) / wireguard-go: TCP %s, req/s %s\n' \
+  "$(ratio "${GBPS[weft wg direct]:-}" "${GBPS[wireguard-go]:-}")" "$(ratio "${RPS[weft wg direct]:-}" "${RPS[wireguard-go]:-}")"
 printf 'weft wireguard / weft wss: TCP %s, req/s %s, p50 %s, p99 %s\n' \
   "$(ratio "${GBPS[weft wireguard]:-}" "${GBPS[weft wss]:-}")" "$(ratio "${RPS[weft wireguard]:-}" "${RPS[weft wss]:-}")" \
   "$(ratio "$(ms "${P50[weft wireguard]:-}")" "$(ms "${P50[weft wss]:-}")")" \

@@ -264,6 +264,15 @@ static void relay_log(void *arg, const char *text)
                     text);
 }
 
+static bool is_loopback(const struct sockaddr *sa)
+{
+  if (sa->sa_family == AF_INET)
+    return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) ==
+           127;
+  return sa->sa_family == AF_INET6 &&
+         IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+}
+
 static int start_relay(struct cl_tunnel *ct, const struct weft_tunnel_info *t,
                        char *why, size_t len)
 {
@@ -291,6 +300,19 @@ static int start_relay(struct cl_tunnel *ct, const struct weft_tunnel_info *t,
                             relay_log, ct, &ct->relay, &ct->relay_port);
     if (rc != UV_EADDRINUSE)
       break;
+    if (attempt == 0 && is_loopback(res->ai_addr)) {
+      /* Taken on our /32 while the service is this host's: it listens on
+       * all addresses, ours included. The server reaches it directly, with
+       * no hop through us. */
+      ct->relay_port = t->local_port;
+      rc = 0;
+      ct->wg->host->log(ct->wg->host, WEFT_LOG_INFO,
+                        "tunnel %s: the service listens on all addresses: "
+                        "reached directly at %s:%u",
+                        ct->id[0] ? ct->id : "-", ct->addr_text,
+                        t->local_port);
+      break;
+    }
     bind_addr.sin_port = 0;
   }
   freeaddrinfo(res);

@@ -81,15 +81,18 @@ ECHO=7001 WEB=7002 UDP=7053
 ip netns exec "$DA" python3 "$NETKIT" echo-server $ECHO & STARTED_PIDS+=($!)
 mkdir -p "$TMP/www" && head -c 2000000 /dev/urandom >"$TMP/www/blob"
 (cd "$TMP/www" && exec ip netns exec "$DA" python3 -m http.server --bind 127.0.0.1 $WEB >/dev/null 2>&1) & STARTED_PIDS+=($!)
-for port in 8022 2222; do
-  ip netns exec "$DA" python3 -c '
+hello_server() { # NS PORT: answers "hello from PORT" on 0.0.0.0
+  ip netns exec "$1" python3 -c '
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen()
 while True:
-    c, _ = s.accept(); c.sendall(b"hello from " + sys.argv[1].encode() + b"\n"); c.close()' $port &
+    c, _ = s.accept(); c.sendall(b"hello from " + sys.argv[1].encode() + b"\n"); c.close()' "$2" &
   STARTED_PIDS+=($!)
-done
+}
+hello_server "$DA" 8022
+hello_server "$DA" 2222
+hello_server "$DB" 8023
 ip netns exec "$DB" python3 "$NETKIT" echo-server $ECHO & STARTED_PIDS+=($!)
 ip netns exec "$DA" python3 "$NETKIT" udp-echo-server $UDP "$TMP/udp-peers" & STARTED_PIDS+=($!)
 
@@ -197,9 +200,10 @@ kill -HUP "$SERVER"
 wait_for 10 in_srv timeout 2 bash -c "exec 3<>/dev/tcp/$A_ECHO/2222" && pass "after SIGHUP, port 2222 is reachable" || fail "ACL change not applied: $(in_srv nft list table inet "$TABLE")"
 
 # ---- consent: a tunnel that waits for an administrator has no peer until
-# approved, and the administrator ends it at once
+# approved, and the administrator ends it at once. (Its service listens on
+# all addresses: reached directly, with no relay on the device.)
 ip netns exec "$DB" env WEFT_RUN_DIR="$TMP/run-c" "$WEFT" tunnel --await-approval --transport wireguard \
-  --device-id dev-c "$CONN" "tcp://127.0.0.1:$ECHO" tcp://10.99.1.1:33013 >"$TMP/c.log" 2>&1 &
+  --device-id dev-c "$CONN" tcp://127.0.0.1:8023 tcp://10.99.1.1:33013 >"$TMP/c.log" 2>&1 &
 DEV_C=$!
 STARTED_PIDS+=("$DEV_C")
 wait_for 20 grep -q "waiting for an administrator" "$TMP/c.log" || fail "no waiting line: $(cat "$TMP/c.log")"
@@ -209,6 +213,9 @@ sleep 1
 check "the administrator approves" 0 in_srv "$WEFT" admin "$CONN" approve "$REQ"
 TID_C=$(sed -n 's/.*approved: tunnel \(t[0-9a-f]*\).*/\1/p' <<<"$OUT")
 wait_for 20 bash -c "[ \$(wg show $IFS_SRV peers 2>/dev/null | grep -c .) -eq 5 ]" && pass "the peer comes with the approval" || fail "no peer after approval: $(cat "$TMP/c.log")"
+grep -q "reached directly at 10.1.0.[0-9]*:8023" "$TMP/c.log" && pass "a service on all addresses is reached with no device relay" || fail "no direct line: $(cat "$TMP/c.log")"
+check "through the public port to it" 0 in_srv timeout 5 bash -c "exec 3<>/dev/tcp/10.99.1.1/33013; head -1 <&3"
+contains "it answers" "hello from 8023"
 check "the administrator ends it" 0 in_srv "$WEFT" admin "$CONN" end "$TID_C"
 [ "$(peers)" -eq 4 ] && pass "its peer went at once" || fail "peer left after end"
 wait_for 20 grep -q "no longer has this tunnel" "$TMP/c.log" && pass "device C hears it ended" || fail "device C not told"
