@@ -32,7 +32,7 @@ for name in autossh vhost websocket wireguard; do
   contains "plugins lists $name" "$name "
 done
 contains "plugins shows the ABI" " $ABI "
-contains "plugins shows capabilities" "server client tcp address"
+contains "plugins shows capabilities" "server client tcp udp address"
 contains "plugins says what is not built" "not built yet"
 check "weft plugins --verbose" 0 "$WEFT" plugins --verbose
 contains "verbose lists plugin keys" "[transport.wireguard] keys:"
