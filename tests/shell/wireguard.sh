@@ -58,7 +58,7 @@ idle_timeout = $1
 
 [transport.wireguard]
 interface = $IFS_SRV
-session_ping = 1s
+session_ping = 2s
 activity_poll = 1s
 
 [device "dev-a-echo"]
@@ -97,7 +97,7 @@ ip netns exec "$DB" python3 "$NETKIT" echo-server $ECHO & STARTED_PIDS+=($!)
 ip netns exec "$DA" python3 "$NETKIT" udp-echo-server $UDP "$TMP/udp-peers" & STARTED_PIDS+=($!)
 
 DEVICE_CONF='[transport.wireguard]
-session_ping = 1s
+session_ping = 2s
 reconnect_min = 200ms
 reconnect_max = 1s
 persistent_keepalive = 1s'
