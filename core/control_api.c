@@ -410,11 +410,31 @@ static void create_tunnel(struct control_api *api,
 
 /* ---- approvals ---- */
 
-static void list_approvals(struct control_api *api, struct http_response *resp,
-                           const char *subject)
+/* An administrator: a device id in [server] admins, calling from the
+ * server's own host. Every device holds the connection secret and names
+ * itself at login, so the id alone would let any device approve its own
+ * request; the host it calls from it cannot choose. */
+static bool admin_here(const struct control_api *api,
+                       const struct http_request *req, const char *subject)
+{
+  if (!approvals_is_admin(api->admins, subject))
+    return false;
+  uint8_t a[16];
+  if (addr_parse(req->peer_ip, a) != 0)
+    return false;
+  static const uint8_t v6_loopback[16] = {[15] = 1};
+  bool loopback = addr_is_v4(a) ? a[12] == 127
+                                : !memcmp(a, v6_loopback, sizeof a);
+  return loopback || !strcmp(req->peer_ip, req->local_ip);
+}
+
+static void list_approvals(struct control_api *api,
+                           const struct http_request *req,
+                           struct http_response *resp, const char *subject)
 {
   int64_t now = clock_wall_s();
-  bool admin = approvals_is_admin(api->admins, subject);
+  approvals_expire(&api->approvals, now);
+  bool admin = admin_here(api, req, subject);
   json_t *list = json_array();
   for (struct approval *ap = api->approvals.head; ap; ap = ap->next)
     if (admin || !strcmp(ap->device_id, subject))
@@ -477,10 +497,11 @@ static void one_approval(struct control_api *api,
   memcpy(id, rest, n);
   id[n] = '\0';
   struct approval *ap = approvals_find(&api->approvals, id);
-  bool admin = approvals_is_admin(api->admins, subject);
+  bool admin = admin_here(api, req, subject);
   if (action && !admin) /* the same answer whether or not ID exists */
     return reply_error(resp, 403, "forbidden",
-                       "only an administrator ([server] admins) decides");
+                       "only an administrator ([server] admins, on the "
+                       "server's own host) decides");
   bool owner = ap && !strcmp(ap->device_id, subject);
   if (!ap || (!admin && !owner))
     return reply_error(resp, 404, "not_found",
@@ -509,11 +530,23 @@ static void one_approval(struct control_api *api,
   method_not_allowed(resp, "GET, DELETE");
 }
 
-static void list_tunnels(struct control_api *api, struct http_response *resp)
+/* A tunnel as others see it: what its transport handed its device (keys,
+ * such as a WireGuard preshared key) only to that device. */
+static json_t *tunnel_view(struct control_api *api, const struct tunnel *t,
+                           const char *subject)
+{
+  json_t *doc = tunnel_to_json(api->tunnels, t);
+  if (strcmp(t->lease->device_id, subject))
+    json_object_del(doc, "params");
+  return doc;
+}
+
+static void list_tunnels(struct control_api *api, struct http_response *resp,
+                         const char *subject)
 {
   json_t *list = json_array();
   for (struct tunnel *t = api->tunnels->live; t; t = t->next)
-    json_array_append_new(list, tunnel_to_json(api->tunnels, t));
+    json_array_append_new(list, tunnel_view(api, t, subject));
   reply_json(resp, 200, json_pack("{s:o}", "tunnels", list));
 }
 
@@ -525,7 +558,7 @@ static void one_tunnel(struct control_api *api, const struct http_request *req,
   if (!t)
     return reply_error(resp, 404, "not_found", "no such tunnel");
   if (method_is(req, "GET"))
-    return reply_json(resp, 200, tunnel_to_json(api->tunnels, t));
+    return reply_json(resp, 200, tunnel_view(api, t, subject));
   if (method_is(req, "DELETE")) {
     char detail[128];
     snprintf(detail, sizeof detail, "deleted by %s from %s", subject,
@@ -745,7 +778,7 @@ void control_api_handle(void *data, const struct http_request *req,
   if (approvals) {
     if (!method_is(req, "GET"))
       return method_not_allowed(resp, "GET");
-    return list_approvals(api, resp, subject);
+    return list_approvals(api, req, resp, subject);
   }
   if (approval_item) {
     char rest[128];
@@ -760,7 +793,7 @@ void control_api_handle(void *data, const struct http_request *req,
     if (method_is(req, "POST"))
       return create_tunnel(api, req, resp, subject);
     if (method_is(req, "GET"))
-      return list_tunnels(api, resp);
+      return list_tunnels(api, resp, subject);
     return method_not_allowed(resp, "GET, POST");
   }
   char id[64];

@@ -213,8 +213,8 @@ static int check_descriptor(struct plugin_registry *reg, const char *origin,
   }
   if (out->upgrade_path) {
     static const char *const core_paths[] = {"/v1/login", "/v1/tunnels",
-                                             "/v1/audit", "/healthz",
-                                             "/metrics", NULL};
+                                             "/v1/audit", "/v1/approvals",
+                                             "/healthz", "/metrics", NULL};
     bool bad = out->upgrade_path[0] != '/' || strlen(out->upgrade_path) > 64;
     for (const char *c = out->upgrade_path; *c && !bad; c++)
       bad = *c <= ' ' || *c >= 0x7f || *c == '?' || *c == '#';

@@ -12,6 +12,7 @@
 #include "control_api.h"
 #include "crypto.h"
 #include "exit_codes.h"
+#include "fdlimit.h"
 #include "http_ingress.h"
 #include "http_server.h"
 #include "log.h"
@@ -525,6 +526,7 @@ int server_main(const struct server_options *opts)
   log_set_timestamps(1);
   if (opts->verbose)
     log_set_level(WEFT_LOG_DEBUG);
+  fdlimit_raise(); /* sockets per connection, UDP peer and session */
 
   plugin_registry_init_empty(&s->plugins);
   plugin_registry_scan_default(&s->plugins, opts->plugin_dir);

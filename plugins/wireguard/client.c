@@ -220,7 +220,9 @@ static int read_params(struct cl_tunnel *ct, const struct weft_tunnel_info *t,
 #define RULE_PRIORITY 5180
 static uint32_t route_table(const struct cl_tunnel *ct)
 {
-  return 0x57460000u | ((uint32_t)ct->addr.addr[2] << 8) | ct->addr.addr[3];
+  /* Pools are /8 or narrower: the low 24 bits tell devices apart. */
+  return 0x57000000u | ((uint32_t)ct->addr.addr[1] << 16) |
+         ((uint32_t)ct->addr.addr[2] << 8) | ct->addr.addr[3];
 }
 
 static void drop_rule(struct cl_tunnel *ct)
@@ -356,11 +358,14 @@ static void ping_tick(void *arg)
   if (!ct->session)
     return;
   if (now - ct->last_pong_ms > 3 * ct->ping_ms) {
-    h->log(h, WEFT_LOG_WARN, "tunnel %s: the server stopped answering",
-           ct->id);
+    h->log(h, WEFT_LOG_WARN, "tunnel %s: the server %s", ct->id,
+           ct->session_up ? "stopped answering"
+                          : "did not answer the session request");
     h->stream_close(ct->session);
     return;
   }
+  if (!ct->session_up)
+    return; /* still waiting for its 101 */
   h->stream_write(ct->session, "ping\n", 5);
 }
 
@@ -388,7 +393,6 @@ static void session_up(struct cl_tunnel *ct)
   weft_reconnect_succeeded(&ct->again);
   ct->last_pong_ms = h->now_ms(h);
   fresh_handshake(ct);
-  h->timer_start(h, ct->ping_ms, ct->ping_ms, ping_tick, ct, &ct->ping);
   h->log(h, WEFT_LOG_INFO,
          "tunnel %s: up; this device is %s on %s, relaying port %u",
          ct->id, ct->addr_text, ct->backend.ifname, ct->relay_port);
@@ -516,6 +520,9 @@ static void server_connected(void *arg, struct weft_stream *stream, int status)
     return;
   }
   send_request(ct);
+  /* The same timer bounds the wait for the server's answer. */
+  ct->last_pong_ms = h->now_ms(h);
+  h->timer_start(h, ct->ping_ms, ct->ping_ms, ping_tick, ct, &ct->ping);
 }
 
 static void dial(struct cl_tunnel *ct)

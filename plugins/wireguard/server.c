@@ -13,6 +13,16 @@
 #include "server_internal.h"
 #include "splice.h"
 
+/* A public connection waiting while the server dials the device's relay.
+ * If the tunnel closes meanwhile, the core closes that connection with its
+ * ingress: the dial is then cut loose (st NULL) and must not touch it. */
+struct relay_dial {
+  const struct weft_host *host;
+  struct weft_stream *public_conn;
+  struct srv_tunnel *st;
+  struct relay_dial *next;
+};
+
 struct srv_tunnel *srv_find_tunnel(struct wg_server *srv, const char *id)
 {
   for (struct srv_tunnel *st = srv->tunnels; st; st = st->next)
@@ -23,30 +33,31 @@ struct srv_tunnel *srv_find_tunnel(struct wg_server *srv, const char *id)
 
 /* ---- the interface, its peers and the firewall ---- */
 
-void srv_sync_firewall(struct wg_server *srv)
+int srv_sync_firewall(struct wg_server *srv)
 {
   const struct weft_host *h = host_of(srv);
   if (!srv->up)
-    return;
+    return 0;
   size_t n = 0;
   for (struct srv_tunnel *st = srv->tunnels; st; st = st->next)
     n++;
   struct nft_device *devs = h->calloc(n ? n : 1, sizeof *devs);
   if (!devs)
-    return;
+    return -1;
   size_t i = 0;
   for (struct srv_tunnel *st = srv->tunnels; st; st = st->next, i++) {
     snprintf(devs[i].tunnel_id, sizeof devs[i].tunnel_id, "%s", st->id);
     memcpy(devs[i].addr, st->addr, 4);
     memcpy(devs[i].ports, st->reach, st->reach_count * sizeof *st->reach);
     devs[i].port_count = st->reach_count;
-    devs[i].relay_port = st->peer_added ? st->relay_port : 0;
+    devs[i].relay_port = st->session ? st->relay_port : 0;
     devs[i].relay_udp = st->udp != NULL;
   }
   char why[512];
   char *script = nft_ruleset(srv->table, srv->backend.ifname, devs, n, why,
                              sizeof why);
-  if (!script || nft_apply(script, why, sizeof why) != 0)
+  int rc = script && nft_apply(script, why, sizeof why) == 0 ? 0 : -1;
+  if (rc != 0)
     h->log(h, WEFT_LOG_ERROR, "firewall table %s not updated: %s", srv->table,
            why);
   free(script);
@@ -54,6 +65,7 @@ void srv_sync_firewall(struct wg_server *srv)
   /* A rebuilt table starts its counters from zero. */
   for (struct srv_tunnel *st = srv->tunnels; st; st = st->next)
     st->bytes_known = false;
+  return rc;
 }
 
 int srv_set_peer(struct wg_server *srv, struct srv_tunnel *st, bool remove,
@@ -137,8 +149,9 @@ static void on_counter(void *arg, const char *tunnel_id, uint64_t packets,
     return;
   /* What the server sent the device: real traffic (keepalives never cross
    * the interface), so the lease is in use. */
-  if (st->bytes_known && bytes != st->last_bytes)
-    host_of(srv)->lease_touch(host_of(srv), st->id);
+  const struct weft_host *h = host_of(srv);
+  if (st->bytes_known && bytes != st->last_bytes && h->lease_touch)
+    h->lease_touch(h, st->id);
   st->last_bytes = bytes;
   st->bytes_known = true;
 }
@@ -150,7 +163,10 @@ static void tick(void *arg)
   const struct wireguard_conf *conf = srv->wg->conf;
   uint64_t now = h->now_ms(h);
   if (!srv->swept) {
-    srv_sweep_tunnel_files(srv); /* restored tunnels are open by now */
+    /* Restored tunnels are open by now. If one failed to open, its lease
+     * still stands: keep every key, it may open at the next start. */
+    if (!srv->restore_failed)
+      srv_sweep_tunnel_files(srv);
     srv->swept = true;
   }
   for (struct srv_session *s = srv->sessions; s; s = s->next) {
@@ -288,9 +304,12 @@ int wg_server_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
   const struct weft_host *h = wg->host;
   if (!srv)
     return WEFT_ENOTSUP;
+  bool restoring = t->param_count == 0; /* a create always brings a key */
   int up = ensure_interface(srv);
-  if (up != 0)
+  if (up != 0) {
+    srv->restore_failed |= restoring;
     return up;
+  }
   struct srv_tunnel *st = h->calloc(1, sizeof *st);
   if (!st)
     return WEFT_ENOMEM;
@@ -326,6 +345,7 @@ int wg_server_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
       !(st->udp = udp_flows_new(h, st->id, UDP_MAX_FLOWS, UDP_FLOW_IDLE_MS)))
     rc = WEFT_ENOMEM;
   if (rc != 0) {
+    srv->restore_failed |= restoring;
     h->free(st);
     return rc;
   }
@@ -353,6 +373,8 @@ void wg_server_tunnel_close(void *ctx, void *tunnel_ctx, int reason)
     srv_session_close(st->session); /* the device hears its tunnel is gone */
   }
   udp_flows_free(st->udp);
+  for (struct relay_dial *d = st->dials; d; d = d->next)
+    d->st = NULL; /* they finish on their own; see relay_dial */
   srv_remove_peer(srv, st, reason == WEFT_ETIMEDOUT ? "lease ended"
                        : reason == WEFT_ECANCELED ? "server stopping"
                                                   : "tunnel deleted");
@@ -382,15 +404,21 @@ void wg_server_tunnel_reach(void *ctx, void *tunnel_ctx,
 
 /* ---- published ports: public connection -> device's relay ---- */
 
-struct relay_dial {
-  const struct weft_host *host;
-  struct weft_stream *public_conn;
-};
-
 static void device_connected(void *arg, struct weft_stream *stream, int status)
 {
   struct relay_dial *d = arg;
   const struct weft_host *h = d->host;
+  if (!d->st) { /* the tunnel is gone, and its public connection with it */
+    if (stream)
+      h->stream_close(stream);
+    h->free(d);
+    return;
+  }
+  for (struct relay_dial **pp = &d->st->dials; *pp; pp = &(*pp)->next)
+    if (*pp == d) {
+      *pp = d->next;
+      break;
+    }
   if (status != 0) {
     h->log(h, WEFT_LOG_INFO, "cannot reach the device's relay: %s",
            weft_strerror(status));
@@ -412,11 +440,13 @@ int wg_server_stream_open(void *ctx, void *tunnel_ctx,
   struct relay_dial *d = h->alloc(sizeof *d);
   if (!d)
     return WEFT_ENOMEM;
-  *d = (struct relay_dial){h, conn};
+  *d = (struct relay_dial){h, conn, st, st->dials};
   int rc = h->stream_connect(h, st->addr_text, st->relay_port, false, NULL,
                              device_connected, d);
   if (rc != 0)
     h->free(d);
+  else
+    st->dials = d;
   return rc;
 }
 
@@ -477,9 +507,10 @@ int wg_server_start(struct wireguard *wg)
   wg_key_to_base64(srv->pub, srv->pub_b64);
   /* One table per interface, so two servers in one namespace never meet. */
   snprintf(srv->table, sizeof srv->table, "weft_%s", wg->conf->interface);
-  for (char *c = srv->table; *c; c++)
-    if (*c == '-' || *c == '.')
-      *c = '_';
+  for (char *c = srv->table; *c; c++) /* nft table names: [a-z0-9_] */
+    *c = *c >= 'A' && *c <= 'Z' ? (char)(*c - 'A' + 'a')
+         : (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ? *c
+                                                                : '_';
   srv->backend.host = NULL; /* not open until the first tunnel */
   wg->server = srv;
   remove_stale(srv);

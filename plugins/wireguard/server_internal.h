@@ -15,6 +15,7 @@
 #include "wireguard.h"
 
 struct srv_session;
+struct relay_dial;
 
 struct srv_tunnel {
   struct wg_server *srv;
@@ -29,6 +30,7 @@ struct srv_tunnel {
   size_t reach_count;
   uint16_t relay_port;        /* where the device relays, from its session */
   struct udp_flows *udp;      /* a udp tunnel's public peers, or NULL */
+  struct relay_dial *dials;   /* public connections waiting for the device */
   struct srv_session *session;
   bool peer_added;
   uint64_t last_bytes;        /* the device's nft counter at the last poll */
@@ -64,6 +66,7 @@ struct wg_server {
   uint64_t last_poll_ms;
   bool swept;                 /* stale tunnel files removed */
   bool up;                    /* the interface exists (first tunnel on) */
+  bool restore_failed;        /* a restored tunnel did not open: no sweep */
   uint64_t sessions_total, refused;
 };
 
@@ -74,8 +77,8 @@ static inline const struct weft_host *host_of(struct wg_server *srv)
 
 /* server.c */
 struct srv_tunnel *srv_find_tunnel(struct wg_server *srv, const char *id);
-/* Rewrites the firewall table from the live tunnels. */
-void srv_sync_firewall(struct wg_server *srv);
+/* Rewrites the firewall table from the live tunnels. 0, or -1 (logged). */
+int srv_sync_firewall(struct wg_server *srv);
 /* Adds (or with remove, removes) the tunnel's peer. 0 or -1 with why. */
 int srv_set_peer(struct wg_server *srv, struct srv_tunnel *st, bool remove,
                  char *why, size_t whylen);

@@ -108,6 +108,7 @@ static int refuse(struct wg_server *srv, struct weft_stream *conn, int status,
     return WEFT_EIO;
   h->stream_write(conn, resp, (size_t)n);
   h->stream_shutdown(conn);
+  h->stream_close(conn); /* no lingering: the control port's limits are off */
   return 0;
 }
 
@@ -179,22 +180,22 @@ int wg_server_upgrade(void *ctx, const struct weft_http_request *req,
   st->relay_port = (uint16_t)relay;
   if (st->udp)
     udp_flows_target(st->udp, st->addr, st->relay_port);
-  char why[512];
-  if (!st->peer_added) {
-    if (srv_set_peer(srv, st, false, why, sizeof why) != 0) {
-      h->log(h, WEFT_LOG_ERROR, "tunnel %s: adding its peer failed: %s",
-             st->id, why);
-      st->session = NULL;
-      s->st = NULL;
-      static const char busy[] = "HTTP/1.1 503 Refused\r\nContent-Length: "
-                                 "0\r\nConnection: close\r\n\r\n";
-      h->stream_write(conn, busy, sizeof busy - 1);
-      h->stream_shutdown(conn);
-      return 0;
-    }
-    st->peer_added = true;
+  /* The firewall first: no peer without its rules (fail closed). */
+  char why[512] = "the firewall table could not be written";
+  if (srv_sync_firewall(srv) != 0 ||
+      (!st->peer_added && srv_set_peer(srv, st, false, why, sizeof why))) {
+    h->log(h, WEFT_LOG_ERROR, "tunnel %s: peer not added: %s", st->id, why);
+    st->session = NULL;
+    s->st = NULL;
+    static const char busy[] = "HTTP/1.1 503 Refused\r\nContent-Length: "
+                               "0\r\nConnection: close\r\n\r\n";
+    h->stream_write(conn, busy, sizeof busy - 1);
+    h->stream_shutdown(conn);
+    srv_session_close(s);
+    srv_sync_firewall(srv);
+    return 0;
   }
-  srv_sync_firewall(srv);
+  st->peer_added = true;
   static const char ok[] = "HTTP/1.1 101 Switching Protocols\r\n"
                            "Upgrade: " SESSION_PROTOCOL "\r\n"
                            "Connection: Upgrade\r\n\r\n";

@@ -88,7 +88,11 @@ static inline void weft_reconnect_schedule(struct weft_reconnect *r)
   uint64_t delay = half + weft_reconnect_jitter(r) % (half + 1);
   r->host->log(r->host, WEFT_LOG_INFO, "tunnel %s: reconnecting in %llu ms",
                r->tunnel_id, (unsigned long long)delay);
-  r->host->timer_start(r->host, delay, 0, weft_reconnect_due, r, &r->timer);
+  if (r->host->timer_start(r->host, delay, 0, weft_reconnect_due, r,
+                           &r->timer) != 0)
+    r->host->log(r->host, WEFT_LOG_ERROR,
+                 "tunnel %s: cannot arm the reconnect timer; giving up",
+                 r->tunnel_id);
 }
 
 /* The session is up: the next loss starts again from min_ms. */

@@ -193,6 +193,10 @@ for token in bogus "$(printf 'e30.e30.%064d' 0)"; do
   contains "with 401" "401"
 done
 [ "$(peers)" -eq 4 ] && pass "no peer added for it" || fail "peers changed: $(wg show "$IFS_SRV" peers)"
+# another device sees the tunnels, never their keys
+check "another device lists the tunnels" 0 in_srv bash -c "curl -sk -H \"Authorization: Bearer \$('$WEFT' login --device-id nosy '$CONN')\" https://127.0.0.1:$CTL/v1/tunnels"
+contains "it sees them" "dev-a-echo"
+case "$OUT" in *wg_preshared_key*) fail "a preshared key shown to another device" ;; *) pass "no preshared key shown to another device" ;; esac
 
 # ---- an ACL change reaches the firewall
 sed -i 's/^reach_ports = 8022/reach_ports = 8022, 2222/' "$TMP/server.conf"
@@ -210,13 +214,15 @@ wait_for 20 grep -q "waiting for an administrator" "$TMP/c.log" || fail "no wait
 REQ=$(sed -n 's/.*approve request \(a[0-9a-f]*\).*/\1/p' "$TMP/c.log" | head -1)
 sleep 1
 [ "$(peers)" -eq 4 ] && pass "no peer while the tunnel waits for approval" || fail "peer added before approval"
-check "the administrator approves" 0 in_srv "$WEFT" admin "$CONN" approve "$REQ"
+LOCAL_CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$CTL" # admins work on the server itself
+check "an administrator elsewhere may not approve" 2 in_a "$WEFT" admin "$CONN" approve "$REQ"
+check "the administrator approves, on the server" 0 in_srv "$WEFT" admin "$LOCAL_CONN" approve "$REQ"
 TID_C=$(sed -n 's/.*approved: tunnel \(t[0-9a-f]*\).*/\1/p' <<<"$OUT")
 wait_for 20 bash -c "[ \$(wg show $IFS_SRV peers 2>/dev/null | grep -c .) -eq 5 ]" && pass "the peer comes with the approval" || fail "no peer after approval: $(cat "$TMP/c.log")"
 grep -q "reached directly at 10.1.0.[0-9]*:8023" "$TMP/c.log" && pass "a service on all addresses is reached with no device relay" || fail "no direct line: $(cat "$TMP/c.log")"
 check "through the public port to it" 0 in_srv timeout 5 bash -c "exec 3<>/dev/tcp/10.99.1.1/33013; head -1 <&3"
 contains "it answers" "hello from 8023"
-check "the administrator ends it" 0 in_srv "$WEFT" admin "$CONN" end "$TID_C"
+check "the administrator ends it" 0 in_srv "$WEFT" admin "$LOCAL_CONN" end "$TID_C"
 [ "$(peers)" -eq 4 ] && pass "its peer went at once" || fail "peer left after end"
 wait_for 20 grep -q "no longer has this tunnel" "$TMP/c.log" && pass "device C hears it ended" || fail "device C not told"
 kill "$DEV_C"; wait "$DEV_C" 2>/dev/null
