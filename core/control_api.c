@@ -330,7 +330,7 @@ static bool request_fields(json_t *doc, struct tunnel_request *tr,
   static const char *const fields[] = {
       "transport", "local",         "remote",         "name",
       "device_id", "allow_ips",     "device_params",  "await_approval",
-      NULL};
+      "replace",   NULL};
   memset(tr, 0, sizeof *tr);
   if (!only_fields(doc, fields, resp) ||
       !string_field(doc, "transport", &tr->transport, resp) ||
@@ -340,6 +340,12 @@ static bool request_fields(json_t *doc, struct tunnel_request *tr,
       !string_field(doc, "device_id", &tr->device_id, resp) ||
       !string_field(doc, "allow_ips", &tr->allow_ips, resp))
     return false;
+  const json_t *replace = json_object_get(doc, "replace");
+  if (replace && !json_is_boolean(replace)) {
+    reply_error(resp, 400, "bad_request", "replace must be true or false");
+    return false;
+  }
+  tr->replace = json_is_true(replace);
   tr->device_params = json_object_get(doc, "device_params");
   return !tr->device_params || device_params_ok(tr->device_params, resp);
 }

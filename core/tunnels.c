@@ -369,6 +369,17 @@ void tunnel_service_create(struct tunnel_service *svc,
     svc->stats.refused++;
     return;
   }
+  struct lease *old = req->replace
+                          ? leases_find_device(&svc->leases, req->device_id)
+                          : NULL;
+  if (old) {
+    char old_id[64];
+    snprintf(old_id, sizeof old_id, "%s", old->tunnel_id);
+    log_info("tunnel %s of device %s replaced by a new one", old_id,
+             req->device_id);
+    tunnel_service_delete(svc, old_id, "replaced",
+                          "replaced by a new tunnel of the same device");
+  }
   struct lease_request lr = {
       .device_id = req->device_id,
       .name = req->name,

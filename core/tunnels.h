@@ -64,6 +64,9 @@ struct tunnel_request {
   /* What the device's transport asked to pass to its server side (an
    * object of strings, checked by the caller), or NULL. */
   const json_t *device_params;
+  /* The device's live tunnel, if it has one, ends first ("replaced"): a
+   * device agent restarted after a crash takes its place back. */
+  bool replace;
 };
 
 /* The outcome of a create, mapped to HTTP by the control API. */

@@ -176,7 +176,7 @@ static int install(const struct service_args *a)
       "\n"
       "[Service]\n"
       "Type=simple\n"
-      "ExecStart=%s tunnel --config %s --only %s%s%s\n"
+      "ExecStart=%s tunnel --replace --config %s --only %s%s%s\n"
       "Environment=WEFT_RUN_DIR=/run/weft-tunnel-%s\n"
       "RuntimeDirectory=weft-tunnel-%s\n"
       "RuntimeDirectoryMode=0750\n"

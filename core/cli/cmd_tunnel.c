@@ -18,7 +18,7 @@
 #include "tunnel_status.h"
 
 enum { OPT_PLUGIN_DIR = 256, OPT_DEVICE_ID, OPT_ONLY, OPT_CONNECT_FILE,
-       OPT_RUN_DIR, OPT_AWAIT_APPROVAL };
+       OPT_RUN_DIR, OPT_AWAIT_APPROVAL, OPT_REPLACE };
 
 #define DEFAULT_TRANSPORT "websocket"
 
@@ -59,6 +59,7 @@ struct session {
   struct open_tunnel *opening; /* reports may come during client_tunnel_open */
   const char *run_dir;
   bool await_approval;   /* ask, and open only once an admin approves */
+  bool replace;          /* end this device's live tunnel first */
   bool status_warned;
   uv_signal_t sigint, sigterm;
   uv_timer_t refresh;
@@ -239,6 +240,8 @@ static int open_tunnel(struct plugin_registry *reg, struct session *s,
       json_object_set(body, "device_params", device_params);
     if (s->await_approval)
       json_object_set_new(body, "await_approval", json_true());
+    if (s->replace)
+      json_object_set_new(body, "replace", json_true());
     int status = client_request(c, "POST", "/v1/tunnels", body, &reply, err,
                                 sizeof err);
     json_decref(body);
@@ -542,6 +545,7 @@ int cmd_tunnel(int argc, char **argv)
       {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
       {"device-id", required_argument, NULL, OPT_DEVICE_ID},
       {"await-approval", no_argument, NULL, OPT_AWAIT_APPROVAL},
+      {"replace", no_argument, NULL, OPT_REPLACE},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -549,7 +553,7 @@ int cmd_tunnel(int argc, char **argv)
   const char *transport = NULL, *config_path = NULL, *plugin_dir = NULL;
   const char *device_id = NULL, *only = NULL, *connect_file = NULL;
   const char *run_dir = NULL;
-  bool verbose = false, await_approval = false;
+  bool verbose = false, await_approval = false, replace = false;
   int c;
   optind = 1;
   opterr = 0;
@@ -563,6 +567,7 @@ int cmd_tunnel(int argc, char **argv)
     case OPT_PLUGIN_DIR: plugin_dir = optarg; break;
     case OPT_DEVICE_ID: device_id = optarg; break;
     case OPT_AWAIT_APPROVAL: await_approval = true; break;
+    case OPT_REPLACE: replace = true; break;
     case 'v': verbose = true; break;
     case 'h': cli_print_usage("tunnel"); return EXIT_OK;
     case ':':
@@ -639,6 +644,7 @@ int cmd_tunnel(int argc, char **argv)
                              sizeof session->base_device);
   session->run_dir = run_dir ? run_dir : run_dir_default();
   session->await_approval = await_approval;
+  session->replace = replace;
   log_set_level(verbose ? WEFT_LOG_DEBUG : WEFT_LOG_INFO);
 
   struct cli_env env;

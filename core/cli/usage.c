@@ -81,6 +81,8 @@ static const struct {
      "      --connect-file FILE  read weft://SECRET@HOST from FILE (keeps the\n"
      "                           secret out of process lists)\n"
      "      --device-id ID       this device's id (default: the host name)\n"
+     "      --replace            end this device's live tunnel on the server\n"
+     "                           first (an agent restarted after a crash)\n"
      "      --await-approval     open only once an administrator approves\n"
      "                           (weft admin approve ID); Ctrl-C withdraws\n"
      "      --run-dir DIR        where tunnel states and transport keys live\n"

@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <openssl/rand.h>
 
 #include "backend.h"
@@ -255,6 +258,82 @@ static void interface_restarted(void *arg)
     ct->wg->host->log(ct->wg->host, WEFT_LOG_ERROR,
                       "tunnel %s: reconfiguring the interface failed: %s",
                       ct->id, why);
+}
+
+/* ---- interfaces left by a killed run ----
+ * Each open interface is recorded as RUN/plugins/wireguard/ifaces/NAME
+ * ("PID ADDRESS"). A weft tunnel killed with -9 leaves its interface, its
+ * routing rule and its wireguard-go behind; the next one removes those
+ * whose process is gone (not those of other live agents on this host). */
+
+static void iface_record_path(const struct weft_host *h, const char *ifname,
+                              char *buf, size_t len)
+{
+  snprintf(buf, len, "%s/ifaces/%s", h->state_dir, ifname);
+}
+
+static void iface_record(struct cl_tunnel *ct)
+{
+  const struct weft_host *h = ct->wg->host;
+  if (!h->state_dir)
+    return;
+  char path[1200];
+  snprintf(path, sizeof path, "%s/ifaces", h->state_dir);
+  mkdir(path, 0700);
+  iface_record_path(h, ct->backend.ifname, path, sizeof path);
+  FILE *f = fopen(path, "w");
+  if (f) {
+    fprintf(f, "%ld %s\n", (long)getpid(), ct->addr_text);
+    fclose(f);
+  }
+}
+
+static void iface_forget(struct cl_tunnel *ct)
+{
+  const struct weft_host *h = ct->wg->host;
+  char path[1200];
+  if (h->state_dir) {
+    iface_record_path(h, ct->backend.ifname, path, sizeof path);
+    unlink(path);
+  }
+}
+
+static void sweep_stale_ifaces(const struct weft_host *h)
+{
+  char dir[1100];
+  if (!h->state_dir)
+    return;
+  snprintf(dir, sizeof dir, "%s/ifaces", h->state_dir);
+  DIR *d = opendir(dir);
+  if (!d)
+    return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    char path[1400], addr[INET_ADDRSTRLEN] = "";
+    long pid = 0;
+    if (e->d_name[0] == '.' || !rtnl_name_ok(e->d_name))
+      continue;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    FILE *f = fopen(path, "r");
+    int got = f ? fscanf(f, "%ld %15s", &pid, addr) : 0;
+    if (f)
+      fclose(f);
+    if (got == 2 && pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+      continue; /* its agent still runs */
+    char why[256];
+    struct cl_tunnel gone = {0};
+    if (got == 2 && inet_pton(AF_INET, addr, gone.addr.addr) == 1) {
+      gone.addr.family = AF_INET;
+      gone.addr.bits = 32;
+      rtnl_rule_del(&gone.addr, route_table(&gone), RULE_PRIORITY, why,
+                    sizeof why);
+    }
+    if (rtnl_link_delete(e->d_name, why, sizeof why) == 0)
+      h->log(h, WEFT_LOG_WARN, "removed interface %s, left by a weft tunnel "
+             "that did not stop (pid %ld)", e->d_name, pid);
+    unlink(path);
+  }
+  closedir(d);
 }
 
 /* ---- the relay on our /32 ---- */
@@ -581,6 +660,7 @@ static void teardown(struct cl_tunnel *ct)
   if (ct->backend_open) {
     drop_rule(ct);
     wg_backend_close(&ct->backend);
+    iface_forget(ct);
     ct->backend_open = false;
   }
 }
@@ -594,9 +674,12 @@ int wg_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
   char why[1024];
   if (!ct)
     return WEFT_EINVAL;
-  if (!wg->client && !(wg->client = h->calloc(1, sizeof *wg->client))) {
-    h->free(ct);
-    return WEFT_ENOMEM;
+  if (!wg->client) {
+    if (!(wg->client = h->calloc(1, sizeof *wg->client))) {
+      h->free(ct);
+      return WEFT_ENOMEM;
+    }
+    sweep_stale_ifaces(h); /* once, before this process makes its own */
   }
   snprintf(ct->id, sizeof ct->id, "%s", t->id);
   snprintf(ct->server_host, sizeof ct->server_host, "%s", t->server_host);
@@ -626,6 +709,8 @@ int wg_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
     rc = wg_backend_open(&ct->backend, h, wg->conf->backend, ifname,
                          wg->conf->wireguard_go, why, sizeof why);
     ct->backend_open = rc == 0;
+    if (rc == 0)
+      iface_record(ct);
   }
   if (rc == 0)
     rc = configure_interface(ct, why, sizeof why);

@@ -255,17 +255,24 @@ grep -q "removing a stale interface" "$TMP/server3.log" && pass "stale interface
 wait_for 10 test "$(wg_go_count)" -eq 1 && pass "one wireguard-go, the old one gone" || fail "wireguard-go count: $(wg_go_count)"
 wait_for 20 bash -c "[ \$(wg show $IFS_SRV peers 2>/dev/null | grep -c .) -eq 1 ]" && pass "B's peer back after kill -9" || fail "B not back after kill -9"
 
-# ---- idle: operator traffic keeps the lease, keepalives do not (a new
-# tunnel, as a lease keeps the idle timeout it was made with)
-kill -INT "$DEV_B"; wait "$DEV_B" 2>/dev/null
+# ---- a device agent killed with -9: its interface stays behind, and its
+# lease; started again with --replace it takes its place back and clears
+# what the killed one left. (A new tunnel also gets the short idle timeout
+# below: a lease keeps the one it was made with.)
+OLD_B_IF=$(in_b ip -o link show | sed -n 's/^[0-9]*: \(wft[0-9a-f]*\):.*/\1/p' | head -1)
+kill -9 "$DEV_B"; wait "$DEV_B" 2>/dev/null
 kill "$SERVER"; wait "$SERVER" 2>/dev/null
 write_server_conf 4s
 start_server server4.log
-ip netns exec "$DB" env WEFT_RUN_DIR="$TMP/run-b" "$WEFT" tunnel --transport wireguard --device-id dev-b "$CONN" \
+ip netns exec "$DB" env WEFT_RUN_DIR="$TMP/run-b" "$WEFT" tunnel --replace --transport wireguard --device-id dev-b "$CONN" \
   "tcp://127.0.0.1:$ECHO" tcp://10.99.1.1:33012 >"$TMP/b2.log" 2>&1 &
 DEV_B=$!
 STARTED_PIDS+=("$DEV_B")
-wait_for 20 grep -q "up; this device is" "$TMP/b2.log" || fail "B not back for the idle check: $(cat "$TMP/b2.log")"
+wait_for 20 grep -q "up; this device is" "$TMP/b2.log" && pass "the restarted agent replaced its old tunnel" || fail "B not back: $(cat "$TMP/b2.log")"
+grep -q "removed interface $OLD_B_IF, left by a weft tunnel that did not stop" "$TMP/b2.log" &&
+  pass "and removed the interface the killed one left" || fail "stale interface not removed: $(cat "$TMP/b2.log")"
+! in_b ip link show "$OLD_B_IF" >/dev/null 2>&1 && pass "the stale interface is gone" || fail "stale interface $OLD_B_IF left"
+grep -q "replaced by a new one" "$TMP/server4.log" && pass "the server says it replaced the tunnel" || fail "no replace line"
 B_ECHO=$(addr_of b2.log $ECHO)
 for i in $(seq 16); do in_srv timeout 2 bash -c "exec 3<>/dev/tcp/$B_ECHO/$ECHO; echo x >&3" 2>/dev/null; sleep 0.5; done
 ! grep -q "ended: idle-timeout" "$TMP/server4.log" && pass "operator traffic kept the lease for 8 s (idle timeout 4 s)" || fail "reaped despite traffic"
