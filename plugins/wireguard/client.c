@@ -53,6 +53,7 @@ struct cl_tunnel {
   struct weft_reconnect again; /* after a lost session */
   uint64_t last_pong_ms;
   uint64_t ping_ms;             /* as the server asked */
+  uint64_t last_tick_ms;        /* of ping_tick, to tell a stalled loop */
   bool closing, gone;
 };
 
@@ -434,9 +435,12 @@ static void ping_tick(void *arg)
   struct cl_tunnel *ct = arg;
   const struct weft_host *h = ct->wg->host;
   uint64_t now = h->now_ms(h);
+  /* A loop that stood still may hold pongs unread: judge next time. */
+  bool stalled = ct->last_tick_ms && now - ct->last_tick_ms > 2 * ct->ping_ms;
+  ct->last_tick_ms = now;
   if (!ct->session)
     return;
-  if (now - ct->last_pong_ms > 3 * ct->ping_ms) {
+  if (!stalled && now - ct->last_pong_ms > 3 * ct->ping_ms) {
     h->log(h, WEFT_LOG_WARN, "tunnel %s: the server %s", ct->id,
            ct->session_up ? "stopped answering"
                           : "did not answer the session request");
@@ -601,6 +605,7 @@ static void server_connected(void *arg, struct weft_stream *stream, int status)
   send_request(ct);
   /* The same timer bounds the wait for the server's answer. */
   ct->last_pong_ms = h->now_ms(h);
+  ct->last_tick_ms = 0;
   h->timer_start(h, ct->ping_ms, ct->ping_ms, ping_tick, ct, &ct->ping);
 }
 

@@ -162,6 +162,11 @@ static void tick(void *arg)
   const struct weft_host *h = host_of(srv);
   const struct wireguard_conf *conf = srv->wg->conf;
   uint64_t now = h->now_ms(h);
+  /* After the loop stood still (a slow start of wireguard-go, a busy
+   * machine), pings may wait unread behind this timer: judge next time. */
+  bool stalled = srv->last_tick_ms &&
+                 now - srv->last_tick_ms > 2 * (uint64_t)srv->tick_every_ms;
+  srv->last_tick_ms = now;
   if (!srv->swept) {
     /* Restored tunnels are open by now. If one failed to open, its lease
      * still stands: keep every key, it may open at the next start. */
@@ -169,7 +174,8 @@ static void tick(void *arg)
       srv_sweep_tunnel_files(srv);
     srv->swept = true;
   }
-  for (struct srv_session *s = srv->sessions; s; s = s->next) {
+  for (struct srv_session *s = stalled ? NULL : srv->sessions; s;
+       s = s->next) {
     if (!s->closing &&
         now - s->last_heard_ms > 3 * (uint64_t)conf->session_ping_ms) {
       h->log(h, WEFT_LOG_INFO, "tunnel %s: device session silent; ending it",
@@ -517,6 +523,7 @@ int wg_server_start(struct wireguard *wg)
   uint64_t every = (uint64_t)wg->conf->session_ping_ms;
   if ((uint64_t)wg->conf->activity_poll_ms < every)
     every = (uint64_t)wg->conf->activity_poll_ms;
+  srv->tick_every_ms = every;
   h->timer_start(h, 0, every, tick, srv, &srv->tick);
   return 0;
 }

@@ -64,6 +64,7 @@ struct wg_server {
   struct srv_session *sessions;
   struct weft_timer *tick;
   uint64_t last_poll_ms;
+  uint64_t last_tick_ms, tick_every_ms;
   bool swept;                 /* stale tunnel files removed */
   bool up;                    /* the interface exists (first tunnel on) */
   bool restore_failed;        /* a restored tunnel did not open: no sweep */
