@@ -414,8 +414,6 @@ static void create_tunnel(struct control_api *api,
   reply_json(resp, 201, created_reply(api, &out));
 }
 
-/* ---- approvals ---- */
-
 /* An administrator: a device id in [server] admins, calling from the
  * server's own host. Every device holds the connection secret and names
  * itself at login, so the id alone would let any device approve its own
@@ -433,6 +431,8 @@ static bool admin_here(const struct control_api *api,
                                 : !memcmp(a, v6_loopback, sizeof a);
   return loopback || !strcmp(req->peer_ip, req->local_ip);
 }
+
+/* ---- approvals ---- */
 
 static void list_approvals(struct control_api *api,
                            const struct http_request *req,
@@ -566,6 +566,10 @@ static void one_tunnel(struct control_api *api, const struct http_request *req,
   if (method_is(req, "GET"))
     return reply_json(resp, 200, tunnel_view(api, t, subject));
   if (method_is(req, "DELETE")) {
+    if (strcmp(t->lease->device_id, subject) && !admin_here(api, req, subject))
+      return reply_error(resp, 403, "forbidden",
+                         "only the tunnel's own device, or an administrator "
+                         "on the server's host, ends it");
     char detail[128];
     snprintf(detail, sizeof detail, "deleted by %s from %s", subject,
              req->peer_ip);

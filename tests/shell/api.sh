@@ -139,6 +139,8 @@ contains "and the second's" "$ID_B"
 api GET "/v1/tunnels/$ID_A" "$TOKEN_B"
 expect_code "inspect" 200
 contains "state" '"state":"ready"'
+api DELETE "/v1/tunnels/$ID_A" "$TOKEN_B"
+expect_code "another device may not end it" 403
 api DELETE "/v1/tunnels/$ID_A" "$TOKEN_A"
 expect_code "delete" 204
 api GET "/v1/tunnels/$ID_A" "$TOKEN_A"
