@@ -482,6 +482,22 @@ static void session_up(struct cl_tunnel *ct)
   report(ct, WEFT_TUNNEL_UP, "%s on %s", ct->addr_text, ct->backend.ifname);
 }
 
+/* The server's ping interval from its 101, if it names one: the timer
+ * follows it from now on. */
+static void adopt_ping_interval(struct cl_tunnel *ct, const char *head)
+{
+  const char *h = strcasestr(head, "\r\n" SESSION_PING_HEADER ":");
+  if (!h)
+    return;
+  long long ms = strtoll(h + strlen("\r\n" SESSION_PING_HEADER ":"), NULL, 10);
+  if (ms < 200 || ms > 3600000 || (uint64_t)ms == ct->ping_ms)
+    return;
+  const struct weft_host *host = ct->wg->host;
+  ct->ping_ms = (uint64_t)ms;
+  stop_ping(ct);
+  host->timer_start(host, ct->ping_ms, ct->ping_ms, ping_tick, ct, &ct->ping);
+}
+
 /* The server's answer to the upgrade, then "pong" lines. */
 static void session_read(void *arg, const void *data, size_t len)
 {
@@ -511,6 +527,7 @@ static void session_read(void *arg, const void *data, size_t len)
     h->stream_close(ct->session);
     return;
   }
+  adopt_ping_interval(ct, ct->response);
   session_up(ct);
 }
 

@@ -196,10 +196,16 @@ int wg_server_upgrade(void *ctx, const struct weft_http_request *req,
     return 0;
   }
   st->peer_added = true;
-  static const char ok[] = "HTTP/1.1 101 Switching Protocols\r\n"
-                           "Upgrade: " SESSION_PROTOCOL "\r\n"
-                           "Connection: Upgrade\r\n\r\n";
-  h->stream_write(conn, ok, sizeof ok - 1);
+  /* The ping interval travels with every session, so a device follows the
+   * server's current figure even for a tunnel made under another. */
+  char ok[256];
+  int n = snprintf(ok, sizeof ok,
+                   "HTTP/1.1 101 Switching Protocols\r\n"
+                   "Upgrade: " SESSION_PROTOCOL "\r\n"
+                   "Connection: Upgrade\r\n" SESSION_PING_HEADER
+                   ": %lld\r\n\r\n",
+                   (long long)srv->wg->conf->session_ping_ms);
+  h->stream_write(conn, ok, (size_t)n);
   srv->sessions_total++;
   h->log(h, WEFT_LOG_INFO,
          "tunnel %s: device %s connected from %s; peer %s added (relay port "

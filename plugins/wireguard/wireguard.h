@@ -24,6 +24,8 @@
 #define SESSION_PROTOCOL "weft-wireguard"
 /* The request header that tells the server where the device relays. */
 #define RELAY_PORT_HEADER "weft-relay-port"
+/* In the server's 101: the ping interval (ms) it judges the session by. */
+#define SESSION_PING_HEADER "Weft-Session-Ping"
 /* UDP tunnels: public peers (flows) at once on each side, and how long a
  * quiet one is kept. */
 #define UDP_MAX_FLOWS 1024
