@@ -192,7 +192,9 @@ int wg_server_upgrade(void *ctx, const struct weft_http_request *req,
     h->stream_write(conn, busy, sizeof busy - 1);
     h->stream_shutdown(conn);
     srv_session_close(s);
-    srv_sync_firewall(srv);
+    /* A peer left by a session this one replaced goes too: no session, no
+     * peer. (It rewrites the table once more.) */
+    srv_remove_peer(srv, st, "no firewall rules for its new session");
     return 0;
   }
   st->peer_added = true;
