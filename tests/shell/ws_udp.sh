@@ -47,27 +47,33 @@ echo "$OUT"
 [ "$(peers_seen)" -eq 5 ] && pass "the local service saw 5 distinct sources" || fail "the local service saw $(peers_seen) sources, expected 5"
 [ "$(flows_opened)" -eq 5 ] && pass "the device opened 5 flows" || fail "the device opened $(flows_opened) flows, expected 5"
 OUT=$(curl -sSk -H "Authorization: Bearer $ADMIN" "$BASE/v1/tunnels")
-contains "datagrams are counted" '"datagrams_in":1005'
-contains "and their answers" '"datagrams_out":1005'
+# (a datagram sent again after a loss counts again)
+count_of() { python3 -c 'import json,sys; print(json.load(sys.stdin)["tunnels"][0]["traffic"][sys.argv[1]])' "$1" <<<"$OUT"; }
+[ "$(count_of datagrams_in)" -ge 1005 ] && pass "datagrams are counted" || fail "datagrams_in: $OUT"
+[ "$(count_of datagrams_out)" -ge 1005 ] && pass "and their answers" || fail "datagrams_out: $OUT"
 
 # --- more peers than flows: the least recently heard make room. Taking
 # turns, 20 peers through 8 flows find their flow gone each time, so each
 # of their 80 datagrams opens a new one (and a new local source)
+# (a datagram sent again after a rare loss may open one more)
+resent() { sed -n 's/.* \([0-9]*\) sent again.*/\1/p' <<<"$OUT"; }
 check "20 peers through a table of 8 flows, every datagram answered" 0 timeout 60 python3 "$NETKIT" udp-check 127.0.0.1 34001 20 3
-[ "$(flows_opened)" -eq 85 ] && pass "evicted flows came back as new ones" || fail "$(flows_opened) flows opened, expected 85"
+FLOWS=$(flows_opened)
+[ "$FLOWS" -ge 85 ] && [ "$FLOWS" -le $((85 + $(resent))) ] && pass "evicted flows came back as new ones" || fail "$FLOWS flows opened, expected 85"
 
 # --- idle flows are forgotten on the device: a peer that comes back after
 # the idle time gets a new local socket, and its datagrams still go through
 sleep 3
 check "a peer back after the idle time" 0 timeout 20 python3 "$NETKIT" udp-check 127.0.0.1 34001 1 2
-[ "$(flows_opened)" -eq 86 ] && pass "its expired flow was replaced" || fail "$(flows_opened) flows opened, expected 86"
+[ "$(flows_opened)" -ge $((FLOWS + 1)) ] && [ "$(flows_opened)" -le $((FLOWS + 1 + $(resent))) ] &&
+  pass "its expired flow was replaced" || fail "$(flows_opened) flows opened, expected $((FLOWS + 1))"
 
 # --- the device goes away: datagrams are dropped, nothing else breaks
 kill -INT "$TUNNEL"
 wait "$TUNNEL"
 OUT=$(cat "$TMP/tunnel.out")
 contains "Ctrl-C deletes the udp tunnel" "deleted"
-check "no answer once the tunnel is gone" 1 timeout 20 python3 "$NETKIT" udp-check 127.0.0.1 34001 1 1
+check "no answer once the tunnel is gone" 1 timeout 30 python3 "$NETKIT" udp-check 127.0.0.1 34001 1 1
 check "the server is still healthy" 0 curl -fsSk "$BASE/healthz"
 
 # --- from weft.conf
