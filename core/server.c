@@ -39,6 +39,7 @@ struct server {
   const struct server_options *opts;
   struct plugin_registry plugins;
   struct conf *conf;
+  struct lease_config lease_cfg; /* [server] pool, ports, timeouts */
   struct listen_addr listen[MAX_LISTEN];
   size_t listen_count;
   bool per_ip_secrets;
@@ -207,19 +208,20 @@ static const struct secret *secret_for(void *ctx, const char *local_ip,
   return NULL;
 }
 
-/* Plugins that give devices addresses learn the pool before they start. */
-static int set_plugin_pool(struct server *s, char *err, size_t errlen)
+/* The leases' settings, read once: plugins that give devices addresses
+ * learn the pool from them before they start, the leases after. */
+static int read_lease_config(struct server *s, char *err, size_t errlen)
 {
   const struct server_conf *sc = &s->conf->server;
-  struct lease_config lc;
-  if (lease_config_from_text(&lc, sc->pool, sc->port_range, sc->idle_timeout_ms,
-                             sc->lease_ttl_ms, sc->ip_quarantine_ms,
-                             sc->max_tunnels, err, errlen) != 0)
+  if (lease_config_from_text(&s->lease_cfg, sc->pool, sc->port_range,
+                             sc->idle_timeout_ms, sc->lease_ttl_ms,
+                             sc->ip_quarantine_ms, sc->max_tunnels, err,
+                             errlen) != 0)
     return -1;
   char net[32], top[32], pool[48];
-  leases_addr_text(lc.pool_net, net, sizeof net);
-  leases_addr_text(leases_server_address(&lc), top, sizeof top);
-  snprintf(pool, sizeof pool, "%s/%u", net, lc.pool_bits);
+  leases_addr_text(s->lease_cfg.pool_net, net, sizeof net);
+  leases_addr_text(leases_server_address(&s->lease_cfg), top, sizeof top);
+  snprintf(pool, sizeof pool, "%s/%u", net, s->lease_cfg.pool_bits);
   plugin_registry_set_pool(&s->plugins, pool, top);
   return 0;
 }
@@ -241,11 +243,6 @@ static int start_services(struct server *s, const char *state_dir, char *err,
   if (store_open_sqlite(path, &s->store, err, errlen) != 0)
     return -1;
   const struct server_conf *sc = &s->conf->server;
-  struct lease_config lc;
-  if (lease_config_from_text(&lc, sc->pool, sc->port_range, sc->idle_timeout_ms,
-                             sc->lease_ttl_ms, sc->ip_quarantine_ms,
-                             sc->max_tunnels, err, errlen) != 0)
-    return -1;
   if (acl_policy_build(&s->acl, s->conf) != 0) {
     snprintf(err, errlen, "out of memory");
     return -1;
@@ -272,8 +269,9 @@ static int start_services(struct server *s, const char *state_dir, char *err,
     snprintf(base, sizeof base, "http://%s", host);
   else
     snprintf(base, sizeof base, "http://%s:%u", host, http_port);
-  if (tunnel_service_open(&s->tunnels, &s->loop, s->store, &lc, &s->tokens,
-                          &s->acl, &s->plugins, host, base) != 0) {
+  if (tunnel_service_open(&s->tunnels, &s->loop, s->store, &s->lease_cfg,
+                          &s->tokens, &s->acl, &s->plugins, host,
+                          base) != 0) {
     snprintf(err, errlen, "cannot load the leases from %.900s", path);
     return -1;
   }
@@ -567,7 +565,7 @@ int server_main(const struct server_options *opts)
   log_info("state directory %s", state_dir);
 
   plugin_registry_set_state_root(&s->plugins, state_dir);
-  if (set_plugin_pool(s, err, sizeof err) != 0) {
+  if (read_lease_config(s, err, sizeof err) != 0) {
     fprintf(stderr, "weft: %s\n", err);
     code = EXIT_CONFIG;
     goto out;

@@ -70,8 +70,17 @@ json_t *approval_wait(struct client *c, const json_t *pending,
   interrupted = 0;
   json_t *tunnel = NULL;
   time_t started = time(NULL), said = started;
+  /* Past the server's own expiry (a minute's grace for a server we could
+   * not reach meanwhile) nobody can approve it any more. */
+  json_int_t wait_s =
+      json_integer_value(json_object_get(pending, "expires_in"));
+  time_t deadline = started + (wait_s > 0 ? (time_t)wait_s : 600) + 60;
   int rc = 0;
   while (!interrupted && (rc = poll_once(c, path, &tunnel, why, whylen)) == 0) {
+    if (time(NULL) > deadline) {
+      snprintf(why, whylen, "no decision before the request expired");
+      break;
+    }
     nanosleep(&(struct timespec){0, POLL_MS * 1000000L}, NULL);
     if (time(NULL) - said >= PROGRESS_EVERY_S) {
       said = time(NULL);

@@ -9,7 +9,6 @@
  * the server verifies it (host->token_verify) before it answers 101. When
  * the WebSocket drops, the device reconnects with exponential backoff and
  * jitter, under the same tunnel while its lease lasts. */
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -305,25 +304,10 @@ static void start_session(struct session *s, bool opener)
 static void schedule_reconnect(struct client_tunnel *ct);
 
 /* Tells `weft tunnel status` where the tunnel stands (ABI 1.2 cores). */
-static void report(struct client_tunnel *ct, enum weft_tunnel_phase phase,
-                   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void report(struct client_tunnel *ct, enum weft_tunnel_phase phase,
-                   const char *fmt, ...)
-{
-  const struct weft_host *h = ct->ws->host;
-  if (!WEFT_HOST_HAS(h, tunnel_state) || !h->tunnel_state)
-    return;
-  char detail[300];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(detail, sizeof detail, fmt, ap);
-  va_end(ap);
-  struct weft_tunnel_state st = {.struct_size = sizeof st,
-                                 .phase = phase,
-                                 .restarts = ct->again.attempts,
-                                 .detail = detail};
-  h->tunnel_state(h, ct->id, &st);
-}
+/* Where the tunnel stands, for weft tunnel status. */
+#define REPORT(ct, phase, ...)                                               \
+  weft_report_tunnel((ct)->ws->host, (ct)->id, phase,                          \
+                     (ct)->again.attempts, __VA_ARGS__)
 
 static void dial_done(struct client_tunnel *ct, struct weft_stream *stream,
                       int status);
@@ -353,7 +337,7 @@ static void session_closed(void *arg, uint16_t code, const char *why)
     } else {
       h->log(h, WEFT_LOG_WARN, "tunnel %s: disconnected (%u %s)", ct->id,
              code, why);
-      report(ct, WEFT_TUNNEL_RETRYING, "disconnected (%u %s)", code, why);
+      REPORT(ct, WEFT_TUNNEL_RETRYING, "disconnected (%u %s)", code, why);
       schedule_reconnect(ct);
     }
   }
@@ -370,7 +354,7 @@ static void session_open(void *arg)
   h->log(h, WEFT_LOG_INFO, "tunnel %s: connected to %s:%u (%s)", ct->id,
          ct->server_host, ct->server_port,
          ct->server_cert ? "wss, certificate pinned" : "ws, no TLS");
-  report(ct, WEFT_TUNNEL_UP, "connected to %s:%u (%s)", ct->server_host,
+  REPORT(ct, WEFT_TUNNEL_UP, "connected to %s:%u (%s)", ct->server_host,
          ct->server_port, ct->server_cert ? "wss" : "ws");
   start_session(s, false);
 }
@@ -388,13 +372,10 @@ static int ws_create(const struct weft_host *host, const void *config,
                      void **ctx)
 {
   const struct websocket_conf *conf = config;
-  if (conf->reconnect_min_ms > conf->reconnect_max_ms) {
-    host->log(host, WEFT_LOG_ERROR,
-              "reconnect_min (%lld ms) is longer than reconnect_max (%lld ms)",
-              (long long)conf->reconnect_min_ms,
-              (long long)conf->reconnect_max_ms);
-    return WEFT_ECONFIG;
-  }
+  int rc = weft_reconnect_check(host, conf->reconnect_min_ms,
+                                conf->reconnect_max_ms);
+  if (rc != 0)
+    return rc;
   struct websocket *ws = host->calloc(1, sizeof *ws);
   if (!ws)
     return WEFT_ENOMEM;
@@ -651,7 +632,7 @@ static void dial_done(struct client_tunnel *ct, struct weft_stream *stream,
     ct->connecting = false;
     h->log(h, WEFT_LOG_WARN, "tunnel %s: cannot reach %s:%u: %s", ct->id,
            ct->server_host, ct->server_port, weft_strerror(status));
-    report(ct, WEFT_TUNNEL_RETRYING, "cannot reach %s:%u: %s",
+    REPORT(ct, WEFT_TUNNEL_RETRYING, "cannot reach %s:%u: %s",
            ct->server_host, ct->server_port, weft_strerror(status));
     schedule_reconnect(ct);
     return;
@@ -700,7 +681,7 @@ static void reconnect_gone(void *arg)
 {
   struct client_tunnel *ct = arg;
   ct->gone = true;
-  report(ct, WEFT_TUNNEL_FAILED, "the server no longer has this tunnel");
+  REPORT(ct, WEFT_TUNNEL_FAILED, "the server no longer has this tunnel");
 }
 
 static void reconnect_dial(void *arg)

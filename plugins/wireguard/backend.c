@@ -72,7 +72,6 @@ static void proc_exited(uv_process_t *handle, int64_t status, int signal)
   uv_close((uv_handle_t *)handle, proc_closed);
   if (!b)
     return;
-  b->proc_alive = false;
   b->proc = NULL;
   if (b->closing)
     return;
@@ -123,7 +122,6 @@ static int spawn_wireguard_go(struct wg_backend *b, char *why, size_t whylen)
            -1;
   }
   b->proc = p;
-  b->proc_alive = true;
   for (int waited = 0; waited < SOCKET_WAIT_MS; waited += 20) {
     if (socket_answers(b->socket_path))
       return 0;
@@ -132,7 +130,6 @@ static int spawn_wireguard_go(struct wg_backend *b, char *why, size_t whylen)
   uv_process_kill(&p->handle, SIGKILL);
   p->b = NULL;
   b->proc = NULL;
-  b->proc_alive = false;
   return snprintf(why, whylen, "%s did not open %s within %d ms", b->program,
                   b->socket_path, SOCKET_WAIT_MS),
          -1;

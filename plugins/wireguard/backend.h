@@ -21,7 +21,6 @@ struct wg_backend {
   char program[256];           /* wireguard-go, for restarts */
   char socket_path[100];         /* fits sockaddr_un.sun_path */
   struct wg_proc *proc;        /* the wireguard-go child, or NULL */
-  bool proc_alive;
   bool closing;
   /* Called when wireguard-go died and was started again, with a fresh,
    * empty interface: configure it all again. */

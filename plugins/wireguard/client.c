@@ -5,7 +5,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,26 +62,10 @@ struct wg_client {
 
 static void schedule_reconnect(struct cl_tunnel *ct);
 
-static void report(struct cl_tunnel *ct, enum weft_tunnel_phase phase,
-                   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void report(struct cl_tunnel *ct, enum weft_tunnel_phase phase,
-                   const char *fmt, ...)
-{
-  const struct weft_host *h = ct->wg->host;
-  char detail[512] = "";
-  if (fmt) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
-  }
-  struct weft_tunnel_state st = {.struct_size = sizeof st,
-                                 .phase = phase,
-                                 .restarts = ct->again.attempts,
-                                 .detail = fmt ? detail : NULL};
-  if (WEFT_HOST_HAS(h, tunnel_state) && h->tunnel_state)
-    h->tunnel_state(h, ct->id, &st);
-}
+/* Where the tunnel stands, for weft tunnel status. */
+#define REPORT(ct, phase, ...)                                               \
+  weft_report_tunnel((ct)->wg->host, (ct)->id, phase,                          \
+                     (ct)->again.attempts, __VA_ARGS__)
 
 /* ---- keys (client_tunnel_prepare) ---- */
 
@@ -479,7 +462,7 @@ static void session_up(struct cl_tunnel *ct)
   h->log(h, WEFT_LOG_INFO,
          "tunnel %s: up; this device is %s on %s, relaying port %u",
          ct->id, ct->addr_text, ct->backend.ifname, ct->relay_port);
-  report(ct, WEFT_TUNNEL_UP, "%s on %s", ct->addr_text, ct->backend.ifname);
+  REPORT(ct, WEFT_TUNNEL_UP, "%s on %s", ct->addr_text, ct->backend.ifname);
 }
 
 /* The server's ping interval from its 101, if it names one: the timer
@@ -523,7 +506,7 @@ static void session_read(void *arg, const void *data, size_t len)
     const char *body = end + 4;
     h->log(h, WEFT_LOG_WARN, "tunnel %s: the server refused the session: "
            "%s %s", ct->id, ct->response, body);
-    report(ct, WEFT_TUNNEL_RETRYING, "session refused: %s", ct->response);
+    REPORT(ct, WEFT_TUNNEL_RETRYING, "session refused: %s", ct->response);
     h->stream_close(ct->session);
     return;
   }
@@ -555,7 +538,7 @@ static void session_closed(void *arg, int err)
   if (was_up) {
     h->log(h, WEFT_LOG_WARN, "tunnel %s: session lost (%s)", ct->id,
            err ? weft_strerror(err) : "closed by the server");
-    report(ct, WEFT_TUNNEL_RETRYING, "session lost");
+    REPORT(ct, WEFT_TUNNEL_RETRYING, "session lost");
   }
   schedule_reconnect(ct);
 }
@@ -605,7 +588,7 @@ static void server_connected(void *arg, struct weft_stream *stream, int status)
   if (status != 0) {
     h->log(h, WEFT_LOG_WARN, "tunnel %s: cannot reach %s:%u: %s", ct->id,
            ct->server_host, ct->server_port, weft_strerror(status));
-    report(ct, WEFT_TUNNEL_RETRYING, "cannot reach %s:%u: %s",
+    REPORT(ct, WEFT_TUNNEL_RETRYING, "cannot reach %s:%u: %s",
            ct->server_host, ct->server_port, weft_strerror(status));
     schedule_reconnect(ct);
     return;
@@ -647,7 +630,7 @@ static void reconnect_gone(void *arg)
 {
   struct cl_tunnel *ct = arg;
   ct->gone = true;
-  report(ct, WEFT_TUNNEL_FAILED, "the server no longer has this tunnel");
+  REPORT(ct, WEFT_TUNNEL_FAILED, "the server no longer has this tunnel");
 }
 
 static void reconnect_dial(void *arg)
@@ -754,7 +737,7 @@ int wg_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
   if (ct->next)
     ct->next->prev = ct;
   wg->client->tunnels = ct;
-  report(ct, WEFT_TUNNEL_CONNECTING, "opening the session");
+  REPORT(ct, WEFT_TUNNEL_CONNECTING, "opening the session");
   dial(ct);
   *tunnel_ctx = ct;
   return 0;

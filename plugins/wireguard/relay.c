@@ -7,6 +7,9 @@
 #include <uv.h>
 
 #define READ_CHUNK (64 * 1024)
+#define STR(x) #x
+#define XSTR(x) STR(x)
+#define RELAY_MAX_CONNS_TEXT XSTR(RELAY_MAX_CONNS)
 
 struct relay_conn;
 
@@ -244,7 +247,7 @@ static void on_connection(uv_stream_t *server, int status)
   }
   if (l->count > RELAY_MAX_CONNS) {
     say(l, "refused a connection: %s relayed connections are open",
-        "too many");
+        RELAY_MAX_CONNS_TEXT);
     conn_close(c);
     return;
   }

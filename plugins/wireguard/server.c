@@ -574,7 +574,9 @@ void wg_server_status(struct wireguard *wg, char *buf, size_t len)
              probe, wg->conf->interface);
   else
     snprintf(buf, len, "%s on %s (UDP %lld); %zu tunnel(s), %zu peer(s) "
-             "connected",
+             "connected; %llu session(s) admitted, %llu refused",
              wg_backend_name(&srv->backend), srv->backend.ifname,
-             (long long)wg->conf->listen_port, tunnels, peers);
+             (long long)wg->conf->listen_port, tunnels, peers,
+             (unsigned long long)srv->sessions_total,
+             (unsigned long long)srv->refused);
 }

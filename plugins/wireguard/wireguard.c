@@ -88,13 +88,10 @@ static int wg_create(const struct weft_host *host, const void *config,
                      void **ctx)
 {
   const struct wireguard_conf *conf = config;
-  if (conf->reconnect_min_ms > conf->reconnect_max_ms) {
-    host->log(host, WEFT_LOG_ERROR,
-              "reconnect_min (%lld ms) is longer than reconnect_max (%lld ms)",
-              (long long)conf->reconnect_min_ms,
-              (long long)conf->reconnect_max_ms);
-    return WEFT_ECONFIG;
-  }
+  int rc = weft_reconnect_check(host, conf->reconnect_min_ms,
+                                conf->reconnect_max_ms);
+  if (rc != 0)
+    return rc;
   if (wg_keys_init() != 0) {
     host->log(host, WEFT_LOG_ERROR, "libsodium did not initialise");
     return WEFT_EIO;
@@ -109,7 +106,7 @@ static int wg_create(const struct weft_host *host, const void *config,
    * up now, so restored tunnels find it; elsewhere (weft tunnel, weft
    * plugins) nothing is touched until a tunnel asks. */
   if (WEFT_HOST_HAS(host, server_address) && host->pool && host->state_dir) {
-    int rc = wg_server_start(wg);
+    rc = wg_server_start(wg);
     if (rc != 0) {
       host->free(wg);
       return rc;

@@ -23,9 +23,11 @@
 #ifndef WEFT_HOST_H
 #define WEFT_HOST_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <weft/stream.h>
 
@@ -221,5 +223,34 @@ struct weft_host {
 #define WEFT_HOST_HAS(host, field)                                           \
   (offsetof(struct weft_host, field) + sizeof((host)->field) <=              \
    (host)->struct_size)
+
+/* Reports a client tunnel's phase through host->tunnel_state, with its
+ * detail formatted printf-style (fmt NULL: none); nothing where the core
+ * has no such service. */
+static inline void weft_report_tunnel(const struct weft_host *host,
+                                      const char *tunnel_id,
+                                      enum weft_tunnel_phase phase,
+                                      uint32_t restarts, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static inline void weft_report_tunnel(const struct weft_host *host,
+                                      const char *tunnel_id,
+                                      enum weft_tunnel_phase phase,
+                                      uint32_t restarts, const char *fmt, ...)
+{
+  if (!host || !WEFT_HOST_HAS(host, tunnel_state) || !host->tunnel_state)
+    return;
+  char detail[512];
+  if (fmt) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+  }
+  struct weft_tunnel_state state = {.struct_size = sizeof state,
+                                    .phase = phase,
+                                    .restarts = restarts,
+                                    .detail = fmt ? detail : NULL};
+  host->tunnel_state(host, tunnel_id, &state);
+}
 
 #endif /* WEFT_HOST_H */

@@ -95,6 +95,19 @@ static inline void weft_reconnect_schedule(struct weft_reconnect *r)
                  r->tunnel_id);
 }
 
+/* For create(): a [transport.NAME] whose reconnect_min is longer than its
+ * reconnect_max is refused, with a log line. 0 or WEFT_ECONFIG. */
+static inline int weft_reconnect_check(const struct weft_host *host,
+                                       int64_t min_ms, int64_t max_ms)
+{
+  if (min_ms <= max_ms)
+    return 0;
+  host->log(host, WEFT_LOG_ERROR,
+            "reconnect_min (%lld ms) is longer than reconnect_max (%lld ms)",
+            (long long)min_ms, (long long)max_ms);
+  return WEFT_ECONFIG;
+}
+
 /* The session is up: the next loss starts again from min_ms. */
 static inline void weft_reconnect_succeeded(struct weft_reconnect *r)
 {
