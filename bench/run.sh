@@ -124,6 +124,7 @@ cat >"$TMP/weft.conf" <<EOF
 [server]
 listen = 127.0.0.1:$CTL
 http_listen = off
+tls_listen = off
 max_tunnels = 20000
 public_conns_per_ip = 30000
 port_range = 20000-29999

@@ -219,6 +219,7 @@ cat >"$TMP/weft.conf" <<EOF
 [server]
 listen = 0.0.0.0:$CTL
 http_listen = off
+tls_listen = off
 public_host = $SRV_IP
 
 [transport.wireguard]

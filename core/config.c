@@ -45,6 +45,38 @@ const struct weft_option conf_server_options[] = {
      NULL, 0, 0, 0},
     {"tls_key", WEFT_OPT_STRING, offsetof(struct server_conf, tls_key), NULL,
      "private key of tls_cert (PEM)", NULL, 0, 0, 0},
+    {"tls_listen", WEFT_OPT_STRING, offsetof(struct server_conf, tls_listen),
+     "0.0.0.0:8443",
+     "public TLS address (HOST:PORT) for https:// host names, routed by SNI, "
+     "or off",
+     NULL, 0, 0, 0},
+    {"tls_certs_dir", WEFT_OPT_STRING,
+     offsetof(struct server_conf, tls_certs_dir), NULL,
+     "certificates (NAME.crt, NAME.key) for the host names the server "
+     "terminates TLS for (default: certs in the state directory)",
+     NULL, 0, 0, 0},
+    {"tls_default_host", WEFT_OPT_STRING,
+     offsetof(struct server_conf, tls_default_host), NULL,
+     "host name whose tunnel gets TLS connections with no or an unknown "
+     "server name (default: close them)",
+     NULL, 0, 0, 0},
+    {"client_hello_timeout", WEFT_OPT_DURATION,
+     offsetof(struct server_conf, client_hello_timeout_ms), "10s",
+     "close a TLS visitor that has not sent its ClientHello by then", NULL,
+     100, 600000, 0},
+    {"https_redirect", WEFT_OPT_BOOL,
+     offsetof(struct server_conf, https_redirect), "false",
+     "answer plain HTTP for an https:// host name with a redirect to https",
+     NULL, 0, 0, 0},
+    {"acme_directory", WEFT_OPT_STRING,
+     offsetof(struct server_conf, acme_directory),
+     "https://acme-v02.api.letsencrypt.org/directory",
+     "ACME directory URL, used with email", NULL, 0, 0, 0},
+    {"acme_ca_file", WEFT_OPT_STRING,
+     offsetof(struct server_conf, acme_ca_file), NULL,
+     "CA (PEM) to trust for the ACME server's own TLS (default: the "
+     "system's)",
+     NULL, 0, 0, 0},
     {"plain_http", WEFT_OPT_ENUM, offsetof(struct server_conf, plain_http),
      "loopback",
      "control API over plain HTTP (not TLS): from loopback only, from "
@@ -445,15 +477,27 @@ static void check_server_lists(struct parser *p, const struct conf_section *s)
 {
   char why[512];
   const struct conf_entry *e;
-  if ((e = entry_of(s, "http_listen")) && strcmp(e->value, "off")) {
+  static const char *const public_ports[] = {"http_listen", "tls_listen"};
+  for (size_t i = 0; i < 2; i++) {
+    if (!(e = entry_of(s, public_ports[i])) || !strcmp(e->value, "off"))
+      continue;
     enum url_host_kind kind;
     char host[URL_MAX_HOST + 1];
     uint16_t port;
     if (hostport_parse(e->value, &kind, host, sizeof host, &port, why,
                        sizeof why) != 0 ||
         kind == URL_HOST_NAME)
-      report(p, e->line, "[server] http_listen: %s",
+      report(p, e->line, "[server] %s: %s", public_ports[i],
              kind == URL_HOST_NAME ? "give an IP address, not a name" : why);
+  }
+  if ((e = entry_of(s, "tls_default_host"))) {
+    enum url_host_kind kind;
+    char host[URL_MAX_HOST + 1];
+    if (host_parse(e->value, strlen(e->value), &kind, host, sizeof host, why,
+                   sizeof why) != 0 ||
+        kind != URL_HOST_NAME)
+      report(p, e->line, "[server] tls_default_host: %s",
+             kind != URL_HOST_NAME ? "give a host name" : why);
   }
   if ((e = entry_of(s, "pool"))) {
     struct prefix_list l;

@@ -28,6 +28,13 @@ struct plugin_registry;
 struct server_conf {
   const char *listen;       /* "HOST:PORT[, HOST:PORT...]" */
   const char *http_listen;  /* public HTTP port (Host and path routing) */
+  const char *tls_listen;   /* public TLS port (SNI routing) */
+  const char *tls_certs_dir;/* certificates for terminated host names */
+  const char *tls_default_host; /* where unmatched TLS visitors go */
+  int64_t client_hello_timeout_ms;
+  bool https_redirect;
+  const char *acme_directory;
+  const char *acme_ca_file;
   const char *public_host;  /* host printed in the connection string */
   const char *state_dir;    /* NULL: /var/lib/weft as root, else ~/.local/state/weft */
   const char *secret_file;  /* also write the connection string here */

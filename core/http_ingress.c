@@ -46,6 +46,10 @@ struct route_conn {
   bool routed, by_path, handed_over;
   char host[256];
   char peer_ip[46];
+  /* Set when the public TLS port terminated TLS for this host name: only
+   * requests for it are routed (no fronting another name behind its
+   * certificate), and they are marked https. */
+  char tls_name[256];
   struct strbuf pending;          /* output before the hand-over */
 };
 
@@ -193,14 +197,6 @@ static void request_host(const struct route_conn *rc, char *out, size_t len)
   }
 }
 
-static struct tunnel *by_hostname(struct tunnel_service *svc, const char *host)
-{
-  for (struct tunnel *t = svc->live; t; t = t->next)
-    if (t->lease->hostname[0] && !strcmp(t->lease->hostname, host))
-      return t;
-  return NULL;
-}
-
 /* "/t0123456789abcdef/rest" -> the tunnel, and how much to strip. */
 static struct tunnel *by_path(struct tunnel_service *svc, const char *target,
                               size_t *strip)
@@ -221,20 +217,30 @@ static void rc_free(void *arg);
 static void unlink_waiting(struct route_conn *rc);
 static void stop_timer(struct route_conn *rc);
 
-/* Answers a request the server cannot route and ends the connection. */
-static void refuse(struct route_conn *rc, int status, const char *text)
+static const char *status_text(int status)
 {
-  char resp[512];
+  switch (status) {
+  case 200: return "OK";
+  case 308: return "Permanent Redirect";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 421: return "Misdirected Request";
+  case 431: return "Request Header Fields Too Large";
+  case 503: return "Service Unavailable";
+  default: return "Bad Request";
+  }
+}
+
+/* Answers a request the server cannot route (or answers itself) and ends
+ * the connection. extra: more header lines, or "". */
+static void answer(struct route_conn *rc, int status, const char *extra,
+                   const char *text)
+{
+  char resp[1024];
   int n = snprintf(resp, sizeof resp,
-                   "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+                   "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n%s"
                    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
-                   status,
-                   status == 404   ? "Not Found"
-                   : status == 403 ? "Forbidden"
-                   : status == 431 ? "Request Header Fields Too Large"
-                   : status == 503 ? "Service Unavailable"
-                                   : "Bad Request",
-                   strlen(text) + 1, text);
+                   status, status_text(status), extra, strlen(text) + 1, text);
   rc->state = R_DEAD;
   if (rc->handed_over) {
     stream_close(rc->stream); /* its answers come from the device */
@@ -244,6 +250,53 @@ static void refuse(struct route_conn *rc, int status, const char *text)
   stop_timer(rc);
   stream_set_filter(rc->stream, NULL, rc_free, rc); /* freed at close */
   stream_end(rc->stream, resp, n > 0 && (size_t)n < sizeof resp ? (size_t)n : 0);
+}
+
+static void refuse(struct route_conn *rc, int status, const char *text)
+{
+  answer(rc, status, "", text);
+}
+
+/* Plain HTTP for a name published as https: a redirect when the server
+ * is set to give one; else a terminated tunnel is served plainly too, and
+ * a passthrough one (its device speaks only TLS) is refused. true when
+ * the request was answered here. */
+/* An ACME server checking a challenge for a certificate this server is
+ * getting (HTTP-01 asks on port 80, before any routing). */
+static bool acme_answer(struct route_conn *rc, const char *target)
+{
+  struct tunnel_service *svc = rc->ing->svc;
+  char keyauth[512];
+  if (!svc->acme_answer ||
+      svc->acme_answer(svc->acme_arg, target, keyauth, sizeof keyauth) != 0)
+    return false;
+  answer(rc, 200, "", keyauth);
+  return true;
+}
+
+static bool https_only(struct route_conn *rc, const struct tunnel *t,
+                       const char *host, const char *target)
+{
+  enum tunnel_tls mode = tunnel_tls_mode(t);
+  struct tunnel_service *svc = rc->ing->svc;
+  if (rc->tls_name[0] || mode == TUNNEL_TLS_NONE)
+    return false;
+  if (svc->https_redirect && svc->tls_port) {
+    char where[1400];
+    if (svc->tls_port == 443)
+      snprintf(where, sizeof where, "Location: https://%s%.1024s\r\n", host,
+               target);
+    else
+      snprintf(where, sizeof where, "Location: https://%s:%u%.1024s\r\n", host,
+               svc->tls_port, target);
+    answer(rc, 308, where, "this host is served over https");
+    return true;
+  }
+  if (mode == TUNNEL_TLS_PASSTHROUGH) {
+    refuse(rc, 404, "this host is served over https only");
+    return true;
+  }
+  return false;
 }
 
 /* Routes the request whose head is complete and emits it rewritten.
@@ -258,10 +311,21 @@ static bool head_complete(struct route_conn *rc)
   const char *target = strbuf_str(&rc->url);
   char host[256];
   request_host(rc, host, sizeof host);
+  if (!host[0] && rc->tls_name[0])
+    snprintf(host, sizeof host, "%s", rc->tls_name);
+  if (rc->tls_name[0] && strcmp(host, rc->tls_name)) {
+    refuse(rc, 421, "this connection serves only the host name it was "
+                    "opened for");
+    return false;
+  }
+  if (!rc->tls_name[0] && acme_answer(rc, target))
+    return false;
   size_t strip = 0;
-  struct tunnel *t = host[0] ? by_hostname(svc, host) : NULL;
+  struct tunnel *t = host[0] ? tunnel_service_by_hostname(svc, host) : NULL;
+  if (t && !rc->routed && https_only(rc, t, host, target))
+    return false;
   bool path = false;
-  if (!t) {
+  if (!t && !rc->tls_name[0]) {
     t = by_path(svc, target, &strip);
     path = t != NULL;
   }
@@ -306,8 +370,8 @@ static bool head_complete(struct route_conn *rc)
   }
   char forwarded_host[256];
   raw_host(rc, forwarded_host, sizeof forwarded_host);
-  strbuf_addf(&out, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: http\r\n",
-              rc->peer_ip);
+  strbuf_addf(&out, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\n",
+              rc->peer_ip, rc->tls_name[0] ? "https" : "http");
   if (forwarded_host[0])
     strbuf_addf(&out, "X-Forwarded-Host: %s\r\n", forwarded_host);
   strbuf_add(&out, "\r\n", 2);
@@ -449,14 +513,9 @@ static const struct weft_stream_cbs waiting_cbs = {
     .on_closed = waiting_closed,
 };
 
-static void on_connection(uv_stream_t *server, int status)
+static void adopt(struct http_ingress *ing, struct weft_stream *s,
+                  const char *tls_name)
 {
-  struct http_ingress *ing = server->data;
-  if (status < 0)
-    return;
-  struct weft_stream *s = stream_accept(ing->loop, server);
-  if (!s)
-    return;
   struct route_conn *rc = calloc(1, sizeof *rc);
   uv_timer_t *timer = rc ? calloc(1, sizeof *timer) : NULL;
   if (!timer) {
@@ -467,6 +526,7 @@ static void on_connection(uv_stream_t *server, int status)
   rc->ing = ing;
   rc->stream = s;
   rc->timer = timer;
+  snprintf(rc->tls_name, sizeof rc->tls_name, "%s", tls_name ? tls_name : "");
   http_parser_init(&rc->parser, HTTP_REQUEST);
   rc->parser.data = rc;
   struct weft_stream_info info = {.struct_size = sizeof info};
@@ -482,6 +542,22 @@ static void on_connection(uv_stream_t *server, int status)
   stream_start(s, &waiting_cbs, rc);
 }
 
+static void on_connection(uv_stream_t *server, int status)
+{
+  struct http_ingress *ing = server->data;
+  if (status < 0)
+    return;
+  struct weft_stream *s = stream_accept(ing->loop, server);
+  if (s)
+    adopt(ing, s, NULL);
+}
+
+void http_ingress_adopt_tls(struct http_ingress *ing, struct weft_stream *s,
+                            const char *name)
+{
+  adopt(ing, s, name);
+}
+
 int http_ingress_open(struct tunnel_service *svc, uv_loop_t *loop,
                       const char *host, uint16_t port,
                       struct http_ingress **out)
@@ -495,6 +571,11 @@ int http_ingress_open(struct tunnel_service *svc, uv_loop_t *loop,
   ing->svc = svc;
   ing->loop = loop;
   ing->listener = l;
+  if (!host) { /* only connections the public TLS port terminated */
+    uv_tcp_init(loop, l);
+    *out = ing;
+    return 0;
+  }
   int rc = listen_tcp(loop, l, host, port, on_connection, ing);
   if (rc != 0) {
     uv_close((uv_handle_t *)l, timer_closed);

@@ -8,7 +8,12 @@
  *
  * One public connection is carried as one transport stream, so a
  * keep-alive connection stays with the tunnel its first request chose; a
- * later request for another tunnel closes it. */
+ * later request for another tunnel closes it.
+ *
+ * Host names published as https: on the plain port they get a redirect
+ * (https_redirect), or are served plainly if the server terminates their
+ * TLS, or refused if their device does (passthrough). HTTP-01 challenges
+ * of the server's own ACME orders are answered before any routing. */
 #ifndef WEFT_CORE_HTTP_INGRESS_H
 #define WEFT_CORE_HTTP_INGRESS_H
 
@@ -18,10 +23,17 @@
 struct tunnel_service;
 struct http_ingress;
 
-/* Listens on host:port; 0 or a negative libuv code. */
+/* Listens on host:port (host NULL: no listener of its own, only what the
+ * TLS port hands over); 0 or a negative libuv code. */
 int http_ingress_open(struct tunnel_service *svc, uv_loop_t *loop,
                       const char *host, uint16_t port,
                       struct http_ingress **out);
+/* A connection the public TLS port terminated for host name `name` (TLS
+ * already begun on it): routed like the others, but only to that name's
+ * tunnel, with X-Forwarded-Proto: https. */
+struct weft_stream;
+void http_ingress_adopt_tls(struct http_ingress *ing, struct weft_stream *s,
+                            const char *name);
 /* Closes the listener and the connections not yet handed to a tunnel. */
 void http_ingress_close(struct http_ingress *ing);
 

@@ -314,15 +314,9 @@ static unsigned conns_from(struct http_server *srv, const char *ip)
   return n;
 }
 
-static void on_connection(uv_stream_t *server, int status)
+/* Takes a connection, plain or with TLS already begun. */
+static void adopt(struct http_server *srv, struct weft_stream *s, bool sniff)
 {
-  struct http_listener *l = server->data;
-  struct http_server *srv = l->srv;
-  if (status < 0 || srv->closing)
-    return;
-  struct weft_stream *s = stream_accept(srv->loop, server);
-  if (!s)
-    return;
   struct http_conn *c = calloc(1, sizeof *c);
   if (!c) {
     stream_discard(s);
@@ -344,7 +338,7 @@ static void on_connection(uv_stream_t *server, int status)
   memcpy(c->peer_ip, info.peer_ip, sizeof c->peer_ip);
   memcpy(c->local_ip, info.local_ip, sizeof c->local_ip);
   c->local_port = info.local_port;
-  if (srv->tls_ctx)
+  if (sniff && srv->tls_ctx)
     stream_set_tls_sniff(s, srv->tls_ctx);
   stream_start(s, &conn_cbs, c);
   if (srv->conn_count > srv->limits.max_conns ||
@@ -362,6 +356,26 @@ static void on_connection(uv_stream_t *server, int status)
     return;
   }
   arm_timer(c, srv->limits.header_timeout_ms);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+  struct http_listener *l = server->data;
+  struct http_server *srv = l->srv;
+  if (status < 0 || srv->closing)
+    return;
+  struct weft_stream *s = stream_accept(srv->loop, server);
+  if (s)
+    adopt(srv, s, true);
+}
+
+void http_server_adopt(struct http_server *srv, struct weft_stream *s)
+{
+  if (srv->closing) {
+    stream_discard(s);
+    return;
+  }
+  adopt(srv, s, false);
 }
 
 int http_server_listen(struct http_server *srv, const char *host,

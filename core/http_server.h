@@ -89,6 +89,9 @@ struct http_server {
 
 void http_server_init(struct http_server *srv, uv_loop_t *loop,
                       http_handler_fn handler, void *handler_data);
+/* Serves a connection another listener took (the public TLS port hands
+ * over devices that come to the server itself), TLS already begun on it. */
+void http_server_adopt(struct http_server *srv, struct weft_stream *s);
 /* Binds and listens on host:port (an IPv4 or IPv6 literal). Returns 0 or a
  * negative libuv error code. */
 int http_server_listen(struct http_server *srv, const char *host,

@@ -383,6 +383,10 @@ int leases_create(struct leases *ls, const struct lease_request *req,
            r->scheme == URL_HTTP)
     snprintf(public_url, sizeof public_url, "http://%s:%u", hostname,
              req->http_port);
+  else if (*hostname && req->tls_port && req->tls_port != 443 &&
+           r->scheme == URL_HTTPS)
+    snprintf(public_url, sizeof public_url, "https://%s:%u", hostname,
+             req->tls_port);
   else if (*hostname)
     snprintf(public_url, sizeof public_url, "%s://%s",
              url_scheme_name(r->scheme), hostname);

@@ -39,6 +39,7 @@ struct lease_request {
   const char *public_host;   /* host in published tcp/udp URLs */
   const char *path_base;     /* for http without a remote: public base URL */
   uint16_t http_port;        /* public HTTP port, for host-name URLs */
+  uint16_t tls_port;         /* public TLS port, for https host names */
 };
 
 struct quarantined {

@@ -14,6 +14,7 @@
 #include "exit_codes.h"
 #include "fdlimit.h"
 #include "http_ingress.h"
+#include "public_tls.h"
 #include "http_server.h"
 #include "log.h"
 #include "plugin_registry.h"
@@ -53,6 +54,7 @@ struct server {
   bool tunnels_open;
   struct http_server http;
   SSL_CTX *tls_ctx;         /* the control port's TLS */
+  struct public_tls public_tls; /* the public TLS port and its certificates */
   char tls_fingerprint[TLS_FINGERPRINT_HEX + 1];
   struct control_api api;
   uv_signal_t sigint, sigterm, sighup;
@@ -351,6 +353,7 @@ static void free_services(struct server *s)
   tokens_free(&s->tokens);
   free(s->login);
   s->login = NULL;
+  public_tls_free(&s->public_tls);
   SSL_CTX_free(s->tls_ctx);
   s->tls_ctx = NULL;
   crypto_wipe(&s->server_key, sizeof s->server_key);
@@ -415,6 +418,7 @@ static void server_stop(struct server *s, const char *why)
 
 static void reload(struct server *s)
 {
+  public_tls_reload(&s->public_tls);
   if (!s->opts->config_path) {
     log_info("SIGHUP: running on embedded defaults; there is no --config "
              "file to re-read");
@@ -571,8 +575,13 @@ int server_main(const struct server_options *opts)
     goto out;
   }
   plugin_registry_start(&s->plugins, &s->loop, s->conf);
+  const char *tls_listen = opts->tls_listen ? opts->tls_listen
+                                            : s->conf->server.tls_listen;
   if (start_services(s, state_dir, err, sizeof err) != 0 ||
-      start_tls(s, state_dir, err, sizeof err) != 0) {
+      start_tls(s, state_dir, err, sizeof err) != 0 ||
+      public_tls_start(&s->public_tls, &s->tunnels, &s->loop,
+                       &s->conf->server, tls_listen, state_dir, s->tls_ctx,
+                       &s->http, err, sizeof err) != 0) {
     fprintf(stderr, "weft: %s\n", err);
     code = EXIT_RUNTIME;
     stop_services(s);

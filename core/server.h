@@ -18,6 +18,7 @@ struct server_options {
   const char *state_dir;    /* overrides the config */
   const char *plugin_dir;
   const char *http_listen;  /* overrides the config: HOST:PORT or off */
+  const char *tls_listen;   /* the same for the public TLS port */
   bool verbose;
 };
 

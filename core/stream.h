@@ -49,6 +49,12 @@ void stream_end(struct weft_stream *s, const void *data, size_t len);
 /* Server side: if the first byte from the peer opens a TLS record, the
  * stream speaks TLS with ctx (invisible to whoever reads it). */
 void stream_set_tls_sniff(struct weft_stream *s, SSL_CTX *ctx);
+/* Server side, on a handed-over stream (stream_handover) whose first
+ * bytes the caller already read to look at the ClientHello: the stream
+ * speaks TLS with ctx from here on, those bytes first. 0, or a code (the
+ * stream is then closing). */
+int stream_begin_server_tls(struct weft_stream *s, SSL_CTX *ctx,
+                            const void *first, size_t len);
 /* The RFC 9266 channel binding of a TLS stream: its length, or -1 when the
  * stream is plain. */
 int stream_tls_binding(struct weft_stream *s, unsigned char *out, size_t len);

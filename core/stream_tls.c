@@ -157,6 +157,18 @@ void stream_set_tls_sniff(struct weft_stream *s, SSL_CTX *ctx)
   s->sniff_ctx = ctx;
 }
 
+int stream_begin_server_tls(struct weft_stream *s, SSL_CTX *ctx,
+                            const void *first, size_t len)
+{
+  if (s->tls || s->mode != MODE_NEW || tls_start(s, ctx, false, NULL) != 0)
+    return WEFT_ENOMEM;
+  s->sniff_ctx = NULL;
+  stream_update_reading(s);
+  if (len)
+    tls_in(s, first, len);
+  return s->closing ? WEFT_EPROTO : 0;
+}
+
 int stream_tls_binding(struct weft_stream *s, unsigned char *out, size_t len)
 {
   if (!s->tls || !s->tls->established || len < TLS_BINDING_LEN)

@@ -9,6 +9,8 @@
 #include <stddef.h>
 
 #define TLS_FINGERPRINT_HEX 64 /* SHA-256 of the certificate, hex */
+/* The ALPN protocol every TLS dial of a weft device offers. */
+#define TLS_ALPN_WEFT "weft/1"
 /* RFC 9266 tls-exporter channel binding. */
 #define TLS_BINDING_LABEL "EXPORTER-Channel-Binding"
 #define TLS_BINDING_LEN 32

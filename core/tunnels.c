@@ -6,9 +6,11 @@
 
 #include <weft/plugin.h>
 
+#include "certs.h"
 #include "clock.h"
 #include "config.h"
 #include "http_ingress.h"
+#include "tls_ingress.h"
 #include "ingress.h"
 #include "log.h"
 #include "names.h"
@@ -177,6 +179,8 @@ void tunnel_service_acl_changed(struct tunnel_service *svc)
   }
 }
 
+static void want_certificate(struct tunnel_service *svc, struct tunnel *t);
+
 struct tunnel *tunnel_service_find(const struct tunnel_service *svc,
                                    const char *id)
 {
@@ -184,6 +188,34 @@ struct tunnel *tunnel_service_find(const struct tunnel_service *svc,
     if (!strcmp(t->lease->tunnel_id, id))
       return t;
   return NULL;
+}
+
+void tunnel_service_want_certificates(struct tunnel_service *svc)
+{
+  for (struct tunnel *t = svc->live; t; t = t->next)
+    want_certificate(svc, t);
+}
+
+struct tunnel *tunnel_service_by_hostname(const struct tunnel_service *svc,
+                                          const char *name)
+{
+  for (struct tunnel *t = svc->live; t; t = t->next)
+    if (t->lease->hostname[0] && !strcmp(t->lease->hostname, name))
+      return t;
+  return NULL;
+}
+
+enum tunnel_tls tunnel_tls_mode(const struct tunnel *t)
+{
+  struct url remote, local;
+  char err[256];
+  if (!t->lease->hostname[0] ||
+      url_parse(t->lease->remote_url, &remote, err, sizeof err) != 0 ||
+      remote.scheme != URL_HTTPS ||
+      url_parse(t->lease->local_url, &local, err, sizeof err) != 0)
+    return TUNNEL_TLS_NONE;
+  return local.scheme == URL_HTTPS ? TUNNEL_TLS_PASSTHROUGH
+                                   : TUNNEL_TLS_TERMINATE;
 }
 
 static void on_reaped(void *arg, const struct lease *l, const char *reason)
@@ -250,6 +282,8 @@ int tunnel_service_open(struct tunnel_service *svc, uv_loop_t *loop,
 
 void tunnel_service_close(struct tunnel_service *svc)
 {
+  tls_ingress_close(svc->tls);
+  svc->tls = NULL;
   http_ingress_close(svc->http);
   svc->http = NULL;
   while (svc->live) {
@@ -259,6 +293,53 @@ void tunnel_service_close(struct tunnel_service *svc)
   if (svc->loop && !uv_is_closing((uv_handle_t *)&svc->reaper))
     uv_close((uv_handle_t *)&svc->reaper, NULL);
   leases_close(&svc->leases);
+}
+
+/* A remote https://NAME is served on the public TLS port: passthrough
+ * when the device's service speaks TLS itself, else the server terminates
+ * with a certificate it has (files, or ACME). */
+static bool check_https(struct tunnel_service *svc, const struct url *local,
+                        const struct url *remote, struct tunnel_outcome *out)
+{
+  if (remote->host_kind != URL_HOST_NAME) {
+    outcome(out, 400, "bad_request",
+            "an https remote names the host to publish, as in "
+            "https://app.example.com");
+    return false;
+  }
+  if (!svc->tls_port) {
+    outcome(out, 501, "no_tls_port",
+            "this server has no public TLS port (its tls_listen is off)");
+    return false;
+  }
+  if (remote->port_given && remote->port != svc->tls_port) {
+    outcome(out, 400, "bad_request",
+            "this server publishes https on port %u, not %u", svc->tls_port,
+            remote->port);
+    return false;
+  }
+  if (local->scheme == URL_HTTPS)
+    return true;
+  if (svc->certs && cert_store_has(svc->certs, remote->host))
+    return true;
+  if (svc->cert_want)
+    return true;
+  outcome(out, 501, "no_certificate",
+          "the server terminates TLS for %s (the local service speaks plain "
+          "HTTP) but has no certificate for it: put %s.crt and %s.key in its "
+          "tls_certs_dir, start it with --email for ACME, or publish a local "
+          "https:// service (passthrough)",
+          remote->host, remote->host, remote->host);
+  return false;
+}
+
+/* A tunnel the server terminates TLS for, with no certificate yet: ask
+ * for one (ACME), which serves it from when it arrives. */
+static void want_certificate(struct tunnel_service *svc, struct tunnel *t)
+{
+  if (tunnel_tls_mode(t) == TUNNEL_TLS_TERMINATE && svc->cert_want &&
+      !(svc->certs && cert_store_has(svc->certs, t->lease->hostname)))
+    svc->cert_want(svc->cert_arg, t->lease->hostname);
 }
 
 static bool check_request(struct tunnel_service *svc,
@@ -308,6 +389,9 @@ static bool check_request(struct tunnel_service *svc,
     outcome(out, 400, "bad_request", "%s", why);
     return false;
   }
+  if (req->remote && remote->scheme == URL_HTTPS &&
+      !check_https(svc, local, remote, out))
+    return false;
   struct acl_rules rules;
   acl_effective(svc->acl, req->device_id, &rules);
   if (req->remote && acl_check_publish(&rules, remote, why, sizeof why) != 0) {
@@ -392,6 +476,7 @@ void tunnel_service_create(struct tunnel_service *svc,
       .public_host = svc->public_host,
       .path_base = svc->path_base,
       .http_port = svc->http_port,
+      .tls_port = svc->tls_port,
   };
   struct lease *lease;
   char why[512];
@@ -439,6 +524,7 @@ void tunnel_service_create(struct tunnel_service *svc,
     return;
   }
   svc->stats.created++;
+  want_certificate(svc, t);
   log_info("tunnel %s created for device %s: %s %s -> %s", id,
            lease->device_id, lease->transport, lease->local_url,
            lease->public_url);

@@ -20,6 +20,8 @@ struct plugin_registry;
 
 struct ingress;
 struct http_ingress;
+struct tls_ingress;
+struct cert_store;
 
 struct tunnel {
   struct lease *lease; /* owned by the leases */
@@ -49,6 +51,21 @@ struct tunnel_service {
   unsigned conns_per_ip;   /* public connections per address and tunnel */
   struct http_ingress *http; /* the public HTTP port, or NULL */
   uint16_t http_port;
+  struct tls_ingress *tls;   /* the public TLS port, or NULL */
+  uint16_t tls_port;         /* 0: none */
+  bool https_redirect;       /* plain HTTP for an https name: redirect */
+  /* Certificates for the names the server terminates TLS for; NULL: none
+   * (such tunnels are refused). */
+  struct cert_store *certs;
+  /* Whether a certificate for a name will come by itself (the server gets
+   * them with ACME): a terminated tunnel without files is then accepted,
+   * and `want` asks for one. NULL: no ACME. */
+  bool (*cert_want)(void *arg, const char *name);
+  void *cert_arg;
+  /* Answers an HTTP-01 challenge path on the plain port: 0 with the key
+   * authorization in out, or -1 (not one of ours). NULL: no ACME. */
+  int (*acme_answer)(void *arg, const char *path, char *out, size_t len);
+  void *acme_arg;
   uv_timer_t reaper;
   struct tunnel_stats stats;
 };
@@ -115,6 +132,20 @@ int tunnel_service_delete(struct tunnel_service *svc, const char *id,
                           const char *event, const char *detail);
 struct tunnel *tunnel_service_find(const struct tunnel_service *svc,
                                    const char *id);
+/* Asks cert_want for the certificates live tunnels the server terminates
+ * TLS for still lack (after a restart, once ACME is set up). */
+void tunnel_service_want_certificates(struct tunnel_service *svc);
+/* The live tunnel that leased host name `name`, or NULL. */
+struct tunnel *tunnel_service_by_hostname(const struct tunnel_service *svc,
+                                          const char *name);
+
+/* How the public TLS port serves a tunnel. */
+enum tunnel_tls {
+  TUNNEL_TLS_NONE,        /* its remote is not https://NAME */
+  TUNNEL_TLS_PASSTHROUGH, /* its service speaks TLS (local https://) */
+  TUNNEL_TLS_TERMINATE,   /* the server terminates TLS (local http://) */
+};
+enum tunnel_tls tunnel_tls_mode(const struct tunnel *t);
 
 /* A new orchestration token for a live tunnel (malloc'd), or NULL. */
 char *tunnel_service_token(struct tunnel_service *svc, const struct tunnel *t);

@@ -13,6 +13,7 @@ enum {
   OPT_STATE_DIR,
   OPT_PLUGIN_DIR,
   OPT_HTTP_LISTEN,
+  OPT_TLS_LISTEN,
 };
 
 int cmd_server(int argc, char **argv)
@@ -27,6 +28,7 @@ int cmd_server(int argc, char **argv)
       {"state-dir", required_argument, NULL, OPT_STATE_DIR},
       {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
       {"http-listen", required_argument, NULL, OPT_HTTP_LISTEN},
+      {"tls-listen", required_argument, NULL, OPT_TLS_LISTEN},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -55,6 +57,7 @@ int cmd_server(int argc, char **argv)
     case OPT_STATE_DIR: opts.state_dir = optarg; break;
     case OPT_PLUGIN_DIR: opts.plugin_dir = optarg; break;
     case OPT_HTTP_LISTEN: opts.http_listen = optarg; break;
+    case OPT_TLS_LISTEN: opts.tls_listen = optarg; break;
     case 'v': opts.verbose = true; break;
     case 'h': cli_print_usage("server"); return EXIT_OK;
     case ':':

@@ -833,7 +833,7 @@ static const struct weft_plugin websocket_plugin = {
                    "(ws/wss), for networks that pass only HTTP(S)",
     .version = "0.2.0",
     .caps = WEFT_CAP_SERVER | WEFT_CAP_CLIENT | WEFT_CAP_TCP | WEFT_CAP_HTTP |
-            WEFT_CAP_UDP,
+            WEFT_CAP_UDP | WEFT_CAP_SNI,
     .options = websocket_options,
     .config_size = sizeof(struct websocket_conf),
     .create = ws_create,

@@ -11,6 +11,7 @@ cat >"$TMP/weft.conf" <<CONF
 [server]
 listen = 127.0.0.1:$PORT
 http_listen = off
+tls_listen = off
 port_range = 31000-31009
 
 [transport.testtransport]

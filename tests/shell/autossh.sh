@@ -182,6 +182,7 @@ cat >"$TMP/server.conf" <<EOF
 [server]
 listen = 127.0.0.1:$CTL
 http_listen = off
+tls_listen = off
 public_host = 127.0.0.1
 idle_timeout = 10m
 

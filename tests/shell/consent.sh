@@ -12,6 +12,7 @@ cat >"$TMP/weft.conf" <<EOF
 [server]
 listen = 127.0.0.1:$CTL
 http_listen = off
+tls_listen = off
 admins = ops, security
 
 [transport.websocket]

@@ -9,6 +9,7 @@ cat >"$TMP/weft.conf" <<CONF
 [server]
 listen = 127.0.0.1:$PORT
 http_listen = off
+tls_listen = off
 header_timeout = 1s
 keepalive_timeout = 2s
 max_conns_per_ip = 4

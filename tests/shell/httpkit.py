@@ -13,6 +13,7 @@ import hashlib
 import http.client
 import json
 import os
+import ssl
 import sys
 import time
 import urllib.parse
@@ -87,6 +88,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         n, digest = self.body()
         self.answer(200, {
+            "served_by": SERVED_BY,
             "method": self.command, "path": self.path, "body_len": n,
             "body_sha256": digest,
             "headers": {k.lower(): v for k, v in self.headers.items()}})
@@ -95,8 +97,23 @@ class Handler(BaseHTTPRequestHandler):
     do_HEAD = handle_any
 
 
+SERVED_BY = "httpkit"
+
+
 def serve(port):
     ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
+def serve_tls(port, cert, key, name):
+    """The same app over HTTPS with its own certificate, as a device that
+    terminates TLS itself (SNI passthrough) would run it."""
+    global SERVED_BY
+    SERVED_BY = name
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    srv.serve_forever()
 
 
 def ws_echo(port):
@@ -177,6 +194,7 @@ def download(url, mb):
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"serve": lambda: serve(int(args[0])),
+     "serve-tls": lambda: serve_tls(int(args[0]), args[1], args[2], args[3]),
      "ws-echo": lambda: ws_echo(int(args[0])),
      "ws-client": lambda: ws_client(args[0]),
      "upload": lambda: upload(args[0], int(args[1])),

@@ -13,6 +13,7 @@ cat >"$TMP/weft.conf" <<CONF
 [server]
 listen = 127.0.0.1:$PORT
 http_listen = off
+tls_listen = off
 CONF
 SERVER_PID=
 start_server() {

@@ -11,11 +11,12 @@ cat >"$CONF" <<CONF
 [server]
 listen = 127.0.0.1:$PORT
 http_listen = off
+tls_listen = off
 log_level = info
 CONF
 
 start_server() {
-  "$WEFT" server --http-listen off "$@" >"$LOG" 2>&1 &
+  "$WEFT" server --http-listen off --tls-listen off "$@" >"$LOG" 2>&1 &
   SERVER_PID=$!
   STARTED_PIDS+=("$SERVER_PID")
 }
@@ -50,7 +51,7 @@ echo "bogus_key = 1" >>"$CONF"
 kill -HUP "$SERVER_PID"
 if wait_for 10 grep -q "refused, the running configuration stays" "$LOG"; then pass "SIGHUP refuses a broken file"; else fail "broken reload not reported: $(cat "$LOG")"; fi
 OUT=$(cat "$LOG")
-contains "refusal names file and line" "weft.conf:8: unknown key 'bogus_key'"
+contains "refusal names file and line" "weft.conf:9: unknown key 'bogus_key'"
 if healthy >/dev/null; then pass "still serving after a refused reload"; else fail "server died on a bad reload"; fi
 
 kill -INT "$SERVER_PID"
@@ -62,7 +63,7 @@ contains "stopped cleanly" "stopped cleanly"
 
 # The same secret on the next start.
 FIRST=$(cat "$STATE/secret")
-check "missing config file" 3 "$WEFT" server --http-listen off --config "$TMP/missing.conf" --state-dir "$STATE"
+check "missing config file" 3 "$WEFT" server --http-listen off --tls-listen off --config "$TMP/missing.conf" --state-dir "$STATE"
 contains "missing config named" "$TMP/missing.conf: cannot open"
 
 start_server --bind-ips 127.0.0.1 --port "$PORT" --state-dir "$STATE"
@@ -70,7 +71,7 @@ wait_for 20 healthy || fail "second start not healthy"
 OUT=$(cat "$LOG")
 contains "secret reused across restarts" "weft://$FIRST@127.0.0.1:$PORT"
 # A second server on the same port: clear error, exit 1.
-check "port in use" 1 "$WEFT" server --http-listen off --bind-ips 127.0.0.1 --port "$PORT" --state-dir "$TMP/state2"
+check "port in use" 1 "$WEFT" server --http-listen off --tls-listen off --bind-ips 127.0.0.1 --port "$PORT" --state-dir "$TMP/state2"
 contains "port in use explained" "cannot listen on 127.0.0.1:$PORT: address already in use"
 kill -TERM "$SERVER_PID"
 wait "$SERVER_PID"
@@ -80,14 +81,14 @@ if [ "$STATUS" -eq 0 ]; then pass "SIGTERM exits 0"; else fail "SIGTERM exit sta
 # Secrets that are wrong stop the server with a message.
 mkdir -p "$TMP/bad" && chmod 700 "$TMP/bad"
 printf 'short\n' >"$TMP/bad/secret" && chmod 600 "$TMP/bad/secret"
-check "short secret refused" 3 "$WEFT" server --http-listen off --bind-ips 127.0.0.1 --port "$PORT" --state-dir "$TMP/bad"
+check "short secret refused" 3 "$WEFT" server --http-listen off --tls-listen off --bind-ips 127.0.0.1 --port "$PORT" --state-dir "$TMP/bad"
 contains "short secret explained" "is too short"
 chmod 644 "$TMP/bad/secret"
-check "readable secret refused" 3 "$WEFT" server --http-listen off --bind-ips 127.0.0.1 --port "$PORT" --state-dir "$TMP/bad"
+check "readable secret refused" 3 "$WEFT" server --http-listen off --tls-listen off --bind-ips 127.0.0.1 --port "$PORT" --state-dir "$TMP/bad"
 contains "open secret explained" "open to other users"
 
 # One secret per bound address.
-check "per-IP secrets need specific addresses" 3 "$WEFT" server --http-listen off --use-secret-per-ip --port "$PORT" --state-dir "$TMP/s3"
+check "per-IP secrets need specific addresses" 3 "$WEFT" server --http-listen off --tls-listen off --use-secret-per-ip --port "$PORT" --state-dir "$TMP/s3"
 contains "wildcard refused" "--use-secret-per-ip needs specific addresses"
 start_server --use-secret-per-ip --bind-ips 127.0.0.1,127.0.0.2 --port "$PORT" --state-dir "$TMP/s4"
 wait_for 20 healthy || fail "per-IP server not healthy: $(cat "$LOG")"

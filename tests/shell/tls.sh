@@ -15,6 +15,7 @@ write_conf() {
 [server]
 listen = 127.0.0.1:$PORT
 http_listen = off
+tls_listen = off
 port_range = 33000-33009
 $1
 CONF
@@ -112,7 +113,7 @@ contains "it noticed the new certificate and logged in over it" "TLS certificate
 stop_server
 write_conf "tls_cert = $TMP/real.crt"
 check "tls_cert without tls_key" 3 "$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE"
-contains "names the line" "weft.conf:5: [server] tls_cert and tls_key go together"
+contains "names the line" "weft.conf:6: [server] tls_cert and tls_key go together"
 write_conf "tls_cert = $TMP/absent.crt
 tls_key = $TMP/real.key"
 "$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >"$TMP/bad.log" 2>&1

@@ -52,6 +52,7 @@ write_server_conf() { # IDLE
 [server]
 listen = 0.0.0.0:$CTL
 http_listen = off
+tls_listen = off
 public_host = 10.99.1.1
 port_range = 33000-33099
 idle_timeout = $1

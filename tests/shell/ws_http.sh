@@ -17,6 +17,7 @@ cat >"$TMP/weft.conf" <<CONF
 [server]
 listen = 127.0.0.1:$PORT
 http_listen = 127.0.0.1:$HTTP
+tls_listen = off
 CONF
 mkdir -p "$TMP/site"
 head -c 3000000 /dev/urandom >"$TMP/site/blob.bin"

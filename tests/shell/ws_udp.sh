@@ -15,6 +15,7 @@ cat >"$TMP/weft.conf" <<CONF
 [server]
 listen = 127.0.0.1:$PORT
 http_listen = off
+tls_listen = off
 port_range = 34000-34009
 
 [transport.websocket]

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../plugins/vhost/clienthello.h"
+#include "clienthello.h"
 
 /* ---- a real ClientHello ------------------------------------------------ */
 

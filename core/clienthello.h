@@ -1,4 +1,4 @@
-/* The vhost transport's TLS ClientHello reader: fed the first bytes of a
+/* The public TLS port's ClientHello reader: fed the first bytes of a
  * connection to the public TLS port as they arrive, it finds the server name
  * (SNI) to route by, without terminating TLS. A pure module: no I/O, no
  * allocation. The caller keeps the raw bytes itself (to forward them to the
@@ -8,8 +8,8 @@
  * gathered across records into a fixed buffer; lengths the peer claims are
  * checked against it before anything is copied. The outcome depends only on
  * the byte stream, never on how it was cut into pieces. */
-#ifndef WEFT_VHOST_CLIENTHELLO_H
-#define WEFT_VHOST_CLIENTHELLO_H
+#ifndef WEFT_CORE_CLIENTHELLO_H
+#define WEFT_CORE_CLIENTHELLO_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -76,8 +76,9 @@ int clienthello_feed(struct clienthello *ch, const uint8_t *data, size_t len);
 /* The server name after CH_DONE (lower-case, no trailing dot), else NULL. */
 const char *clienthello_name(const struct clienthello *ch);
 
-/* The first ALPN protocol offered after CH_DONE, or NULL if none was offered
- * or it is not printable ASCII. */
+/* The first ALPN protocol offered after CH_DONE or CH_ENOSNI (a complete
+ * hello without a name: a client that dialled an IP address), or NULL if
+ * none was offered or it is not printable ASCII. */
 const char *clienthello_alpn_first(const struct clienthello *ch);
 
 /* Raw bytes of the stream read so far (up to the end of the ClientHello

@@ -336,7 +336,8 @@ const char *clienthello_name(const struct clienthello *ch)
 
 const char *clienthello_alpn_first(const struct clienthello *ch)
 {
-  return ch->state == CH_DONE && ch->have_alpn ? ch->alpn : NULL;
+  bool complete = ch->state == CH_DONE || ch->state == CH_ENOSNI;
+  return complete && ch->have_alpn ? ch->alpn : NULL;
 }
 
 size_t clienthello_consumed(const struct clienthello *ch)

@@ -1,0 +1,130 @@
+#include "certs.h"
+
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tls.h"
+
+struct cert_entry {
+  char *name;
+  SSL_CTX *ctx;
+  struct cert_entry *next;
+};
+
+void cert_store_init(struct cert_store *cs, const char *dir,
+                     const char *acme_dir)
+{
+  memset(cs, 0, sizeof *cs);
+  snprintf(cs->dir, sizeof cs->dir, "%s", dir ? dir : "");
+  snprintf(cs->acme_dir, sizeof cs->acme_dir, "%s", acme_dir ? acme_dir : "");
+}
+
+size_t cert_store_reload(struct cert_store *cs)
+{
+  size_t n = 0;
+  while (cs->entries) {
+    struct cert_entry *e = cs->entries;
+    cs->entries = e->next;
+    SSL_CTX_free(e->ctx);
+    free(e->name);
+    free(e);
+    n++;
+  }
+  return n;
+}
+
+void cert_store_free(struct cert_store *cs) { cert_store_reload(cs); }
+
+/* Host names come from leases (checked DNS names); still, never let one
+ * walk out of the directory. */
+static bool safe_name(const char *name)
+{
+  return name[0] && name[0] != '.' && !strchr(name, '/');
+}
+
+/* Where the files for name are: the admin's directory first, then ACME's.
+ * false when neither has both. */
+static bool files_for(const struct cert_store *cs, const char *name,
+                      char crt[1024], char key[1024])
+{
+  const char *dirs[] = {cs->dir, cs->acme_dir};
+  if (!safe_name(name))
+    return false;
+  for (size_t i = 0; i < 2; i++) {
+    if (!dirs[i][0])
+      continue;
+    snprintf(crt, 1024, "%s/%s.crt", dirs[i], name);
+    snprintf(key, 1024, "%s/%s.key", dirs[i], name);
+    if (access(crt, R_OK) == 0 && access(key, R_OK) == 0)
+      return true;
+  }
+  return false;
+}
+
+bool cert_store_has(const struct cert_store *cs, const char *name)
+{
+  char crt[1024], key[1024];
+  return files_for(cs, name, crt, key);
+}
+
+/* Terminated connections speak HTTP/1.1 (the ingress rewrites request
+ * heads): say so to clients that offer ALPN, and nothing else. */
+static int select_http1(SSL *ssl, const unsigned char **out,
+                        unsigned char *outlen, const unsigned char *in,
+                        unsigned int inlen, void *arg)
+{
+  (void)ssl, (void)arg;
+  static const unsigned char http1[] = "\x08http/1.1";
+  unsigned char *sel = NULL;
+  if (SSL_select_next_proto(&sel, outlen, http1, sizeof http1 - 1, in,
+                             inlen) != OPENSSL_NPN_NEGOTIATED)
+    return SSL_TLSEXT_ERR_NOACK;
+  *out = sel;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+SSL_CTX *cert_store_get(struct cert_store *cs, const char *name, char *why,
+                        size_t whylen)
+{
+  for (struct cert_entry *e = cs->entries; e; e = e->next)
+    if (!strcmp(e->name, name))
+      return e->ctx;
+  char crt[1024], key[1024], fp[TLS_FINGERPRINT_HEX + 1];
+  if (!files_for(cs, name, crt, key)) {
+    snprintf(why, whylen, "no certificate for %s (%s/%s.crt)", name,
+             cs->dir[0] ? cs->dir : cs->acme_dir, name);
+    return NULL;
+  }
+  SSL_CTX *ctx = tls_server_ctx(crt, key, NULL, name, fp, why, whylen);
+  if (!ctx)
+    return NULL;
+  SSL_CTX_set_alpn_select_cb(ctx, select_http1, NULL);
+  struct cert_entry *e = calloc(1, sizeof *e);
+  if (!e || !(e->name = strdup(name))) {
+    free(e);
+    SSL_CTX_free(ctx);
+    snprintf(why, whylen, "out of memory");
+    return NULL;
+  }
+  e->ctx = ctx;
+  e->next = cs->entries;
+  cs->entries = e;
+  return ctx;
+}
+
+int64_t cert_store_not_after(struct cert_store *cs, const char *name)
+{
+  char why[256];
+  SSL_CTX *ctx = cert_store_get(cs, name, why, sizeof why);
+  X509 *cert = ctx ? SSL_CTX_get0_certificate(ctx) : NULL;
+  if (!cert)
+    return 0;
+  struct tm tm;
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+    return 0;
+  return (int64_t)timegm(&tm);
+}

@@ -1,0 +1,86 @@
+#include "public_tls.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "http_ingress.h"
+#include "log.h"
+#include "tls_ingress.h"
+#include "tunnels.h"
+#include "url.h"
+
+int public_tls_start(struct public_tls *pt, struct tunnel_service *svc,
+                     uv_loop_t *loop, const struct server_conf *sc,
+                     const char *listen, const char *state_dir,
+                     SSL_CTX *server_ctx, struct http_server *control,
+                     char *err, size_t errlen)
+{
+  if (!strcmp(listen, "off"))
+    return 0;
+  enum url_host_kind kind;
+  char host[URL_MAX_HOST + 1];
+  uint16_t port;
+  if (hostport_parse(listen, &kind, host, sizeof host, &port, err, errlen))
+    return -1;
+  if (kind == URL_HOST_ANY)
+    snprintf(host, sizeof host, "0.0.0.0");
+  char dir[512], acme_dir[512];
+  snprintf(dir, sizeof dir, "%s", sc->tls_certs_dir ? sc->tls_certs_dir : "");
+  snprintf(acme_dir, sizeof acme_dir, "%s/acme", state_dir);
+  if (!sc->tls_certs_dir) {
+    snprintf(dir, sizeof dir, "%s/certs", state_dir);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+      snprintf(err, errlen, "cannot make %s: %s", dir, strerror(errno));
+      return -1;
+    }
+  }
+  cert_store_init(&pt->certs, dir, acme_dir);
+  pt->certs_ready = true;
+  svc->certs = &pt->certs;
+  svc->https_redirect = sc->https_redirect;
+  if (!svc->http) { /* terminated names still need the HTTP routing */
+    int rc = http_ingress_open(svc, loop, NULL, 0, &svc->http);
+    if (rc != 0) {
+      snprintf(err, errlen, "out of memory");
+      return -1;
+    }
+  }
+  struct tls_ingress_conf conf = {
+      .hello_timeout_ms = (uint64_t)sc->client_hello_timeout_ms,
+      .default_host = sc->tls_default_host,
+      .server_ctx = server_ctx,
+      .control = control,
+  };
+  int rc = tls_ingress_open(svc, loop, host, port, &conf, &svc->tls);
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot listen on %s:%u (tls_listen): %s", host,
+             port, uv_strerror(rc));
+    return -1;
+  }
+  svc->tls_port = port;
+  log_info("public TLS listening on %s:%u (certificates for terminated "
+           "names in %s)",
+           host, port, dir);
+  return 0;
+}
+
+void public_tls_reload(struct public_tls *pt)
+{
+  if (!pt->certs_ready)
+    return;
+  size_t n = cert_store_reload(&pt->certs);
+  if (n)
+    log_info("SIGHUP: %zu certificate(s) will be read again at their next "
+             "use",
+             n);
+}
+
+void public_tls_free(struct public_tls *pt)
+{
+  if (pt->certs_ready)
+    cert_store_free(&pt->certs);
+  pt->certs_ready = false;
+}

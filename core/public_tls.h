@@ -1,0 +1,35 @@
+/* The server's public TLS side, set up from [server]: the TLS port
+ * (tls_ingress.c), the certificates of the host names the server
+ * terminates TLS for (certs.c), and their reload on SIGHUP. */
+#ifndef WEFT_CORE_PUBLIC_TLS_H
+#define WEFT_CORE_PUBLIC_TLS_H
+
+#include <openssl/ssl.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "certs.h"
+
+struct tunnel_service;
+struct http_server;
+struct server_conf;
+
+struct public_tls {
+  struct cert_store certs;
+  bool certs_ready;
+};
+
+/* Opens the TLS port unless listen (the --tls-listen override, or
+ * tls_listen) is "off". server_ctx and control: where devices coming to
+ * the server itself go. 0, or -1 with err. */
+int public_tls_start(struct public_tls *pt, struct tunnel_service *svc,
+                     uv_loop_t *loop, const struct server_conf *sc,
+                     const char *listen, const char *state_dir,
+                     SSL_CTX *server_ctx, struct http_server *control,
+                     char *err, size_t errlen);
+/* SIGHUP: certificate files are read again at their next use. */
+void public_tls_reload(struct public_tls *pt);
+/* Frees the certificates (the port closes with the tunnel service). */
+void public_tls_free(struct public_tls *pt);
+
+#endif

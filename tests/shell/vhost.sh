@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# The public TLS port end to end: two host names on one port reach two
+# devices' own HTTPS services (SNI passthrough: the visitor sees each
+# device's certificate); a third name the server terminates with a
+# certificate from files (Host routing, X-Forwarded-*, reload on SIGHUP);
+# plain HTTP with a redirect; a device whose login and session both go
+# through the TLS port; and bad visitors: broken ClientHellos, plain HTTP,
+# a slowloris, a flood of silent ones.
+. "$(dirname "$0")/lib.sh"
+HTTPKIT="$(dirname "$0")/httpkit.py"
+TLSKIT="$(dirname "$0")/tlskit.py"
+
+PORT=$(free_port)
+HTTP=$(free_port)
+TLS=$(free_port)
+APP_A=$(free_port)
+APP_B=$(free_port)
+APP_C=$(free_port)
+STATE="$TMP/state"
+CERTS="$TMP/certs"
+mkdir -p "$CERTS" "$TMP/pki"
+
+# A throwaway CA and a certificate per name (openssl CLI).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj "/CN=weft test CA" -keyout "$TMP/pki/ca.key" -out "$TMP/pki/ca.pem" 2>/dev/null
+leaf() { # NAME OUT_PREFIX
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
+    -keyout "$2.key" -out "$2.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:%s\n' "$1" >"$2.ext"
+  openssl x509 -req -in "$2.csr" -CA "$TMP/pki/ca.pem" -CAkey "$TMP/pki/ca.key" \
+    -CAcreateserial -days 2 -extfile "$2.ext" -out "$2.crt" 2>/dev/null
+}
+leaf a.example.test "$TMP/pki/a"
+leaf b.example.test "$TMP/pki/b"
+leaf c.example.test "$CERTS/c.example.test"
+fingerprint() { openssl x509 -noout -fingerprint -sha256 -in "$1" | cut -d= -f2; }
+# What the TLS port shows for a name.
+seen() {
+  openssl s_client -connect "127.0.0.1:$TLS" -servername "$1" </dev/null 2>/dev/null |
+    openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2
+}
+
+cat >"$TMP/weft.conf" <<CONF
+[server]
+listen = 127.0.0.1:$PORT
+http_listen = 127.0.0.1:$HTTP
+tls_listen = 127.0.0.1:$TLS
+tls_certs_dir = $CERTS
+client_hello_timeout = 3s
+https_redirect = true
+CONF
+
+/usr/bin/python3 "$HTTPKIT" serve-tls "$APP_A" "$TMP/pki/a.crt" "$TMP/pki/a.key" device-a >"$TMP/a.log" 2>&1 </dev/null &
+STARTED_PIDS+=("$!")
+/usr/bin/python3 "$HTTPKIT" serve-tls "$APP_B" "$TMP/pki/b.crt" "$TMP/pki/b.key" device-b >"$TMP/b.log" 2>&1 </dev/null &
+STARTED_PIDS+=("$!")
+/usr/bin/python3 "$HTTPKIT" serve "$APP_C" >"$TMP/c.log" 2>&1 </dev/null &
+STARTED_PIDS+=("$!")
+"$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >"$TMP/server.log" 2>&1 </dev/null &
+SERVER_PID=$!
+STARTED_PIDS+=("$SERVER_PID")
+wait_for 20 curl -fsS "http://127.0.0.1:$PORT/healthz" || fail "server: $(cat "$TMP/server.log")"
+grep -q "public TLS listening on 127.0.0.1:$TLS" "$TMP/server.log" && pass "the server says where its TLS port is" || fail "no TLS port line: $(cat "$TMP/server.log")"
+SECRET=$(cat "$STATE/secret")
+CONN="weft://$SECRET@127.0.0.1:$PORT"
+
+# start_tunnel NAME DEVICE CONN ARGS...: waits for its public URL in $URL.
+start_tunnel() {
+  local name=$1 device=$2 conn=$3
+  shift 3
+  "$WEFT" tunnel --device-id "$device" "$conn" "$@" >"$TMP/$name.out" 2>&1 </dev/null &
+  STARTED_PIDS+=("$!")
+  wait_for 20 grep -q "is reachable at" "$TMP/$name.out" || fail "$name: $(cat "$TMP/$name.out")"
+  URL=$(sed -n 's/.*is reachable at \(http[^ ]*\).*/\1/p' "$TMP/$name.out" | head -n 1)
+}
+
+start_tunnel a dev-a "$CONN" "https://127.0.0.1:$APP_A" https://a.example.test
+[ "$URL" = "https://a.example.test:$TLS" ] && pass "an https tunnel's URL names the TLS port" || fail "URL $URL"
+start_tunnel b dev-b "$CONN" "https://127.0.0.1:$APP_B" https://b.example.test
+start_tunnel c dev-c "$CONN" "http://127.0.0.1:$APP_C" https://c.example.test
+
+# ---- SNI passthrough: two names, two devices, their own certificates
+for n in a b; do
+  check "https://$n.example.test through the TLS port" 0 curl -fsS --cacert "$TMP/pki/ca.pem" \
+    --resolve "$n.example.test:$TLS:127.0.0.1" "https://$n.example.test:$TLS/echo?x=$n"
+  contains "$n reaches device-$n" "\"served_by\": \"device-$n\""
+  contains "$n's path arrives" "\"path\": \"/echo?x=$n\""
+  [ "$(seen $n.example.test)" = "$(fingerprint "$TMP/pki/$n.crt")" ] &&
+    pass "the visitor of $n sees device-$n's own certificate" || fail "certificate seen for $n: $(seen $n.example.test)"
+done
+check "a POST body through passthrough" 0 curl -fsS --cacert "$TMP/pki/ca.pem" \
+  --resolve "a.example.test:$TLS:127.0.0.1" --data-binary @"$TMP/pki/a.crt" "https://a.example.test:$TLS/up"
+contains "its length arrives" "\"body_len\": $(stat -c %s "$TMP/pki/a.crt")"
+check "the hello split one byte per segment" 0 timeout 20 python3 "$TLSKIT" split 127.0.0.1 "$TLS" b.example.test "$TMP/pki/ca.pem"
+contains "is routed all the same" "CN=b.example.test"
+check "upper case and a trailing dot" 0 curl -fsS --cacert "$TMP/pki/ca.pem" \
+  --resolve "A.Example.Test.:$TLS:127.0.0.1" "https://A.Example.Test.:$TLS/echo"
+contains "reach a.example.test" "device-a"
+
+# ---- termination with a certificate from files
+check "https://c.example.test, terminated by the server" 0 curl -fsS --cacert "$TMP/pki/ca.pem" \
+  -H "X-Forwarded-Proto: gopher" -H "X-Forwarded-For: 203.0.113.9" \
+  --resolve "c.example.test:$TLS:127.0.0.1" "https://c.example.test:$TLS/echo?t=1"
+contains "reaches the plain-HTTP app" '"served_by": "httpkit"'
+contains "marked https" '"x-forwarded-proto": "https"'
+contains "X-Forwarded-For set by the server" '"x-forwarded-for": "127.0.0.1"'
+contains "X-Forwarded-Host" "\"x-forwarded-host\": \"c.example.test:$TLS\""
+case "$OUT" in *203.0.113.9*|*gopher*) fail "client forwarding headers got through" ;; *) pass "client forwarding headers dropped" ;; esac
+[ "$(seen c.example.test)" = "$(fingerprint "$CERTS/c.example.test.crt")" ] &&
+  pass "the server shows c's certificate from tls_certs_dir" || fail "certificate seen for c"
+OUT=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$TMP/pki/ca.pem" -H "Host: a.example.test" \
+  --resolve "c.example.test:$TLS:127.0.0.1" "https://c.example.test:$TLS/echo")
+[ "$OUT" = 421 ] && pass "another Host behind c's certificate: 421" || fail "fronting answered $OUT"
+# New files, SIGHUP, the new certificate.
+OLD=$(fingerprint "$CERTS/c.example.test.crt")
+leaf c.example.test "$TMP/pki/c2"
+cp "$TMP/pki/c2.crt" "$CERTS/c.example.test.crt"
+cp "$TMP/pki/c2.key" "$CERTS/c.example.test.key"
+[ "$(seen c.example.test)" = "$OLD" ] && pass "files changed: the loaded certificate stays until SIGHUP" || fail "changed before SIGHUP"
+kill -HUP "$SERVER_PID"
+wait_for 10 grep -q "certificate(s) will be read again" "$TMP/server.log" || fail "no reload line"
+[ "$(seen c.example.test)" = "$(fingerprint "$TMP/pki/c2.crt")" ] && pass "after SIGHUP the new certificate is served" || fail "old certificate after SIGHUP"
+check "a name with no certificate is refused clearly" 1 "$WEFT" tunnel --device-id dev-d "$CONN" "http://127.0.0.1:$APP_C" https://d.example.test
+contains "says what to do" "d.example.test.crt"
+
+# ---- plain HTTP for https names
+OUT=$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' -H "Host: a.example.test" "http://127.0.0.1:$HTTP/x?y=1")
+[ "$OUT" = "308 https://a.example.test:$TLS/x?y=1" ] && pass "plain HTTP redirected to https" || fail "redirect: $OUT"
+
+# ---- a device that reaches the server only through the TLS port
+TLSCONN="weft://$SECRET@127.0.0.1:$TLS"
+check "weft login through the TLS port" 0 "$WEFT" login --device-id dev-e "$TLSCONN"
+start_tunnel e dev-e "$TLSCONN" "http://127.0.0.1:$APP_C" http://e.example.test
+check "its tunnel carries traffic" 0 curl -fsS -H "Host: e.example.test" "http://127.0.0.1:$HTTP/echo"
+contains "from the app" '"served_by": "httpkit"'
+
+# ---- bad visitors
+check "broken hellos are each closed within the timeout" 0 timeout 120 python3 "$TLSKIT" bad 127.0.0.1 "$TLS" 5
+echo "$OUT"
+check "a slowloris is closed at the hello timeout" 0 timeout 30 python3 "$TLSKIT" slow 127.0.0.1 "$TLS" a.example.test 6
+echo "$OUT"
+RSS0=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
+check "200 silent visitors" 0 timeout 30 python3 "$TLSKIT" flood 127.0.0.1 "$TLS" 200
+echo "$OUT"
+RSS1=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
+[ $((RSS1 - RSS0)) -lt 32768 ] && pass "their memory stays bounded ($((RSS1 - RSS0)) KiB)" || fail "RSS grew $((RSS1 - RSS0)) KiB"
+check "still serving after all that" 0 curl -fsS --cacert "$TMP/pki/ca.pem" \
+  --resolve "a.example.test:$TLS:127.0.0.1" "https://a.example.test:$TLS/echo"
+kill -0 "$SERVER_PID" && pass "the server is alive" || fail "the server died: $(tail -20 "$TMP/server.log")"
+
+finish
