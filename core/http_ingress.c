@@ -8,6 +8,7 @@
 
 #include <weft/errors.h>
 
+#include "http_head.h"
 #include "ingress.h"
 #include "listen.h"
 #include "log.h"
@@ -15,16 +16,10 @@
 #include "stream.h"
 #include "tunnels.h"
 
-#define HEAD_MAX (16 * 1024)
-#define HEADERS_MAX 64
 /* A client gets this long to send its first request head. */
 #define FIRST_HEAD_TIMEOUT_MS 10000
 
 enum rstate { R_HEAD, R_BODY, R_RAW, R_DEAD };
-
-struct header {
-  size_t name_off, name_len, value_off, value_len; /* into hdrs */
-};
 
 struct route_conn {
   struct http_ingress *ing;
@@ -33,13 +28,7 @@ struct route_conn {
   uv_timer_t *timer;              /* first-head deadline */
   http_parser parser;
   enum rstate state;
-  /* The request head being read. */
-  struct strbuf url;
-  struct strbuf hdrs;             /* names and values, back to back */
-  struct header headers[HEADERS_MAX];
-  size_t header_count;
-  bool in_value;
-  size_t head_bytes;
+  struct http_head head;          /* the request head being read */
   size_t skip;                    /* head bytes at the start of a body feed */
   /* Where its requests go. */
   char tunnel_id[32];
@@ -70,147 +59,14 @@ static void emit(struct route_conn *rc, const char *data, size_t len)
     strbuf_add(&rc->pending, data, len);
 }
 
-/* ---- the request head ---- */
+/* ---- routing ---- */
 
-static struct route_conn *rc_of(http_parser *p) { return p->data; }
-
-static int count(struct route_conn *rc, size_t len)
-{
-  rc->head_bytes += len;
-  return rc->head_bytes > HEAD_MAX ? -1 : 0;
-}
-
-static int on_begin(http_parser *p)
-{
-  struct route_conn *rc = rc_of(p);
-  strbuf_reset(&rc->url);
-  strbuf_reset(&rc->hdrs);
-  rc->header_count = 0;
-  rc->in_value = false;
-  rc->head_bytes = 0;
-  return 0;
-}
-
-static int on_url(http_parser *p, const char *at, size_t len)
-{
-  struct route_conn *rc = rc_of(p);
-  strbuf_add(&rc->url, at, len);
-  return count(rc, len);
-}
-
-static int on_field(http_parser *p, const char *at, size_t len)
-{
-  struct route_conn *rc = rc_of(p);
-  if (count(rc, len))
-    return -1;
-  if (rc->in_value || rc->header_count == 0) {
-    if (rc->header_count == HEADERS_MAX)
-      return -1;
-    struct header *h = &rc->headers[rc->header_count++];
-    h->name_off = rc->hdrs.len;
-    h->name_len = 0;
-    h->value_len = 0;
-    rc->in_value = false;
-  }
-  rc->headers[rc->header_count - 1].name_len += len;
-  strbuf_add(&rc->hdrs, at, len);
-  return 0;
-}
-
-static int on_value(http_parser *p, const char *at, size_t len)
-{
-  struct route_conn *rc = rc_of(p);
-  if (count(rc, len) || rc->header_count == 0)
-    return -1;
-  struct header *h = &rc->headers[rc->header_count - 1];
-  if (!rc->in_value) {
-    h->value_off = rc->hdrs.len;
-    rc->in_value = true;
-  }
-  h->value_len += len;
-  strbuf_add(&rc->hdrs, at, len);
-  return 0;
-}
-
-static int pause_here(http_parser *p)
-{
-  http_parser_pause(p, 1);
-  return 0;
-}
-
-static const http_parser_settings settings = {
-    .on_message_begin = on_begin,
-    .on_url = on_url,
-    .on_header_field = on_field,
-    .on_header_value = on_value,
-    .on_headers_complete = pause_here,
-    .on_message_complete = pause_here,
-};
-
-static bool header_is(const struct route_conn *rc, const struct header *h,
-                      const char *name)
-{
-  return h->name_len == strlen(name) &&
-         !strncasecmp(rc->hdrs.data + h->name_off, name, h->name_len);
-}
-
-/* The Host header as sent (for X-Forwarded-Host), or "". */
-static void raw_host(const struct route_conn *rc, char *out, size_t len)
-{
-  out[0] = '\0';
-  for (size_t i = 0; i < rc->header_count; i++) {
-    const struct header *h = &rc->headers[i];
-    if (header_is(rc, h, "host")) {
-      snprintf(out, len, "%.*s", (int)h->value_len,
-               rc->hdrs.data + h->value_off);
-      for (char *c = out; *c; c++)
-        if (*c == '\r' || *c == '\n')
-          *c = ' ';
-      return;
-    }
-  }
-}
-
-/* The Host of the request: lower case, without port or trailing dot. */
-static void request_host(const struct route_conn *rc, char *out, size_t len)
-{
-  out[0] = '\0';
-  for (size_t i = 0; i < rc->header_count; i++) {
-    const struct header *h = &rc->headers[i];
-    if (!header_is(rc, h, "host"))
-      continue;
-    const char *v = rc->hdrs.data + h->value_off;
-    size_t n = h->value_len;
-    if (n && v[0] != '[') {
-      const char *colon = memchr(v, ':', n);
-      if (colon)
-        n = (size_t)(colon - v);
-    }
-    if (n && v[n - 1] == '.')
-      n--;
-    if (n >= len)
-      n = len - 1;
-    for (size_t k = 0; k < n; k++)
-      out[k] = (char)((v[k] >= 'A' && v[k] <= 'Z') ? v[k] - 'A' + 'a' : v[k]);
-    out[n] = '\0';
-    return;
-  }
-}
-
-/* "/t0123456789abcdef/rest" -> the tunnel, and how much to strip. */
 static struct tunnel *by_path(struct tunnel_service *svc, const char *target,
                               size_t *strip)
 {
-  if (target[0] != '/' || target[1] != 't')
-    return NULL;
-  size_t n = strcspn(target + 1, "/?#");
   char id[32];
-  if (n == 0 || n >= sizeof id)
-    return NULL;
-  memcpy(id, target + 1, n);
-  id[n] = '\0';
-  *strip = 1 + n;
-  return tunnel_service_find(svc, id);
+  return http_head_path_tunnel(target, id, strip) ? tunnel_service_find(svc, id)
+                                                 : NULL;
 }
 
 static void rc_free(void *arg);
@@ -304,13 +160,16 @@ static bool https_only(struct route_conn *rc, const struct tunnel *t,
 static bool head_complete(struct route_conn *rc)
 {
   struct tunnel_service *svc = rc->ing->svc;
-  if (rc->url.oom || rc->hdrs.oom) {
+  if (rc->head.url.oom || rc->head.hdrs.oom) {
     refuse(rc, 400, "out of memory");
     return false;
   }
-  const char *target = strbuf_str(&rc->url);
+  const char *target = strbuf_str(&rc->head.url);
   char host[256];
-  request_host(rc, host, sizeof host);
+  if (http_head_host(&rc->head, host, sizeof host) < 0) {
+    refuse(rc, 400, "the request needs exactly one valid Host");
+    return false;
+  }
   if (!host[0] && rc->tls_name[0])
     snprintf(host, sizeof host, "%s", rc->tls_name);
   if (rc->tls_name[0] && strcmp(host, rc->tls_name)) {
@@ -350,31 +209,9 @@ static bool head_complete(struct route_conn *rc)
     snprintf(rc->tunnel_id, sizeof rc->tunnel_id, "%s", t->lease->tunnel_id);
     snprintf(rc->host, sizeof rc->host, "%s", host);
   }
-  const char *rest = target + strip;
   struct strbuf out = {0};
-  strbuf_addf(&out, "%s %s%s HTTP/%u.%u\r\n",
-              http_method_str((enum http_method)rc->parser.method),
-              (*rest == '/') ? "" : "/", rest, rc->parser.http_major,
-              rc->parser.http_minor);
-  for (size_t i = 0; i < rc->header_count; i++) {
-    const struct header *h = &rc->headers[i];
-    /* What the client says about forwarding is not believed. */
-    if (header_is(rc, h, "x-forwarded-for") ||
-        header_is(rc, h, "x-forwarded-proto") ||
-        header_is(rc, h, "x-forwarded-host") || header_is(rc, h, "forwarded"))
-      continue;
-    strbuf_add(&out, rc->hdrs.data + h->name_off, h->name_len);
-    strbuf_add(&out, ": ", 2);
-    strbuf_add(&out, rc->hdrs.data + h->value_off, h->value_len);
-    strbuf_add(&out, "\r\n", 2);
-  }
-  char forwarded_host[256];
-  raw_host(rc, forwarded_host, sizeof forwarded_host);
-  strbuf_addf(&out, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\n",
-              rc->peer_ip, rc->tls_name[0] ? "https" : "http");
-  if (forwarded_host[0])
-    strbuf_addf(&out, "X-Forwarded-Host: %s\r\n", forwarded_host);
-  strbuf_add(&out, "\r\n", 2);
+  http_head_rewrite(&rc->head, &rc->parser, strip, rc->peer_ip,
+                    rc->tls_name[0] ? "https" : "http", &out);
   emit(rc, out.data, out.len);
   strbuf_free(&out);
   return true;
@@ -390,13 +227,13 @@ static void feed(void *arg, const char *data, size_t len)
       emit(rc, data, len);
       return;
     }
-    size_t n = http_parser_execute(&rc->parser, &settings, data, len);
+    size_t n = http_parser_execute(&rc->parser, &http_head_settings, data, len);
     enum http_errno err = HTTP_PARSER_ERRNO(&rc->parser);
     if (rc->state == R_HEAD) {
       if (err == HPE_OK && n == len)
         return; /* the head goes on in the next read */
       if (err != HPE_PAUSED) {
-        if (rc->head_bytes > HEAD_MAX || rc->header_count == HEADERS_MAX)
+        if (http_head_too_large(&rc->head))
           refuse(rc, 431, "request head too large");
         else
           refuse(rc, 400, http_errno_description(err));
@@ -434,8 +271,7 @@ static void feed(void *arg, const char *data, size_t len)
 static void rc_free(void *arg)
 {
   struct route_conn *rc = arg;
-  strbuf_free(&rc->url);
-  strbuf_free(&rc->hdrs);
+  http_head_free(&rc->head);
   strbuf_free(&rc->pending);
   free(rc);
 }
@@ -528,7 +364,7 @@ static void adopt(struct http_ingress *ing, struct weft_stream *s,
   rc->timer = timer;
   snprintf(rc->tls_name, sizeof rc->tls_name, "%s", tls_name ? tls_name : "");
   http_parser_init(&rc->parser, HTTP_REQUEST);
-  rc->parser.data = rc;
+  rc->parser.data = &rc->head;
   struct weft_stream_info info = {.struct_size = sizeof info};
   stream_info(s, &info);
   snprintf(rc->peer_ip, sizeof rc->peer_ip, "%s", info.peer_ip);

@@ -1,0 +1,57 @@
+/* One HTTP/1.1 request head as the public HTTP port reads it (with
+ * http-parser) and routes it: its target and header lines kept as sent,
+ * the Host it routes by, the path form /{tunnel_id}/..., and the head
+ * rewritten for the device (X-Forwarded-* set by the server, any the client
+ * sent dropped). No I/O: http_ingress.c feeds it, and so does the fuzzer. */
+#ifndef WEFT_CORE_HTTP_HEAD_H
+#define WEFT_CORE_HTTP_HEAD_H
+
+#include <http_parser.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "strbuf.h"
+
+#define HTTP_HEAD_MAX (16 * 1024)
+#define HTTP_HEAD_LINES_MAX 64
+
+struct http_head_line {
+  size_t name_off, name_len, value_off, value_len; /* into hdrs */
+};
+
+struct http_head {
+  struct strbuf url;
+  struct strbuf hdrs;  /* names and values, back to back */
+  struct http_head_line lines[HTTP_HEAD_LINES_MAX];
+  size_t count;
+  bool in_value;
+  size_t bytes;        /* head bytes so far, against HTTP_HEAD_MAX */
+};
+
+/* http-parser settings that fill the http_head at parser->data and pause
+ * the parser at the end of each head and each message. */
+extern const http_parser_settings http_head_settings;
+
+void http_head_free(struct http_head *h);
+/* The head was too large (bytes or lines) rather than malformed. */
+bool http_head_too_large(const struct http_head *h);
+
+/* The Host it routes by: lower case, without port or trailing dot, into
+ * out. 0; 1 when there is no Host; -1 when there are two, or the one there
+ * is empty or holds bytes no host name has (answer 400). */
+int http_head_host(const struct http_head *h, char *out, size_t len);
+/* The Host as sent (for X-Forwarded-Host), or "". */
+void http_head_raw_host(const struct http_head *h, char *out, size_t len);
+
+/* "/t0123456789abcdef/rest": the tunnel id (into id) and how many bytes of
+ * the target to strip; false when the target has no such prefix. */
+bool http_head_path_tunnel(const char *target, char id[32], size_t *strip);
+
+/* The head for the device: the request line with `strip` target bytes
+ * removed, every header line but the client's forwarding ones, then the
+ * server's X-Forwarded-For (peer_ip), -Proto (proto) and -Host. */
+void http_head_rewrite(const struct http_head *h, const http_parser *p,
+                       size_t strip, const char *peer_ip, const char *proto,
+                       struct strbuf *out);
+
+#endif
