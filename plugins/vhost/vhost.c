@@ -1,58 +1,13 @@
-/* The vhost transport: one public TLS port for many hostnames, routed by SNI
- * (passthrough) or by HTTP Host after termination; the device's own session
- * arrives on the same port. This file declares the plugin and its options;
- * routing is not built yet, and every tunnel op says so. */
+/* The vhost transport: HTTP/2 streams straight over the device's TLS session
+ * to the server's public TLS port, without the WebSocket framing the
+ * websocket transport puts in between. The port itself, its SNI routing and
+ * TLS termination are the core's (core/tls_ingress.c) and serve every
+ * transport; this carriage is not built yet, and every tunnel op says so. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <weft/weft.h>
-
-struct vhost_conf {
-  const char *listen;
-  const char *http_listen;
-  int64_t hello_timeout_ms;
-  const char *default_backend;
-  bool redirect_http;
-};
-
-struct vhost_tunnel_conf {
-  const char *mode;
-  const char *cert_file;
-  const char *key_file;
-};
-
-static const struct weft_option vhost_options[] = {
-    {"listen", WEFT_OPT_STRING, offsetof(struct vhost_conf, listen),
-     "0.0.0.0:443", "public TLS address (HOST:PORT)", NULL, 0, 0, 0},
-    {"http_listen", WEFT_OPT_STRING, offsetof(struct vhost_conf, http_listen),
-     "0.0.0.0:80", "public plain-HTTP address routed by Host", NULL, 0, 0, 0},
-    {"client_hello_timeout", WEFT_OPT_DURATION,
-     offsetof(struct vhost_conf, hello_timeout_ms), "10s",
-     "close a visitor that has not sent its ClientHello by then", NULL, 100,
-     600000, 0},
-    {"default_backend", WEFT_OPT_STRING,
-     offsetof(struct vhost_conf, default_backend), NULL,
-     "hostname whose tunnel gets connections with no or unknown SNI (default: "
-     "close them)",
-     NULL, 0, 0, 0},
-    {"redirect_http", WEFT_OPT_BOOL, offsetof(struct vhost_conf, redirect_http),
-     "false", "answer plain HTTP with a redirect to https", NULL, 0, 0, 0},
-    WEFT_OPTIONS_END,
-};
-
-static const struct weft_option vhost_tunnel_options[] = {
-    {"mode", WEFT_OPT_ENUM, offsetof(struct vhost_tunnel_conf, mode),
-     "passthrough",
-     "passthrough: the device terminates TLS; terminate: the server does",
-     "passthrough|terminate", 0, 0, 0},
-    {"cert_file", WEFT_OPT_STRING,
-     offsetof(struct vhost_tunnel_conf, cert_file), NULL,
-     "certificate chain (PEM) for terminate mode", NULL, 0, 0, 0},
-    {"key_file", WEFT_OPT_STRING, offsetof(struct vhost_tunnel_conf, key_file),
-     NULL, "private key (PEM) for terminate mode", NULL, 0, 0, 0},
-    WEFT_OPTIONS_END,
-};
 
 struct vhost {
   const struct weft_host *host;
@@ -129,11 +84,7 @@ static const struct weft_plugin vhost_plugin = {
                    "HTTP Host routing",
     .version = "0.1.0",
     .caps = WEFT_CAP_SERVER | WEFT_CAP_CLIENT | WEFT_CAP_HTTP | WEFT_CAP_SNI,
-    .options = vhost_options,
-    .config_size = sizeof(struct vhost_conf),
-    .tunnel_options = vhost_tunnel_options,
-    .tunnel_config_size = sizeof(struct vhost_tunnel_conf),
-    .create = vh_create,
+        .create = vh_create,
     .destroy = vh_destroy,
     .server_tunnel_open = vh_server_tunnel_open,
     .server_stream_open = vh_server_stream_open,
