@@ -17,6 +17,7 @@ PACKAGES=(
   curl python3 python3-websockets iproute2 procps
   openssh-server openssh-client systemd
   wireguard-go wireguard-tools nftables
+  pebble
 )
 if [ "${1:-}" = bench ]; then
   PACKAGES+=(iperf3 wrk haproxy nginx-light)
