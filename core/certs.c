@@ -47,28 +47,36 @@ static bool safe_name(const char *name)
 }
 
 /* Where the files for name are: the admin's directory first, then ACME's.
- * false when neither has both. */
-static bool files_for(const struct cert_store *cs, const char *name,
-                      char crt[1024], char key[1024])
+ * CERT_NONE when neither has both. */
+static enum cert_source files_for(const struct cert_store *cs,
+                                  const char *name, char crt[1024],
+                                  char key[1024])
 {
   const char *dirs[] = {cs->dir, cs->acme_dir};
+  const enum cert_source sources[] = {CERT_FROM_FILES, CERT_FROM_ACME};
   if (!safe_name(name))
-    return false;
+    return CERT_NONE;
   for (size_t i = 0; i < 2; i++) {
     if (!dirs[i][0])
       continue;
     snprintf(crt, 1024, "%s/%s.crt", dirs[i], name);
     snprintf(key, 1024, "%s/%s.key", dirs[i], name);
     if (access(crt, R_OK) == 0 && access(key, R_OK) == 0)
-      return true;
+      return sources[i];
   }
-  return false;
+  return CERT_NONE;
+}
+
+enum cert_source cert_store_source(const struct cert_store *cs,
+                                   const char *name)
+{
+  char crt[1024], key[1024];
+  return files_for(cs, name, crt, key);
 }
 
 bool cert_store_has(const struct cert_store *cs, const char *name)
 {
-  char crt[1024], key[1024];
-  return files_for(cs, name, crt, key);
+  return cert_store_source(cs, name) != CERT_NONE;
 }
 
 /* Terminated connections speak HTTP/1.1 (the ingress rewrites request

@@ -29,6 +29,10 @@ void cert_store_free(struct cert_store *cs);
  * do not load: why says which and why). Owned by the store. */
 SSL_CTX *cert_store_get(struct cert_store *cs, const char *name, char *why,
                         size_t whylen);
+/* Where the certificate for `name` comes from. */
+enum cert_source { CERT_NONE, CERT_FROM_FILES, CERT_FROM_ACME };
+enum cert_source cert_store_source(const struct cert_store *cs,
+                                   const char *name);
 /* True when files for `name` exist in either directory. */
 bool cert_store_has(const struct cert_store *cs, const char *name);
 /* When the certificate for `name` ends (wall-clock seconds), or 0 when

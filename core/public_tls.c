@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "acme_manager.h"
 #include "config.h"
 #include "http_ingress.h"
 #include "log.h"
@@ -14,7 +15,8 @@
 
 int public_tls_start(struct public_tls *pt, struct tunnel_service *svc,
                      uv_loop_t *loop, const struct server_conf *sc,
-                     const char *listen, const char *state_dir,
+                     const char *listen, const char *email,
+                     const char *state_dir,
                      SSL_CTX *server_ctx, struct http_server *control,
                      char *err, size_t errlen)
 {
@@ -61,10 +63,28 @@ int public_tls_start(struct public_tls *pt, struct tunnel_service *svc,
     return -1;
   }
   svc->tls_port = port;
+  if (email) {
+    struct acme_settings set = {.directory_url = sc->acme_directory,
+                                .ca_file = sc->acme_ca_file,
+                                .email = email,
+                                .state_dir = state_dir};
+    pt->acme = acme_manager_start(loop, svc, &pt->certs, &set, err, errlen);
+    if (!pt->acme)
+      return -1;
+    if (!svc->http_port)
+      log_warn("ACME: http_listen is off, so no HTTP-01 challenge can be "
+               "answered");
+  }
   log_info("public TLS listening on %s:%u (certificates for terminated "
            "names in %s)",
            host, port, dir);
   return 0;
+}
+
+void public_tls_stop(struct public_tls *pt)
+{
+  acme_manager_stop(pt->acme);
+  pt->acme = NULL;
 }
 
 void public_tls_reload(struct public_tls *pt)

@@ -14,19 +14,27 @@ struct tunnel_service;
 struct http_server;
 struct server_conf;
 
+struct acme_manager;
+
 struct public_tls {
   struct cert_store certs;
   bool certs_ready;
+  struct acme_manager *acme; /* with an email address: ACME certificates */
 };
 
 /* Opens the TLS port unless listen (the --tls-listen override, or
- * tls_listen) is "off". server_ctx and control: where devices coming to
- * the server itself go. 0, or -1 with err. */
+ * tls_listen) is "off", and with an email address (--email, or email)
+ * gets certificates for terminated names with ACME. server_ctx and
+ * control: where devices coming to the server itself go. 0, or -1 with
+ * err. */
 int public_tls_start(struct public_tls *pt, struct tunnel_service *svc,
                      uv_loop_t *loop, const struct server_conf *sc,
-                     const char *listen, const char *state_dir,
+                     const char *listen, const char *email,
+                     const char *state_dir,
                      SSL_CTX *server_ctx, struct http_server *control,
                      char *err, size_t errlen);
+/* Server stopping: no more ACME orders (before the tunnels close). */
+void public_tls_stop(struct public_tls *pt);
 /* SIGHUP: certificate files are read again at their next use. */
 void public_tls_reload(struct public_tls *pt);
 /* Frees the certificates (the port closes with the tunnel service). */

@@ -338,6 +338,7 @@ static int start_tls(struct server *s, const char *state_dir, char *err,
 
 static void stop_services(struct server *s)
 {
+  public_tls_stop(&s->public_tls);
   if (s->tunnels_open)
     tunnel_service_close(&s->tunnels);
   s->tunnels_open = false;
@@ -580,7 +581,9 @@ int server_main(const struct server_options *opts)
   if (start_services(s, state_dir, err, sizeof err) != 0 ||
       start_tls(s, state_dir, err, sizeof err) != 0 ||
       public_tls_start(&s->public_tls, &s->tunnels, &s->loop,
-                       &s->conf->server, tls_listen, state_dir, s->tls_ctx,
+                       &s->conf->server, tls_listen,
+                       opts->email ? opts->email : s->conf->server.email,
+                       state_dir, s->tls_ctx,
                        &s->http, err, sizeof err) != 0) {
     fprintf(stderr, "weft: %s\n", err);
     code = EXIT_RUNTIME;
