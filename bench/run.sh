@@ -274,3 +274,9 @@ wait "$HOLD"
 # cannot run, e.g. without root or wireguard-go)
 say "wireguard bench..."
 bash "$top/bench/wireguard.sh"
+
+# ---- the public TLS port (SNI passthrough): nginx over HTTPS directly,
+# through haproxy routing by SNI, and through weft's tls_listen and a wss
+# tunnel (needs no root)
+say "public TLS port bench..."
+bash "$top/bench/vhost.sh"

@@ -1,97 +1,64 @@
-/* The vhost transport: HTTP/2 streams straight over the device's TLS session
- * to the server's public TLS port, without the WebSocket framing the
- * websocket transport puts in between. The port itself, its SNI routing and
- * TLS termination are the core's (core/tls_ingress.c) and serve every
- * transport; this carriage is not built yet, and every tunnel op says so. */
-#include <stdbool.h>
+/* The vhost transport: HTTP/2 streams straight over the device's TLS
+ * session, without the WebSocket framing the websocket transport puts in
+ * between. Meant for the server's public TLS port: a device dialling it
+ * offers ALPN weft/1 and is handed to the control API there, so one port
+ * (443) carries the login, the session and every https:// name. The port,
+ * its SNI routing and TLS termination are the core's (core/tls_ingress.c);
+ * the tunnel and session logic is shared with the websocket transport
+ * (plugins/common/session.c); this file names the carrier (h2_carrier.c),
+ * the endpoint and the options. Devices always dial with TLS, pinned to
+ * the certificate they logged in over. */
 #include <stddef.h>
-#include <stdint.h>
 
 #include <weft/weft.h>
 
-struct vhost {
-  const struct weft_host *host;
+#include "h2_carrier.h"
+#include "session.h"
+
+#define VHOST_ENDPOINT "/v1/vhost"
+
+static const struct weft_option vhost_options[] = {
+    {"ping_interval", WEFT_OPT_DURATION,
+     offsetof(struct session_conf, ping_interval_ms), "20s",
+     "HTTP/2 PING keepalive interval", NULL, 200, 3600000, 0},
+    {"max_streams", WEFT_OPT_INT, offsetof(struct session_conf, max_streams),
+     "1000", "concurrent public connections per tunnel", NULL, 1, 65535, 0},
+    {"reconnect_min", WEFT_OPT_DURATION,
+     offsetof(struct session_conf, reconnect_min_ms), "1s",
+     "first reconnect delay (doubles, with jitter)", NULL, 100, 3600000, 0},
+    {"reconnect_max", WEFT_OPT_DURATION,
+     offsetof(struct session_conf, reconnect_max_ms), "60s",
+     "longest reconnect delay", NULL, 1000, 86400000, 0},
+    WEFT_OPTIONS_END,
 };
 
 static int vh_create(const struct weft_host *host, const void *config,
                      void **ctx)
 {
-  (void)config;
-  struct vhost *vh = host->calloc(1, sizeof *vh);
-  if (!vh)
-    return WEFT_ENOMEM;
-  vh->host = host;
-  *ctx = vh;
-  return 0;
-}
-
-static void vh_destroy(void *ctx)
-{
-  struct vhost *vh = ctx;
-  vh->host->free(vh);
-}
-
-static int not_built(struct vhost *vh, const char *side)
-{
-  vh->host->log(vh->host, WEFT_LOG_ERROR,
-                "the vhost transport's %s side is not built in this version "
-                "of weft; no tunnel was opened",
-                side);
-  return WEFT_ENOTBUILT;
-}
-
-static int vh_server_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
-                                 void **tunnel_ctx)
-{
-  (void)t, (void)tunnel_ctx;
-  return not_built(ctx, "server");
-}
-
-static int vh_server_stream_open(void *ctx, void *tunnel_ctx,
-                                 struct weft_stream *conn)
-{
-  (void)tunnel_ctx, (void)conn;
-  return not_built(ctx, "server");
-}
-
-static void vh_server_tunnel_close(void *ctx, void *tunnel_ctx, int reason)
-{
-  (void)ctx, (void)tunnel_ctx, (void)reason;
-}
-
-static int vh_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
-                                 void **tunnel_ctx)
-{
-  (void)t, (void)tunnel_ctx;
-  return not_built(ctx, "client");
-}
-
-static void vh_client_tunnel_close(void *ctx, void *tunnel_ctx)
-{
-  (void)ctx, (void)tunnel_ctx;
-}
-
-static const char *vh_status(void *ctx)
-{
-  (void)ctx;
-  return "not built yet: tunnels asking for it are refused";
+  return session_plugin_create(host, config, &h2_carrier, VHOST_ENDPOINT,
+                               true, ctx);
 }
 
 static const struct weft_plugin vhost_plugin = {
     WEFT_PLUGIN_HEADER,
     .name = "vhost",
-    .description = "one TLS port for many hostnames: SNI passthrough or "
-                   "HTTP Host routing",
-    .version = "0.1.0",
-    .caps = WEFT_CAP_SERVER | WEFT_CAP_CLIENT | WEFT_CAP_HTTP | WEFT_CAP_SNI,
-        .create = vh_create,
-    .destroy = vh_destroy,
-    .server_tunnel_open = vh_server_tunnel_open,
-    .server_stream_open = vh_server_stream_open,
-    .server_tunnel_close = vh_server_tunnel_close,
-    .client_tunnel_open = vh_client_tunnel_open,
-    .client_tunnel_close = vh_client_tunnel_close,
-    .status = vh_status,
+    .description = "streams multiplexed over HTTP/2 straight on TLS, for "
+                   "many https names (and the device) on one TLS port",
+    .version = "0.2.0",
+    .caps = WEFT_CAP_SERVER | WEFT_CAP_CLIENT | WEFT_CAP_TCP | WEFT_CAP_HTTP |
+            WEFT_CAP_SNI,
+    .options = vhost_options,
+    .config_size = sizeof(struct session_conf),
+    .create = vh_create,
+    .destroy = session_plugin_destroy,
+    .server_tunnel_open = session_server_tunnel_open,
+    .server_stream_open = session_server_stream_open,
+    .server_tunnel_close = session_server_tunnel_close,
+    .client_tunnel_open = session_client_tunnel_open,
+    .client_tunnel_close = session_client_tunnel_close,
+    .status = session_plugin_status,
+    .upgrade_path = VHOST_ENDPOINT,
+    .server_upgrade = session_server_upgrade,
 };
 
 WEFT_PLUGIN_EXPORT(vhost_plugin)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../plugins/websocket/mux.h"
+#include "../../plugins/common/mux.h"
 #include "../../plugins/websocket/ws_conn.h"
 #include "fake_host.h"
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../plugins/websocket/udp.h"
+#include "../../plugins/common/udp.h"
 #include "fake_host.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -16,6 +16,7 @@ port_range = 31000-31009
 
 [transport.testtransport]
 refuse_device = refused-dev
+not_built_device = unbuilt-dev
 
 [class "default"]
 publish_ports = 2000-2999, 31000-31009
@@ -105,9 +106,13 @@ contains "ACL message" "may not publish port 80"
 api POST /v1/tunnels "$TOKEN_B" '{"transport":"nope","local":"tcp://127.0.0.1:22"}'
 expect_code "unknown transport" 400
 contains "lists transports" "loaded: testtransport, autossh"
-api POST /v1/tunnels "$TOKEN_B" '{"transport":"vhost","local":"http://127.0.0.1:8080"}'
+api POST /v1/tunnels "$TOKEN_B" '{"transport":"vhost","local":"udp://127.0.0.1:53","remote":"udp://:2225"}'
+expect_code "a transport that cannot carry udp" 400
+contains "says so" "transport 'vhost' cannot carry udp"
+"$WEFT" login "$CONN" --device-id unbuilt-dev >"$TMP/unbuilt.jwt" 2>&1 || fail "login unbuilt-dev"
+api POST /v1/tunnels "$(cat "$TMP/unbuilt.jwt")" '{"transport":"testtransport","local":"tcp://127.0.0.1:22"}'
 expect_code "transport not built yet" 501
-contains "says so" "the vhost transport cannot carry tunnels in this version"
+contains "says so" "the testtransport transport cannot carry tunnels in this version"
 api POST /v1/tunnels "$TOKEN_B" '{"transport":"testtransport","local":"tcp://127.0.0.1","remote":"tcp://:2224"}'
 expect_code "bad local URL" 400
 contains "URL message" "local: tcp URL 'tcp://127.0.0.1' needs a port"
@@ -158,7 +163,7 @@ api GET /metrics ""
 expect_code "metrics" 200
 contains "live tunnels" "weft_tunnels_live 1"
 contains "refusals counted" 'weft_tunnels_total{outcome="refused"}'
-contains "logins counted" 'weft_logins_total{result="ok"} 4'
+contains "logins counted" 'weft_logins_total{result="ok"} 5'
 
 # --- weft tunnel: logs in, creates, runs, and deletes on Ctrl-C
 "$WEFT" tunnel --plugin-dir "$TEST_TRANSPORT_DIR" --transport testtransport \
@@ -180,8 +185,8 @@ OUT=$(cat "$TMP/tunnel.out")
 contains "reports the delete" "deleted"
 api GET /v1/tunnels "$TOKEN_A"
 case "$OUT" in *dev-c*) fail "tunnel still on the server after Ctrl-C" ;; *) pass "Ctrl-C deleted it on the server" ;; esac
-check "weft tunnel over a transport the server cannot use yet" 4 "$WEFT" tunnel --transport vhost --device-id dev-d "$CONN" http://127.0.0.1:8080
-contains "explained" "the vhost transport cannot carry tunnels in this version of weft"
+check "weft tunnel over a transport the server cannot use yet" 4 "$WEFT" tunnel --transport testtransport --plugin-dir "$TEST_TRANSPORT_DIR" --device-id unbuilt-dev "$CONN" tcp://127.0.0.1:22
+contains "explained" "the testtransport transport cannot carry tunnels in this version of weft"
 check "autossh to a server that is no bastion" 1 "$WEFT" tunnel --transport autossh --device-id dev-d "$CONN" tcp://127.0.0.1:22
 contains "says how to make it one" "this server is not an ssh bastion"
 

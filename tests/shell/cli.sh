@@ -33,7 +33,7 @@ for name in autossh vhost websocket wireguard; do
 done
 contains "plugins shows the ABI" " $ABI "
 contains "plugins shows capabilities" "server client tcp udp address"
-contains "plugins says what is not built" "not built yet"
+contains "plugins shows a transport's status" "endpoint /v1/vhost"
 check "weft plugins --verbose" 0 "$WEFT" plugins --verbose
 contains "verbose lists plugin keys" "[transport.wireguard] keys:"
 contains "verbose lists tunnel keys" "remote_port"

@@ -8,6 +8,8 @@
                                       certificate subject the server showed
   tlskit.py slow HOST PORT NAME LIMIT one byte a second; the server must close
                                       within LIMIT seconds
+  tlskit.py resets HOST PORT NAME N   N visitors of NAME, each sending its
+                                      ClientHello and then resetting (RST)
   tlskit.py flood HOST PORT N         N visitors that send a record header
                                       promising 16 KiB and then nothing; holds
                                       them 2 s and prints how many were open
@@ -173,6 +175,28 @@ def slow(host, port, name, limit):
     sys.exit(0 if took < limit else 1)
 
 
+def resets(host, port, name, n):
+    """Connections that end in a reset once the device answered: each is a
+    stream the server opened to the device and then resets."""
+    data, _, _, _ = real_hello(name)
+    start = time.time()
+    done = 0
+    for _ in range(n):
+        if time.time() - start > 60:
+            break
+        s = socket.create_connection((host, port), timeout=5)
+        s.sendall(data)
+        try:
+            s.recv(1)  # the device's ServerHello: its stream is open
+        except OSError:
+            pass
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+        s.close()
+        done += 1
+    print("%d resets in %.1fs" % (done, time.time() - start))
+
+
 def flood(host, port, n):
     socks = []
     for _ in range(n):
@@ -196,6 +220,8 @@ if __name__ == "__main__":
         split(a[0], int(a[1]), a[2], a[3])
     elif cmd == "slow":
         slow(a[0], int(a[1]), a[2], float(a[3]))
+    elif cmd == "resets":
+        resets(a[0], int(a[1]), a[2], int(a[3]))
     elif cmd == "flood":
         flood(a[0], int(a[1]), int(a[2]))
     else:

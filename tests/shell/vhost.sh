@@ -16,6 +16,7 @@ TLS=$(free_port)
 APP_A=$(free_port)
 APP_B=$(free_port)
 APP_C=$(free_port)
+APP_F=$(free_port)
 STATE="$TMP/state"
 CERTS="$TMP/certs"
 mkdir -p "$CERTS" "$TMP/pki"
@@ -33,6 +34,7 @@ leaf() { # NAME OUT_PREFIX
 leaf a.example.test "$TMP/pki/a"
 leaf b.example.test "$TMP/pki/b"
 leaf c.example.test "$CERTS/c.example.test"
+leaf f.example.test "$TMP/pki/f"
 fingerprint() { openssl x509 -noout -fingerprint -sha256 -in "$1" | cut -d= -f2; }
 # What the TLS port shows for a name.
 seen() {
@@ -55,6 +57,8 @@ STARTED_PIDS+=("$!")
 /usr/bin/python3 "$HTTPKIT" serve-tls "$APP_B" "$TMP/pki/b.crt" "$TMP/pki/b.key" device-b >"$TMP/b.log" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
 /usr/bin/python3 "$HTTPKIT" serve "$APP_C" >"$TMP/c.log" 2>&1 </dev/null &
+STARTED_PIDS+=("$!")
+/usr/bin/python3 "$HTTPKIT" serve-tls "$APP_F" "$TMP/pki/f.crt" "$TMP/pki/f.key" device-f >"$TMP/f.log" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
 "$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >"$TMP/server.log" 2>&1 </dev/null &
 SERVER_PID=$!
@@ -133,6 +137,29 @@ check "weft login through the TLS port" 0 "$WEFT" login --device-id dev-e "$TLSC
 start_tunnel e dev-e "$TLSCONN" "http://127.0.0.1:$APP_C" http://e.example.test
 check "its tunnel carries traffic" 0 curl -fsS -H "Host: e.example.test" "http://127.0.0.1:$HTTP/echo"
 contains "from the app" '"served_by": "httpkit"'
+
+# ---- the vhost transport: HTTP/2 straight over TLS, all through the TLS port
+start_tunnel f dev-f "$TLSCONN" --transport vhost "https://127.0.0.1:$APP_F" https://f.example.test
+grep -q "tunnel .*: device dev-f connected from 127.0.0.1 (h2, TLS)" "$TMP/server.log" &&
+  pass "the vhost session arrives over TLS on the TLS port" || fail "no h2 session line: $(grep dev-f "$TMP/server.log")"
+head -c 3000000 /dev/urandom >"$TMP/blob"
+check "3 MB up through a vhost tunnel" 0 curl -fsS --cacert "$TMP/pki/ca.pem" \
+  --resolve "f.example.test:$TLS:127.0.0.1" --data-binary @"$TMP/blob" "https://f.example.test:$TLS/up"
+contains "reaches device-f" '"served_by": "device-f"'
+contains "every byte" "\"body_sha256\": \"$(sha256sum "$TMP/blob" | cut -d' ' -f1)\""
+check "and 3 MB down" 0 curl -fsS --cacert "$TMP/pki/ca.pem" -o "$TMP/down" \
+  --resolve "f.example.test:$TLS:127.0.0.1" "https://f.example.test:$TLS/big?mb=3"
+[ "$(stat -c %s "$TMP/down")" = $((3 << 20)) ] && pass "3 MB arrived" || fail "got $(stat -c %s "$TMP/down") bytes"
+check "a vhost tunnel cannot carry udp" 2 "$WEFT" tunnel --transport vhost --device-id dev-g "$TLSCONN" udp://127.0.0.1:53 udp://:5353
+contains "says why" "cannot carry udp"
+
+# ---- a visitor resetting many connections must not end the device's session
+check "1500 connections reset by their visitor" 0 timeout 90 python3 "$TLSKIT" resets 127.0.0.1 "$TLS" a.example.test 1500
+echo "$OUT"
+sleep 1
+check "the tunnel still answers" 0 curl -fsS --max-time 5 --cacert "$TMP/pki/ca.pem" \
+  --resolve "a.example.test:$TLS:127.0.0.1" "https://a.example.test:$TLS/echo"
+if grep -q "disconnected" "$TMP/a.out"; then fail "the device's session broke: $(grep disconnected "$TMP/a.out" | head -3)"; else pass "without the device's session breaking"; fi
 
 # ---- bad visitors
 check "broken hellos are each closed within the timeout" 0 timeout 120 python3 "$TLSKIT" bad 127.0.0.1 "$TLS" 5

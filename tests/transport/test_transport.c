@@ -12,12 +12,18 @@
 
 struct test_conf {
   const char *refuse_device;
+  const char *not_built_device;
 };
 
 static const struct weft_option test_options[] = {
     {"refuse_device", WEFT_OPT_STRING,
      offsetof(struct test_conf, refuse_device), NULL,
      "server side refuses tunnels of this device", NULL, 0, 0, 0},
+    {"not_built_device", WEFT_OPT_STRING,
+     offsetof(struct test_conf, not_built_device), NULL,
+     "server side answers this device's tunnels as a transport that is not "
+     "built (WEFT_ENOTBUILT)",
+     NULL, 0, 0, 0},
     WEFT_OPTIONS_END,
 };
 
@@ -58,6 +64,9 @@ static int tt_server_open(void *ctx, const struct weft_tunnel_info *info,
                  info->device_id);
     return WEFT_EDENIED;
   }
+  if (t->conf->not_built_device && info->device_id &&
+      !strcmp(t->conf->not_built_device, info->device_id))
+    return WEFT_ENOTBUILT;
   info->add_param(info->param_ctx, "endpoint", info->id);
   if (info->address)
     info->add_param(info->param_ctx, "address", info->address);

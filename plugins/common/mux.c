@@ -411,6 +411,13 @@ struct mux *mux_new(const struct weft_host *host, bool opener,
   /* Our headers are a handful of bytes: no HPACK dynamic table, which
    * keeps an idle session small. */
   nghttp2_option_set_max_deflate_dynamic_table_size(opt, 0);
+  /* The accepting side (the device) trusts its server, which resets a
+   * stream for every public connection that ends in an error: nghttp2's
+   * "rapid reset" limit (1000 at once, 33 a second) would let any visitor
+   * who resets many connections end the whole session for everyone. */
+  if (!opener)
+    nghttp2_option_set_stream_reset_rate_limit(opt, UINT64_MAX / 2,
+                                               UINT64_MAX / 2);
   int rc = opener ? nghttp2_session_client_new2(&m->session, cb, m, opt)
                   : nghttp2_session_server_new2(&m->session, cb, m, opt);
   nghttp2_session_callbacks_del(cb);

@@ -1,0 +1,784 @@
+/* A device's session, shared by the websocket and vhost transports: each
+ * tunnel is one connection from the device to the server (a carrier,
+ * carrier.h: a WebSocket, or HTTP/2 straight over TLS), opened by an HTTP
+ * Upgrade that presents the orchestration token, which the server verifies
+ * (host->token_verify) before it answers 101. Every public connection
+ * travels inside it as an HTTP/2 stream (nghttp2, see mux.h); UDP
+ * datagrams travel as messages where the carrier has them (udp.h). When
+ * the connection drops, the device reconnects with exponential backoff and
+ * jitter, under the same tunnel while its lease lasts. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <netdb.h>
+#include <openssl/rand.h>
+#include <weft/weft.h>
+
+#include "carrier.h"
+#include "mux.h"
+#include "session.h"
+#include "udp.h"
+
+struct websocket {
+  const struct weft_host *host;
+  const struct session_conf *conf;
+  const struct carrier_ops *carrier;
+  const char *endpoint;  /* the upgrade path on the server */
+  bool tls_required;     /* devices always dial with TLS */
+  struct server_tunnel *server_tunnels;
+  struct session *sessions;        /* live WebSockets, both sides */
+  struct client_tunnel *client_tunnels;
+  /* Sessions and connects in flight still call back into us: after
+   * destroy, the plugin's state is freed when the last one is done. */
+  unsigned refs;
+  bool destroyed;
+  char status[160];
+  uint64_t sessions_total;
+};
+
+/* One WebSocket session, on either side. */
+struct session {
+  struct websocket *ws;
+  struct session *prev, *next;
+  struct carrier_conn *conn;
+  struct mux *mux;
+  struct server_tunnel *st;   /* server side: its tunnel, or NULL */
+  struct client_tunnel *ct;   /* device side: its tunnel, or NULL */
+  struct weft_timer *ping;
+  uint64_t last_pong_ms;
+  bool open;
+};
+
+struct server_tunnel {
+  struct websocket *ws;
+  char id[32];
+  struct session *session;
+  struct udp_server *udp;  /* a udp tunnel's flows, or NULL */
+  uint64_t udp_dropped;
+  struct server_tunnel *next;
+};
+
+struct client_tunnel {
+  struct websocket *ws;
+  struct client_tunnel *prev, *next;
+  char id[32];
+  char server_host[256];
+  uint16_t server_port;
+  const char *server_cert; /* the core's live pin (NULL: plain ws://) */
+  char path[SESSION_PATH_MAX];
+  char token[4096];
+  char local_host[256];
+  uint16_t local_port;
+  uint32_t max_streams;  /* as the server asked */
+  struct udp_client *udp; /* a udp tunnel's local sockets, or NULL */
+  struct session *session;
+  struct weft_reconnect again; /* after a lost session */
+  bool connecting;
+  bool closing;    /* client_tunnel_close was called */
+  bool gone;       /* the server no longer has the tunnel */
+};
+
+/* ---- bookkeeping ---- */
+
+static void unref(struct websocket *ws)
+{
+  if (--ws->refs == 0 && ws->destroyed)
+    ws->host->free(ws);
+}
+
+static struct session *session_new(struct websocket *ws)
+{
+  struct session *s = ws->host->calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  s->ws = ws;
+  s->next = ws->sessions;
+  if (s->next)
+    s->next->prev = s;
+  ws->sessions = s;
+  ws->refs++;
+  return s;
+}
+
+static void session_free(struct session *s)
+{
+  struct websocket *ws = s->ws;
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    ws->sessions = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  ws->host->free(s);
+  unref(ws);
+}
+
+static void client_unlink(struct client_tunnel *ct)
+{
+  struct websocket *ws = ct->ws;
+  if (ct->prev)
+    ct->prev->next = ct->next;
+  else if (ws->client_tunnels == ct)
+    ws->client_tunnels = ct->next;
+  if (ct->next)
+    ct->next->prev = ct->prev;
+  ct->prev = ct->next = NULL;
+}
+
+static void client_free(struct client_tunnel *ct)
+{
+  client_unlink(ct);
+  udp_client_free(ct->udp);
+  ct->ws->host->free(ct);
+}
+
+/* ---- sessions, both sides ---- */
+
+static size_t session_send(void *arg, uint8_t *data, size_t len)
+{
+  struct session *s = arg;
+  return s->ws->carrier->send_h2(s->conn, data, len);
+}
+
+static size_t session_backlog(void *arg)
+{
+  struct session *s = arg;
+  return s->ws->carrier->backlog(s->conn);
+}
+
+static void session_failure(void *arg, const char *why)
+{
+  struct session *s = arg;
+  s->ws->host->log(s->ws->host, WEFT_LOG_WARN,
+                   "session broken (%s); closing it", why);
+  s->ws->carrier->close(s->conn, 1002, "HTTP/2 session error");
+}
+
+static void session_pong(void *arg)
+{
+  struct session *s = arg;
+  s->last_pong_ms = s->ws->host->now_ms(s->ws->host);
+}
+
+static void client_stream(void *arg, struct mux_stream *ms);
+
+static const struct mux_cbs server_mux_cbs = {
+    .send = session_send,
+    .backlog = session_backlog,
+    .on_failure = session_failure,
+    .on_pong = session_pong,
+};
+
+static const struct mux_cbs client_mux_cbs = {
+    .send = session_send,
+    .backlog = session_backlog,
+    .on_stream = client_stream,
+    .on_failure = session_failure,
+    .on_pong = session_pong,
+};
+
+static void ping_tick(void *arg)
+{
+  struct session *s = arg;
+  const struct weft_host *h = s->ws->host;
+  uint64_t now = h->now_ms(h);
+  if (now - s->last_pong_ms > 3 * (uint64_t)s->ws->conf->ping_interval_ms) {
+    h->log(h, WEFT_LOG_WARN, "no PING answer for %llu ms: the session is dead",
+           (unsigned long long)(now - s->last_pong_ms));
+    s->ws->carrier->abort(s->conn);
+    return;
+  }
+  if (s->mux)
+    mux_ping(s->mux);
+}
+
+/* A datagram message: on the server, a device's answer for a public peer;
+ * on the device, a public peer's datagram for the local service. */
+static void session_datagram(void *arg, const uint8_t *data, size_t len)
+{
+  struct session *s = arg;
+  const struct weft_host *h = s->ws->host;
+  if (s->st && s->st->udp) {
+    const uint8_t *payload;
+    size_t n;
+    const struct weft_udp_peer *peer =
+        udp_server_decode(s->st->udp, data, len, &payload, &n);
+    if (!peer || h->datagram_send(h, s->st->id, peer, payload, n) != 0)
+      s->st->udp_dropped++;
+  } else if (s->ct && s->ct->udp) {
+    udp_client_input(s->ct->udp, data, len);
+  }
+  /* Anywhere else (a TCP tunnel) a datagram has nowhere to go. */
+}
+
+static void session_h2(void *arg, const uint8_t *data, size_t len)
+{
+  struct session *s = arg;
+  if (s->mux)
+    mux_input(s->mux, data, len);
+}
+
+static void session_drained(void *arg)
+{
+  struct session *s = arg;
+  if (s->mux)
+    mux_flush(s->mux);
+}
+
+static void start_session(struct session *s, bool opener)
+{
+  const struct weft_host *h = s->ws->host;
+  uint32_t max_streams = (uint32_t)s->ws->conf->max_streams;
+  if (s->ct && s->ct->max_streams)
+    max_streams = s->ct->max_streams;
+  s->mux = mux_new(h, opener, max_streams,
+                   opener ? &server_mux_cbs : &client_mux_cbs, s);
+  if (!s->mux) {
+    s->ws->carrier->abort(s->conn);
+    return;
+  }
+  s->open = true;
+  s->last_pong_ms = h->now_ms(h);
+  uint64_t every = (uint64_t)s->ws->conf->ping_interval_ms;
+  h->timer_start(h, every, every, ping_tick, s, &s->ping);
+  mux_flush(s->mux);
+}
+
+static void schedule_reconnect(struct client_tunnel *ct);
+
+/* Tells `weft tunnel status` where the tunnel stands (ABI 1.2 cores). */
+/* Where the tunnel stands, for weft tunnel status. */
+#define REPORT(ct, phase, ...)                                               \
+  weft_report_tunnel((ct)->ws->host, (ct)->id, phase,                          \
+                     (ct)->again.attempts, __VA_ARGS__)
+
+static void dial_done(struct client_tunnel *ct, struct weft_stream *stream,
+                      int status);
+
+static void session_closed(void *arg, uint16_t code, const char *why)
+{
+  struct session *s = arg;
+  const struct weft_host *h = s->ws->host;
+  if (s->ping)
+    h->timer_stop(s->ping);
+  mux_free(s->mux);
+  if (s->st) {
+    h->log(h, WEFT_LOG_INFO, "tunnel %s: device session ended (%u %s)",
+           s->st->id, code, why);
+    if (s->st->session == s)
+      s->st->session = NULL;
+  }
+  if (s->ct) {
+    struct client_tunnel *ct = s->ct;
+    if (ct->session == s)
+      ct->session = NULL;
+    if (ct->udp)
+      udp_client_reset(ct->udp);
+    ct->connecting = false;
+    if (ct->closing) {
+      client_free(ct);
+    } else {
+      h->log(h, WEFT_LOG_WARN, "tunnel %s: disconnected (%u %s)", ct->id,
+             code, why);
+      REPORT(ct, WEFT_TUNNEL_RETRYING, "disconnected (%u %s)", code, why);
+      schedule_reconnect(ct);
+    }
+  }
+  session_free(s);
+}
+
+static void session_open(void *arg)
+{
+  struct session *s = arg;
+  struct client_tunnel *ct = s->ct;
+  const struct weft_host *h = s->ws->host;
+  ct->connecting = false;
+  weft_reconnect_succeeded(&ct->again);
+  const char *carrier = s->ws->carrier->name;
+  h->log(h, WEFT_LOG_INFO, "tunnel %s: connected to %s:%u (%s, %s)", ct->id,
+         ct->server_host, ct->server_port, carrier,
+         ct->server_cert ? "TLS, certificate pinned" : "no TLS");
+  REPORT(ct, WEFT_TUNNEL_UP, "connected to %s:%u (%s%s)", ct->server_host,
+         ct->server_port, carrier, ct->server_cert ? " over TLS" : "");
+  start_session(s, false);
+}
+
+static const struct carrier_cbs conn_cbs = {
+    .on_open = session_open,
+    .on_h2 = session_h2,
+    .on_datagram = session_datagram,
+    .on_drained = session_drained,
+    .on_closed = session_closed,
+};
+
+/* ---- lifecycle ---- */
+
+int session_plugin_create(const struct weft_host *host,
+                          const struct session_conf *conf,
+                          const struct carrier_ops *carrier,
+                          const char *endpoint, bool tls_required, void **ctx)
+{
+  int rc = weft_reconnect_check(host, conf->reconnect_min_ms,
+                                conf->reconnect_max_ms);
+  if (rc != 0)
+    return rc;
+  struct websocket *ws = host->calloc(1, sizeof *ws);
+  if (!ws)
+    return WEFT_ENOMEM;
+  ws->host = host;
+  ws->conf = conf;
+  ws->carrier = carrier;
+  ws->endpoint = endpoint;
+  ws->tls_required = tls_required;
+  *ctx = ws;
+  return 0;
+}
+
+/* Everything still alive ends now (nothing may run after destroy but the
+ * close callbacks of what we close here, which the core lets finish before
+ * it unloads us). Timers are stopped here, while they are still ours. */
+void session_plugin_destroy(void *ctx)
+{
+  struct websocket *ws = ctx;
+  const struct weft_host *h = ws->host;
+  ws->destroyed = true;
+  for (struct client_tunnel *ct = ws->client_tunnels; ct; ct = ct->next) {
+    ct->closing = true;
+    weft_reconnect_cancel(&ct->again);
+  }
+  for (struct session *s = ws->sessions; s; s = s->next) {
+    if (s->ping) {
+      h->timer_stop(s->ping);
+      s->ping = NULL;
+    }
+    ws->carrier->abort(s->conn);
+  }
+  /* Client tunnels with no session and no dial in flight go now. */
+  for (struct client_tunnel *ct = ws->client_tunnels, *next; ct; ct = next) {
+    next = ct->next;
+    if (!ct->session && !ct->connecting)
+      client_free(ct);
+  }
+  ws->refs++;
+  unref(ws);
+}
+
+/* ---- server side ---- */
+
+int session_server_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
+                               void **tunnel_ctx)
+{
+  struct websocket *ws = ctx;
+  struct server_tunnel *st = ws->host->calloc(1, sizeof *st);
+  if (!st)
+    return WEFT_ENOMEM;
+  st->ws = ws;
+  snprintf(st->id, sizeof st->id, "%s", t->id);
+  st->next = ws->server_tunnels;
+  ws->server_tunnels = st;
+  t->add_param(t->param_ctx, "path", ws->endpoint);
+  /* The server decides how many streams a tunnel may carry at once; the
+   * device, which enforces it, learns the figure from here. */
+  char max[16];
+  snprintf(max, sizeof max, "%lld", (long long)ws->conf->max_streams);
+  t->add_param(t->param_ctx, "max_streams", max);
+  if (t->public_proto && !strcmp(t->public_proto, "udp")) {
+    st->udp = udp_server_new(ws->host, (uint32_t)ws->conf->udp_max_flows,
+                             (uint64_t)ws->conf->udp_flow_idle_ms);
+    if (!st->udp) {
+      ws->server_tunnels = st->next;
+      ws->host->free(st);
+      return WEFT_ENOMEM;
+    }
+    /* The device keeps its flows as long as the server does. */
+    char n[24];
+    snprintf(n, sizeof n, "%lld", (long long)ws->conf->udp_flow_idle_ms);
+    t->add_param(t->param_ctx, "udp_flow_idle_ms", n);
+    snprintf(n, sizeof n, "%lld", (long long)ws->conf->udp_max_flows);
+    t->add_param(t->param_ctx, "udp_max_flows", n);
+  }
+  *tunnel_ctx = st;
+  return 0;
+}
+
+void session_server_tunnel_close(void *ctx, void *tunnel_ctx, int reason)
+{
+  struct websocket *ws = ctx;
+  struct server_tunnel *st = tunnel_ctx;
+  (void)reason;
+  for (struct server_tunnel **pp = &ws->server_tunnels; *pp;
+       pp = &(*pp)->next)
+    if (*pp == st) {
+      *pp = st->next;
+      break;
+    }
+  if (st->session) {
+    st->session->st = NULL;
+    if (st->session->mux)
+      mux_goaway(st->session->mux);
+    ws->carrier->close(st->session->conn, 1001, "tunnel closed");
+  }
+  udp_server_free(st->udp);
+  ws->host->free(st);
+}
+
+static struct server_tunnel *find_tunnel(struct websocket *ws, const char *id)
+{
+  for (struct server_tunnel *st = ws->server_tunnels; st; st = st->next)
+    if (!strcmp(st->id, id))
+      return st;
+  return NULL;
+}
+
+int session_server_upgrade(void *ctx, const struct weft_http_request *req,
+                           struct weft_stream *conn)
+{
+  struct websocket *ws = ctx;
+  const struct weft_host *h = ws->host;
+  const struct carrier_ops *carrier = ws->carrier;
+  struct carrier_upgrade up;
+  const char *why = NULL;
+  int status = carrier->check_upgrade(req, &up, &why);
+  if (status) {
+    h->log(h, WEFT_LOG_INFO, "upgrade from %s refused: %s", req->peer_ip, why);
+    carrier->refuse(h, conn, status, why);
+    return 0;
+  }
+  /* Nothing is accepted before the token is. */
+  struct weft_token_claims claims = {.struct_size = sizeof claims};
+  if (h->token_verify(h, up.token, strlen(up.token), &claims) != 0) {
+    h->log(h, WEFT_LOG_INFO, "session from %s refused: bad token",
+           req->peer_ip);
+    carrier->refuse(h, conn, 401,
+                    "invalid, expired or spent orchestration token");
+    return 0;
+  }
+  struct server_tunnel *st = find_tunnel(ws, claims.tunnel_id);
+  if (!st) {
+    carrier->refuse(h, conn, 404, "this server has no such tunnel now");
+    return 0;
+  }
+  struct weft_stream_info info = {.struct_size = sizeof info};
+  h->stream_info(conn, &info);
+  struct session *s = session_new(ws);
+  if (!s) {
+    carrier->refuse(h, conn, 503, "out of memory");
+    return 0;
+  }
+  if (carrier->accept(h, conn, &up, &conn_cbs, s, &s->conn) != 0) {
+    session_free(s);
+    return 0;
+  }
+  if (st->session) {
+    /* The device came back before its old session timed out. */
+    st->session->st = NULL;
+    carrier->close(st->session->conn, 1001, "replaced by a new session");
+  }
+  s->st = st;
+  st->session = s;
+  ws->sessions_total++;
+  h->log(h, WEFT_LOG_INFO, "tunnel %s: device %s connected from %s (%s, %s)",
+         st->id, claims.device_id, req->peer_ip, carrier->name,
+         info.tls ? "TLS" : "no TLS");
+  start_session(s, true);
+  return 0;
+}
+
+int session_server_stream_open(void *ctx, void *tunnel_ctx,
+                               struct weft_stream *conn)
+{
+  (void)ctx;
+  struct server_tunnel *st = tunnel_ctx;
+  if (!st->session || !st->session->open || !st->session->mux)
+    return WEFT_ECONNREFUSED; /* the device is not connected */
+  return mux_open(st->session->mux, conn);
+}
+
+/* A public datagram for the device, framed with its flow. Dropped (as UDP
+ * may be) when the device is away or its WebSocket is backed up. */
+int session_server_datagram(void *ctx, void *tunnel_ctx,
+                            const struct weft_udp_peer *peer,
+                            const void *data, size_t len)
+{
+  struct websocket *ws = ctx;
+  static uint8_t msg[UDP_HEADER_MAX + UDP_MAX_PAYLOAD];
+  struct server_tunnel *st = tunnel_ctx;
+  struct session *s = st->session;
+  size_t n;
+  if (!st->udp || !s || !s->open || !ws->carrier->send_datagram ||
+      ws->carrier->backlog(s->conn) > UDP_BACKLOG_LIMIT ||
+      !(n = udp_server_encode(st->udp, peer, data, len, msg))) {
+    st->udp_dropped++;
+    return WEFT_ECONNREFUSED;
+  }
+  ws->carrier->send_datagram(s->conn, msg, n);
+  return 0;
+}
+
+/* ---- client (device) side ---- */
+
+struct local_connect {
+  struct mux_stream *ms;
+  struct websocket *ws;
+};
+
+static void local_connected(void *arg, struct weft_stream *stream, int status)
+{
+  struct local_connect *lc = arg;
+  const struct weft_host *h = lc->ws->host;
+  if (status != 0) {
+    h->log(h, WEFT_LOG_WARN, "cannot reach the local service for %s: %s",
+           mux_stream_peer(lc->ms), weft_strerror(status));
+    mux_refuse(lc->ms);
+  } else {
+    mux_accept(lc->ms, stream);
+  }
+  struct websocket *ws = lc->ws;
+  h->free(lc);
+  unref(ws);
+}
+
+static void client_stream(void *arg, struct mux_stream *ms)
+{
+  struct session *s = arg;
+  const struct weft_host *h = s->ws->host;
+  struct client_tunnel *ct = s->ct;
+  struct local_connect *lc = h->alloc(sizeof *lc);
+  if (!lc || !ct) {
+    h->free(lc);
+    mux_refuse(ms);
+    return;
+  }
+  lc->ms = ms;
+  lc->ws = s->ws;
+  s->ws->refs++;
+  if (h->stream_connect(h, ct->local_host, ct->local_port, false, NULL,
+                        local_connected, lc) != 0) {
+    h->free(lc);
+    mux_refuse(ms);
+    unref(s->ws);
+  }
+}
+
+static void server_connected(void *arg, struct weft_stream *stream, int status)
+{
+  struct client_tunnel *ct = arg;
+  struct websocket *ws = ct->ws;
+  dial_done(ct, stream, status); /* may free ct; ws holds the dial's ref */
+  unref(ws);
+}
+
+static void dial_done(struct client_tunnel *ct, struct weft_stream *stream,
+                      int status)
+{
+  const struct weft_host *h = ct->ws->host;
+  if (ct->closing) {
+    ct->connecting = false;
+    if (stream)
+      h->stream_close(stream);
+    client_free(ct);
+    return;
+  }
+  if (status != 0) {
+    ct->connecting = false;
+    h->log(h, WEFT_LOG_WARN, "tunnel %s: cannot reach %s:%u: %s", ct->id,
+           ct->server_host, ct->server_port, weft_strerror(status));
+    REPORT(ct, WEFT_TUNNEL_RETRYING, "cannot reach %s:%u: %s",
+           ct->server_host, ct->server_port, weft_strerror(status));
+    schedule_reconnect(ct);
+    return;
+  }
+  struct session *s = session_new(ct->ws);
+  if (!s) {
+    h->stream_close(stream);
+    ct->connecting = false;
+    schedule_reconnect(ct);
+    return;
+  }
+  s->ct = ct;
+  ct->session = s;
+  char host_header[300];
+  snprintf(host_header, sizeof host_header, "%s%s%s:%u",
+           strchr(ct->server_host, ':') ? "[" : "", ct->server_host,
+           strchr(ct->server_host, ':') ? "]" : "", ct->server_port);
+  if (ct->ws->carrier->dial(h, stream, host_header, ct->path, ct->token,
+                            &conn_cbs, s, &s->conn) != 0) {
+    ct->session = NULL;
+    session_free(s);
+    ct->connecting = false;
+    schedule_reconnect(ct);
+  }
+}
+
+static void dial(struct client_tunnel *ct)
+{
+  const struct weft_host *h = ct->ws->host;
+  ct->connecting = true;
+  ct->ws->refs++;
+  /* wss://, pinned to the certificate the device logged in over. */
+  int rc = h->stream_connect(h, ct->server_host, ct->server_port,
+                             ct->server_cert != NULL, ct->server_cert,
+                             server_connected, ct);
+  if (rc != 0) {
+    unref(ct->ws);
+    ct->connecting = false;
+    h->log(h, WEFT_LOG_WARN, "tunnel %s: cannot dial %s: %s", ct->id,
+           ct->server_host, weft_strerror(rc));
+    schedule_reconnect(ct);
+  }
+}
+
+static void reconnect_gone(void *arg)
+{
+  struct client_tunnel *ct = arg;
+  ct->gone = true;
+  REPORT(ct, WEFT_TUNNEL_FAILED, "the server no longer has this tunnel");
+}
+
+static void reconnect_dial(void *arg)
+{
+  dial(arg);
+}
+
+static void schedule_reconnect(struct client_tunnel *ct)
+{
+  if (!ct->closing && !ct->gone)
+    weft_reconnect_schedule(&ct->again);
+}
+
+static bool send_to_server(void *arg, const uint8_t *msg, size_t len)
+{
+  struct client_tunnel *ct = arg;
+  struct session *s = ct->session;
+  const struct carrier_ops *carrier = ct->ws->carrier;
+  if (!s || !s->open || !carrier->send_datagram ||
+      carrier->backlog(s->conn) > UDP_BACKLOG_LIMIT)
+    return false;
+  carrier->send_datagram(s->conn, msg, len);
+  return true;
+}
+
+/* A udp tunnel: the local service's address, and the flow table sized as
+ * the server asked. */
+static int open_local_udp(struct client_tunnel *ct,
+                          const struct weft_tunnel_info *t)
+{
+  const struct weft_host *h = ct->ws->host;
+  char port[8];
+  snprintf(port, sizeof port, "%u", ct->local_port);
+  struct addrinfo hints = {.ai_socktype = SOCK_DGRAM,
+                           .ai_flags = AI_NUMERICSERV};
+  struct addrinfo *res = NULL;
+  int rc = getaddrinfo(ct->local_host, port, &hints, &res);
+  if (rc != 0 || !res) {
+    h->log(h, WEFT_LOG_ERROR, "cannot resolve the local service %s: %s",
+           ct->local_host, gai_strerror(rc));
+    return -1;
+  }
+  const char *idle = weft_tunnel_param(t, "udp_flow_idle_ms");
+  const char *max = weft_tunnel_param(t, "udp_max_flows");
+  long long idle_ms = idle ? strtoll(idle, NULL, 10) : 0;
+  long max_flows = max ? strtol(max, NULL, 10) : 0;
+  ct->udp = udp_client_new(
+      h, res->ai_addr,
+      max_flows > 0 && max_flows <= 65535 ? (uint32_t)max_flows : 0,
+      idle_ms > 0 ? (uint64_t)idle_ms : 0, send_to_server, ct);
+  freeaddrinfo(res);
+  return ct->udp ? 0 : -1;
+}
+
+int session_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
+                               void **tunnel_ctx)
+{
+  struct websocket *ws = ctx;
+  const struct weft_host *h = ws->host;
+  const char *path = weft_tunnel_param(t, "path");
+  if (!path || path[0] != '/' || strlen(path) >= SESSION_PATH_MAX || !t->token ||
+      strlen(t->token) >= sizeof((struct client_tunnel *)0)->token ||
+      !t->server_host) {
+    h->log(h, WEFT_LOG_ERROR,
+           "the server's answer lacks the session path or the token");
+    return WEFT_EPROTO;
+  }
+  struct client_tunnel *ct = h->calloc(1, sizeof *ct);
+  if (!ct)
+    return WEFT_ENOMEM;
+  ct->ws = ws;
+  snprintf(ct->id, sizeof ct->id, "%s", t->id);
+  snprintf(ct->server_host, sizeof ct->server_host, "%s", t->server_host);
+  ct->server_port = t->server_port;
+  if ((ws->conf->wss || ws->tls_required) &&
+      t->struct_size > offsetof(struct weft_tunnel_info, server_cert_sha256))
+    ct->server_cert = t->server_cert_sha256;
+  snprintf(ct->path, sizeof ct->path, "%s", path);
+  snprintf(ct->token, sizeof ct->token, "%s", t->token);
+  uint32_t seed = 0;
+  RAND_bytes((unsigned char *)&seed, sizeof seed);
+  ct->again = (struct weft_reconnect){
+      .host = h,
+      .tunnel_id = ct->id,
+      .token = ct->token,
+      .token_size = sizeof ct->token,
+      .min_ms = ws->conf->reconnect_min_ms,
+      .max_ms = ws->conf->reconnect_max_ms,
+      .seed = seed,
+      .dial = reconnect_dial,
+      .gone = reconnect_gone,
+      .arg = ct,
+  };
+  const char *max = weft_tunnel_param(t, "max_streams");
+  long m = max ? strtol(max, NULL, 10) : 0;
+  ct->max_streams = m > 0 && m <= 65535 ? (uint32_t)m : 0;
+  if (!WEFT_INFO_HAS(t, local_port)) {
+    h->log(h, WEFT_LOG_ERROR, "this weft is too old for this plugin (needs "
+                              "plugin ABI 1.2)");
+    h->free(ct);
+    return WEFT_ENOTSUP;
+  }
+  snprintf(ct->local_host, sizeof ct->local_host, "%s", t->local_host);
+  ct->local_port = t->local_port;
+  if (!strncmp(t->local_url, "udp://", 6) && open_local_udp(ct, t) != 0) {
+    h->free(ct);
+    return WEFT_EINVAL;
+  }
+  ct->next = ws->client_tunnels;
+  if (ct->next)
+    ct->next->prev = ct;
+  ws->client_tunnels = ct;
+  dial(ct);
+  *tunnel_ctx = ct;
+  return 0;
+}
+
+void session_client_tunnel_close(void *ctx, void *tunnel_ctx)
+{
+  struct websocket *ws = ctx;
+  struct client_tunnel *ct = tunnel_ctx;
+  ct->closing = true;
+  weft_reconnect_cancel(&ct->again);
+  if (ct->session) {
+    if (ct->session->mux)
+      mux_goaway(ct->session->mux);
+    ws->carrier->close(ct->session->conn, 1000, "tunnel closed"); /* frees ct */
+  } else if (!ct->connecting) {
+    client_free(ct);
+  }
+}
+
+const char *session_plugin_status(void *ctx)
+{
+  struct websocket *ws = ctx;
+  size_t tunnels = 0, sessions = 0;
+  for (struct server_tunnel *st = ws->server_tunnels; st; st = st->next) {
+    tunnels++;
+    sessions += st->session != NULL;
+  }
+  snprintf(ws->status, sizeof ws->status,
+           "endpoint %s; %zu tunnel(s), %zu device session(s) connected",
+           ws->endpoint, tunnels, sessions);
+  return ws->status;
+}
