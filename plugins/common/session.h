@@ -5,6 +5,7 @@
 #define WEFT_PLUGIN_SESSION_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <weft/weft.h>
@@ -24,6 +25,22 @@ struct session_conf {
   int64_t udp_max_flows;
   bool wss;
 };
+
+/* The [transport.NAME] keys every session plugin offers. */
+#define SESSION_OPTIONS                                                      \
+  {"ping_interval", WEFT_OPT_DURATION,                                       \
+   offsetof(struct session_conf, ping_interval_ms), "20s",                   \
+   "HTTP/2 PING keepalive interval", NULL, 200, 3600000, 0},                 \
+      {"max_streams", WEFT_OPT_INT,                                          \
+       offsetof(struct session_conf, max_streams), "1000",                   \
+       "concurrent public connections per tunnel", NULL, 1, 65535, 0},       \
+      {"reconnect_min", WEFT_OPT_DURATION,                                   \
+       offsetof(struct session_conf, reconnect_min_ms), "1s",                \
+       "first reconnect delay (doubles, with jitter)", NULL, 100, 3600000,   \
+       0},                                                                   \
+      {"reconnect_max", WEFT_OPT_DURATION,                                   \
+       offsetof(struct session_conf, reconnect_max_ms), "60s",               \
+       "longest reconnect delay", NULL, 1000, 86400000, 0}
 
 /* tls_required: devices always dial with TLS, pinned (else conf->wss). */
 int session_plugin_create(const struct weft_host *host,

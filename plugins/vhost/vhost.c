@@ -18,17 +18,7 @@
 #define VHOST_ENDPOINT "/v1/vhost"
 
 static const struct weft_option vhost_options[] = {
-    {"ping_interval", WEFT_OPT_DURATION,
-     offsetof(struct session_conf, ping_interval_ms), "20s",
-     "HTTP/2 PING keepalive interval", NULL, 200, 3600000, 0},
-    {"max_streams", WEFT_OPT_INT, offsetof(struct session_conf, max_streams),
-     "1000", "concurrent public connections per tunnel", NULL, 1, 65535, 0},
-    {"reconnect_min", WEFT_OPT_DURATION,
-     offsetof(struct session_conf, reconnect_min_ms), "1s",
-     "first reconnect delay (doubles, with jitter)", NULL, 100, 3600000, 0},
-    {"reconnect_max", WEFT_OPT_DURATION,
-     offsetof(struct session_conf, reconnect_max_ms), "60s",
-     "longest reconnect delay", NULL, 1000, 86400000, 0},
+    SESSION_OPTIONS,
     WEFT_OPTIONS_END,
 };
 
