@@ -36,44 +36,19 @@ struct carrier_conn {
 
 /* ---- the upgrade request (server side) ---- */
 
-static const char *header(const struct weft_http_request *req,
-                          const char *name)
-{
-  for (size_t i = 0; i < req->header_count; i++)
-    if (!strcmp(req->headers[i].name, name))
-      return req->headers[i].value;
-  return NULL;
-}
 
-/* Does the comma-separated list hold token (case-insensitive)? */
-static bool has_token(const char *list, const char *token)
-{
-  size_t n = strlen(token);
-  for (const char *p = list; *p;) {
-    while (*p == ' ' || *p == '\t' || *p == ',')
-      p++;
-    size_t len = strcspn(p, ",");
-    size_t end = len;
-    while (end > 0 && (p[end - 1] == ' ' || p[end - 1] == '\t'))
-      end--;
-    if (end == n && !strncasecmp(p, token, n))
-      return true;
-    p += len;
-  }
-  return false;
-}
 
 static int check_upgrade(const struct weft_http_request *req,
                          struct carrier_upgrade *out, const char **why)
 {
   memset(out, 0, sizeof *out);
-  const char *upgrade = header(req, "upgrade");
-  const char *connection = header(req, "connection");
-  const char *auth = header(req, "authorization");
+  const char *upgrade = weft_http_header(req, "upgrade");
+  const char *connection = weft_http_header(req, "connection");
+  const char *auth = weft_http_header(req, "authorization");
   if (strcmp(req->method, "GET"))
     return *why = "a session upgrade must be a GET", 400;
-  if (!upgrade || !has_token(upgrade, H2_UPGRADE_TOKEN) || !connection ||
-      !has_token(connection, "upgrade"))
+  if (!upgrade || !weft_http_has_token(upgrade, H2_UPGRADE_TOKEN) ||
+      !connection || !weft_http_has_token(connection, "upgrade"))
     return *why = "not an upgrade to " H2_UPGRADE_TOKEN, 400;
   if (!auth || strncasecmp(auth, "Bearer ", 7) || !auth[7])
     return *why = "the upgrade carries no orchestration token", 401;

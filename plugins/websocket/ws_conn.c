@@ -47,46 +47,20 @@ static void accept_value(const char *key, char out[32])
   EVP_EncodeBlock((unsigned char *)out, digest, 20); /* 28 chars + NUL */
 }
 
-/* Does the comma-separated header value hold `token` (case-insensitive)? */
-static bool has_token(const char *value, const char *token)
-{
-  size_t tlen = strlen(token);
-  for (const char *p = value; p && *p;) {
-    while (*p == ' ' || *p == '\t' || *p == ',')
-      p++;
-    size_t n = strcspn(p, ",");
-    size_t m = n;
-    while (m && (p[m - 1] == ' ' || p[m - 1] == '\t'))
-      m--;
-    if (m == tlen && !strncasecmp(p, token, tlen))
-      return true;
-    p += n;
-  }
-  return false;
-}
-
-static const char *header(const struct weft_http_request *req,
-                          const char *name)
-{
-  for (size_t i = 0; i < req->header_count; i++)
-    if (!strcasecmp(req->headers[i].name, name))
-      return req->headers[i].value;
-  return NULL;
-}
 
 int ws_check_upgrade(const struct weft_http_request *req,
                      struct ws_upgrade *out, const char **why)
 {
   memset(out, 0, sizeof *out);
-  const char *upgrade = header(req, "upgrade");
-  const char *connection = header(req, "connection");
-  const char *version = header(req, "sec-websocket-version");
-  const char *key = header(req, "sec-websocket-key");
-  const char *auth = header(req, "authorization");
+  const char *upgrade = weft_http_header(req, "upgrade");
+  const char *connection = weft_http_header(req, "connection");
+  const char *version = weft_http_header(req, "sec-websocket-version");
+  const char *key = weft_http_header(req, "sec-websocket-key");
+  const char *auth = weft_http_header(req, "authorization");
   if (strcmp(req->method, "GET"))
     return *why = "a WebSocket upgrade must be a GET", 400;
-  if (!upgrade || !has_token(upgrade, "websocket") || !connection ||
-      !has_token(connection, "upgrade"))
+  if (!upgrade || !weft_http_has_token(upgrade, "websocket") ||
+      !connection || !weft_http_has_token(connection, "upgrade"))
     return *why = "not a WebSocket upgrade", 400;
   if (!version || strcmp(version, "13"))
     return *why = "only WebSocket version 13 is spoken here", 426;
@@ -334,9 +308,9 @@ static int hs_value(http_parser *p, const char *at, size_t len)
   char v[128];
   snprintf(v, sizeof v, "%.*s", (int)(len < 127 ? len : 127), at);
   if (h->header == 1)
-    h->upgrade_ok = has_token(v, "websocket");
+    h->upgrade_ok = weft_http_has_token(v, "websocket");
   else if (h->header == 2)
-    h->connection_ok = has_token(v, "upgrade");
+    h->connection_ok = weft_http_has_token(v, "upgrade");
   else if (h->header == 3)
     h->accept_ok = !strcmp(v, h->expect);
   return 0;

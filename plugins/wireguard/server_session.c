@@ -112,19 +112,11 @@ static int refuse(struct wg_server *srv, struct weft_stream *conn, int status,
   return 0;
 }
 
-static const char *header(const struct weft_http_request *req,
-                          const char *name)
-{
-  for (size_t i = 0; i < req->header_count; i++)
-    if (!strcmp(req->headers[i].name, name))
-      return req->headers[i].value;
-  return NULL;
-}
 
 
 static int relay_port_of(const struct weft_http_request *req)
 {
-  const char *v = header(req, RELAY_PORT_HEADER);
+  const char *v = weft_http_header(req, RELAY_PORT_HEADER);
   if (!v || !*v || strlen(v) > 5 || strspn(v, "0123456789") != strlen(v))
     return -1;
   long port = strtol(v, NULL, 10);
@@ -139,8 +131,8 @@ int wg_server_upgrade(void *ctx, const struct weft_http_request *req,
   const struct weft_host *h = wg->host;
   if (!srv)
     return WEFT_ENOTSUP;
-  const char *auth = header(req, "authorization");
-  const char *upgrade = header(req, "upgrade");
+  const char *auth = weft_http_header(req, "authorization");
+  const char *upgrade = weft_http_header(req, "upgrade");
   if (!upgrade || strcmp(upgrade, SESSION_PROTOCOL))
     return refuse(srv, conn, 400, "expected Upgrade: " SESSION_PROTOCOL);
   /* Nothing is added before the token is verified. */

@@ -56,6 +56,7 @@
 #ifndef WEFT_PLUGIN_H
 #define WEFT_PLUGIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -181,6 +182,45 @@ struct weft_http_request {
   size_t header_count;
   const char *peer_ip;
 };
+
+/* The value of header `name` (lower case: the core lower-cases the names)
+ * in req, or NULL. */
+static inline const char *weft_http_header(const struct weft_http_request *req,
+                                           const char *name)
+{
+  for (size_t i = 0; i < req->header_count; i++)
+    if (strcmp(req->headers[i].name, name) == 0)
+      return req->headers[i].value;
+  return NULL;
+}
+
+/* True when a comma-separated header value (Connection, Upgrade) lists
+ * token, compared without regard to ASCII case. */
+static inline bool weft_http_has_token(const char *value, const char *token)
+{
+  size_t tlen = strlen(token);
+  for (const char *p = value; p && *p;) {
+    while (*p == ' ' || *p == '\t' || *p == ',')
+      p++;
+    size_t n = strcspn(p, ",");
+    size_t m = n;
+    while (m && (p[m - 1] == ' ' || p[m - 1] == '\t'))
+      m--;
+    bool same = m == tlen;
+    for (size_t i = 0; same && i < m; i++) {
+      char a = p[i], b = token[i];
+      if (a >= 'A' && a <= 'Z')
+        a = (char)(a - 'A' + 'a');
+      if (b >= 'A' && b <= 'Z')
+        b = (char)(b - 'A' + 'a');
+      same = a == b;
+    }
+    if (same)
+      return true;
+    p += n;
+  }
+  return false;
+}
 
 struct weft_plugin {
   /* Filled by WEFT_PLUGIN_HEADER. */
