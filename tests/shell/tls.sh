@@ -86,9 +86,9 @@ STARTED_PIDS+=("$!")
 wait_for 20 grep -q "is reachable at" "$TMP/tunnel.out" || fail "tunnel never came up: $(cat "$TMP/tunnel.out")"
 check "bytes through the wss tunnel" 0 timeout 30 python3 "$NETKIT" roundtrip 127.0.0.1 33001 10
 OUT=$(cat "$TMP/tunnel.out")
-contains "the device's session is TLS, pinned" "(wss, certificate pinned)"
+contains "the device's session is TLS, pinned" "(ws, TLS, certificate pinned)"
 OUT=$(cat "$TMP/server.log")
-contains "the server sees wss" "device dev-w connected from 127.0.0.1 (wss)"
+contains "the server sees wss" "device dev-w connected from 127.0.0.1 (ws, TLS)"
 
 # A configured certificate replaces the self-signed one.
 stop_server
