@@ -14,7 +14,8 @@
 #include "log.h"
 #include "tunnels.h"
 
-#define ORDER_TIMEOUT_S 120
+/* Also how long a stopping server may wait for an order under way. */
+#define ORDER_TIMEOUT_S 60
 #define RETRY_FIRST_MS (60 * 1000)
 #define RETRY_MAX_MS (6 * 3600 * 1000)
 #define RENEW_CHECK_MS (12 * 3600 * 1000)
@@ -148,7 +149,12 @@ static void schedule(struct acme_manager *m)
   if (m->running)
     return;
   uint64_t now = clock_mono_ms(), next = now + RENEW_CHECK_MS;
-  for (struct wanted *w = m->wanted; w; w = w->next) {
+  for (struct wanted *w = m->wanted, *after; w; w = after) {
+    after = w->next;
+    if (!tunnel_service_by_hostname(m->svc, w->name)) {
+      forget(m, w); /* its tunnel is gone: no certificate to get */
+      continue;
+    }
     if (w->not_before_ms <= now) {
       start_order(m, w);
       return;

@@ -179,8 +179,6 @@ void tunnel_service_acl_changed(struct tunnel_service *svc)
   }
 }
 
-static void want_certificate(struct tunnel_service *svc, struct tunnel *t);
-
 struct tunnel *tunnel_service_find(const struct tunnel_service *svc,
                                    const char *id)
 {
@@ -188,12 +186,6 @@ struct tunnel *tunnel_service_find(const struct tunnel_service *svc,
     if (!strcmp(t->lease->tunnel_id, id))
       return t;
   return NULL;
-}
-
-void tunnel_service_want_certificates(struct tunnel_service *svc)
-{
-  for (struct tunnel *t = svc->live; t; t = t->next)
-    want_certificate(svc, t);
 }
 
 struct tunnel *tunnel_service_by_hostname(const struct tunnel_service *svc,

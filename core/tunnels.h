@@ -132,9 +132,6 @@ int tunnel_service_delete(struct tunnel_service *svc, const char *id,
                           const char *event, const char *detail);
 struct tunnel *tunnel_service_find(const struct tunnel_service *svc,
                                    const char *id);
-/* Asks cert_want for the certificates live tunnels the server terminates
- * TLS for still lack (after a restart, once ACME is set up). */
-void tunnel_service_want_certificates(struct tunnel_service *svc);
 /* The live tunnel that leased host name `name`, or NULL. */
 struct tunnel *tunnel_service_by_hostname(const struct tunnel_service *svc,
                                           const char *name);
