@@ -47,6 +47,7 @@ struct acme_manager {
   struct wanted *wanted;
   struct order *running;
   uv_timer_t *timer;        /* retries and renewals */
+  uint64_t next_check_ms;   /* the next renewal check: never put off */
 };
 
 static void schedule(struct acme_manager *m);
@@ -102,7 +103,7 @@ static void order_done(uv_work_t *work, int status)
   struct wanted *w = find(m, o->name);
   if (status == 0 && o->rc == 0) {
     /* The store reads the new files at the next connection. */
-    cert_store_reload(m->certs);
+    cert_store_forget(m->certs, o->name);
     log_info("ACME: certificate for %s obtained (%s)", o->name, o->crt);
     if (w)
       forget(m, w);
@@ -120,11 +121,11 @@ static void order_done(uv_work_t *work, int status)
   schedule(m);
 }
 
-static void start_order(struct acme_manager *m, struct wanted *w)
+static bool start_order(struct acme_manager *m, struct wanted *w)
 {
   struct order *o = calloc(1, sizeof *o);
   if (!o)
-    return;
+    return false;
   o->m = m;
   o->work.data = o;
   snprintf(o->name, sizeof o->name, "%s", w->name);
@@ -136,11 +137,12 @@ static void start_order(struct acme_manager *m, struct wanted *w)
   snprintf(o->key, sizeof o->key, "%s/%s.key", m->dir, w->name);
   if (uv_queue_work(m->loop, &o->work, run_order, order_done) != 0) {
     free(o);
-    return;
+    return false;
   }
   m->running = o;
   log_info("ACME: ordering a certificate for %s from %s", w->name,
            m->directory);
+  return true;
 }
 
 /* Starts the next due order, or arms the timer for when one is due. */
@@ -148,7 +150,7 @@ static void schedule(struct acme_manager *m)
 {
   if (m->running)
     return;
-  uint64_t now = clock_mono_ms(), next = now + RENEW_CHECK_MS;
+  uint64_t now = clock_mono_ms(), next = m->next_check_ms;
   for (struct wanted *w = m->wanted, *after; w; w = after) {
     after = w->next;
     if (!tunnel_service_by_hostname(m->svc, w->name)) {
@@ -156,13 +158,15 @@ static void schedule(struct acme_manager *m)
       continue;
     }
     if (w->not_before_ms <= now) {
-      start_order(m, w);
-      return;
+      if (start_order(m, w))
+        return;
+      /* out of memory, or no worker: try again in a minute */
+      w->not_before_ms = now + RETRY_FIRST_MS;
     }
     if (w->not_before_ms < next)
       next = w->not_before_ms;
   }
-  uv_timer_start(m->timer, on_timer, next - now, 0);
+  uv_timer_start(m->timer, on_timer, next > now ? next - now : 0, 0);
 }
 
 static void want(struct acme_manager *m, const char *name)
@@ -220,7 +224,11 @@ static void check_renewals(struct acme_manager *m)
 static void on_timer(uv_timer_t *t)
 {
   struct acme_manager *m = t->data;
-  check_renewals(m);
+  uint64_t now = clock_mono_ms();
+  if (now >= m->next_check_ms) {
+    m->next_check_ms = now + RENEW_CHECK_MS;
+    check_renewals(m);
+  }
   schedule(m);
 }
 
@@ -265,6 +273,7 @@ struct acme_manager *acme_manager_start(uv_loop_t *loop,
   svc->acme_arg = m;
   log_info("ACME: certificates for terminated names from %s, for %s",
            m->directory, m->email);
+  m->next_check_ms = clock_mono_ms() + RENEW_CHECK_MS;
   check_renewals(m);
   schedule(m);
   return m;
@@ -286,5 +295,6 @@ void acme_manager_stop(struct acme_manager *m)
   while (m->wanted)
     forget(m, m->wanted);
   free(m);
-  curl_global_cleanup();
+  /* No curl_global_cleanup: an order may still run on its worker thread
+   * (libcurl forbids cleaning up under it); the process ends soon. */
 }

@@ -7,11 +7,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "tls.h"
 
 struct cert_entry {
   char *name;
-  SSL_CTX *ctx;
+  SSL_CTX *ctx;     /* NULL: it did not load, for the reason in why */
+  char why[1100];
   struct cert_entry *next;
 };
 
@@ -38,6 +40,19 @@ size_t cert_store_reload(struct cert_store *cs)
 }
 
 void cert_store_free(struct cert_store *cs) { cert_store_reload(cs); }
+
+void cert_store_forget(struct cert_store *cs, const char *name)
+{
+  for (struct cert_entry **pp = &cs->entries; *pp; pp = &(*pp)->next)
+    if (!strcmp((*pp)->name, name)) {
+      struct cert_entry *e = *pp;
+      *pp = e->next;
+      SSL_CTX_free(e->ctx);
+      free(e->name);
+      free(e);
+      return;
+    }
+}
 
 /* Host names come from leases (checked DNS names); still, never let one
  * walk out of the directory. */
@@ -95,12 +110,10 @@ static int select_http1(SSL *ssl, const unsigned char **out,
   return SSL_TLSEXT_ERR_OK;
 }
 
-SSL_CTX *cert_store_get(struct cert_store *cs, const char *name, char *why,
-                        size_t whylen)
+/* Loads name's pair: a context, or NULL with why. */
+static SSL_CTX *load(const struct cert_store *cs, const char *name, char *why,
+                     size_t whylen)
 {
-  for (struct cert_entry *e = cs->entries; e; e = e->next)
-    if (!strcmp(e->name, name))
-      return e->ctx;
   char crt[1024], key[1024], fp[TLS_FINGERPRINT_HEX + 1];
   if (!files_for(cs, name, crt, key)) {
     snprintf(why, whylen, "no certificate for %s (%s/%s.crt)", name,
@@ -108,20 +121,36 @@ SSL_CTX *cert_store_get(struct cert_store *cs, const char *name, char *why,
     return NULL;
   }
   SSL_CTX *ctx = tls_server_ctx(crt, key, NULL, name, fp, why, whylen);
-  if (!ctx)
-    return NULL;
-  SSL_CTX_set_alpn_select_cb(ctx, select_http1, NULL);
+  if (ctx)
+    SSL_CTX_set_alpn_select_cb(ctx, select_http1, NULL);
+  return ctx;
+}
+
+SSL_CTX *cert_store_get(struct cert_store *cs, const char *name, char *why,
+                        size_t whylen)
+{
+  for (struct cert_entry *e = cs->entries; e; e = e->next)
+    if (!strcmp(e->name, name)) {
+      if (!e->ctx)
+        snprintf(why, whylen, "%s", e->why);
+      return e->ctx;
+    }
   struct cert_entry *e = calloc(1, sizeof *e);
   if (!e || !(e->name = strdup(name))) {
     free(e);
-    SSL_CTX_free(ctx);
     snprintf(why, whylen, "out of memory");
     return NULL;
   }
-  e->ctx = ctx;
+  e->ctx = load(cs, name, e->why, sizeof e->why);
+  if (!e->ctx) {
+    snprintf(why, whylen, "%s", e->why);
+    log_warn("TLS port: cannot terminate TLS for %s: %s (said once, until "
+             "the next SIGHUP)",
+             name, e->why);
+  }
   e->next = cs->entries;
   cs->entries = e;
-  return ctx;
+  return e->ctx;
 }
 
 int64_t cert_store_not_after(struct cert_store *cs, const char *name)

@@ -26,7 +26,9 @@ void cert_store_init(struct cert_store *cs, const char *dir,
 void cert_store_free(struct cert_store *cs);
 
 /* The context that terminates TLS for `name`, or NULL (no files, or they
- * do not load: why says which and why). Owned by the store. */
+ * do not load: why says which and why; the failure is remembered until
+ * the next reload or forget, so visitors cannot make the server read the
+ * files again and again). Owned by the store. */
 SSL_CTX *cert_store_get(struct cert_store *cs, const char *name, char *why,
                         size_t whylen);
 /* Where the certificate for `name` comes from. */
@@ -38,6 +40,8 @@ bool cert_store_has(const struct cert_store *cs, const char *name);
 /* When the certificate for `name` ends (wall-clock seconds), or 0 when
  * there is none that loads. */
 int64_t cert_store_not_after(struct cert_store *cs, const char *name);
+/* Forgets what was loaded (or failed to load) for one name. */
+void cert_store_forget(struct cert_store *cs, const char *name);
 /* Forgets every loaded context (the files are read again when next used).
  * Returns how many there were. */
 size_t cert_store_reload(struct cert_store *cs);

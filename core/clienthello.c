@@ -324,7 +324,9 @@ int clienthello_feed(struct clienthello *ch, const uint8_t *data, size_t len)
   ch->consumed += i;
   if (ch->state != CH_DONE)
     ch->name[0] = '\0';
-  if (ch->state != CH_DONE || !ch->have_alpn)
+  /* A complete hello keeps its ALPN even without a name: a device that
+   * dialled the server's IP address says who it is that way. */
+  if ((ch->state != CH_DONE && ch->state != CH_ENOSNI) || !ch->have_alpn)
     ch->alpn[0] = '\0';
   return ch->state;
 }

@@ -60,6 +60,12 @@ const struct weft_option conf_server_options[] = {
      "host name whose tunnel gets TLS connections with no or an unknown "
      "server name (default: close them)",
      NULL, 0, 0, 0},
+    {"tls_control", WEFT_OPT_ENUM, offsetof(struct server_conf, tls_control),
+     "auto",
+     "devices may reach the control API through the TLS port: auto (when "
+     "the control port itself listens on every address or on the TLS "
+     "port's), on, or off",
+     "auto|on|off", 0, 0, 0},
     {"client_hello_timeout", WEFT_OPT_DURATION,
      offsetof(struct server_conf, client_hello_timeout_ms), "10s",
      "close a TLS visitor that has not sent its ClientHello by then", NULL,

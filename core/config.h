@@ -31,6 +31,7 @@ struct server_conf {
   const char *tls_listen;   /* public TLS port (SNI routing) */
   const char *tls_certs_dir;/* certificates for terminated host names */
   const char *tls_default_host; /* where unmatched TLS visitors go */
+  const char *tls_control;  /* auto|on|off: the control API on the TLS port */
   int64_t client_hello_timeout_ms;
   bool https_redirect;
   const char *acme_directory;

@@ -9,6 +9,7 @@
 #include <weft/errors.h>
 
 #include "http_head.h"
+#include "http_server.h"
 #include "ingress.h"
 #include "listen.h"
 #include "log.h"
@@ -65,47 +66,39 @@ static struct tunnel *by_path(struct tunnel_service *svc, const char *target,
                               size_t *strip)
 {
   char id[32];
-  return http_head_path_tunnel(target, id, strip) ? tunnel_service_find(svc, id)
-                                                 : NULL;
+  struct tunnel *t = http_head_path_tunnel(target, id, strip)
+                         ? tunnel_service_find(svc, id)
+                         : NULL;
+  /* A tunnel published as https:// is reached by its name, never in
+   * plain text by path. */
+  return t && tunnel_tls_mode(t) == TUNNEL_TLS_NONE ? t : NULL;
 }
 
 static void rc_free(void *arg);
 static void unlink_waiting(struct route_conn *rc);
 static void stop_timer(struct route_conn *rc);
 
-static const char *status_text(int status)
-{
-  switch (status) {
-  case 200: return "OK";
-  case 308: return "Permanent Redirect";
-  case 403: return "Forbidden";
-  case 404: return "Not Found";
-  case 421: return "Misdirected Request";
-  case 431: return "Request Header Fields Too Large";
-  case 503: return "Service Unavailable";
-  default: return "Bad Request";
-  }
-}
-
 /* Answers a request the server cannot route (or answers itself) and ends
  * the connection. extra: more header lines, or "". */
 static void answer(struct route_conn *rc, int status, const char *extra,
                    const char *text)
 {
-  char resp[1024];
-  int n = snprintf(resp, sizeof resp,
-                   "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n%s"
-                   "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
-                   status, status_text(status), extra, strlen(text) + 1, text);
+  struct strbuf resp = {0};
+  strbuf_addf(&resp,
+              "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n%s"
+              "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
+              status, http_status_text(status), extra, strlen(text) + 1, text);
   rc->state = R_DEAD;
   if (rc->handed_over) {
+    strbuf_free(&resp);
     stream_close(rc->stream); /* its answers come from the device */
     return;
   }
   unlink_waiting(rc);
   stop_timer(rc);
   stream_set_filter(rc->stream, NULL, rc_free, rc); /* freed at close */
-  stream_end(rc->stream, resp, n > 0 && (size_t)n < sizeof resp ? (size_t)n : 0);
+  stream_end(rc->stream, resp.data, resp.oom ? 0 : resp.len);
+  strbuf_free(&resp);
 }
 
 static void refuse(struct route_conn *rc, int status, const char *text)
@@ -113,10 +106,6 @@ static void refuse(struct route_conn *rc, int status, const char *text)
   answer(rc, status, "", text);
 }
 
-/* Plain HTTP for a name published as https: a redirect when the server
- * is set to give one; else a terminated tunnel is served plainly too, and
- * a passthrough one (its device speaks only TLS) is refused. true when
- * the request was answered here. */
 /* An ACME server checking a challenge for a certificate this server is
  * getting (HTTP-01 asks on port 80, before any routing). */
 static bool acme_answer(struct route_conn *rc, const char *target)
@@ -130,6 +119,10 @@ static bool acme_answer(struct route_conn *rc, const char *target)
   return true;
 }
 
+/* Plain HTTP for a name published as https: a redirect when the server
+ * is set to give one; else a terminated tunnel is served plainly too, and
+ * a passthrough one (its device speaks only TLS) is refused. true when
+ * the request was answered here. */
 static bool https_only(struct route_conn *rc, const struct tunnel *t,
                        const char *host, const char *target)
 {
@@ -138,14 +131,15 @@ static bool https_only(struct route_conn *rc, const struct tunnel *t,
   if (rc->tls_name[0] || mode == TUNNEL_TLS_NONE)
     return false;
   if (svc->https_redirect && svc->tls_port) {
-    char where[1400];
+    struct strbuf where = {0};
     if (svc->tls_port == 443)
-      snprintf(where, sizeof where, "Location: https://%s%.1024s\r\n", host,
-               target);
+      strbuf_addf(&where, "Location: https://%s%s\r\n", host, target);
     else
-      snprintf(where, sizeof where, "Location: https://%s:%u%.1024s\r\n", host,
-               svc->tls_port, target);
-    answer(rc, 308, where, "this host is served over https");
+      strbuf_addf(&where, "Location: https://%s:%u%s\r\n", host,
+                  svc->tls_port, target);
+    answer(rc, 308, where.oom ? "" : strbuf_str(&where),
+           "this host is served over https");
+    strbuf_free(&where);
     return true;
   }
   if (mode == TUNNEL_TLS_PASSTHROUGH) {

@@ -63,6 +63,7 @@ const char *http_status_text(int status)
   case 200: return "OK";
   case 201: return "Created";
   case 204: return "No Content";
+  case 308: return "Permanent Redirect";
   case 400: return "Bad Request";
   case 401: return "Unauthorized";
   case 403: return "Forbidden";
@@ -70,6 +71,7 @@ const char *http_status_text(int status)
   case 405: return "Method Not Allowed";
   case 408: return "Request Timeout";
   case 409: return "Conflict";
+  case 421: return "Misdirected Request";
   case 413: return "Content Too Large";
   case 426: return "Upgrade Required";
   case 429: return "Too Many Requests";

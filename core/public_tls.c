@@ -76,8 +76,8 @@ int public_tls_start(struct public_tls *pt, struct tunnel_service *svc,
                "answered");
   }
   log_info("public TLS listening on %s:%u (certificates for terminated "
-           "names in %s)",
-           host, port, dir);
+           "names in %s; devices reach the control API there: %s)",
+           host, port, dir, control ? "yes" : "no, see tls_control");
   return 0;
 }
 

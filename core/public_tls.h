@@ -25,8 +25,8 @@ struct public_tls {
 /* Opens the TLS port unless listen (the --tls-listen override, or
  * tls_listen) is "off", and with an email address (--email, or email)
  * gets certificates for terminated names with ACME. server_ctx and
- * control: where devices coming to the server itself go. 0, or -1 with
- * err. */
+ * control: where devices coming to the server itself go (control NULL:
+ * nowhere, they are treated as any visitor). 0, or -1 with err. */
 int public_tls_start(struct public_tls *pt, struct tunnel_service *svc,
                      uv_loop_t *loop, const struct server_conf *sc,
                      const char *listen, const char *email,

@@ -332,8 +332,35 @@ static int start_tls(struct server *s, const char *state_dir, char *err,
                               s->tls_fingerprint, err, errlen);
   if (!s->tls_ctx)
     return -1;
+  /* No dial of a device or a login resumes a session (each is a full
+   * handshake, and the login's channel binding wants one): no tickets on
+   * the wire, nothing cached per connection. */
+  SSL_CTX_set_num_tickets(s->tls_ctx, 0);
+  SSL_CTX_set_options(s->tls_ctx, SSL_OP_NO_TICKET);
+  SSL_CTX_set_session_cache_mode(s->tls_ctx, SSL_SESS_CACHE_OFF);
   log_info("control port TLS certificate SHA-256 %s", s->tls_fingerprint);
   return 0;
+}
+
+/* Whether the TLS port may hand devices to the control API: never a way
+ * around a control port kept off the public address ([server] listen). */
+static bool control_on_tls_port(const struct server *s, const char *tls_listen)
+{
+  const char *mode = s->conf->server.tls_control;
+  if (!strcmp(mode, "on") || !strcmp(mode, "off"))
+    return !strcmp(mode, "on");
+  enum url_host_kind kind;
+  char host[URL_MAX_HOST + 1], err[256];
+  uint16_t port;
+  if (hostport_parse(tls_listen, &kind, host, sizeof host, &port, err,
+                     sizeof err) != 0)
+    return false;
+  for (size_t i = 0; i < s->listen_count; i++) {
+    const char *h = s->listen[i].host;
+    if (!strcmp(h, "0.0.0.0") || !strcmp(h, "::") || !strcmp(h, host))
+      return true;
+  }
+  return false;
 }
 
 static void stop_services(struct server *s)
@@ -584,7 +611,11 @@ int server_main(const struct server_options *opts)
                        &s->conf->server, tls_listen,
                        opts->email ? opts->email : s->conf->server.email,
                        state_dir, s->tls_ctx,
-                       &s->http, err, sizeof err) != 0) {
+                       strcmp(tls_listen, "off") &&
+                               control_on_tls_port(s, tls_listen)
+                           ? &s->http
+                           : NULL,
+                       err, sizeof err) != 0) {
     fprintf(stderr, "weft: %s\n", err);
     code = EXIT_RUNTIME;
     stop_services(s);

@@ -1,8 +1,10 @@
 #include "tls_ingress.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <weft/errors.h>
 
@@ -18,9 +20,9 @@
 #include "tls.h"
 #include "tunnels.h"
 
-/* Hellos awaited at once, in all and from one address: each holds up to
- * about 33 KiB until it is routed, so a flood of silent visitors costs a
- * bounded amount of memory. */
+/* Hellos awaited at once, in all and from one source (an IPv4 address or
+ * an IPv6 /64): each holds up to about 33 KiB until it is routed, so a
+ * flood of silent visitors costs a bounded amount of memory. */
 #define PENDING_MAX 1024
 #define PENDING_PER_IP 64
 
@@ -40,8 +42,9 @@ struct tls_ingress {
   uv_tcp_t *listener;
   struct tls_ingress_conf conf;
   char default_host[256];
-  struct hello_conn *pending;
+  struct hello_conn *pending;     /* newest first */
   size_t pending_count;
+  uint64_t last_full_warning;
   struct tls_ingress_stats stats;
 };
 
@@ -129,10 +132,8 @@ static void terminate(struct hello_conn *hc, const char *hello_name)
                                                   sizeof why)
                                  : NULL;
   if (!ctx || !ing->svc->http) {
-    if (ctx)
-      snprintf(why, sizeof why, "no HTTP routing");
-    log_warn("TLS port: cannot terminate TLS for %s: %s", name, why);
-    refuse(hc, "no certificate");
+    /* the store said why, once */
+    refuse(hc, ctx ? "no HTTP routing" : why);
     return;
   }
   struct weft_stream *s = hc->stream;
@@ -146,15 +147,16 @@ static void terminate(struct hello_conn *hc, const char *hello_name)
     stream_close(s);
 }
 
-/* A device (or weft login) coming to the server itself. Its own dials
- * offer ALPN weft/1 (checked by the caller); libcurl's (the login) cannot,
- * so the server's public name counts too, and so does no name at all when
- * no default host takes those (a client that dialled the server's IP). */
+/* A device (or weft login) coming to the server itself. Its transports'
+ * dials offer ALPN weft/1 (checked by the caller); its login goes through
+ * libcurl, which offers the usual h2/http1.1, so the server's public name
+ * counts too, and so does no name at all when no default host takes those
+ * (a client that dialled the server's IP address). */
 static bool for_the_server(const struct tls_ingress *ing, const char *name)
 {
   if (!name)
     return !ing->default_host[0];
-  return !strcmp(name, ing->svc->public_host) &&
+  return !strcasecmp(name, ing->svc->public_host) &&
          !tunnel_service_by_hostname(ing->svc, name);
 }
 
@@ -236,12 +238,43 @@ static void hello_late(uv_timer_t *t)
   refuse(hc, "no ClientHello in time");
 }
 
+/* One source: an IPv4 address, or an IPv6 /64 (one host's share). */
+static bool same_source(const char *a, const char *b)
+{
+  unsigned char x[16], y[16];
+  if (strchr(a, ':') && strchr(b, ':') && inet_pton(AF_INET6, a, x) == 1 &&
+      inet_pton(AF_INET6, b, y) == 1)
+    return !memcmp(x, y, 8);
+  return !strcmp(a, b);
+}
+
 static size_t pending_from(const struct tls_ingress *ing, const char *ip)
 {
   size_t n = 0;
   for (const struct hello_conn *hc = ing->pending; hc; hc = hc->next)
-    n += !strcmp(hc->peer_ip, ip);
+    n += same_source(hc->peer_ip, ip);
   return n;
+}
+
+/* All hello slots are taken: the one waiting longest goes (a real client
+ * sends its hello within milliseconds, so the oldest are the silent ones),
+ * rather than refusing every newcomer while someone holds them all. */
+static void evict_oldest(struct tls_ingress *ing)
+{
+  struct hello_conn *oldest = ing->pending;
+  while (oldest && oldest->next)
+    oldest = oldest->next;
+  if (!oldest)
+    return;
+  uint64_t now = uv_now(ing->loop);
+  if (now - ing->last_full_warning >= 60000) {
+    ing->last_full_warning = now;
+    log_warn("TLS port: %d hellos awaited at once; closing the oldest "
+             "(a flood of silent visitors?)",
+             PENDING_MAX);
+  }
+  refuse(oldest, "evicted: too many hellos awaited");
+  unlink_pending(oldest); /* its slot is free now; it closes later */
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -254,13 +287,15 @@ static void on_connection(uv_stream_t *server, int status)
     return;
   struct weft_stream_info info = {.struct_size = sizeof info};
   stream_info(s, &info);
-  if (ing->pending_count >= PENDING_MAX ||
-      pending_from(ing, info.peer_ip) >= PENDING_PER_IP) {
+  if (pending_from(ing, info.peer_ip) >= PENDING_PER_IP) {
     ing->stats.refused++;
-    log_debug("TLS port: too many hellos awaited; closing %s", info.peer_ip);
+    log_debug("TLS port: %s has %d hellos awaited; closing its new one",
+              info.peer_ip, PENDING_PER_IP);
     stream_discard(s);
     return;
   }
+  if (ing->pending_count >= PENDING_MAX)
+    evict_oldest(ing);
   struct hello_conn *hc = calloc(1, sizeof *hc);
   uv_timer_t *timer = hc ? calloc(1, sizeof *timer) : NULL;
   if (!timer) {
@@ -301,6 +336,9 @@ int tls_ingress_open(struct tunnel_service *svc, uv_loop_t *loop,
   ing->conf = *conf;
   snprintf(ing->default_host, sizeof ing->default_host, "%s",
            conf->default_host ? conf->default_host : "");
+  for (char *c = ing->default_host; *c; c++) /* as leases keep names */
+    if (*c >= 'A' && *c <= 'Z')
+      *c = (char)(*c - 'A' + 'a');
   ing->conf.default_host = NULL;
   int rc = listen_tcp(loop, l, host, port, on_connection, ing);
   if (rc != 0) {

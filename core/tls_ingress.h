@@ -5,18 +5,19 @@
  *
  *  - a weft device coming to the server itself (ALPN "weft/1", which every
  *    TLS dial of a device offers, or the server's public name, or no name
- *    when no default host is set): TLS with the server's own certificate,
- *    then the control API, as on the control port (transports' sessions
- *    included), so one port can carry everything;
+ *    when no default host is set), where tls_control allows: TLS with the
+ *    server's own certificate, then the control API, as on the control
+ *    port (transports' sessions included), so one port can carry all;
  *  - a name a tunnel leased as https://NAME whose device serves TLS itself:
  *    the whole connection, ClientHello bytes first, to that tunnel
  *    (passthrough: the visitor sees the device's own certificate);
  *  - a name the server terminates TLS for (the device's service speaks
  *    plain HTTP): TLS with that name's certificate, then the public HTTP
  *    routing, limited to that name, with X-Forwarded-Proto: https;
- *  - no name, an unknown one, or a broken hello: the configured default
- *    name's tunnel if there is one, else the connection is closed. Plain
- *    HTTP sent here gets a 400 that says this port speaks TLS. */
+ *  - no name, or one no tunnel publishes over https: the configured
+ *    default name's tunnel if there is one, else the connection is closed;
+ *    a broken hello is always closed. Plain HTTP sent here gets a 400 that
+ *    says this port speaks TLS. */
 #ifndef WEFT_CORE_TLS_INGRESS_H
 #define WEFT_CORE_TLS_INGRESS_H
 

@@ -714,6 +714,14 @@ int session_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
   if ((ws->conf->wss || ws->tls_required) &&
       t->struct_size > offsetof(struct weft_tunnel_info, server_cert_sha256))
     ct->server_cert = t->server_cert_sha256;
+  if (ws->tls_required && !ct->server_cert) {
+    h->log(h, WEFT_LOG_ERROR,
+           "this transport needs TLS to the server, pinned from the login, "
+           "but this device logged in over plain HTTP: use the server's TLS "
+           "port or its control port with TLS");
+    h->free(ct);
+    return WEFT_EPROTO;
+  }
   snprintf(ct->path, sizeof ct->path, "%s", path);
   snprintf(ct->token, sizeof ct->token, "%s", t->token);
   uint32_t seed = 0;

@@ -31,7 +31,7 @@ struct carrier_conn {
   size_t head_bytes;
   struct weft_timer *close_timer;
   uint16_t code;
-  char why[96];
+  char why[256];
 };
 
 /* ---- the upgrade request (server side) ---- */
@@ -114,9 +114,19 @@ static void read_answer(struct carrier_conn *c, const char *data, size_t len)
     return;
   }
   if (c->parser.status_code != 101) {
-    char why[64];
-    snprintf(why, sizeof why, "the server answered HTTP %u",
-             c->parser.status_code);
+    /* The server's refusal says why in its body (one short line), when
+     * that arrived with the head. */
+    n += n < len && data[n] == '\n';
+    size_t body = 0; /* the bytes are not NUL-terminated */
+    while (n + body < len && body < 120 && data[n + body] != '\r' &&
+           data[n + body] != '\n')
+      body++;
+    char why[96 + 128];
+    snprintf(why, sizeof why, "the server answered HTTP %u%s%.*s",
+             c->parser.status_code, body ? ": " : "", (int)body, data + n);
+    for (char *p = why; *p; p++) /* it goes to the log */
+      if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+        *p = '?';
     fail(c, why);
     return;
   }
@@ -200,14 +210,15 @@ static int accept_upgrade(const struct weft_host *host, struct weft_stream *s,
                              "Upgrade: " H2_UPGRADE_TOKEN "\r\n"
                              "Connection: Upgrade\r\n\r\n";
   c->open = true;
+  *out = c; /* before any callback can need it */
   int rc = host->stream_start(s, &stream_cbs, c);
   if (rc != 0) {
+    *out = NULL;
     host->free(c);
     host->stream_close(s);
     return rc;
   }
   host->stream_write(s, resp, sizeof resp - 1);
-  *out = c;
   return 0;
 }
 
@@ -223,8 +234,10 @@ static int dial(const struct weft_host *host, struct weft_stream *s,
   }
   http_parser_init(&c->parser, HTTP_RESPONSE);
   c->parser.data = c;
+  *out = c; /* before any callback can need it */
   int rc = host->stream_start(s, &stream_cbs, c);
   if (rc != 0) {
+    *out = NULL;
     host->free(c);
     host->stream_close(s);
     return rc;
@@ -235,7 +248,6 @@ static int dial(const struct weft_host *host, struct weft_stream *s,
                    "Upgrade: " H2_UPGRADE_TOKEN "\r\nConnection: Upgrade\r\n"
                    "Authorization: Bearer %s\r\n\r\n",
                    path, host_header, token);
-  *out = c;
   if (n <= 0 || (size_t)n >= sizeof head) {
     fail(c, "the token is too long");
     return 0; /* on_closed follows */

@@ -131,6 +131,12 @@ contains "says what to do" "d.example.test.crt"
 OUT=$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' -H "Host: a.example.test" "http://127.0.0.1:$HTTP/x?y=1")
 [ "$OUT" = "308 https://a.example.test:$TLS/x?y=1" ] && pass "plain HTTP redirected to https" || fail "redirect: $OUT"
 
+OUT=$(curl -sS -o /dev/null -w '%{http_code} %{size_header}' -H "Host: a.example.test" "http://127.0.0.1:$HTTP/$(head -c 3000 /dev/zero | tr '\0' x)")
+case "$OUT" in "308 "*) [ "${OUT#308 }" -gt 3000 ] && pass "a 3000-byte path is redirected whole" || fail "long redirect: $OUT" ;; *) fail "long redirect: $OUT" ;; esac
+C_ID=$(sed -n 's/.*tunnel \(t[0-9a-f]*\) created for device dev-c.*/\1/p' "$TMP/server.log" | head -n 1)
+OUT=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP/$C_ID/echo")
+[ "$OUT" = 404 ] && pass "an https tunnel is not reached in plain text by path" || fail "path to $C_ID answered $OUT"
+
 # ---- a device that reaches the server only through the TLS port
 TLSCONN="weft://$SECRET@127.0.0.1:$TLS"
 check "weft login through the TLS port" 0 "$WEFT" login --device-id dev-e "$TLSCONN"
@@ -160,6 +166,34 @@ sleep 1
 check "the tunnel still answers" 0 curl -fsS --max-time 5 --cacert "$TMP/pki/ca.pem" \
   --resolve "a.example.test:$TLS:127.0.0.1" "https://a.example.test:$TLS/echo"
 if grep -q "disconnected" "$TMP/a.out"; then fail "the device's session broke: $(grep disconnected "$TMP/a.out" | head -3)"; else pass "without the device's session breaking"; fi
+
+# ---- a second server whose control API is kept to 127.0.0.1: its TLS port
+# on 127.0.0.2 does not open it (tls_control = auto); with a default host,
+# a hello without a name but with ALPN weft/1 still goes to the server
+PORT2=$(free_port)
+TLS2=$(free_port)
+cat >"$TMP/weft2.conf" <<CONF
+[server]
+listen = 127.0.0.1:$PORT2
+http_listen = off
+tls_listen = 127.0.0.2:$TLS2
+CONF
+"$WEFT" server --config "$TMP/weft2.conf" --state-dir "$TMP/state2" >"$TMP/server2.log" 2>&1 </dev/null &
+S2=$!
+STARTED_PIDS+=("$S2")
+wait_for 20 curl -fsS "http://127.0.0.1:$PORT2/healthz" || fail "server2: $(cat "$TMP/server2.log")"
+grep -q "devices reach the control API there: no" "$TMP/server2.log" && pass "the log says the TLS port does not open the control API" || fail "server2 log: $(grep 'public TLS' "$TMP/server2.log")"
+check "no login through a TLS port the control listen keeps out" 1 "$WEFT" login --device-id dev-x "weft://$(cat "$TMP/state2/secret")@127.0.0.2:$TLS2"
+kill "$S2"; wait "$S2" 2>/dev/null
+printf 'tls_control = on\ntls_default_host = A.Example.Test\n' >>"$TMP/weft2.conf"
+"$WEFT" server --config "$TMP/weft2.conf" --state-dir "$TMP/state2" >"$TMP/server2.log" 2>&1 </dev/null &
+S2=$!
+STARTED_PIDS+=("$S2")
+wait_for 20 curl -fsS "http://127.0.0.1:$PORT2/healthz" || fail "server2 again: $(cat "$TMP/server2.log")"
+OUT=$(printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+  timeout 10 openssl s_client -quiet -connect "127.0.0.2:$TLS2" -alpn weft/1 2>/dev/null)
+contains "ALPN weft/1 without a name reaches the control API despite a default host" "HTTP/1.1 200"
+kill "$S2"; wait "$S2" 2>/dev/null
 
 # ---- bad visitors
 check "broken hellos are each closed within the timeout" 0 timeout 120 python3 "$TLSKIT" bad 127.0.0.1 "$TLS" 5

@@ -420,6 +420,16 @@ Test(clienthello, no_sni)
   cr_assert_eq(run(), CH_ENOSNI);
   build(NULL); /* no extensions block at all */
   cr_assert_eq(run(), CH_ENOSNI);
+  cr_assert_null(clienthello_alpn_first(&ch));
+  /* no name, but ALPN: a device that dialled an IP address */
+  static const uint8_t weft[] = {0, 7, 6, 'w', 'e', 'f', 't', '/', '1'};
+  e.n = 0;
+  ext(&e, 16, weft, sizeof weft);
+  build(&e);
+  cr_assert_eq(run(), CH_ENOSNI);
+  cr_assert_null(clienthello_name(&ch));
+  cr_assert_not_null(clienthello_alpn_first(&ch));
+  cr_assert_str_eq(clienthello_alpn_first(&ch), "weft/1");
 }
 
 Test(clienthello, overflowing_lengths)
