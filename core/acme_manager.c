@@ -254,7 +254,7 @@ struct acme_manager *acme_manager_start(uv_loop_t *loop,
   snprintf(m->ca_file, sizeof m->ca_file, "%s",
            set->ca_file ? set->ca_file : "");
   snprintf(m->email, sizeof m->email, "%s", set->email);
-  snprintf(m->dir, sizeof m->dir, "%s/acme", set->state_dir);
+  snprintf(m->dir, sizeof m->dir, "%s", certs->acme_dir);
   if (mkdir(m->dir, 0700) != 0 && errno != EEXIST) {
     snprintf(err, errlen, "cannot make %s: %s", m->dir, strerror(errno));
     free(timer);

@@ -1,7 +1,8 @@
 /* The server's ACME certificates (with `email` set): for every name the
  * server terminates TLS for and has no certificate file for, an order is
  * placed on a libuv worker thread (acme_issue), one at a time; the key and
- * chain land in STATE_DIR/acme, where the certificate store finds them.
+ * chain land in the certificate store's ACME directory (STATE_DIR/acme),
+ * next to the account key.
  * A failed order is tried again after a growing pause; a certificate is
  * renewed when it has less than a third of its life left (30 days of a
  * 90-day one), checked twice a day. HTTP-01 answers come from the public
@@ -21,7 +22,6 @@ struct acme_settings {
   const char *directory_url;
   const char *ca_file;      /* trust for the CA's own TLS, or NULL */
   const char *email;
-  const char *state_dir;    /* the account key and certificates go in acme/ */
 };
 
 /* NULL with err on failure. Hooks itself into svc (cert_want, acme_answer)

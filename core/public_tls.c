@@ -66,8 +66,7 @@ int public_tls_start(struct public_tls *pt, struct tunnel_service *svc,
   if (email) {
     struct acme_settings set = {.directory_url = sc->acme_directory,
                                 .ca_file = sc->acme_ca_file,
-                                .email = email,
-                                .state_dir = state_dir};
+                                .email = email};
     pt->acme = acme_manager_start(loop, svc, &pt->certs, &set, err, errlen);
     if (!pt->acme)
       return -1;

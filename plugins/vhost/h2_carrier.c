@@ -11,7 +11,6 @@
 #include <http_parser.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "carrier.h"
 #include "h2_carrier.h"
@@ -44,15 +43,15 @@ static int check_upgrade(const struct weft_http_request *req,
   memset(out, 0, sizeof *out);
   const char *upgrade = weft_http_header(req, "upgrade");
   const char *connection = weft_http_header(req, "connection");
-  const char *auth = weft_http_header(req, "authorization");
+  const char *token = weft_http_bearer(req);
   if (strcmp(req->method, "GET"))
     return *why = "a session upgrade must be a GET", 400;
   if (!upgrade || !weft_http_has_token(upgrade, H2_UPGRADE_TOKEN) ||
       !connection || !weft_http_has_token(connection, "upgrade"))
     return *why = "not an upgrade to " H2_UPGRADE_TOKEN, 400;
-  if (!auth || strncasecmp(auth, "Bearer ", 7) || !auth[7])
+  if (!token)
     return *why = "the upgrade carries no orchestration token", 401;
-  out->token = auth + 7;
+  out->token = token;
   return 0;
 }
 

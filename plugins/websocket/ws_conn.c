@@ -56,7 +56,7 @@ int ws_check_upgrade(const struct weft_http_request *req,
   const char *connection = weft_http_header(req, "connection");
   const char *version = weft_http_header(req, "sec-websocket-version");
   const char *key = weft_http_header(req, "sec-websocket-key");
-  const char *auth = weft_http_header(req, "authorization");
+  const char *token = weft_http_bearer(req);
   if (strcmp(req->method, "GET"))
     return *why = "a WebSocket upgrade must be a GET", 400;
   if (!upgrade || !weft_http_has_token(upgrade, "websocket") ||
@@ -71,9 +71,9 @@ int ws_check_upgrade(const struct weft_http_request *req,
       key[22] != '=' || key[23] != '=')
     return *why = "Sec-WebSocket-Key is not 16 bytes of base64", 400;
   snprintf(out->key, sizeof out->key, "%s", key);
-  if (!auth || strncasecmp(auth, "Bearer ", 7) || !auth[7])
+  if (!token)
     return *why = "the upgrade carries no orchestration token", 401;
-  out->token = auth + 7;
+  out->token = token;
   return 0;
 }
 

@@ -131,14 +131,13 @@ int wg_server_upgrade(void *ctx, const struct weft_http_request *req,
   const struct weft_host *h = wg->host;
   if (!srv)
     return WEFT_ENOTSUP;
-  const char *auth = weft_http_header(req, "authorization");
+  const char *token = weft_http_bearer(req);
   const char *upgrade = weft_http_header(req, "upgrade");
   if (!upgrade || strcmp(upgrade, SESSION_PROTOCOL))
     return refuse(srv, conn, 400, "expected Upgrade: " SESSION_PROTOCOL);
   /* Nothing is added before the token is verified. */
   struct weft_token_claims claims = {.struct_size = sizeof claims};
-  if (!auth || strncmp(auth, "Bearer ", 7) ||
-      h->token_verify(h, auth + 7, strlen(auth + 7), &claims) != 0) {
+  if (!token || h->token_verify(h, token, strlen(token), &claims) != 0) {
     h->log(h, WEFT_LOG_INFO, "session from %s refused: bad token",
            req->peer_ip);
     return refuse(srv, conn, 401,

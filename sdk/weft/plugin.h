@@ -194,6 +194,24 @@ static inline const char *weft_http_header(const struct weft_http_request *req,
   return NULL;
 }
 
+/* The token of an "Authorization: Bearer TOKEN" header (the scheme's case
+ * does not matter), or NULL when there is none. */
+static inline const char *weft_http_bearer(const struct weft_http_request *req)
+{
+  const char *auth = weft_http_header(req, "authorization");
+  static const char scheme[] = "bearer ";
+  if (!auth)
+    return NULL;
+  for (size_t i = 0; i < sizeof scheme - 1; i++) {
+    char c = auth[i];
+    if (c >= 'A' && c <= 'Z')
+      c = (char)(c - 'A' + 'a');
+    if (c != scheme[i])
+      return NULL;
+  }
+  return auth[sizeof scheme - 1] ? auth + sizeof scheme - 1 : NULL;
+}
+
 /* True when a comma-separated header value (Connection, Upgrade) lists
  * token, compared without regard to ASCII case. */
 static inline bool weft_http_has_token(const char *value, const char *token)
