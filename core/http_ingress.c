@@ -393,22 +393,14 @@ int http_ingress_open(struct tunnel_service *svc, uv_loop_t *loop,
                       struct http_ingress **out)
 {
   struct http_ingress *ing = calloc(1, sizeof *ing);
-  uv_tcp_t *l = ing ? calloc(1, sizeof *l) : NULL;
-  if (!l) {
-    free(ing);
+  if (!ing)
     return UV_ENOMEM;
-  }
   ing->svc = svc;
   ing->loop = loop;
-  ing->listener = l;
-  if (!host) { /* only connections the public TLS port terminated */
-    uv_tcp_init(loop, l);
-    *out = ing;
-    return 0;
-  }
-  int rc = listen_tcp(loop, l, host, port, on_connection, ing);
+  /* host NULL: only connections the public TLS port terminated */
+  int rc = listen_tcp_new(loop, host, port, on_connection, ing,
+                          &ing->listener);
   if (rc != 0) {
-    uv_close((uv_handle_t *)l, timer_closed);
     free(ing);
     return rc;
   }
@@ -420,7 +412,7 @@ void http_ingress_close(struct http_ingress *ing)
 {
   if (!ing)
     return;
-  uv_close((uv_handle_t *)ing->listener, timer_closed);
+  listen_tcp_free(ing->listener);
   while (ing->waiting) {
     struct route_conn *rc = ing->waiting;
     unlink_waiting(rc);

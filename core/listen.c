@@ -1,6 +1,7 @@
 #include "listen.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* host:port as a socket address; 0 or a libuv code. */
@@ -25,6 +26,35 @@ int listen_tcp(uv_loop_t *loop, uv_tcp_t *handle, const char *host,
   if (rc == 0)
     rc = uv_listen((uv_stream_t *)handle, 511, cb);
   return rc;
+}
+
+static void freed_on_close(uv_handle_t *h) { free(h); }
+
+int listen_tcp_new(uv_loop_t *loop, const char *host, uint16_t port,
+                   uv_connection_cb cb, void *data, uv_tcp_t **out)
+{
+  uv_tcp_t *handle = calloc(1, sizeof *handle);
+  if (!handle)
+    return UV_ENOMEM;
+  int rc = 0;
+  if (host) {
+    rc = listen_tcp(loop, handle, host, port, cb, data);
+  } else {
+    uv_tcp_init(loop, handle);
+    handle->data = data;
+  }
+  if (rc != 0) {
+    listen_tcp_free(handle);
+    return rc;
+  }
+  *out = handle;
+  return 0;
+}
+
+void listen_tcp_free(uv_tcp_t *handle)
+{
+  if (handle)
+    uv_close((uv_handle_t *)handle, freed_on_close);
 }
 
 int listen_udp(uv_loop_t *loop, uv_udp_t *handle, const char *host,

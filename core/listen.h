@@ -13,6 +13,13 @@
 int listen_tcp(uv_loop_t *loop, uv_tcp_t *handle, const char *host,
                uint16_t port, uv_connection_cb cb, void *data);
 
+/* The same with a handle of its own, allocated here (host NULL: one that
+ * listens on nothing yet); on failure nothing is left to free. Close it
+ * with listen_tcp_free. */
+int listen_tcp_new(uv_loop_t *loop, const char *host, uint16_t port,
+                   uv_connection_cb cb, void *data, uv_tcp_t **out);
+void listen_tcp_free(uv_tcp_t *handle);
+
 /* The same for UDP: binds host:port and starts receiving with alloc/cb. */
 int listen_udp(uv_loop_t *loop, uv_udp_t *handle, const char *host,
                uint16_t port, uv_alloc_cb alloc, uv_udp_recv_cb cb,

@@ -325,14 +325,10 @@ int tls_ingress_open(struct tunnel_service *svc, uv_loop_t *loop,
                      struct tls_ingress **out)
 {
   struct tls_ingress *ing = calloc(1, sizeof *ing);
-  uv_tcp_t *l = ing ? calloc(1, sizeof *l) : NULL;
-  if (!l) {
-    free(ing);
+  if (!ing)
     return UV_ENOMEM;
-  }
   ing->svc = svc;
   ing->loop = loop;
-  ing->listener = l;
   ing->conf = *conf;
   snprintf(ing->default_host, sizeof ing->default_host, "%s",
            conf->default_host ? conf->default_host : "");
@@ -340,9 +336,9 @@ int tls_ingress_open(struct tunnel_service *svc, uv_loop_t *loop,
     if (*c >= 'A' && *c <= 'Z')
       *c = (char)(*c - 'A' + 'a');
   ing->conf.default_host = NULL;
-  int rc = listen_tcp(loop, l, host, port, on_connection, ing);
+  int rc = listen_tcp_new(loop, host, port, on_connection, ing,
+                          &ing->listener);
   if (rc != 0) {
-    uv_close((uv_handle_t *)l, handle_closed);
     free(ing);
     return rc;
   }
@@ -359,7 +355,7 @@ void tls_ingress_close(struct tls_ingress *ing)
 {
   if (!ing)
     return;
-  uv_close((uv_handle_t *)ing->listener, handle_closed);
+  listen_tcp_free(ing->listener);
   while (ing->pending) {
     struct hello_conn *hc = ing->pending;
     unlink_pending(hc);
