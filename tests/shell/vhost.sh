@@ -209,4 +209,18 @@ check "still serving after all that" 0 curl -fsS --cacert "$TMP/pki/ca.pem" \
   --resolve "a.example.test:$TLS:127.0.0.1" "https://a.example.test:$TLS/echo"
 kill -0 "$SERVER_PID" && pass "the server is alive" || fail "the server died: $(tail -20 "$TMP/server.log")"
 
+# ---- a server restart: the vhost device comes back by itself, same name
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID"
+STATUS=$?
+[ "$STATUS" = 0 ] && pass "the server stops cleanly" || fail "stop status $STATUS: $(tail -20 "$TMP/server.log")"
+"$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >>"$TMP/server.log" 2>&1 </dev/null &
+SERVER_PID=$!
+STARTED_PIDS+=("$SERVER_PID")
+wait_for 20 curl -fsS "http://127.0.0.1:$PORT/healthz" || fail "restart: $(tail -20 "$TMP/server.log")"
+wait_for 30 curl -fsS --cacert "$TMP/pki/ca.pem" --resolve "f.example.test:$TLS:127.0.0.1" \
+  "https://f.example.test:$TLS/echo" && pass "the vhost tunnel is back after a server restart" ||
+  fail "f not back: $(tail -5 "$TMP/f.out")"
+[ "$(grep -c 'connected to 127.0.0.1' "$TMP/f.out")" -ge 2 ] && pass "its device reconnected on its own" || fail "f.out: $(cat "$TMP/f.out")"
+
 finish
