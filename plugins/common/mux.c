@@ -428,7 +428,8 @@ struct mux *mux_new(const struct weft_host *host, bool opener,
   }
   nghttp2_settings_entry settings[] = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, max_streams},
-      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, MUX_STREAM_WINDOW},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
+       opener ? MUX_STREAM_WINDOW : MUX_DEVICE_STREAM_WINDOW},
       {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, MUX_MAX_FRAME},
       {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, 0},
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0}, /* a client's setting only */
