@@ -2,14 +2,15 @@
 # after lib.sh. Sets CA (the PEM trusting pebble's own HTTPS), and on
 # start_pebble: ACME_PORT, MGMT_PORT (its root at /roots/0), HTTP01_PORT
 # (where it checks HTTP-01 answers), PEBBLE_PID, CTS_PID.
-# --- ports: random in 20000-32767 (below Linux's ephemeral range), free for
-# TCP and UDP right now, all different; a start that still loses a race is
-# retried with new ones.
+# --- ports: random in 61000-65499 (above Linux's ephemeral range, and
+# clear of the fixed public ports other tests publish in 2000-32767, which
+# run at the same time), free for TCP and UDP right now, all different; a
+# start that still loses a race is retried with new ones.
 USED_PORTS=" "
 random_port() {
   local p
   for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 12768))
+    p=$((61000 + RANDOM % 4500))
     case "$USED_PORTS" in *" $p "*) continue ;; esac
     if python3 - "$p" 2>/dev/null <<'PY'; then
 import socket, sys

@@ -18,7 +18,7 @@ tls_listen = off
 port_range = 32000-32099
 
 [transport.websocket]
-ping_interval = 1s
+ping_interval = 2s
 reconnect_min = 200ms
 reconnect_max = 1s
 CONF
