@@ -183,17 +183,7 @@ static void want(struct acme_manager *m, const char *name)
   schedule(m);
 }
 
-static bool cert_want(void *arg, const char *name)
-{
-  want(arg, name);
-  return true;
-}
-
-static int answer(void *arg, const char *path, char *out, size_t len)
-{
-  (void)arg;
-  return acme_challenges_answer(path, out, len);
-}
+static void cert_want(void *arg, const char *name) { want(arg, name); }
 
 /* Names the server terminates TLS for whose certificate is missing, or is
  * one of ours and ends within RENEW_BEFORE_S. */
@@ -202,7 +192,7 @@ static void check_renewals(struct acme_manager *m)
 {
   int64_t now = clock_wall_s();
   for (struct tunnel *t = m->svc->live; t; t = t->next) {
-    if (tunnel_tls_mode(t) != TUNNEL_TLS_TERMINATE)
+    if (t->tls_mode != TUNNEL_TLS_TERMINATE)
       continue;
     const char *name = t->lease->hostname;
     enum cert_source src = cert_store_source(m->certs, name);
@@ -269,8 +259,6 @@ struct acme_manager *acme_manager_start(uv_loop_t *loop,
   timer->data = m;
   svc->cert_want = cert_want;
   svc->cert_arg = m;
-  svc->acme_answer = answer;
-  svc->acme_arg = m;
   log_info("ACME: certificates for terminated names from %s, for %s",
            m->directory, m->email);
   m->next_check_ms = clock_mono_ms() + RENEW_CHECK_MS;
@@ -284,7 +272,6 @@ void acme_manager_stop(struct acme_manager *m)
   if (!m)
     return;
   m->svc->cert_want = NULL;
-  m->svc->acme_answer = NULL;
   if (m->running) {
     /* Queued but not started: cancelled (order_done still runs, with
      * UV_ECANCELED); under way: it ends within its timeout. */

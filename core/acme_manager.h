@@ -24,7 +24,7 @@ struct acme_settings {
   const char *email;
 };
 
-/* NULL with err on failure. Hooks itself into svc (cert_want, acme_answer)
+/* NULL with err on failure. Hooks itself into svc (cert_want)
  * and asks for what live tunnels lack. */
 struct acme_manager *acme_manager_start(uv_loop_t *loop,
                                         struct tunnel_service *svc,

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "plugin_registry.h"
 #include "store.h"
+#include "tls_ingress.h"
 #include "stream.h"
 
 /* ---- small helpers ---- */
@@ -687,6 +688,23 @@ static void metrics(struct control_api *api, const struct http_request *req,
               (unsigned long long)c->logins_limited,
               (unsigned long long)c->requests,
               (unsigned long long)c->unauthorized);
+  if (api->tunnels->tls) {
+    const struct tls_ingress_stats *x = tls_ingress_stats(api->tunnels->tls);
+    strbuf_addf(b,
+                "# HELP weft_tls_connections_total Connections to the public "
+                "TLS port, by where they went.\n"
+                "# TYPE weft_tls_connections_total counter\n"
+                "weft_tls_connections_total{route=\"passthrough\"} %llu\n"
+                "weft_tls_connections_total{route=\"terminated\"} %llu\n"
+                "weft_tls_connections_total{route=\"control\"} %llu\n"
+                "weft_tls_connections_total{route=\"refused\"} %llu\n"
+                "weft_tls_connections_total{route=\"timed_out\"} %llu\n",
+                (unsigned long long)x->passthrough,
+                (unsigned long long)x->terminated,
+                (unsigned long long)x->control,
+                (unsigned long long)x->refused,
+                (unsigned long long)x->timeouts);
+  }
 }
 
 /* ---- upgrades: a device's session for a transport ---- */

@@ -8,6 +8,7 @@
 
 #include <weft/errors.h>
 
+#include "acme_challenges.h"
 #include "http_head.h"
 #include "http_server.h"
 #include "ingress.h"
@@ -71,7 +72,7 @@ static struct tunnel *by_path(struct tunnel_service *svc, const char *target,
                          : NULL;
   /* A tunnel published as https:// is reached by its name, never in
    * plain text by path. */
-  return t && tunnel_tls_mode(t) == TUNNEL_TLS_NONE ? t : NULL;
+  return t && t->tls_mode == TUNNEL_TLS_NONE ? t : NULL;
 }
 
 static void rc_free(void *arg);
@@ -107,13 +108,12 @@ static void refuse(struct route_conn *rc, int status, const char *text)
 }
 
 /* An ACME server checking a challenge for a certificate this server is
- * getting (HTTP-01 asks on port 80, before any routing). */
+ * getting (HTTP-01 asks on port 80, before any routing). The table is
+ * empty unless an order is under way. */
 static bool acme_answer(struct route_conn *rc, const char *target)
 {
-  struct tunnel_service *svc = rc->ing->svc;
   char keyauth[512];
-  if (!svc->acme_answer ||
-      svc->acme_answer(svc->acme_arg, target, keyauth, sizeof keyauth) != 0)
+  if (acme_challenges_answer(target, keyauth, sizeof keyauth) != 0)
     return false;
   answer(rc, 200, "", keyauth);
   return true;
@@ -126,7 +126,7 @@ static bool acme_answer(struct route_conn *rc, const char *target)
 static bool https_only(struct route_conn *rc, const struct tunnel *t,
                        const char *host, const char *target)
 {
-  enum tunnel_tls mode = tunnel_tls_mode(t);
+  enum tunnel_tls mode = t->tls_mode;
   struct tunnel_service *svc = rc->ing->svc;
   if (rc->tls_name[0] || mode == TUNNEL_TLS_NONE)
     return false;

@@ -1,6 +1,7 @@
 #include "tls_ingress.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ struct hello_conn {
   struct hello_conn *prev, *next;
   uv_timer_t *timer;
   char peer_ip[46];
+  uint8_t source[16];       /* source_key of peer_ip */
   struct strbuf raw;        /* every byte read so far, forwarded as is */
   struct clienthello ch;
 };
@@ -173,11 +175,11 @@ static void route(struct hello_conn *hc)
     return;
   }
   struct tunnel *t = name ? tunnel_service_by_hostname(ing->svc, name) : NULL;
-  if ((!t || tunnel_tls_mode(t) == TUNNEL_TLS_NONE) && ing->default_host[0]) {
+  if ((!t || t->tls_mode == TUNNEL_TLS_NONE) && ing->default_host[0]) {
     name = ing->default_host;
     t = tunnel_service_by_hostname(ing->svc, name);
   }
-  enum tunnel_tls mode = t ? tunnel_tls_mode(t) : TUNNEL_TLS_NONE;
+  enum tunnel_tls mode = t ? t->tls_mode : TUNNEL_TLS_NONE;
   if (mode == TUNNEL_TLS_NONE) {
     refuse(hc, name ? "no tunnel publishes this name over https"
                     : "no server name");
@@ -238,21 +240,25 @@ static void hello_late(uv_timer_t *t)
   refuse(hc, "no ClientHello in time");
 }
 
-/* One source: an IPv4 address, or an IPv6 /64 (one host's share). */
-static bool same_source(const char *a, const char *b)
+/* What the per-source cap counts by: an IPv4 address, or an IPv6 /64
+ * (one host's share); made once per connection. */
+static void source_key(const char *ip, uint8_t key[16])
 {
-  unsigned char x[16], y[16];
-  if (strchr(a, ':') && strchr(b, ':') && inet_pton(AF_INET6, a, x) == 1 &&
-      inet_pton(AF_INET6, b, y) == 1)
-    return !memcmp(x, y, 8);
-  return !strcmp(a, b);
+  memset(key, 0, 16);
+  if (inet_pton(AF_INET6, ip, key) == 1) {
+    if (!IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)key))
+      memset(key + 8, 0, 8);
+  } else if (inet_pton(AF_INET, ip, key + 12) == 1) {
+    key[10] = key[11] = 0xff; /* as ::ffff:a.b.c.d, never a /64 key */
+  }
 }
 
-static size_t pending_from(const struct tls_ingress *ing, const char *ip)
+static size_t pending_from(const struct tls_ingress *ing,
+                           const uint8_t key[16])
 {
   size_t n = 0;
   for (const struct hello_conn *hc = ing->pending; hc; hc = hc->next)
-    n += same_source(hc->peer_ip, ip);
+    n += !memcmp(hc->source, key, 16);
   return n;
 }
 
@@ -287,7 +293,9 @@ static void on_connection(uv_stream_t *server, int status)
     return;
   struct weft_stream_info info = {.struct_size = sizeof info};
   stream_info(s, &info);
-  if (pending_from(ing, info.peer_ip) >= PENDING_PER_IP) {
+  uint8_t source[16];
+  source_key(info.peer_ip, source);
+  if (pending_from(ing, source) >= PENDING_PER_IP) {
     ing->stats.refused++;
     log_debug("TLS port: %s has %d hellos awaited; closing its new one",
               info.peer_ip, PENDING_PER_IP);
@@ -307,6 +315,7 @@ static void on_connection(uv_stream_t *server, int status)
   hc->stream = s;
   hc->timer = timer;
   snprintf(hc->peer_ip, sizeof hc->peer_ip, "%s", info.peer_ip);
+  memcpy(hc->source, source, sizeof hc->source);
   clienthello_init(&hc->ch);
   hc->next = ing->pending;
   if (hc->next)

@@ -111,12 +111,27 @@ static void close_transport(struct tunnel *t, int reason)
   ingress_close(t); /* and whatever public connection is left */
 }
 
+/* Who terminates a tunnel's TLS, from its lease's URLs. */
+static enum tunnel_tls tls_mode_of(const struct lease *l)
+{
+  struct url remote, local;
+  char err[256];
+  if (!l->hostname[0] ||
+      url_parse(l->remote_url, &remote, err, sizeof err) != 0 ||
+      remote.scheme != URL_HTTPS ||
+      url_parse(l->local_url, &local, err, sizeof err) != 0)
+    return TUNNEL_TLS_NONE;
+  return local.scheme == URL_HTTPS ? TUNNEL_TLS_PASSTHROUGH
+                                   : TUNNEL_TLS_TERMINATE;
+}
+
 static struct tunnel *tunnel_new(struct tunnel_service *svc, struct lease *l)
 {
   struct tunnel *t = calloc(1, sizeof *t);
   if (!t)
     return NULL;
   t->lease = l;
+  t->tls_mode = tls_mode_of(l);
   t->plugin = plugin_registry_find(svc->plugins, l->transport);
   t->params = json_object();
   t->next = svc->live;
@@ -195,19 +210,6 @@ struct tunnel *tunnel_service_by_hostname(const struct tunnel_service *svc,
     if (t->lease->hostname[0] && !strcmp(t->lease->hostname, name))
       return t;
   return NULL;
-}
-
-enum tunnel_tls tunnel_tls_mode(const struct tunnel *t)
-{
-  struct url remote, local;
-  char err[256];
-  if (!t->lease->hostname[0] ||
-      url_parse(t->lease->remote_url, &remote, err, sizeof err) != 0 ||
-      remote.scheme != URL_HTTPS ||
-      url_parse(t->lease->local_url, &local, err, sizeof err) != 0)
-    return TUNNEL_TLS_NONE;
-  return local.scheme == URL_HTTPS ? TUNNEL_TLS_PASSTHROUGH
-                                   : TUNNEL_TLS_TERMINATE;
 }
 
 static void on_reaped(void *arg, const struct lease *l, const char *reason)
@@ -329,7 +331,7 @@ static bool check_https(struct tunnel_service *svc, const struct url *local,
  * for one (ACME), which serves it from when it arrives. */
 static void want_certificate(struct tunnel_service *svc, struct tunnel *t)
 {
-  if (tunnel_tls_mode(t) == TUNNEL_TLS_TERMINATE && svc->cert_want &&
+  if (t->tls_mode == TUNNEL_TLS_TERMINATE && svc->cert_want &&
       !(svc->certs && cert_store_has(svc->certs, t->lease->hostname)))
     svc->cert_want(svc->cert_arg, t->lease->hostname);
 }

@@ -23,11 +23,18 @@ struct http_ingress;
 struct tls_ingress;
 struct cert_store;
 
+/* How the public TLS port serves a tunnel. */
+enum tunnel_tls {
+  TUNNEL_TLS_NONE,        /* its remote is not https://NAME */
+  TUNNEL_TLS_PASSTHROUGH, /* its service speaks TLS (local https://) */
+  TUNNEL_TLS_TERMINATE,   /* the server terminates TLS (local http://) */
+};
 struct tunnel {
   struct lease *lease; /* owned by the leases */
   struct plugin *plugin;
   void *plugin_ctx;    /* from server_tunnel_open; NULL when it failed */
   json_t *params;      /* what the transport handed the device */
+  enum tunnel_tls tls_mode; /* from its lease's URLs, set once */
   struct ingress *ingress; /* its public listeners and connections */
   uint64_t bytes_in, bytes_out; /* public side */
   uint64_t conns_open, conns_total;
@@ -57,15 +64,10 @@ struct tunnel_service {
   /* Certificates for the names the server terminates TLS for; NULL: none
    * (such tunnels are refused). */
   struct cert_store *certs;
-  /* Whether a certificate for a name will come by itself (the server gets
-   * them with ACME): a terminated tunnel without files is then accepted,
-   * and `want` asks for one. NULL: no ACME. */
-  bool (*cert_want)(void *arg, const char *name);
+  /* Set when the server gets certificates itself (ACME): a terminated
+   * tunnel without files is then accepted, and this asks for one. */
+  void (*cert_want)(void *arg, const char *name);
   void *cert_arg;
-  /* Answers an HTTP-01 challenge path on the plain port: 0 with the key
-   * authorization in out, or -1 (not one of ours). NULL: no ACME. */
-  int (*acme_answer)(void *arg, const char *path, char *out, size_t len);
-  void *acme_arg;
   uv_timer_t reaper;
   struct tunnel_stats stats;
 };
@@ -136,13 +138,6 @@ struct tunnel *tunnel_service_find(const struct tunnel_service *svc,
 struct tunnel *tunnel_service_by_hostname(const struct tunnel_service *svc,
                                           const char *name);
 
-/* How the public TLS port serves a tunnel. */
-enum tunnel_tls {
-  TUNNEL_TLS_NONE,        /* its remote is not https://NAME */
-  TUNNEL_TLS_PASSTHROUGH, /* its service speaks TLS (local https://) */
-  TUNNEL_TLS_TERMINATE,   /* the server terminates TLS (local http://) */
-};
-enum tunnel_tls tunnel_tls_mode(const struct tunnel *t);
 
 /* A new orchestration token for a live tunnel (malloc'd), or NULL. */
 char *tunnel_service_token(struct tunnel_service *svc, const struct tunnel *t);

@@ -209,6 +209,15 @@ check "still serving after all that" 0 curl -fsS --cacert "$TMP/pki/ca.pem" \
   --resolve "a.example.test:$TLS:127.0.0.1" "https://a.example.test:$TLS/echo"
 kill -0 "$SERVER_PID" && pass "the server is alive" || fail "the server died: $(tail -20 "$TMP/server.log")"
 
+# ---- what the TLS port did, in /metrics
+METRICS=$(curl -fsS "http://127.0.0.1:$PORT/metrics")
+tls_count() { echo "$METRICS" | sed -n "s/^weft_tls_connections_total{route=\"$1\"} //p"; }
+[ "$(tls_count passthrough)" -ge 1500 ] && pass "metrics count passthrough connections ($(tls_count passthrough))" || fail "passthrough: $(tls_count passthrough)"
+[ "$(tls_count terminated)" -ge 3 ] && pass "and terminated ones ($(tls_count terminated))" || fail "terminated: $(tls_count terminated)"
+[ "$(tls_count control)" -ge 2 ] && pass "and devices reaching the server ($(tls_count control))" || fail "control: $(tls_count control)"
+[ "$(tls_count refused)" -ge 12 ] && pass "and refusals ($(tls_count refused))" || fail "refused: $(tls_count refused)"
+[ "$(tls_count timed_out)" -ge 2 ] && pass "and hellos that never came ($(tls_count timed_out))" || fail "timed_out: $(tls_count timed_out)"
+
 # ---- a server restart: the vhost device comes back by itself, same name
 kill -TERM "$SERVER_PID"
 wait "$SERVER_PID"
