@@ -183,6 +183,24 @@ int ingress_send_datagram(struct tunnel *t, const struct weft_udp_peer *peer,
   return 0;
 }
 
+bool ingress_allow_list(const struct tunnel_service *svc,
+                        const struct lease *l, struct prefix_list *out)
+{
+  struct acl_rules rules;
+  acl_effective(svc->acl, l->device_id, &rules);
+  struct prefix_list any;
+  char why[64];
+  prefix_list_parse("any", &any, why, sizeof why);
+  bool restricted = l->allow_ips[0] || rules.allow_ips.count != any.count ||
+                    memcmp(&rules.allow_ips, &any, sizeof any) != 0;
+  if (!restricted)
+    return false;
+  *out = rules.allow_ips;
+  if (l->allow_ips[0]) /* the lease's own list, checked when it was made */
+    prefix_list_parse(l->allow_ips, out, why, sizeof why);
+  return true;
+}
+
 int ingress_open(struct tunnel_service *svc, struct tunnel *t, char *why,
                  size_t len)
 {
@@ -193,19 +211,12 @@ int ingress_open(struct tunnel_service *svc, struct tunnel *t, char *why,
   ing->svc = svc;
   ing->tunnel = t;
   t->ingress = ing;
-  struct acl_rules rules;
-  acl_effective(svc->acl, l->device_id, &rules);
-  struct prefix_list any;
-  prefix_list_parse("any", &any, why, len);
-  bool restricted = l->allow_ips[0] || rules.allow_ips.count != any.count ||
-                    memcmp(&rules.allow_ips, &any, sizeof any) != 0;
-  if (restricted) {
+  struct prefix_list allow;
+  if (ingress_allow_list(svc, l, &allow)) {
     ing->allow = malloc(sizeof *ing->allow);
     if (!ing->allow)
       return snprintf(why, len, "out of memory"), WEFT_ENOMEM;
-    *ing->allow = rules.allow_ips;
-    if (l->allow_ips[0])
-      prefix_list_parse(l->allow_ips, ing->allow, why, len);
+    *ing->allow = allow;
   }
   if (!l->port || (strcmp(l->port_proto, "tcp") && strcmp(l->port_proto, "udp")))
     return 0; /* nothing to listen on for this kind of lease */

@@ -8,8 +8,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdbool.h>
+
+struct lease;
+struct prefix_list;
 struct tunnel;
 struct tunnel_service;
+
+/* The sources a lease's public port admits: false for anyone; else true
+ * and the list (the lease's own allow_ips, or else its device's ACL). */
+bool ingress_allow_list(const struct tunnel_service *svc,
+                        const struct lease *l, struct prefix_list *out);
 
 /* Opens what the tunnel's lease publishes (a tcp or udp port). 0, or a code
  * with why (the port is taken on this host...). */

@@ -185,6 +185,40 @@ bool prefix_list_has(const struct prefix_list *l, const uint8_t addr[16])
   return false;
 }
 
+static const uint8_t V4_MAPPED[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+static void append(char *buf, size_t len, size_t *used, const char *text)
+{
+  int n = snprintf(buf + *used, len - *used, "%s%s", *used ? "," : "", text);
+  if (n > 0)
+    *used = *used + (size_t)n < len ? *used + (size_t)n : len - 1;
+}
+
+void prefix_list_format(const struct prefix_list *l, char *buf, size_t len)
+{
+  if (!len)
+    return;
+  buf[0] = '\0';
+  size_t used = 0;
+  uint8_t any_v4[16] = {0};
+  memcpy(any_v4, V4_MAPPED, sizeof V4_MAPPED);
+  for (size_t i = 0; i < l->count; i++) {
+    const struct prefix *p = &l->p[i];
+    char addr[INET6_ADDRSTRLEN], item[INET6_ADDRSTRLEN + 8];
+    if (p->bits >= 96 && !memcmp(p->addr, V4_MAPPED, sizeof V4_MAPPED)) {
+      inet_ntop(AF_INET, p->addr + 12, addr, sizeof addr);
+      snprintf(item, sizeof item, "%s/%u", addr, p->bits - 96);
+      append(buf, len, &used, item);
+      continue;
+    }
+    inet_ntop(AF_INET6, p->addr, addr, sizeof addr);
+    snprintf(item, sizeof item, "%s/%u", addr, p->bits);
+    append(buf, len, &used, item);
+    if (p->bits <= 96 && prefix_match(p, any_v4))
+      append(buf, len, &used, "0.0.0.0/0");
+  }
+}
+
 static int add_host(const char *item, void *arg, char *err, size_t errlen)
 {
   struct host_list *l = arg;

@@ -44,6 +44,10 @@ void port_list_format(const struct port_list *l, char *buf, size_t len);
 int prefix_list_parse(const char *text, struct prefix_list *out, char *err,
                       size_t errlen);
 bool prefix_list_has(const struct prefix_list *l, const uint8_t addr[16]);
+/* "192.0.2.0/24,2001:db8::/32": IPv4 prefixes in their own form, never
+ * ::ffff:; a v6 prefix that covers all of the v4-mapped space also gives
+ * "0.0.0.0/0". Truncated to len (always terminated). */
+void prefix_list_format(const struct prefix_list *l, char *buf, size_t len);
 
 int host_list_parse(const char *text, struct host_list *out, char *err,
                     size_t errlen);

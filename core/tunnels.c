@@ -72,6 +72,11 @@ static int open_transport(const struct tunnel_service *svc, struct tunnel *t,
     if (nparams < MAX_DEVICE_PARAMS && json_is_string(value))
       params[nparams++] = (struct weft_kv){key, json_string_value(value)};
   }
+  struct prefix_list allow_list;
+  char allow[4096] = "";
+  bool restricted = ingress_allow_list(svc, l, &allow_list);
+  if (restricted)
+    prefix_list_format(&allow_list, allow, sizeof allow);
   char address[32] = "";
   if (l->vip)
     leases_addr_text(l->vip, address, sizeof address);
@@ -97,6 +102,8 @@ static int open_transport(const struct tunnel_service *svc, struct tunnel *t,
       .remote_host = remote.host,
       .remote_port = remote.port,
       .reach_ports = reach,
+      .public_allow = restricted ? allow : NULL,
+      .public_conns_per_ip = svc->conns_per_ip,
   };
   t->plugin->binding.last_error[0] = '\0';
   return t->plugin->desc.server_tunnel_open(t->plugin->ctx, &info,

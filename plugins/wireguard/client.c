@@ -16,6 +16,8 @@
 
 #include "backend.h"
 #include "keys.h"
+#include "kernel_path.h"
+#include "nft.h"
 #include "relay.h"
 #include "udp_relay.h"
 #include "rtnl.h"
@@ -38,6 +40,11 @@ struct cl_tunnel {
   struct relay_listener *relay;
   struct udp_relay *udp_relay;  /* a udp tunnel's, instead of relay */
   uint16_t relay_port;
+  /* The kernel path to a loopback service (nft.h, nft_device_script). */
+  uint8_t loopback_target[4];   /* the service's IPv4 loopback address */
+  uint16_t target_port;
+  bool nat_wanted, nat_on;
+  char table[32];               /* weft_ + the interface name */
   /* The session. */
   char server_host[256];
   uint16_t server_port;
@@ -212,10 +219,38 @@ static uint32_t route_table(const struct cl_tunnel *ct)
          ((uint32_t)ct->addr.addr[2] << 8) | ct->addr.addr[3];
 }
 
+static struct wg_rule source_rule(const struct wg_prefix *addr)
+{
+  return (struct wg_rule){.from = *addr,
+                          .table = route_table(&(struct cl_tunnel){
+                              .addr = *addr}),
+                          .priority = RULE_PRIORITY};
+}
+
+/* With the kernel path to a loopback service, its replies leave from
+ * 127.0.0.0/8 (NAT gives them our address after routing): they take our
+ * table too, told from other tunnels' by the service's port. */
+#define REPLY_RULE_PRIORITY (RULE_PRIORITY - 1)
+static struct wg_rule reply_rule(const struct wg_prefix *addr,
+                                 const struct wg_prefix *server, bool udp,
+                                 uint16_t port)
+{
+  struct wg_rule r = source_rule(addr);
+  r.from = (struct wg_prefix){.family = AF_INET, .bits = 8, .addr = {127}};
+  r.has_to = true;
+  r.to = *server;
+  r.to.bits = 32;
+  r.ip_proto = udp ? IPPROTO_UDP : IPPROTO_TCP;
+  r.sport = port;
+  r.priority = REPLY_RULE_PRIORITY;
+  return r;
+}
+
 static void drop_rule(struct cl_tunnel *ct)
 {
   char why[256];
-  rtnl_rule_del(&ct->addr, route_table(ct), RULE_PRIORITY, why, sizeof why);
+  struct wg_rule r = source_rule(&ct->addr);
+  rtnl_rule_del(&r, why, sizeof why);
 }
 
 static int configure_interface(struct cl_tunnel *ct, char *why, size_t len)
@@ -223,15 +258,96 @@ static int configure_interface(struct cl_tunnel *ct, char *why, size_t len)
   struct wg_device_set dev = {.has_private_key = true, .replace_peers = true};
   memcpy(dev.private_key, ct->priv, WG_KEY_LEN);
   const char *ifname = ct->backend.ifname;
+  struct wg_rule rule = source_rule(&ct->addr);
   drop_rule(ct); /* one left by a run that did not stop cleanly */
   if (wg_backend_set(&ct->backend, &dev, &ct->peer, 1, why, len) != 0 ||
       rtnl_addr_add(ifname, &ct->addr, why, len) != 0 ||
       rtnl_link_up(ifname, why, len) != 0 ||
       rtnl_route_add_table(ifname, &ct->server_addr, route_table(ct), why,
                            len) != 0 ||
-      rtnl_rule_add(&ct->addr, route_table(ct), RULE_PRIORITY, why, len) != 0)
+      rtnl_rule_add(&rule, why, len) != 0)
     return -1;
   return 0;
+}
+
+/* ---- the kernel path to the service ---- */
+
+static void iface_record(struct cl_tunnel *ct, bool with_nat);
+
+/* The kernel path on this side: what the server sends our relay port is
+ * NATed to the loopback service, so no byte passes through this process.
+ * Where nft or the sysctl is refused, the relay carries on alone. */
+static void device_table_name(const char *ifname, char *out, size_t len)
+{
+  snprintf(out, len, "weft_%s", ifname);
+  for (char *c = out; *c; c++)
+    if (*c >= 'A' && *c <= 'Z')
+      *c = (char)(*c - 'A' + 'a');
+    else if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9')))
+      *c = '_';
+}
+
+static void device_nat_apply(struct cl_tunnel *ct)
+{
+  const struct weft_host *h = ct->wg->host;
+  if (!ct->nat_wanted)
+    return;
+  char why[512];
+  device_table_name(ct->backend.ifname, ct->table, sizeof ct->table);
+  char *script = nft_device_script(
+      ct->table, ct->backend.ifname, ct->addr.addr, ct->udp_relay != NULL,
+      ct->relay_port, ct->loopback_target, ct->target_port, why, sizeof why);
+  int rc = script ? 0 : -1;
+  struct wg_rule replies = reply_rule(&ct->addr, &ct->server_addr,
+                                      ct->udp_relay != NULL, ct->target_port);
+  if (rc == 0)
+    rc = kernel_path_route_localnet(ct->backend.ifname, why, sizeof why);
+  if (rc == 0 && !ct->nat_on) {
+    rtnl_rule_del(&replies, why, sizeof why); /* a killed run's */
+    rc = rtnl_rule_add(&replies, why, sizeof why) == 0 ? 0 : -1;
+  }
+  if (rc == 0 && nft_apply(script, why, sizeof why) != 0) {
+    rc = -1;
+    if (!ct->nat_on)
+      rtnl_rule_del(&replies, NULL, 0);
+  }
+  free(script);
+  if (rc != 0) {
+    h->log(h, WEFT_LOG_WARN, "tunnel %s: no kernel path to the service, "
+           "relaying through weft: %s", ct->id[0] ? ct->id : "-", why);
+    return;
+  }
+  if (!ct->nat_on)
+    iface_record(ct, true);
+  if (!ct->nat_on)
+    h->log(h, WEFT_LOG_INFO, "tunnel %s: port %u goes to %u.%u.%u.%u:%u by "
+           "kernel NAT (table inet %s)", ct->id[0] ? ct->id : "-",
+           ct->relay_port, ct->loopback_target[0], ct->loopback_target[1],
+           ct->loopback_target[2], ct->loopback_target[3], ct->target_port,
+           ct->table);
+  ct->nat_on = true;
+}
+
+static void drop_table(const struct weft_host *h, const char *table)
+{
+  char why[256];
+  char *script = nft_delete_script(table);
+  if (script && nft_apply(script, why, sizeof why) != 0)
+    h->log(h, WEFT_LOG_WARN, "table inet %s not removed: %s", table, why);
+  free(script);
+}
+
+static void device_nat_remove(struct cl_tunnel *ct)
+{
+  if (ct->nat_on) {
+    drop_table(ct->wg->host, ct->table);
+    char why[256];
+    struct wg_rule replies = reply_rule(&ct->addr, &ct->server_addr,
+                                        ct->udp_relay != NULL,
+                                        ct->target_port);
+    rtnl_rule_del(&replies, why, sizeof why);
+  }
+  ct->nat_on = false;
 }
 
 static void interface_restarted(void *arg)
@@ -242,6 +358,8 @@ static void interface_restarted(void *arg)
     ct->wg->host->log(ct->wg->host, WEFT_LOG_ERROR,
                       "tunnel %s: reconfiguring the interface failed: %s",
                       ct->id, why);
+  else if (ct->nat_on)
+    device_nat_apply(ct); /* a new interface: route_localnet again */
 }
 
 /* ---- interfaces left by a killed run ----
@@ -256,7 +374,9 @@ static void iface_record_path(const struct weft_host *h, const char *ifname,
   snprintf(buf, len, "%s/ifaces/%s", h->state_dir, ifname);
 }
 
-static void iface_record(struct cl_tunnel *ct)
+/* "PID ADDRESS", and with the kernel path "SERVER tcp|udp PORT" after
+ * (what its reply rule holds). */
+static void iface_record(struct cl_tunnel *ct, bool with_nat)
 {
   const struct weft_host *h = ct->wg->host;
   if (!h->state_dir)
@@ -267,7 +387,13 @@ static void iface_record(struct cl_tunnel *ct)
   iface_record_path(h, ct->backend.ifname, path, sizeof path);
   FILE *f = fopen(path, "w");
   if (f) {
-    fprintf(f, "%ld %s\n", (long)getpid(), ct->addr_text);
+    fprintf(f, "%ld %s", (long)getpid(), ct->addr_text);
+    char server[INET_ADDRSTRLEN];
+    if (with_nat && inet_ntop(AF_INET, ct->server_addr.addr, server,
+                              sizeof server))
+      fprintf(f, " %s %s %u", server, ct->udp_relay ? "udp" : "tcp",
+              ct->target_port);
+    fputc('\n', f);
     fclose(f);
   }
 }
@@ -293,25 +419,36 @@ static void sweep_stale_ifaces(const struct weft_host *h)
     return;
   struct dirent *e;
   while ((e = readdir(d))) {
-    char path[1400], addr[INET_ADDRSTRLEN] = "";
+    char path[1400], addr[INET_ADDRSTRLEN] = "", server[INET_ADDRSTRLEN] = "";
+    char proto[4] = "";
     long pid = 0;
+    unsigned port = 0;
     if (e->d_name[0] == '.' || !rtnl_name_ok(e->d_name))
       continue;
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     FILE *f = fopen(path, "r");
-    int got = f ? fscanf(f, "%ld %15s", &pid, addr) : 0;
+    int got = f ? fscanf(f, "%ld %15s %15s %3s %u", &pid, addr, server, proto,
+                         &port)
+                : 0;
     if (f)
       fclose(f);
-    if (got == 2 && pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+    if (got >= 2 && pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
       continue; /* its agent still runs */
     char why[256];
-    struct cl_tunnel gone = {0};
-    if (got == 2 && inet_pton(AF_INET, addr, gone.addr.addr) == 1) {
-      gone.addr.family = AF_INET;
-      gone.addr.bits = 32;
-      rtnl_rule_del(&gone.addr, route_table(&gone), RULE_PRIORITY, why,
-                    sizeof why);
+    struct wg_prefix gone = {.family = AF_INET, .bits = 32};
+    if (got >= 2 && inet_pton(AF_INET, addr, gone.addr) == 1) {
+      struct wg_rule r = source_rule(&gone);
+      rtnl_rule_del(&r, why, sizeof why);
+      struct wg_prefix srv = {.family = AF_INET, .bits = 32};
+      if (got == 5 && inet_pton(AF_INET, server, srv.addr) == 1 && port &&
+          port <= 65535) {
+        r = reply_rule(&gone, &srv, !strcmp(proto, "udp"), (uint16_t)port);
+        rtnl_rule_del(&r, why, sizeof why);
+      }
     }
+    char table[32];
+    device_table_name(e->d_name, table, sizeof table);
+    drop_table(h, table);
     if (rtnl_link_delete(e->d_name, why, sizeof why) == 0)
       h->log(h, WEFT_LOG_WARN, "removed interface %s, left by a weft tunnel "
              "that did not stop (pid %ld)", e->d_name, pid);
@@ -379,6 +516,13 @@ static int start_relay(struct cl_tunnel *ct, const struct weft_tunnel_info *t,
       break;
     }
     bind_addr.sin_port = 0;
+  }
+  if (rc == 0 && (ct->relay || ct->udp_relay) &&
+      res->ai_addr->sa_family == AF_INET && is_loopback(res->ai_addr)) {
+    memcpy(ct->loopback_target,
+           &((const struct sockaddr_in *)res->ai_addr)->sin_addr, 4);
+    ct->target_port = t->local_port;
+    ct->nat_wanted = strcmp(ct->wg->conf->kernel_path, "off") != 0;
   }
   freeaddrinfo(res);
   if (rc != 0)
@@ -662,6 +806,7 @@ static void teardown(struct cl_tunnel *ct)
     udp_relay_close(ct->udp_relay);
     ct->udp_relay = NULL;
   }
+  device_nat_remove(ct);
   if (ct->backend_open) {
     drop_rule(ct);
     wg_backend_close(&ct->backend);
@@ -715,12 +860,14 @@ int wg_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
                          wg->conf->wireguard_go, why, sizeof why);
     ct->backend_open = rc == 0;
     if (rc == 0)
-      iface_record(ct);
+      iface_record(ct, false);
   }
   if (rc == 0)
     rc = configure_interface(ct, why, sizeof why);
   if (rc == 0)
     rc = start_relay(ct, t, why, sizeof why);
+  if (rc == 0)
+    device_nat_apply(ct);
   if (rc != 0) {
     h->log(h, WEFT_LOG_ERROR, "tunnel %s: %s", t->id, why);
     teardown(ct);

@@ -136,6 +136,25 @@ static int check_device(const struct nft_device *devs, size_t i, char *why,
       return -1;
     }
   }
+  const struct nft_publish *p = &d->publish;
+  if (!p->port)
+    return 0;
+  if (!d->relay_port || d->relay_udp != p->udp) {
+    snprintf(why, whylen, "tunnel '%s': public port %u has no %s relay port "
+             "to go to", d->tunnel_id, p->port, p->udp ? "udp" : "tcp");
+    return -1;
+  }
+  if (p->allow_count > NFT_MAX_ALLOW) {
+    snprintf(why, whylen, "tunnel '%s': %zu allowed prefixes (at most %d)",
+             d->tunnel_id, p->allow_count, NFT_MAX_ALLOW);
+    return -1;
+  }
+  for (size_t j = 0; j < p->allow_count; j++)
+    if (p->allow[j].bits > 32) {
+      snprintf(why, whylen, "tunnel '%s': bad prefix length /%u",
+               d->tunnel_id, p->allow[j].bits);
+      return -1;
+    }
   return 0;
 }
 
@@ -197,7 +216,32 @@ static void put_accept(struct text *t, const char *ifname,
   put(t, " } accept\n");
 }
 
-static void put_input_forward(struct text *t, const char *ifname)
+static const char *proto_of(const struct nft_publish *p)
+{
+  return p->udp ? "udp" : "tcp";
+}
+
+/* Forwarding carries one thing: a public connection from another host,
+ * NATed to its device's relay port, and that device's replies to it. */
+static void put_forward_published(struct text *t, const char *ifname,
+                                  const struct nft_device *d)
+{
+  const struct nft_publish *p = &d->publish;
+  if (!p->port || !p->from_other_hosts)
+    return;
+  put(t, "\t\tiifname != \"%s\" oifname \"%s\" ip daddr %u.%u.%u.%u %s "
+         "dport %u ct status dnat counter name \"" COUNTER_PREFIX "%s\" "
+         "accept\n",
+      ifname, ifname, d->addr[0], d->addr[1], d->addr[2], d->addr[3],
+      proto_of(p), d->relay_port, d->tunnel_id);
+  put(t, "\t\tiifname \"%s\" oifname != \"%s\" ip saddr %u.%u.%u.%u %s "
+         "sport %u ct status dnat ct direction reply accept\n",
+      ifname, ifname, d->addr[0], d->addr[1], d->addr[2], d->addr[3],
+      proto_of(p), d->relay_port);
+}
+
+static void put_input_forward(struct text *t, const char *ifname,
+                              const struct nft_device *devs, size_t count)
 {
   put(t, "\tchain input {\n"
          "\t\ttype filter hook input priority 0; policy accept;\n"
@@ -206,11 +250,124 @@ static void put_input_forward(struct text *t, const char *ifname)
          "\t}\n",
       ifname, ifname);
   put(t, "\tchain forward {\n"
-         "\t\ttype filter hook forward priority 0; policy accept;\n"
-         "\t\tiifname \"%s\" drop\n"
+         "\t\ttype filter hook forward priority 0; policy accept;\n");
+  for (size_t i = 0; i < count; i++)
+    put_forward_published(t, ifname, &devs[i]);
+  put(t, "\t\tiifname \"%s\" drop\n"
          "\t\toifname \"%s\" drop\n"
          "\t}\n",
       ifname, ifname);
+}
+
+/* ---- the kernel path of published ports --------------------------------- */
+
+/* "[ip daddr B.I.N.D ]tcp dport P": the public port as clients address it */
+static void put_public_match(struct text *t, const struct nft_publish *p)
+{
+  put(t, "\t\t");
+  if (p->bind[0] | p->bind[1] | p->bind[2] | p->bind[3])
+    put(t, "ip daddr %u.%u.%u.%u ", p->bind[0], p->bind[1], p->bind[2],
+        p->bind[3]);
+  put(t, "%s dport %u", proto_of(p), p->port);
+}
+
+/* Only IPv4 to one of this host's own addresses, never loopback (NAT from
+ * 127.0.0.1 out of another interface would need route_localnet, and local
+ * clients on loopback are few: the core's listener takes them), and never
+ * what a device sends (no device reaches another through the server). */
+static void put_public_guard(struct text *t, const char *ifname, bool remote)
+{
+  put(t, "\t\tmeta nfproto != ipv4 return\n");
+  if (remote)
+    put(t, "\t\tiifname \"%s\" return\n", ifname);
+  else
+    put(t, "\t\tip daddr 127.0.0.0/8 return\n");
+  put(t, "\t\tfib daddr type != local return\n");
+}
+
+static bool any_published(const struct nft_device *devs, size_t count,
+                          bool remote)
+{
+  for (size_t i = 0; i < count; i++)
+    if (devs[i].publish.port && (!remote || devs[i].publish.from_other_hosts))
+      return true;
+  return false;
+}
+
+/* Per device: its cap's set and the chain with its source policy. */
+static void put_policy(struct text *t, const struct nft_device *d)
+{
+  const struct nft_publish *p = &d->publish;
+  bool cap = !p->udp && p->conns_per_ip > 0;
+  if (cap)
+    put(t, "\tset cap_%s {\n\t\ttype ipv4_addr; size 65535; "
+           "flags dynamic;\n\t}\n",
+        d->tunnel_id);
+  put(t, "\tchain pub_%s {\n", d->tunnel_id);
+  if (p->restricted && p->allow_count == 0) {
+    put(t, "\t\tdrop\n");
+  } else if (p->restricted) {
+    put(t, "\t\tip saddr != { ");
+    for (size_t i = 0; i < p->allow_count; i++) {
+      const struct nft_prefix4 *a = &p->allow[i];
+      put(t, "%s%u.%u.%u.%u/%u", i ? ", " : "", a->addr[0], a->addr[1],
+          a->addr[2], a->addr[3], a->bits);
+    }
+    put(t, " } drop\n");
+  }
+  if (cap)
+    put(t, "\t\tct state new add @cap_%s { ip saddr ct count over %u } "
+           "reject with tcp reset\n",
+        d->tunnel_id, p->conns_per_ip);
+  put(t, "\t}\n");
+}
+
+/* Policy before NAT (priority -150), then NAT (-100), on one hook. */
+static void put_hook(struct text *t, const char *ifname,
+                     const struct nft_device *devs, size_t count, bool remote)
+{
+  if (!any_published(devs, count, remote))
+    return;
+  const char *name = remote ? "remote" : "local";
+  const char *hook = remote ? "prerouting" : "output";
+  put(t, "\tchain public_%s {\n\t\ttype filter hook %s priority -150; "
+         "policy accept;\n", name, hook);
+  put_public_guard(t, ifname, remote);
+  for (size_t i = 0; i < count; i++)
+    if (devs[i].publish.port && (!remote || devs[i].publish.from_other_hosts)) {
+      put_public_match(t, &devs[i].publish);
+      put(t, " jump pub_%s\n", devs[i].tunnel_id);
+    }
+  put(t, "\t}\n");
+  put(t, "\tchain dnat_%s {\n\t\ttype nat hook %s priority -100; "
+         "policy accept;\n", name, hook);
+  put_public_guard(t, ifname, remote);
+  for (size_t i = 0; i < count; i++) {
+    const struct nft_device *d = &devs[i];
+    if (d->publish.port && (!remote || d->publish.from_other_hosts)) {
+      put_public_match(t, &d->publish);
+      put(t, " dnat ip to %u.%u.%u.%u:%u\n", d->addr[0], d->addr[1],
+          d->addr[2], d->addr[3], d->relay_port);
+    }
+  }
+  put(t, "\t}\n");
+}
+
+static void put_published(struct text *t, const char *ifname,
+                          const struct nft_device *devs, size_t count)
+{
+  if (!any_published(devs, count, false))
+    return;
+  for (size_t i = 0; i < count; i++)
+    if (devs[i].publish.port)
+      put_policy(t, &devs[i]);
+  put_hook(t, ifname, devs, count, false);
+  put_hook(t, ifname, devs, count, true);
+  /* The device answers the server's own address, which it routes back. */
+  put(t, "\tchain nat_source {\n\t\ttype nat hook postrouting priority 100; "
+         "policy accept;\n"
+         "\t\toifname \"%s\" ct status dnat masquerade\n\t}\n",
+      ifname);
 }
 
 /* The counters come first and carry no verdict, so they see every packet
@@ -255,8 +412,45 @@ char *nft_ruleset(const char *table, const char *ifname,
   put(&t, "table inet %s {\n", table);
   for (size_t i = 0; i < count; i++)
     put(&t, "\tcounter " COUNTER_PREFIX "%s {\n\t}\n", devs[i].tunnel_id);
-  put_input_forward(&t, ifname);
+  put_input_forward(&t, ifname, devs, count);
   put_output(&t, ifname, devs, count);
+  put_published(&t, ifname, devs, count);
+  put(&t, "}\n");
+  char *script = text_finish(&t);
+  if (!script)
+    snprintf(why, whylen, "out of memory");
+  return script;
+}
+
+char *nft_device_script(const char *table, const char *ifname,
+                        const uint8_t my_addr[4], bool udp,
+                        uint16_t relay_port, const uint8_t target[4],
+                        uint16_t target_port, char *why, size_t whylen)
+{
+  if (check_all(table, ifname, NULL, 0, why, whylen) < 0)
+    return NULL;
+  if (!relay_port || !target_port || target[0] != 127) {
+    snprintf(why, whylen, "the device's NAT needs ports and a loopback "
+             "target (got %u.%u.%u.%u:%u from port %u)", target[0], target[1],
+             target[2], target[3], target_port, relay_port);
+    return NULL;
+  }
+  const uint8_t *m = my_addr;
+  struct text t;
+  text_init(&t);
+  put_replace_header(&t, table);
+  put(&t, "table inet %s {\n", table);
+  put(&t, "\tchain guard {\n\t\ttype filter hook prerouting priority -150; "
+          "policy accept;\n"
+          "\t\tiifname \"%s\" meta nfproto != ipv4 drop\n"
+          "\t\tiifname \"%s\" ip daddr != %u.%u.%u.%u drop\n\t}\n",
+      ifname, ifname, m[0], m[1], m[2], m[3]);
+  put(&t, "\tchain to_service {\n\t\ttype nat hook prerouting priority "
+          "-100; policy accept;\n"
+          "\t\tiifname \"%s\" ip daddr %u.%u.%u.%u %s dport %u dnat ip to "
+          "%u.%u.%u.%u:%u\n\t}\n",
+      ifname, m[0], m[1], m[2], m[3], udp ? "udp" : "tcp", relay_port,
+      target[0], target[1], target[2], target[3], target_port);
   put(&t, "}\n");
   char *script = text_finish(&t);
   if (!script)

@@ -177,10 +177,12 @@ int rtnl_build_route(void *buf, size_t buflen, uint32_t seq, int ifindex,
 
 /* "from PREFIX lookup TABLE" at priority, added or (del) removed. */
 int rtnl_build_rule(void *buf, size_t buflen, uint32_t seq, bool del,
-                    const struct wg_prefix *from, uint32_t table,
-                    uint32_t priority)
+                    const struct wg_rule *r)
 {
-  if (!prefix_ok(from) || table == 0)
+  const struct wg_prefix *from = &r->from, *to = r->has_to ? &r->to : NULL;
+  if (!prefix_ok(from) || r->table == 0 ||
+      (to && (!prefix_ok(to) || to->family != from->family)) ||
+      (r->sport && r->ip_proto != IPPROTO_TCP && r->ip_proto != IPPROTO_UDP))
     return -1;
   uint16_t flags = NLM_F_REQUEST | NLM_F_ACK;
   if (!del)
@@ -193,12 +195,20 @@ int rtnl_build_rule(void *buf, size_t buflen, uint32_t seq, bool del,
   struct fib_rule_hdr *frh = mnl_nlmsg_get_payload(nlh);
   frh->family = (uint8_t)from->family;
   frh->src_len = from->bits;
-  frh->table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC;
+  frh->dst_len = to ? to->bits : 0;
+  frh->table = r->table < 256 ? (uint8_t)r->table : RT_TABLE_UNSPEC;
   frh->action = FR_ACT_TO_TBL;
+  struct fib_rule_port_range ports = {r->sport, r->sport};
   if (!mnl_attr_put_check(nlh, buflen, FRA_SRC, addr_len(from->family),
                           from->addr) ||
-      !mnl_attr_put_u32_check(nlh, buflen, FRA_TABLE, table) ||
-      !mnl_attr_put_u32_check(nlh, buflen, FRA_PRIORITY, priority))
+      (to && !mnl_attr_put_check(nlh, buflen, FRA_DST,
+                                 addr_len(to->family), to->addr)) ||
+      (r->ip_proto &&
+       !mnl_attr_put_u8_check(nlh, buflen, FRA_IP_PROTO, r->ip_proto)) ||
+      (r->sport && !mnl_attr_put_check(nlh, buflen, FRA_SPORT_RANGE,
+                                       sizeof ports, &ports)) ||
+      !mnl_attr_put_u32_check(nlh, buflen, FRA_TABLE, r->table) ||
+      !mnl_attr_put_u32_check(nlh, buflen, FRA_PRIORITY, r->priority))
     return -1;
   return (int)nlh->nlmsg_len;
 }
@@ -435,32 +445,38 @@ int rtnl_route_add(const char *ifname, const struct wg_prefix *dst, char *why,
   return rtnl_route_add_table(ifname, dst, RT_TABLE_MAIN, why, whylen);
 }
 
-static int rule_change(bool del, const struct wg_prefix *from, uint32_t table,
-                       uint32_t priority, char *why, size_t whylen)
+static int rule_change(bool del, const struct wg_rule *r, char *why,
+                       size_t whylen)
 {
-  char text[INET6_ADDRSTRLEN + 8], doing[160];
-  format_prefix(from, text, sizeof text);
-  snprintf(doing, sizeof doing, "%s rule from %s lookup %u",
-           del ? "deleting" : "adding", text, table);
+  char text[INET6_ADDRSTRLEN + 8], to_text[INET6_ADDRSTRLEN + 12] = "";
+  char port_text[32] = "", doing[240];
+  format_prefix(&r->from, text, sizeof text);
+  if (r->has_to) {
+    char t[INET6_ADDRSTRLEN + 8];
+    format_prefix(&r->to, t, sizeof t);
+    snprintf(to_text, sizeof to_text, " to %s", t);
+  }
+  if (r->sport)
+    snprintf(port_text, sizeof port_text, " ipproto %s sport %u",
+             r->ip_proto == IPPROTO_UDP ? "udp" : "tcp", r->sport);
+  snprintf(doing, sizeof doing, "%s rule from %s%s%s lookup %u",
+           del ? "deleting" : "adding", text, to_text, port_text, r->table);
   char buf[MSG_SIZE];
-  int len = rtnl_build_rule(buf, sizeof buf, next_seq(), del, from, table,
-                            priority);
+  int len = rtnl_build_rule(buf, sizeof buf, next_seq(), del, r);
   if (len < 0) {
-    snprintf(why, whylen, "%s: not an IPv4 or IPv6 prefix", doing);
+    snprintf(why, whylen, "%s: not a valid rule", doing);
     return -EINVAL;
   }
   struct ack ack;
   return report(talk(buf, (size_t)len, &ack), &ack, doing, why, whylen);
 }
 
-int rtnl_rule_add(const struct wg_prefix *from, uint32_t table,
-                  uint32_t priority, char *why, size_t whylen)
+int rtnl_rule_add(const struct wg_rule *rule, char *why, size_t whylen)
 {
-  return rule_change(false, from, table, priority, why, whylen);
+  return rule_change(false, rule, why, whylen);
 }
 
-int rtnl_rule_del(const struct wg_prefix *from, uint32_t table,
-                  uint32_t priority, char *why, size_t whylen)
+int rtnl_rule_del(const struct wg_rule *rule, char *why, size_t whylen)
 {
-  return rule_change(true, from, table, priority, why, whylen);
+  return rule_change(true, rule, why, whylen);
 }

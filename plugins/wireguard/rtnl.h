@@ -28,12 +28,20 @@ int rtnl_route_add(const char *ifname, const struct wg_prefix *dst, char *why,
 /* The same in routing table `table` (1..2^32-1). */
 int rtnl_route_add_table(const char *ifname, const struct wg_prefix *dst,
                          uint32_t table, char *why, size_t whylen);
-/* Policy routing: "from PREFIX lookup TABLE" at priority. Deleting one
- * that is not there: -ENOENT. */
-int rtnl_rule_add(const struct wg_prefix *from, uint32_t table,
-                  uint32_t priority, char *why, size_t whylen);
-int rtnl_rule_del(const struct wg_prefix *from, uint32_t table,
-                  uint32_t priority, char *why, size_t whylen);
+/* A policy routing rule: "from PREFIX [to PREFIX] [ipproto P sport N]
+ * lookup TABLE" at priority. */
+struct wg_rule {
+  struct wg_prefix from;
+  bool has_to;
+  struct wg_prefix to;    /* same family as from */
+  uint8_t ip_proto;       /* IPPROTO_TCP/UDP with sport; 0: any */
+  uint16_t sport;         /* 0: any */
+  uint32_t table;         /* 1..2^32-1 */
+  uint32_t priority;
+};
+/* Deleting one that is not there: -ENOENT. */
+int rtnl_rule_add(const struct wg_rule *rule, char *why, size_t whylen);
+int rtnl_rule_del(const struct wg_rule *rule, char *why, size_t whylen);
 
 /* The message builders the calls above send, for tests. Length or -1. */
 int rtnl_build_link_create(void *buf, size_t buflen, uint32_t seq,
@@ -45,7 +53,6 @@ int rtnl_build_route(void *buf, size_t buflen, uint32_t seq, int ifindex,
 int rtnl_build_route_table(void *buf, size_t buflen, uint32_t seq, int ifindex,
                            const struct wg_prefix *dst, uint32_t table);
 int rtnl_build_rule(void *buf, size_t buflen, uint32_t seq, bool del,
-                    const struct wg_prefix *from, uint32_t table,
-                    uint32_t priority);
+                    const struct wg_rule *rule);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "kernel_path.h"
 #include "rtnl.h"
 #include "server_internal.h"
 #include "splice.h"
@@ -45,6 +46,7 @@ int srv_sync_firewall(struct wg_server *srv)
   if (!devs)
     return -1;
   size_t i = 0;
+  bool forwards = kernel_path_host_forwards();
   for (struct srv_tunnel *st = srv->tunnels; st; st = st->next, i++) {
     snprintf(devs[i].tunnel_id, sizeof devs[i].tunnel_id, "%s", st->id);
     memcpy(devs[i].addr, st->addr, 4);
@@ -52,6 +54,20 @@ int srv_sync_firewall(struct wg_server *srv)
     devs[i].port_count = st->reach_count;
     devs[i].relay_port = st->session ? st->relay_port : 0;
     devs[i].relay_udp = st->udp != NULL;
+    /* The kernel path opens once the device's relay is known, and shuts
+     * with its session: then the core's listener refuses, as before. */
+    if (st->publish.port && devs[i].relay_port) {
+      devs[i].publish = st->publish;
+      devs[i].publish.from_other_hosts = forwards;
+      if (!forwards && !srv->said_no_forwarding) {
+        srv->said_no_forwarding = true;
+        h->log(h, WEFT_LOG_INFO,
+               "this host does not forward IPv4: public connections made "
+               "on it take the kernel path, those from other hosts the "
+               "relay through weft (net.ipv4.ip_forward=1 gives them the "
+               "kernel path too)");
+      }
+    }
   }
   char why[512];
   char *script = nft_ruleset(srv->table, srv->backend.ifname, devs, n, why,
@@ -302,6 +318,23 @@ static void hand_params(struct wg_server *srv, const struct srv_tunnel *st,
     t->add_param(t->param_ctx, "wg_endpoint", conf->endpoint);
 }
 
+/* Whether the tunnel's published port takes the kernel path, said once. */
+static void choose_path(struct wg_server *srv, struct srv_tunnel *st,
+                        const struct weft_tunnel_info *t)
+{
+  const struct weft_host *h = host_of(srv);
+  char why[160];
+  if (!strcmp(srv->wg->conf->kernel_path, "off") || !t->public_port)
+    return;
+  if (kernel_path_of(t, &st->publish, why, sizeof why) != 0)
+    h->log(h, WEFT_LOG_INFO, "tunnel %s: its public port is relayed "
+           "through weft: %s", st->id, why);
+  else
+    h->log(h, WEFT_LOG_INFO, "tunnel %s: %s port %u goes to the device by "
+           "kernel NAT once it is connected", st->id, t->public_proto,
+           t->public_port);
+}
+
 int wg_server_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
                           void **tunnel_ctx)
 {
@@ -357,6 +390,7 @@ int wg_server_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
   }
   if (t->add_param)
     hand_params(srv, st, t);
+  choose_path(srv, st, t);
   st->next = srv->tunnels;
   srv->tunnels = st;
   srv_sync_firewall(srv);

@@ -35,6 +35,7 @@ struct srv_tunnel {
   bool peer_added;
   uint64_t last_bytes;        /* the device's nft counter at the last poll */
   bool bytes_known;
+  struct nft_publish publish; /* its kernel path (port 0: none) */
 };
 
 /* A device's session: an upgraded control-port connection that carries
@@ -68,6 +69,7 @@ struct wg_server {
   bool swept;                 /* stale tunnel files removed */
   bool up;                    /* the interface exists (first tunnel on) */
   bool restore_failed;        /* a restored tunnel did not open: no sweep */
+  bool said_no_forwarding;    /* logged that the kernel path is local only */
   uint64_t sessions_total, refused;
 };
 

@@ -51,6 +51,12 @@ static const struct weft_option wireguard_options[] = {
      offsetof(struct wireguard_conf, activity_poll_ms), "10s",
      "server: how often operator traffic to devices is checked for the idle "
      "timer", NULL, 200, 3600000, 0},
+    {"kernel_path", WEFT_OPT_ENUM, offsetof(struct wireguard_conf, kernel_path),
+     "auto",
+     "published ports NATed by the kernel straight to the device (server) "
+     "and on to a loopback service (device), so no byte passes through "
+     "weft; off: relay every connection through weft",
+     "auto|off", 0, 0, 0},
     WEFT_OPTIONS_END,
 };
 

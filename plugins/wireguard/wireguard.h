@@ -42,6 +42,7 @@ struct wireguard_conf {
   int64_t reconnect_min_ms;
   int64_t reconnect_max_ms;
   int64_t activity_poll_ms;
+  const char *kernel_path;
 };
 
 struct wg_server;

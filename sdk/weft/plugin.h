@@ -52,6 +52,9 @@
  *        remote (local_host/port, remote_host/port).
  *   1.3  weft_tunnel_info.reach_ports; server_tunnel_reach (an ACL change
  *        on a live tunnel).
+ *   1.4  weft_tunnel_info.public_allow and public_conns_per_ip (the public
+ *        port's source policy, for a plugin that carries public
+ *        connections itself, e.g. in the kernel).
  */
 #ifndef WEFT_PLUGIN_H
 #define WEFT_PLUGIN_H
@@ -67,7 +70,7 @@
 #include <weft/stream.h>
 
 #define WEFT_ABI_MAJOR 1
-#define WEFT_ABI_MINOR 3
+#define WEFT_ABI_MINOR 4
 
 /* The symbol the loader looks up in every plugin. */
 #define WEFT_PLUGIN_ENTRY_SYMBOL "weft_plugin_entry"
@@ -137,6 +140,15 @@ struct weft_tunnel_info {
   /* Server side (1.3): the device's ports its ACL lets operators reach,
    * as "22,80,8000-8100" ("" for none). Client side: NULL. */
   const char *reach_ports;
+  /* Server side (1.4): who may connect to the public port, as the core's
+   * own listener checks it: NULL for anyone, else comma-separated prefixes
+   * ("192.0.2.0/24,2001:db8::/32"; IPv4 never in ::ffff: form; "" for no
+   * one), and how
+   * many connections one source address may hold at once. A plugin that
+   * carries public connections without the core's listener (e.g. with
+   * kernel NAT) must apply both. Client side: NULL and 0. */
+  const char *public_allow;
+  unsigned public_conns_per_ip;
 };
 
 /* True when the core that built `info` filled `field` (check it before

@@ -1044,8 +1044,8 @@ Test(rtnl_build, source_rule)
   struct wg_prefix from = prefix("10.1.0.7", 32);
   char buf[512];
   for (int del = 0; del < 2; del++) {
-    int len = rtnl_build_rule(buf, sizeof buf, 6, del, &from, 0x57460007u,
-                              5180);
+    struct wg_rule r = {.from = from, .table = 0x57460007u, .priority = 5180};
+    int len = rtnl_build_rule(buf, sizeof buf, 6, del, &r);
     cr_assert_gt(len, 0);
     const struct nlmsghdr *nlh = (const void *)buf;
     cr_assert_eq(nlh->nlmsg_type, del ? RTM_DELRULE : RTM_NEWRULE);
@@ -1063,10 +1063,43 @@ Test(rtnl_build, source_rule)
     expect_u32(tb[FRA_TABLE], 0x57460007u, "FRA_TABLE");
     expect_u32(tb[FRA_PRIORITY], 5180, "FRA_PRIORITY");
   }
-  struct wg_prefix wide = prefix("10.1.0.7", 33);
-  cr_assert_eq(rtnl_build_rule(buf, sizeof buf, 6, false, &wide, 7, 1), -1);
-  cr_assert_eq(rtnl_build_rule(buf, sizeof buf, 6, false, &from, 0, 1), -1);
-  cr_assert_eq(rtnl_build_rule(buf, 20, 6, false, &from, 7, 1), -1);
+  struct wg_rule wide = {.from = prefix("10.1.0.7", 33), .table = 7};
+  cr_assert_eq(rtnl_build_rule(buf, sizeof buf, 6, false, &wide), -1);
+  struct wg_rule no_table = {.from = from};
+  cr_assert_eq(rtnl_build_rule(buf, sizeof buf, 6, false, &no_table), -1);
+  struct wg_rule ok = {.from = from, .table = 7};
+  cr_assert_eq(rtnl_build_rule(buf, 20, 6, false, &ok), -1);
+}
+
+/* The device's second rule: replies from its loopback service (kernel
+ * NAT) to the server's /32, told apart from other tunnels' by port. */
+Test(rtnl_build, reply_rule)
+{
+  struct wg_rule r = {.from = prefix("127.0.0.0", 8), .has_to = true,
+                      .to = prefix("10.1.255.254", 32),
+                      .ip_proto = IPPROTO_TCP, .sport = 8080, .table = 7,
+                      .priority = 5179};
+  char buf[512];
+  int len = rtnl_build_rule(buf, sizeof buf, 6, false, &r);
+  cr_assert_gt(len, 0);
+  const struct nlmsghdr *nlh = (const void *)buf;
+  const struct fib_rule_hdr *frh = mnl_nlmsg_get_payload(nlh);
+  cr_assert_eq(frh->src_len, 8);
+  cr_assert_eq(frh->dst_len, 32);
+  attrs tb;
+  collect(nlh, sizeof *frh, tb);
+  cr_assert_eq(present(tb), 6);
+  expect_bytes(tb[FRA_SRC], r.from.addr, 4, "FRA_SRC");
+  expect_bytes(tb[FRA_DST], r.to.addr, 4, "FRA_DST");
+  cr_assert_eq(mnl_attr_get_u8(tb[FRA_IP_PROTO]), IPPROTO_TCP);
+  const struct fib_rule_port_range want = {8080, 8080};
+  expect_bytes(tb[FRA_SPORT_RANGE], &want, sizeof want, "FRA_SPORT_RANGE");
+  struct wg_rule bad = r;
+  bad.to = prefix("::1", 128);
+  cr_assert_eq(rtnl_build_rule(buf, sizeof buf, 6, false, &bad), -1);
+  bad = r;
+  bad.ip_proto = 0; /* a port needs its protocol */
+  cr_assert_eq(rtnl_build_rule(buf, sizeof buf, 6, false, &bad), -1);
 }
 
 Test(rtnl_build, refuses_bad_values)

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../plugins/wireguard/kernel_path.h"
 #include "../../plugins/wireguard/nft.h"
 
 static struct nft_device device(const char *id, uint8_t last_octet,
@@ -153,6 +154,143 @@ Test(nft_script, delete_script)
   cr_assert_null(nft_delete_script(NULL));
 }
 
+/* ---- the kernel path of published ports ---------------------------------- */
+
+static struct nft_device published(const char *id, uint8_t last_octet,
+                                   uint16_t relay, uint16_t port)
+{
+  struct nft_device d = device(id, last_octet, relay);
+  d.publish = (struct nft_publish){.port = port, .conns_per_ip = 16};
+  return d;
+}
+
+Test(nft_publish, local_only)
+{
+  struct nft_device d = published("pub", 5, 41000, 2222);
+  char *s = script_for(&d, 1);
+  const char *want_policy =
+      "\tset cap_pub {\n\t\ttype ipv4_addr; size 65535; flags dynamic;\n"
+      "\t}\n"
+      "\tchain pub_pub {\n"
+      "\t\tct state new add @cap_pub { ip saddr ct count over 16 } reject "
+      "with tcp reset\n"
+      "\t}\n";
+  cr_assert_not_null(strstr(s, want_policy), "%s", s);
+  const char *want_local =
+      "\tchain public_local {\n"
+      "\t\ttype filter hook output priority -150; policy accept;\n"
+      "\t\tmeta nfproto != ipv4 return\n"
+      "\t\tip daddr 127.0.0.0/8 return\n"
+      "\t\tfib daddr type != local return\n"
+      "\t\ttcp dport 2222 jump pub_pub\n"
+      "\t}\n"
+      "\tchain dnat_local {\n"
+      "\t\ttype nat hook output priority -100; policy accept;\n"
+      "\t\tmeta nfproto != ipv4 return\n"
+      "\t\tip daddr 127.0.0.0/8 return\n"
+      "\t\tfib daddr type != local return\n"
+      "\t\ttcp dport 2222 dnat ip to 10.99.0.5:41000\n"
+      "\t}\n";
+  cr_assert_not_null(strstr(s, want_local), "%s", s);
+  cr_assert_not_null(strstr(s, "oifname \"wg-weft0\" ct status dnat "
+                               "masquerade"), "%s", s);
+  /* Without forwarding, nothing from other hosts is NATed or forwarded. */
+  cr_assert_null(strstr(s, "prerouting"), "%s", s);
+  cr_assert_null(strstr(s, "ct direction reply"), "%s", s);
+  free(s);
+}
+
+Test(nft_publish, other_hosts_allowlist_bind_udp)
+{
+  struct nft_device d[2] = {published("a1", 5, 41000, 2222),
+                            published("u1", 6, 41001, 5353)};
+  d[0].publish.from_other_hosts = true;
+  d[0].publish.bind[0] = 192, d[0].publish.bind[1] = 0;
+  d[0].publish.bind[2] = 2, d[0].publish.bind[3] = 1;
+  d[0].publish.restricted = true;
+  d[0].publish.allow[0] = (struct nft_prefix4){{198, 51, 100, 0}, 24};
+  d[0].publish.allow[1] = (struct nft_prefix4){{203, 0, 113, 9}, 32};
+  d[0].publish.allow_count = 2;
+  d[1].relay_udp = d[1].publish.udp = true;
+  d[1].publish.restricted = true; /* nobody: an IPv6-only allowlist */
+  char *s = script_for(d, 2);
+  cr_assert_not_null(strstr(s, "\t\tip saddr != { 198.51.100.0/24, "
+                               "203.0.113.9/32 } drop\n"), "%s", s);
+  cr_assert_not_null(strstr(s, "\tchain pub_u1 {\n\t\tdrop\n\t}\n"), "%s",
+                     s);
+  cr_assert_null(strstr(s, "cap_u1"), "udp has no connections to cap: %s", s);
+  cr_assert_not_null(strstr(s, "ip daddr 192.0.2.1 tcp dport 2222 dnat ip to "
+                               "10.99.0.5:41000"), "%s", s);
+  cr_assert_not_null(strstr(s, "udp dport 5353 dnat ip to 10.99.0.6:41001"),
+                     "%s", s);
+  /* From other hosts: a1 only, never from the interface itself. */
+  cr_assert_not_null(strstr(s, "type nat hook prerouting priority -100"), "%s",
+                     s);
+  cr_assert_not_null(strstr(s, "\t\tiifname \"wg-weft0\" return\n"), "%s", s);
+  cr_assert_eq(occurrences(s, "dnat ip to 10.99.0.5:41000"), 2, "%s", s);
+  cr_assert_eq(occurrences(s, "dnat ip to 10.99.0.6:41001"), 1, "%s", s);
+  cr_assert_not_null(
+      strstr(s, "\t\tiifname != \"wg-weft0\" oifname \"wg-weft0\" ip daddr "
+                "10.99.0.5 tcp dport 41000 ct status dnat counter name "
+                "\"weft_a1\" accept\n"
+                "\t\tiifname \"wg-weft0\" oifname != \"wg-weft0\" ip saddr "
+                "10.99.0.5 tcp sport 41000 ct status dnat ct direction reply "
+                "accept\n"
+                "\t\tiifname \"wg-weft0\" drop\n"),
+      "%s", s);
+  free(s);
+}
+
+Test(nft_publish, device_script)
+{
+  char why[256] = "";
+  const uint8_t me[4] = {10, 99, 0, 5}, lo[4] = {127, 0, 0, 1};
+  char *s = nft_device_script("weft_wftab", "wftab", me, false, 41000, lo,
+                              8080, why, sizeof why);
+  cr_assert_not_null(s, "%s", why);
+  cr_assert_str_eq(
+      s, "table inet weft_wftab {}\n"
+         "delete table inet weft_wftab\n"
+         "table inet weft_wftab {\n"
+         "\tchain guard {\n"
+         "\t\ttype filter hook prerouting priority -150; policy accept;\n"
+         "\t\tiifname \"wftab\" meta nfproto != ipv4 drop\n"
+         "\t\tiifname \"wftab\" ip daddr != 10.99.0.5 drop\n"
+         "\t}\n"
+         "\tchain to_service {\n"
+         "\t\ttype nat hook prerouting priority -100; policy accept;\n"
+         "\t\tiifname \"wftab\" ip daddr 10.99.0.5 tcp dport 41000 dnat ip "
+         "to 127.0.0.1:8080\n"
+         "\t}\n"
+         "}\n");
+  free(s);
+  const uint8_t lan[4] = {192, 168, 1, 5};
+  cr_assert_null(nft_device_script("weft_wftab", "wftab", me, false, 41000,
+                                   lan, 8080, why, sizeof why));
+  cr_assert_not_null(strstr(why, "192.168.1.5"), "%s", why);
+  cr_assert_null(nft_device_script("weft_wftab", "wf\"ab", me, true, 41000,
+                                   lo, 8080, why, sizeof why));
+}
+
+Test(kernel_path, allowlist_text)
+{
+  struct nft_prefix4 a[4];
+  cr_assert_eq(kernel_path_allow("", a, 4), 0);
+  cr_assert_eq(kernel_path_allow("10.0.0.0/8,2001:db8::/32,192.0.2.7", a, 4),
+               2);
+  cr_assert_eq(a[0].addr[0], 10);
+  cr_assert_eq(a[0].bits, 8);
+  cr_assert_eq(a[1].addr[3], 7);
+  cr_assert_eq(a[1].bits, 32);
+  cr_assert_eq(kernel_path_allow("::/0", a, 4), 0, "IPv6 only: no IPv4");
+  cr_assert_eq(kernel_path_allow("0.0.0.0/0", a, 4), 1);
+  const char *bad[] = {"10.0.0.0/33", "10.0.0/8", "10.0.0.0/", "x", ",",
+                       "10.0.0.1,", "10.0.0.0/8x", "1.2.3.4,,5.6.7.8",
+                       "1.1.1.1,2.2.2.2,3.3.3.3,4.4.4.4,5.5.5.5"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    cr_assert_eq(kernel_path_allow(bad[i], a, 4), -1, "%s", bad[i]);
+}
+
 /* nft_ruleset refuses, and its why names the bad value. */
 static void refused(const char *table, const char *ifname,
                     const struct nft_device *devs, size_t count,
@@ -220,6 +358,22 @@ Test(nft_script, bad_devices_refused)
   memset(d.tunnel_id, 'a', sizeof d.tunnel_id);
   char why[256] = "";
   cr_assert_null(nft_ruleset("weft", "wg0", &d, 1, why, sizeof why));
+}
+
+Test(nft_publish, refused)
+{
+  struct nft_device d = published("p", 5, 0, 2222);
+  refused("weft", "wg0", &d, 1, "no tcp relay port");
+  d = published("p", 5, 41000, 2222);
+  d.publish.udp = true;
+  refused("weft", "wg0", &d, 1, "no udp relay port");
+  d = published("p", 5, 41000, 2222);
+  d.publish.restricted = true;
+  d.publish.allow_count = 1;
+  d.publish.allow[0].bits = 33;
+  refused("weft", "wg0", &d, 1, "/33");
+  d.publish.allow_count = NFT_MAX_ALLOW + 1;
+  refused("weft", "wg0", &d, 1, "65 allowed");
 }
 
 Test(nft_script, apply_without_script)
@@ -595,6 +749,38 @@ Test(nft_live, apply_replace_count_delete)
                "still there: %s", out);
   cr_assert_eq(in_ns(ns, op_counters, LIVE_TABLE, out), -1);
   cr_assert_neq(out[0], '\0');
+  stop_holder(ns);
+}
+
+/* The kernel takes the published rules and the device's table as written
+ * (fib, ct count, reject in prerouting, nat chains in an inet table). */
+Test(nft_live, published_and_device_tables)
+{
+  pid_t ns = live_namespace();
+  static char out[OUT_LEN];
+  struct nft_device d[2] = {published("a1", 5, 41000, 2222),
+                            published("u1", 6, 41001, 5353)};
+  d[0].publish.from_other_hosts = true;
+  d[0].publish.restricted = true;
+  d[0].publish.allow[0] = (struct nft_prefix4){{198, 51, 100, 0}, 24};
+  d[0].publish.allow_count = 1;
+  d[1].relay_udp = d[1].publish.udp = true;
+  char *s = live_script(d, 2);
+  apply_in(ns, s, out);
+  free(s);
+  cr_assert_eq(in_ns(ns, op_list, "list table inet " LIVE_TABLE, out), 0);
+  cr_assert_not_null(strstr(out, "dnat ip to 10.99.0.5:41000"), "%s", out);
+  cr_assert_not_null(strstr(out, "ct count over 16"), "%s", out);
+  char why[256];
+  const uint8_t me[4] = {10, 99, 0, 5}, lo[4] = {127, 0, 0, 1};
+  s = nft_device_script("weft_dev", LIVE_IF, me, true, 41000, lo, 53, why,
+                        sizeof why);
+  cr_assert_not_null(s, "%s", why);
+  apply_in(ns, s, out);
+  free(s);
+  cr_assert_eq(in_ns(ns, op_list, "list table inet weft_dev", out), 0);
+  cr_assert_not_null(strstr(out, "udp dport 41000 dnat ip to 127.0.0.1:53"),
+                     "%s", out);
   stop_holder(ns);
 }
 
