@@ -798,6 +798,7 @@ static void interface_name(const char *id, char *out, size_t len)
 
 static void teardown(struct cl_tunnel *ct)
 {
+  device_nat_remove(ct); /* first: it needs to know which relay it was */
   if (ct->relay) {
     relay_close(ct->relay);
     ct->relay = NULL;
@@ -806,7 +807,6 @@ static void teardown(struct cl_tunnel *ct)
     udp_relay_close(ct->udp_relay);
     ct->udp_relay = NULL;
   }
-  device_nat_remove(ct);
   if (ct->backend_open) {
     drop_rule(ct);
     wg_backend_close(&ct->backend);

@@ -169,6 +169,25 @@ cmp -s "$TMP/got" "$TMP/www/blob" && pass "HTTP body matches" || fail "HTTP body
 check "UDP through the public port: 4 peers, every answer to its own sender" 0 in_srv timeout 60 python3 "$NETKIT" udp-check 10.99.1.1 33014 4 20
 check "B's service through its public port" 0 in_srv timeout 60 python3 "$NETKIT" roundtrip 10.99.1.1 33012 1
 
+# ---- the kernel path: the public port is NATed to A's relay port on its
+# /32, and A NATs that on to its loopback service: no byte through weft
+NFT_SRV=$(in_srv nft list table inet "$TABLE")
+grep -q "tcp dport 33010 dnat ip to $A_ECHO:$ECHO" <<<"$NFT_SRV" && grep -q "udp dport 33014 dnat ip to " <<<"$NFT_SRV" &&
+  pass "the server NATs A's public ports (tcp and udp) to A's /32" || fail "no NAT rule: $NFT_SRV"
+grep -q "ct count over 1024 } reject" <<<"$NFT_SRV" && pass "with the per-source cap of the core's listener" || fail "no cap: $NFT_SRV"
+in_a nft list ruleset | grep -q "tcp dport $ECHO dnat ip to 127.0.0.1:$ECHO" &&
+  pass "A NATs it on to its loopback service" || fail "A's table: $(in_a nft list ruleset)"
+in_a ip -4 rule show | grep -q "from 127.0.0.0/8 to 10.1.255.254 ipproto tcp sport $ECHO lookup" &&
+  pass "replies from A's service route back through A's interface" || fail "A's rules: $(in_a ip -4 rule show)"
+check "a client on another host (B's namespace, routed in) through A's public port" 0 in_b timeout 30 python3 "$NETKIT" roundtrip 10.99.1.1 33010 1
+TRAFFIC=$(in_srv bash -c "curl -sk -H \"Authorization: Bearer \$('$WEFT' login --device-id nosy '$CONN')\" https://127.0.0.1:$CTL/v1/tunnels")
+RELAYED=$(python3 -c '
+import json, sys
+for t in json.load(sys.stdin)["tunnels"]:
+    if t.get("remote", "").endswith(":33010"):
+        print(t["traffic"]["connections_total"])' <<<"$TRAFFIC")
+[ "$RELAYED" = 0 ] && pass "none of those connections passed through weft's relay" || fail "relayed: '$RELAYED' in $TRAFFIC"
+
 # ---- host-only reach: the server reaches A's allowed port, nothing else
 check "operator reaches A's allowed port 8022" 0 in_srv timeout 5 bash -c "exec 3<>/dev/tcp/$A_ECHO/8022; head -1 <&3"
 contains "and it answers" "hello from 8022"
@@ -238,7 +257,8 @@ case "$OUT" in *"$A_ECHO"*) fail "A's rules left: $OUT" ;; *) pass "A's rules re
 [ "$(ls "$STATE/plugins/wireguard/tunnels" | grep -c .)" -eq 1 ] && pass "the server forgot A's keys (B's stay)" ||
   fail "tunnel key files: $(ls "$STATE/plugins/wireguard/tunnels")"
 [ -z "$(in_a ip -o link show | grep wft)" ] && pass "A's interfaces gone" || fail "A left interfaces: $(in_a ip -o link show)"
-[ -z "$(in_a ip -4 rule show | grep "from 10\.1\.")" ] && pass "A's routing rules gone" || fail "A left rules: $(in_a ip -4 rule show)"
+[ -z "$(in_a ip -4 rule show | grep "from 10\.1\.\|from 127\.")" ] && pass "A's routing rules gone" || fail "A left rules: $(in_a ip -4 rule show)"
+[ -z "$(in_a nft list tables | grep weft)" ] && pass "A's NAT tables gone" || fail "A left tables: $(in_a nft list tables)"
 
 # ---- stop: interface and table gone; start: B comes back by itself
 kill "$SERVER"; wait "$SERVER" 2>/dev/null
@@ -273,6 +293,8 @@ wait_for 20 grep -q "up; this device is" "$TMP/b2.log" && pass "the restarted ag
 grep -q "removed interface $OLD_B_IF, left by a weft tunnel that did not stop" "$TMP/b2.log" &&
   pass "and removed the interface the killed one left" || fail "stale interface not removed: $(cat "$TMP/b2.log")"
 ! in_b ip link show "$OLD_B_IF" >/dev/null 2>&1 && pass "the stale interface is gone" || fail "stale interface $OLD_B_IF left"
+! in_b nft list tables | grep -q "weft_$OLD_B_IF" && pass "and its NAT table" || fail "stale table left: $(in_b nft list tables)"
+[ "$(in_b ip -4 rule show | grep -c "from 127\.")" -eq 1 ] && pass "one reply rule, the new agent's" || fail "reply rules: $(in_b ip -4 rule show)"
 grep -q "replaced by a new one" "$TMP/server4.log" && pass "the server says it replaced the tunnel" || fail "no replace line"
 B_ECHO=$(addr_of b2.log $ECHO)
 for i in $(seq 16); do in_srv timeout 2 bash -c "exec 3<>/dev/tcp/$B_ECHO/$ECHO; echo x >&3" 2>/dev/null; sleep 0.5; done
