@@ -3,10 +3,11 @@
 # script makes ("srv" 10.98.0.1 and "dev" 10.98.0.2, joined by a veth pair):
 #   1. bare wireguard-go, one per namespace, set up by hand with wg(8):
 #      iperf3 and wrk straight over the WireGuard addresses;
-#   2. weft's wireguard transport: weft server in srv, weft tunnel in dev,
+#   2. weft's wireguard transport (kernel_path = auto: NAT at both ends, no
+#      byte through weft): weft server in srv, weft tunnel in dev,
 #      services on dev's 127.0.0.1, measured through the published port
-#      (server relay -> WireGuard -> device relay), then with the services
-#      on 0.0.0.0 ("weft wg direct": the device relay steps aside);
+#      (server NAT -> WireGuard -> device NAT), then with the services
+#      on 0.0.0.0 ("weft wg direct": no NAT needed on the device);
 #      plus "first connect": ms from starting weft tunnel (fresh device id)
 #      to the first echoed byte through its published port;
 #   3. weft's websocket transport (wss, the default) on the same server.
