@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* A queued chunk of bytes a socket sent, waiting for the HTTP/2 stream. */
 struct chunk {
@@ -33,9 +34,17 @@ struct mux_stream {
   struct mux_stream *prev, *next;
 };
 
+/* nghttp2's few large blocks (see big_alloc) live in their own pages. */
+#define BIG_BLOCK 4096
+#define BIG_SLOTS 8
+
 struct mux {
   const struct weft_host *host;
   nghttp2_session *session;
+  struct {
+    void *p;
+    size_t len;
+  } big[BIG_SLOTS];
   bool opener;
   const struct mux_cbs *cbs;
   void *arg;
@@ -378,6 +387,80 @@ static int on_stream_close(nghttp2_session *session, int32_t id,
   return 0;
 }
 
+/* ---- nghttp2's memory ----
+ * A session allocates a 16 KiB frame buffer and a 4 KiB stream table when
+ * it is created; an idle session writes a few dozen bytes of the first and
+ * none of the second. From the heap, whose pages earlier allocations have
+ * already touched, both would be resident in full: from their own
+ * anonymous mappings, the kernel backs only the pages written. Blocks this
+ * large are few and long-lived (those two, and when they grow), so the
+ * mmap per block costs nothing that matters; they are remembered per
+ * session (a handful of slots; when those are taken, the heap). */
+
+static void *big_alloc(struct mux *m, size_t size, bool zero)
+{
+  for (size_t i = 0; i < BIG_SLOTS; i++) {
+    if (m->big[i].p)
+      continue;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+      break;
+    m->big[i].p = p; /* zeroed by the kernel */
+    m->big[i].len = size;
+    return p;
+  }
+  return zero ? calloc(1, size) : malloc(size);
+}
+
+/* The slot holding p, or -1 when p came from the heap. */
+static int big_slot(const struct mux *m, const void *p)
+{
+  for (int i = 0; p && i < BIG_SLOTS; i++)
+    if (m->big[i].p == p)
+      return i;
+  return -1;
+}
+
+static void *mem_malloc(size_t size, void *user)
+{
+  return size >= BIG_BLOCK ? big_alloc(user, size, false) : malloc(size);
+}
+
+static void mem_free(void *p, void *user)
+{
+  struct mux *m = user;
+  int i = big_slot(m, p);
+  if (i < 0) {
+    free(p);
+    return;
+  }
+  munmap(m->big[i].p, m->big[i].len);
+  m->big[i].p = NULL;
+}
+
+static void *mem_calloc(size_t n, size_t size, void *user)
+{
+  if (size && n > SIZE_MAX / size)
+    return NULL;
+  return n * size >= BIG_BLOCK ? big_alloc(user, n * size, true)
+                               : calloc(n, size);
+}
+
+static void *mem_realloc(void *p, size_t size, void *user)
+{
+  struct mux *m = user;
+  int i = big_slot(m, p);
+  if (i < 0)
+    return p ? realloc(p, size) : mem_malloc(size, m);
+  void *q = mem_malloc(size, m);
+  if (!q)
+    return NULL;
+  memcpy(q, p, m->big[i].len < size ? m->big[i].len : size);
+  mem_free(p, m);
+  return q;
+}
+
 /* ---- the session ---- */
 
 struct mux *mux_new(const struct weft_host *host, bool opener,
@@ -418,8 +501,10 @@ struct mux *mux_new(const struct weft_host *host, bool opener,
   if (!opener)
     nghttp2_option_set_stream_reset_rate_limit(opt, UINT64_MAX / 2,
                                                UINT64_MAX / 2);
-  int rc = opener ? nghttp2_session_client_new2(&m->session, cb, m, opt)
-                  : nghttp2_session_server_new2(&m->session, cb, m, opt);
+  nghttp2_mem mem = {m, mem_malloc, mem_free, mem_calloc, mem_realloc};
+  int rc = opener
+               ? nghttp2_session_client_new3(&m->session, cb, m, opt, &mem)
+               : nghttp2_session_server_new3(&m->session, cb, m, opt, &mem);
   nghttp2_session_callbacks_del(cb);
   nghttp2_option_del(opt);
   if (rc != 0) {
