@@ -212,18 +212,17 @@ static int read_params(struct cl_tunnel *ct, const struct weft_tunnel_info *t,
  * interface). The main table gets nothing: no default route, no LAN
  * routes, no DNS. */
 #define RULE_PRIORITY 5180
-static uint32_t route_table(const struct cl_tunnel *ct)
+static uint32_t route_table(const struct wg_prefix *addr)
 {
   /* Pools are /8 or narrower: the low 24 bits tell devices apart. */
-  return 0x57000000u | ((uint32_t)ct->addr.addr[1] << 16) |
-         ((uint32_t)ct->addr.addr[2] << 8) | ct->addr.addr[3];
+  return 0x57000000u | ((uint32_t)addr->addr[1] << 16) |
+         ((uint32_t)addr->addr[2] << 8) | addr->addr[3];
 }
 
 static struct wg_rule source_rule(const struct wg_prefix *addr)
 {
   return (struct wg_rule){.from = *addr,
-                          .table = route_table(&(struct cl_tunnel){
-                              .addr = *addr}),
+                          .table = route_table(addr),
                           .priority = RULE_PRIORITY};
 }
 
@@ -263,7 +262,7 @@ static int configure_interface(struct cl_tunnel *ct, char *why, size_t len)
   if (wg_backend_set(&ct->backend, &dev, &ct->peer, 1, why, len) != 0 ||
       rtnl_addr_add(ifname, &ct->addr, why, len) != 0 ||
       rtnl_link_up(ifname, why, len) != 0 ||
-      rtnl_route_add_table(ifname, &ct->server_addr, route_table(ct), why,
+      rtnl_route_add_table(ifname, &ct->server_addr, route_table(&ct->addr), why,
                            len) != 0 ||
       rtnl_rule_add(&rule, why, len) != 0)
     return -1;
@@ -317,14 +316,14 @@ static void device_nat_apply(struct cl_tunnel *ct)
            "relaying through weft: %s", ct->id[0] ? ct->id : "-", why);
     return;
   }
-  if (!ct->nat_on)
+  if (!ct->nat_on) {
     iface_record(ct, true);
-  if (!ct->nat_on)
     h->log(h, WEFT_LOG_INFO, "tunnel %s: port %u goes to %u.%u.%u.%u:%u by "
            "kernel NAT (table inet %s)", ct->id[0] ? ct->id : "-",
            ct->relay_port, ct->loopback_target[0], ct->loopback_target[1],
            ct->loopback_target[2], ct->loopback_target[3], ct->target_port,
            ct->table);
+  }
   ct->nat_on = true;
 }
 

@@ -285,11 +285,17 @@ static void put_public_guard(struct text *t, const char *ifname, bool remote)
   put(t, "\t\tfib daddr type != local return\n");
 }
 
+/* Whether the device's public port is NATed on this hook. */
+static bool on_hook(const struct nft_device *d, bool remote)
+{
+  return d->publish.port && (!remote || d->publish.from_other_hosts);
+}
+
 static bool any_published(const struct nft_device *devs, size_t count,
                           bool remote)
 {
   for (size_t i = 0; i < count; i++)
-    if (devs[i].publish.port && (!remote || devs[i].publish.from_other_hosts))
+    if (on_hook(&devs[i], remote))
       return true;
   return false;
 }
@@ -334,7 +340,7 @@ static void put_hook(struct text *t, const char *ifname,
          "policy accept;\n", name, hook);
   put_public_guard(t, ifname, remote);
   for (size_t i = 0; i < count; i++)
-    if (devs[i].publish.port && (!remote || devs[i].publish.from_other_hosts)) {
+    if (on_hook(&devs[i], remote)) {
       put_public_match(t, &devs[i].publish);
       put(t, " jump pub_%s\n", devs[i].tunnel_id);
     }
@@ -344,7 +350,7 @@ static void put_hook(struct text *t, const char *ifname,
   put_public_guard(t, ifname, remote);
   for (size_t i = 0; i < count; i++) {
     const struct nft_device *d = &devs[i];
-    if (d->publish.port && (!remote || d->publish.from_other_hosts)) {
+    if (on_hook(d, remote)) {
       put_public_match(t, &d->publish);
       put(t, " dnat ip to %u.%u.%u.%u:%u\n", d->addr[0], d->addr[1],
           d->addr[2], d->addr[3], d->relay_port);
