@@ -24,6 +24,9 @@ struct carrier_cbs {
   void (*on_h2)(void *arg, const uint8_t *data, size_t len);
   void (*on_datagram)(void *arg, const uint8_t *data, size_t len);
   void (*on_drained)(void *arg); /* the send backlog went low again */
+  /* True while the session carries nothing that a carrier's buffers
+   * would serve soon (no streams, no datagrams): they may be released. */
+  bool (*idle)(void *arg);
   /* The connection is over: the last callback. */
   void (*on_closed)(void *arg, uint16_t code, const char *why);
 };

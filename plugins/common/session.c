@@ -229,6 +229,15 @@ static void session_drained(void *arg)
     mux_flush(s->mux);
 }
 
+/* No streams and no UDP flows: the carrier may drop its buffers (they
+ * would be made again for each datagram of a UDP tunnel). */
+static bool session_idle(void *arg)
+{
+  struct session *s = arg;
+  return s->mux && mux_stream_count(s->mux) == 0 && !(s->st && s->st->udp) &&
+         !(s->ct && s->ct->udp);
+}
+
 static void start_session(struct session *s, bool opener)
 {
   const struct weft_host *h = s->ws->host;
@@ -312,6 +321,7 @@ static const struct carrier_cbs conn_cbs = {
     .on_h2 = session_h2,
     .on_datagram = session_datagram,
     .on_drained = session_drained,
+    .idle = session_idle,
     .on_closed = session_closed,
 };
 

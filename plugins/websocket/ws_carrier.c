@@ -47,6 +47,12 @@ static void on_drained(void *arg)
   c->cbs->on_drained(c->arg);
 }
 
+static bool idle(void *arg)
+{
+  struct carrier_conn *c = arg;
+  return c->cbs->idle && c->cbs->idle(c->arg);
+}
+
 static void on_closed(void *arg, uint16_t code, const char *why)
 {
   struct carrier_conn *c = arg;
@@ -59,6 +65,7 @@ static const struct ws_conn_cbs ws_cbs = {
     .on_open = on_open,
     .on_message = on_message,
     .on_drained = on_drained,
+    .idle = idle,
     .on_closed = on_closed,
 };
 

@@ -33,6 +33,12 @@ struct ws_conn {
   uint16_t code;             /* close code sent or received */
   char why[96];
   struct weft_timer *close_timer;
+  /* Where the frames wslay was given end (see release_if_idle). */
+  uint8_t hdr[14];           /* the header being read */
+  size_t hdr_len;
+  uint64_t payload_left;     /* of the frame being read */
+  bool in_message;           /* a data frame without FIN came */
+  unsigned busy;             /* inside wslay_event_recv */
 };
 
 /* ---- small helpers ---- */
@@ -260,6 +266,83 @@ static void protocol_error(struct ws_conn *c)
   }
 }
 
+/* ---- an idle connection without wslay ----
+ * wslay's context holds two fixed 4 KiB buffers. An idle connection (one
+ * whose session carries no streams) has no use for them: the context is
+ * freed between frames and made again for the next one, which costs a
+ * malloc every ping interval. wslay still reads every frame; we only walk
+ * the frame headers it is given, to know when it holds no part of one. */
+
+static int ws_new_context(struct ws_conn *c)
+{
+  int rc = c->client
+               ? wslay_event_context_client_init(&c->ws, &ws_callbacks, c)
+               : wslay_event_context_server_init(&c->ws, &ws_callbacks, c);
+  if (rc != 0) {
+    c->ws = NULL;
+    return -1;
+  }
+  wslay_event_config_set_max_recv_msg_length(c->ws, WS_MAX_MESSAGE);
+  return 0;
+}
+
+/* The context, made again if it was released; NULL when out of memory
+ * (the stream is closed then). */
+static wslay_event_context_ptr ws_context(struct ws_conn *c)
+{
+  if (!c->ws && ws_new_context(c) != 0)
+    c->host->stream_close(c->stream);
+  return c->ws;
+}
+
+/* Follows the frame boundaries in bytes wslay is about to read. */
+static void walk_frames(struct ws_conn *c, const uint8_t *p, size_t len)
+{
+  while (len) {
+    if (c->payload_left) {
+      size_t n = c->payload_left < len ? (size_t)c->payload_left : len;
+      c->payload_left -= n;
+      p += n;
+      len -= n;
+      continue;
+    }
+    c->hdr[c->hdr_len++] = *p++;
+    len--;
+    if (c->hdr_len < 2)
+      continue;
+    unsigned len7 = c->hdr[1] & 0x7f;
+    size_t ext = len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
+    size_t need = 2 + ext + (c->hdr[1] & 0x80 ? 4 : 0);
+    if (c->hdr_len < need)
+      continue;
+    uint64_t payload = ext ? 0 : len7;
+    for (size_t i = 0; i < ext; i++)
+      payload = payload << 8 | c->hdr[2 + i];
+    if ((c->hdr[0] & 0x08) == 0) /* a data frame: FIN ends the message */
+      c->in_message = !(c->hdr[0] & 0x80);
+    c->payload_left = payload;
+    c->hdr_len = 0;
+  }
+}
+
+/* Frees wslay's context when nothing is in it: no part of a frame or a
+ * message read, nothing to send, no closing begun, and the owner says
+ * the connection is idle. Never from inside wslay. */
+static void release_if_idle(struct ws_conn *c)
+{
+  if (!c->ws || c->busy || c->state != WS_OPEN || c->in || c->hdr_len ||
+      c->payload_left || c->in_message || !c->cbs->idle ||
+      wslay_event_want_write(c->ws) ||
+      wslay_event_get_queued_msg_count(c->ws) ||
+      !wslay_event_get_read_enabled(c->ws) ||
+      !wslay_event_get_write_enabled(c->ws) ||
+      wslay_event_get_close_sent(c->ws) ||
+      wslay_event_get_close_received(c->ws) || !c->cbs->idle(c->arg))
+    return;
+  wslay_event_context_free(c->ws);
+  c->ws = NULL;
+}
+
 static void take_input(struct ws_conn *c, const void *data, size_t len)
 {
   if (c->in_off == c->in_len)
@@ -278,7 +361,13 @@ static void take_input(struct ws_conn *c, const void *data, size_t len)
   }
   memcpy(c->in + c->in_len, data, len);
   c->in_len += len;
-  if (wslay_event_recv(c->ws) != 0) {
+  if (!ws_context(c))
+    return;
+  walk_frames(c, data, len);
+  c->busy++;
+  int rc = wslay_event_recv(c->ws);
+  c->busy--;
+  if (rc != 0) {
     protocol_error(c);
     return;
   }
@@ -299,6 +388,7 @@ static void take_input(struct ws_conn *c, const void *data, size_t len)
              c->code);
   }
   pump(c);
+  release_if_idle(c);
 }
 
 /* ---- the client's handshake ---- */
@@ -400,7 +490,7 @@ static void on_eof(void *ctx)
   struct ws_conn *c = ctx;
   if (!c->why[0])
     snprintf(c->why, sizeof c->why, "the connection was lost");
-  if (!c->code && c->ws && !wslay_event_get_close_received(c->ws))
+  if (!c->code && (!c->ws || !wslay_event_get_close_received(c->ws)))
     c->code = WSLAY_CODE_ABNORMAL_CLOSURE;
   finish(c);
 }
@@ -446,13 +536,10 @@ static struct ws_conn *conn_new(const struct weft_host *host,
   c->client = client;
   c->cbs = cbs;
   c->arg = arg;
-  int rc = client ? wslay_event_context_client_init(&c->ws, &ws_callbacks, c)
-                  : wslay_event_context_server_init(&c->ws, &ws_callbacks, c);
-  if (rc != 0) {
+  if (ws_new_context(c) != 0) {
     host->free(c);
     return NULL;
   }
-  wslay_event_config_set_max_recv_msg_length(c->ws, WS_MAX_MESSAGE);
   return c;
 }
 
@@ -541,12 +628,16 @@ size_t ws_conn_send(struct ws_conn *c, const void *data, size_t len)
     return ws_conn_backlog(c);
   struct wslay_event_msg msg = {
       .opcode = WSLAY_BINARY_FRAME, .msg = data, .msg_length = len};
+  if (!ws_context(c))
+    return 0;
   if (wslay_event_queue_msg(c->ws, &msg) != 0) {
     c->host->stream_close(c->stream);
     return 0;
   }
   pump(c);
-  return ws_conn_backlog(c);
+  size_t backlog = ws_conn_backlog(c);
+  release_if_idle(c);
+  return backlog;
 }
 
 size_t ws_conn_backlog(const struct ws_conn *c)
@@ -566,6 +657,8 @@ void ws_conn_close(struct ws_conn *c, uint16_t code, const char *reason)
   c->code = code;
   snprintf(c->why, sizeof c->why, "%s", reason ? reason : "closed");
   size_t rlen = reason ? strlen(reason) : 0;
+  if (!ws_context(c))
+    return;
   wslay_event_queue_close(c->ws, code, (const uint8_t *)reason,
                           rlen > 123 ? 123 : rlen);
   c->state = WS_CLOSING;

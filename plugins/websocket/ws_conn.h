@@ -22,6 +22,9 @@ struct ws_conn_cbs {
   void (*on_open)(void *arg);  /* the handshake completed (client side) */
   void (*on_message)(void *arg, const uint8_t *data, size_t len);
   void (*on_drained)(void *arg);  /* the send backlog went low again */
+  /* Optional: true when the connection is idle (no streams in it), so
+   * per-connection buffers may go until the next message. */
+  bool (*idle)(void *arg);
   /* The connection is over: the last callback. code is the close code
    * sent or received (0 if none), why a short reason for the log. */
   void (*on_closed)(void *arg, uint16_t code, const char *why);

@@ -49,8 +49,15 @@ static void on_closed(void *arg, uint16_t code, const char *why)
   (void)code, (void)why;
   s->closed = true;
 }
-static const struct ws_conn_cbs ws_cbs = {.on_message = on_message,
-                                          .on_closed = on_closed};
+/* Idle whenever no stream is open: wslay's context is released between
+ * frames and made again, as on a real idle session. */
+static bool idle(void *arg)
+{
+  struct session *s = arg;
+  return s->mux && mux_stream_count(s->mux) == 0;
+}
+static const struct ws_conn_cbs ws_cbs = {
+    .on_message = on_message, .idle = idle, .on_closed = on_closed};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
