@@ -11,10 +11,116 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
+
+/* ---- OpenSSL's memory ----
+ * A TLS connection takes blocks of 12-22 KiB for a moment, again and
+ * again: record buffers for each read and write (SSL_MODE_RELEASE_BUFFERS
+ * gives them back at once) and the handshake's message buffer. From the
+ * heap each came from its top, what a new connection keeps was placed
+ * after it, and its return left a hole that later allocations only partly
+ * filled: some 10 KiB per idle wss session, for good. Blocks that large
+ * get pages of their own instead, and the last few given back are kept
+ * for the next ones (no system call per record). Each block starts with
+ * a head saying how long it is and whether it is mapped (16 bytes, which
+ * keeps malloc's alignment). */
+struct block_head {
+  size_t len;     /* of the block, head included */
+  size_t mapped;  /* 1: its own pages, else from malloc */
+};
+#define MAP_MIN (12 * 1024)
+#define MAPS_KEPT 8
+
+static struct block_head *maps_kept[MAPS_KEPT];
+static size_t maps_kept_count;
+
+static struct block_head *map_block(size_t len)
+{
+  len = (len + 4095) & ~(size_t)4095;
+  /* The smallest kept block that fits, and not much bigger than asked. */
+  size_t best = MAPS_KEPT;
+  for (size_t i = 0; i < maps_kept_count; i++)
+    if (maps_kept[i]->len >= len && maps_kept[i]->len <= len + len / 4 &&
+        (best == MAPS_KEPT || maps_kept[i]->len < maps_kept[best]->len))
+      best = i;
+  if (best < MAPS_KEPT) {
+    struct block_head *h = maps_kept[best];
+    maps_kept[best] = maps_kept[--maps_kept_count];
+    return h;
+  }
+  struct block_head *h = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (h == MAP_FAILED)
+    return NULL;
+  h->len = len;
+  h->mapped = 1;
+  return h;
+}
+
+static void *ossl_malloc(size_t n, const char *file, int line)
+{
+  (void)file, (void)line;
+  if (n > SIZE_MAX / 2)
+    return NULL;
+  size_t len = n + sizeof(struct block_head);
+  struct block_head *h;
+  if (len >= MAP_MIN) {
+    h = map_block(len);
+  } else if ((h = malloc(len))) {
+    h->len = len;
+    h->mapped = 0;
+  }
+  return h ? h + 1 : NULL;
+}
+
+static void ossl_free(void *p, const char *file, int line)
+{
+  (void)file, (void)line;
+  if (!p)
+    return;
+  struct block_head *h = (struct block_head *)p - 1;
+  if (!h->mapped)
+    free(h);
+  else if (maps_kept_count < MAPS_KEPT)
+    maps_kept[maps_kept_count++] = h;
+  else
+    munmap(h, h->len);
+}
+
+static void *ossl_realloc(void *p, size_t n, const char *file, int line)
+{
+  if (!p)
+    return ossl_malloc(n, file, line);
+  if (n > SIZE_MAX / 2)
+    return NULL;
+  struct block_head *h = (struct block_head *)p - 1;
+  size_t have = h->len - sizeof *h;
+  if (!h->mapped && n + sizeof *h < MAP_MIN) {
+    h = realloc(h, n + sizeof *h);
+    if (!h)
+      return NULL;
+    h->len = n + sizeof *h;
+    return h + 1;
+  }
+  if (h->mapped && n <= have)
+    return p;
+  void *q = ossl_malloc(n, file, line);
+  if (q) {
+    memcpy(q, p, have < n ? have : n);
+    ossl_free(p, file, line);
+  }
+  return q;
+}
+
+void tls_memory_init(void)
+{
+  /* Fails (and changes nothing) once OpenSSL has allocated. */
+  CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free);
+}
 
 static void openssl_error(char *err, size_t errlen, const char *what)
 {
