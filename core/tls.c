@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +36,8 @@ struct block_head {
 #define MAP_MIN (12 * 1024)
 #define MAPS_KEPT 8
 
+/* OpenSSL also runs on libuv's worker threads (ACME issuance). */
+static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct block_head *maps_kept[MAPS_KEPT];
 static size_t maps_kept_count;
 
@@ -42,18 +45,22 @@ static struct block_head *map_block(size_t len)
 {
   len = (len + 4095) & ~(size_t)4095;
   /* The smallest kept block that fits, and not much bigger than asked. */
+  struct block_head *h = NULL;
   size_t best = MAPS_KEPT;
+  pthread_mutex_lock(&maps_lock);
   for (size_t i = 0; i < maps_kept_count; i++)
     if (maps_kept[i]->len >= len && maps_kept[i]->len <= len + len / 4 &&
         (best == MAPS_KEPT || maps_kept[i]->len < maps_kept[best]->len))
       best = i;
   if (best < MAPS_KEPT) {
-    struct block_head *h = maps_kept[best];
+    h = maps_kept[best];
     maps_kept[best] = maps_kept[--maps_kept_count];
-    return h;
   }
-  struct block_head *h = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  pthread_mutex_unlock(&maps_lock);
+  if (h)
+    return h;
+  h = mmap(NULL, len, PROT_READ | PROT_WRITE,
+           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (h == MAP_FAILED)
     return NULL;
   h->len = len;
@@ -83,11 +90,18 @@ static void ossl_free(void *p, const char *file, int line)
   if (!p)
     return;
   struct block_head *h = (struct block_head *)p - 1;
-  if (!h->mapped)
+  if (!h->mapped) {
     free(h);
-  else if (maps_kept_count < MAPS_KEPT)
+    return;
+  }
+  bool kept = false;
+  pthread_mutex_lock(&maps_lock);
+  if (maps_kept_count < MAPS_KEPT) {
     maps_kept[maps_kept_count++] = h;
-  else
+    kept = true;
+  }
+  pthread_mutex_unlock(&maps_lock);
+  if (!kept)
     munmap(h, h->len);
 }
 
