@@ -19,6 +19,7 @@
 #include "log.h"
 #include "plugin_registry.h"
 #include "secret.h"
+#include "stream.h"
 #include "store.h"
 #include "tls.h"
 #include "tokens.h"
@@ -534,6 +535,7 @@ static void close_any(uv_handle_t *h, void *arg)
  * open at that point is a leak we report rather than hide. */
 static int drain_loop(uv_loop_t *loop)
 {
+  stream_rounds_stop();
   uv_run(loop, UV_RUN_DEFAULT);
   if (uv_loop_close(loop) == 0)
     return 0;
@@ -553,6 +555,7 @@ int server_main(const struct server_options *opts)
   int code = EXIT_OK;
   char err[1024];
   uv_loop_init(&s->loop);
+  stream_rounds_start(&s->loop);
   log_set_timestamps(1);
   if (opts->verbose)
     log_set_level(WEFT_LOG_DEBUG);

@@ -183,6 +183,27 @@ void stream_submit(struct weft_stream *s, struct write_req *wr)
     free(wr);
     return;
   }
+  if (s->backlog == 0 && wr->len < WEFT_PIPE_LOW_WATER) {
+    /* Nothing in flight: write now. That spares libuv's request and the
+     * epoll_ctl it makes for every write it queues. Small writes only: a
+     * writer that paused on a bigger one waits for drained(), which only
+     * a queued write's completion calls. */
+    uv_buf_t now = uv_buf_init(wr->data, (unsigned)wr->len);
+    int n = uv_try_write((uv_stream_t *)s->tcp, &now, 1);
+    if (n == (int)wr->len) {
+      free(wr);
+      return;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+      free(wr);
+      stream_close_with(s, stream_uv_error(n));
+      return;
+    }
+    if (n > 0) { /* the rest is queued */
+      memmove(wr->data, wr->data + n, wr->len - (size_t)n);
+      wr->len -= (size_t)n;
+    }
+  }
   if (wr->cap > wr->len + 4096) { /* in flight maybe for long: no slack */
     struct write_req *fit = realloc(wr, sizeof *wr + wr->len);
     if (fit) {
@@ -260,6 +281,55 @@ static void queue_bytes(struct weft_stream *s, const void *data, size_t len)
 }
 
 void stream_batch_begin(void) { batch_depth++; }
+
+/* The loop's rounds: what all the I/O callbacks of one poll write is one
+ * batch, sent when the poll's callbacks are done (uv_check). The streams
+ * of a busy tunnel then share one write on its connection, not one each. */
+static uv_prepare_t round_start;
+static uv_check_t round_end;
+static bool rounds_on, in_round;
+
+static void on_round_start(uv_prepare_t *h)
+{
+  (void)h;
+  if (!in_round) {
+    in_round = true;
+    stream_batch_begin();
+  }
+}
+
+static void on_round_end(uv_check_t *h)
+{
+  (void)h;
+  if (in_round) {
+    in_round = false;
+    stream_batch_end();
+  }
+}
+
+void stream_rounds_start(uv_loop_t *loop)
+{
+  if (rounds_on)
+    return;
+  uv_prepare_init(loop, &round_start);
+  uv_check_init(loop, &round_end);
+  uv_prepare_start(&round_start, on_round_start);
+  uv_check_start(&round_end, on_round_end);
+  /* They never keep the loop running. */
+  uv_unref((uv_handle_t *)&round_start);
+  uv_unref((uv_handle_t *)&round_end);
+  rounds_on = true;
+}
+
+void stream_rounds_stop(void)
+{
+  if (!rounds_on)
+    return;
+  on_round_end(&round_end);
+  uv_close((uv_handle_t *)&round_start, NULL);
+  uv_close((uv_handle_t *)&round_end, NULL);
+  rounds_on = false;
+}
 
 void stream_batch_end(void)
 {

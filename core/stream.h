@@ -67,6 +67,12 @@ void stream_set_connect_timeout(uint64_t ms);
 /* A stream nobody took: close it without callbacks. */
 void stream_discard(struct weft_stream *s);
 
+/* Writes made during one round of the loop (the I/O callbacks of one
+ * poll) go out together at its end. Once per process, on its one loop;
+ * stop before the loop's last run (the handles must close). */
+void stream_rounds_start(uv_loop_t *loop);
+void stream_rounds_stop(void);
+
 /* Streams and pipes still open, for tests and metrics. */
 size_t stream_count(void);
 

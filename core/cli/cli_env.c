@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 
+#include "../stream.h"
 #include "cli.h"
 
 int cli_env_open(struct cli_env *env, const char *plugin_dir,
@@ -10,6 +11,7 @@ int cli_env_open(struct cli_env *env, const char *plugin_dir,
   plugin_registry_init_empty(&env->reg);
   plugin_registry_scan_default(&env->reg, plugin_dir);
   uv_loop_init(&env->loop);
+  stream_rounds_start(&env->loop);
   env->conf = NULL;
   if (config_path) {
     struct strbuf errors = {0};
@@ -28,6 +30,7 @@ int cli_env_open(struct cli_env *env, const char *plugin_dir,
 int cli_env_close(struct cli_env *env, int code)
 {
   plugin_registry_stop(&env->reg);
+  stream_rounds_stop();
   uv_run(&env->loop, UV_RUN_DEFAULT);
   plugin_registry_free(&env->reg);
   conf_free(env->conf);
