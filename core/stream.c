@@ -12,6 +12,8 @@
 
 /* A first write request holds this much; it grows for bigger batches. */
 #define WRITE_CHUNK (16 * 1024)
+/* A batch that grew this big goes out without waiting for its end. */
+#define BATCH_MAX (64 * 1024)
 
 static size_t live_streams;
 
@@ -271,6 +273,12 @@ static void queue_bytes(struct weft_stream *s, const void *data, size_t len)
   }
   if (!write_req_append(s, &s->pending, data, len)) {
     stream_close_with(s, WEFT_ENOMEM);
+    return;
+  }
+  if (s->pending->len >= BATCH_MAX) {
+    /* Bulk data: gathering more saves no system call, and would only copy
+     * it again and hold it back. */
+    flush(s);
     return;
   }
   if (!s->flush_listed) {

@@ -1,7 +1,8 @@
 /* Core streams over TLS on a real loop and loopback sockets: the server
  * side recognises TLS by its first byte, the dialling side pins the
  * certificate, both see the same channel binding, backpressure holds, and
- * a dial that never finishes its handshake fails on time. */
+ * a dial that never finishes its handshake fails on time; all with the
+ * loop's rounds on (stream_rounds_start), as in the server and the client. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,10 @@ struct fixture {
   bool closed;
   bool pause_once;
   uv_timer_t resume;
+  /* a_round_gathers_its_writes */
+  bool round_probe;
+  uv_async_t kick;
+  size_t round_queued[3];
 };
 
 static struct fixture f;
@@ -163,10 +168,28 @@ static void on_connected(void *ctx, struct weft_stream *s, int status)
   }
   f.client = s;
   stream_start(s, &client_cbs, NULL);
+  if (f.round_probe) {
+    uv_async_send(&f.kick); /* its callback runs in the next poll */
+    return;
+  }
   if (f.mode == MODE_ECHO) {
     send_pattern(s, echo_total);
     stream_shutdown(s);
   }
+}
+
+/* An I/O callback of the loop's round, outside any batch of the stream's
+ * own: three small writes, whose bytes wait for the round's end. */
+static void kick_writes(uv_async_t *a)
+{
+  unsigned char buf[100];
+  for (size_t piece = 0; piece < 3; piece++) {
+    for (size_t i = 0; i < sizeof buf; i++)
+      buf[i] = pattern(piece * sizeof buf + i);
+    f.round_queued[piece] = stream_write(f.client, buf, sizeof buf);
+  }
+  stream_shutdown(f.client);
+  uv_close((uv_handle_t *)a, NULL);
 }
 
 /* ---- set-up ---- */
@@ -177,6 +200,7 @@ static void setup(void)
   memset(&f, 0, sizeof f);
   f.pattern_ok = true;
   uv_loop_init(&f.loop);
+  stream_rounds_start(&f.loop); /* as the server and the client run */
   host_binding_init(&f.b, "test", &f.loop);
   snprintf(f.dir, sizeof f.dir, "/tmp/weft-tls-XXXXXX");
   cr_assert_not_null(mkdtemp(f.dir));
@@ -197,6 +221,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+  stream_rounds_stop();
   uv_run(&f.loop, UV_RUN_DEFAULT);
   host_binding_release(&f.b);
   cr_assert_eq(uv_loop_close(&f.loop), 0, "every handle closed");
@@ -311,4 +336,20 @@ Test(stream_tls, handshake_that_never_ends_times_out)
   cr_assert_eq(f.connect_status, WEFT_ETIMEDOUT);
   cr_assert(ms >= 250 && ms < 5000, "failed after %llu ms",
             (unsigned long long)ms);
+}
+
+Test(stream_tls, a_round_gathers_its_writes)
+{
+  f.mode = MODE_ECHO;
+  f.round_probe = true;
+  uv_async_init(&f.loop, &f.kick, kick_writes);
+  dial(false, NULL);
+  cr_assert_eq(f.connect_status, 0);
+  /* Held until the round ended (alone, each would have gone at once). */
+  cr_assert_eq(f.round_queued[0], 100);
+  cr_assert_eq(f.round_queued[1], 200);
+  cr_assert_eq(f.round_queued[2], 300);
+  cr_assert_eq(f.received, 300, "all came back, got %zu", f.received);
+  cr_assert(f.pattern_ok);
+  cr_assert(f.got_eof);
 }
