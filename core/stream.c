@@ -13,7 +13,7 @@
 /* A first write request holds this much; it grows for bigger batches. */
 #define WRITE_CHUNK (16 * 1024)
 /* A batch that grew this big goes out without waiting for its end. */
-#define BATCH_MAX (64 * 1024)
+#define BATCH_MAX (256 * 1024)
 
 static size_t live_streams;
 
@@ -454,7 +454,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
   (void)h, (void)suggested;
   /* Consumers copy what they keep before returning, so one buffer serves
    * every stream on this (single-threaded) loop. */
-  static char slab[64 * 1024];
+  static char slab[256 * 1024];
   *buf = uv_buf_init(slab, sizeof slab);
 }
 
