@@ -138,6 +138,12 @@ static struct tunnel *tunnel_new(struct tunnel_service *svc, struct lease *l)
   if (!t)
     return NULL;
   t->lease = l;
+  if (str_index_add(&svc->by_id, l->tunnel_id, t) != 0 ||
+      (l->hostname[0] && str_index_add(&svc->by_host, l->hostname, t) != 0)) {
+    str_index_remove(&svc->by_id, l->tunnel_id, t);
+    free(t);
+    return NULL;
+  }
   t->tls_mode = tls_mode_of(l);
   t->plugin = plugin_registry_find(svc->plugins, l->transport);
   t->params = json_object();
@@ -153,6 +159,9 @@ static void tunnel_unlink(struct tunnel_service *svc, struct tunnel *t)
     pp = &(*pp)->next;
   if (*pp)
     *pp = t->next;
+  str_index_remove(&svc->by_id, t->lease->tunnel_id, t);
+  if (t->lease->hostname[0])
+    str_index_remove(&svc->by_host, t->lease->hostname, t);
   json_decref(t->params);
   free(t);
 }
@@ -204,19 +213,13 @@ void tunnel_service_acl_changed(struct tunnel_service *svc)
 struct tunnel *tunnel_service_find(const struct tunnel_service *svc,
                                    const char *id)
 {
-  for (struct tunnel *t = svc->live; t; t = t->next)
-    if (!strcmp(t->lease->tunnel_id, id))
-      return t;
-  return NULL;
+  return str_index_get(&svc->by_id, id);
 }
 
 struct tunnel *tunnel_service_by_hostname(const struct tunnel_service *svc,
                                           const char *name)
 {
-  for (struct tunnel *t = svc->live; t; t = t->next)
-    if (t->lease->hostname[0] && !strcmp(t->lease->hostname, name))
-      return t;
-  return NULL;
+  return name[0] ? str_index_get(&svc->by_host, name) : NULL;
 }
 
 static void on_reaped(void *arg, const struct lease *l, const char *reason)
@@ -248,6 +251,8 @@ int tunnel_service_open(struct tunnel_service *svc, uv_loop_t *loop,
                         const char *public_host, const char *path_base)
 {
   memset(svc, 0, sizeof *svc);
+  str_index_init(&svc->by_id);
+  str_index_init(&svc->by_host);
   svc->loop = loop;
   svc->tokens = tokens;
   svc->acl = acl;
@@ -293,6 +298,8 @@ void tunnel_service_close(struct tunnel_service *svc)
   }
   if (svc->loop && !uv_is_closing((uv_handle_t *)&svc->reaper))
     uv_close((uv_handle_t *)&svc->reaper, NULL);
+  str_index_free(&svc->by_id);
+  str_index_free(&svc->by_host);
   leases_close(&svc->leases);
 }
 

@@ -13,6 +13,7 @@
 
 #include "acl.h"
 #include "leases.h"
+#include "str_index.h"
 #include "tokens.h"
 
 struct plugin;
@@ -55,6 +56,7 @@ struct tunnel_service {
   char public_host[256];
   char path_base[300];
   struct tunnel *live;
+  struct str_index by_id, by_host; /* the live tunnels, by lease */
   unsigned conns_per_ip;   /* public connections per address and tunnel */
   struct http_ingress *http; /* the public HTTP port, or NULL */
   uint16_t http_port;
