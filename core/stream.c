@@ -1,6 +1,7 @@
 /* Core byte streams over libuv TCP: reading with backpressure, writing in
  * batches, half-close, the relay (pipes) and handing a stream on. TLS
  * under a stream is stream_tls.c; dialling is stream_connect.c. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +267,23 @@ static void queue_bytes(struct weft_stream *s, const void *data, size_t len)
   if (tls_waiting(s)) {
     strbuf_add(&s->held, data, len);
     return;
+  }
+  if (len >= BATCH_MAX && len < INT_MAX && !s->tls && !s->pending &&
+      s->backlog == 0) {
+    /* Bulk data with nothing before it: straight from the caller's
+     * buffer; only what the socket does not take now is copied. */
+    uv_buf_t now = uv_buf_init((char *)data, (unsigned)len);
+    int n = uv_try_write((uv_stream_t *)s->tcp, &now, 1);
+    if (n < 0 && n != UV_EAGAIN) {
+      stream_close_with(s, stream_uv_error(n));
+      return;
+    }
+    if (n > 0) {
+      data = (const char *)data + n;
+      len -= (size_t)n;
+    }
+    if (!len)
+      return;
   }
   if (!batch_depth) {
     write_now(s, data, len);

@@ -25,7 +25,9 @@ struct ws_conn {
   bool client;
   bool notified;             /* on_closed was called */
   uint8_t *in;               /* bytes read, not yet taken by wslay */
-  size_t in_len, in_off, in_cap;
+  size_t in_len, in_cap;
+  const uint8_t *rd;         /* what wslay reads now (see take_input) */
+  size_t rd_len, rd_off;
   char *hs;                  /* client: the handshake answer so far */
   size_t hs_len;
   char expect_accept[32];
@@ -151,14 +153,14 @@ static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf,
 {
   (void)flags;
   struct ws_conn *c = user;
-  size_t avail = c->in_len - c->in_off;
+  size_t avail = c->rd_len - c->rd_off;
   if (avail == 0) {
     wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
     return -1;
   }
   size_t n = avail < len ? avail : len;
-  memcpy(buf, c->in + c->in_off, n);
-  c->in_off += n;
+  memcpy(buf, c->rd + c->rd_off, n);
+  c->rd_off += n;
   return (ssize_t)n;
 }
 
@@ -343,44 +345,62 @@ static void release_if_idle(struct ws_conn *c)
   c->ws = NULL;
 }
 
-static void take_input(struct ws_conn *c, const void *data, size_t len)
+/* Keeps n bytes for the next read (after what is kept already). */
+static bool keep_input(struct ws_conn *c, const uint8_t *data, size_t n)
 {
-  if (c->in_off == c->in_len)
-    c->in_off = c->in_len = 0;
-  if (c->in_len + len > c->in_cap) {
+  if (c->in_len + n > c->in_cap) {
     size_t cap = c->in_cap ? c->in_cap : 16384;
-    while (cap < c->in_len + len)
+    while (cap < c->in_len + n)
       cap *= 2;
     uint8_t *in = realloc(c->in, cap);
     if (!in) {
       c->host->stream_close(c->stream);
-      return;
+      return false;
     }
     c->in = in;
     c->in_cap = cap;
   }
-  memcpy(c->in + c->in_len, data, len);
-  c->in_len += len;
+  memcpy(c->in + c->in_len, data, n);
+  c->in_len += n;
+  return true;
+}
+
+static void take_input(struct ws_conn *c, const void *data, size_t len)
+{
+  /* wslay reads straight from the caller's bytes unless some are kept
+   * from before (it stops reading only once the connection is closing);
+   * it copies what it keeps itself. */
+  bool kept = c->in_len > 0;
+  if (kept && !keep_input(c, data, len))
+    return;
   if (!ws_context(c))
     return;
   walk_frames(c, data, len);
+  c->rd = kept ? c->in : data;
+  c->rd_len = kept ? c->in_len : len;
+  c->rd_off = 0;
   c->busy++;
   int rc = wslay_event_recv(c->ws);
   c->busy--;
+  size_t taken = c->rd_off;
+  c->rd = NULL;
+  c->rd_len = c->rd_off = 0;
   if (rc != 0) {
     protocol_error(c);
     return;
   }
-  /* wslay copies what it keeps; drop what it took, and the buffer itself
-   * when it is empty (an idle session holds no input buffer). */
-  if (c->in_off == c->in_len) {
+  if (!kept) {
+    if (taken < len && !keep_input(c, (const uint8_t *)data + taken,
+                                   len - taken))
+      return;
+  } else if (taken == c->in_len) {
+    /* All taken: an idle session holds no input buffer. */
     free(c->in);
     c->in = NULL;
-    c->in_len = c->in_off = c->in_cap = 0;
-  } else if (c->in_off > 0) {
-    memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
-    c->in_len -= c->in_off;
-    c->in_off = 0;
+    c->in_len = c->in_cap = 0;
+  } else if (taken > 0) {
+    memmove(c->in, c->in + taken, c->in_len - taken);
+    c->in_len -= taken;
   }
   if (!wslay_event_get_read_enabled(c->ws) && !c->code) {
     c->code = wslay_event_get_status_code_sent(c->ws);
