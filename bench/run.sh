@@ -6,7 +6,8 @@
 #   through weft's autossh transport to the same sshd, and through
 #   websocket tunnels over TLS (wss, the default) and plain (ws);
 #   then server memory per idle tunnel (1000 over wss, 1000 over ws) and per
-#   open stream (10000), each on a fresh server.
+#   open stream (10000), each on a fresh server (bench/memory.sh, which
+#   also runs on its own).
 # Prints each figure and its ratio to direct and to haproxy. Load
 # generator, relays and backend share this machine's cores, so compare
 # ratios within one run, not figures across machines.
@@ -19,9 +20,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/build.sh" build || exit 1
 WEFT="$top/build/weft"
 TOOLS="$top/bench/tools.py"
-NETKIT="$top/tests/shell/netkit.py"
-SECS=5 TUNNELS=1000 STREAMS=10000
-[ -n "${QUICK:-}" ] && SECS=2 TUNNELS=200 STREAMS=2000
+SECS=5
+[ -n "${QUICK:-}" ] && SECS=2
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
 TMP=$(mktemp -d /tmp/weft-bench.XXXXXX)
@@ -137,7 +137,6 @@ max_streams = 20000
 EOF
 bg "$WEFT" server --config "$TMP/weft.conf" --state-dir "$TMP/state"
 wait_port "$CTL" || exit 1
-SERVER_PID=${PIDS[-1]}
 CONN="weft://$(cat "$TMP/state/secret")@127.0.0.1:$CTL"
 bg "$WEFT" tunnel --device-id bench-http "$CONN" "tcp://127.0.0.1:$HTTP" "tcp://127.0.0.1:$WSS_HTTP"
 bg "$WEFT" tunnel --device-id bench-tcp "$CONN" "tcp://127.0.0.1:$TCP" "tcp://127.0.0.1:$WSS_TCP"
@@ -201,73 +200,10 @@ printf 'autossh / ssh -R: TCP %s, HTTP req/s %s, p50 %s, p99 %s (target: about 1
 printf 'HTTP: req/s x haproxy (target >= 0.75): wss %s, ws %s\n' \
   "$(ratio "${RPS[weft wss]}" "${RPS[haproxy]}")" "$(ratio "${RPS[weft ws]}" "${RPS[haproxy]}")"
 
-# ---- memory, each figure on a fresh server: a heap warmed by the runs
-# above would hide growth
-rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-fresh_server() { # sets MCTL, MPID, MCONN
-  MCTL=$(port)
-  sed "s/^listen = .*/listen = 127.0.0.1:$MCTL/" "$TMP/weft.conf" >"$TMP/mem.conf"
-  rm -rf "$TMP/mstate"
-  bg "$WEFT" server --config "$TMP/mem.conf" --state-dir "$TMP/mstate"
-  MPID=${PIDS[-1]}
-  wait_port "$MCTL" || exit 1
-  MCONN="weft://$(cat "$TMP/mstate/secret")@127.0.0.1:$MCTL"
-}
-stop_fresh() { kill "$MPID"; wait "$MPID" 2>/dev/null; }
-idle_tunnels() { # SCHEME N: RSS growth per idle tunnel whose session is SCHEME
-  local scheme=$1 n=$2 before after hold
-  fresh_server
-  say "creating $n idle tunnels ($scheme)..."
-  : >"$TMP/tokens"
-  for i in $(seq 1 "$n"); do
-    tok=$("$WEFT" login "$MCONN" --device-id "idle-$i") || break
-    curl -sS -X POST -H "Authorization: Bearer $tok" "http://127.0.0.1:$MCTL/v1/tunnels" \
-      --data-binary '{"transport":"websocket","local":"tcp://127.0.0.1:9"}' >"$TMP/created"
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$TMP/created" >>"$TMP/tokens" 2>/dev/null ||
-      say "tunnel $i not created: $(cat "$TMP/created")"
-  done
-  n=$(wc -l <"$TMP/tokens")
-  before=$(rss "$MPID")
-  rm -f "$TMP/hold1"
-  mkfifo "$TMP/hold1"
-  /usr/bin/python3 "$TOOLS" hold-sessions "$scheme://127.0.0.1:$MCTL/v1/ws" "$TMP/tokens" <"$TMP/hold1" >"$TMP/hold1.out" 2>&1 &
-  hold=$!
-  exec 7>"$TMP/hold1"
-  for _ in $(seq 600); do grep -q holding "$TMP/hold1.out" && break; sleep 0.1; done
-  grep -q holding "$TMP/hold1.out" || say "hold-sessions: $(tail -3 "$TMP/hold1.out")"
-  sleep 1
-  after=$(rss "$MPID")
-  printf 'server RSS with %d idle tunnels over %s (lease + WebSocket + HTTP/2 session each): %d KiB more, %.1f KiB per tunnel (target < 16)\n' \
-    "$n" "$scheme" $((after - before)) "$(awk -v a=$((after - before)) -v n="$n" 'BEGIN{print a/n}')"
-  exec 7>&-
-  wait "$hold"
-  stop_fresh
-}
-idle_tunnels wss "$TUNNELS"
-idle_tunnels ws "$TUNNELS"
-
-fresh_server
-CONN=$MCONN
-SERVER_PID=$MPID
-ECHO=$(port) WS_ECHO=$(port)
-bg python3 "$NETKIT" echo-server "$ECHO"
-wait_port "$ECHO"
-bg "$WEFT" tunnel --device-id bench-echo "$CONN" "tcp://127.0.0.1:$ECHO" "tcp://127.0.0.1:$WS_ECHO"
-wait_port "$WS_ECHO"
-sleep 1
-say "opening $STREAMS streams..."
-BEFORE=$(rss "$SERVER_PID")
-mkfifo "$TMP/hold2"
-timeout 300 python3 "$TOOLS" hold-streams 127.0.0.1 "$WS_ECHO" "$STREAMS" <"$TMP/hold2" >"$TMP/hold2.out" 2>&1 &
-HOLD=$!
-exec 8>"$TMP/hold2"
-for _ in $(seq 1200); do grep -q holding "$TMP/hold2.out" && break; sleep 0.1; done
-AFTER=$(rss "$SERVER_PID")
-printf 'server RSS with %d open streams: %d KiB more, %.1f KiB per stream (target < 64)\n' \
-  "$STREAMS" $((AFTER - BEFORE)) "$(awk -v a=$((AFTER - BEFORE)) -v n="$STREAMS" 'BEGIN{print a/n}')"
-grep -q holding "$TMP/hold2.out" || say "hold-streams: $(tail -3 "$TMP/hold2.out")"
-exec 8>&-
-wait "$HOLD"
+# ---- server memory per idle tunnel and per open stream, each on a fresh
+# server (needs no throughput tools; also runs on its own)
+say "memory bench..."
+bash "$top/bench/memory.sh"
 
 # ---- WireGuard between two network namespaces: bare wireguard-go against
 # weft's wireguard and websocket transports (says why and skips what it

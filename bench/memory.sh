@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# The server's memory, each figure on a fresh server (a heap warmed by
+# other runs would hide growth): RSS growth per idle tunnel (1000 over wss,
+# then 1000 over ws; each an idle WebSocket session carrying an HTTP/2
+# session, held open by bench/tools.py hold-sessions) and per open stream
+# (10000 connections held through one wss tunnel to an echo server).
+# Needs no throughput tools, and loads only this machine's memory.
+#
+#   bench/memory.sh            after a build (bench/run.sh builds); ~2 min
+#   QUICK=1 bench/memory.sh    200 tunnels, 2000 streams
+#   TUNNELS=N STREAMS=N        other counts (STREAMS=0: none)
+#   SCHEMES=wss                only the idle tunnels over wss
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+WEFT=${WEFT:-$top/build/weft}
+TOOLS="$top/bench/tools.py"
+NETKIT="$top/tests/shell/netkit.py"
+if [ -n "${QUICK:-}" ]; then TUNNELS=${TUNNELS:-200} STREAMS=${STREAMS:-2000}; fi
+TUNNELS=${TUNNELS:-1000} STREAMS=${STREAMS:-10000}
+[ -x "$WEFT" ] || { echo "$WEFT is missing: build first (scripts/build.sh build)" >&2; exit 1; }
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+
+TMP=$(mktemp -d /tmp/weft-membench.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  sleep 0.5
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+bg() { "$@" >>"$TMP/bg.log" 2>&1 </dev/null & PIDS+=("$!"); }
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened:" >&2; tail -5 "$TMP/bg.log" >&2; return 1; }
+say() { printf '%s\n' "$*" >&2; }
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+fresh_server() { # sets MCTL, MPID, MCONN
+  MCTL=$(port)
+  cat >"$TMP/mem.conf" <<EOF
+[server]
+listen = 127.0.0.1:$MCTL
+http_listen = off
+tls_listen = off
+max_tunnels = 20000
+public_conns_per_ip = 30000
+port_range = 20000-29999
+
+[class "default"]
+publish_ports = 1024-65535
+
+[transport.websocket]
+max_streams = 20000
+EOF
+  rm -rf "$TMP/mstate"
+  bg "$WEFT" server --config "$TMP/mem.conf" --state-dir "$TMP/mstate"
+  MPID=${PIDS[-1]}
+  wait_port "$MCTL" || exit 1
+  MCONN="weft://$(cat "$TMP/mstate/secret")@127.0.0.1:$MCTL"
+}
+stop_fresh() { kill "$MPID"; wait "$MPID" 2>/dev/null; }
+
+idle_tunnels() { # SCHEME N: RSS growth per idle tunnel whose session is SCHEME
+  local scheme=$1 n=$2 before after hold
+  fresh_server
+  say "creating $n idle tunnels ($scheme)..."
+  : >"$TMP/tokens"
+  for i in $(seq 1 "$n"); do
+    tok=$("$WEFT" login "$MCONN" --device-id "idle-$i") || break
+    curl -sS -X POST -H "Authorization: Bearer $tok" "http://127.0.0.1:$MCTL/v1/tunnels" \
+      --data-binary '{"transport":"websocket","local":"tcp://127.0.0.1:9"}' >"$TMP/created"
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$TMP/created" >>"$TMP/tokens" 2>/dev/null ||
+      say "tunnel $i not created: $(cat "$TMP/created")"
+  done
+  n=$(wc -l <"$TMP/tokens")
+  before=$(rss "$MPID")
+  rm -f "$TMP/hold1"
+  mkfifo "$TMP/hold1"
+  /usr/bin/python3 "$TOOLS" hold-sessions "$scheme://127.0.0.1:$MCTL/v1/ws" "$TMP/tokens" <"$TMP/hold1" >"$TMP/hold1.out" 2>&1 &
+  hold=$!
+  exec 7>"$TMP/hold1"
+  for _ in $(seq 600); do grep -q holding "$TMP/hold1.out" && break; sleep 0.1; done
+  grep -q holding "$TMP/hold1.out" || say "hold-sessions: $(tail -3 "$TMP/hold1.out")"
+  sleep 1
+  after=$(rss "$MPID")
+  printf 'server RSS with %d idle tunnels over %s (lease + WebSocket + HTTP/2 session each): %d KiB more, %.1f KiB per tunnel (target < 16)\n' \
+    "$n" "$scheme" $((after - before)) "$(awk -v a=$((after - before)) -v n="$n" 'BEGIN{print a/n}')"
+  exec 7>&-
+  wait "$hold"
+  stop_fresh
+}
+
+open_streams() { # N: RSS growth per open stream through one wss tunnel
+  local n=$1 echo ws_echo before after hold
+  fresh_server
+  echo=$(port) ws_echo=$(port)
+  bg python3 "$NETKIT" echo-server "$echo"
+  wait_port "$echo" || exit 1
+  bg "$WEFT" tunnel --device-id bench-echo "$MCONN" "tcp://127.0.0.1:$echo" "tcp://127.0.0.1:$ws_echo"
+  wait_port "$ws_echo" || exit 1
+  sleep 1
+  say "opening $n streams..."
+  before=$(rss "$MPID")
+  rm -f "$TMP/hold2"
+  mkfifo "$TMP/hold2"
+  timeout 300 python3 "$TOOLS" hold-streams 127.0.0.1 "$ws_echo" "$n" <"$TMP/hold2" >"$TMP/hold2.out" 2>&1 &
+  hold=$!
+  exec 8>"$TMP/hold2"
+  for _ in $(seq 1200); do grep -q holding "$TMP/hold2.out" && break; sleep 0.1; done
+  after=$(rss "$MPID")
+  printf 'server RSS with %d open streams: %d KiB more, %.1f KiB per stream (target < 64)\n' \
+    "$n" $((after - before)) "$(awk -v a=$((after - before)) -v n="$n" 'BEGIN{print a/n}')"
+  grep -q holding "$TMP/hold2.out" || say "hold-streams: $(tail -3 "$TMP/hold2.out")"
+  exec 8>&-
+  wait "$hold"
+}
+
+for scheme in ${SCHEMES:-wss ws}; do idle_tunnels "$scheme" "$TUNNELS"; done
+[ "$STREAMS" -gt 0 ] && open_streams "$STREAMS"
+exit 0
