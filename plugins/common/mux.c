@@ -45,6 +45,7 @@ struct mux {
     void *p;
     size_t len;
   } big[BIG_SLOTS];
+  int framebuf;             /* the slot frames come out of, or -1 */
   bool opener;
   const struct mux_cbs *cbs;
   void *arg;
@@ -395,7 +396,16 @@ static int on_stream_close(nghttp2_session *session, int32_t id,
  * anonymous mappings, the kernel backs only the pages written. Blocks this
  * large are few and long-lived (those two, and when they grow), so the
  * mmap per block costs nothing that matters; they are remembered per
- * session (a handful of slots; when those are taken, the heap). */
+ * session (a handful of slots; when those are taken, the heap).
+ *
+ * The page of the frame buffer a ping or a window update writes would
+ * still stay resident for good. It holds nothing between frames: the bytes
+ * nghttp2_session_mem_send hands out are valid only until the next call,
+ * and a call that returns 0 leaves no frame in progress. So while a
+ * session carries no stream, each flush that ends that way gives the
+ * buffer's pages back (MADV_DONTNEED: the next frame finds them zeroed);
+ * with streams, where flushes are many, it keeps them. The frame buffer is
+ * the block that holds the bytes handed out. */
 
 static void *big_alloc(struct mux *m, size_t size, bool zero)
 {
@@ -411,6 +421,18 @@ static void *big_alloc(struct mux *m, size_t size, bool zero)
     return p;
   }
   return zero ? calloc(1, size) : malloc(size);
+}
+
+/* The slot whose block holds [p, p + len), or -1. */
+static int big_slot_holding(const struct mux *m, const uint8_t *p, size_t len)
+{
+  for (int i = 0; i < BIG_SLOTS; i++) {
+    const uint8_t *b = m->big[i].p;
+    if (b && p >= b && len <= m->big[i].len &&
+        (size_t)(p - b) <= m->big[i].len - len)
+      return i;
+  }
+  return -1;
 }
 
 /* The slot holding p, or -1 when p came from the heap. */
@@ -437,6 +459,8 @@ static void mem_free(void *p, void *user)
   }
   munmap(m->big[i].p, m->big[i].len);
   m->big[i].p = NULL;
+  if (m->framebuf == i)
+    m->framebuf = -1;
 }
 
 static void *mem_calloc(size_t n, size_t size, void *user)
@@ -474,6 +498,7 @@ struct mux *mux_new(const struct weft_host *host, bool opener,
   m->opener = opener;
   m->cbs = cbs;
   m->arg = arg;
+  m->framebuf = -1;
   nghttp2_session_callbacks *cb;
   nghttp2_option *opt;
   if (nghttp2_session_callbacks_new(&cb) != 0) {
@@ -582,8 +607,10 @@ void mux_flush(struct mux *m)
   if (m->flushing || m->failed)
     return; /* a callback below us will be picked up by the outer loop */
   m->flushing = true;
+  bool sent = false, drained;
   for (;;) {
     size_t have = 0;
+    drained = false;
     while (have < MUX_MAX_MESSAGE) {
       const uint8_t *data;
       ssize_t n = nghttp2_session_mem_send(m->session, &data);
@@ -594,8 +621,13 @@ void mux_flush(struct mux *m)
         m->flushing = false;
         return;
       }
-      if (n == 0)
+      if (n == 0) {
+        drained = true;
         break;
+      }
+      if (m->framebuf < 0)
+        m->framebuf = big_slot_holding(m, data, (size_t)n);
+      sent = true;
       /* nghttp2 hands out at most one frame (16 KiB + 9) at a time; pack
        * them into messages of up to MUX_MAX_MESSAGE. */
       if (have + (size_t)n > MUX_MAX_MESSAGE) {
@@ -613,6 +645,8 @@ void mux_flush(struct mux *m)
         !nghttp2_session_want_write(m->session))
       break;
   }
+  if (sent && drained && m->stream_count == 0 && m->framebuf >= 0)
+    madvise(m->big[m->framebuf].p, m->big[m->framebuf].len, MADV_DONTNEED);
   m->flushing = false;
 }
 
