@@ -12,6 +12,7 @@
 #   SCHEMES=wss                only the idle tunnels over wss
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 WEFT=${WEFT:-$top/build/weft}
 TOOLS="$top/bench/tools.py"
 NETKIT="$top/tests/shell/netkit.py"
@@ -30,28 +31,10 @@ cleanup() {
 }
 trap cleanup EXIT
 bg() { "$@" >>"$TMP/bg.log" 2>&1 </dev/null & PIDS+=("$!"); }
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened:" >&2; tail -5 "$TMP/bg.log" >&2; return 1; }
-say() { printf '%s\n' "$*" >&2; }
-rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 fresh_server() { # sets MCTL, MPID, MCONN
   MCTL=$(port)
-  cat >"$TMP/mem.conf" <<EOF
-[server]
-listen = 127.0.0.1:$MCTL
-http_listen = off
-tls_listen = off
-max_tunnels = 20000
-public_conns_per_ip = 30000
-port_range = 20000-29999
-
-[class "default"]
-publish_ports = 1024-65535
-
-[transport.websocket]
-max_streams = 20000
-EOF
+  weft_bench_conf "$MCTL" >"$TMP/mem.conf"
   rm -rf "$TMP/mstate"
   bg "$WEFT" server --config "$TMP/mem.conf" --state-dir "$TMP/mstate"
   MPID=${PIDS[-1]}

@@ -16,6 +16,7 @@
 #   QUICK=1 bench/run.sh    shorter runs, fewer tunnels and streams
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 "$top/scripts/setup-deps.sh" bench || exit 1
 "$top/scripts/build.sh" build || exit 1
 WEFT="$top/build/weft"
@@ -35,9 +36,6 @@ cleanup() {
 }
 trap cleanup EXIT
 bg() { "$@" >>"$TMP/bg.log" 2>&1 </dev/null & PIDS+=("$!"); }
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened:" >&2; tail -5 "$TMP/bg.log" >&2; return 1; }
-say() { printf '%s\n' "$*" >&2; }
 
 # ---- backends
 HTTP=$(port) TCP=$(port)
@@ -120,21 +118,7 @@ wait_port "$AS_HTTP" && wait_port "$AS_TCP" || exit 1
 
 # ---- weft: a server, and websocket tunnels over wss and over plain ws
 CTL=$(port) WSS_HTTP=$(port) WSS_TCP=$(port) WS_HTTP=$(port) WS_TCP=$(port)
-cat >"$TMP/weft.conf" <<EOF
-[server]
-listen = 127.0.0.1:$CTL
-http_listen = off
-tls_listen = off
-max_tunnels = 20000
-public_conns_per_ip = 30000
-port_range = 20000-29999
-
-[class "default"]
-publish_ports = 1024-65535
-
-[transport.websocket]
-max_streams = 20000
-EOF
+weft_bench_conf "$CTL" >"$TMP/weft.conf"
 bg "$WEFT" server --config "$TMP/weft.conf" --state-dir "$TMP/state"
 wait_port "$CTL" || exit 1
 CONN="weft://$(cat "$TMP/state/secret")@127.0.0.1:$CTL"
@@ -177,10 +161,6 @@ measure "autossh" "$AS_HTTP" "$AS_TCP"
 measure "weft wss" "$WSS_HTTP" "$WSS_TCP"
 measure "weft ws" "$WS_HTTP" "$WS_TCP"
 
-ms() { # wrk prints 1.23ms / 456.00us / 1.20s: in ms
-  awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) n*=1000; printf "%.3f", n }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b+0 == 0) print "-"; else printf "%.2f", a/b }'; }
 printf '\n%-9s %10s %8s %8s %10s %10s %10s %12s\n' variant "TCP Gb/s" "x direct" "x hap" "HTTP req/s" "x hap" "p50 ms" "p99 ms (x hap)"
 for v in direct haproxy "ssh -R" autossh "weft wss" "weft ws"; do
   p99=$(ms "${P99[$v]}") hp99=$(ms "${P99[haproxy]}")

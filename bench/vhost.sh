@@ -32,12 +32,12 @@
 #   KEEP_TMP=1                keep configs and logs
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 WEFT=${WEFT:-$top/build/weft}
 SECS=5 HANDSHAKES=300
 [ -n "${QUICK:-}" ] && SECS=2 HANDSHAKES=100
 NAME=a.example.test   # direct, haproxy, weft-ws
 NAME_VH=b.example.test # weft-vh: a second name, so both tunnels share one server
-say() { printf '%s\n' "$*" >&2; }
 skip_all() { echo "vhost bench skipped: $*"; exit 0; }
 
 "$top/scripts/setup-deps.sh" bench >&2 || say "setup-deps failed; using what is installed"
@@ -74,8 +74,6 @@ bg() {
   "$@" >>"$TMP/$log" 2>&1 </dev/null &
   PIDS+=("$!")
 }
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; say "port $1 never opened"; return 1; }
 
 # ---- a throwaway CA and one certificate for $NAME and $NAME_VH (as
 # tests/shell/vhost.sh, with a second SAN): every path gets the very same
@@ -298,10 +296,6 @@ WEFTS="weft-ws weft-vh"
 ALL="direct haproxy $WEFTS"
 
 # ---- report
-ms() { # wrk prints 1.23ms / 456.00us / 1.20s: in ms
-  awk -v v="$1" 'BEGIN { if (v == "") { print "-"; exit } n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) n*=1000; printf "%.3f", n }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b+0 == 0) print "-"; else printf "%.2f", a/b }'; }
 printf '\nHTTPS through the public TLS port (SNI %s; weft-vh: %s; 1 KiB from nginx)\n' "$NAME" "$NAME_VH"
 printf 'keep-alive, wrk -t2 -c50 %s s:\n' "$SECS"
 printf '%-8s %9s %6s %6s %8s %6s %8s %6s %6s %9s %9s\n' variant "req/s" "x hap" "x dir" "p50 ms" "x hap" "p99 ms" "x hap" "x dir" "relay us" "server us"

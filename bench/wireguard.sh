@@ -22,12 +22,12 @@
 # cannot do and exits 0, so bench/run.sh carries on.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 WEFT=${WEFT:-$top/build/weft}
 NETKIT="$top/tests/shell/netkit.py"
 SECS=5 WRK_SECS=10 TRIES=3
 [ -n "${QUICK:-}" ] && SECS=2 WRK_SECS=3 TRIES=1
 FIRST_N=${FIRST_N:-$TRIES}
-say() { printf '%s\n' "$*" >&2; }
 skip_all() { echo "wireguard bench skipped: $*"; exit 0; }
 
 # ---- what this machine allows
@@ -335,10 +335,6 @@ grep -hiE "error|warn|fail|refus" "$TMP"/server.log "$TMP"/*-tcp.log "$TMP"/*-ht
   sort | uniq -c | sort -rn | head -10 >"$TMP/complaints"
 
 # ---- report
-ms() { # wrk prints 1.23ms / 456.00us / 1.20s: in ms
-  awk -v v="$1" 'BEGIN { if (v == "") { print "-"; exit } n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) n*=1000; printf "%.3f", n }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b+0 == 0) print "-"; else printf "%.2f", a/b }'; }
 VARIANTS=(wireguard-go "weft wireguard" "weft wg direct" "weft wss")
 printf '\nWireGuard between two namespaces (%s s iperf3, %s s wrk -t2 -c50, 1 KiB)\n' "$SECS" "$WRK_SECS"
 [ -n "$WG_WHY" ] && printf 'wireguard parts skipped: %s\n' "$WG_WHY"
