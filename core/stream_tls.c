@@ -269,16 +269,31 @@ void tls_drain(struct weft_stream *s)
   if (!t || !t->established || t->draining)
     return;
   t->draining = true;
-  char buf[16384];
+  /* Several records' plaintext is handed on at once: the layers above
+   * (WebSocket, HTTP/2) then run once per 64 KiB rather than per record.
+   * On the stack: handing it on may drain another stream. */
+  char buf[64 * 1024];
+  size_t have = 0;
   while (!s->closing && s->mode != MODE_NEW && !s->paused_by_plugin &&
          !s->paused_by_backlog && !s->read_eof) {
-    int n = SSL_read(t->ssl, buf, sizeof buf);
+    int n = SSL_read(t->ssl, buf + have, (int)(sizeof buf - have));
     if (n > 0) {
-      stream_plaintext_in(s, buf, (size_t)n);
+      have += (size_t)n;
+      if (sizeof buf - have < 16384) {
+        stream_plaintext_in(s, buf, have);
+        have = 0;
+      }
       continue;
     }
     int e = SSL_get_error(t->ssl, n);
     send_records(s); /* post-handshake messages, alerts */
+    if (have && !s->closing) {
+      /* What came before the end (or the error) goes first. */
+      stream_plaintext_in(s, buf, have);
+      have = 0;
+    }
+    if (s->closing)
+      break;
     if (e == SSL_ERROR_ZERO_RETURN) {
       t->draining = false;
       keep_unread(t);
@@ -291,6 +306,8 @@ void tls_drain(struct weft_stream *s)
     }
     break;
   }
+  if (have && !s->closing)
+    stream_plaintext_in(s, buf, have);
   t->draining = false;
   keep_unread(t);
 }
