@@ -37,3 +37,12 @@ publish_ports = 1024-65535
 max_streams = 20000
 CONF
 }
+# Processes the bench started with bg, and their end (stop_all: TERM, then
+# KILL what is left). Scripts with needs of their own define their own bg.
+PIDS=()
+bg() { "$@" >>"$TMP/bg.log" 2>&1 </dev/null & PIDS+=("$!"); }
+stop_all() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  sleep 0.5
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+}

@@ -22,15 +22,11 @@ TUNNELS=${TUNNELS:-1000} STREAMS=${STREAMS:-10000}
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
 TMP=$(mktemp -d /tmp/weft-membench.XXXXXX)
-PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 0.5
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  stop_all
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-bg() { "$@" >>"$TMP/bg.log" 2>&1 </dev/null & PIDS+=("$!"); }
 
 fresh_server() { # sets MCTL, MPID, MCONN
   MCTL=$(port)

@@ -27,15 +27,11 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
 TMP=$(mktemp -d /tmp/weft-bench.XXXXXX)
 chmod 755 "$TMP" # nginx workers (nobody) read the 1 KiB file from here
-PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 0.5
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  stop_all
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-bg() { "$@" >>"$TMP/bg.log" 2>&1 </dev/null & PIDS+=("$!"); }
 
 # ---- backends
 HTTP=$(port) TCP=$(port)
