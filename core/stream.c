@@ -2,6 +2,7 @@
  * batches, half-close, the relay (pipes) and handing a stream on. TLS
  * under a stream is stream_tls.c; dialling is stream_connect.c. */
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,22 @@ bool write_req_append(struct weft_stream *s, struct write_req **wrp,
 
 static void write_cb(uv_write_t *w, int status);
 
+/* Writes what the socket takes now, queueing nothing: the bytes written
+ * (0 when it takes none), or -1 when the stream closed on an error. */
+static ptrdiff_t write_what_fits(struct weft_stream *s, const void *data,
+                                 size_t len)
+{
+  if (len > INT_MAX)
+    len = INT_MAX;
+  uv_buf_t now = uv_buf_init((char *)data, (unsigned)len);
+  int n = uv_try_write((uv_stream_t *)s->tcp, &now, 1);
+  if (n < 0 && n != UV_EAGAIN) {
+    stream_close_with(s, stream_uv_error(n));
+    return -1;
+  }
+  return n > 0 ? n : 0;
+}
+
 void stream_submit(struct weft_stream *s, struct write_req *wr)
 {
   if (s->closing || wr->len == 0) {
@@ -191,15 +208,9 @@ void stream_submit(struct weft_stream *s, struct write_req *wr)
      * epoll_ctl it makes for every write it queues. Small writes only: a
      * writer that paused on a bigger one waits for drained(), which only
      * a queued write's completion calls. */
-    uv_buf_t now = uv_buf_init(wr->data, (unsigned)wr->len);
-    int n = uv_try_write((uv_stream_t *)s->tcp, &now, 1);
-    if (n == (int)wr->len) {
+    ptrdiff_t n = write_what_fits(s, wr->data, wr->len);
+    if (n < 0 || (size_t)n == wr->len) {
       free(wr);
-      return;
-    }
-    if (n < 0 && n != UV_EAGAIN) {
-      free(wr);
-      stream_close_with(s, stream_uv_error(n));
       return;
     }
     if (n > 0) { /* the rest is queued */
@@ -268,22 +279,14 @@ static void queue_bytes(struct weft_stream *s, const void *data, size_t len)
     strbuf_add(&s->held, data, len);
     return;
   }
-  if (len >= BATCH_MAX && len < INT_MAX && !s->tls && !s->pending &&
-      s->backlog == 0) {
+  if (len >= BATCH_MAX && !s->tls && !s->pending && s->backlog == 0) {
     /* Bulk data with nothing before it: straight from the caller's
      * buffer; only what the socket does not take now is copied. */
-    uv_buf_t now = uv_buf_init((char *)data, (unsigned)len);
-    int n = uv_try_write((uv_stream_t *)s->tcp, &now, 1);
-    if (n < 0 && n != UV_EAGAIN) {
-      stream_close_with(s, stream_uv_error(n));
+    ptrdiff_t n = write_what_fits(s, data, len);
+    if (n < 0 || (size_t)n == len)
       return;
-    }
-    if (n > 0) {
-      data = (const char *)data + n;
-      len -= (size_t)n;
-    }
-    if (!len)
-      return;
+    data = (const char *)data + n;
+    len -= (size_t)n;
   }
   if (!batch_depth) {
     write_now(s, data, len);
