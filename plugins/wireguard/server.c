@@ -54,9 +54,12 @@ int srv_sync_firewall(struct wg_server *srv)
     devs[i].port_count = st->reach_count;
     devs[i].relay_port = st->session ? st->relay_port : 0;
     devs[i].relay_udp = st->udp != NULL;
-    /* The kernel path opens once the device's relay is known, and shuts
-     * with its session: then the core's listener refuses, as before. */
-    if (st->publish.port && devs[i].relay_port) {
+    /* The kernel path opens once the device's relay is known and its
+     * peer is in the interface, and shuts with its session: then the
+     * core's listener refuses, as before. (NATed to a /32 with no peer
+     * yet, a connection's SYN would vanish in the interface: a second's
+     * wait for its retransmission, seen in bench/wireguard.sh.) */
+    if (st->publish.port && devs[i].relay_port && st->peer_added) {
       devs[i].publish = st->publish;
       devs[i].publish.from_other_hosts = forwards;
       if (!forwards && !srv->said_no_forwarding) {
@@ -107,14 +110,15 @@ void srv_remove_peer(struct wg_server *srv, struct srv_tunnel *st,
   if (!st->peer_added)
     return;
   const struct weft_host *h = host_of(srv);
+  /* Its kernel path closes first, while the rules still guard its /32. */
+  st->peer_added = false;
+  srv_sync_firewall(srv);
   char why[512];
   if (srv_set_peer(srv, st, true, why, sizeof why) != 0)
     h->log(h, WEFT_LOG_ERROR, "tunnel %s: removing its peer failed: %s",
            st->id, why);
-  st->peer_added = false;
   h->log(h, WEFT_LOG_INFO, "tunnel %s: peer %s removed (%s)", st->id,
          st->addr_text, because);
-  srv_sync_firewall(srv);
 }
 
 /* The interface as a fresh start needs it: key, port, address, up. */

@@ -171,10 +171,12 @@ int wg_server_upgrade(void *ctx, const struct weft_http_request *req,
   st->relay_port = (uint16_t)relay;
   if (st->udp)
     udp_flows_target(st->udp, st->addr, st->relay_port);
-  /* The firewall first: no peer without its rules (fail closed). */
+  /* The firewall first: no peer without its rules (fail closed). The
+   * kernel path to a new peer opens after it (srv_sync_firewall). */
   char why[512] = "the firewall table could not be written";
+  bool new_peer = !st->peer_added;
   if (srv_sync_firewall(srv) != 0 ||
-      (!st->peer_added && srv_set_peer(srv, st, false, why, sizeof why))) {
+      (new_peer && srv_set_peer(srv, st, false, why, sizeof why))) {
     h->log(h, WEFT_LOG_ERROR, "tunnel %s: peer not added: %s", st->id, why);
     st->session = NULL;
     s->st = NULL;
@@ -189,6 +191,8 @@ int wg_server_upgrade(void *ctx, const struct weft_http_request *req,
     return 0;
   }
   st->peer_added = true;
+  if (new_peer)
+    srv_sync_firewall(srv);
   /* The ping interval travels with every session, so a device follows the
    * server's current figure even for a tunnel made under another. */
   char ok[256];

@@ -300,6 +300,9 @@ B_ECHO=$(addr_of b2.log $ECHO)
 for i in $(seq 16); do in_srv timeout 2 bash -c "exec 3<>/dev/tcp/$B_ECHO/$ECHO; echo x >&3" 2>/dev/null; sleep 0.5; done
 ! grep -q "ended: idle-timeout" "$TMP/server4.log" && pass "operator traffic kept the lease for 8 s (idle timeout 4 s)" || fail "reaped despite traffic"
 wait_for 20 grep -q "ended: idle-timeout" "$TMP/server4.log" && pass "idle lease ended with only keepalives" || fail "no idle timeout"
-[ "$(peers)" -eq 0 ] && pass "peer removed at idle expiry" || fail "peer left after idle: $(wg show "$IFS_SRV" peers)"
+# (the core logs the lease's end before the transport lets go of it: the
+# kernel path closes, then the peer goes)
+no_peers() { [ "$(peers)" -eq 0 ]; }
+wait_for 5 no_peers && pass "peer removed at idle expiry" || fail "peer left after idle: $(wg show "$IFS_SRV" peers)"
 wait_for 20 grep -q "no longer has this tunnel" "$TMP/b2.log" && pass "device B stops: tunnel gone" || fail "B did not notice: $(tail -5 "$TMP/b2.log")"
 finish
