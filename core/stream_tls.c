@@ -274,42 +274,36 @@ void tls_drain(struct weft_stream *s)
    * On the stack: handing it on may drain another stream. */
   char buf[64 * 1024];
   size_t have = 0;
+  int e = SSL_ERROR_NONE; /* why reading stopped, if SSL_read said */
   while (!s->closing && s->mode != MODE_NEW && !s->paused_by_plugin &&
          !s->paused_by_backlog && !s->read_eof) {
     int n = SSL_read(t->ssl, buf + have, (int)(sizeof buf - have));
-    if (n > 0) {
-      have += (size_t)n;
-      if (sizeof buf - have < 16384) {
-        stream_plaintext_in(s, buf, have);
-        have = 0;
-      }
-      continue;
+    if (n <= 0) {
+      e = SSL_get_error(t->ssl, n);
+      send_records(s); /* post-handshake messages, alerts */
+      if (e != SSL_ERROR_ZERO_RETURN && e != SSL_ERROR_WANT_READ &&
+          e != SSL_ERROR_WANT_WRITE)
+        ERR_clear_error(); /* the queue is the thread's: leave it empty */
+      break;
     }
-    int e = SSL_get_error(t->ssl, n);
-    send_records(s); /* post-handshake messages, alerts */
-    if (have && !s->closing) {
-      /* What came before the end (or the error) goes first. */
+    have += (size_t)n;
+    if (sizeof buf - have < 16384) {
       stream_plaintext_in(s, buf, have);
       have = 0;
     }
-    if (s->closing)
-      break;
-    if (e == SSL_ERROR_ZERO_RETURN) {
-      t->draining = false;
-      keep_unread(t);
-      stream_on_eof(s); /* close_notify: the peer finished sending */
-      return;
-    }
-    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-      ERR_clear_error();
-      stream_close_with(s, WEFT_EPROTO);
-    }
-    break;
   }
+  /* What came before the end (or the error) goes first. */
   if (have && !s->closing)
     stream_plaintext_in(s, buf, have);
   t->draining = false;
   keep_unread(t);
+  if (s->closing)
+    return;
+  if (e == SSL_ERROR_ZERO_RETURN)
+    stream_on_eof(s); /* close_notify: the peer finished sending */
+  else if (e != SSL_ERROR_NONE && e != SSL_ERROR_WANT_READ &&
+           e != SSL_ERROR_WANT_WRITE)
+    stream_close_with(s, WEFT_EPROTO);
 }
 
 bool tls_write(struct weft_stream *s, const void *data, size_t len)

@@ -15,10 +15,6 @@
 #define TLS_BINDING_LABEL "EXPORTER-Channel-Binding"
 #define TLS_BINDING_LEN 32
 
-/* Installs OpenSSL's allocator (see tls.c); before any other OpenSSL
- * call. */
-void tls_memory_init(void);
-
 /* The server's context: cert_file/key_file if given (PEM), else the
  * self-signed pair in state_dir (tls.crt, tls.key 0600), made on first
  * use for `name`. Sets fingerprint (hex, NUL-terminated). NULL with err. */

@@ -140,7 +140,6 @@ struct tunnel *tunnel_service_find(const struct tunnel_service *svc,
 struct tunnel *tunnel_service_by_hostname(const struct tunnel_service *svc,
                                           const char *name);
 
-
 /* A new orchestration token for a live tunnel (malloc'd), or NULL. */
 char *tunnel_service_token(struct tunnel_service *svc, const struct tunnel *t);
 

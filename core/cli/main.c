@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../tls.h"
+#include "../tls_memory.h"
 #include "cli.h"
 
 static const struct {
