@@ -16,6 +16,8 @@
 #define WRITE_CHUNK (16 * 1024)
 /* A batch that grew this big goes out without waiting for its end. */
 #define BATCH_MAX (256 * 1024)
+/* A write under TLS this large fills records of its own. */
+#define TLS_ENCRYPT_AT_ONCE (16 * 1024)
 
 static size_t live_streams;
 
@@ -238,7 +240,8 @@ void stream_submit(struct weft_stream *s, struct write_req *wr)
 
 static size_t queued(const struct weft_stream *s)
 {
-  return s->backlog + s->held.len + (s->pending ? s->pending->len : 0);
+  return s->backlog + s->held.len + (s->pending ? s->pending->len : 0) +
+         tls_unsent(s);
 }
 
 /* Bytes for the peer, now: encrypted first with TLS. */
@@ -257,17 +260,30 @@ static void write_now(struct weft_stream *s, const void *data, size_t len)
   stream_submit(s, wr);
 }
 
+/* Under TLS, what was gathered is encrypted behind any records made
+ * already in this batch; then they all go. */
 static void flush(struct weft_stream *s)
 {
   struct write_req *wr = s->pending;
   s->pending = NULL;
-  if (!wr)
-    return;
   if (s->tls) {
-    write_now(s, wr->data, wr->len);
+    if (wr && !tls_encrypt(s, wr->data, wr->len))
+      stream_close_with(s, WEFT_EPROTO);
     free(wr);
-  } else {
+    if (!s->closing)
+      tls_send_records(s);
+  } else if (wr) {
     stream_submit(s, wr); /* the gathered buffer goes as it is */
+  }
+}
+
+/* Lists the stream for the end of the batch. */
+static void flush_later(struct weft_stream *s)
+{
+  if (!s->flush_listed) {
+    s->flush_listed = true;
+    s->flush_next = flush_list;
+    flush_list = s;
   }
 }
 
@@ -292,21 +308,31 @@ static void queue_bytes(struct weft_stream *s, const void *data, size_t len)
     write_now(s, data, len);
     return;
   }
-  if (!write_req_append(s, &s->pending, data, len)) {
+  if (s->tls && len >= TLS_ENCRYPT_AT_ONCE) {
+    /* Whole records' worth: encrypted now from the caller's buffer (what
+     * was gathered before it first), not copied to be gathered; the
+     * records leave with the batch. */
+    struct write_req *before = s->pending;
+    s->pending = NULL;
+    bool ok = (!before || tls_encrypt(s, before->data, before->len)) &&
+              tls_encrypt(s, data, len);
+    free(before);
+    if (!ok) {
+      if (!s->closing)
+        stream_close_with(s, WEFT_EPROTO);
+      return;
+    }
+  } else if (!write_req_append(s, &s->pending, data, len)) {
     stream_close_with(s, WEFT_ENOMEM);
     return;
   }
-  if (s->pending->len >= BATCH_MAX) {
+  if (queued(s) - s->backlog >= BATCH_MAX) {
     /* Bulk data: gathering more saves no system call, and would only copy
      * it again and hold it back. */
     flush(s);
     return;
   }
-  if (!s->flush_listed) {
-    s->flush_listed = true;
-    s->flush_next = flush_list;
-    flush_list = s;
-  }
+  flush_later(s);
 }
 
 void stream_batch_begin(void) { batch_depth++; }

@@ -125,6 +125,12 @@ void tls_in(struct weft_stream *s, const char *data, size_t len);
 void tls_drain(struct weft_stream *s);
 /* Encrypts and sends (established only); false on a TLS failure. */
 bool tls_write(struct weft_stream *s, const void *data, size_t len);
+/* Encrypts, leaving the records for tls_send_records: a round's writes
+ * leave in one request. */
+bool tls_encrypt(struct weft_stream *s, const void *data, size_t len);
+void tls_send_records(struct weft_stream *s);
+/* Bytes of records made and not yet sent. */
+size_t tls_unsent(const struct weft_stream *s);
 /* close_notify before our FIN. */
 void tls_close_notify(struct weft_stream *s);
 /* Client: starts the handshake on a connected stream. */

@@ -306,17 +306,60 @@ void tls_drain(struct weft_stream *s)
     stream_close_with(s, WEFT_EPROTO);
 }
 
-bool tls_write(struct weft_stream *s, const void *data, size_t len)
+/* Room in t->out for the records of len bytes (each 16 KiB of plaintext
+ * gains a header, a tag and its content type), so that bio_write appends
+ * without growing the request: each growth copies what it holds. What is
+ * there already goes out first if it is large. */
+#define RECORD_PLAINTEXT 16384
+#define RECORD_OVERHEAD 32
+static bool reserve_records(struct weft_stream *s, size_t len)
+{
+  struct tls_state *t = s->tls;
+  size_t need = len + (len / RECORD_PLAINTEXT + 1) * RECORD_OVERHEAD;
+  struct write_req *wr = t->out;
+  if (wr && wr->cap - wr->len >= need)
+    return true;
+  if (wr && wr->len >= RECORD_PLAINTEXT) {
+    send_records(s);
+    wr = NULL;
+  }
+  if (!wr) {
+    t->out = write_req_new(s, need);
+    return t->out != NULL;
+  }
+  struct write_req *grown = realloc(wr, sizeof *wr + wr->len + need);
+  if (!grown)
+    return false;
+  grown->cap = grown->len + need;
+  t->out = grown;
+  return true;
+}
+
+bool tls_encrypt(struct weft_stream *s, const void *data, size_t len)
 {
   struct tls_state *t = s->tls;
   size_t written = 0;
-  int ok = SSL_write_ex(t->ssl, data, len, &written);
-  send_records(s);
-  if (ok != 1 || written != len) {
+  if (!reserve_records(s, len) || s->closing)
+    return false;
+  if (SSL_write_ex(t->ssl, data, len, &written) != 1 || written != len) {
     ERR_clear_error();
     return false;
   }
   return true;
+}
+
+void tls_send_records(struct weft_stream *s) { send_records(s); }
+
+size_t tls_unsent(const struct weft_stream *s)
+{
+  return s->tls && s->tls->out ? s->tls->out->len : 0;
+}
+
+bool tls_write(struct weft_stream *s, const void *data, size_t len)
+{
+  bool ok = tls_encrypt(s, data, len);
+  send_records(s); /* with any alert a failure made */
+  return ok;
 }
 
 void tls_close_notify(struct weft_stream *s)

@@ -17,6 +17,8 @@
 
 #include <weft/weft.h>
 
+#include "mux.h"
+
 struct carrier_conn;
 
 struct carrier_cbs {
@@ -55,9 +57,10 @@ struct carrier_ops {
               const char *host_header, const char *path, const char *token,
               const struct carrier_cbs *cbs, void *arg,
               struct carrier_conn **out);
-  /* HTTP/2 bytes for the peer; data[-1] is scratch the carrier may use.
-   * Returns the backlog. */
-  size_t (*send_h2)(struct carrier_conn *c, uint8_t *data, size_t len);
+  /* HTTP/2 bytes for the peer, in pieces (one message where the carrier
+   * has messages). Returns the backlog. */
+  size_t (*send_h2)(struct carrier_conn *c, const struct mux_piece *pieces,
+                    size_t count);
   /* One datagram message, or NULL where the carrier has none. */
   size_t (*send_datagram)(struct carrier_conn *c, const uint8_t *msg,
                           size_t len);

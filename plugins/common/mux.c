@@ -57,11 +57,21 @@ struct mux {
   bool peer_done;           /* the peer said GOAWAY without an error */
 };
 
-/* Frames are packed into messages here and handed on at once; the loop is
- * single-threaded and mux_flush does not nest, so one buffer serves every
- * session (and an idle session costs nothing for it). */
-static uint8_t sendbuf_storage[1 + MUX_MAX_MESSAGE];
-static uint8_t *const sendbuf = sendbuf_storage + 1; /* [-1] is scratch */
+/* Frames other than DATA are packed into messages here and handed on at
+ * once; the loop is single-threaded and mux_flush does not nest, so one
+ * buffer serves every session (and an idle session costs nothing for
+ * it). */
+static uint8_t sendbuf[MUX_MAX_MESSAGE];
+static size_t packed; /* bytes in sendbuf */
+
+static void send_packed(struct mux *m)
+{
+  if (packed) {
+    struct mux_piece p = {sendbuf, packed};
+    packed = 0;
+    m->cbs->send(m->arg, &p, 1);
+  }
+}
 
 /* ---- stream bookkeeping ---- */
 
@@ -213,40 +223,84 @@ static const struct weft_pipe_ops pipe_ops = {
 
 /* ---- nghttp2 callbacks ---- */
 
-static ssize_t read_source(nghttp2_session *session, int32_t id, uint8_t *buf,
-                           size_t length, uint32_t *flags,
-                           nghttp2_data_source *source, void *user)
+/* Drops n bytes from the front of the stream's queue, and lets its socket
+ * read again once the queue is low. */
+static void take_bytes(struct mux_stream *ms, size_t n)
 {
-  (void)session, (void)id, (void)user;
-  struct mux_stream *ms = source->ptr;
-  size_t n = 0;
-  while (n < length && ms->out_head) {
+  ms->out_len -= n;
+  while (n) {
     struct chunk *c = ms->out_head;
-    size_t take = c->len - c->off;
-    if (take > length - n)
-      take = length - n;
-    memcpy(buf + n, c->data + c->off, take);
+    size_t take = c->len - c->off < n ? c->len - c->off : n;
     c->off += take;
-    n += take;
+    n -= take;
     if (c->off == c->len) {
       ms->out_head = c->next;
       if (!ms->out_head)
         ms->out_tail = NULL;
-      ms->mux->host->free(c);
+      ms->host->free(c);
     }
   }
-  ms->out_len -= n;
   if (ms->socket_paused && ms->out_len < WEFT_PIPE_LOW_WATER && ms->pipe) {
     ms->socket_paused = false;
-    ms->mux->host->pipe_resume(ms->pipe);
+    ms->host->pipe_resume(ms->pipe);
   }
-  if (ms->out_len == 0 && ms->local_eof) {
+}
+
+/* How much the next DATA frame carries; send_data writes it. */
+static ssize_t read_source(nghttp2_session *session, int32_t id, uint8_t *buf,
+                           size_t length, uint32_t *flags,
+                           nghttp2_data_source *source, void *user)
+{
+  (void)session, (void)id, (void)buf, (void)user;
+  struct mux_stream *ms = source->ptr;
+  size_t n = ms->out_len < length ? ms->out_len : length;
+  if (n == ms->out_len && ms->local_eof) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
   } else if (n == 0) {
     ms->deferred = true;
     return NGHTTP2_ERR_DEFERRED;
   }
+  *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
   return (ssize_t)n;
+}
+
+/* A DATA frame: its header, then the stream's queued bytes where they
+ * lie (in a few chunks; copied together when in many). Waits while the
+ * carrier holds more than the high-water mark, which bounds what a
+ * session buffers whatever its streams do. */
+#define DATA_PIECES 16
+static int send_data(nghttp2_session *session, nghttp2_frame *frame,
+                     const uint8_t *framehd, size_t length,
+                     nghttp2_data_source *source, void *user)
+{
+  (void)session, (void)frame; /* no padding is ever chosen */
+  struct mux *m = user;
+  struct mux_stream *ms = source->ptr;
+  if (m->cbs->backlog(m->arg) > WEFT_PIPE_HIGH_WATER)
+    return NGHTTP2_ERR_WOULDBLOCK;
+  send_packed(m); /* what came before goes first */
+  struct mux_piece p[1 + DATA_PIECES] = {{framehd, 9}};
+  size_t count = 1, left = length;
+  for (const struct chunk *c = ms->out_head; c && left; c = c->next) {
+    size_t take = c->len - c->off < left ? c->len - c->off : left;
+    if (count == 1 + DATA_PIECES) { /* many small reads: one copy */
+      size_t have = 0;
+      for (c = ms->out_head, left = length; left; c = c->next) {
+        take = c->len - c->off < left ? c->len - c->off : left;
+        memcpy(sendbuf + have, c->data + c->off, take);
+        have += take;
+        left -= take;
+      }
+      p[1] = (struct mux_piece){sendbuf, length};
+      count = 2;
+      break;
+    }
+    p[count++] = (struct mux_piece){c->data + c->off, take};
+    left -= take;
+  }
+  m->cbs->send(m->arg, p, count);
+  take_bytes(ms, length);
+  return 0;
 }
 
 static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id,
@@ -512,6 +566,7 @@ struct mux *mux_new(const struct weft_host *host, bool opener,
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
   nghttp2_session_callbacks_set_data_source_read_length_callback(cb,
                                                                  read_length);
+  nghttp2_session_callbacks_set_send_data_callback(cb, send_data);
   nghttp2_option_new(&opt);
   /* Window updates only once the bytes have left through the socket. */
   nghttp2_option_set_no_auto_window_update(opt, 1);
@@ -609,12 +664,12 @@ void mux_flush(struct mux *m)
   m->flushing = true;
   bool sent = false, drained;
   for (;;) {
-    size_t have = 0;
     drained = false;
-    while (have < MUX_MAX_MESSAGE) {
+    while (packed < MUX_MAX_MESSAGE) {
       const uint8_t *data;
       ssize_t n = nghttp2_session_mem_send(m->session, &data);
       if (n < 0) {
+        packed = 0;
         m->failed = true;
         if (m->cbs->on_failure)
           m->cbs->on_failure(m->arg, nghttp2_strerror((int)n));
@@ -629,19 +684,17 @@ void mux_flush(struct mux *m)
         m->framebuf = big_slot_holding(m, data, (size_t)n);
       sent = true;
       /* nghttp2 hands out at most one frame (16 KiB + 9) at a time; pack
-       * them into messages of up to MUX_MAX_MESSAGE. */
-      if (have + (size_t)n > MUX_MAX_MESSAGE) {
-        m->cbs->send(m->arg, sendbuf, have);
-        have = 0;
-      }
-      memcpy(sendbuf + have, data, (size_t)n);
-      have += (size_t)n;
+       * them into messages of up to MUX_MAX_MESSAGE. (DATA frames go on
+       * their own from send_data, which sends what is packed first.) */
+      if (packed + (size_t)n > MUX_MAX_MESSAGE)
+        send_packed(m);
+      memcpy(sendbuf + packed, data, (size_t)n);
+      packed += (size_t)n;
       if (m->cbs->backlog(m->arg) > WEFT_PIPE_HIGH_WATER)
         break;
     }
-    if (have)
-      m->cbs->send(m->arg, sendbuf, have);
-    if (!have || m->cbs->backlog(m->arg) > WEFT_PIPE_HIGH_WATER ||
+    send_packed(m);
+    if (drained || m->cbs->backlog(m->arg) > WEFT_PIPE_HIGH_WATER ||
         !nghttp2_session_want_write(m->session))
       break;
   }

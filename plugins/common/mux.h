@@ -35,10 +35,18 @@
 struct mux;
 struct mux_stream;
 
+/* Part of what goes to the peer: valid only during the call it is given
+ * to. A DATA frame goes as its header and the stream's queued bytes as
+ * they are (nghttp2's NO_COPY), not copied into one buffer first. */
+struct mux_piece {
+  const uint8_t *data;
+  size_t len;
+};
+
 struct mux_cbs {
-  /* Session bytes for the peer; return the carrier's backlog. data[-1] is
-   * scratch the callee may use (to prepend a type byte without a copy). */
-  size_t (*send)(void *arg, uint8_t *data, size_t len);
+  /* Session bytes for the peer, in order: one message where the carrier
+   * has messages. Returns the carrier's backlog. */
+  size_t (*send)(void *arg, const struct mux_piece *pieces, size_t count);
   /* The carrier's backlog right now. */
   size_t (*backlog)(void *arg);
   /* Device side: the server opened a stream; connect it to the local

@@ -138,10 +138,11 @@ static void client_free(struct client_tunnel *ct)
 
 /* ---- sessions, both sides ---- */
 
-static size_t session_send(void *arg, uint8_t *data, size_t len)
+static size_t session_send(void *arg, const struct mux_piece *pieces,
+                           size_t count)
 {
   struct session *s = arg;
-  return s->ws->carrier->send_h2(s->conn, data, len);
+  return s->ws->carrier->send_h2(s->conn, pieces, count);
 }
 
 static size_t session_backlog(void *arg)

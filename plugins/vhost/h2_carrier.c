@@ -255,9 +255,13 @@ static int dial(const struct weft_host *host, struct weft_stream *s,
   return 0;
 }
 
-static size_t send_h2(struct carrier_conn *c, uint8_t *data, size_t len)
+static size_t send_h2(struct carrier_conn *c, const struct mux_piece *pieces,
+                      size_t count)
 {
-  return c->host->stream_write(c->stream, data, len);
+  size_t backlog = 0;
+  for (size_t i = 0; i < count; i++)
+    backlog = c->host->stream_write(c->stream, pieces[i].data, pieces[i].len);
+  return backlog;
 }
 
 static size_t backlog(const struct carrier_conn *c)

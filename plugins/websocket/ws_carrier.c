@@ -134,16 +134,24 @@ static int dial(const struct weft_host *host, struct weft_stream *s,
   return 0;
 }
 
-static size_t send_h2(struct carrier_conn *c, uint8_t *data, size_t len)
+#define H2_PIECES 17 /* a DATA frame: its header and up to 16 pieces */
+static size_t send_h2(struct carrier_conn *c, const struct mux_piece *pieces,
+                      size_t count)
 {
-  data[-1] = MSG_H2; /* the mux leaves that byte for us */
-  return ws_conn_send(c->ws, data - 1, len + 1);
+  static const uint8_t type = MSG_H2;
+  struct ws_piece p[1 + H2_PIECES] = {{&type, 1}};
+  if (count > H2_PIECES)
+    return ws_conn_backlog(c->ws); /* the mux never sends that many */
+  for (size_t i = 0; i < count; i++)
+    p[1 + i] = (struct ws_piece){pieces[i].data, pieces[i].len};
+  return ws_conn_sendv(c->ws, p, 1 + count);
 }
 
 static size_t send_datagram(struct carrier_conn *c, const uint8_t *msg,
                             size_t len)
 {
-  return ws_conn_send(c->ws, msg, len);
+  struct ws_piece p = {msg, len};
+  return ws_conn_sendv(c->ws, &p, 1);
 }
 
 static size_t backlog(const struct carrier_conn *c)

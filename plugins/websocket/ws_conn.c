@@ -642,15 +642,111 @@ int ws_conn_dial(const struct weft_host *host, struct weft_stream *s,
   return 0;
 }
 
-size_t ws_conn_send(struct ws_conn *c, const void *data, size_t len)
+/* ---- sending a message ----
+ * wslay's event layer copies each message it queues. When nothing is
+ * queued before a message, wslay's frame layer writes it instead, from
+ * the caller's pieces: the header, then each piece (masked on the way
+ * where the client sends it). A frame always goes out whole within the
+ * call (the stream takes every byte it is given), so its context holds
+ * nothing between calls, and one serves every connection. */
+
+static struct ws_conn *direct_conn; /* whose frame is being written */
+
+static ssize_t direct_send_cb(const uint8_t *data, size_t len, int flags,
+                              void *user)
+{
+  (void)flags, (void)user;
+  struct ws_conn *c = direct_conn;
+  c->stream_backlog = c->host->stream_write(c->stream, data, len);
+  return (ssize_t)len;
+}
+
+static int direct_genmask_cb(uint8_t *buf, size_t len, void *user)
+{
+  (void)user;
+  return ws_genmask_cb(NULL, buf, len, NULL);
+}
+
+static wslay_frame_context_ptr direct_ctx;
+
+static wslay_frame_context_ptr direct_frames(void)
+{
+  static const struct wslay_frame_callbacks cbs = {
+      .send_callback = direct_send_cb, .genmask_callback = direct_genmask_cb};
+  if (!direct_ctx && wslay_frame_context_init(&direct_ctx, &cbs, NULL) != 0)
+    direct_ctx = NULL;
+  return direct_ctx;
+}
+
+/* Whether a frame may go out now, ahead of wslay's queue: nothing in it,
+ * no close sent. */
+static bool may_send_direct(struct ws_conn *c)
+{
+  return wslay_event_get_write_enabled(c->ws) &&
+         !wslay_event_get_close_sent(c->ws) &&
+         wslay_event_get_queued_msg_count(c->ws) == 0 &&
+         !wslay_event_want_write(c->ws);
+}
+
+static bool send_direct(struct ws_conn *c, const struct ws_piece *pieces,
+                        size_t count, size_t total)
+{
+  struct wslay_frame_iocb iocb = {.fin = 1,
+                                  .opcode = WSLAY_BINARY_FRAME,
+                                  .mask = c->client,
+                                  .payload_length = total};
+  direct_conn = c;
+  bool ok = true;
+  if (total == 0) /* the header alone */
+    ok = wslay_frame_send(direct_ctx, &iocb) == 0;
+  for (size_t i = 0; ok && i < count; i++) {
+    if (pieces[i].len == 0)
+      continue;
+    iocb.data = pieces[i].data;
+    iocb.data_length = pieces[i].len;
+    ok = wslay_frame_send(direct_ctx, &iocb) == (ssize_t)pieces[i].len;
+  }
+  direct_conn = NULL;
+  if (!ok) { /* a frame left half-written: the context starts over */
+    wslay_frame_context_free(direct_ctx);
+    direct_ctx = NULL;
+  }
+  return ok;
+}
+
+/* Behind what wslay has queued: the pieces as one copy in its queue. */
+static bool send_queued(struct ws_conn *c, const struct ws_piece *pieces,
+                        size_t count, size_t total)
+{
+  uint8_t *msg = malloc(total ? total : 1);
+  if (!msg)
+    return false;
+  size_t off = 0;
+  for (size_t i = 0; i < count; i++) {
+    memcpy(msg + off, pieces[i].data, pieces[i].len);
+    off += pieces[i].len;
+  }
+  struct wslay_event_msg m = {
+      .opcode = WSLAY_BINARY_FRAME, .msg = msg, .msg_length = total};
+  bool ok = wslay_event_queue_msg(c->ws, &m) == 0;
+  free(msg);
+  return ok;
+}
+
+size_t ws_conn_sendv(struct ws_conn *c, const struct ws_piece *pieces,
+                     size_t count)
 {
   if (c->state != WS_OPEN)
     return ws_conn_backlog(c);
-  struct wslay_event_msg msg = {
-      .opcode = WSLAY_BINARY_FRAME, .msg = data, .msg_length = len};
   if (!ws_context(c))
     return 0;
-  if (wslay_event_queue_msg(c->ws, &msg) != 0) {
+  size_t total = 0;
+  for (size_t i = 0; i < count; i++)
+    total += pieces[i].len;
+  bool ok = may_send_direct(c) && direct_frames()
+                ? send_direct(c, pieces, count, total)
+                : send_queued(c, pieces, count, total);
+  if (!ok) {
     c->host->stream_close(c->stream);
     return 0;
   }

@@ -58,8 +58,16 @@ int ws_conn_dial(const struct weft_host *host, struct weft_stream *s,
                  const struct ws_conn_cbs *cbs, void *arg,
                  struct ws_conn **out);
 
-/* Queues one binary message; returns the backlog in bytes. */
-size_t ws_conn_send(struct ws_conn *c, const void *data, size_t len);
+/* Part of a message: valid only during the call it is given to. */
+struct ws_piece {
+  const uint8_t *data;
+  size_t len;
+};
+
+/* Sends one binary message made of the pieces in order; returns the
+ * backlog in bytes. */
+size_t ws_conn_sendv(struct ws_conn *c, const struct ws_piece *pieces,
+                     size_t count);
 size_t ws_conn_backlog(const struct ws_conn *c);
 /* Starts the closing handshake; on_closed follows. */
 void ws_conn_close(struct ws_conn *c, uint16_t code, const char *reason);

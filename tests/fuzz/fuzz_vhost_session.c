@@ -19,10 +19,10 @@ struct session {
   bool closed;
 };
 
-static size_t s_send(void *arg, uint8_t *d, size_t n)
+static size_t s_send(void *arg, const struct mux_piece *p, size_t count)
 {
   struct session *s = arg;
-  return s->conn ? h2_carrier.send_h2(s->conn, d, n) : 0;
+  return s->conn ? h2_carrier.send_h2(s->conn, p, count) : 0;
 }
 static size_t s_backlog(void *arg)
 {
