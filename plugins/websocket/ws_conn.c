@@ -41,7 +41,16 @@ struct ws_conn {
   uint64_t payload_left;     /* of the frame being read */
   bool in_message;           /* a data frame without FIN came */
   unsigned busy;             /* inside wslay_event_recv */
+  /* The frame wslay is reading now (see on_frame_start). */
+  uint8_t rx_opcode;         /* of its message: binary or text */
+  bool rx_control;           /* a control frame (wslay gathers those) */
+  bool rx_first;             /* no part of its message handed on yet */
 };
+
+/* The frame context every connection sends through (see ws_conn_sendv),
+ * kept while any connection lives. */
+static wslay_frame_context_ptr direct_ctx;
+static size_t live_conns;
 
 /* ---- small helpers ---- */
 
@@ -198,15 +207,46 @@ static int ws_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf,
   return 0;
 }
 
+/* Data frames are not gathered by wslay (no_buffering): their payload is
+ * handed on as wslay reads it, once wslay has checked the frame (and, for
+ * text, that it is UTF-8). */
+static void on_frame_start(wslay_event_context_ptr ctx,
+                           const struct wslay_event_on_frame_recv_start_arg *arg,
+                           void *user)
+{
+  (void)ctx;
+  struct ws_conn *c = user;
+  c->rx_control = arg->opcode & 0x8;
+  if (!c->rx_control && arg->opcode != WSLAY_CONTINUATION_FRAME) {
+    c->rx_opcode = arg->opcode;
+    c->rx_first = true;
+  }
+}
+
+static void on_frame_chunk(wslay_event_context_ptr ctx,
+                           const struct wslay_event_on_frame_recv_chunk_arg *arg,
+                           void *user)
+{
+  (void)ctx;
+  struct ws_conn *c = user;
+  if (c->rx_control || c->rx_opcode != WSLAY_BINARY_FRAME ||
+      c->state != WS_OPEN || arg->data_length == 0)
+    return;
+  bool first = c->rx_first;
+  c->rx_first = false;
+  c->cbs->on_message_part(c->arg, arg->data, arg->data_length, first, false);
+}
+
 static void ws_msg_cb(wslay_event_context_ptr ctx,
                       const struct wslay_event_on_msg_recv_arg *arg,
                       void *user)
 {
   struct ws_conn *c = user;
   switch (arg->opcode) {
-  case WSLAY_BINARY_FRAME:
+  case WSLAY_BINARY_FRAME: /* its end: the parts came before */
     if (c->state == WS_OPEN)
-      c->cbs->on_message(c->arg, arg->msg, arg->msg_length);
+      c->cbs->on_message_part(c->arg, NULL, 0, c->rx_first, true);
+    c->rx_first = false;
     break;
   case WSLAY_TEXT_FRAME:
     /* wslay has checked it is UTF-8 (else it closed with 1007). */
@@ -231,6 +271,8 @@ static const struct wslay_event_callbacks ws_callbacks = {
     .recv_callback = ws_recv_cb,
     .send_callback = ws_send_cb,
     .genmask_callback = ws_genmask_cb,
+    .on_frame_recv_start_callback = on_frame_start,
+    .on_frame_recv_chunk_callback = on_frame_chunk,
     .on_msg_recv_callback = ws_msg_cb,
 };
 
@@ -284,7 +326,10 @@ static int ws_new_context(struct ws_conn *c)
     c->ws = NULL;
     return -1;
   }
+  /* Bounds each frame; with no_buffering, a message's parts are counted
+   * by whoever gathers them. */
   wslay_event_config_set_max_recv_msg_length(c->ws, WS_MAX_MESSAGE);
+  wslay_event_config_set_no_buffering(c->ws, 1);
   return 0;
 }
 
@@ -523,6 +568,19 @@ static void on_drained(void *ctx)
     c->cbs->on_drained(c->arg);
 }
 
+static void conn_free(struct ws_conn *c)
+{
+  if (c->ws)
+    wslay_event_context_free(c->ws);
+  free(c->in);
+  free(c->hs);
+  c->host->free(c);
+  if (--live_conns == 0 && direct_ctx) {
+    wslay_frame_context_free(direct_ctx);
+    direct_ctx = NULL;
+  }
+}
+
 static void on_stream_closed(void *ctx, int err)
 {
   struct ws_conn *c = ctx;
@@ -530,11 +588,7 @@ static void on_stream_closed(void *ctx, int err)
   if (!c->code && err)
     c->code = WSLAY_CODE_ABNORMAL_CLOSURE;
   notify_closed(c, err ? weft_strerror(err) : "closed");
-  if (c->ws)
-    wslay_event_context_free(c->ws);
-  free(c->in);
-  free(c->hs);
-  c->host->free(c);
+  conn_free(c);
 }
 
 static const struct weft_stream_cbs stream_cbs = {
@@ -560,6 +614,7 @@ static struct ws_conn *conn_new(const struct weft_host *host,
     host->free(c);
     return NULL;
   }
+  live_conns++;
   return c;
 }
 
@@ -582,8 +637,7 @@ int ws_conn_accept(const struct weft_host *host, struct weft_stream *s,
   c->state = WS_OPEN;
   int rc = host->stream_start(s, &stream_cbs, c);
   if (rc != 0) {
-    wslay_event_context_free(c->ws);
-    host->free(c);
+    conn_free(c);
     host->stream_close(s);
     return rc;
   }
@@ -601,10 +655,8 @@ int ws_conn_dial(const struct weft_host *host, struct weft_stream *s,
   if (c)
     c->hs = malloc(HANDSHAKE_MAX + 1);
   if (!c || !c->hs) {
-    if (c) {
-      wslay_event_context_free(c->ws);
-      host->free(c);
-    }
+    if (c)
+      conn_free(c);
     host->stream_close(s);
     return WEFT_ENOMEM;
   }
@@ -632,9 +684,7 @@ int ws_conn_dial(const struct weft_host *host, struct weft_stream *s,
     host->stream_write(s, req, (size_t)n);
   free(req);
   if (rc != 0) {
-    free(c->hs);
-    wslay_event_context_free(c->ws);
-    host->free(c);
+    conn_free(c);
     host->stream_close(s);
     return rc;
   }
@@ -666,8 +716,6 @@ static int direct_genmask_cb(uint8_t *buf, size_t len, void *user)
   (void)user;
   return ws_genmask_cb(NULL, buf, len, NULL);
 }
-
-static wslay_frame_context_ptr direct_ctx;
 
 static wslay_frame_context_ptr direct_frames(void)
 {
