@@ -3,7 +3,6 @@
  *   0x00  HTTP/2 session bytes
  *   0x01  a UDP datagram of one flow (plugins/common/udp.h)
  * A message of another type closes the session (1003). */
-#include <stdlib.h>
 #include <string.h>
 
 #include "carrier.h"
@@ -13,17 +12,11 @@
 
 #define MSG_H2 0x00
 
-/* What the message being read is, once its first byte came. */
-enum rx_kind { RX_UNKNOWN, RX_H2, RX_DATAGRAM, RX_REFUSED };
-
 struct carrier_conn {
   const struct weft_host *host;
   struct ws_conn *ws;
   const struct carrier_cbs *cbs;
   void *arg;
-  enum rx_kind rx;
-  uint8_t *dgram;            /* a datagram message, gathered whole */
-  size_t dgram_len;
 };
 
 static void on_open(void *arg)
@@ -32,50 +25,23 @@ static void on_open(void *arg)
   c->cbs->on_open(c->arg);
 }
 
-/* HTTP/2 bytes go on as they come; a datagram is gathered and goes on
- * whole. */
-#define DGRAM_MAX (UDP_HEADER_MAX + UDP_MAX_PAYLOAD)
-static void on_message_part(void *arg, const uint8_t *data, size_t len,
-                            bool first, bool last)
+static void on_message(void *arg, const uint8_t *data, size_t len)
 {
   struct carrier_conn *c = arg;
-  if (first)
-    c->rx = RX_UNKNOWN;
-  if (len && c->rx == RX_UNKNOWN) {
-    if (data[0] == MSG_H2) {
-      c->rx = RX_H2;
-      data++, len--;
-    } else if (data[0] == MSG_UDP) {
-      c->rx = RX_DATAGRAM;
-      c->dgram_len = 0;
-      if (!c->dgram && !(c->dgram = malloc(DGRAM_MAX))) {
-        ws_conn_close(c->ws, 1011, "out of memory");
-        c->rx = RX_REFUSED;
-      }
-    } else {
-      c->host->log(c->host, WEFT_LOG_WARN,
-                   "unknown message type %u; closing the session", data[0]);
-      ws_conn_close(c->ws, 1003, "unknown message type");
-      c->rx = RX_REFUSED;
-    }
-  }
-  if (c->rx == RX_H2 && len) {
-    c->cbs->on_h2(c->arg, data, len);
-  } else if (c->rx == RX_DATAGRAM) {
-    if (c->dgram_len + len > DGRAM_MAX) {
-      ws_conn_close(c->ws, 1009, "datagram message too big");
-      c->rx = RX_REFUSED;
-    } else {
-      if (len)
-        memcpy(c->dgram + c->dgram_len, data, len);
-      c->dgram_len += len;
-      if (last)
-        c->cbs->on_datagram(c->arg, c->dgram, c->dgram_len);
-    }
-  }
-  if (last && c->dgram) { /* an idle session holds no buffer */
-    free(c->dgram);
-    c->dgram = NULL;
+  if (len == 0)
+    return;
+  if (data[0] == MSG_H2) {
+    c->cbs->on_h2(c->arg, data + 1, len - 1);
+  } else if (data[0] == MSG_UDP && len <= UDP_HEADER_MAX + UDP_MAX_PAYLOAD) {
+    c->cbs->on_datagram(c->arg, data, len);
+  } else if (data[0] == MSG_UDP) {
+    c->host->log(c->host, WEFT_LOG_WARN,
+                 "a datagram message of %zu bytes; closing the session", len);
+    ws_conn_close(c->ws, 1009, "datagram message too big");
+  } else {
+    c->host->log(c->host, WEFT_LOG_WARN,
+                 "unknown message type %u; closing the session", data[0]);
+    ws_conn_close(c->ws, 1003, "unknown message type");
   }
 }
 
@@ -96,13 +62,12 @@ static void on_closed(void *arg, uint16_t code, const char *why)
   struct carrier_conn *c = arg;
   const struct weft_host *host = c->host;
   c->cbs->on_closed(c->arg, code, why);
-  free(c->dgram);
   host->free(c);
 }
 
 static const struct ws_conn_cbs ws_cbs = {
     .on_open = on_open,
-    .on_message_part = on_message_part,
+    .on_message = on_message,
     .on_drained = on_drained,
     .idle = idle,
     .on_closed = on_closed,

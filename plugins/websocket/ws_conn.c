@@ -41,14 +41,10 @@ struct ws_conn {
   uint64_t payload_left;     /* of the frame being read */
   bool in_message;           /* a data frame without FIN came */
   unsigned busy;             /* inside wslay_event_recv */
-  /* The frame wslay is reading now (see on_frame_start). */
-  uint8_t rx_opcode;         /* of its message: binary or text */
-  bool rx_control;           /* a control frame (wslay gathers those) */
-  bool rx_first;             /* no part of its message handed on yet */
 };
 
 /* The frame context every connection sends through (see ws_conn_sendv),
- * kept while any connection lives. */
+ * kept while any connection lives: the plugin may be unloaded after. */
 static wslay_frame_context_ptr direct_ctx;
 static size_t live_conns;
 
@@ -207,46 +203,15 @@ static int ws_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf,
   return 0;
 }
 
-/* Data frames are not gathered by wslay (no_buffering): their payload is
- * handed on as wslay reads it, once wslay has checked the frame (and, for
- * text, that it is UTF-8). */
-static void on_frame_start(wslay_event_context_ptr ctx,
-                           const struct wslay_event_on_frame_recv_start_arg *arg,
-                           void *user)
-{
-  (void)ctx;
-  struct ws_conn *c = user;
-  c->rx_control = arg->opcode & 0x8;
-  if (!c->rx_control && arg->opcode != WSLAY_CONTINUATION_FRAME) {
-    c->rx_opcode = arg->opcode;
-    c->rx_first = true;
-  }
-}
-
-static void on_frame_chunk(wslay_event_context_ptr ctx,
-                           const struct wslay_event_on_frame_recv_chunk_arg *arg,
-                           void *user)
-{
-  (void)ctx;
-  struct ws_conn *c = user;
-  if (c->rx_control || c->rx_opcode != WSLAY_BINARY_FRAME ||
-      c->state != WS_OPEN || arg->data_length == 0)
-    return;
-  bool first = c->rx_first;
-  c->rx_first = false;
-  c->cbs->on_message_part(c->arg, arg->data, arg->data_length, first, false);
-}
-
 static void ws_msg_cb(wslay_event_context_ptr ctx,
                       const struct wslay_event_on_msg_recv_arg *arg,
                       void *user)
 {
   struct ws_conn *c = user;
   switch (arg->opcode) {
-  case WSLAY_BINARY_FRAME: /* its end: the parts came before */
+  case WSLAY_BINARY_FRAME:
     if (c->state == WS_OPEN)
-      c->cbs->on_message_part(c->arg, NULL, 0, c->rx_first, true);
-    c->rx_first = false;
+      c->cbs->on_message(c->arg, arg->msg, arg->msg_length);
     break;
   case WSLAY_TEXT_FRAME:
     /* wslay has checked it is UTF-8 (else it closed with 1007). */
@@ -271,8 +236,6 @@ static const struct wslay_event_callbacks ws_callbacks = {
     .recv_callback = ws_recv_cb,
     .send_callback = ws_send_cb,
     .genmask_callback = ws_genmask_cb,
-    .on_frame_recv_start_callback = on_frame_start,
-    .on_frame_recv_chunk_callback = on_frame_chunk,
     .on_msg_recv_callback = ws_msg_cb,
 };
 
@@ -326,10 +289,7 @@ static int ws_new_context(struct ws_conn *c)
     c->ws = NULL;
     return -1;
   }
-  /* Bounds each frame; with no_buffering, a message's parts are counted
-   * by whoever gathers them. */
   wslay_event_config_set_max_recv_msg_length(c->ws, WS_MAX_MESSAGE);
-  wslay_event_config_set_no_buffering(c->ws, 1);
   return 0;
 }
 

@@ -20,13 +20,7 @@ struct ws_conn;
 
 struct ws_conn_cbs {
   void (*on_open)(void *arg);  /* the handshake completed (client side) */
-  /* A binary message, in parts as they arrive (wslay reads a few KiB at
-   * a time): first on its first part, last on its last; a part may be
-   * empty. Messages are not gathered whole (each would be copied twice,
-   * into wslay's buffers and out of them): whoever needs one whole
-   * gathers it. */
-  void (*on_message_part)(void *arg, const uint8_t *data, size_t len,
-                          bool first, bool last);
+  void (*on_message)(void *arg, const uint8_t *data, size_t len);
   void (*on_drained)(void *arg);  /* the send backlog went low again */
   /* Optional: true when the connection is idle (no streams in it), so
    * per-connection buffers may go until the next message. */

@@ -15,7 +15,6 @@ struct session {
   struct ws_conn *conn;
   struct mux *mux;
   bool closed;
-  bool h2; /* the message being read is HTTP/2 bytes */
 };
 
 static size_t s_send(void *arg, const struct mux_piece *p, size_t count)
@@ -43,17 +42,11 @@ static void s_failure(void *arg, const char *why)
 static const struct mux_cbs mux_cbs = {
     .send = s_send, .backlog = s_backlog, .on_failure = s_failure};
 
-static void on_message_part(void *arg, const uint8_t *d, size_t n,
-                            bool first, bool last)
+static void on_message(void *arg, const uint8_t *d, size_t n)
 {
   struct session *s = arg;
-  (void)last;
-  if (first && n) {
-    s->h2 = d[0] == 0;
-    d++, n--;
-  }
-  if (s->h2 && n && s->mux)
-    mux_input(s->mux, d, n);
+  if (n && d[0] == 0 && s->mux)
+    mux_input(s->mux, d + 1, n - 1);
 }
 static void on_closed(void *arg, uint16_t code, const char *why)
 {
@@ -69,7 +62,7 @@ static bool idle(void *arg)
   return s->mux && mux_stream_count(s->mux) == 0;
 }
 static const struct ws_conn_cbs ws_cbs = {
-    .on_message_part = on_message_part, .idle = idle, .on_closed = on_closed};
+    .on_message = on_message, .idle = idle, .on_closed = on_closed};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -63,6 +63,47 @@ async def interop():
             pass
         check("garbage inside the session closes with 1002",
               ws.close_code == 1002, ws.close_code)
+    # A message split into frames reaches HTTP/2 whole (wslay hands its
+    # parts on as they come): an empty SETTINGS frame in four fragments,
+    # which the server must acknowledge.
+    token = fresh_token()
+    async with websockets.connect(
+            uri, extra_headers={"Authorization": "Bearer " + token}) as ws:
+        await ws.send([b"\x00", b"\x00\x00\x00", b"\x04\x00",
+                       b"\x00\x00\x00\x00"])
+        acked = False
+        try:
+            for _ in range(10):
+                msg = await asyncio.wait_for(ws.recv(), 5)
+                frames = msg[1:] if msg[:1] == b"\x00" else b""
+                while len(frames) >= 9:
+                    length = int.from_bytes(frames[:3], "big")
+                    if frames[3] == 0x04 and frames[4] & 0x01:
+                        acked = True
+                    frames = frames[9 + length:]
+                if acked:
+                    break
+        except (asyncio.TimeoutError, websockets.ConnectionClosed):
+            pass
+        check("a fragmented message reaches HTTP/2 (SETTINGS acknowledged)",
+              acked and ws.close_code is None, ws.close_code)
+    # A message of an unknown type, and a datagram larger than any
+    # datagram (in two frames, each well under the frame limit).
+    for name, message, want in (
+            ("a message of an unknown type", b"\x07hello", 1003),
+            ("a datagram message over 64 KiB",
+             [b"\x01" + b"x" * 40000, b"y" * 40000], 1009)):
+        token = fresh_token()
+        async with websockets.connect(
+                uri, extra_headers={"Authorization": "Bearer " + token}) as ws:
+            await ws.send(message)
+            try:
+                for _ in range(10):
+                    await asyncio.wait_for(ws.recv(), 5)
+            except (asyncio.TimeoutError, websockets.ConnectionClosed):
+                pass
+            check("%s closes with %d" % (name, want), ws.close_code == want,
+                  ws.close_code)
     # A token-less upgrade, and a spent token, are refused before anything.
     for name, headers in (("no token", {}),
                           ("a spent token", {"Authorization": "Bearer " + token}),
@@ -133,6 +174,9 @@ def malformed():
         ("bad UTF-8 in a close reason", masked(0x8, b"\x03\xe8\xc3\x28"), 1007),
         ("a (valid) text message", masked(0x1, b"hello"), 1003),
         ("an unknown opcode", masked(0x3, b"?"), 1002),
+        ("a frame announcing more than 256 KiB (and bringing 100 bytes)",
+         b"\x82\xff" + struct.pack(">Q", 300000) + os.urandom(4) +
+         b"x" * 100, 1009),
     ]
     for name, frame, want in cases:
         s = raw_session()
