@@ -39,8 +39,24 @@ fresh_server() { # sets MCTL, MPID, MCONN
 }
 stop_fresh() { kill "$MPID"; wait "$MPID" 2>/dev/null; }
 
+# A holder (bench/tools.py hold-...) keeps its sessions or streams open
+# until its stdin closes. hold_start NAME TENTHS CMD...: starts it and
+# waits up to TENTHS tenths of a second for it to say "holding".
+hold_start() {
+  local name=$1 tenths=$2
+  shift 2
+  rm -f "$TMP/$name"
+  mkfifo "$TMP/$name"
+  "$@" <"$TMP/$name" >"$TMP/$name.out" 2>&1 &
+  HOLD_PID=$!
+  exec {HOLD_FD}>"$TMP/$name"
+  for _ in $(seq "$tenths"); do grep -q holding "$TMP/$name.out" && return 0; sleep 0.1; done
+  say "$name: $(tail -3 "$TMP/$name.out")"
+}
+hold_stop() { exec {HOLD_FD}>&-; wait "$HOLD_PID"; }
+
 idle_tunnels() { # SCHEME N: RSS growth per idle tunnel whose session is SCHEME
-  local scheme=$1 n=$2 before after hold
+  local scheme=$1 n=$2 before after
   fresh_server
   say "creating $n idle tunnels ($scheme)..."
   : >"$TMP/tokens"
@@ -53,24 +69,17 @@ idle_tunnels() { # SCHEME N: RSS growth per idle tunnel whose session is SCHEME
   done
   n=$(wc -l <"$TMP/tokens")
   before=$(rss "$MPID")
-  rm -f "$TMP/hold1"
-  mkfifo "$TMP/hold1"
-  /usr/bin/python3 "$TOOLS" hold-sessions "$scheme://127.0.0.1:$MCTL/v1/ws" "$TMP/tokens" <"$TMP/hold1" >"$TMP/hold1.out" 2>&1 &
-  hold=$!
-  exec 7>"$TMP/hold1"
-  for _ in $(seq 600); do grep -q holding "$TMP/hold1.out" && break; sleep 0.1; done
-  grep -q holding "$TMP/hold1.out" || say "hold-sessions: $(tail -3 "$TMP/hold1.out")"
+  hold_start hold-sessions 600 /usr/bin/python3 "$TOOLS" hold-sessions "$scheme://127.0.0.1:$MCTL/v1/ws" "$TMP/tokens"
   sleep 1
   after=$(rss "$MPID")
   printf 'server RSS with %d idle tunnels over %s (lease + WebSocket + HTTP/2 session each): %d KiB more, %.1f KiB per tunnel (target < 16)\n' \
     "$n" "$scheme" $((after - before)) "$(awk -v a=$((after - before)) -v n="$n" 'BEGIN{print a/n}')"
-  exec 7>&-
-  wait "$hold"
+  hold_stop
   stop_fresh
 }
 
 open_streams() { # N: RSS growth per open stream through one wss tunnel
-  local n=$1 echo ws_echo before after hold
+  local n=$1 echo ws_echo before after
   fresh_server
   echo=$(port) ws_echo=$(port)
   bg python3 "$NETKIT" echo-server "$echo"
@@ -80,18 +89,11 @@ open_streams() { # N: RSS growth per open stream through one wss tunnel
   sleep 1
   say "opening $n streams..."
   before=$(rss "$MPID")
-  rm -f "$TMP/hold2"
-  mkfifo "$TMP/hold2"
-  timeout 300 python3 "$TOOLS" hold-streams 127.0.0.1 "$ws_echo" "$n" <"$TMP/hold2" >"$TMP/hold2.out" 2>&1 &
-  hold=$!
-  exec 8>"$TMP/hold2"
-  for _ in $(seq 1200); do grep -q holding "$TMP/hold2.out" && break; sleep 0.1; done
+  hold_start hold-streams 1200 timeout 300 python3 "$TOOLS" hold-streams 127.0.0.1 "$ws_echo" "$n"
   after=$(rss "$MPID")
   printf 'server RSS with %d open streams: %d KiB more, %.1f KiB per stream (target < 64)\n' \
     "$n" $((after - before)) "$(awk -v a=$((after - before)) -v n="$n" 'BEGIN{print a/n}')"
-  grep -q holding "$TMP/hold2.out" || say "hold-streams: $(tail -3 "$TMP/hold2.out")"
-  exec 8>&-
-  wait "$hold"
+  hold_stop
 }
 
 for scheme in ${SCHEMES:-wss ws}; do idle_tunnels "$scheme" "$TUNNELS"; done

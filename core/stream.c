@@ -159,25 +159,33 @@ struct write_req *write_req_new(struct weft_stream *s, size_t cap)
   return wr;
 }
 
-bool write_req_append(struct weft_stream *s, struct write_req **wrp,
-                      const void *data, size_t len)
+bool write_req_reserve(struct weft_stream *s, struct write_req **wrp,
+                       size_t room)
 {
   struct write_req *wr = *wrp;
   if (!wr) {
-    wr = write_req_new(s, len > WRITE_CHUNK ? len : WRITE_CHUNK);
+    wr = write_req_new(s, room > WRITE_CHUNK ? room : WRITE_CHUNK);
     if (!wr)
       return false;
     *wrp = wr;
-  } else if (wr->len + len > wr->cap) {
-    size_t cap = wr->cap * 2 > wr->len + len ? wr->cap * 2 : wr->len + len;
+  } else if (wr->cap - wr->len < room) {
+    size_t cap = wr->cap * 2 > wr->len + room ? wr->cap * 2 : wr->len + room;
     struct write_req *grown = realloc(wr, sizeof *wr + cap);
     if (!grown)
       return false;
     wr = *wrp = grown;
     wr->cap = cap;
   }
-  memcpy(wr->data + wr->len, data, len);
-  wr->len += len;
+  return true;
+}
+
+bool write_req_append(struct weft_stream *s, struct write_req **wrp,
+                      const void *data, size_t len)
+{
+  if (!write_req_reserve(s, wrp, len))
+    return false;
+  memcpy((*wrp)->data + (*wrp)->len, data, len);
+  (*wrp)->len += len;
   return true;
 }
 
@@ -260,19 +268,34 @@ static void write_now(struct weft_stream *s, const void *data, size_t len)
   stream_submit(s, wr);
 }
 
-/* Under TLS, what was gathered is encrypted behind any records made
- * already in this batch; then they all go. */
-static void flush(struct weft_stream *s)
+/* Under TLS: encrypts data behind the records this batch made already,
+ * leaving them all for tls_send_records. False once the stream closed. */
+static bool encrypt(struct weft_stream *s, const void *data, size_t len)
+{
+  if (tls_encrypt(s, data, len))
+    return true;
+  stream_close_with(s, WEFT_EPROTO);
+  return false;
+}
+
+/* Under TLS: encrypts what was gathered (see encrypt). */
+static bool encrypt_gathered(struct weft_stream *s)
 {
   struct write_req *wr = s->pending;
   s->pending = NULL;
+  bool ok = !wr || encrypt(s, wr->data, wr->len);
+  free(wr);
+  return ok;
+}
+
+static void flush(struct weft_stream *s)
+{
   if (s->tls) {
-    if (wr && !tls_encrypt(s, wr->data, wr->len))
-      stream_close_with(s, WEFT_EPROTO);
-    free(wr);
-    if (!s->closing)
+    if (encrypt_gathered(s))
       tls_send_records(s);
-  } else if (wr) {
+  } else if (s->pending) {
+    struct write_req *wr = s->pending;
+    s->pending = NULL;
     stream_submit(s, wr); /* the gathered buffer goes as it is */
   }
 }
@@ -311,17 +334,9 @@ static void queue_bytes(struct weft_stream *s, const void *data, size_t len)
   if (s->tls && len >= TLS_ENCRYPT_AT_ONCE) {
     /* Whole records' worth: encrypted now from the caller's buffer (what
      * was gathered before it first), not copied to be gathered; the
-     * records leave with the batch. */
-    struct write_req *before = s->pending;
-    s->pending = NULL;
-    bool ok = (!before || tls_encrypt(s, before->data, before->len)) &&
-              tls_encrypt(s, data, len);
-    free(before);
-    if (!ok) {
-      if (!s->closing)
-        stream_close_with(s, WEFT_EPROTO);
+     * records leave with the batch, or before the next such write's. */
+    if (!encrypt_gathered(s) || !encrypt(s, data, len))
       return;
-    }
   } else if (!write_req_append(s, &s->pending, data, len)) {
     stream_close_with(s, WEFT_ENOMEM);
     return;

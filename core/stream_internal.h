@@ -105,6 +105,10 @@ void stream_release_held(struct weft_stream *s);
 /* Queues a filled write request on the socket (it owns it from then on). */
 void stream_submit(struct weft_stream *s, struct write_req *wr);
 struct write_req *write_req_new(struct weft_stream *s, size_t cap);
+/* Room for `room` more bytes in *wr (made if NULL, else grown); false
+ * when out of memory. */
+bool write_req_reserve(struct weft_stream *s, struct write_req **wr,
+                       size_t room);
 /* Appends to *wr, growing it; false when out of memory. */
 bool write_req_append(struct weft_stream *s, struct write_req **wr,
                       const void *data, size_t len);

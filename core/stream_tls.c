@@ -71,8 +71,8 @@ static BIO_METHOD *stream_bio(void)
   return m;
 }
 
-/* Sends the records the last SSL call made. */
-static void send_records(struct weft_stream *s)
+/* Sends the records the SSL calls made since the last send. */
+void tls_send_records(struct weft_stream *s)
 {
   struct write_req *wr = s->tls->out;
   s->tls->out = NULL;
@@ -206,7 +206,7 @@ static bool handshake(struct weft_stream *s)
 {
   struct tls_state *t = s->tls;
   int rc = SSL_do_handshake(t->ssl);
-  send_records(s);
+  tls_send_records(s);
   if (rc == 1) {
     established(s);
     return !s->closing && s->tls->established;
@@ -280,7 +280,7 @@ void tls_drain(struct weft_stream *s)
     int n = SSL_read(t->ssl, buf + have, (int)(sizeof buf - have));
     if (n <= 0) {
       e = SSL_get_error(t->ssl, n);
-      send_records(s); /* post-handshake messages, alerts */
+      tls_send_records(s); /* post-handshake messages, alerts */
       if (e != SSL_ERROR_ZERO_RETURN && e != SSL_ERROR_WANT_READ &&
           e != SSL_ERROR_WANT_WRITE)
         ERR_clear_error(); /* the queue is the thread's: leave it empty */
@@ -314,25 +314,11 @@ void tls_drain(struct weft_stream *s)
 #define RECORD_OVERHEAD 32
 static bool reserve_records(struct weft_stream *s, size_t len)
 {
-  struct tls_state *t = s->tls;
+  struct write_req *wr = s->tls->out;
   size_t need = len + (len / RECORD_PLAINTEXT + 1) * RECORD_OVERHEAD;
-  struct write_req *wr = t->out;
-  if (wr && wr->cap - wr->len >= need)
-    return true;
-  if (wr && wr->len >= RECORD_PLAINTEXT) {
-    send_records(s);
-    wr = NULL;
-  }
-  if (!wr) {
-    t->out = write_req_new(s, need);
-    return t->out != NULL;
-  }
-  struct write_req *grown = realloc(wr, sizeof *wr + wr->len + need);
-  if (!grown)
-    return false;
-  grown->cap = grown->len + need;
-  t->out = grown;
-  return true;
+  if (wr && wr->cap - wr->len < need && wr->len >= RECORD_PLAINTEXT)
+    tls_send_records(s);
+  return write_req_reserve(s, &s->tls->out, need);
 }
 
 bool tls_encrypt(struct weft_stream *s, const void *data, size_t len)
@@ -348,8 +334,6 @@ bool tls_encrypt(struct weft_stream *s, const void *data, size_t len)
   return true;
 }
 
-void tls_send_records(struct weft_stream *s) { send_records(s); }
-
 size_t tls_unsent(const struct weft_stream *s)
 {
   return s->tls && s->tls->out ? s->tls->out->len : 0;
@@ -358,7 +342,7 @@ size_t tls_unsent(const struct weft_stream *s)
 bool tls_write(struct weft_stream *s, const void *data, size_t len)
 {
   bool ok = tls_encrypt(s, data, len);
-  send_records(s); /* with any alert a failure made */
+  tls_send_records(s); /* with any alert a failure made */
   return ok;
 }
 
@@ -366,6 +350,6 @@ void tls_close_notify(struct weft_stream *s)
 {
   if (s->tls && s->tls->established) {
     SSL_shutdown(s->tls->ssl);
-    send_records(s);
+    tls_send_records(s);
   }
 }

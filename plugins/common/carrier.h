@@ -59,7 +59,7 @@ struct carrier_ops {
               struct carrier_conn **out);
   /* HTTP/2 bytes for the peer, in pieces (one message where the carrier
    * has messages). Returns the backlog. */
-  size_t (*send_h2)(struct carrier_conn *c, const struct mux_piece *pieces,
+  size_t (*send_h2)(struct carrier_conn *c, const struct iovec *pieces,
                     size_t count);
   /* One datagram message, or NULL where the carrier has none. */
   size_t (*send_datagram)(struct carrier_conn *c, const uint8_t *msg,

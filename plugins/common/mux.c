@@ -67,7 +67,7 @@ static size_t packed; /* bytes in sendbuf */
 static void send_packed(struct mux *m)
 {
   if (packed) {
-    struct mux_piece p = {sendbuf, packed};
+    struct iovec p = {sendbuf, packed};
     packed = 0;
     m->cbs->send(m->arg, &p, 1);
   }
@@ -264,11 +264,37 @@ static ssize_t read_source(nghttp2_session *session, int32_t id, uint8_t *buf,
   return (ssize_t)n;
 }
 
+/* Points pieces at the stream's first len queued bytes where they lie:
+ * how many it took, or 0 when they lie in more than max chunks. */
+static size_t queued_pieces(const struct mux_stream *ms, size_t len,
+                            struct iovec *pieces, size_t max)
+{
+  size_t count = 0;
+  for (const struct chunk *c = ms->out_head; len; c = c->next) {
+    if (count == max)
+      return 0;
+    size_t take = c->len - c->off < len ? c->len - c->off : len;
+    pieces[count++] = (struct iovec){(void *)(c->data + c->off), take};
+    len -= take;
+  }
+  return count;
+}
+
+/* Copies the stream's first len queued bytes to out. */
+static void copy_queued(const struct mux_stream *ms, size_t len, uint8_t *out)
+{
+  for (const struct chunk *c = ms->out_head; len; c = c->next) {
+    size_t take = c->len - c->off < len ? c->len - c->off : len;
+    memcpy(out, c->data + c->off, take);
+    out += take;
+    len -= take;
+  }
+}
+
 /* A DATA frame: its header, then the stream's queued bytes where they
- * lie (in a few chunks; copied together when in many). Waits while the
+ * lie (copied together when in many small chunks). Waits while the
  * carrier holds more than the high-water mark, which bounds what a
  * session buffers whatever its streams do. */
-#define DATA_PIECES 16
 static int send_data(nghttp2_session *session, nghttp2_frame *frame,
                      const uint8_t *framehd, size_t length,
                      nghttp2_data_source *source, void *user)
@@ -279,24 +305,11 @@ static int send_data(nghttp2_session *session, nghttp2_frame *frame,
   if (m->cbs->backlog(m->arg) > WEFT_PIPE_HIGH_WATER)
     return NGHTTP2_ERR_WOULDBLOCK;
   send_packed(m); /* what came before goes first */
-  struct mux_piece p[1 + DATA_PIECES] = {{framehd, 9}};
-  size_t count = 1, left = length;
-  for (const struct chunk *c = ms->out_head; c && left; c = c->next) {
-    size_t take = c->len - c->off < left ? c->len - c->off : left;
-    if (count == 1 + DATA_PIECES) { /* many small reads: one copy */
-      size_t have = 0;
-      for (c = ms->out_head, left = length; left; c = c->next) {
-        take = c->len - c->off < left ? c->len - c->off : left;
-        memcpy(sendbuf + have, c->data + c->off, take);
-        have += take;
-        left -= take;
-      }
-      p[1] = (struct mux_piece){sendbuf, length};
-      count = 2;
-      break;
-    }
-    p[count++] = (struct mux_piece){c->data + c->off, take};
-    left -= take;
+  struct iovec p[MUX_MAX_PIECES] = {{(void *)framehd, 9}};
+  size_t count = 1 + queued_pieces(ms, length, p + 1, MUX_MAX_PIECES - 1);
+  if (count == 1 && length) {
+    copy_queued(ms, length, sendbuf);
+    p[count++] = (struct iovec){sendbuf, length};
   }
   m->cbs->send(m->arg, p, count);
   take_bytes(ms, length);

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include <weft/weft.h>
 
@@ -35,18 +36,16 @@
 struct mux;
 struct mux_stream;
 
-/* Part of what goes to the peer: valid only during the call it is given
- * to. A DATA frame goes as its header and the stream's queued bytes as
- * they are (nghttp2's NO_COPY), not copied into one buffer first. */
-struct mux_piece {
-  const uint8_t *data;
-  size_t len;
-};
+/* The most pieces one send carries: a DATA frame goes as its header and
+ * the stream's queued bytes where they lie (nghttp2's NO_COPY), not copied
+ * into one buffer first, unless they lie in more chunks than this. */
+#define MUX_MAX_PIECES 17
 
 struct mux_cbs {
-  /* Session bytes for the peer, in order: one message where the carrier
-   * has messages. Returns the carrier's backlog. */
-  size_t (*send)(void *arg, const struct mux_piece *pieces, size_t count);
+  /* Session bytes for the peer, in order, in at most MUX_MAX_PIECES
+   * pieces valid only during the call: one message where the carrier has
+   * messages. Returns the carrier's backlog. */
+  size_t (*send)(void *arg, const struct iovec *pieces, size_t count);
   /* The carrier's backlog right now. */
   size_t (*backlog)(void *arg);
   /* Device side: the server opened a stream; connect it to the local

@@ -138,7 +138,7 @@ static void client_free(struct client_tunnel *ct)
 
 /* ---- sessions, both sides ---- */
 
-static size_t session_send(void *arg, const struct mux_piece *pieces,
+static size_t session_send(void *arg, const struct iovec *pieces,
                            size_t count)
 {
   struct session *s = arg;

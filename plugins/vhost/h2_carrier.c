@@ -255,12 +255,13 @@ static int dial(const struct weft_host *host, struct weft_stream *s,
   return 0;
 }
 
-static size_t send_h2(struct carrier_conn *c, const struct mux_piece *pieces,
+static size_t send_h2(struct carrier_conn *c, const struct iovec *pieces,
                       size_t count)
 {
   size_t backlog = 0;
   for (size_t i = 0; i < count; i++)
-    backlog = c->host->stream_write(c->stream, pieces[i].data, pieces[i].len);
+    backlog = c->host->stream_write(c->stream, pieces[i].iov_base,
+                                    pieces[i].iov_len);
   return backlog;
 }
 

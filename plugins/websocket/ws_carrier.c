@@ -138,23 +138,24 @@ static int dial(const struct weft_host *host, struct weft_stream *s,
   return 0;
 }
 
-#define H2_PIECES 17 /* a DATA frame: its header and up to 16 pieces */
-static size_t send_h2(struct carrier_conn *c, const struct mux_piece *pieces,
+/* The type byte, then the mux's pieces. */
+static size_t send_h2(struct carrier_conn *c, const struct iovec *pieces,
                       size_t count)
 {
-  static const uint8_t type = MSG_H2;
-  struct ws_piece p[1 + H2_PIECES] = {{&type, 1}};
-  if (count > H2_PIECES)
-    return ws_conn_backlog(c->ws); /* the mux never sends that many */
-  for (size_t i = 0; i < count; i++)
-    p[1 + i] = (struct ws_piece){pieces[i].data, pieces[i].len};
+  static uint8_t type = MSG_H2;
+  struct iovec p[1 + MUX_MAX_PIECES] = {{&type, 1}};
+  if (count > MUX_MAX_PIECES) { /* never: the mux sends no more */
+    ws_conn_close(c->ws, 1011, "internal error");
+    return ws_conn_backlog(c->ws);
+  }
+  memcpy(p + 1, pieces, count * sizeof *pieces);
   return ws_conn_sendv(c->ws, p, 1 + count);
 }
 
 static size_t send_datagram(struct carrier_conn *c, const uint8_t *msg,
                             size_t len)
 {
-  struct ws_piece p = {msg, len};
+  struct iovec p = {(void *)msg, len};
   return ws_conn_sendv(c->ws, &p, 1);
 }
 

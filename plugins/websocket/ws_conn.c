@@ -696,7 +696,7 @@ static bool may_send_direct(struct ws_conn *c)
          !wslay_event_want_write(c->ws);
 }
 
-static bool send_direct(struct ws_conn *c, const struct ws_piece *pieces,
+static bool send_direct(struct ws_conn *c, const struct iovec *pieces,
                         size_t count, size_t total)
 {
   struct wslay_frame_iocb iocb = {.fin = 1,
@@ -708,11 +708,11 @@ static bool send_direct(struct ws_conn *c, const struct ws_piece *pieces,
   if (total == 0) /* the header alone */
     ok = wslay_frame_send(direct_ctx, &iocb) == 0;
   for (size_t i = 0; ok && i < count; i++) {
-    if (pieces[i].len == 0)
+    if (pieces[i].iov_len == 0)
       continue;
-    iocb.data = pieces[i].data;
-    iocb.data_length = pieces[i].len;
-    ok = wslay_frame_send(direct_ctx, &iocb) == (ssize_t)pieces[i].len;
+    iocb.data = pieces[i].iov_base;
+    iocb.data_length = pieces[i].iov_len;
+    ok = wslay_frame_send(direct_ctx, &iocb) == (ssize_t)pieces[i].iov_len;
   }
   direct_conn = NULL;
   if (!ok) { /* a frame left half-written: the context starts over */
@@ -723,7 +723,7 @@ static bool send_direct(struct ws_conn *c, const struct ws_piece *pieces,
 }
 
 /* Behind what wslay has queued: the pieces as one copy in its queue. */
-static bool send_queued(struct ws_conn *c, const struct ws_piece *pieces,
+static bool send_queued(struct ws_conn *c, const struct iovec *pieces,
                         size_t count, size_t total)
 {
   uint8_t *msg = malloc(total ? total : 1);
@@ -731,8 +731,9 @@ static bool send_queued(struct ws_conn *c, const struct ws_piece *pieces,
     return false;
   size_t off = 0;
   for (size_t i = 0; i < count; i++) {
-    memcpy(msg + off, pieces[i].data, pieces[i].len);
-    off += pieces[i].len;
+    if (pieces[i].iov_len)
+      memcpy(msg + off, pieces[i].iov_base, pieces[i].iov_len);
+    off += pieces[i].iov_len;
   }
   struct wslay_event_msg m = {
       .opcode = WSLAY_BINARY_FRAME, .msg = msg, .msg_length = total};
@@ -741,7 +742,7 @@ static bool send_queued(struct ws_conn *c, const struct ws_piece *pieces,
   return ok;
 }
 
-size_t ws_conn_sendv(struct ws_conn *c, const struct ws_piece *pieces,
+size_t ws_conn_sendv(struct ws_conn *c, const struct iovec *pieces,
                      size_t count)
 {
   if (c->state != WS_OPEN)
@@ -750,7 +751,7 @@ size_t ws_conn_sendv(struct ws_conn *c, const struct ws_piece *pieces,
     return 0;
   size_t total = 0;
   for (size_t i = 0; i < count; i++)
-    total += pieces[i].len;
+    total += pieces[i].iov_len;
   bool ok = may_send_direct(c) && direct_frames()
                 ? send_direct(c, pieces, count, total)
                 : send_queued(c, pieces, count, total);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include <weft/weft.h>
 
@@ -58,15 +59,9 @@ int ws_conn_dial(const struct weft_host *host, struct weft_stream *s,
                  const struct ws_conn_cbs *cbs, void *arg,
                  struct ws_conn **out);
 
-/* Part of a message: valid only during the call it is given to. */
-struct ws_piece {
-  const uint8_t *data;
-  size_t len;
-};
-
-/* Sends one binary message made of the pieces in order; returns the
- * backlog in bytes. */
-size_t ws_conn_sendv(struct ws_conn *c, const struct ws_piece *pieces,
+/* Sends one binary message made of the pieces in order (read only during
+ * the call); returns the backlog in bytes. */
+size_t ws_conn_sendv(struct ws_conn *c, const struct iovec *pieces,
                      size_t count);
 size_t ws_conn_backlog(const struct ws_conn *c);
 /* Starts the closing handshake; on_closed follows. */

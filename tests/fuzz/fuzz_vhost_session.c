@@ -19,7 +19,7 @@ struct session {
   bool closed;
 };
 
-static size_t s_send(void *arg, const struct mux_piece *p, size_t count)
+static size_t s_send(void *arg, const struct iovec *p, size_t count)
 {
   struct session *s = arg;
   return s->conn ? h2_carrier.send_h2(s->conn, p, count) : 0;

@@ -17,15 +17,13 @@ struct session {
   bool closed;
 };
 
-static size_t s_send(void *arg, const struct mux_piece *p, size_t count)
+static size_t s_send(void *arg, const struct iovec *p, size_t count)
 {
   struct session *s = arg;
-  static const uint8_t h2 = 0;
-  struct ws_piece wp[1 + 17] = {{&h2, 1}};
-  for (size_t i = 0; i < count && i < 17; i++)
-    wp[1 + i] = (struct ws_piece){p[i].data, p[i].len};
-  return s->conn ? ws_conn_sendv(s->conn, wp, 1 + (count < 17 ? count : 17))
-                 : 0;
+  static uint8_t h2 = 0; /* the carrier's type byte first */
+  struct iovec wp[1 + MUX_MAX_PIECES] = {{&h2, 1}};
+  memcpy(wp + 1, p, count * sizeof *p);
+  return s->conn ? ws_conn_sendv(s->conn, wp, 1 + count) : 0;
 }
 static size_t s_backlog(void *arg)
 {

@@ -46,6 +46,7 @@ struct fixture {
   bool round_probe;
   uv_async_t kick;
   size_t round_queued[3];
+  size_t round_piece; /* the size of each of the three writes */
 };
 
 static struct fixture f;
@@ -179,15 +180,18 @@ static void on_connected(void *ctx, struct weft_stream *s, int status)
 }
 
 /* An I/O callback of the loop's round, outside any batch of the stream's
- * own: three small writes, whose bytes wait for the round's end. */
+ * own: three writes, whose bytes wait for the round's end. */
 static void kick_writes(uv_async_t *a)
 {
-  unsigned char buf[100];
+  size_t n = f.round_piece;
+  unsigned char *buf = malloc(n);
+  cr_assert_not_null(buf);
   for (size_t piece = 0; piece < 3; piece++) {
-    for (size_t i = 0; i < sizeof buf; i++)
-      buf[i] = pattern(piece * sizeof buf + i);
-    f.round_queued[piece] = stream_write(f.client, buf, sizeof buf);
+    for (size_t i = 0; i < n; i++)
+      buf[i] = pattern(piece * n + i);
+    f.round_queued[piece] = stream_write(f.client, buf, n);
   }
+  free(buf);
   stream_shutdown(f.client);
   uv_close((uv_handle_t *)a, NULL);
 }
@@ -342,6 +346,7 @@ Test(stream_tls, a_round_gathers_its_writes)
 {
   f.mode = MODE_ECHO;
   f.round_probe = true;
+  f.round_piece = 100;
   uv_async_init(&f.loop, &f.kick, kick_writes);
   dial(false, NULL);
   cr_assert_eq(f.connect_status, 0);
@@ -350,6 +355,25 @@ Test(stream_tls, a_round_gathers_its_writes)
   cr_assert_eq(f.round_queued[1], 200);
   cr_assert_eq(f.round_queued[2], 300);
   cr_assert_eq(f.received, 300, "all came back, got %zu", f.received);
+  cr_assert(f.pattern_ok);
+  cr_assert(f.got_eof);
+}
+
+/* Writes of whole records' worth are encrypted at once from the caller's
+ * buffer; their records are not sent at once (the round's end, or the next
+ * such write, sends them) and count in what the stream holds. */
+Test(stream_tls, a_round_encrypts_bulk_writes_and_holds_their_records)
+{
+  f.mode = MODE_ECHO;
+  f.round_probe = true;
+  f.round_piece = 40000;
+  uv_async_init(&f.loop, &f.kick, kick_writes);
+  dial(true, f.fingerprint);
+  cr_assert_eq(f.connect_status, 0);
+  for (size_t i = 0; i < 3; i++)
+    cr_assert(f.round_queued[i] >= 40000 && f.round_queued[i] < 121024,
+              "after write %zu the stream holds %zu", i, f.round_queued[i]);
+  cr_assert_eq(f.received, 120000, "all came back, got %zu", f.received);
   cr_assert(f.pattern_ok);
   cr_assert(f.got_eof);
 }
