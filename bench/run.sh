@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Measures Weft against baselines, side by side in one run on loopback:
-#   TCP throughput (iperf3, 5 s) and HTTP req/s with p50/p99 latency (wrk
+#   TCP throughput both ways (iperf3, 5 s: public client to the device's
+#   service, and with -R the other way) and HTTP req/s with p50/p99 latency (wrk
 #   -t2 -c50, 1 KiB responses from nginx), and connect-to-first-byte p50,
 #   directly, through haproxy (mode tcp), through ssh -R (aes128-gcm),
 #   through weft's autossh transport to the same sshd, and through
@@ -137,12 +138,16 @@ wait_port "$WSS_HTTP" && wait_port "$WSS_TCP" && wait_port "$WS_HTTP" && wait_po
 sleep 1
 
 # ---- measure
-declare -A GBPS RPS P50 P99 FB
+declare -A GBPS GBPS_R RPS P50 P99 FB
+iperf_gbps() { # PORT [-R]
+  iperf3 -c 127.0.0.1 -p "$1" -t "$SECS" -J ${2:-} 2>/dev/null |
+    python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'
+}
 measure() {
   local name=$1 http=$2 tcp=$3
   say "measuring $name..."
-  GBPS[$name]=$(iperf3 -c 127.0.0.1 -p "$tcp" -t "$SECS" -J 2>/dev/null |
-    python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))')
+  GBPS[$name]=$(iperf_gbps "$tcp")
+  GBPS_R[$name]=$(iperf_gbps "$tcp" -R) # the device's service sends
   local w
   w=$(wrk -t2 -c50 -d"${SECS}s" --latency "http://127.0.0.1:$http/1k" 2>/dev/null)
   RPS[$name]=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$w")
@@ -157,11 +162,11 @@ measure "autossh" "$AS_HTTP" "$AS_TCP"
 measure "weft wss" "$WSS_HTTP" "$WSS_TCP"
 measure "weft ws" "$WS_HTTP" "$WS_TCP"
 
-printf '\n%-9s %10s %8s %8s %10s %10s %10s %12s\n' variant "TCP Gb/s" "x direct" "x hap" "HTTP req/s" "x hap" "p50 ms" "p99 ms (x hap)"
+printf '\n%-9s %10s %8s %8s %8s %10s %10s %10s %12s\n' variant "TCP Gb/s" "x direct" "x hap" "-R Gb/s" "HTTP req/s" "x hap" "p50 ms" "p99 ms (x hap)"
 for v in direct haproxy "ssh -R" autossh "weft wss" "weft ws"; do
   p99=$(ms "${P99[$v]}") hp99=$(ms "${P99[haproxy]}")
-  printf '%-9s %10s %8s %8s %10s %10s %10s %8s (%s)\n' "$v" "${GBPS[$v]}" \
-    "$(ratio "${GBPS[$v]}" "${GBPS[direct]}")" "$(ratio "${GBPS[$v]}" "${GBPS[haproxy]}")" \
+  printf '%-9s %10s %8s %8s %8s %10s %10s %10s %8s (%s)\n' "$v" "${GBPS[$v]}" \
+    "$(ratio "${GBPS[$v]}" "${GBPS[direct]}")" "$(ratio "${GBPS[$v]}" "${GBPS[haproxy]}")" "${GBPS_R[$v]}" \
     "${RPS[$v]}" "$(ratio "${RPS[$v]}" "${RPS[haproxy]}")" "$(ms "${P50[$v]}")" "$p99" "$(ratio "$p99" "$hp99")"
 done
 printf '\nconnect + first byte, p50 ms:'
@@ -170,6 +175,8 @@ printf '\n  (weft wss / haproxy = %s, weft ws / haproxy = %s; target < 3)\n' \
   "$(ratio "${FB[weft wss]}" "${FB[haproxy]}")" "$(ratio "${FB[weft ws]}" "${FB[haproxy]}")"
 printf 'TCP: weft wss / ssh -R = %s (target >= 1), weft ws / haproxy = %s (target >= 0.8)\n' \
   "$(ratio "${GBPS[weft wss]}" "${GBPS[ssh -R]}")" "$(ratio "${GBPS[weft ws]}" "${GBPS[haproxy]}")"
+printf 'TCP the other way (-R): weft wss / ssh -R = %s, weft ws / haproxy = %s\n' \
+  "$(ratio "${GBPS_R[weft wss]}" "${GBPS_R[ssh -R]}")" "$(ratio "${GBPS_R[weft ws]}" "${GBPS_R[haproxy]}")"
 printf 'autossh / ssh -R: TCP %s, HTTP req/s %s, p50 %s, p99 %s (target: about 1)\n' \
   "$(ratio "${GBPS[autossh]}" "${GBPS[ssh -R]}")" "$(ratio "${RPS[autossh]}" "${RPS[ssh -R]}")" \
   "$(ratio "$(ms "${P50[autossh]}")" "$(ms "${P50[ssh -R]}")")" "$(ratio "$(ms "${P99[autossh]}")" "$(ms "${P99[ssh -R]}")")"

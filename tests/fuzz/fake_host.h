@@ -1,5 +1,5 @@
 /* A host table with in-memory streams and inert timers, so plugin code can
- * be fuzzed without sockets or a loop. */
+ * be fuzzed (and unit-tested) without sockets or a loop. */
 #ifndef WEFT_FUZZ_FAKE_HOST_H
 #define WEFT_FUZZ_FAKE_HOST_H
 
@@ -10,6 +10,9 @@ struct fake_stream {
   void *ctx;
   size_t written;
   bool closed;
+  /* Optional: what was written is kept here, up to cap bytes. */
+  unsigned char *out;
+  size_t out_cap;
 };
 
 const struct weft_host *fake_host(void);

@@ -186,6 +186,58 @@ def malformed():
         check("%s gets close code %d" % (name, want), code == want, code)
 
 
+def h2_frame(ftype, payload, flags=0):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
+        b"\x00\x00\x00\x00" + payload
+
+
+def long_message():
+    """A message of 100 KiB in one frame, written in odd-sized pieces: the
+    server unmasks it (past wslay) and must find, at its end, an HTTP/2
+    PING whose opaque bytes come back in the ACK."""
+    s = raw_session()
+    opaque = os.urandom(8)
+    body = b"\x00" + h2_frame(0x4, b"")  # type byte, then SETTINGS
+    while len(body) < 100 * 1024:  # frames of an unknown type: ignored
+        body += h2_frame(0xfa, b"u" * 16000)
+    body += h2_frame(0x6, opaque)
+    key = os.urandom(4)
+    frame = bytes([0x82, 0x80 | 127]) + struct.pack(">Q", len(body)) + key + \
+        bytes(b ^ key[i % 4] for i, b in enumerate(body))
+    for i in range(0, len(frame), 1371):
+        s.sendall(frame[i:i + 1371])
+    data, acked = b"", False
+    try:
+        while not acked:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            while len(data) >= 2 and not acked:
+                len7, at = data[1] & 0x7F, 2
+                if len7 == 126:
+                    length, at = struct.unpack(">H", data[2:4])[0], 4
+                elif len7 == 127:
+                    length, at = struct.unpack(">Q", data[2:10])[0], 10
+                else:
+                    length = len7
+                if len(data) < at + length:
+                    break
+                msg, data = data[at:at + length], data[at + length:]
+                frames = msg[1:] if msg[:1] == b"\x00" else b""
+                while len(frames) >= 9:
+                    n = int.from_bytes(frames[:3], "big")
+                    if frames[3] == 0x6 and frames[4] & 1 and frames[9:9 + n] == opaque:
+                        acked = True
+                    frames = frames[9 + n:]
+    except socket.timeout:
+        pass
+    s.close()
+    check("a 100 KiB message in 1371-byte writes reaches HTTP/2 whole "
+          "(its last frame, a PING, is acknowledged)", acked)
+
+
 asyncio.run(interop())
 malformed()
+long_message()
 sys.exit(1 if failures else 0)
