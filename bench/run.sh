@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures Weft against baselines, side by side in one run on loopback:
-#   TCP throughput both ways (iperf3, 5 s: public client to the device's
-#   service, and with -R the other way) and HTTP req/s with p50/p99 latency (wrk
+#   TCP throughput both ways (iperf3: public client to the device's
+#   service, and with -R the other way; the median of three rounds that
+#   take the variants in turn) and HTTP req/s with p50/p99 latency (wrk
 #   -t2 -c50, 1 KiB responses from nginx), and connect-to-first-byte p50,
 #   directly, through haproxy (mode tcp), through ssh -R (aes128-gcm),
 #   through weft's autossh transport to the same sshd, and through
@@ -138,32 +139,44 @@ wait_port "$WSS_HTTP" && wait_port "$WSS_TCP" && wait_port "$WS_HTTP" && wait_po
 sleep 1
 
 # ---- measure
-declare -A GBPS GBPS_R RPS P50 P99 FB
+# TCP: each variant both ways, in ROUNDS rounds that take the variants in
+# turn, and the median of each: this machine's throughput drifts by a
+# tenth within minutes, which one sample each would take for a difference.
+declare -A GBPS GBPS_R RPS P50 P99 FB TCP_RUNS TCP_RUNS_R
+VARIANTS=(direct haproxy "ssh -R" autossh "weft wss" "weft ws")
+declare -A HTTP_PORT=([direct]=$HTTP [haproxy]=$HAP_HTTP ["ssh -R"]=$SSH_HTTP
+  [autossh]=$AS_HTTP ["weft wss"]=$WSS_HTTP ["weft ws"]=$WS_HTTP)
+declare -A TCP_PORT=([direct]=$TCP [haproxy]=$HAP_TCP ["ssh -R"]=$SSH_TCP
+  [autossh]=$AS_TCP ["weft wss"]=$WSS_TCP ["weft ws"]=$WS_TCP)
+ROUNDS=3 TCP_SECS=3
+[ -n "${QUICK:-}" ] && ROUNDS=1 TCP_SECS=2
 iperf_gbps() { # PORT [-R]
-  iperf3 -c 127.0.0.1 -p "$1" -t "$SECS" -J ${2:-} 2>/dev/null |
+  iperf3 -c 127.0.0.1 -p "$1" -t "$TCP_SECS" -J ${2:-} 2>/dev/null |
     python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'
 }
-measure() {
-  local name=$1 http=$2 tcp=$3
-  say "measuring $name..."
-  GBPS[$name]=$(iperf_gbps "$tcp")
-  GBPS_R[$name]=$(iperf_gbps "$tcp" -R) # the device's service sends
-  local w
-  w=$(wrk -t2 -c50 -d"${SECS}s" --latency "http://127.0.0.1:$http/1k" 2>/dev/null)
-  RPS[$name]=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$w")
-  P50[$name]=$(awk '$1=="50%" {print $2}' <<<"$w")
-  P99[$name]=$(awk '$1=="99%" {print $2}' <<<"$w")
-  FB[$name]=$(python3 "$TOOLS" first-byte 127.0.0.1 "$http" 300 | cut -d' ' -f1)
-}
-measure direct "$HTTP" "$TCP"
-measure haproxy "$HAP_HTTP" "$HAP_TCP"
-measure "ssh -R" "$SSH_HTTP" "$SSH_TCP"
-measure "autossh" "$AS_HTTP" "$AS_TCP"
-measure "weft wss" "$WSS_HTTP" "$WSS_TCP"
-measure "weft ws" "$WS_HTTP" "$WS_TCP"
+median() { tr ' ' '\n' <<<"$*" | grep . | sort -g | awk '{v[NR]=$1} END {print NR ? v[int((NR+1)/2)] : "-"}'; }
+for r in $(seq "$ROUNDS"); do
+  say "TCP, round $r of $ROUNDS (iperf3 ${TCP_SECS}s each way, each variant)..."
+  for v in "${VARIANTS[@]}"; do
+    TCP_RUNS[$v]+=" $(iperf_gbps "${TCP_PORT[$v]}")"
+    TCP_RUNS_R[$v]+=" $(iperf_gbps "${TCP_PORT[$v]}" -R)" # the device's service sends
+  done
+done
+for v in "${VARIANTS[@]}"; do
+  GBPS[$v]=$(median "${TCP_RUNS[$v]}")
+  GBPS_R[$v]=$(median "${TCP_RUNS_R[$v]}")
+done
+for v in "${VARIANTS[@]}"; do
+  say "measuring HTTP through $v..."
+  w=$(wrk -t2 -c50 -d"${SECS}s" --latency "http://127.0.0.1:${HTTP_PORT[$v]}/1k" 2>/dev/null)
+  RPS[$v]=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$w")
+  P50[$v]=$(awk '$1=="50%" {print $2}' <<<"$w")
+  P99[$v]=$(awk '$1=="99%" {print $2}' <<<"$w")
+  FB[$v]=$(python3 "$TOOLS" first-byte 127.0.0.1 "${HTTP_PORT[$v]}" 300 | cut -d' ' -f1)
+done
 
 printf '\n%-9s %10s %8s %8s %8s %10s %10s %10s %12s\n' variant "TCP Gb/s" "x direct" "x hap" "-R Gb/s" "HTTP req/s" "x hap" "p50 ms" "p99 ms (x hap)"
-for v in direct haproxy "ssh -R" autossh "weft wss" "weft ws"; do
+for v in "${VARIANTS[@]}"; do
   p99=$(ms "${P99[$v]}") hp99=$(ms "${P99[haproxy]}")
   printf '%-9s %10s %8s %8s %8s %10s %10s %10s %8s (%s)\n' "$v" "${GBPS[$v]}" \
     "$(ratio "${GBPS[$v]}" "${GBPS[direct]}")" "$(ratio "${GBPS[$v]}" "${GBPS[haproxy]}")" "${GBPS_R[$v]}" \
@@ -173,6 +186,8 @@ printf '\nconnect + first byte, p50 ms:'
 for v in direct haproxy "ssh -R" autossh "weft wss" "weft ws"; do printf '  %s %s' "$v" "${FB[$v]}"; done
 printf '\n  (weft wss / haproxy = %s, weft ws / haproxy = %s; target < 3)\n' \
   "$(ratio "${FB[weft wss]}" "${FB[haproxy]}")" "$(ratio "${FB[weft ws]}" "${FB[haproxy]}")"
+printf 'TCP, medians of %d rounds (Gb/s, each round: %s):\n' "$ROUNDS" "${VARIANTS[*]}"
+for v in "${VARIANTS[@]}"; do printf '  %-9s %s  | -R %s\n' "$v" "${TCP_RUNS[$v]}" "${TCP_RUNS_R[$v]}"; done
 printf 'TCP: weft wss / ssh -R = %s (target >= 1), weft ws / haproxy = %s (target >= 0.8)\n' \
   "$(ratio "${GBPS[weft wss]}" "${GBPS[ssh -R]}")" "$(ratio "${GBPS[weft ws]}" "${GBPS[haproxy]}")"
 printf 'TCP the other way (-R): weft wss / ssh -R = %s, weft ws / haproxy = %s\n' \
