@@ -88,6 +88,17 @@ static void forget(struct seen *s)
     free(s->msg[i]);
 }
 
+/* A server's connection over fs, as after a valid upgrade. */
+static struct ws_conn *accepted(struct fake_stream *fs, struct seen *seen)
+{
+  struct ws_conn *conn;
+  struct ws_upgrade up = {.key = "dGhlIHNhbXBsZSBub25jZQ==", .token = "t"};
+  cr_assert_eq(ws_conn_accept(fake_host(), (struct weft_stream *)fs, &up,
+                              &cbs, seen, &conn),
+               0);
+  return conn;
+}
+
 /* A client's frame: any first byte (FIN, opcode), masked. */
 static size_t client_frame(uint8_t *out, uint8_t first, const void *payload,
                            size_t len)
@@ -118,11 +129,7 @@ Test(ws_conn, server_reads_every_message_however_the_reads_cut_it)
   for (size_t p = 0; p < sizeof pieces / sizeof pieces[0]; p++) {
     struct fake_stream fs = {0};
     struct seen seen = {0};
-    struct ws_conn *conn;
-    struct ws_upgrade up = {.key = "dGhlIHNhbXBsZSBub25jZQ==", .token = "t"};
-    cr_assert_eq(ws_conn_accept(fake_host(), (struct weft_stream *)&fs, &up,
-                                &cbs, &seen, &conn),
-                 0);
+    accepted(&fs, &seen);
     for (size_t off = 0; off < n; off += pieces[p])
       fake_stream_feed(&fs, in + off, n - off < pieces[p] ? n - off : pieces[p]);
     cr_assert(!fs.closed, "closed with reads of %zu", pieces[p]);
@@ -142,18 +149,19 @@ Test(ws_conn, server_reads_every_message_however_the_reads_cut_it)
 
 Test(ws_conn, an_unmasked_client_frame_is_still_refused)
 {
-  struct fake_stream fs = {0};
+  uint8_t out[1024];
+  struct fake_stream fs = {.out = out, .out_cap = sizeof out};
   struct seen seen = {0};
-  struct ws_conn *conn;
-  struct ws_upgrade up = {.key = "dGhlIHNhbXBsZSBub25jZQ==", .token = "t"};
-  cr_assert_eq(ws_conn_accept(fake_host(), (struct weft_stream *)&fs, &up,
-                              &cbs, &seen, &conn),
-               0);
+  accepted(&fs, &seen);
+  size_t from = fs.written;
   uint8_t frame[WS_FRAME_HEAD_MAX + 5];
   size_t n = ws_frame_head_write(frame, 5, NULL);
   memcpy(frame + n, "hello", 5);
   fake_stream_feed(&fs, frame, n + 5);
   cr_assert_eq(seen.count, 0, "an unmasked frame was handed on");
+  static const uint8_t close_1002[] = {0x88, 0x02, 0x03, 0xea};
+  cr_assert_eq(fs.written - from, sizeof close_1002);
+  cr_assert_arr_eq(out + from, close_1002, sizeof close_1002);
   fake_stream_finish(&fs);
   forget(&seen);
 }
@@ -220,10 +228,7 @@ Test(ws_conn, both_sides_write_frames_a_peer_reads)
 
   /* The server: unmasked. */
   struct fake_stream ss = {.out = out, .out_cap = sizeof out};
-  struct ws_upgrade up = {.key = "dGhlIHNhbXBsZSBub25jZQ==", .token = "t"};
-  cr_assert_eq(ws_conn_accept(fake_host(), (struct weft_stream *)&ss, &up,
-                              &cbs, &seen, &conn),
-               0);
+  conn = accepted(&ss, &seen);
   from = ss.written;
   ws_conn_sendv(conn, pieces, 3);
   read_back(out, from, ss.written, false, whole, sizeof whole);
