@@ -764,9 +764,9 @@ int ws_conn_dial(const struct weft_host *host, struct weft_stream *s,
  * wslay's event layer copies each message it queues, and its frame layer
  * masks a byte at a time (a third of a device's CPU for the bytes it
  * sends). When nothing is queued before a message, it goes out here as
- * one final binary frame: the server writes the header and the caller's
- * pieces as they are; the client masks them into a buffer, eight bytes at
- * a time, and writes that. */
+ * one final binary frame (ws_frame.c): the server writes the header and
+ * the caller's pieces as they are; the client masks them into a buffer,
+ * sixteen bytes at a time, and writes that. */
 
 /* Whether a frame may go out now, ahead of wslay's queue: nothing in it,
  * no part of a frame written, no close sent. */
@@ -783,9 +783,8 @@ static void write_out(struct ws_conn *c, const void *data, size_t len)
   c->stream_backlog = c->host->stream_write(c->stream, data, len);
 }
 
-/* Big enough for the header and a whole HTTP/2 frame of 16 KiB, so that
- * the stream gets one write per message (TLS encrypts a write this big
- * from it, without gathering it first). */
+/* The client masks a message this much at a time: each such write is
+ * 16 KiB or more, which TLS encrypts from it without gathering it first. */
 #define MASK_CHUNK (32 * 1024)
 
 static bool send_direct(struct ws_conn *c, const struct iovec *pieces,

@@ -1,4 +1,5 @@
-/* One WebSocket connection (RFC 6455) over a core stream, framed by wslay:
+/* One WebSocket connection (RFC 6455) over a core stream, framed by wslay
+ * (but for whole binary messages in one frame: see ws_frame.h):
  * the opening handshake on either side, binary messages both ways with a
  * bounded backlog, and the closing handshake. Text messages are refused
  * (1003, or 1007 when they are not even UTF-8); protocol errors get 1002. */
