@@ -16,6 +16,9 @@ rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 ms() {
   awk -v v="$1" 'BEGIN { if (v == "") { print "-"; exit } n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) n*=1000; printf "%.3f", n }'
 }
+# The median of the numbers on stdin (any whitespace between; "-" and
+# blanks skipped), "-" when there are none.
+median() { tr -s ' \t' '\n\n' | grep -v '^-*$' | sort -g | awk '{a[NR]=$1} END {print NR ? a[int((NR+1)/2)] : "-"}'; }
 # a/b to two places, "-" when either is not a number or b is 0.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b+0 == 0) print "-"; else printf "%.2f", a/b }'; }
 # The weft server's configuration for the websocket benches, control port $1:

@@ -154,7 +154,6 @@ iperf_gbps() { # PORT [-R]
   iperf3 -c 127.0.0.1 -p "$1" -t "$TCP_SECS" -J ${2:-} 2>/dev/null |
     python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'
 }
-median() { tr ' ' '\n' <<<"$*" | grep . | sort -g | awk '{v[NR]=$1} END {print NR ? v[int((NR+1)/2)] : "-"}'; }
 for r in $(seq "$ROUNDS"); do
   say "TCP, round $r of $ROUNDS (iperf3 ${TCP_SECS}s each way, each variant)..."
   for v in "${VARIANTS[@]}"; do
@@ -163,8 +162,8 @@ for r in $(seq "$ROUNDS"); do
   done
 done
 for v in "${VARIANTS[@]}"; do
-  GBPS[$v]=$(median "${TCP_RUNS[$v]}")
-  GBPS_R[$v]=$(median "${TCP_RUNS_R[$v]}")
+  GBPS[$v]=$(median <<<"${TCP_RUNS[$v]}")
+  GBPS_R[$v]=$(median <<<"${TCP_RUNS_R[$v]}")
 done
 for v in "${VARIANTS[@]}"; do
   say "measuring HTTP through $v..."

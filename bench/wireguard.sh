@@ -277,7 +277,6 @@ first_connect() {
   FC=$(in_srv python3 "$TMP/first.py" "$SRV_IP" "$PUB_FIRST" "$t0")
   stop "$LAST"
 }
-median() { tr ' ' '\n' | grep -v '^-*$' | sort -n | awk '{a[NR]=$1} END {print NR ? a[int((NR+1)/2)] : "-"}'; }
 # first_connects TRANSPORT NAME: FIRST[NAME] is the median of FIRST_N tries,
 # each a fresh device id; FIRST_ALL[NAME] all of them
 declare -A FIRST_ALL

@@ -696,9 +696,9 @@ void mux_flush(struct mux *m)
       if (m->framebuf < 0)
         m->framebuf = big_slot_holding(m, data, (size_t)n);
       sent = true;
-      /* nghttp2 hands out at most one frame (16 KiB + 9) at a time; pack
-       * them into messages of up to MUX_MAX_MESSAGE. (DATA frames go on
-       * their own from send_data, which sends what is packed first.) */
+      /* nghttp2 hands out one frame at a time; pack them into messages
+       * of up to MUX_MAX_MESSAGE. (DATA frames go on their own from
+       * send_data, which sends what is packed first.) */
       if (packed + (size_t)n > MUX_MAX_MESSAGE)
         send_packed(m);
       memcpy(sendbuf + packed, data, (size_t)n);

@@ -46,8 +46,7 @@ struct ws_conn {
   /* A binary frame read past wslay (see read_frames), while it comes. */
   uint8_t *fast_msg;
   size_t fast_len, fast_have;
-  bool fast_masked;
-  uint8_t fast_key[4];
+  uint8_t fast_key[4];       /* the server's: client frames are masked */
 };
 
 /* ---- small helpers ---- */
@@ -171,12 +170,17 @@ static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf,
   return (ssize_t)n;
 }
 
+/* Everything either side sends goes through here (wslay's frames too). */
+static void write_out(struct ws_conn *c, const void *data, size_t len)
+{
+  c->stream_backlog = c->host->stream_write(c->stream, data, len);
+}
+
 static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
                           size_t len, int flags, void *user)
 {
   (void)ctx, (void)flags;
-  struct ws_conn *c = user;
-  c->stream_backlog = c->host->stream_write(c->stream, data, len);
+  write_out(user, data, len);
   return (ssize_t)len;
 }
 
@@ -268,7 +272,7 @@ static void protocol_error(struct ws_conn *c)
   c->code = WSLAY_CODE_PROTOCOL_ERROR;
   snprintf(c->why, sizeof c->why, "protocol error from the peer");
   if (!c->client) {
-    c->host->stream_write(c->stream, close_1002, sizeof close_1002);
+    write_out(c, close_1002, sizeof close_1002);
     finish(c);
   } else {
     c->host->stream_close(c->stream);
@@ -408,7 +412,7 @@ static size_t fast_more(struct ws_conn *c, const uint8_t *p, size_t n)
   size_t k = c->fast_len - c->fast_have;
   if (k > n)
     k = n;
-  if (c->fast_masked)
+  if (!c->client)
     ws_mask_copy(c->fast_msg + c->fast_have, p, k, c->fast_key,
                  c->fast_have);
   else
@@ -438,7 +442,6 @@ static size_t fast_begin(struct ws_conn *c, const struct ws_frame_head *h,
   }
   c->fast_len = (size_t)h->len;
   c->fast_have = 0;
-  c->fast_masked = h->masked;
   memcpy(c->fast_key, h->key, 4);
   return fast_more(c, p, n);
 }
@@ -776,11 +779,6 @@ static bool may_send_direct(struct ws_conn *c)
          !wslay_event_get_close_sent(c->ws) &&
          wslay_event_get_queued_msg_count(c->ws) == 0 &&
          !wslay_event_want_write(c->ws);
-}
-
-static void write_out(struct ws_conn *c, const void *data, size_t len)
-{
-  c->stream_backlog = c->host->stream_write(c->stream, data, len);
 }
 
 /* The client masks a message this much at a time: each such write is

@@ -137,29 +137,42 @@ def masked(opcode, payload, fin=True, rsv=0):
     mask = os.urandom(4)
     body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
     if len(payload) < 126:
-        return bytes([first, 0x80 | len(payload)]) + mask + body
-    return bytes([first, 0x80 | 126]) + struct.pack(">H", len(payload)) + mask + body
+        length = bytes([0x80 | len(payload)])
+    elif len(payload) < 65536:
+        length = bytes([0x80 | 126]) + struct.pack(">H", len(payload))
+    else:
+        length = bytes([0x80 | 127]) + struct.pack(">Q", len(payload))
+    return bytes([first]) + length + mask + body
+
+
+def server_frames(s):
+    """The server's frames as (opcode, payload), until the connection ends
+    or goes quiet for the socket's timeout."""
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return
+            data += chunk
+            while len(data) >= 2:
+                at = {126: 4, 127: 10}.get(data[1] & 0x7F, 2)  # the payload
+                if len(data) < at:
+                    break
+                length = int.from_bytes(data[2:at], "big") if at > 2 else data[1] & 0x7F
+                if len(data) < at + length:
+                    break
+                yield data[0] & 0x0F, data[at:at + length]
+                data = data[at + length:]
+    except socket.timeout:
+        return
 
 
 def close_code_from(s):
     """Reads frames until the server's close frame; returns its code."""
-    data = b""
-    try:
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-            while len(data) >= 2:
-                length = data[1] & 0x7F
-                if len(data) < 2 + length:
-                    break
-                opcode, payload = data[0] & 0x0F, data[2:2 + length]
-                data = data[2 + length:]
-                if opcode == 0x8:
-                    return struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else 1005
-    except socket.timeout:
-        return None
+    for opcode, payload in server_frames(s):
+        if opcode == 0x8:
+            return struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else 1005
     return None
 
 
@@ -201,37 +214,19 @@ def long_message():
     while len(body) < 100 * 1024:  # frames of an unknown type: ignored
         body += h2_frame(0xfa, b"u" * 16000)
     body += h2_frame(0x6, opaque)
-    key = os.urandom(4)
-    frame = bytes([0x82, 0x80 | 127]) + struct.pack(">Q", len(body)) + key + \
-        bytes(b ^ key[i % 4] for i, b in enumerate(body))
+    frame = masked(0x2, body)
     for i in range(0, len(frame), 1371):
         s.sendall(frame[i:i + 1371])
-    data, acked = b"", False
-    try:
-        while not acked:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-            while len(data) >= 2 and not acked:
-                len7, at = data[1] & 0x7F, 2
-                if len7 == 126:
-                    length, at = struct.unpack(">H", data[2:4])[0], 4
-                elif len7 == 127:
-                    length, at = struct.unpack(">Q", data[2:10])[0], 10
-                else:
-                    length = len7
-                if len(data) < at + length:
-                    break
-                msg, data = data[at:at + length], data[at + length:]
-                frames = msg[1:] if msg[:1] == b"\x00" else b""
-                while len(frames) >= 9:
-                    n = int.from_bytes(frames[:3], "big")
-                    if frames[3] == 0x6 and frames[4] & 1 and frames[9:9 + n] == opaque:
-                        acked = True
-                    frames = frames[9 + n:]
-    except socket.timeout:
-        pass
+    acked = False
+    for _, msg in server_frames(s):
+        frames = msg[1:] if msg[:1] == b"\x00" else b""
+        while len(frames) >= 9:
+            n = int.from_bytes(frames[:3], "big")
+            if frames[3] == 0x6 and frames[4] & 1 and frames[9:9 + n] == opaque:
+                acked = True
+            frames = frames[9 + n:]
+        if acked:
+            break
     s.close()
     check("a 100 KiB message in 1371-byte writes reaches HTTP/2 whole "
           "(its last frame, a PING, is acknowledged)", acked)
