@@ -145,10 +145,13 @@ wait_for 30 bash -c "[ \$(wg show $IFS_SRV peers 2>/dev/null | grep -c .) -eq 4 
 grep -q "interface $IFS_SRV up: userspace (wireguard-go, UAPI)" "$TMP/server.log" &&
   pass "server says it drives wireguard-go through the UAPI" || fail "no backend line: $(cat "$TMP/server.log")"
 addr_of() { sed -n "s/.*tunnel t[0-9a-f]*: up; this device is \([0-9.]*\) on .*relaying port $2.*/\1/p" "$TMP/$1" | tail -1; }
-A_ECHO=$(addr_of a.log $ECHO)
-A_WEB=$(addr_of a.log $WEB)
-B_ECHO=$(addr_of b.log $ECHO)
-[ -n "$A_ECHO" ] && [ -n "$A_WEB" ] && [ -n "$B_ECHO" ] && pass "devices have addresses $A_ECHO $A_WEB $B_ECHO" ||
+addresses_known() {
+  A_ECHO=$(addr_of a.log $ECHO) A_WEB=$(addr_of a.log $WEB) B_ECHO=$(addr_of b.log $ECHO)
+  [ -n "$A_ECHO" ] && [ -n "$A_WEB" ] && [ -n "$B_ECHO" ]
+}
+# A device says it is up once its own side is set, which may come after
+# the server added its peer (seen under ASan).
+wait_for 10 addresses_known && pass "devices have addresses $A_ECHO $A_WEB $B_ECHO" ||
   fail "device addresses unknown: $(cat "$TMP/a.log" "$TMP/b.log")"
 
 # every peer: exactly one /32 and a preshared key
