@@ -4,6 +4,7 @@
 #   setup-deps.sh          build and test
 #   setup-deps.sh bench    also what bench/run.sh compares against
 set -eu
+"$(dirname "$0")/install-hooks.sh"
 
 PACKAGES=(
   # build
