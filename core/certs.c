@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "tls.h"
+#include "tls_ctx.h"
 
 struct cert_entry {
   char *name;

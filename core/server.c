@@ -21,7 +21,7 @@
 #include "secret.h"
 #include "stream.h"
 #include "store.h"
-#include "tls.h"
+#include "tls_ctx.h"
 #include "tokens.h"
 #include "tunnels.h"
 #include "url.h"

@@ -9,7 +9,7 @@
 
 #include "stream.h"
 #include "strbuf.h"
-#include "tls.h"
+#include "tls_ctx.h"
 
 enum mode { MODE_NEW, MODE_RAW, MODE_PIPE };
 

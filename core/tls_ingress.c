@@ -18,7 +18,7 @@
 #include "log.h"
 #include "strbuf.h"
 #include "stream.h"
-#include "tls.h"
+#include "tls_ctx.h"
 #include "tunnels.h"
 
 /* Hellos awaited at once, in all and from one source (an IPv4 address or

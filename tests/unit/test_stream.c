@@ -12,7 +12,7 @@
 #include "listen.h"
 #include "log.h"
 #include "stream.h"
-#include "tls.h"
+#include "tls_ctx.h"
 #include <weft/errors.h>
 
 enum server_mode { MODE_ECHO, MODE_SEND, MODE_SILENT };

@@ -1,4 +1,4 @@
-#include "tls.h"
+#include "tls_ctx.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -2,8 +2,8 @@
  * server's certificate (from files, or self-signed and kept in the state
  * directory at first start), fingerprints and pins. The per-connection
  * engine lives in stream.c (memory BIOs under a libuv socket). */
-#ifndef WEFT_CORE_TLS_H
-#define WEFT_CORE_TLS_H
+#ifndef WEFT_CORE_TLS_CTX_H
+#define WEFT_CORE_TLS_CTX_H
 
 #include <openssl/ssl.h>
 #include <stddef.h>
