@@ -23,7 +23,9 @@
 #include "session.h"
 #include "udp.h"
 
-struct websocket {
+/* One loaded instance of a session transport: websocket or vhost, each with
+ * its own carrier. */
+struct transport {
   const struct weft_host *host;
   const struct session_conf *conf;
   const struct carrier_ops *carrier;
@@ -42,7 +44,7 @@ struct websocket {
 
 /* One WebSocket session, on either side. */
 struct session {
-  struct websocket *ws;
+  struct transport *tp;
   struct session *prev, *next;
   struct carrier_conn *conn;
   struct mux *mux;
@@ -54,7 +56,7 @@ struct session {
 };
 
 struct server_tunnel {
-  struct websocket *ws;
+  struct transport *tp;
   char id[32];
   struct session *session;
   struct udp_server *udp;  /* a udp tunnel's flows, or NULL */
@@ -63,7 +65,7 @@ struct server_tunnel {
 };
 
 struct client_tunnel {
-  struct websocket *ws;
+  struct transport *tp;
   struct client_tunnel *prev, *next;
   char id[32];
   char server_host[256];
@@ -84,46 +86,46 @@ struct client_tunnel {
 
 /* ---- bookkeeping ---- */
 
-static void unref(struct websocket *ws)
+static void unref(struct transport *tp)
 {
-  if (--ws->refs == 0 && ws->destroyed)
-    ws->host->free(ws);
+  if (--tp->refs == 0 && tp->destroyed)
+    tp->host->free(tp);
 }
 
-static struct session *session_new(struct websocket *ws)
+static struct session *session_new(struct transport *tp)
 {
-  struct session *s = ws->host->calloc(1, sizeof *s);
+  struct session *s = tp->host->calloc(1, sizeof *s);
   if (!s)
     return NULL;
-  s->ws = ws;
-  s->next = ws->sessions;
+  s->tp = tp;
+  s->next = tp->sessions;
   if (s->next)
     s->next->prev = s;
-  ws->sessions = s;
-  ws->refs++;
+  tp->sessions = s;
+  tp->refs++;
   return s;
 }
 
 static void session_free(struct session *s)
 {
-  struct websocket *ws = s->ws;
+  struct transport *tp = s->tp;
   if (s->prev)
     s->prev->next = s->next;
   else
-    ws->sessions = s->next;
+    tp->sessions = s->next;
   if (s->next)
     s->next->prev = s->prev;
-  ws->host->free(s);
-  unref(ws);
+  tp->host->free(s);
+  unref(tp);
 }
 
 static void client_unlink(struct client_tunnel *ct)
 {
-  struct websocket *ws = ct->ws;
+  struct transport *tp = ct->tp;
   if (ct->prev)
     ct->prev->next = ct->next;
-  else if (ws->client_tunnels == ct)
-    ws->client_tunnels = ct->next;
+  else if (tp->client_tunnels == ct)
+    tp->client_tunnels = ct->next;
   if (ct->next)
     ct->next->prev = ct->prev;
   ct->prev = ct->next = NULL;
@@ -133,7 +135,7 @@ static void client_free(struct client_tunnel *ct)
 {
   client_unlink(ct);
   udp_client_free(ct->udp);
-  ct->ws->host->free(ct);
+  ct->tp->host->free(ct);
 }
 
 /* ---- sessions, both sides ---- */
@@ -142,27 +144,27 @@ static size_t session_send(void *arg, const struct iovec *pieces,
                            size_t count)
 {
   struct session *s = arg;
-  return s->ws->carrier->send_h2(s->conn, pieces, count);
+  return s->tp->carrier->send_h2(s->conn, pieces, count);
 }
 
 static size_t session_backlog(void *arg)
 {
   struct session *s = arg;
-  return s->ws->carrier->backlog(s->conn);
+  return s->tp->carrier->backlog(s->conn);
 }
 
 static void session_failure(void *arg, const char *why)
 {
   struct session *s = arg;
-  s->ws->host->log(s->ws->host, WEFT_LOG_WARN,
+  s->tp->host->log(s->tp->host, WEFT_LOG_WARN,
                    "session broken (%s); closing it", why);
-  s->ws->carrier->close(s->conn, 1002, "HTTP/2 session error");
+  s->tp->carrier->close(s->conn, 1002, "HTTP/2 session error");
 }
 
 static void session_pong(void *arg)
 {
   struct session *s = arg;
-  s->last_pong_ms = s->ws->host->now_ms(s->ws->host);
+  s->last_pong_ms = s->tp->host->now_ms(s->tp->host);
 }
 
 static void client_stream(void *arg, struct mux_stream *ms);
@@ -185,12 +187,12 @@ static const struct mux_cbs client_mux_cbs = {
 static void ping_tick(void *arg)
 {
   struct session *s = arg;
-  const struct weft_host *h = s->ws->host;
+  const struct weft_host *h = s->tp->host;
   uint64_t now = h->now_ms(h);
-  if (now - s->last_pong_ms > 3 * (uint64_t)s->ws->conf->ping_interval_ms) {
+  if (now - s->last_pong_ms > 3 * (uint64_t)s->tp->conf->ping_interval_ms) {
     h->log(h, WEFT_LOG_WARN, "no PING answer for %llu ms: the session is dead",
            (unsigned long long)(now - s->last_pong_ms));
-    s->ws->carrier->abort(s->conn);
+    s->tp->carrier->abort(s->conn);
     return;
   }
   if (s->mux)
@@ -202,7 +204,7 @@ static void ping_tick(void *arg)
 static void session_datagram(void *arg, const uint8_t *data, size_t len)
 {
   struct session *s = arg;
-  const struct weft_host *h = s->ws->host;
+  const struct weft_host *h = s->tp->host;
   if (s->st && s->st->udp) {
     const uint8_t *payload;
     size_t n;
@@ -241,19 +243,19 @@ static bool session_idle(void *arg)
 
 static void start_session(struct session *s, bool opener)
 {
-  const struct weft_host *h = s->ws->host;
-  uint32_t max_streams = (uint32_t)s->ws->conf->max_streams;
+  const struct weft_host *h = s->tp->host;
+  uint32_t max_streams = (uint32_t)s->tp->conf->max_streams;
   if (s->ct && s->ct->max_streams)
     max_streams = s->ct->max_streams;
   s->mux = mux_new(h, opener, max_streams,
                    opener ? &server_mux_cbs : &client_mux_cbs, s);
   if (!s->mux) {
-    s->ws->carrier->abort(s->conn);
+    s->tp->carrier->abort(s->conn);
     return;
   }
   s->open = true;
   s->last_pong_ms = h->now_ms(h);
-  uint64_t every = (uint64_t)s->ws->conf->ping_interval_ms;
+  uint64_t every = (uint64_t)s->tp->conf->ping_interval_ms;
   h->timer_start(h, every, every, ping_tick, s, &s->ping);
   mux_flush(s->mux);
 }
@@ -263,7 +265,7 @@ static void schedule_reconnect(struct client_tunnel *ct);
 /* Tells `weft tunnel status` where the tunnel stands (ABI 1.2 cores). */
 /* Where the tunnel stands, for weft tunnel status. */
 #define REPORT(ct, phase, ...)                                               \
-  weft_report_tunnel((ct)->ws->host, (ct)->id, phase,                          \
+  weft_report_tunnel((ct)->tp->host, (ct)->id, phase,                          \
                      (ct)->again.attempts, __VA_ARGS__)
 
 static void dial_done(struct client_tunnel *ct, struct weft_stream *stream,
@@ -272,7 +274,7 @@ static void dial_done(struct client_tunnel *ct, struct weft_stream *stream,
 static void session_closed(void *arg, uint16_t code, const char *why)
 {
   struct session *s = arg;
-  const struct weft_host *h = s->ws->host;
+  const struct weft_host *h = s->tp->host;
   if (s->ping)
     h->timer_stop(s->ping);
   mux_free(s->mux);
@@ -305,10 +307,10 @@ static void session_open(void *arg)
 {
   struct session *s = arg;
   struct client_tunnel *ct = s->ct;
-  const struct weft_host *h = s->ws->host;
+  const struct weft_host *h = s->tp->host;
   ct->connecting = false;
   weft_reconnect_succeeded(&ct->again);
-  const char *carrier = s->ws->carrier->name;
+  const char *carrier = s->tp->carrier->name;
   h->log(h, WEFT_LOG_INFO, "tunnel %s: connected to %s:%u (%s, %s)", ct->id,
          ct->server_host, ct->server_port, carrier,
          ct->server_cert ? "TLS, certificate pinned" : "no TLS");
@@ -337,15 +339,15 @@ int session_plugin_create(const struct weft_host *host,
                                 conf->reconnect_max_ms);
   if (rc != 0)
     return rc;
-  struct websocket *ws = host->calloc(1, sizeof *ws);
-  if (!ws)
+  struct transport *tp = host->calloc(1, sizeof *tp);
+  if (!tp)
     return WEFT_ENOMEM;
-  ws->host = host;
-  ws->conf = conf;
-  ws->carrier = carrier;
-  ws->endpoint = endpoint;
-  ws->tls_required = tls_required;
-  *ctx = ws;
+  tp->host = host;
+  tp->conf = conf;
+  tp->carrier = carrier;
+  tp->endpoint = endpoint;
+  tp->tls_required = tls_required;
+  *ctx = tp;
   return 0;
 }
 
@@ -354,28 +356,28 @@ int session_plugin_create(const struct weft_host *host,
  * it unloads us). Timers are stopped here, while they are still ours. */
 void session_plugin_destroy(void *ctx)
 {
-  struct websocket *ws = ctx;
-  const struct weft_host *h = ws->host;
-  ws->destroyed = true;
-  for (struct client_tunnel *ct = ws->client_tunnels; ct; ct = ct->next) {
+  struct transport *tp = ctx;
+  const struct weft_host *h = tp->host;
+  tp->destroyed = true;
+  for (struct client_tunnel *ct = tp->client_tunnels; ct; ct = ct->next) {
     ct->closing = true;
     weft_reconnect_cancel(&ct->again);
   }
-  for (struct session *s = ws->sessions; s; s = s->next) {
+  for (struct session *s = tp->sessions; s; s = s->next) {
     if (s->ping) {
       h->timer_stop(s->ping);
       s->ping = NULL;
     }
-    ws->carrier->abort(s->conn);
+    tp->carrier->abort(s->conn);
   }
   /* Client tunnels with no session and no dial in flight go now. */
-  for (struct client_tunnel *ct = ws->client_tunnels, *next; ct; ct = next) {
+  for (struct client_tunnel *ct = tp->client_tunnels, *next; ct; ct = next) {
     next = ct->next;
     if (!ct->session && !ct->connecting)
       client_free(ct);
   }
-  ws->refs++;
-  unref(ws);
+  tp->refs++;
+  unref(tp);
 }
 
 /* ---- server side ---- */
@@ -383,33 +385,33 @@ void session_plugin_destroy(void *ctx)
 int session_server_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
                                void **tunnel_ctx)
 {
-  struct websocket *ws = ctx;
-  struct server_tunnel *st = ws->host->calloc(1, sizeof *st);
+  struct transport *tp = ctx;
+  struct server_tunnel *st = tp->host->calloc(1, sizeof *st);
   if (!st)
     return WEFT_ENOMEM;
-  st->ws = ws;
+  st->tp = tp;
   snprintf(st->id, sizeof st->id, "%s", t->id);
-  st->next = ws->server_tunnels;
-  ws->server_tunnels = st;
-  t->add_param(t->param_ctx, "path", ws->endpoint);
+  st->next = tp->server_tunnels;
+  tp->server_tunnels = st;
+  t->add_param(t->param_ctx, "path", tp->endpoint);
   /* The server decides how many streams a tunnel may carry at once; the
    * device, which enforces it, learns the figure from here. */
   char max[16];
-  snprintf(max, sizeof max, "%lld", (long long)ws->conf->max_streams);
+  snprintf(max, sizeof max, "%lld", (long long)tp->conf->max_streams);
   t->add_param(t->param_ctx, "max_streams", max);
   if (t->public_proto && !strcmp(t->public_proto, "udp")) {
-    st->udp = udp_server_new(ws->host, (uint32_t)ws->conf->udp_max_flows,
-                             (uint64_t)ws->conf->udp_flow_idle_ms);
+    st->udp = udp_server_new(tp->host, (uint32_t)tp->conf->udp_max_flows,
+                             (uint64_t)tp->conf->udp_flow_idle_ms);
     if (!st->udp) {
-      ws->server_tunnels = st->next;
-      ws->host->free(st);
+      tp->server_tunnels = st->next;
+      tp->host->free(st);
       return WEFT_ENOMEM;
     }
     /* The device keeps its flows as long as the server does. */
     char n[24];
-    snprintf(n, sizeof n, "%lld", (long long)ws->conf->udp_flow_idle_ms);
+    snprintf(n, sizeof n, "%lld", (long long)tp->conf->udp_flow_idle_ms);
     t->add_param(t->param_ctx, "udp_flow_idle_ms", n);
-    snprintf(n, sizeof n, "%lld", (long long)ws->conf->udp_max_flows);
+    snprintf(n, sizeof n, "%lld", (long long)tp->conf->udp_max_flows);
     t->add_param(t->param_ctx, "udp_max_flows", n);
   }
   *tunnel_ctx = st;
@@ -418,10 +420,10 @@ int session_server_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
 
 void session_server_tunnel_close(void *ctx, void *tunnel_ctx, int reason)
 {
-  struct websocket *ws = ctx;
+  struct transport *tp = ctx;
   struct server_tunnel *st = tunnel_ctx;
   (void)reason;
-  for (struct server_tunnel **pp = &ws->server_tunnels; *pp;
+  for (struct server_tunnel **pp = &tp->server_tunnels; *pp;
        pp = &(*pp)->next)
     if (*pp == st) {
       *pp = st->next;
@@ -431,15 +433,15 @@ void session_server_tunnel_close(void *ctx, void *tunnel_ctx, int reason)
     st->session->st = NULL;
     if (st->session->mux)
       mux_goaway(st->session->mux);
-    ws->carrier->close(st->session->conn, 1001, "tunnel closed");
+    tp->carrier->close(st->session->conn, 1001, "tunnel closed");
   }
   udp_server_free(st->udp);
-  ws->host->free(st);
+  tp->host->free(st);
 }
 
-static struct server_tunnel *find_tunnel(struct websocket *ws, const char *id)
+static struct server_tunnel *find_tunnel(struct transport *tp, const char *id)
 {
-  for (struct server_tunnel *st = ws->server_tunnels; st; st = st->next)
+  for (struct server_tunnel *st = tp->server_tunnels; st; st = st->next)
     if (!strcmp(st->id, id))
       return st;
   return NULL;
@@ -448,9 +450,9 @@ static struct server_tunnel *find_tunnel(struct websocket *ws, const char *id)
 int session_server_upgrade(void *ctx, const struct weft_http_request *req,
                            struct weft_stream *conn)
 {
-  struct websocket *ws = ctx;
-  const struct weft_host *h = ws->host;
-  const struct carrier_ops *carrier = ws->carrier;
+  struct transport *tp = ctx;
+  const struct weft_host *h = tp->host;
+  const struct carrier_ops *carrier = tp->carrier;
   struct carrier_upgrade up;
   const char *why = NULL;
   int status = carrier->check_upgrade(req, &up, &why);
@@ -468,14 +470,14 @@ int session_server_upgrade(void *ctx, const struct weft_http_request *req,
                     "invalid, expired or spent orchestration token");
     return 0;
   }
-  struct server_tunnel *st = find_tunnel(ws, claims.tunnel_id);
+  struct server_tunnel *st = find_tunnel(tp, claims.tunnel_id);
   if (!st) {
     carrier->refuse(h, conn, 404, "this server has no such tunnel now");
     return 0;
   }
   struct weft_stream_info info = {.struct_size = sizeof info};
   h->stream_info(conn, &info);
-  struct session *s = session_new(ws);
+  struct session *s = session_new(tp);
   if (!s) {
     carrier->refuse(h, conn, 503, "out of memory");
     return 0;
@@ -491,7 +493,7 @@ int session_server_upgrade(void *ctx, const struct weft_http_request *req,
   }
   s->st = st;
   st->session = s;
-  ws->sessions_total++;
+  tp->sessions_total++;
   h->log(h, WEFT_LOG_INFO, "tunnel %s: device %s connected from %s (%s, %s)",
          st->id, claims.device_id, req->peer_ip, carrier->name,
          info.tls ? "TLS" : "no TLS");
@@ -515,18 +517,18 @@ int session_server_datagram(void *ctx, void *tunnel_ctx,
                             const struct weft_udp_peer *peer,
                             const void *data, size_t len)
 {
-  struct websocket *ws = ctx;
+  struct transport *tp = ctx;
   static uint8_t msg[UDP_HEADER_MAX + UDP_MAX_PAYLOAD];
   struct server_tunnel *st = tunnel_ctx;
   struct session *s = st->session;
   size_t n;
-  if (!st->udp || !s || !s->open || !ws->carrier->send_datagram ||
-      ws->carrier->backlog(s->conn) > UDP_BACKLOG_LIMIT ||
+  if (!st->udp || !s || !s->open || !tp->carrier->send_datagram ||
+      tp->carrier->backlog(s->conn) > UDP_BACKLOG_LIMIT ||
       !(n = udp_server_encode(st->udp, peer, data, len, msg))) {
     st->udp_dropped++;
     return WEFT_ECONNREFUSED;
   }
-  ws->carrier->send_datagram(s->conn, msg, n);
+  tp->carrier->send_datagram(s->conn, msg, n);
   return 0;
 }
 
@@ -534,13 +536,13 @@ int session_server_datagram(void *ctx, void *tunnel_ctx,
 
 struct local_connect {
   struct mux_stream *ms;
-  struct websocket *ws;
+  struct transport *tp;
 };
 
 static void local_connected(void *arg, struct weft_stream *stream, int status)
 {
   struct local_connect *lc = arg;
-  const struct weft_host *h = lc->ws->host;
+  const struct weft_host *h = lc->tp->host;
   if (status != 0) {
     h->log(h, WEFT_LOG_WARN, "cannot reach the local service for %s: %s",
            mux_stream_peer(lc->ms), weft_strerror(status));
@@ -548,15 +550,15 @@ static void local_connected(void *arg, struct weft_stream *stream, int status)
   } else {
     mux_accept(lc->ms, stream);
   }
-  struct websocket *ws = lc->ws;
+  struct transport *tp = lc->tp;
   h->free(lc);
-  unref(ws);
+  unref(tp);
 }
 
 static void client_stream(void *arg, struct mux_stream *ms)
 {
   struct session *s = arg;
-  const struct weft_host *h = s->ws->host;
+  const struct weft_host *h = s->tp->host;
   struct client_tunnel *ct = s->ct;
   struct local_connect *lc = h->alloc(sizeof *lc);
   if (!lc || !ct) {
@@ -565,28 +567,28 @@ static void client_stream(void *arg, struct mux_stream *ms)
     return;
   }
   lc->ms = ms;
-  lc->ws = s->ws;
-  s->ws->refs++;
+  lc->tp = s->tp;
+  s->tp->refs++;
   if (h->stream_connect(h, ct->local_host, ct->local_port, false, NULL,
                         local_connected, lc) != 0) {
     h->free(lc);
     mux_refuse(ms);
-    unref(s->ws);
+    unref(s->tp);
   }
 }
 
 static void server_connected(void *arg, struct weft_stream *stream, int status)
 {
   struct client_tunnel *ct = arg;
-  struct websocket *ws = ct->ws;
-  dial_done(ct, stream, status); /* may free ct; ws holds the dial's ref */
-  unref(ws);
+  struct transport *tp = ct->tp;
+  dial_done(ct, stream, status); /* may free ct; tp holds the dial's ref */
+  unref(tp);
 }
 
 static void dial_done(struct client_tunnel *ct, struct weft_stream *stream,
                       int status)
 {
-  const struct weft_host *h = ct->ws->host;
+  const struct weft_host *h = ct->tp->host;
   if (ct->closing) {
     ct->connecting = false;
     if (stream)
@@ -603,7 +605,7 @@ static void dial_done(struct client_tunnel *ct, struct weft_stream *stream,
     schedule_reconnect(ct);
     return;
   }
-  struct session *s = session_new(ct->ws);
+  struct session *s = session_new(ct->tp);
   if (!s) {
     h->stream_close(stream);
     ct->connecting = false;
@@ -616,7 +618,7 @@ static void dial_done(struct client_tunnel *ct, struct weft_stream *stream,
   snprintf(host_header, sizeof host_header, "%s%s%s:%u",
            strchr(ct->server_host, ':') ? "[" : "", ct->server_host,
            strchr(ct->server_host, ':') ? "]" : "", ct->server_port);
-  if (ct->ws->carrier->dial(h, stream, host_header, ct->path, ct->token,
+  if (ct->tp->carrier->dial(h, stream, host_header, ct->path, ct->token,
                             &conn_cbs, s, &s->conn) != 0) {
     ct->session = NULL;
     session_free(s);
@@ -627,15 +629,15 @@ static void dial_done(struct client_tunnel *ct, struct weft_stream *stream,
 
 static void dial(struct client_tunnel *ct)
 {
-  const struct weft_host *h = ct->ws->host;
+  const struct weft_host *h = ct->tp->host;
   ct->connecting = true;
-  ct->ws->refs++;
+  ct->tp->refs++;
   /* wss://, pinned to the certificate the device logged in over. */
   int rc = h->stream_connect(h, ct->server_host, ct->server_port,
                              ct->server_cert != NULL, ct->server_cert,
                              server_connected, ct);
   if (rc != 0) {
-    unref(ct->ws);
+    unref(ct->tp);
     ct->connecting = false;
     h->log(h, WEFT_LOG_WARN, "tunnel %s: cannot dial %s: %s", ct->id,
            ct->server_host, weft_strerror(rc));
@@ -665,7 +667,7 @@ static bool send_to_server(void *arg, const uint8_t *msg, size_t len)
 {
   struct client_tunnel *ct = arg;
   struct session *s = ct->session;
-  const struct carrier_ops *carrier = ct->ws->carrier;
+  const struct carrier_ops *carrier = ct->tp->carrier;
   if (!s || !s->open || !carrier->send_datagram ||
       carrier->backlog(s->conn) > UDP_BACKLOG_LIMIT)
     return false;
@@ -678,7 +680,7 @@ static bool send_to_server(void *arg, const uint8_t *msg, size_t len)
 static int open_local_udp(struct client_tunnel *ct,
                           const struct weft_tunnel_info *t)
 {
-  const struct weft_host *h = ct->ws->host;
+  const struct weft_host *h = ct->tp->host;
   char port[8];
   snprintf(port, sizeof port, "%u", ct->local_port);
   struct addrinfo hints = {.ai_socktype = SOCK_DGRAM,
@@ -705,8 +707,8 @@ static int open_local_udp(struct client_tunnel *ct,
 int session_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
                                void **tunnel_ctx)
 {
-  struct websocket *ws = ctx;
-  const struct weft_host *h = ws->host;
+  struct transport *tp = ctx;
+  const struct weft_host *h = tp->host;
   const char *path = weft_tunnel_param(t, "path");
   if (!path || path[0] != '/' || strlen(path) >= SESSION_PATH_MAX || !t->token ||
       strlen(t->token) >= sizeof((struct client_tunnel *)0)->token ||
@@ -718,14 +720,14 @@ int session_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
   struct client_tunnel *ct = h->calloc(1, sizeof *ct);
   if (!ct)
     return WEFT_ENOMEM;
-  ct->ws = ws;
+  ct->tp = tp;
   snprintf(ct->id, sizeof ct->id, "%s", t->id);
   snprintf(ct->server_host, sizeof ct->server_host, "%s", t->server_host);
   ct->server_port = t->server_port;
-  if ((ws->conf->wss || ws->tls_required) &&
+  if ((tp->conf->wss || tp->tls_required) &&
       t->struct_size > offsetof(struct weft_tunnel_info, server_cert_sha256))
     ct->server_cert = t->server_cert_sha256;
-  if (ws->tls_required && !ct->server_cert) {
+  if (tp->tls_required && !ct->server_cert) {
     h->log(h, WEFT_LOG_ERROR,
            "this transport needs TLS to the server, pinned from the login, "
            "but this device logged in over plain HTTP: use the server's TLS "
@@ -742,8 +744,8 @@ int session_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
       .tunnel_id = ct->id,
       .token = ct->token,
       .token_size = sizeof ct->token,
-      .min_ms = ws->conf->reconnect_min_ms,
-      .max_ms = ws->conf->reconnect_max_ms,
+      .min_ms = tp->conf->reconnect_min_ms,
+      .max_ms = tp->conf->reconnect_max_ms,
       .seed = seed,
       .dial = reconnect_dial,
       .gone = reconnect_gone,
@@ -764,10 +766,10 @@ int session_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
     h->free(ct);
     return WEFT_EINVAL;
   }
-  ct->next = ws->client_tunnels;
+  ct->next = tp->client_tunnels;
   if (ct->next)
     ct->next->prev = ct;
-  ws->client_tunnels = ct;
+  tp->client_tunnels = ct;
   dial(ct);
   *tunnel_ctx = ct;
   return 0;
@@ -775,14 +777,14 @@ int session_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
 
 void session_client_tunnel_close(void *ctx, void *tunnel_ctx)
 {
-  struct websocket *ws = ctx;
+  struct transport *tp = ctx;
   struct client_tunnel *ct = tunnel_ctx;
   ct->closing = true;
   weft_reconnect_cancel(&ct->again);
   if (ct->session) {
     if (ct->session->mux)
       mux_goaway(ct->session->mux);
-    ws->carrier->close(ct->session->conn, 1000, "tunnel closed"); /* frees ct */
+    tp->carrier->close(ct->session->conn, 1000, "tunnel closed"); /* frees ct */
   } else if (!ct->connecting) {
     client_free(ct);
   }
@@ -790,14 +792,14 @@ void session_client_tunnel_close(void *ctx, void *tunnel_ctx)
 
 const char *session_plugin_status(void *ctx)
 {
-  struct websocket *ws = ctx;
+  struct transport *tp = ctx;
   size_t tunnels = 0, sessions = 0;
-  for (struct server_tunnel *st = ws->server_tunnels; st; st = st->next) {
+  for (struct server_tunnel *st = tp->server_tunnels; st; st = st->next) {
     tunnels++;
     sessions += st->session != NULL;
   }
-  snprintf(ws->status, sizeof ws->status,
+  snprintf(tp->status, sizeof tp->status,
            "endpoint %s; %zu tunnel(s), %zu device session(s) connected",
-           ws->endpoint, tunnels, sessions);
-  return ws->status;
+           tp->endpoint, tunnels, sessions);
+  return tp->status;
 }
