@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../client.h"
+#include "api_client.h"
 
 #define POLL_MS 1000
 #define PROGRESS_EVERY_S 30

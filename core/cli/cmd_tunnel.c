@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <uv.h>
 
-#include "../client.h"
+#include "api_client.h"
 #include "../log.h"
 #include "../secret.h"
 #include "../crypto.h"

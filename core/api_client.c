@@ -1,4 +1,4 @@
-#include "client.h"
+#include "api_client.h"
 
 #include <curl/curl.h>
 #include <stdio.h>

@@ -2,8 +2,8 @@
  * use it: log in with the connection secret (verifying the server first),
  * keep the session fresh, create and delete tunnels. Requests are made with
  * libcurl and block; they are few and short. */
-#ifndef WEFT_CORE_CLIENT_H
-#define WEFT_CORE_CLIENT_H
+#ifndef WEFT_CORE_API_CLIENT_H
+#define WEFT_CORE_API_CLIENT_H
 
 #include <jansson.h>
 #include <stdbool.h>
