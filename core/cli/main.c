@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../tls_memory.h"
+#include "openssl_alloc.h"
 #include "cli.h"
 
 static const struct {
@@ -28,7 +28,7 @@ int main(int argc, char **argv)
    * is kept. */
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   mallopt(M_TRIM_THRESHOLD, 16 << 20);
-  tls_memory_init();
+  openssl_alloc_init();
   if (argc < 2) {
     cli_print_usage("weft");
     return EXIT_USAGE;

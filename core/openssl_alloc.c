@@ -1,4 +1,4 @@
-#include "tls_memory.h"
+#include "openssl_alloc.h"
 
 #include <malloc.h>
 #include <openssl/crypto.h>
@@ -156,7 +156,7 @@ static void *ossl_realloc(void *p, size_t n, const char *file, int line)
   return q;
 }
 
-void tls_memory_init(void)
+void openssl_alloc_init(void)
 {
   /* Fails (and changes nothing) once OpenSSL has allocated. */
   CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free);
