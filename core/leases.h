@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lease.h"
+#include "lease_types.h"
 #include "netlist.h"
 #include "store.h"
 #include "url.h"

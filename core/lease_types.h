@@ -1,6 +1,7 @@
-/* A tunnel's lease: what it holds on the server and until when. */
-#ifndef WEFT_CORE_LEASE_H
-#define WEFT_CORE_LEASE_H
+/* The lease type: what a tunnel holds on the server and until when. The
+ * leases themselves (claims, expiry, the store) are leases.h. */
+#ifndef WEFT_CORE_LEASE_TYPES_H
+#define WEFT_CORE_LEASE_TYPES_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-#include "lease.h"
+#include "lease_types.h"
 
 #include <stdlib.h>
 #include <string.h>
