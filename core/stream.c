@@ -39,7 +39,7 @@ static void addr_text(const struct sockaddr_storage *ss, char *ip, size_t len,
   }
 }
 
-void stream_fill_addresses(struct weft_stream *s)
+void stream__fill_addresses(struct weft_stream *s)
 {
   struct sockaddr_storage ss;
   int len = sizeof ss;
@@ -50,7 +50,7 @@ void stream_fill_addresses(struct weft_stream *s)
     addr_text(&ss, s->local_ip, sizeof s->local_ip, &s->local_port);
 }
 
-struct weft_stream *stream_new(uv_loop_t *loop)
+struct weft_stream *stream__new(uv_loop_t *loop)
 {
   struct weft_stream *s = calloc(1, sizeof *s);
   uv_tcp_t *tcp = s ? calloc(1, sizeof *tcp) : NULL;
@@ -87,11 +87,11 @@ static void unlist(struct weft_stream *s)
   s->flush_listed = false;
 }
 
-void stream_free(struct weft_stream *s)
+void stream__free(struct weft_stream *s)
 {
   unlist(s);
   free(s->pending);
-  tls_free(s->tls);
+  stream__tls_free(s->tls);
   strbuf_free(&s->held);
   free(s->leftover);
   free(s->http_host);
@@ -112,19 +112,19 @@ static void on_tcp_closed(uv_handle_t *h)
     s->cbs->on_closed(s->ctx, s->close_err);
   else if (s->mode == MODE_PIPE && s->ops->closed)
     s->ops->closed(s->pctx, s->close_err);
-  stream_free(s);
+  stream__free(s);
 }
 
-void stream_close_with(struct weft_stream *s, int err)
+void stream__close_with(struct weft_stream *s, int err)
 {
   if (s->closing)
     return;
   if (s->tls && s->tls->cb) {
     /* A dial still in its handshake: the dialer hears of it. */
-    connect_done(s, err ? err : WEFT_ECONNRESET);
+    stream__connect_done(s, err ? err : WEFT_ECONNRESET);
     return;
   }
-  deadline_stop(s);
+  stream__deadline_stop(s);
   s->closing = true;
   s->close_err = err;
   free(s->pending); /* unsent: the stream ends now */
@@ -132,7 +132,7 @@ void stream_close_with(struct weft_stream *s, int err)
   uv_close((uv_handle_t *)s->tcp, on_tcp_closed);
 }
 
-int stream_uv_error(int uverr)
+int stream__uv_error(int uverr)
 {
   switch (uverr) {
   case 0: return 0;
@@ -148,7 +148,7 @@ int stream_uv_error(int uverr)
 
 /* ---- writing ---- */
 
-struct write_req *write_req_new(struct weft_stream *s, size_t cap)
+struct write_req *stream__write_req_new(struct weft_stream *s, size_t cap)
 {
   struct write_req *wr = malloc(sizeof *wr + cap);
   if (wr) {
@@ -159,12 +159,12 @@ struct write_req *write_req_new(struct weft_stream *s, size_t cap)
   return wr;
 }
 
-bool write_req_reserve(struct weft_stream *s, struct write_req **wrp,
+bool stream__write_req_reserve(struct weft_stream *s, struct write_req **wrp,
                        size_t room)
 {
   struct write_req *wr = *wrp;
   if (!wr) {
-    wr = write_req_new(s, room > WRITE_CHUNK ? room : WRITE_CHUNK);
+    wr = stream__write_req_new(s, room > WRITE_CHUNK ? room : WRITE_CHUNK);
     if (!wr)
       return false;
     *wrp = wr;
@@ -179,10 +179,10 @@ bool write_req_reserve(struct weft_stream *s, struct write_req **wrp,
   return true;
 }
 
-bool write_req_append(struct weft_stream *s, struct write_req **wrp,
+bool stream__write_req_append(struct weft_stream *s, struct write_req **wrp,
                       const void *data, size_t len)
 {
-  if (!write_req_reserve(s, wrp, len))
+  if (!stream__write_req_reserve(s, wrp, len))
     return false;
   memcpy((*wrp)->data + (*wrp)->len, data, len);
   (*wrp)->len += len;
@@ -201,13 +201,13 @@ static ptrdiff_t write_what_fits(struct weft_stream *s, const void *data,
   uv_buf_t now = uv_buf_init((char *)data, (unsigned)len);
   int n = uv_try_write((uv_stream_t *)s->tcp, &now, 1);
   if (n < 0 && n != UV_EAGAIN) {
-    stream_close_with(s, stream_uv_error(n));
+    stream__close_with(s, stream__uv_error(n));
     return -1;
   }
   return n > 0 ? n : 0;
 }
 
-void stream_submit(struct weft_stream *s, struct write_req *wr)
+void stream__submit(struct weft_stream *s, struct write_req *wr)
 {
   if (s->closing || wr->len == 0) {
     free(wr);
@@ -240,7 +240,7 @@ void stream_submit(struct weft_stream *s, struct write_req *wr)
   int rc = uv_write(&wr->req, (uv_stream_t *)s->tcp, &buf, 1, write_cb);
   if (rc != 0) {
     free(wr);
-    stream_close_with(s, stream_uv_error(rc));
+    stream__close_with(s, stream__uv_error(rc));
     return;
   }
   s->backlog += len;
@@ -249,32 +249,32 @@ void stream_submit(struct weft_stream *s, struct write_req *wr)
 static size_t queued(const struct weft_stream *s)
 {
   return s->backlog + s->held.len + (s->pending ? s->pending->len : 0) +
-         tls_unsent(s);
+         stream__tls_unsent(s);
 }
 
 /* Bytes for the peer, now: encrypted first with TLS. */
 static void write_now(struct weft_stream *s, const void *data, size_t len)
 {
   if (s->tls) {
-    if (!tls_write(s, data, len))
-      stream_close_with(s, WEFT_EPROTO);
+    if (!stream__tls_write(s, data, len))
+      stream__close_with(s, WEFT_EPROTO);
     return;
   }
   struct write_req *wr = NULL;
-  if (!write_req_append(s, &wr, data, len)) {
-    stream_close_with(s, WEFT_ENOMEM);
+  if (!stream__write_req_append(s, &wr, data, len)) {
+    stream__close_with(s, WEFT_ENOMEM);
     return;
   }
-  stream_submit(s, wr);
+  stream__submit(s, wr);
 }
 
 /* Under TLS: encrypts data behind the records this batch made already,
- * leaving them all for tls_send_records. False once the stream closed. */
+ * leaving them all for stream__tls_send_records. False once the stream closed. */
 static bool encrypt(struct weft_stream *s, const void *data, size_t len)
 {
-  if (tls_encrypt(s, data, len))
+  if (stream__tls_encrypt(s, data, len))
     return true;
-  stream_close_with(s, WEFT_EPROTO);
+  stream__close_with(s, WEFT_EPROTO);
   return false;
 }
 
@@ -292,11 +292,11 @@ static void flush(struct weft_stream *s)
 {
   if (s->tls) {
     if (encrypt_gathered(s))
-      tls_send_records(s);
+      stream__tls_send_records(s);
   } else if (s->pending) {
     struct write_req *wr = s->pending;
     s->pending = NULL;
-    stream_submit(s, wr); /* the gathered buffer goes as it is */
+    stream__submit(s, wr); /* the gathered buffer goes as it is */
   }
 }
 
@@ -314,7 +314,7 @@ static void flush_later(struct weft_stream *s)
  * batch, else sent at once. */
 static void queue_bytes(struct weft_stream *s, const void *data, size_t len)
 {
-  if (tls_waiting(s)) {
+  if (stream__tls_waiting(s)) {
     strbuf_add(&s->held, data, len);
     return;
   }
@@ -337,8 +337,8 @@ static void queue_bytes(struct weft_stream *s, const void *data, size_t len)
      * records leave with the batch, or before the next such write's. */
     if (!encrypt_gathered(s) || !encrypt(s, data, len))
       return;
-  } else if (!write_req_append(s, &s->pending, data, len)) {
-    stream_close_with(s, WEFT_ENOMEM);
+  } else if (!stream__write_req_append(s, &s->pending, data, len)) {
+    stream__close_with(s, WEFT_ENOMEM);
     return;
   }
   if (queued(s) - s->backlog >= BATCH_MAX) {
@@ -350,7 +350,7 @@ static void queue_bytes(struct weft_stream *s, const void *data, size_t len)
   flush_later(s);
 }
 
-void stream_batch_begin(void) { batch_depth++; }
+void stream__batch_begin(void) { batch_depth++; }
 
 /* The loop's rounds: what all the I/O callbacks of one poll write is one
  * batch, sent when the poll's callbacks are done (uv_check). The streams
@@ -364,7 +364,7 @@ static void on_round_start(uv_prepare_t *h)
   (void)h;
   if (!in_round) {
     in_round = true;
-    stream_batch_begin();
+    stream__batch_begin();
   }
 }
 
@@ -373,7 +373,7 @@ static void on_round_end(uv_check_t *h)
   (void)h;
   if (in_round) {
     in_round = false;
-    stream_batch_end();
+    stream__batch_end();
   }
 }
 
@@ -401,7 +401,7 @@ void stream_rounds_stop(void)
   rounds_on = false;
 }
 
-void stream_batch_end(void)
+void stream__batch_end(void)
 {
   if (--batch_depth)
     return;
@@ -427,7 +427,7 @@ static void maybe_finished(struct weft_stream *s)
 {
   /* Both directions done and nothing left to write: a clean end. */
   if (s->read_eof && s->shutdown_sent && s->backlog == 0 && !s->pending)
-    stream_close_with(s, 0);
+    stream__close_with(s, 0);
 }
 
 static void write_cb(uv_write_t *w, int status)
@@ -440,10 +440,10 @@ static void write_cb(uv_write_t *w, int status)
   if (s->closing)
     return;
   if (status < 0) {
-    stream_close_with(s, stream_uv_error(status));
+    stream__close_with(s, stream__uv_error(status));
     return;
   }
-  stream_batch_begin();
+  stream__batch_begin();
   if (before >= WEFT_PIPE_LOW_WATER && s->backlog < WEFT_PIPE_LOW_WATER) {
     if (s->mode == MODE_RAW && s->cbs->on_drained)
       s->cbs->on_drained(s->ctx);
@@ -452,7 +452,7 @@ static void write_cb(uv_write_t *w, int status)
   }
   if (!s->closing)
     maybe_finished(s);
-  stream_batch_end();
+  stream__batch_end();
 }
 
 static void shutdown_cb(uv_shutdown_t *req, int status)
@@ -462,7 +462,7 @@ static void shutdown_cb(uv_shutdown_t *req, int status)
   if (s->closing)
     return;
   if (status < 0 || s->close_when_flushed)
-    stream_close_with(s, status < 0 ? stream_uv_error(status) : 0);
+    stream__close_with(s, status < 0 ? stream__uv_error(status) : 0);
   else
     maybe_finished(s);
 }
@@ -471,14 +471,14 @@ static void send_shutdown(struct weft_stream *s)
 {
   uv_shutdown_t *req = malloc(sizeof *req);
   if (!req) {
-    stream_close_with(s, WEFT_ENOMEM);
+    stream__close_with(s, WEFT_ENOMEM);
     return;
   }
   req->data = s;
-  tls_close_notify(s); /* close_notify, then FIN */
+  stream__tls_close_notify(s); /* close_notify, then FIN */
   if (uv_shutdown(req, (uv_stream_t *)s->tcp, shutdown_cb) != 0) {
     free(req);
-    stream_close_with(s, WEFT_EIO);
+    stream__close_with(s, WEFT_EIO);
   }
 }
 
@@ -488,13 +488,13 @@ void stream_shutdown(struct weft_stream *s)
     return;
   s->shutdown_sent = true;
   flush(s); /* what this batch gathered goes before the FIN */
-  if (tls_waiting(s))
+  if (stream__tls_waiting(s))
     s->shutdown_held = true; /* after what is held */
   else
     send_shutdown(s);
 }
 
-void stream_release_held(struct weft_stream *s)
+void stream__release_held(struct weft_stream *s)
 {
   if (s->held.len) {
     struct strbuf held = s->held;
@@ -530,12 +530,12 @@ static void deliver(struct weft_stream *s, const char *data, size_t len)
     size_t backlog = s->ops->write(s->pctx, data, len);
     if (backlog > WEFT_PIPE_HIGH_WATER && !s->paused_by_backlog) {
       s->paused_by_backlog = true;
-      stream_update_reading(s);
+      stream__update_reading(s);
     }
   }
 }
 
-void stream_plaintext_in(struct weft_stream *s, const char *data, size_t len)
+void stream__plaintext_in(struct weft_stream *s, const char *data, size_t len)
 {
   if (s->filter)
     s->filter(s->fctx, data, len);
@@ -543,12 +543,12 @@ void stream_plaintext_in(struct weft_stream *s, const char *data, size_t len)
     deliver(s, data, len);
 }
 
-void stream_on_eof(struct weft_stream *s)
+void stream__on_eof(struct weft_stream *s)
 {
-  if (tls_eof_in_handshake(s))
+  if (stream__tls_eof_in_handshake(s))
     return;
   s->read_eof = true;
-  stream_update_reading(s);
+  stream__update_reading(s);
   if (s->mode == MODE_RAW && s->cbs->on_eof)
     s->cbs->on_eof(s->ctx);
   else if (s->mode == MODE_PIPE && s->ops->shutdown)
@@ -564,9 +564,9 @@ static void read_some(struct weft_stream *s, ssize_t n, const uv_buf_t *buf)
     SSL_CTX *ctx = s->sniff_ctx;
     s->sniff_ctx = NULL;
     if ((unsigned char)buf->base[0] != 0x16) {
-      stream_release_held(s); /* plain: what waited goes now */
-    } else if (tls_start(s, ctx, false, NULL) != 0) {
-      stream_close_with(s, WEFT_ENOMEM);
+      stream__release_held(s); /* plain: what waited goes now */
+    } else if (stream__tls_start(s, ctx, false, NULL) != 0) {
+      stream__close_with(s, WEFT_ENOMEM);
       return;
     }
     if (s->closing)
@@ -574,13 +574,13 @@ static void read_some(struct weft_stream *s, ssize_t n, const uv_buf_t *buf)
   }
   if (n > 0) {
     if (s->tls)
-      tls_in(s, buf->base, (size_t)n);
+      stream__tls_in(s, buf->base, (size_t)n);
     else
-      stream_plaintext_in(s, buf->base, (size_t)n);
+      stream__plaintext_in(s, buf->base, (size_t)n);
   } else if (n == UV_EOF) {
-    stream_on_eof(s);
+    stream__on_eof(s);
   } else if (n < 0) {
-    stream_close_with(s, stream_uv_error((int)n));
+    stream__close_with(s, stream__uv_error((int)n));
   }
 }
 
@@ -589,16 +589,16 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
   struct weft_stream *s = st->data;
   if (s->closing)
     return;
-  stream_batch_begin();
+  stream__batch_begin();
   read_some(s, n, buf);
-  stream_batch_end();
+  stream__batch_end();
 }
 
-void stream_update_reading(struct weft_stream *s)
+void stream__update_reading(struct weft_stream *s)
 {
   /* A TLS handshake reads on its own, before anyone has the stream. */
   bool want = !s->closing && !s->read_eof && !s->paused_by_plugin &&
-              !s->paused_by_backlog && (s->mode != MODE_NEW || tls_waiting(s));
+              !s->paused_by_backlog && (s->mode != MODE_NEW || stream__tls_waiting(s));
   if (want && !s->reading) {
     if (uv_read_start((uv_stream_t *)s->tcp, alloc_cb, read_cb) == 0)
       s->reading = true;
@@ -619,8 +619,8 @@ static void begin(struct weft_stream *s)
     deliver(s, data, len);
     free(data);
   }
-  tls_drain(s);
-  stream_update_reading(s);
+  stream__tls_drain(s);
+  stream__update_reading(s);
 }
 
 /* ---- the public functions ---- */
@@ -641,19 +641,19 @@ void stream_pause(struct weft_stream *s, bool paused)
 {
   s->paused_by_plugin = paused;
   if (!paused)
-    tls_drain(s);
-  stream_update_reading(s);
+    stream__tls_drain(s);
+  stream__update_reading(s);
 }
 
 void stream_close(struct weft_stream *s)
 {
-  stream_close_with(s, WEFT_ECANCELED);
+  stream__close_with(s, WEFT_ECANCELED);
 }
 
 void stream_end(struct weft_stream *s, const void *data, size_t len)
 {
   s->mode = MODE_NEW; /* no callbacks; nothing more is read */
-  stream_update_reading(s);
+  stream__update_reading(s);
   s->close_when_flushed = true;
   stream_write(s, data, len);
   stream_shutdown(s);
@@ -662,7 +662,7 @@ void stream_end(struct weft_stream *s, const void *data, size_t len)
 void stream_discard(struct weft_stream *s)
 {
   s->mode = MODE_NEW; /* no callbacks */
-  stream_close_with(s, WEFT_ECANCELED);
+  stream__close_with(s, WEFT_ECANCELED);
 }
 
 void stream_set_account(struct weft_stream *s, const struct stream_account *a)
@@ -737,8 +737,8 @@ void pipe_resume(struct weft_pipe *p)
   struct weft_stream *s = p->stream;
   if (s->paused_by_backlog) {
     s->paused_by_backlog = false;
-    tls_drain(s);
-    stream_update_reading(s);
+    stream__tls_drain(s);
+    stream__update_reading(s);
   }
 }
 
@@ -746,14 +746,14 @@ void pipe_shutdown(struct weft_pipe *p) { stream_shutdown(p->stream); }
 
 void pipe_close(struct weft_pipe *p, int err)
 {
-  stream_close_with(p->stream, err ? err : WEFT_ECANCELED);
+  stream__close_with(p->stream, err ? err : WEFT_ECANCELED);
 }
 
 /* ---- accepting and handing on ---- */
 
 struct weft_stream *stream_accept(uv_loop_t *loop, uv_stream_t *server)
 {
-  struct weft_stream *s = stream_new(loop);
+  struct weft_stream *s = stream__new(loop);
   if (!s)
     return NULL;
   uv_tcp_init(loop, s->tcp);
@@ -762,7 +762,7 @@ struct weft_stream *stream_accept(uv_loop_t *loop, uv_stream_t *server)
     return NULL;
   }
   uv_tcp_nodelay(s->tcp, 1);
-  stream_fill_addresses(s);
+  stream__fill_addresses(s);
   return s;
 }
 
@@ -771,11 +771,11 @@ void stream_handover(struct weft_stream *s, const void *leftover, size_t len)
   s->mode = MODE_NEW;
   s->cbs = NULL;
   s->ctx = NULL;
-  stream_update_reading(s);
+  stream__update_reading(s);
   if (len) {
     char *copy = malloc(s->leftover_len + len);
     if (!copy) {
-      stream_close_with(s, WEFT_ENOMEM);
+      stream__close_with(s, WEFT_ENOMEM);
       return;
     }
     if (s->leftover_len)

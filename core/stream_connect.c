@@ -17,7 +17,7 @@ void stream_set_connect_timeout(uint64_t ms) { connect_timeout_ms = ms; }
 
 static void deadline_closed(uv_handle_t *h) { free(h); }
 
-void deadline_stop(struct weft_stream *s)
+void stream__deadline_stop(struct weft_stream *s)
 {
   if (s->deadline) {
     uv_close((uv_handle_t *)s->deadline, deadline_closed);
@@ -31,7 +31,7 @@ static void deadline_hit(uv_timer_t *timer)
 {
   /* In the TLS handshake the dialer hears at once; during the TCP connect,
    * connected() sees ECANCELED and reports the close_err set here. */
-  stream_close_with(timer->data, WEFT_ETIMEDOUT);
+  stream__close_with(timer->data, WEFT_ETIMEDOUT);
 }
 
 static void deadline_start(struct weft_stream *s)
@@ -56,7 +56,7 @@ struct connect_req {
   char pin[TLS_FINGERPRINT_HEX + 1];
 };
 
-void connect_done(struct weft_stream *s, int status)
+void stream__connect_done(struct weft_stream *s, int status)
 {
   struct tls_state *t = s->tls;
   weft_connect_cb cb = t ? t->cb : NULL;
@@ -65,12 +65,12 @@ void connect_done(struct weft_stream *s, int status)
     t->cb = NULL;
   if (!cb)
     return;
-  deadline_stop(s);
+  stream__deadline_stop(s);
   if (status != 0) {
     cb(ctx, NULL, status);
     stream_discard(s);
   } else {
-    stream_update_reading(s); /* nobody reads until the new owner says so */
+    stream__update_reading(s); /* nobody reads until the new owner says so */
     cb(ctx, s, 0);
   }
 }
@@ -83,7 +83,7 @@ static void start_tls(struct connect_req *cr)
   struct in6_addr a;
   bool ip = inet_pton(AF_INET, cr->sni, &a) == 1 ||
             inet_pton(AF_INET6, cr->sni, &a) == 1;
-  if (tls_start(s, tls_client_ctx(), true, ip ? NULL : cr->sni) != 0) {
+  if (stream__tls_start(s, tls_client_ctx(), true, ip ? NULL : cr->sni) != 0) {
     cr->cb(cr->ctx, NULL, WEFT_ENOMEM);
     stream_discard(s);
     return;
@@ -100,9 +100,9 @@ static void start_tls(struct connect_req *cr)
     else
       X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), cr->sni);
   }
-  tls_begin_handshake(s);
+  stream__tls_begin_handshake(s);
   if (!s->closing)
-    stream_update_reading(s);
+    stream__update_reading(s);
 }
 
 static void connected(uv_connect_t *req, int status)
@@ -112,20 +112,20 @@ static void connected(uv_connect_t *req, int status)
   if (status < 0) {
     /* Cancelled by the deadline: say so, not "cancelled". */
     int err = status == UV_ECANCELED && s->close_err ? s->close_err
-                                                     : stream_uv_error(status);
+                                                     : stream__uv_error(status);
     cr->cb(cr->ctx, NULL, err);
     stream_discard(s);
   } else {
     uv_tcp_nodelay(s->tcp, 1);
-    stream_fill_addresses(s);
-    stream_batch_begin();
+    stream__fill_addresses(s);
+    stream__batch_begin();
     if (cr->tls) {
       start_tls(cr);
     } else {
-      deadline_stop(s);
+      stream__deadline_stop(s);
       cr->cb(cr->ctx, s, 0);
     }
-    stream_batch_end();
+    stream__batch_end();
   }
   free(cr);
 }
@@ -143,7 +143,7 @@ static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
       deadline_start(cr->s);
       return;
     }
-    cr->cb(cr->ctx, NULL, stream_uv_error(rc));
+    cr->cb(cr->ctx, NULL, stream__uv_error(rc));
     stream_discard(cr->s);
     free(cr);
     return;
@@ -152,7 +152,7 @@ static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     uv_freeaddrinfo(res);
   cr->cb(cr->ctx, NULL, WEFT_ECONNREFUSED);
   /* The tcp handle was never initialised: free without uv_close. */
-  stream_free(cr->s);
+  stream__free(cr->s);
   free(cr);
 }
 
@@ -167,7 +167,7 @@ int stream_connect(const struct weft_host *host, const char *hostname,
   if (tls && !tls_client_ctx())
     return WEFT_ENOMEM;
   struct connect_req *cr = calloc(1, sizeof *cr);
-  struct weft_stream *s = cr ? stream_new(host->loop) : NULL;
+  struct weft_stream *s = cr ? stream__new(host->loop) : NULL;
   if (!s) {
     free(cr);
     return WEFT_ENOMEM;
@@ -185,7 +185,7 @@ int stream_connect(const struct weft_host *host, const char *hostname,
   int rc = uv_getaddrinfo(host->loop, &cr->gai, resolved, hostname, cr->port,
                           &hints);
   if (rc != 0) {
-    stream_free(s);
+    stream__free(s);
     free(cr);
     return WEFT_EINVAL;
   }

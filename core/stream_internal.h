@@ -1,6 +1,8 @@
 /* What the three parts of the stream implementation share: stream.c (the
  * stream, reading, writing, pipes), stream_tls.c (TLS under a stream) and
- * stream_connect.c (dialling). Nothing else includes this. */
+ * stream_connect.c (dialling). Nothing else includes this, and every function
+ * it declares is named stream__ (libuv's uv__ habit): a reader sees at the
+ * call that it is private to the stream files. */
 #ifndef WEFT_CORE_STREAM_INTERNAL_H
 #define WEFT_CORE_STREAM_INTERNAL_H
 
@@ -32,7 +34,7 @@ struct tls_state {
   SSL *ssl;
   bool established;
   bool client;
-  bool draining;           /* in tls_drain: no re-entry */
+  bool draining;           /* in stream__tls_drain: no re-entry */
   const char *in;          /* ciphertext OpenSSL has not read yet */
   size_t in_len;
   char *saved;             /* ... kept here when the reader paused */
@@ -90,62 +92,62 @@ struct weft_stream {
 };
 
 /* ---- stream.c ---- */
-struct weft_stream *stream_new(uv_loop_t *loop);
+struct weft_stream *stream__new(uv_loop_t *loop);
 /* Frees a stream whose socket was never initialised (no uv_close). */
-void stream_free(struct weft_stream *s);
-void stream_fill_addresses(struct weft_stream *s);
-int stream_uv_error(int uverr);
-void stream_close_with(struct weft_stream *s, int err);
-void stream_update_reading(struct weft_stream *s);
+void stream__free(struct weft_stream *s);
+void stream__fill_addresses(struct weft_stream *s);
+int stream__uv_error(int uverr);
+void stream__close_with(struct weft_stream *s, int err);
+void stream__update_reading(struct weft_stream *s);
 /* Plaintext from the peer: through the filter, if any, to the reader. */
-void stream_plaintext_in(struct weft_stream *s, const char *data, size_t len);
-void stream_on_eof(struct weft_stream *s);
+void stream__plaintext_in(struct weft_stream *s, const char *data, size_t len);
+void stream__on_eof(struct weft_stream *s);
 /* The stream can carry bytes now: what was held goes, then any shutdown. */
-void stream_release_held(struct weft_stream *s);
+void stream__release_held(struct weft_stream *s);
 /* Queues a filled write request on the socket (it owns it from then on). */
-void stream_submit(struct weft_stream *s, struct write_req *wr);
-struct write_req *write_req_new(struct weft_stream *s, size_t cap);
+void stream__submit(struct weft_stream *s, struct write_req *wr);
+struct write_req *stream__write_req_new(struct weft_stream *s, size_t cap);
 /* Room for `room` more bytes in *wr (made if NULL, else grown); false
  * when out of memory. */
-bool write_req_reserve(struct weft_stream *s, struct write_req **wr,
+bool stream__write_req_reserve(struct weft_stream *s, struct write_req **wr,
                        size_t room);
 /* Appends to *wr, growing it; false when out of memory. */
-bool write_req_append(struct weft_stream *s, struct write_req **wr,
+bool stream__write_req_append(struct weft_stream *s, struct write_req **wr,
                       const void *data, size_t len);
 /* Events the core handles are batches: writes made during one go out
  * together when it ends. */
-void stream_batch_begin(void);
-void stream_batch_end(void);
+void stream__batch_begin(void);
+void stream__batch_end(void);
 
 /* ---- stream_tls.c ---- */
-int tls_start(struct weft_stream *s, SSL_CTX *ctx, bool client,
+int stream__tls_start(struct weft_stream *s, SSL_CTX *ctx, bool client,
               const char *sni);
-void tls_free(struct tls_state *t);
+void stream__tls_free(struct tls_state *t);
 /* True until TLS is decided (server) and established: writes wait. */
-bool tls_waiting(const struct weft_stream *s);
+bool stream__tls_waiting(const struct weft_stream *s);
 /* Ciphertext from the socket. */
-void tls_in(struct weft_stream *s, const char *data, size_t len);
+void stream__tls_in(struct weft_stream *s, const char *data, size_t len);
 /* Hands on what TLS holds while the reader wants it. */
-void tls_drain(struct weft_stream *s);
+void stream__tls_drain(struct weft_stream *s);
 /* Encrypts and sends (established only); false on a TLS failure. */
-bool tls_write(struct weft_stream *s, const void *data, size_t len);
-/* Encrypts, leaving the records for tls_send_records: a round's writes
+bool stream__tls_write(struct weft_stream *s, const void *data, size_t len);
+/* Encrypts, leaving the records for stream__tls_send_records: a round's writes
  * leave in one request. */
-bool tls_encrypt(struct weft_stream *s, const void *data, size_t len);
-void tls_send_records(struct weft_stream *s);
+bool stream__tls_encrypt(struct weft_stream *s, const void *data, size_t len);
+void stream__tls_send_records(struct weft_stream *s);
 /* Bytes of records made and not yet sent. */
-size_t tls_unsent(const struct weft_stream *s);
+size_t stream__tls_unsent(const struct weft_stream *s);
 /* close_notify before our FIN. */
-void tls_close_notify(struct weft_stream *s);
+void stream__tls_close_notify(struct weft_stream *s);
 /* Client: starts the handshake on a connected stream. */
-void tls_begin_handshake(struct weft_stream *s);
+void stream__tls_begin_handshake(struct weft_stream *s);
 /* The peer hung up: true if that was in the middle of a handshake (and was
  * dealt with). */
-bool tls_eof_in_handshake(struct weft_stream *s);
+bool stream__tls_eof_in_handshake(struct weft_stream *s);
 
 /* ---- stream_connect.c ---- */
 /* Tells whoever dialled how it went: once, with the stream or without. */
-void connect_done(struct weft_stream *s, int status);
-void deadline_stop(struct weft_stream *s);
+void stream__connect_done(struct weft_stream *s, int status);
+void stream__deadline_stop(struct weft_stream *s);
 
 #endif

@@ -43,7 +43,7 @@ static int bio_write(BIO *b, const char *data, size_t len, size_t *written)
 {
   struct weft_stream *s = BIO_get_data(b);
   BIO_clear_retry_flags(b);
-  if (!write_req_append(s, &s->tls->out, data, len))
+  if (!stream__write_req_append(s, &s->tls->out, data, len))
     return 0;
   *written = len;
   return 1;
@@ -72,12 +72,12 @@ static BIO_METHOD *stream_bio(void)
 }
 
 /* Sends the records the SSL calls made since the last send. */
-void tls_send_records(struct weft_stream *s)
+void stream__tls_send_records(struct weft_stream *s)
 {
   struct write_req *wr = s->tls->out;
   s->tls->out = NULL;
   if (wr)
-    stream_submit(s, wr);
+    stream__submit(s, wr);
 }
 
 /* Whatever OpenSSL did not read stays in t->saved until it does. */
@@ -109,7 +109,7 @@ static void keep_unread(struct tls_state *t)
 
 /* ---- set-up ---- */
 
-int tls_start(struct weft_stream *s, SSL_CTX *ctx, bool client,
+int stream__tls_start(struct weft_stream *s, SSL_CTX *ctx, bool client,
               const char *sni)
 {
   struct tls_state *t = calloc(1, sizeof *t);
@@ -137,7 +137,7 @@ int tls_start(struct weft_stream *s, SSL_CTX *ctx, bool client,
   return 0;
 }
 
-void tls_free(struct tls_state *t)
+void stream__tls_free(struct tls_state *t)
 {
   if (!t)
     return;
@@ -147,7 +147,7 @@ void tls_free(struct tls_state *t)
   free(t);
 }
 
-bool tls_waiting(const struct weft_stream *s)
+bool stream__tls_waiting(const struct weft_stream *s)
 {
   return s->sniff_ctx || (s->tls && !s->tls->established);
 }
@@ -160,12 +160,12 @@ void stream_set_tls_sniff(struct weft_stream *s, SSL_CTX *ctx)
 int stream_begin_server_tls(struct weft_stream *s, SSL_CTX *ctx,
                             const void *first, size_t len)
 {
-  if (s->tls || s->mode != MODE_NEW || tls_start(s, ctx, false, NULL) != 0)
+  if (s->tls || s->mode != MODE_NEW || stream__tls_start(s, ctx, false, NULL) != 0)
     return WEFT_ENOMEM;
   s->sniff_ctx = NULL;
-  stream_update_reading(s);
+  stream__update_reading(s);
   if (len)
-    tls_in(s, first, len);
+    stream__tls_in(s, first, len);
   return s->closing ? WEFT_EPROTO : 0;
 }
 
@@ -192,13 +192,13 @@ static void established(struct weft_stream *s)
       log_warn("TLS: the server at %s:%u shows certificate %s, not the "
                "pinned %s",
                s->peer_ip, s->peer_port, got, t->pin);
-      connect_done(s, WEFT_EAUTH);
+      stream__connect_done(s, WEFT_EAUTH);
       return;
     }
   }
-  stream_release_held(s);
+  stream__release_held(s);
   if (t->client)
-    connect_done(s, 0);
+    stream__connect_done(s, 0);
 }
 
 /* One step of the handshake; true once it is done and the stream lives. */
@@ -206,7 +206,7 @@ static bool handshake(struct weft_stream *s)
 {
   struct tls_state *t = s->tls;
   int rc = SSL_do_handshake(t->ssl);
-  tls_send_records(s);
+  stream__tls_send_records(s);
   if (rc == 1) {
     established(s);
     return !s->closing && s->tls->established;
@@ -215,36 +215,36 @@ static bool handshake(struct weft_stream *s)
   if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
     ERR_clear_error();
     if (t->client)
-      connect_done(s, WEFT_EPROTO);
+      stream__connect_done(s, WEFT_EPROTO);
     else
-      stream_close_with(s, WEFT_EPROTO);
+      stream__close_with(s, WEFT_EPROTO);
   }
   return false;
 }
 
-void tls_begin_handshake(struct weft_stream *s) { handshake(s); }
+void stream__tls_begin_handshake(struct weft_stream *s) { handshake(s); }
 
-bool tls_eof_in_handshake(struct weft_stream *s)
+bool stream__tls_eof_in_handshake(struct weft_stream *s)
 {
   if (!s->tls || s->tls->established)
     return false;
   /* The peer hung up in the middle of the handshake. */
   if (s->tls->client)
-    connect_done(s, WEFT_ECONNRESET);
+    stream__connect_done(s, WEFT_ECONNRESET);
   else
-    stream_close_with(s, WEFT_EPROTO);
+    stream__close_with(s, WEFT_EPROTO);
   return true;
 }
 
 /* ---- data ---- */
 
-void tls_in(struct weft_stream *s, const char *data, size_t len)
+void stream__tls_in(struct weft_stream *s, const char *data, size_t len)
 {
   struct tls_state *t = s->tls;
   if (t->saved_len) { /* behind what is kept: append */
     char *more = realloc(t->saved, t->saved_len + len);
     if (!more) {
-      stream_close_with(s, WEFT_ENOMEM);
+      stream__close_with(s, WEFT_ENOMEM);
       return;
     }
     memcpy(more + t->saved_len, data, len);
@@ -260,10 +260,10 @@ void tls_in(struct weft_stream *s, const char *data, size_t len)
     keep_unread(t);
     return;
   }
-  tls_drain(s);
+  stream__tls_drain(s);
 }
 
-void tls_drain(struct weft_stream *s)
+void stream__tls_drain(struct weft_stream *s)
 {
   struct tls_state *t = s->tls;
   if (!t || !t->established || t->draining)
@@ -280,7 +280,7 @@ void tls_drain(struct weft_stream *s)
     int n = SSL_read(t->ssl, buf + have, (int)(sizeof buf - have));
     if (n <= 0) {
       e = SSL_get_error(t->ssl, n);
-      tls_send_records(s); /* post-handshake messages, alerts */
+      stream__tls_send_records(s); /* post-handshake messages, alerts */
       if (e != SSL_ERROR_ZERO_RETURN && e != SSL_ERROR_WANT_READ &&
           e != SSL_ERROR_WANT_WRITE)
         ERR_clear_error(); /* the queue is the thread's: leave it empty */
@@ -288,22 +288,22 @@ void tls_drain(struct weft_stream *s)
     }
     have += (size_t)n;
     if (sizeof buf - have < 16384) {
-      stream_plaintext_in(s, buf, have);
+      stream__plaintext_in(s, buf, have);
       have = 0;
     }
   }
   /* What came before the end (or the error) goes first. */
   if (have && !s->closing)
-    stream_plaintext_in(s, buf, have);
+    stream__plaintext_in(s, buf, have);
   t->draining = false;
   keep_unread(t);
   if (s->closing)
     return;
   if (e == SSL_ERROR_ZERO_RETURN)
-    stream_on_eof(s); /* close_notify: the peer finished sending */
+    stream__on_eof(s); /* close_notify: the peer finished sending */
   else if (e != SSL_ERROR_NONE && e != SSL_ERROR_WANT_READ &&
            e != SSL_ERROR_WANT_WRITE)
-    stream_close_with(s, WEFT_EPROTO);
+    stream__close_with(s, WEFT_EPROTO);
 }
 
 /* Room in t->out for the records of len bytes (each 16 KiB of plaintext
@@ -317,11 +317,11 @@ static bool reserve_records(struct weft_stream *s, size_t len)
   struct write_req *wr = s->tls->out;
   size_t need = len + (len / RECORD_PLAINTEXT + 1) * RECORD_OVERHEAD;
   if (wr && wr->cap - wr->len < need && wr->len >= RECORD_PLAINTEXT)
-    tls_send_records(s);
-  return write_req_reserve(s, &s->tls->out, need);
+    stream__tls_send_records(s);
+  return stream__write_req_reserve(s, &s->tls->out, need);
 }
 
-bool tls_encrypt(struct weft_stream *s, const void *data, size_t len)
+bool stream__tls_encrypt(struct weft_stream *s, const void *data, size_t len)
 {
   struct tls_state *t = s->tls;
   size_t written = 0;
@@ -334,22 +334,22 @@ bool tls_encrypt(struct weft_stream *s, const void *data, size_t len)
   return true;
 }
 
-size_t tls_unsent(const struct weft_stream *s)
+size_t stream__tls_unsent(const struct weft_stream *s)
 {
   return s->tls && s->tls->out ? s->tls->out->len : 0;
 }
 
-bool tls_write(struct weft_stream *s, const void *data, size_t len)
+bool stream__tls_write(struct weft_stream *s, const void *data, size_t len)
 {
-  bool ok = tls_encrypt(s, data, len);
-  tls_send_records(s); /* with any alert a failure made */
+  bool ok = stream__tls_encrypt(s, data, len);
+  stream__tls_send_records(s); /* with any alert a failure made */
   return ok;
 }
 
-void tls_close_notify(struct weft_stream *s)
+void stream__tls_close_notify(struct weft_stream *s)
 {
   if (s->tls && s->tls->established) {
     SSL_shutdown(s->tls->ssl);
-    tls_send_records(s);
+    stream__tls_send_records(s);
   }
 }
