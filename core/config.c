@@ -850,11 +850,13 @@ static const struct conf_section *find_section(const struct conf *c,
   return NULL;
 }
 
-int conf_apply_transport_options(const struct conf *conf,
-                                 const struct plugin *plugin, void *dst,
-                                 struct strpool *pool, char *err,
-                                 size_t errlen)
+int conf_plugin_options(const void *arg, const struct plugin *plugin,
+                        void *dst, struct strpool *pool, char *err,
+                        size_t errlen)
 {
+  const struct conf *conf = arg;
+  if (!conf)
+    return 0;
   const struct conf_section *s =
       find_section(conf, SECTION_TRANSPORT, plugin->desc.name);
   for (size_t i = 0; s && i < s->count; i++) {

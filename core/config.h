@@ -119,12 +119,12 @@ struct conf *conf_load_buffer(const char *name, const char *text, size_t len,
                               struct strbuf *errors);
 void conf_free(struct conf *conf);
 
-/* Fills a plugin's [transport.NAME] struct from this conf (already checked
- * when the conf was loaded). */
-int conf_apply_transport_options(const struct conf *conf,
-                                 const struct plugin *plugin, void *dst,
-                                 struct strpool *pool, char *err,
-                                 size_t errlen);
+/* Fills a plugin's [transport.NAME] struct from the conf arg points at
+ * (already checked when it was loaded): the plugin_options_fn that
+ * plugin_registry_start takes. arg NULL: nothing to fill. */
+int conf_plugin_options(const void *arg, const struct plugin *plugin,
+                        void *dst, struct strpool *pool, char *err,
+                        size_t errlen);
 
 /* One line per difference between two confs ("tunnel "x": added"). */
 void conf_describe_changes(const struct conf *old, const struct conf *new_conf,

@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "log.h"
 #include "options.h"
 #include "secret.h"
@@ -472,8 +471,8 @@ static int give_state_dir(struct plugin *p, const char *root, char *why,
 
 static int start_one(struct plugin *p, struct uv_loop_s *loop,
                      const struct plugin_registry *reg_pool,
-                     const char *state_root, const struct conf *conf,
-                     char *why, size_t whylen)
+                     const char *state_root, plugin_options_fn *fill,
+                     const void *fill_arg, char *why, size_t whylen)
 {
   host_binding_init(&p->binding, p->desc.name, loop);
   if (reg_pool && reg_pool->pool[0]) {
@@ -491,9 +490,8 @@ static int start_one(struct plugin *p, struct uv_loop_s *loop,
   if (options_set_defaults(p->desc.options, p->config, &p->config_strings, why,
                            whylen) != 0)
     return -1;
-  if (conf && conf_apply_transport_options(conf, p, p->config,
-                                           &p->config_strings, why,
-                                           whylen) != 0)
+  if (fill &&
+      fill(fill_arg, p, p->config, &p->config_strings, why, whylen) != 0)
     return -1;
   int rc = p->desc.create(&p->binding.host, p->config, &p->ctx);
   if (rc != 0) {
@@ -508,14 +506,16 @@ static int start_one(struct plugin *p, struct uv_loop_s *loop,
 }
 
 void plugin_registry_start(struct plugin_registry *reg,
-                           struct uv_loop_s *loop, const struct conf *conf)
+                           struct uv_loop_s *loop, plugin_options_fn *fill,
+                           const void *fill_arg)
 {
   size_t kept = 0;
   for (size_t i = 0; i < reg->count; i++) {
     struct plugin *p = reg->plugins[i];
     char why[512];
     if (!p->initialized &&
-        start_one(p, loop, reg, reg->state_root, conf, why, sizeof why) != 0) {
+        start_one(p, loop, reg, reg->state_root, fill, fill_arg, why,
+                  sizeof why) != 0) {
       refuse(reg, p->path ? p->path : p->desc.name, "%s", why);
       unload(p);
       continue;

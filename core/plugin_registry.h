@@ -9,7 +9,7 @@
  * Two stages, so that weft.conf can be validated against the plugins' option
  * tables before any plugin runs code of its own beyond its entry function:
  *   plugin_registry_scan_*   dlopen + descriptor checks (refusals recorded)
- *   plugin_registry_init     create() with each plugin's [transport.NAME]
+ *   plugin_registry_start    create() with the options its caller fills in
  */
 #ifndef WEFT_CORE_PLUGIN_REGISTRY_H
 #define WEFT_CORE_PLUGIN_REGISTRY_H
@@ -22,7 +22,6 @@
 #include "host.h"
 #include "strpool.h"
 
-struct conf;
 struct tokens;
 struct uv_loop_s;
 
@@ -80,11 +79,19 @@ struct plugin *plugin_registry_find(const struct plugin_registry *reg,
 void plugin_registry_names(const struct plugin_registry *reg, char *buf,
                            size_t len);
 
-/* Runs create() for every plugin with its [transport.NAME] options from conf
- * (defaults when conf is NULL or has no such section). A plugin whose
+/* Fills a plugin's options struct (already holding its defaults) from the
+ * caller's settings: 0, or -1 with err. The loader knows nothing of where
+ * settings come from (weft.conf: conf_plugin_options). */
+typedef int plugin_options_fn(const void *arg, const struct plugin *p,
+                              void *options, struct strpool *pool, char *err,
+                              size_t errlen);
+
+/* Runs create() for every plugin with its options: the defaults its table
+ * declares, then what fill sets (fill NULL: defaults only). A plugin whose
  * create() fails is moved to the refused list with its reason. */
 void plugin_registry_start(struct plugin_registry *reg,
-                           struct uv_loop_s *loop, const struct conf *conf);
+                           struct uv_loop_s *loop, plugin_options_fn *fill,
+                           const void *fill_arg);
 
 /* Gives every started plugin's host table the server's token service. */
 void plugin_registry_set_tokens(struct plugin_registry *reg,

@@ -605,7 +605,7 @@ int server_main(const struct server_options *opts)
     code = EXIT_CONFIG;
     goto out;
   }
-  plugin_registry_start(&s->plugins, &s->loop, s->conf);
+  plugin_registry_start(&s->plugins, &s->loop, conf_plugin_options, s->conf);
   const char *tls_listen = opts->tls_listen ? opts->tls_listen
                                             : s->conf->server.tls_listen;
   if (start_services(s, state_dir, err, sizeof err) != 0 ||

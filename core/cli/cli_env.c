@@ -23,7 +23,8 @@ int cli_env_open(struct cli_env *env, const char *plugin_dir,
       return EXIT_CONFIG;
   }
   plugin_registry_set_state_root(&env->reg, state_root);
-  plugin_registry_start(&env->reg, &env->loop, env->conf);
+  plugin_registry_start(&env->reg, &env->loop, conf_plugin_options,
+                        env->conf);
   return EXIT_OK;
 }
 

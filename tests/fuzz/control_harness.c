@@ -100,7 +100,7 @@ struct control_api *harness_api(void)
   plugin_registry_init_empty(&h.plugins);
   if (plugin_registry_add_static(&h.plugins, &fuzz_transport, "fuzz") != 0)
     abort();
-  plugin_registry_start(&h.plugins, &h.loop, NULL);
+  plugin_registry_start(&h.plugins, &h.loop, NULL, NULL);
   char path[96], err[256];
   snprintf(state_dir, sizeof state_dir, "/dev/shm/weft-fuzz-XXXXXX");
   if (!mkdtemp(state_dir))

@@ -152,7 +152,7 @@ Test(config, full_file)
   struct strpool pool = {0};
   char why[256];
   struct plugin *p = plugin_registry_find(&reg, "fake");
-  cr_assert_eq(conf_apply_transport_options(c, p, &fc, &pool, why, sizeof why),
+  cr_assert_eq(conf_plugin_options(c, p, &fc, &pool, why, sizeof why),
                0, "%s", why);
   cr_assert_str_eq(fc.mode, "uapi");
   cr_assert_eq(fc.timeout_ms, 120000);

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "log.h"
+#include "options.h"
 #include "plugin_registry.h"
 
 #ifndef TEST_PLUGIN_DIR
@@ -59,7 +60,7 @@ Test(loader, broken_plugins_refused_good_one_loads, .init = quiet)
 
   uv_loop_t loop;
   uv_loop_init(&loop);
-  plugin_registry_start(&reg, &loop, NULL);
+  plugin_registry_start(&reg, &loop, NULL, NULL);
   cr_assert_eq(reg.count, 1);
   struct plugin *good = plugin_registry_find(&reg, "good");
   cr_assert(good->initialized);
@@ -195,4 +196,49 @@ Test(loader, newer_minor_with_larger_struct_is_accepted, .init = quiet)
   plugin_registry_init_empty(&reg);
   cr_assert_eq(plugin_registry_add_static(&reg, &newer.base, "static"), 0);
   plugin_registry_free(&reg);
+}
+
+/* The loader takes a plugin's options from its caller (it knows nothing of
+ * weft.conf): what fill sets lands on top of the declared defaults, and a
+ * plugin whose options cannot be filled is refused with the reason. */
+struct fill_calls {
+  int calls;
+};
+
+static int fill_good(const void *arg, const struct plugin *p, void *options,
+                     struct strpool *pool, char *err, size_t errlen)
+{
+  struct fill_calls *seen = (struct fill_calls *)arg;
+  seen->calls++;
+  if (strcmp(p->desc.name, "good"))
+    return snprintf(err, errlen, "no settings for %s", p->desc.name), -1;
+  const struct weft_option *port = options_find(p->desc.options, "port");
+  cr_assert_not_null(port);
+  return options_set(port, options, "40000", pool, err, errlen);
+}
+
+Test(loader, options_come_from_the_caller, .init = quiet)
+{
+  struct plugin_registry reg;
+  plugin_registry_init_empty(&reg);
+  plugin_registry_scan_dir(&reg, TEST_PLUGIN_DIR, true);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct fill_calls seen = {0};
+  plugin_registry_start(&reg, &loop, fill_good, &seen);
+  cr_assert_eq(seen.calls, 2); /* good and failinit */
+  struct plugin *good = plugin_registry_find(&reg, "good");
+  cr_assert_not_null(good);
+  struct {
+    const char *mode;
+    int64_t port;
+  } *conf = good->config;
+  cr_assert_str_eq(conf->mode, "auto"); /* its default */
+  cr_assert_eq(conf->port, 40000);      /* from the caller */
+  expect_refused(&reg, "fail_init.so", "no settings for failinit");
+
+  plugin_registry_stop(&reg);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  plugin_registry_free(&reg);
+  cr_assert_eq(uv_loop_close(&loop), 0, "loop did not close cleanly");
 }
