@@ -57,6 +57,7 @@ int public_tls_start(struct public_tls *pt, struct tunnel_service *svc,
       .control = control,
   };
   int rc = tls_ingress_open(svc, loop, host, port, &conf, &svc->tls);
+  pt->svc = svc;
   if (rc != 0) {
     snprintf(err, errlen, "cannot listen on %s:%u (tls_listen): %s", host,
              port, uv_strerror(rc));
@@ -84,6 +85,10 @@ void public_tls_stop(struct public_tls *pt)
 {
   acme_manager_stop(pt->acme);
   pt->acme = NULL;
+  if (pt->svc) {
+    tls_ingress_close(pt->svc->tls);
+    pt->svc->tls = NULL;
+  }
 }
 
 void public_tls_reload(struct public_tls *pt)

@@ -20,6 +20,7 @@ struct public_tls {
   struct cert_store certs;
   bool certs_ready;
   struct acme_manager *acme; /* with an email address: ACME certificates */
+  struct tunnel_service *svc; /* whose TLS port it opened, or NULL */
 };
 
 /* Opens the TLS port unless listen (the --tls-listen override, or
@@ -33,11 +34,12 @@ int public_tls_start(struct public_tls *pt, struct tunnel_service *svc,
                      const char *state_dir,
                      SSL_CTX *server_ctx, struct http_server *control,
                      char *err, size_t errlen);
-/* Server stopping: no more ACME orders (before the tunnels close). */
+/* Server stopping, before the tunnels close: no more ACME orders, and the
+ * TLS port closes. */
 void public_tls_stop(struct public_tls *pt);
 /* SIGHUP: certificate files are read again at their next use. */
 void public_tls_reload(struct public_tls *pt);
-/* Frees the certificates (the port closes with the tunnel service). */
+/* Frees the certificates. */
 void public_tls_free(struct public_tls *pt);
 
 #endif

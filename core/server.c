@@ -367,6 +367,9 @@ static bool control_on_tls_port(const struct server *s, const char *tls_listen)
 static void stop_services(struct server *s)
 {
   public_tls_stop(&s->public_tls);
+  /* the public HTTP port, opened here or by public_tls_start */
+  http_ingress_close(s->tunnels.http);
+  s->tunnels.http = NULL;
   if (s->tunnels_open)
     tunnel_service_close(&s->tunnels);
   s->tunnels_open = false;

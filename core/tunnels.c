@@ -1,5 +1,6 @@
 #include "tunnels.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +10,6 @@
 #include "certs.h"
 #include "clock.h"
 #include "config.h"
-#include "http_ingress.h"
-#include "tls_ingress.h"
 #include "ingress.h"
 #include "log.h"
 #include "names.h"
@@ -288,10 +287,8 @@ int tunnel_service_open(struct tunnel_service *svc, uv_loop_t *loop,
 
 void tunnel_service_close(struct tunnel_service *svc)
 {
-  tls_ingress_close(svc->tls);
-  svc->tls = NULL;
-  http_ingress_close(svc->http);
-  svc->http = NULL;
+  /* The server closed the shared public ports first (server.c). */
+  assert(!svc->http && !svc->tls);
   while (svc->live) {
     close_transport(svc->live, WEFT_ECANCELED);
     tunnel_unlink(svc, svc->live);
