@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 
 const char *const acl_keys[] = {"publish_ports", "publish_hosts",
                                 "reach_ports",   "allow_ips",
@@ -101,43 +100,6 @@ void acl_effective(const struct acl_policy *p, const char *device_id,
   }
   if (dev)
     apply(out, dev);
-}
-
-int acl_policy_build(struct acl_policy *p, const struct conf *conf)
-{
-  memset(p, 0, sizeof *p);
-  if (!conf)
-    return 0;
-  size_t classes = 0, devices = 0;
-  for (size_t i = 0; i < conf->section_count; i++) {
-    classes += conf->sections[i].kind == SECTION_CLASS;
-    devices += conf->sections[i].kind == SECTION_DEVICE;
-  }
-  p->classes = calloc(classes ? classes : 1, sizeof *p->classes);
-  p->devices = calloc(devices ? devices : 1, sizeof *p->devices);
-  if (!p->classes || !p->devices) {
-    acl_policy_free(p);
-    return -1;
-  }
-  for (size_t i = 0; i < conf->section_count; i++) {
-    const struct conf_section *s = &conf->sections[i];
-    if (s->kind != SECTION_CLASS && s->kind != SECTION_DEVICE)
-      continue;
-    struct acl_layer *l = s->kind == SECTION_CLASS
-                              ? &p->classes[p->class_count++]
-                              : &p->devices[p->device_count++];
-    snprintf(l->name, sizeof l->name, "%s", s->name);
-    for (size_t k = 0; k < s->count; k++) {
-      char err[256];
-      if (!strcmp(s->entries[k].key, "class"))
-        snprintf(l->class_name, sizeof l->class_name, "%s",
-                 s->entries[k].value);
-      else
-        acl_layer_set(l, s->entries[k].key, s->entries[k].value, err,
-                      sizeof err); /* validated when the conf was loaded */
-    }
-  }
-  return 0;
 }
 
 void acl_policy_free(struct acl_policy *p)

@@ -15,8 +15,6 @@
 #include "netlist.h"
 #include "url.h"
 
-struct conf;
-
 struct acl_rules {
   struct port_list publish_ports;   /* remote tcp/udp ports it may publish */
   struct host_list publish_hosts;   /* remote http/https names */
@@ -56,8 +54,7 @@ extern const char *const acl_keys[];
 int acl_layer_set(struct acl_layer *layer, const char *key, const char *value,
                   char *err, size_t errlen);
 
-/* Builds the policy from a (validated) conf; NULL conf: defaults only. */
-int acl_policy_build(struct acl_policy *policy, const struct conf *conf);
+/* A policy is built from weft.conf by conf_acl_policy (config.h). */
 void acl_policy_free(struct acl_policy *policy);
 
 /* The rules for one device. */

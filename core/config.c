@@ -873,6 +873,43 @@ int conf_plugin_options(const void *arg, const struct plugin *plugin,
   return 0;
 }
 
+int conf_acl_policy(const struct conf *conf, struct acl_policy *p)
+{
+  memset(p, 0, sizeof *p);
+  if (!conf)
+    return 0;
+  size_t classes = 0, devices = 0;
+  for (size_t i = 0; i < conf->section_count; i++) {
+    classes += conf->sections[i].kind == SECTION_CLASS;
+    devices += conf->sections[i].kind == SECTION_DEVICE;
+  }
+  p->classes = calloc(classes ? classes : 1, sizeof *p->classes);
+  p->devices = calloc(devices ? devices : 1, sizeof *p->devices);
+  if (!p->classes || !p->devices) {
+    acl_policy_free(p);
+    return -1;
+  }
+  for (size_t i = 0; i < conf->section_count; i++) {
+    const struct conf_section *s = &conf->sections[i];
+    if (s->kind != SECTION_CLASS && s->kind != SECTION_DEVICE)
+      continue;
+    struct acl_layer *l = s->kind == SECTION_CLASS
+                              ? &p->classes[p->class_count++]
+                              : &p->devices[p->device_count++];
+    snprintf(l->name, sizeof l->name, "%s", s->name);
+    for (size_t k = 0; k < s->count; k++) {
+      char err[256];
+      if (!strcmp(s->entries[k].key, "class"))
+        snprintf(l->class_name, sizeof l->class_name, "%s",
+                 s->entries[k].value);
+      else
+        acl_layer_set(l, s->entries[k].key, s->entries[k].value, err,
+                      sizeof err); /* validated when the conf was loaded */
+    }
+  }
+  return 0;
+}
+
 /* Lists keys added, removed or changed between two versions of a section. */
 static void diff_entries(const struct conf_section *a,
                          const struct conf_section *b, struct strbuf *keys)

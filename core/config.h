@@ -21,6 +21,7 @@
 #include "strpool.h"
 #include "url.h"
 
+struct acl_policy;
 struct plugin;
 struct plugin_registry;
 
@@ -125,6 +126,10 @@ void conf_free(struct conf *conf);
 int conf_plugin_options(const void *arg, const struct plugin *plugin,
                         void *dst, struct strpool *pool, char *err,
                         size_t errlen);
+
+/* The ACL policy of its [class] and [device] sections (acl.h); NULL conf:
+ * defaults only. 0, or -1 when out of memory. */
+int conf_acl_policy(const struct conf *conf, struct acl_policy *policy);
 
 /* One line per difference between two confs ("tunnel "x": added"). */
 void conf_describe_changes(const struct conf *old, const struct conf *new_conf,

@@ -246,7 +246,7 @@ static int start_services(struct server *s, const char *state_dir, char *err,
   if (store_open_sqlite(path, &s->store, err, errlen) != 0)
     return -1;
   const struct server_conf *sc = &s->conf->server;
-  if (acl_policy_build(&s->acl, s->conf) != 0) {
+  if (conf_acl_policy(s->conf, &s->acl) != 0) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }
@@ -472,7 +472,7 @@ static void reload(struct server *s)
   strbuf_free(&changes);
   strbuf_free(&errors);
   struct acl_policy acl;
-  if (acl_policy_build(&acl, fresh) == 0) {
+  if (conf_acl_policy(fresh, &acl) == 0) {
     acl_policy_free(&s->acl);
     s->acl = acl; /* the tunnel service reads it through a pointer */
     if (s->tunnels_open)

@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "clock.h"
+#include "config.h"
 #include "log.h"
 #include "plugin_registry.h"
 
@@ -112,7 +113,7 @@ struct control_api *harness_api(void)
   uint8_t key[32] = {1, 2, 3};
   memset(h.secret.key, 7, sizeof h.secret.key);
   tokens_init(&h.tokens, key);
-  acl_policy_build(&h.acl, NULL);
+  conf_acl_policy(NULL, &h.acl);
   login_server_init(&h.login);
   struct lease_config lc;
   if (lease_config_from_text(&lc, "10.1.0.0/16", "20000-20100", 900000,

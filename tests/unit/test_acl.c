@@ -133,7 +133,7 @@ Test(acl, layers_defaults_class_device)
                         "allow_special_targets = true\n",
                         &reg);
   struct acl_policy policy;
-  cr_assert_eq(acl_policy_build(&policy, c), 0);
+  cr_assert_eq(conf_acl_policy(c, &policy), 0);
   struct acl_rules r;
 
   acl_effective(&policy, "stranger", &r);
@@ -176,7 +176,7 @@ Test(acl, host_publishing)
                         "publish_hosts = *.dev.example.com\n",
                         &reg);
   struct acl_policy policy;
-  acl_policy_build(&policy, c);
+  conf_acl_policy(c, &policy);
   struct acl_rules r;
   acl_effective(&policy, "x", &r);
   struct url u;
