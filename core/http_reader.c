@@ -1,5 +1,6 @@
 #include "http_reader.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 

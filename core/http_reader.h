@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "http_server.h"
+#include "http_message.h"
 #include "strbuf.h"
 
 struct http_reader {
