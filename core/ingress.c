@@ -13,7 +13,7 @@
 #include "log.h"
 #include "plugin_registry.h"
 #include "stream.h"
-#include "tunnels.h"
+#include "tunnel_types.h"
 
 struct ingress_conn {
   struct ingress *ing;

@@ -1,0 +1,76 @@
+/* The server's tunnels as data: a tunnel (its lease joined to the
+ * transport that carries it, and its public side) and the tunnel service
+ * that holds them. Types only; what acts on them is tunnels.h, and a
+ * tunnel's own public ports are ingress.c, which needs only these. */
+#ifndef WEFT_CORE_TUNNEL_TYPES_H
+#define WEFT_CORE_TUNNEL_TYPES_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "acl.h"
+#include "leases.h"
+#include "str_index.h"
+#include "tokens.h"
+
+struct plugin;
+struct plugin_registry;
+
+struct ingress;
+struct http_ingress;
+struct tls_ingress;
+struct cert_store;
+
+/* How the public TLS port serves a tunnel. */
+enum tunnel_tls {
+  TUNNEL_TLS_NONE,        /* its remote is not https://NAME */
+  TUNNEL_TLS_PASSTHROUGH, /* its service speaks TLS (local https://) */
+  TUNNEL_TLS_TERMINATE,   /* the server terminates TLS (local http://) */
+};
+struct tunnel {
+  struct lease *lease; /* owned by the leases */
+  struct plugin *plugin;
+  void *plugin_ctx;    /* from server_tunnel_open; NULL when it failed */
+  json_t *params;      /* what the transport handed the device */
+  enum tunnel_tls tls_mode; /* from its lease's URLs, set once */
+  struct ingress *ingress; /* its public listeners and connections */
+  uint64_t bytes_in, bytes_out; /* public side */
+  uint64_t conns_open, conns_total;
+  uint64_t datagrams_in, datagrams_out, datagrams_dropped; /* udp */
+  struct tunnel *next;
+};
+
+struct tunnel_stats {
+  uint64_t created, deleted, expired, idle_timeouts, refused;
+};
+
+struct tunnel_service {
+  uv_loop_t *loop;
+  struct leases leases;
+  struct tokens *tokens;
+  const struct acl_policy *acl;
+  struct plugin_registry *plugins;
+  char public_host[256];
+  char path_base[300];
+  struct tunnel *live;
+  struct str_index by_id, by_host; /* the live tunnels, by lease */
+  unsigned conns_per_ip;   /* public connections per address and tunnel */
+  struct http_ingress *http; /* the public HTTP port, or NULL */
+  uint16_t http_port;
+  struct tls_ingress *tls;   /* the public TLS port, or NULL */
+  uint16_t tls_port;         /* 0: none */
+  bool https_redirect;       /* plain HTTP for an https name: redirect */
+  /* Certificates for the names the server terminates TLS for; NULL: none
+   * (such tunnels are refused). */
+  struct cert_store *certs;
+  /* Set when the server gets certificates itself (ACME): a terminated
+   * tunnel without files is then accepted, and this asks for one. */
+  void (*cert_want)(void *arg, const char *name);
+  void *cert_arg;
+  uv_timer_t reaper;
+  struct tunnel_stats stats;
+};
+
+#endif
