@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "netlist.h"
-#include "url.h"
+#include "base/netlist.h"
+#include "base/url.h"
 
 struct acl_rules {
   struct port_list publish_ports;   /* remote tcp/udp ports it may publish */

@@ -15,7 +15,7 @@
 #include "acme_http.h"
 #include "acme_jws.h"
 #include "acme_parse.h"
-#include "errorf.h"
+#include "base/errorf.h"
 
 #define BAD_NONCE "urn:ietf:params:acme:error:badNonce"
 #define BAD_NONCE_RETRIES 5 /* RFC 8555 6.5: retry with the fresh nonce */

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "acme_jws.h"
-#include "errorf.h"
+#include "base/errorf.h"
 
 static int write_all(int fd, const char *data, size_t len)
 {

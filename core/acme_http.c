@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "errorf.h"
+#include "base/errorf.h"
 #include "version.h"
 
 /* Not clock.c: its test-only fake clock is process state this worker

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "crypto.h"
-#include "errorf.h"
+#include "base/errorf.h"
 
 #define P256_COORD 32
 

@@ -10,8 +10,8 @@
 #include "acme.h"
 #include "acme_challenges.h"
 #include "certs.h"
-#include "clock.h"
-#include "log.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "tunnels.h"
 
 /* Also how long a stopping server may wait for an order under way. */

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "errorf.h"
+#include "base/errorf.h"
 
 static bool is_b64url_char(char c)
 {

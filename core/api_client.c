@@ -7,9 +7,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "base/clock.h"
 #include "crypto.h"
-#include "log.h"
+#include "base/log.h"
 #include "login.h"
 #include "tls_ctx.h"
 

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "secret.h"
-#include "url.h"
+#include "base/url.h"
 
 /* Re-login when the session has less than this left. */
 #define CLIENT_RELOGIN_MARGIN_S (5 * 60)

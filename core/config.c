@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "acl.h"
-#include "netlist.h"
+#include "base/netlist.h"
 #include "options.h"
 #include "plugin_registry.h"
 

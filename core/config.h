@@ -17,9 +17,9 @@
 
 #include <weft/options.h>
 
-#include "strbuf.h"
-#include "strpool.h"
-#include "url.h"
+#include "base/strbuf.h"
+#include "base/strpool.h"
+#include "base/url.h"
 
 struct acl_policy;
 struct plugin;

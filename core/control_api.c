@@ -8,10 +8,10 @@
 
 #include <weft/errors.h>
 
-#include "clock.h"
+#include "base/clock.h"
 #include "crypto.h"
 #include "jwt.h"
-#include "log.h"
+#include "base/log.h"
 #include "plugin_registry.h"
 #include "store.h"
 #include "tls_ingress.h"

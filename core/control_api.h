@@ -21,7 +21,7 @@
 #include "approvals.h"
 #include "http_server.h"
 #include "login.h"
-#include "netlist.h"
+#include "base/netlist.h"
 #include "secret.h"
 #include "tokens.h"
 #include "tunnels.h"

@@ -8,9 +8,9 @@
 
 #include <weft/plugin.h>
 
-#include "clock.h"
+#include "base/clock.h"
 #include "jwt.h"
-#include "log.h"
+#include "base/log.h"
 #include "stream.h"
 #include "tokens.h"
 

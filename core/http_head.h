@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "strbuf.h"
+#include "base/strbuf.h"
 
 #define HTTP_HEAD_MAX (16 * 1024)
 #define HTTP_HEAD_LINES_MAX 64

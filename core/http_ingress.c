@@ -13,8 +13,8 @@
 #include "http_server.h"
 #include "ingress.h"
 #include "listen.h"
-#include "log.h"
-#include "strbuf.h"
+#include "base/log.h"
+#include "base/strbuf.h"
 #include "stream.h"
 #include "tunnels.h"
 

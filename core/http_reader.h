@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include "http_message.h"
-#include "strbuf.h"
+#include "base/strbuf.h"
 
 struct http_reader {
   http_parser parser;

@@ -5,7 +5,7 @@
 
 #include "http_reader.h"
 #include "listen.h"
-#include "log.h"
+#include "base/log.h"
 #include "stream.h"
 
 /* How long a connection that was answered "Connection: close" may linger

@@ -8,9 +8,9 @@
 #include <weft/errors.h>
 
 #include "acl.h"
-#include "clock.h"
+#include "base/clock.h"
 #include "listen.h"
-#include "log.h"
+#include "base/log.h"
 #include "plugin_registry.h"
 #include "stream.h"
 #include "tunnel_types.h"

@@ -8,7 +8,7 @@
 #include <weft/errors.h>
 
 #include "crypto.h"
-#include "log.h"
+#include "base/log.h"
 
 static bool bit_get(const uint8_t *b, size_t i) { return b[i / 8] & (1u << (i % 8)); }
 static void bit_set(uint8_t *b, size_t i, bool on)

@@ -3,7 +3,7 @@
  * public-side traffic resets. One live tunnel per device. Kept in memory for
  * speed and written through to the store, so they survive restarts.
  *
- * Time is wall-clock seconds passed in by the caller (core/clock.c), so
+ * Time is wall-clock seconds passed in by the caller (core/base/clock.c), so
  * tests move time instead of sleeping. */
 #ifndef WEFT_CORE_LEASES_H
 #define WEFT_CORE_LEASES_H
@@ -13,9 +13,9 @@
 #include <stdint.h>
 
 #include "lease_types.h"
-#include "netlist.h"
+#include "base/netlist.h"
 #include "store.h"
-#include "url.h"
+#include "base/url.h"
 
 struct lease_config {
   uint32_t pool_net;         /* host order */

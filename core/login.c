@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "clock.h"
+#include "base/clock.h"
 
 enum role { ROLE_SERVER, ROLE_CLIENT };
 

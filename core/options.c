@@ -7,8 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "errorf.h"
-#include "url.h"
+#include "base/errorf.h"
+#include "base/url.h"
 
 static size_t type_size(enum weft_option_type type)
 {

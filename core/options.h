@@ -10,7 +10,7 @@
 
 #include <weft/options.h>
 
-#include "strpool.h"
+#include "base/strpool.h"
 
 /* Checks a table a plugin handed us: names, types, offsets inside a struct of
  * struct_size bytes, and that every default parses. 0, or -1 with err. */

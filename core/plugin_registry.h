@@ -20,7 +20,7 @@
 #include <weft/plugin.h>
 
 #include "host.h"
-#include "strpool.h"
+#include "base/strpool.h"
 
 struct tokens;
 struct uv_loop_s;

@@ -8,10 +8,10 @@
 #include "acme_manager.h"
 #include "config.h"
 #include "http_ingress.h"
-#include "log.h"
+#include "base/log.h"
 #include "tls_ingress.h"
 #include "tunnels.h"
-#include "url.h"
+#include "base/url.h"
 
 int public_tls_start(struct public_tls *pt, struct tunnel_service *svc,
                      uv_loop_t *loop, const struct server_conf *sc,

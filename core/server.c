@@ -7,16 +7,16 @@
 #include <uv.h>
 
 #include "acl.h"
-#include "clock.h"
+#include "base/clock.h"
 #include "config.h"
 #include "control_api.h"
 #include "crypto.h"
-#include "exit_codes.h"
-#include "fdlimit.h"
+#include "base/exit_codes.h"
+#include "base/fdlimit.h"
 #include "http_ingress.h"
 #include "public_tls.h"
 #include "http_server.h"
-#include "log.h"
+#include "base/log.h"
 #include "plugin_registry.h"
 #include "secret.h"
 #include "stream.h"
@@ -24,7 +24,7 @@
 #include "tls_ctx.h"
 #include "tokens.h"
 #include "tunnels.h"
-#include "url.h"
+#include "base/url.h"
 #include "version.h"
 
 #define MAX_LISTEN 16

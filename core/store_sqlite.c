@@ -9,7 +9,7 @@
 
 #include <weft/errors.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "store.h"
 
 struct sqlite_store {

@@ -9,7 +9,7 @@
 
 #include <weft/errors.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "stream_internal.h"
 
 /* A first write request holds this much; it grows for bigger batches. */

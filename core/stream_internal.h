@@ -10,7 +10,7 @@
 #include <stdbool.h>
 
 #include "stream.h"
-#include "strbuf.h"
+#include "base/strbuf.h"
 #include "tls_ctx.h"
 
 enum mode { MODE_NEW, MODE_RAW, MODE_PIPE };

@@ -12,7 +12,7 @@
 
 #include <weft/errors.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "stream_internal.h"
 
 /* ---- the BIO ---- */

@@ -12,7 +12,7 @@
 
 #include "acl.h"
 #include "leases.h"
-#include "str_index.h"
+#include "base/str_index.h"
 #include "tokens.h"
 
 struct plugin;

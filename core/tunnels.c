@@ -8,11 +8,11 @@
 #include <weft/plugin.h>
 
 #include "certs.h"
-#include "clock.h"
+#include "base/clock.h"
 #include "config.h"
 #include "ingress.h"
-#include "log.h"
-#include "names.h"
+#include "base/log.h"
+#include "base/names.h"
 #include "plugin_registry.h"
 
 #define REAPER_INTERVAL_MS 1000

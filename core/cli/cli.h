@@ -2,7 +2,7 @@
 #ifndef WEFT_CLI_H
 #define WEFT_CLI_H
 
-#include "../exit_codes.h"
+#include "base/exit_codes.h"
 
 int cmd_server(int argc, char **argv);
 int cmd_tunnel(int argc, char **argv);

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <uv.h>
 
-#include "../log.h"
+#include "base/log.h"
 #include "cli.h"
 #include "cli_env.h"
 

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "../config.h"
-#include "../names.h"
+#include "base/names.h"
 #include "cli.h"
 #include "cli_env.h"
 #include "tunnel_status.h"

@@ -8,10 +8,10 @@
 #include <uv.h>
 
 #include "api_client.h"
-#include "../log.h"
+#include "base/log.h"
 #include "../secret.h"
 #include "../crypto.h"
-#include "../url.h"
+#include "base/url.h"
 #include "approval_wait.h"
 #include "cli.h"
 #include "cli_env.h"

@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../clock.h"
-#include "../names.h"
+#include "base/clock.h"
+#include "base/names.h"
 #include "../secret.h"
 #include "cli.h"
 

@@ -5,9 +5,9 @@
 #include <string.h>
 #include <uv.h>
 
-#include "clock.h"
+#include "base/clock.h"
 #include "config.h"
-#include "log.h"
+#include "base/log.h"
 #include "plugin_registry.h"
 
 static int tt_create(const struct weft_host *h, const void *c, void **x)

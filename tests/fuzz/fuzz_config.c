@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "config.h"
-#include "log.h"
+#include "base/log.h"
 #include "plugin_registry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

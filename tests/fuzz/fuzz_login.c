@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
+#include "base/clock.h"
 #include "login.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -4,10 +4,10 @@
 #include <string.h>
 #include <uv.h>
 
-#include "clock.h"
+#include "base/clock.h"
 #include "host.h"
 #include <weft/plugin.h>
-#include "log.h"
+#include "base/log.h"
 #include "tokens.h"
 
 static int fired;

@@ -10,7 +10,7 @@
 #include <weft/errors.h>
 
 #include "leases.h"
-#include "log.h"
+#include "base/log.h"
 
 static char dir[64], path[128], why[512];
 static struct store *store;

@@ -6,7 +6,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "options.h"
 #include "plugin_registry.h"
 

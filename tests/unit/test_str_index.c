@@ -4,7 +4,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 
-#include "str_index.h"
+#include "base/str_index.h"
 
 Test(str_index, empty_finds_nothing)
 {

@@ -10,7 +10,7 @@
 
 #include "host.h"
 #include "listen.h"
-#include "log.h"
+#include "base/log.h"
 #include "stream.h"
 #include "tls_ctx.h"
 #include <weft/errors.h>

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "url.h"
+#include "base/url.h"
 
 static char err[512];
 

@@ -1,4 +1,4 @@
-#include "fdlimit.h"
+#include "base/fdlimit.h"
 
 #include <sys/resource.h>
 

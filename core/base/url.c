@@ -1,4 +1,4 @@
-#include "url.h"
+#include "base/url.h"
 
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "errorf.h"
+#include "base/errorf.h"
 
 static const struct {
   const char *name;

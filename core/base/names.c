@@ -1,4 +1,4 @@
-#include "names.h"
+#include "base/names.h"
 
 bool name_is_plain(const char *s, size_t max)
 {

@@ -1,4 +1,4 @@
-#include "str_index.h"
+#include "base/str_index.h"
 
 #include <sodium.h>
 #include <stdint.h>

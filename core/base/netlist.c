@@ -1,11 +1,11 @@
-#include "netlist.h"
+#include "base/netlist.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "url.h"
+#include "base/url.h"
 
 /* Calls fn on each comma-separated, trimmed item; stops at the first error. */
 static int each_item(const char *text, int (*fn)(const char *item, void *arg,

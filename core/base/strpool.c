@@ -1,4 +1,4 @@
-#include "strpool.h"
+#include "base/strpool.h"
 
 #include <stdlib.h>
 #include <string.h>
