@@ -9,7 +9,7 @@
 
 #include "acme.h"
 #include "acme_challenges.h"
-#include "certs.h"
+#include "net/certs.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "tunnels.h"

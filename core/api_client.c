@@ -11,7 +11,7 @@
 #include "crypto.h"
 #include "base/log.h"
 #include "login.h"
-#include "tls_ctx.h"
+#include "net/tls_ctx.h"
 
 #define MAX_REPLY (1024 * 1024)
 

@@ -15,7 +15,7 @@
 #include "plugin_registry.h"
 #include "store.h"
 #include "tls_ingress.h"
-#include "stream.h"
+#include "net/stream.h"
 
 /* ---- small helpers ---- */
 

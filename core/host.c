@@ -11,7 +11,7 @@
 #include "base/clock.h"
 #include "jwt.h"
 #include "base/log.h"
-#include "stream.h"
+#include "net/stream.h"
 #include "tokens.h"
 
 struct weft_timer {

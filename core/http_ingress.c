@@ -12,10 +12,10 @@
 #include "http_head.h"
 #include "http_server.h"
 #include "ingress.h"
-#include "listen.h"
+#include "net/listen.h"
 #include "base/log.h"
 #include "base/strbuf.h"
-#include "stream.h"
+#include "net/stream.h"
 #include "tunnels.h"
 
 /* A client gets this long to send its first request head. */

@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include "http_reader.h"
-#include "listen.h"
+#include "net/listen.h"
 #include "base/log.h"
-#include "stream.h"
+#include "net/stream.h"
 
 /* How long a connection that was answered "Connection: close" may linger
  * before it is cut, if the client does not close it itself. */

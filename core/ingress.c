@@ -9,10 +9,10 @@
 
 #include "acl.h"
 #include "base/clock.h"
-#include "listen.h"
+#include "net/listen.h"
 #include "base/log.h"
 #include "plugin_registry.h"
-#include "stream.h"
+#include "net/stream.h"
 #include "tunnel_types.h"
 
 struct ingress_conn {

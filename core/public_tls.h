@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <uv.h>
 
-#include "certs.h"
+#include "net/certs.h"
 
 struct tunnel_service;
 struct http_server;

@@ -9,16 +9,16 @@
 
 #include <weft/errors.h>
 
-#include "certs.h"
+#include "net/certs.h"
 #include "clienthello.h"
 #include "http_ingress.h"
 #include "http_server.h"
 #include "ingress.h"
-#include "listen.h"
+#include "net/listen.h"
 #include "base/log.h"
 #include "base/strbuf.h"
-#include "stream.h"
-#include "tls_ctx.h"
+#include "net/stream.h"
+#include "net/tls_ctx.h"
 #include "tunnels.h"
 
 /* Hellos awaited at once, in all and from one source (an IPv4 address or

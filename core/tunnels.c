@@ -7,7 +7,7 @@
 
 #include <weft/plugin.h>
 
-#include "certs.h"
+#include "net/certs.h"
 #include "base/clock.h"
 #include "config.h"
 #include "ingress.h"

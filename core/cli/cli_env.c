@@ -2,7 +2,7 @@
 
 #include <stdio.h>
 
-#include "../stream.h"
+#include "net/stream.h"
 #include "cli.h"
 
 int cli_env_open(struct cli_env *env, const char *plugin_dir,

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "openssl_alloc.h"
+#include "net/openssl_alloc.h"
 #include "cli.h"
 
 static const struct {

@@ -9,10 +9,10 @@
 #include <uv.h>
 
 #include "host.h"
-#include "listen.h"
+#include "net/listen.h"
 #include "base/log.h"
-#include "stream.h"
-#include "tls_ctx.h"
+#include "net/stream.h"
+#include "net/tls_ctx.h"
 #include <weft/errors.h>
 
 enum server_mode { MODE_ECHO, MODE_SEND, MODE_SILENT };

@@ -9,9 +9,9 @@
 #include <openssl/ssl.h>
 #include <stdbool.h>
 
-#include "stream.h"
+#include "net/stream.h"
 #include "base/strbuf.h"
-#include "tls_ctx.h"
+#include "net/tls_ctx.h"
 
 enum mode { MODE_NEW, MODE_RAW, MODE_PIPE };
 

@@ -1,4 +1,4 @@
-#include "tls_ctx.h"
+#include "net/tls_ctx.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-#include "certs.h"
+#include "net/certs.h"
 
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "tls_ctx.h"
+#include "net/tls_ctx.h"
 
 struct cert_entry {
   char *name;

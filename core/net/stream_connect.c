@@ -9,7 +9,7 @@
 
 #include <weft/errors.h>
 
-#include "stream_internal.h"
+#include "net/stream_internal.h"
 
 static uint64_t connect_timeout_ms = STREAM_CONNECT_TIMEOUT_MS;
 

@@ -13,7 +13,7 @@
 #include <weft/errors.h>
 
 #include "base/log.h"
-#include "stream_internal.h"
+#include "net/stream_internal.h"
 
 /* ---- the BIO ---- */
 

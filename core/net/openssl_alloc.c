@@ -1,4 +1,4 @@
-#include "openssl_alloc.h"
+#include "net/openssl_alloc.h"
 
 #include <malloc.h>
 #include <openssl/crypto.h>

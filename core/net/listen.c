@@ -1,4 +1,4 @@
-#include "listen.h"
+#include "net/listen.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

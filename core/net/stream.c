@@ -10,7 +10,7 @@
 #include <weft/errors.h>
 
 #include "base/log.h"
-#include "stream_internal.h"
+#include "net/stream_internal.h"
 
 /* A first write request holds this much; it grows for bigger batches. */
 #define WRITE_CHUNK (16 * 1024)
