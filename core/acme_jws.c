@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
+#include "auth/crypto.h"
 #include "base/errorf.h"
 
 #define P256_COORD 32

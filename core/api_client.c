@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "crypto.h"
+#include "auth/crypto.h"
 #include "base/log.h"
-#include "login.h"
+#include "auth/login.h"
 #include "net/tls_ctx.h"
 
 #define MAX_REPLY (1024 * 1024)

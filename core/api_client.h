@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "secret.h"
+#include "auth/secret.h"
 #include "base/url.h"
 
 /* Re-login when the session has less than this left. */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acl.h"
+#include "auth/acl.h"
 #include "base/netlist.h"
 #include "options.h"
 #include "plugin_registry.h"

@@ -5,7 +5,7 @@
  *   [tunnel "NAME"]        transport =, local =, remote =, device_id =, plus
  *                          the keys that transport declares per tunnel
  *   [transport.NAME]       the options plugin NAME declares
- *   [class "NAME"]         ACL defaults for a class of devices (core/acl.h)
+ *   [class "NAME"]         ACL defaults for a class of devices (core/auth/acl.h)
  *   [device "ID"]          one device: class = NAME, and ACL overrides
  */
 #ifndef WEFT_CORE_CONFIG_H

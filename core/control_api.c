@@ -9,8 +9,8 @@
 #include <weft/errors.h>
 
 #include "base/clock.h"
-#include "crypto.h"
-#include "jwt.h"
+#include "auth/crypto.h"
+#include "auth/jwt.h"
 #include "base/log.h"
 #include "plugin_registry.h"
 #include "store.h"

@@ -1,7 +1,7 @@
 /* The control API (HTTP/JSON on the control port), routes over the core's
  * services:
  *
- *   POST   /v1/login            both steps of the login (core/login.h)
+ *   POST   /v1/login            both steps of the login (core/auth/login.h)
  *   POST   /v1/tunnels          create: the lease, token and transport params
  *   GET    /v1/tunnels          list
  *   GET    /v1/tunnels/{id}     inspect
@@ -20,10 +20,10 @@
 
 #include "approvals.h"
 #include "http_server.h"
-#include "login.h"
+#include "auth/login.h"
 #include "base/netlist.h"
-#include "secret.h"
-#include "tokens.h"
+#include "auth/secret.h"
+#include "auth/tokens.h"
 #include "tunnels.h"
 
 struct control_stats {

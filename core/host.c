@@ -9,10 +9,10 @@
 #include <weft/plugin.h>
 
 #include "base/clock.h"
-#include "jwt.h"
+#include "auth/jwt.h"
 #include "base/log.h"
 #include "net/stream.h"
-#include "tokens.h"
+#include "auth/tokens.h"
 
 struct weft_timer {
   uv_timer_t handle;

@@ -7,7 +7,7 @@
 
 #include <weft/errors.h>
 
-#include "acl.h"
+#include "auth/acl.h"
 #include "base/clock.h"
 #include "net/listen.h"
 #include "base/log.h"

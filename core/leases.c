@@ -7,7 +7,7 @@
 
 #include <weft/errors.h>
 
-#include "crypto.h"
+#include "auth/crypto.h"
 #include "base/log.h"
 
 static bool bit_get(const uint8_t *b, size_t i) { return b[i / 8] & (1u << (i % 8)); }

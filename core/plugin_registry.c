@@ -14,7 +14,7 @@
 
 #include "base/log.h"
 #include "options.h"
-#include "secret.h"
+#include "auth/secret.h"
 
 #ifndef WEFT_BUILD_ROOT
 #error "WEFT_BUILD_ROOT must be defined by the build"

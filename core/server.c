@@ -6,11 +6,11 @@
 #include <string.h>
 #include <uv.h>
 
-#include "acl.h"
+#include "auth/acl.h"
 #include "base/clock.h"
 #include "config.h"
 #include "control_api.h"
-#include "crypto.h"
+#include "auth/crypto.h"
 #include "base/exit_codes.h"
 #include "base/fdlimit.h"
 #include "http_ingress.h"
@@ -18,11 +18,11 @@
 #include "http_server.h"
 #include "base/log.h"
 #include "plugin_registry.h"
-#include "secret.h"
+#include "auth/secret.h"
 #include "net/stream.h"
 #include "store.h"
 #include "net/tls_ctx.h"
-#include "tokens.h"
+#include "auth/tokens.h"
 #include "tunnels.h"
 #include "base/url.h"
 #include "version.h"

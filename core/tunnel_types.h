@@ -10,10 +10,10 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "acl.h"
+#include "auth/acl.h"
 #include "leases.h"
 #include "base/str_index.h"
-#include "tokens.h"
+#include "auth/tokens.h"
 
 struct plugin;
 struct plugin_registry;

@@ -9,8 +9,8 @@
 
 #include "api_client.h"
 #include "base/log.h"
-#include "../secret.h"
-#include "../crypto.h"
+#include "auth/secret.h"
+#include "auth/crypto.h"
 #include "base/url.h"
 #include "approval_wait.h"
 #include "cli.h"

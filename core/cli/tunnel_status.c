@@ -16,7 +16,7 @@
 
 #include "base/clock.h"
 #include "base/names.h"
-#include "../secret.h"
+#include "auth/secret.h"
 #include "cli.h"
 
 static const char *const phase_names[] = {"connecting", "up", "retrying",

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "login.h"
+#include "auth/login.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

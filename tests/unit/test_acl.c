@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "acl.h"
+#include "auth/acl.h"
 #include "config.h"
 #include "plugin_registry.h"
 

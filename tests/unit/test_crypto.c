@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
+#include "auth/crypto.h"
 
 #ifndef TEST_DATA_DIR
 #error "TEST_DATA_DIR must be defined by the build"

@@ -8,7 +8,7 @@
 #include "host.h"
 #include <weft/plugin.h>
 #include "base/log.h"
-#include "tokens.h"
+#include "auth/tokens.h"
 
 static int fired;
 static struct weft_timer *repeating;

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
-#include "jwt.h"
+#include "auth/crypto.h"
+#include "auth/jwt.h"
 
 static const uint8_t key[32] = "0123456789abcdef0123456789abcdef";
 static const struct jwt_expect expect = {

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "login.h"
+#include "auth/login.h"
 
 static struct login_server *ls;
 static struct secret secret, other_secret;

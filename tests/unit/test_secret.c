@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "secret.h"
+#include "auth/secret.h"
 
 static char dir[64];
 static char err[512];

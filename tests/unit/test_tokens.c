@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jwt.h"
-#include "tokens.h"
+#include "auth/jwt.h"
+#include "auth/tokens.h"
 
 static struct tokens t;
 static const uint8_t server_key[32] = "server key for the token tests.";

@@ -1,6 +1,6 @@
 /* JSON Web Tokens, HS256 only, pinned: the verifier never takes the
  * algorithm from the token. Written on OpenSSL HMAC with a constant-time
- * compare (core/crypto.c); Debian's libjwt predates fixes for algorithm
+ * compare (core/auth/crypto.c); Debian's libjwt predates fixes for algorithm
  * confusion and timing leaks.
  *
  * Refused: any alg but HS256 (none included), header members other than alg

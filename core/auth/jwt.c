@@ -1,9 +1,9 @@
-#include "jwt.h"
+#include "auth/jwt.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
+#include "auth/crypto.h"
 
 static const char header_b64[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
 /* = base64url({"alg":"HS256","typ":"JWT"}) */

@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "crypto.h"
-#include "secret.h"
+#include "auth/crypto.h"
+#include "auth/secret.h"
 
 #define LOGIN_VERSION 1
 #define LOGIN_NONCE_LEN 32

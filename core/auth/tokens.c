@@ -1,12 +1,12 @@
-#include "tokens.h"
+#include "auth/tokens.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
-#include "jwt.h"
+#include "auth/crypto.h"
+#include "auth/jwt.h"
 
 #define ISSUER "weft"
 

@@ -1,4 +1,4 @@
-#include "acl.h"
+#include "auth/acl.h"
 
 #include <stdio.h>
 #include <stdlib.h>

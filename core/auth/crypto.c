@@ -1,4 +1,4 @@
-#include "crypto.h"
+#include "auth/crypto.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
