@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "approvals.h"
-#include "http_server.h"
+#include "http/http_server.h"
 #include "auth/login.h"
 #include "base/netlist.h"
 #include "auth/secret.h"

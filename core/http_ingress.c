@@ -9,8 +9,8 @@
 #include <weft/errors.h>
 
 #include "acme_challenges.h"
-#include "http_head.h"
-#include "http_server.h"
+#include "http/http_head.h"
+#include "http/http_server.h"
 #include "ingress.h"
 #include "net/listen.h"
 #include "base/log.h"

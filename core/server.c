@@ -15,7 +15,7 @@
 #include "base/fdlimit.h"
 #include "http_ingress.h"
 #include "public_tls.h"
-#include "http_server.h"
+#include "http/http_server.h"
 #include "base/log.h"
 #include "plugin_registry.h"
 #include "auth/secret.h"

@@ -12,7 +12,7 @@
 #include "net/certs.h"
 #include "clienthello.h"
 #include "http_ingress.h"
-#include "http_server.h"
+#include "http/http_server.h"
 #include "ingress.h"
 #include "net/listen.h"
 #include "base/log.h"

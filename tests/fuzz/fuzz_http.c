@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "control_harness.h"
-#include "http_reader.h"
+#include "http/http_reader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

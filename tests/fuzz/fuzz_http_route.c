@@ -1,5 +1,5 @@
 /* libFuzzer target: the public HTTP port's Host routing. Arbitrary bytes
- * go through http-parser into the request head reader (core/http_head.c)
+ * go through http-parser into the request head reader (core/http/http_head.c)
  * as the ingress feeds it; at each complete head the Host is normalised,
  * the /{tunnel_id}/ path read, and the head rewritten for the device. The
  * rewritten head must end exactly once (no header smuggled in by the
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_head.h"
+#include "http/http_head.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

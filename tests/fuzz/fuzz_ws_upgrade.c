@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "../../plugins/websocket/ws_conn.h"
-#include "http_reader.h"
+#include "http/http_reader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-#include "http_message.h"
+#include "http/http_message.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
-#include "http_server.h"
+#include "http/http_server.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_reader.h"
+#include "http/http_reader.h"
 #include "net/listen.h"
 #include "base/log.h"
 #include "net/stream.h"

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "http_message.h"
+#include "http/http_message.h"
 #include "base/strbuf.h"
 
 struct http_reader {

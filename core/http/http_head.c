@@ -1,4 +1,4 @@
-#include "http_head.h"
+#include "http/http_head.h"
 
 #include <stdio.h>
 #include <string.h>

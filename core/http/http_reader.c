@@ -1,4 +1,4 @@
-#include "http_reader.h"
+#include "http/http_reader.h"
 
 #include <limits.h>
 #include <stdlib.h>

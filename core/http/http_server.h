@@ -15,7 +15,7 @@
 #include <openssl/ssl.h>
 #include <uv.h>
 
-#include "http_message.h"
+#include "http/http_message.h"
 
 struct http_conn;
 struct http_listener;
