@@ -9,8 +9,8 @@
 
 #include "auth/acl.h"
 #include "base/netlist.h"
-#include "options.h"
-#include "plugin_registry.h"
+#include "plugin/options.h"
+#include "plugin/plugin_registry.h"
 
 /* inih's line buffer; longer lines are refused with their line number. */
 #define CONF_MAX_LINE 4096

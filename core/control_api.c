@@ -12,7 +12,7 @@
 #include "auth/crypto.h"
 #include "auth/jwt.h"
 #include "base/log.h"
-#include "plugin_registry.h"
+#include "plugin/plugin_registry.h"
 #include "store.h"
 #include "tls_ingress.h"
 #include "net/stream.h"

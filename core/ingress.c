@@ -11,7 +11,7 @@
 #include "base/clock.h"
 #include "net/listen.h"
 #include "base/log.h"
-#include "plugin_registry.h"
+#include "plugin/plugin_registry.h"
 #include "net/stream.h"
 #include "tunnel_types.h"
 

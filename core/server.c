@@ -17,7 +17,7 @@
 #include "public_tls.h"
 #include "http/http_server.h"
 #include "base/log.h"
-#include "plugin_registry.h"
+#include "plugin/plugin_registry.h"
 #include "auth/secret.h"
 #include "net/stream.h"
 #include "store.h"

@@ -13,7 +13,7 @@
 #include "ingress.h"
 #include "base/log.h"
 #include "base/names.h"
-#include "plugin_registry.h"
+#include "plugin/plugin_registry.h"
 
 #define REAPER_INTERVAL_MS 1000
 

@@ -6,7 +6,7 @@
 #include <uv.h>
 
 #include "../config.h"
-#include "../plugin_registry.h"
+#include "plugin/plugin_registry.h"
 
 struct cli_env {
   struct plugin_registry reg;

@@ -8,7 +8,7 @@
 #include "base/clock.h"
 #include "config.h"
 #include "base/log.h"
-#include "plugin_registry.h"
+#include "plugin/plugin_registry.h"
 
 static int tt_create(const struct weft_host *h, const void *c, void **x)
 {

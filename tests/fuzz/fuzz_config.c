@@ -7,7 +7,7 @@
 
 #include "config.h"
 #include "base/log.h"
-#include "plugin_registry.h"
+#include "plugin/plugin_registry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

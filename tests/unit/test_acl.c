@@ -5,7 +5,7 @@
 
 #include "auth/acl.h"
 #include "config.h"
-#include "plugin_registry.h"
+#include "plugin/plugin_registry.h"
 
 static char why[512];
 

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "plugin_registry.h"
+#include "plugin/plugin_registry.h"
 
 /* A transport linked into the test, declaring options of every type. */
 struct fake_conf {

@@ -5,7 +5,7 @@
 #include <uv.h>
 
 #include "base/clock.h"
-#include "host.h"
+#include "plugin/host.h"
 #include <weft/plugin.h>
 #include "base/log.h"
 #include "auth/tokens.h"

@@ -7,8 +7,8 @@
 #include <uv.h>
 
 #include "base/log.h"
-#include "options.h"
-#include "plugin_registry.h"
+#include "plugin/options.h"
+#include "plugin/plugin_registry.h"
 
 #ifndef TEST_PLUGIN_DIR
 #error "TEST_PLUGIN_DIR must be defined by the build"

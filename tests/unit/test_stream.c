@@ -8,7 +8,7 @@
 #include <string.h>
 #include <uv.h>
 
-#include "host.h"
+#include "plugin/host.h"
 #include "net/listen.h"
 #include "base/log.h"
 #include "net/stream.h"

@@ -19,7 +19,7 @@
 
 #include <weft/plugin.h>
 
-#include "host.h"
+#include "plugin/host.h"
 #include "base/strpool.h"
 
 struct tokens;

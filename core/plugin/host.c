@@ -1,4 +1,4 @@
-#include "host.h"
+#include "plugin/host.h"
 
 #include <stdarg.h>
 #include <stdio.h>

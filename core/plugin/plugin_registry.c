@@ -1,4 +1,4 @@
-#include "plugin_registry.h"
+#include "plugin/plugin_registry.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "options.h"
+#include "plugin/options.h"
 #include "auth/secret.h"
 
 #ifndef WEFT_BUILD_ROOT
