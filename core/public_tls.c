@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 #include "acme_manager.h"
-#include "config.h"
+#include "config/config.h"
 #include "http_ingress.h"
 #include "base/log.h"
 #include "tls_ingress.h"

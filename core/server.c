@@ -8,7 +8,7 @@
 
 #include "auth/acl.h"
 #include "base/clock.h"
-#include "config.h"
+#include "config/config.h"
 #include "control_api.h"
 #include "auth/crypto.h"
 #include "base/exit_codes.h"

@@ -9,7 +9,7 @@
 
 #include "net/certs.h"
 #include "base/clock.h"
-#include "config.h"
+#include "config/config.h"
 #include "ingress.h"
 #include "base/log.h"
 #include "base/names.h"

@@ -5,7 +5,7 @@
 
 #include <uv.h>
 
-#include "../config.h"
+#include "config/config.h"
 #include "plugin/plugin_registry.h"
 
 struct cli_env {

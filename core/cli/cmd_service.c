@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../config.h"
+#include "config/config.h"
 #include "base/names.h"
 #include "cli.h"
 #include "cli_env.h"

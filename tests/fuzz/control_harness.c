@@ -6,7 +6,7 @@
 #include <uv.h>
 
 #include "base/clock.h"
-#include "config.h"
+#include "config/config.h"
 #include "base/log.h"
 #include "plugin/plugin_registry.h"
 

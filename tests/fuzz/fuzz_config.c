@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "base/log.h"
 #include "plugin/plugin_registry.h"
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "auth/acl.h"
-#include "config.h"
+#include "config/config.h"
 #include "plugin/plugin_registry.h"
 
 static char why[512];

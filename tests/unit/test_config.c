@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "plugin/plugin_registry.h"
 
 /* A transport linked into the test, declaring options of every type. */
