@@ -12,7 +12,7 @@
 #include "net/certs.h"
 #include "base/clock.h"
 #include "base/log.h"
-#include "tunnels.h"
+#include "tunnel/tunnels.h"
 
 /* Also how long a stopping server may wait for an order under way. */
 #define ORDER_TIMEOUT_S 60

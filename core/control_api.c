@@ -13,7 +13,7 @@
 #include "auth/jwt.h"
 #include "base/log.h"
 #include "plugin/plugin_registry.h"
-#include "store.h"
+#include "tunnel/store.h"
 #include "tls_ingress.h"
 #include "net/stream.h"
 

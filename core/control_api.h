@@ -18,13 +18,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "approvals.h"
+#include "tunnel/approvals.h"
 #include "http/http_server.h"
 #include "auth/login.h"
 #include "base/netlist.h"
 #include "auth/secret.h"
 #include "auth/tokens.h"
-#include "tunnels.h"
+#include "tunnel/tunnels.h"
 
 struct control_stats {
   uint64_t requests;

@@ -11,12 +11,12 @@
 #include "acme_challenges.h"
 #include "http/http_head.h"
 #include "http/http_server.h"
-#include "ingress.h"
+#include "tunnel/ingress.h"
 #include "net/listen.h"
 #include "base/log.h"
 #include "base/strbuf.h"
 #include "net/stream.h"
-#include "tunnels.h"
+#include "tunnel/tunnels.h"
 
 /* A client gets this long to send its first request head. */
 #define FIRST_HEAD_TIMEOUT_MS 10000

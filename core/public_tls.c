@@ -10,7 +10,7 @@
 #include "http_ingress.h"
 #include "base/log.h"
 #include "tls_ingress.h"
-#include "tunnels.h"
+#include "tunnel/tunnels.h"
 #include "base/url.h"
 
 int public_tls_start(struct public_tls *pt, struct tunnel_service *svc,

@@ -20,10 +20,10 @@
 #include "plugin/plugin_registry.h"
 #include "auth/secret.h"
 #include "net/stream.h"
-#include "store.h"
+#include "tunnel/store.h"
 #include "net/tls_ctx.h"
 #include "auth/tokens.h"
-#include "tunnels.h"
+#include "tunnel/tunnels.h"
 #include "base/url.h"
 #include "version.h"
 

@@ -13,13 +13,13 @@
 #include "clienthello.h"
 #include "http_ingress.h"
 #include "http/http_server.h"
-#include "ingress.h"
+#include "tunnel/ingress.h"
 #include "net/listen.h"
 #include "base/log.h"
 #include "base/strbuf.h"
 #include "net/stream.h"
 #include "net/tls_ctx.h"
-#include "tunnels.h"
+#include "tunnel/tunnels.h"
 
 /* Hellos awaited at once, in all and from one source (an IPv4 address or
  * an IPv6 /64): each holds up to about 33 KiB until it is routed, so a

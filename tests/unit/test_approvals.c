@@ -4,7 +4,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "approvals.h"
+#include "tunnel/approvals.h"
 
 Test(approvals, one_waiting_request_per_device)
 {

@@ -9,7 +9,7 @@
 
 #include <weft/errors.h>
 
-#include "leases.h"
+#include "tunnel/leases.h"
 #include "base/log.h"
 
 static char dir[64], path[128], why[512];

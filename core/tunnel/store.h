@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lease_types.h"
+#include "tunnel/lease_types.h"
 
 struct store;
 

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "tunnel_types.h"
+#include "tunnel/tunnel_types.h"
 
 /* What a client asks for (POST /v1/tunnels). */
 struct tunnel_request {

@@ -1,4 +1,4 @@
-#include "leases.h"
+#include "tunnel/leases.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

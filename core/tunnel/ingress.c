@@ -1,4 +1,4 @@
-#include "ingress.h"
+#include "tunnel/ingress.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +13,7 @@
 #include "base/log.h"
 #include "plugin/plugin_registry.h"
 #include "net/stream.h"
-#include "tunnel_types.h"
+#include "tunnel/tunnel_types.h"
 
 struct ingress_conn {
   struct ingress *ing;

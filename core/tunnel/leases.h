@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lease_types.h"
+#include "tunnel/lease_types.h"
 #include "base/netlist.h"
-#include "store.h"
+#include "tunnel/store.h"
 #include "base/url.h"
 
 struct lease_config {

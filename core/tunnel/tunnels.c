@@ -1,4 +1,4 @@
-#include "tunnels.h"
+#include "tunnel/tunnels.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include "net/certs.h"
 #include "base/clock.h"
 #include "config/config.h"
-#include "ingress.h"
+#include "tunnel/ingress.h"
 #include "base/log.h"
 #include "base/names.h"
 #include "plugin/plugin_registry.h"

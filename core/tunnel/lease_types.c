@@ -1,4 +1,4 @@
-#include "lease_types.h"
+#include "tunnel/lease_types.h"
 
 #include <stdlib.h>
 #include <string.h>

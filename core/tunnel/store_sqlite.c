@@ -10,7 +10,7 @@
 #include <weft/errors.h>
 
 #include "base/log.h"
-#include "store.h"
+#include "tunnel/store.h"
 
 struct sqlite_store {
   struct store base;

@@ -11,7 +11,7 @@
 #include <uv.h>
 
 #include "auth/acl.h"
-#include "leases.h"
+#include "tunnel/leases.h"
 #include "base/str_index.h"
 #include "auth/tokens.h"
 

@@ -1,4 +1,4 @@
-#include "approvals.h"
+#include "tunnel/approvals.h"
 
 #include <stdbool.h>
 #include <stdio.h>
