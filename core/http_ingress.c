@@ -11,7 +11,7 @@
 #include "acme_challenges.h"
 #include "http/http_head.h"
 #include "http/http_server.h"
-#include "tunnel/ingress.h"
+#include "tunnel/tunnel_ports.h"
 #include "net/listen.h"
 #include "base/log.h"
 #include "base/strbuf.h"
@@ -310,7 +310,7 @@ static void hand_over(struct route_conn *rc)
   stream_handover(s, rc->pending.data, rc->pending.len);
   strbuf_free(&rc->pending);
   rc->handed_over = true;
-  if (!t || ingress_adopt(t, s) != 0)
+  if (!t || tunnel_ports_adopt(t, s) != 0)
     stream_close(s);
 }
 

@@ -13,7 +13,7 @@
 #include "clienthello.h"
 #include "http_ingress.h"
 #include "http/http_server.h"
-#include "tunnel/ingress.h"
+#include "tunnel/tunnel_ports.h"
 #include "net/listen.h"
 #include "base/log.h"
 #include "base/strbuf.h"
@@ -121,7 +121,7 @@ static void passthrough(struct hello_conn *hc, struct tunnel *t)
   hc->ing->stats.passthrough++;
   stream_handover(s, hc->raw.data, hc->raw.len);
   hello_free(hc);
-  if (ingress_adopt(t, s) != 0)
+  if (tunnel_ports_adopt(t, s) != 0)
     stream_close(s);
 }
 

@@ -1,7 +1,7 @@
 /* The server's tunnels as data: a tunnel (its lease joined to the
  * transport that carries it, and its public side) and the tunnel service
  * that holds them. Types only; what acts on them is tunnels.h, and a
- * tunnel's own public ports are ingress.c, which needs only these. */
+ * tunnel's own public ports are tunnel_ports.c, which needs only these. */
 #ifndef WEFT_CORE_TUNNEL_TYPES_H
 #define WEFT_CORE_TUNNEL_TYPES_H
 
@@ -18,7 +18,7 @@
 struct plugin;
 struct plugin_registry;
 
-struct ingress;
+struct tunnel_ports;
 struct http_ingress;
 struct tls_ingress;
 struct cert_store;
@@ -35,7 +35,7 @@ struct tunnel {
   void *plugin_ctx;    /* from server_tunnel_open; NULL when it failed */
   json_t *params;      /* what the transport handed the device */
   enum tunnel_tls tls_mode; /* from its lease's URLs, set once */
-  struct ingress *ingress; /* its public listeners and connections */
+  struct tunnel_ports *ports; /* its public listeners and connections */
   uint64_t bytes_in, bytes_out; /* public side */
   uint64_t conns_open, conns_total;
   uint64_t datagrams_in, datagrams_out, datagrams_dropped; /* udp */

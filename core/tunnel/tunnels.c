@@ -10,7 +10,7 @@
 #include "net/certs.h"
 #include "base/clock.h"
 #include "config/config.h"
-#include "tunnel/ingress.h"
+#include "tunnel/tunnel_ports.h"
 #include "base/log.h"
 #include "base/names.h"
 #include "plugin/plugin_registry.h"
@@ -73,7 +73,7 @@ static int open_transport(const struct tunnel_service *svc, struct tunnel *t,
   }
   struct prefix_list allow_list;
   char allow[4096] = "";
-  bool restricted = ingress_allow_list(svc, l, &allow_list);
+  bool restricted = tunnel_ports_allow_list(svc, l, &allow_list);
   if (restricted)
     prefix_list_format(&allow_list, allow, sizeof allow);
   char address[32] = "";
@@ -114,7 +114,7 @@ static void close_transport(struct tunnel *t, int reason)
   if (t->plugin && t->plugin_ctx)
     t->plugin->desc.server_tunnel_close(t->plugin->ctx, t->plugin_ctx, reason);
   t->plugin_ctx = NULL;
-  ingress_close(t); /* and whatever public connection is left */
+  tunnel_ports_close(t); /* and whatever public connection is left */
 }
 
 /* Who terminates a tunnel's TLS, from its lease's URLs. */
@@ -182,7 +182,7 @@ int tunnel_service_send_datagram(void *ctx, const char *plugin_name,
   /* A transport answers only on the tunnels it carries. */
   if (!t || !t->plugin || strcmp(t->plugin->desc.name, plugin_name))
     return WEFT_ENOENT;
-  return ingress_send_datagram(t, peer, data, len);
+  return tunnel_ports_send_datagram(t, peer, data, len);
 }
 
 void tunnel_service_touch(void *ctx, const char *plugin_name,
@@ -269,7 +269,7 @@ int tunnel_service_open(struct tunnel_service *svc, uv_loop_t *loop,
       return WEFT_ENOMEM;
     int orc = t->plugin ? open_transport(svc, t, NULL) : WEFT_ENOENT;
     char why[256];
-    if (orc == 0 && ingress_open(svc, t, why, sizeof why) != 0)
+    if (orc == 0 && tunnel_ports_open(svc, t, why, sizeof why) != 0)
       log_warn("restored tunnel %s: %s", t->lease->tunnel_id, why);
     if (orc != 0) {
       t->plugin_ctx = NULL;
@@ -519,7 +519,7 @@ void tunnel_service_create(struct tunnel_service *svc,
     return;
   }
   char why2[256];
-  rc = ingress_open(svc, t, why2, sizeof why2);
+  rc = tunnel_ports_open(svc, t, why2, sizeof why2);
   if (rc != 0) {
     outcome(out, rc == WEFT_EADDRINUSE ? 409 : 503,
             rc == WEFT_EADDRINUSE ? "claim_taken" : "ingress_failed", "%s",

@@ -1,4 +1,4 @@
-#include "tunnel/ingress.h"
+#include "tunnel/tunnel_ports.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,25 +15,25 @@
 #include "net/stream.h"
 #include "tunnel/tunnel_types.h"
 
-struct ingress_conn {
-  struct ingress *ing;
+struct port_conn {
+  struct tunnel_ports *ing;
   struct weft_stream *stream;
   char peer_ip[46];
-  struct ingress_conn *prev, *next;
+  struct port_conn *prev, *next;
 };
 
-struct ingress {
+struct tunnel_ports {
   struct tunnel_service *svc;
   struct tunnel *tunnel;
   uv_tcp_t *listener;
   uv_udp_t *udp;             /* a udp lease's public socket */
-  struct ingress_conn *conns;
+  struct port_conn *conns;
   struct prefix_list *allow; /* NULL: anyone (kept small for idle tunnels) */
 };
 
-static void conn_unlink(struct ingress_conn *c)
+static void conn_unlink(struct port_conn *c)
 {
-  struct ingress *ing = c->ing;
+  struct tunnel_ports *ing = c->ing;
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -46,7 +46,7 @@ static void conn_unlink(struct ingress_conn *c)
 
 static void conn_traffic(void *arg, size_t in, size_t out)
 {
-  struct ingress_conn *c = arg;
+  struct port_conn *c = arg;
   struct tunnel *t = c->ing->tunnel;
   t->bytes_in += in;
   t->bytes_out += out;
@@ -56,17 +56,17 @@ static void conn_traffic(void *arg, size_t in, size_t out)
 
 static void conn_closed(void *arg) { conn_unlink(arg); }
 
-static unsigned conns_from(const struct ingress *ing, const char *ip)
+static unsigned conns_from(const struct tunnel_ports *ing, const char *ip)
 {
   unsigned n = 0;
-  for (const struct ingress_conn *c = ing->conns; c; c = c->next)
+  for (const struct port_conn *c = ing->conns; c; c = c->next)
     n += !strcmp(c->peer_ip, ip);
   return n;
 }
 
-int ingress_adopt(struct tunnel *t, struct weft_stream *s)
+int tunnel_ports_adopt(struct tunnel *t, struct weft_stream *s)
 {
-  struct ingress *ing = t->ingress;
+  struct tunnel_ports *ing = t->ports;
   if (!ing)
     return WEFT_ECONNREFUSED;
   struct weft_stream_info info = {.struct_size = sizeof info};
@@ -82,7 +82,7 @@ int ingress_adopt(struct tunnel *t, struct weft_stream *s)
              t->lease->tunnel_id, info.peer_ip, ing->svc->conns_per_ip);
     return WEFT_ELIMIT;
   }
-  struct ingress_conn *c = calloc(1, sizeof *c);
+  struct port_conn *c = calloc(1, sizeof *c);
   if (!c)
     return WEFT_ENOMEM;
   c->ing = ing;
@@ -112,11 +112,11 @@ int ingress_adopt(struct tunnel *t, struct weft_stream *s)
 
 static void on_connection(uv_stream_t *server, int status)
 {
-  struct ingress *ing = server->data;
+  struct tunnel_ports *ing = server->data;
   if (status < 0)
     return;
   struct weft_stream *s = stream_accept(ing->svc->loop, server);
-  if (s && ingress_adopt(ing->tunnel, s) != 0)
+  if (s && tunnel_ports_adopt(ing->tunnel, s) != 0)
     stream_discard(s);
 }
 
@@ -134,7 +134,7 @@ static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void udp_received(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
                          const struct sockaddr *addr, unsigned flags)
 {
-  struct ingress *ing = h->data;
+  struct tunnel_ports *ing = h->data;
   struct tunnel *t = ing->tunnel;
   if (n < 0 || !addr || (flags & UV_UDP_PARTIAL))
     return; /* an error, the end of a batch, or a truncated datagram */
@@ -159,10 +159,10 @@ static void udp_received(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
                             (size_t)n);
 }
 
-int ingress_send_datagram(struct tunnel *t, const struct weft_udp_peer *peer,
+int tunnel_ports_send_datagram(struct tunnel *t, const struct weft_udp_peer *peer,
                           const void *data, size_t len)
 {
-  struct ingress *ing = t->ingress;
+  struct tunnel_ports *ing = t->ports;
   if (!ing || !ing->udp)
     return WEFT_ENOENT;
   struct sockaddr_storage ss;
@@ -183,7 +183,7 @@ int ingress_send_datagram(struct tunnel *t, const struct weft_udp_peer *peer,
   return 0;
 }
 
-bool ingress_allow_list(const struct tunnel_service *svc,
+bool tunnel_ports_allow_list(const struct tunnel_service *svc,
                         const struct lease *l, struct prefix_list *out)
 {
   struct acl_rules rules;
@@ -201,18 +201,18 @@ bool ingress_allow_list(const struct tunnel_service *svc,
   return true;
 }
 
-int ingress_open(struct tunnel_service *svc, struct tunnel *t, char *why,
+int tunnel_ports_open(struct tunnel_service *svc, struct tunnel *t, char *why,
                  size_t len)
 {
   const struct lease *l = t->lease;
-  struct ingress *ing = calloc(1, sizeof *ing);
+  struct tunnel_ports *ing = calloc(1, sizeof *ing);
   if (!ing)
     return snprintf(why, len, "out of memory"), WEFT_ENOMEM;
   ing->svc = svc;
   ing->tunnel = t;
-  t->ingress = ing;
+  t->ports = ing;
   struct prefix_list allow;
-  if (ingress_allow_list(svc, l, &allow)) {
+  if (tunnel_ports_allow_list(svc, l, &allow)) {
     ing->allow = malloc(sizeof *ing->allow);
     if (!ing->allow)
       return snprintf(why, len, "out of memory"), WEFT_ENOMEM;
@@ -252,18 +252,18 @@ int ingress_open(struct tunnel_service *svc, struct tunnel *t, char *why,
   return 0;
 }
 
-void ingress_close(struct tunnel *t)
+void tunnel_ports_close(struct tunnel *t)
 {
-  struct ingress *ing = t->ingress;
+  struct tunnel_ports *ing = t->ports;
   if (!ing)
     return;
-  t->ingress = NULL;
+  t->ports = NULL;
   if (ing->listener)
     uv_close((uv_handle_t *)ing->listener, listener_closed);
   if (ing->udp)
     uv_close((uv_handle_t *)ing->udp, listener_closed);
   while (ing->conns) {
-    struct ingress_conn *c = ing->conns;
+    struct port_conn *c = ing->conns;
     stream_set_account(c->stream, NULL);
     stream_close(c->stream);
     conn_unlink(c);
