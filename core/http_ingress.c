@@ -8,7 +8,7 @@
 
 #include <weft/errors.h>
 
-#include "acme_challenges.h"
+#include "acme/acme_challenges.h"
 #include "http/http_head.h"
 #include "http/http_server.h"
 #include "tunnel/tunnel_ports.h"

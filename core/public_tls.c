@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "acme_manager.h"
+#include "acme/acme_manager.h"
 #include "config/config.h"
 #include "http_ingress.h"
 #include "base/log.h"

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acme_challenges.h"
-#include "acme_jws.h"
-#include "acme_parse.h"
+#include "acme/acme_challenges.h"
+#include "acme/acme_jws.h"
+#include "acme/acme_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -27,8 +27,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "acme.h"
-#include "acme_challenges.h"
+#include "acme/acme.h"
+#include "acme/acme_challenges.h"
 
 struct responder {
   int fd;

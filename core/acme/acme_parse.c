@@ -1,4 +1,4 @@
-#include "acme_parse.h"
+#include "acme/acme_parse.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "acme_files.h"
+#include "acme/acme_files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "acme_jws.h"
+#include "acme/acme_jws.h"
 #include "base/errorf.h"
 
 static int write_all(int fd, const char *data, size_t len)

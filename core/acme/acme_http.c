@@ -1,4 +1,4 @@
-#include "acme_http.h"
+#include "acme/acme_http.h"
 
 #include <curl/curl.h>
 #include <errno.h>

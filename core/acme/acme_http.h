@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "acme_parse.h"
+#include "acme/acme_parse.h"
 
 struct acme_http {
   void *curl;            /* CURL * */

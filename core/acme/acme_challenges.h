@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "acme.h"
+#include "acme/acme.h"
 
 #define ACME_CHALLENGE_PREFIX "/.well-known/acme-challenge/"
 #define ACME_CHALLENGES_MAX 64 /* answers pending at once, all issuances */

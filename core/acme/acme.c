@@ -2,7 +2,7 @@
  * HTTP-01 authorization per name, finalize with a CSR, download. Parsing
  * is in acme_parse.c, cryptography in acme_jws.c, HTTPS in acme_http.c,
  * files in acme_files.c; this file only sequences them and words errors. */
-#include "acme.h"
+#include "acme/acme.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -11,10 +11,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "acme_files.h"
-#include "acme_http.h"
-#include "acme_jws.h"
-#include "acme_parse.h"
+#include "acme/acme_files.h"
+#include "acme/acme_http.h"
+#include "acme/acme_jws.h"
+#include "acme/acme_parse.h"
 #include "base/errorf.h"
 
 #define BAD_NONCE "urn:ietf:params:acme:error:badNonce"

@@ -1,10 +1,10 @@
-#include "acme_challenges.h"
+#include "acme/acme_challenges.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 
-#include "acme_parse.h"
+#include "acme/acme_parse.h"
 
 struct answer {
   char token[ACME_TOKEN_MAX + 1]; /* "" when the slot is free */

@@ -9,7 +9,7 @@
 #include <openssl/evp.h>
 #include <stddef.h>
 
-#include "acme_parse.h"
+#include "acme/acme_parse.h"
 
 /* A new P-256 key, or NULL. */
 EVP_PKEY *acme_key_new(void);

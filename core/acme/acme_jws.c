@@ -1,4 +1,4 @@
-#include "acme_jws.h"
+#include "acme/acme_jws.h"
 
 #include <jansson.h>
 #include <openssl/core_names.h>

@@ -1,4 +1,4 @@
-#include "acme_manager.h"
+#include "acme/acme_manager.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,8 +7,8 @@
 #include <curl/curl.h>
 #include <sys/stat.h>
 
-#include "acme.h"
-#include "acme_challenges.h"
+#include "acme/acme.h"
+#include "acme/acme_challenges.h"
 #include "net/certs.h"
 #include "base/clock.h"
 #include "base/log.h"
