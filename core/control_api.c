@@ -14,7 +14,7 @@
 #include "base/log.h"
 #include "plugin/plugin_registry.h"
 #include "tunnel/store.h"
-#include "tls_ingress.h"
+#include "ingress/tls_ingress.h"
 #include "net/stream.h"
 
 /* ---- small helpers ---- */

@@ -204,7 +204,7 @@ SSL_CTX *tls_client_ctx(void)
       tls_tune(ctx);
       SSL_CTX_set_default_verify_paths(ctx);
       /* On a server's public TLS port this says "the server itself, not
-       * one of its host names" (core/tls_ingress.c). */
+       * one of its host names" (core/ingress/tls_ingress.c). */
       static const unsigned char alpn[] = "\x06" TLS_ALPN_WEFT;
       SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn - 1);
     }

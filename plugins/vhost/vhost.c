@@ -3,7 +3,7 @@
  * between. Meant for the server's public TLS port: a device dialling it
  * offers ALPN weft/1 and is handed to the control API there, so one port
  * (443) carries the login, the session and every https:// name. The port,
- * its SNI routing and TLS termination are the core's (core/tls_ingress.c);
+ * its SNI routing and TLS termination are the core's (core/ingress/tls_ingress.c);
  * the tunnel and session logic is shared with the websocket transport
  * (plugins/common/session.c); this file names the carrier (h2_carrier.c),
  * the endpoint and the options. Devices always dial with TLS, pinned to

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "clienthello.h"
+#include "ingress/clienthello.h"
 
 /* ---- a real ClientHello ------------------------------------------------ */
 

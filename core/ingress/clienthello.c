@@ -2,7 +2,7 @@
  * ClientHello, §4.2 extensions; RFC 6066 §3 server_name; RFC 7301 ALPN).
  * Written by hand and bounded: every length the peer sends is checked
  * against the container it sits in before it is used. */
-#include "clienthello.h"
+#include "ingress/clienthello.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* The server's public TLS port: one port for many host names. Each
- * connection's ClientHello is read (core/clienthello.c: bounded, under a
+ * connection's ClientHello is read (core/ingress/clienthello.c: bounded, under a
  * deadline, split anywhere) without terminating TLS, and the connection
  * goes where its server name says:
  *

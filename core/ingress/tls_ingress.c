@@ -1,4 +1,4 @@
-#include "tls_ingress.h"
+#include "ingress/tls_ingress.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -10,8 +10,8 @@
 #include <weft/errors.h>
 
 #include "net/certs.h"
-#include "clienthello.h"
-#include "http_ingress.h"
+#include "ingress/clienthello.h"
+#include "ingress/http_ingress.h"
 #include "http/http_server.h"
 #include "tunnel/tunnel_ports.h"
 #include "net/listen.h"

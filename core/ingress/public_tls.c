@@ -1,4 +1,4 @@
-#include "public_tls.h"
+#include "ingress/public_tls.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,9 +7,9 @@
 
 #include "acme/acme_manager.h"
 #include "config/config.h"
-#include "http_ingress.h"
+#include "ingress/http_ingress.h"
 #include "base/log.h"
-#include "tls_ingress.h"
+#include "ingress/tls_ingress.h"
 #include "tunnel/tunnels.h"
 #include "base/url.h"
 

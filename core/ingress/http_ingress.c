@@ -1,4 +1,4 @@
-#include "http_ingress.h"
+#include "ingress/http_ingress.h"
 
 #include <http_parser.h>
 #include <stdio.h>
