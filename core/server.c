@@ -14,7 +14,7 @@
 #include "base/exit_codes.h"
 #include "base/fdlimit.h"
 #include "ingress/http_ingress.h"
-#include "ingress/public_tls.h"
+#include "ingress/tls_setup.h"
 #include "http/http_server.h"
 #include "base/log.h"
 #include "plugin/plugin_registry.h"
@@ -55,7 +55,7 @@ struct server {
   bool tunnels_open;
   struct http_server http;
   SSL_CTX *tls_ctx;         /* the control port's TLS */
-  struct public_tls public_tls; /* the public TLS port and its certificates */
+  struct tls_setup tls_setup; /* the public TLS port and its certificates */
   char tls_fingerprint[TLS_FINGERPRINT_HEX + 1];
   struct control_api api;
   uv_signal_t sigint, sigterm, sighup;
@@ -366,8 +366,8 @@ static bool control_on_tls_port(const struct server *s, const char *tls_listen)
 
 static void stop_services(struct server *s)
 {
-  public_tls_stop(&s->public_tls);
-  /* the public HTTP port, opened here or by public_tls_start */
+  tls_setup_stop(&s->tls_setup);
+  /* the public HTTP port, opened here or by tls_setup_start */
   http_ingress_close(s->tunnels.http);
   s->tunnels.http = NULL;
   if (s->tunnels_open)
@@ -385,7 +385,7 @@ static void free_services(struct server *s)
   tokens_free(&s->tokens);
   free(s->login);
   s->login = NULL;
-  public_tls_free(&s->public_tls);
+  tls_setup_free(&s->tls_setup);
   SSL_CTX_free(s->tls_ctx);
   s->tls_ctx = NULL;
   crypto_wipe(&s->server_key, sizeof s->server_key);
@@ -450,7 +450,7 @@ static void server_stop(struct server *s, const char *why)
 
 static void reload(struct server *s)
 {
-  public_tls_reload(&s->public_tls);
+  tls_setup_reload(&s->tls_setup);
   if (!s->opts->config_path) {
     log_info("SIGHUP: running on embedded defaults; there is no --config "
              "file to re-read");
@@ -613,7 +613,7 @@ int server_main(const struct server_options *opts)
                                             : s->conf->server.tls_listen;
   if (start_services(s, state_dir, err, sizeof err) != 0 ||
       start_tls(s, state_dir, err, sizeof err) != 0 ||
-      public_tls_start(&s->public_tls, &s->tunnels, &s->loop,
+      tls_setup_start(&s->tls_setup, &s->tunnels, &s->loop,
                        &s->conf->server, tls_listen,
                        opts->email ? opts->email : s->conf->server.email,
                        state_dir, s->tls_ctx,

@@ -1,4 +1,4 @@
-#include "ingress/public_tls.h"
+#include "ingress/tls_setup.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -13,7 +13,7 @@
 #include "tunnel/tunnels.h"
 #include "base/url.h"
 
-int public_tls_start(struct public_tls *pt, struct tunnel_service *svc,
+int tls_setup_start(struct tls_setup *pt, struct tunnel_service *svc,
                      uv_loop_t *loop, const struct server_conf *sc,
                      const char *listen, const char *email,
                      const char *state_dir,
@@ -81,7 +81,7 @@ int public_tls_start(struct public_tls *pt, struct tunnel_service *svc,
   return 0;
 }
 
-void public_tls_stop(struct public_tls *pt)
+void tls_setup_stop(struct tls_setup *pt)
 {
   acme_manager_stop(pt->acme);
   pt->acme = NULL;
@@ -91,7 +91,7 @@ void public_tls_stop(struct public_tls *pt)
   }
 }
 
-void public_tls_reload(struct public_tls *pt)
+void tls_setup_reload(struct tls_setup *pt)
 {
   if (!pt->certs_ready)
     return;
@@ -102,7 +102,7 @@ void public_tls_reload(struct public_tls *pt)
              n);
 }
 
-void public_tls_free(struct public_tls *pt)
+void tls_setup_free(struct tls_setup *pt)
 {
   if (pt->certs_ready)
     cert_store_free(&pt->certs);

@@ -1,8 +1,8 @@
 /* The server's public TLS side, set up from [server]: the TLS port
  * (tls_ingress.c), the certificates of the host names the server
  * terminates TLS for (certs.c), and their reload on SIGHUP. */
-#ifndef WEFT_CORE_PUBLIC_TLS_H
-#define WEFT_CORE_PUBLIC_TLS_H
+#ifndef WEFT_CORE_TLS_SETUP_H
+#define WEFT_CORE_TLS_SETUP_H
 
 #include <openssl/ssl.h>
 #include <stddef.h>
@@ -16,7 +16,7 @@ struct server_conf;
 
 struct acme_manager;
 
-struct public_tls {
+struct tls_setup {
   struct cert_store certs;
   bool certs_ready;
   struct acme_manager *acme; /* with an email address: ACME certificates */
@@ -28,7 +28,7 @@ struct public_tls {
  * gets certificates for terminated names with ACME. server_ctx and
  * control: where devices coming to the server itself go (control NULL:
  * nowhere, they are treated as any visitor). 0, or -1 with err. */
-int public_tls_start(struct public_tls *pt, struct tunnel_service *svc,
+int tls_setup_start(struct tls_setup *pt, struct tunnel_service *svc,
                      uv_loop_t *loop, const struct server_conf *sc,
                      const char *listen, const char *email,
                      const char *state_dir,
@@ -36,10 +36,10 @@ int public_tls_start(struct public_tls *pt, struct tunnel_service *svc,
                      char *err, size_t errlen);
 /* Server stopping, before the tunnels close: no more ACME orders, and the
  * TLS port closes. */
-void public_tls_stop(struct public_tls *pt);
+void tls_setup_stop(struct tls_setup *pt);
 /* SIGHUP: certificate files are read again at their next use. */
-void public_tls_reload(struct public_tls *pt);
+void tls_setup_reload(struct tls_setup *pt);
 /* Frees the certificates. */
-void public_tls_free(struct public_tls *pt);
+void tls_setup_free(struct tls_setup *pt);
 
 #endif
