@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "plugin/options.h"
-#include "../server.h"
+#include "server/server.h"
 #include "cli.h"
 
 enum {

@@ -3,7 +3,7 @@
 #ifndef WEFT_FUZZ_CONTROL_HARNESS_H
 #define WEFT_FUZZ_CONTROL_HARNESS_H
 
-#include "control_api.h"
+#include "server/control_api.h"
 
 /* Set up once per process; returns the API. */
 struct control_api *harness_api(void);

@@ -1,4 +1,4 @@
-#include "control_api.h"
+#include "server/control_api.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "server.h"
+#include "server/server.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include "auth/acl.h"
 #include "base/clock.h"
 #include "config/config.h"
-#include "control_api.h"
+#include "server/control_api.h"
 #include "auth/crypto.h"
 #include "base/exit_codes.h"
 #include "base/fdlimit.h"
