@@ -6,6 +6,8 @@
 
 int cmd_server(int argc, char **argv);
 int cmd_tunnel(int argc, char **argv);
+/* weft tunnel status [NAME] [--run-dir DIR] */
+int cmd_tunnel_status(int argc, char **argv);
 int cmd_service(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_login(int argc, char **argv);

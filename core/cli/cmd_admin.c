@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api_client.h"
+#include "agent/api_client.h"
 #include "cli.h"
 
 enum { OPT_DEVICE_ID = 256 };

@@ -20,7 +20,7 @@
 #include "base/names.h"
 #include "cli.h"
 #include "cli_env.h"
-#include "tunnel_status.h"
+#include "agent/tunnel_status.h"
 
 extern char **environ;
 

@@ -7,15 +7,15 @@
 #include <sys/stat.h>
 #include <uv.h>
 
-#include "api_client.h"
+#include "agent/api_client.h"
 #include "base/log.h"
 #include "auth/secret.h"
 #include "auth/crypto.h"
 #include "base/url.h"
-#include "approval_wait.h"
+#include "agent/approval_wait.h"
 #include "cli.h"
 #include "cli_env.h"
-#include "tunnel_status.h"
+#include "agent/tunnel_status.h"
 
 enum { OPT_PLUGIN_DIR = 256, OPT_DEVICE_ID, OPT_ONLY, OPT_CONNECT_FILE,
        OPT_RUN_DIR, OPT_AWAIT_APPROVAL, OPT_REPLACE };

@@ -2,9 +2,10 @@
  * open tunnel under RUN_DIR/tunnels/, rewritten (atomically) whenever its
  * transport reports a change, and removed when the tunnel closes. A file
  * whose process is gone is shown as such, then removed. */
-#ifndef WEFT_CLI_TUNNEL_STATUS_H
-#define WEFT_CLI_TUNNEL_STATUS_H
+#ifndef WEFT_AGENT_TUNNEL_STATUS_H
+#define WEFT_AGENT_TUNNEL_STATUS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <weft/host.h>
@@ -34,7 +35,7 @@ void tunnel_status_apply(struct tunnel_status *st,
 int tunnel_status_write(const char *run_dir, const struct tunnel_status *st);
 void tunnel_status_remove(const char *run_dir, const char *label);
 
-/* weft tunnel status [NAME] [--run-dir DIR] */
-int cmd_tunnel_status(int argc, char **argv);
+/* A label that is safe as the file's name (LABEL.json). */
+bool tunnel_status_label_ok(const char *label);
 
 #endif

@@ -1,4 +1,4 @@
-#include "api_client.h"
+#include "agent/api_client.h"
 
 #include <curl/curl.h>
 #include <stdio.h>

@@ -1,11 +1,11 @@
-#include "approval_wait.h"
+#include "agent/approval_wait.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "api_client.h"
+#include "agent/api_client.h"
 
 #define POLL_MS 1000
 #define PROGRESS_EVERY_S 30
