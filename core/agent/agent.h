@@ -1,0 +1,85 @@
+/* The device agent, which `weft tunnel` runs: for each tunnel it asks
+ * the server (one logged-in device per tunnel, since a device holds one
+ * live tunnel), hands the tunnel to its transport, records its state for
+ * `weft tunnel status`, keeps the sessions fresh, and on SIGINT or SIGTERM
+ * closes every tunnel and deletes it on the server. Standalone tunnels
+ * (a transport that needs no weft server) need no session. */
+#ifndef WEFT_AGENT_AGENT_H
+#define WEFT_AGENT_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "agent/api_client.h"
+#include "agent/tunnel_status.h"
+#include "base/url.h"
+
+struct plugin;
+struct plugin_registry;
+
+#define AGENT_MAX_TUNNELS 64
+
+/* What to open: from the command line or a [tunnel "NAME"] of weft.conf. */
+struct agent_tunnel_spec {
+  const char *name;
+  const char *transport;
+  const char *local_text;
+  const char *remote_text;
+  const struct url *local;  /* the texts as checked, for the transport */
+  const struct url *remote; /* NULL without remote_text */
+  const void *plugin_config;
+};
+
+/* A tunnel the server created for us (or a standalone one) and the
+ * transport carrying it. */
+struct open_tunnel {
+  char id[64];
+  char public_url[URL_MAX_TEXT + 300];
+  struct plugin *plugin;
+  void *plugin_ctx;
+  struct client *client; /* the device it belongs to; NULL: standalone */
+  struct tunnel_status status;
+};
+
+/* One client (one logged-in device) per tunnel from weft.conf, since a
+ * device holds one live tunnel; the command line uses clients[0]. Clients
+ * are set up on first use: standalone tunnels need none. */
+struct agent {
+  struct conn_url server;
+  bool has_server;
+  char base_device[64];
+  struct client clients[AGENT_MAX_TUNNELS];
+  bool client_ready[AGENT_MAX_TUNNELS];
+  struct open_tunnel tunnels[AGENT_MAX_TUNNELS];
+  size_t count;
+  struct open_tunnel *opening; /* reports may come during client_tunnel_open */
+  const char *run_dir;
+  bool await_approval;   /* ask, and open only once an admin approves */
+  bool replace;          /* end this device's live tunnel first */
+  bool status_warned;
+  uv_signal_t sigint, sigterm;
+  uv_timer_t refresh;
+  bool stopping;
+};
+
+/* Hands the agent's token renewal and state recorder to every plugin's
+ * host table (before any tunnel opens). */
+void agent_bind(struct agent *a, struct plugin_registry *reg);
+
+/* Asks the server for the tunnel (unless its transport needs none), then
+ * the transport to carry it, in tunnel slot `slot` as device `device`.
+ * Says what happened on stdout or stderr; returns an exit code. */
+int agent_open(struct agent *a, struct plugin_registry *reg, size_t slot,
+               const char *device, const struct agent_tunnel_spec *t);
+
+/* Runs the loop until SIGINT or SIGTERM has closed every tunnel. */
+void agent_run(struct agent *a, uv_loop_t *loop);
+
+/* Closes every open tunnel, deleting those the server made. */
+void agent_close_all(struct agent *a);
+
+/* Frees a (calloc'd) agent and its device sessions. */
+void agent_free(struct agent *a);
+
+#endif
