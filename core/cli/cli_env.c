@@ -1,9 +1,9 @@
-#include "cli_env.h"
+#include "cli/cli_env.h"
 
 #include <stdio.h>
 
 #include "net/stream.h"
-#include "cli.h"
+#include "cli/cli.h"
 
 int cli_env_open(struct cli_env *env, const char *plugin_dir,
                  const char *config_path, const char *state_root)

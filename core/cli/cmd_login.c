@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "agent/api_client.h"
-#include "cli.h"
+#include "cli/cli.h"
 
 enum { OPT_DEVICE_ID = 256 };
 

@@ -4,8 +4,8 @@
 #include <uv.h>
 
 #include "base/log.h"
-#include "cli.h"
-#include "cli_env.h"
+#include "cli/cli.h"
+#include "cli/cli_env.h"
 
 enum { OPT_PLUGIN_DIR = 256 };
 

@@ -4,7 +4,7 @@
 
 #include "plugin/options.h"
 #include "server/server.h"
-#include "cli.h"
+#include "cli/cli.h"
 
 enum {
   OPT_SECRET_PER_IP = 256,

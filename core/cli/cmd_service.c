@@ -18,8 +18,8 @@
 
 #include "config/config.h"
 #include "base/names.h"
-#include "cli.h"
-#include "cli_env.h"
+#include "cli/cli.h"
+#include "cli/cli_env.h"
 #include "agent/tunnel_status.h"
 
 extern char **environ;

@@ -12,8 +12,8 @@
 #include "auth/secret.h"
 #include "base/log.h"
 #include "base/url.h"
-#include "cli.h"
-#include "cli_env.h"
+#include "cli/cli.h"
+#include "cli/cli_env.h"
 
 enum { OPT_PLUGIN_DIR = 256, OPT_DEVICE_ID, OPT_ONLY, OPT_CONNECT_FILE,
        OPT_RUN_DIR, OPT_AWAIT_APPROVAL, OPT_REPLACE };

@@ -16,7 +16,7 @@
 
 #include "agent/tunnel_status.h"
 #include "base/clock.h"
-#include "cli.h"
+#include "cli/cli.h"
 
 static bool process_alive(long pid)
 {

@@ -4,7 +4,7 @@
 #include <weft/plugin.h>
 
 #include "version.h"
-#include "cli.h"
+#include "cli/cli.h"
 
 int cmd_version(int argc, char **argv)
 {

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "net/openssl_alloc.h"
-#include "cli.h"
+#include "cli/cli.h"
 
 static const struct {
   const char *name;
