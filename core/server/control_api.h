@@ -11,7 +11,10 @@
  *   GET    /metrics             Prometheus text; [server] metrics_allow
  *
  * Everything but login, health and metrics needs a session JWT
- * (Authorization: Bearer). Errors are {"error":{"code","message"}}. */
+ * (Authorization: Bearer). Errors are {"error":{"code","message"}}.
+ * control_api.c routes and checks sessions; each group of routes is its
+ * own file (api_login.c, api_tunnels.c, api_approvals.c, api_audit.c,
+ * api_metrics.c), sharing the helpers of control_api_internal.h. */
 #ifndef WEFT_CORE_CONTROL_API_H
 #define WEFT_CORE_CONTROL_API_H
 

@@ -1,0 +1,91 @@
+/* What the control API's files share (control_api.c routes; api_*.c
+ * handle): reply and request helpers, and one function per route group.
+ * Nothing outside core/server/ includes this. */
+#ifndef WEFT_CORE_CONTROL_API_INTERNAL_H
+#define WEFT_CORE_CONTROL_API_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/control_api.h"
+
+/* ---- replies and request checks (api_reply.c) ---- */
+void api_reply_json(struct http_response *resp, int status, json_t *doc);
+
+void api_reply_error(struct http_response *resp, int status,
+                     const char *code, const char *message);
+
+void api_retry_after(struct http_response *resp, uint64_t ms);
+
+size_t api_path_len(const char *url);
+
+bool api_path_is(const char *url, const char *path);
+
+bool api_method_is(const struct http_request *req, const char *m);
+
+void api_method_not_allowed(struct http_response *resp, const char *allow);
+
+json_t *api_body_object(const struct http_request *req,
+                        struct http_response *resp);
+
+bool api_only_fields(json_t *doc, const char *const *allowed,
+                     struct http_response *resp);
+
+bool api_string_field(json_t *doc, const char *name, const char **out,
+                      struct http_response *resp);
+
+bool api_fixed_b64(json_t *doc, const char *name, uint8_t *out, size_t len);
+
+char *api_b64_text(const uint8_t *bin, size_t len, char *buf, size_t size);
+
+/* ---- authorization (control_api.c) ---- */
+bool api_admin_here(const struct control_api *api,
+                    const struct http_request *req, const char *subject);
+
+/* ---- login (api_login.c) ---- */
+void api_login(struct control_api *api,
+               const struct http_request *req,
+               struct http_response *resp);
+
+/* ---- tunnels (api_tunnels.c) ---- */
+json_t *api_created_reply(struct control_api *api,
+                          struct tunnel_outcome *out);
+
+bool api_tunnel_request_fields(json_t *doc, struct tunnel_request *tr,
+                               struct http_response *resp);
+
+void api_tunnel_create(struct control_api *api,
+                       const struct http_request *req,
+                       struct http_response *resp, const char *subject);
+
+void api_tunnel_list(struct control_api *api, struct http_response *resp,
+                     const char *subject);
+
+void api_tunnel_one(struct control_api *api, const struct http_request *req,
+                    struct http_response *resp, const char *id,
+                    const char *subject);
+
+void api_tunnel_token(struct control_api *api, const struct http_request *req,
+                      struct http_response *resp, const char *id,
+                      const char *subject);
+
+/* ---- approvals (api_approvals.c) ---- */
+void api_approval_list(struct control_api *api,
+                       const struct http_request *req,
+                       struct http_response *resp, const char *subject);
+
+void api_approval_one(struct control_api *api,
+                      const struct http_request *req,
+                      struct http_response *resp, const char *rest,
+                      const char *subject);
+
+/* ---- audit and metrics (api_audit.c, api_metrics.c) ---- */
+void api_audit(struct control_api *api, const struct http_request *req,
+               struct http_response *resp);
+
+void api_metrics(struct control_api *api, const struct http_request *req,
+                 struct http_response *resp);
+
+#endif
