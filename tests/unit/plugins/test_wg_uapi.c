@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../plugins/wireguard/uapi.h"
+#include "../../../plugins/wireguard/uapi.h"
 
 /* 32 copies: a key's hex from its byte's two digits. */
 #define HEX(c) c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c

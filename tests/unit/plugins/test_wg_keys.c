@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../plugins/wireguard/keys.h"
+#include "../../../plugins/wireguard/keys.h"
 
 #ifndef TEST_DATA_DIR
 #error "TEST_DATA_DIR must be defined by the build"

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../plugins/websocket/ws_conn.h"
-#include "../../plugins/websocket/ws_frame.h"
-#include "../fuzz/fake_host.h"
+#include "../../../plugins/websocket/ws_conn.h"
+#include "../../../plugins/websocket/ws_frame.h"
+#include "../../fuzz/fake_host.h"
 
 Test(ws_frame, headers_round_trip_and_wait_for_their_last_byte)
 {

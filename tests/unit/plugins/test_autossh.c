@@ -6,9 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../plugins/autossh/akeys.h"
-#include "../../plugins/autossh/keys.h"
-#include "../../plugins/autossh/ssh_args.h"
+#include "../../../plugins/autossh/akeys.h"
+#include "../../../plugins/autossh/keys.h"
+#include "../../../plugins/autossh/ssh_args.h"
 
 #define ED25519 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ3vDm9Rm7Zc3zvsQ2Xl5bd0i1oQqNe0XkV0ZKf3lJp6"
 

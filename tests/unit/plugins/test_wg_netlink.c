@@ -25,8 +25,8 @@
 #include <linux/time_types.h>
 #include <linux/wireguard.h>
 
-#include "../../plugins/wireguard/genl.h"
-#include "../../plugins/wireguard/rtnl.h"
+#include "../../../plugins/wireguard/genl.h"
+#include "../../../plugins/wireguard/rtnl.h"
 
 #define FAMILY 0x1b /* any generic netlink family id */
 #define MAXT 64     /* above every attribute type checked here */

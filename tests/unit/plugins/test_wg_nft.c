@@ -21,8 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../plugins/wireguard/kernel_path.h"
-#include "../../plugins/wireguard/nft.h"
+#include "../../../plugins/wireguard/kernel_path.h"
+#include "../../../plugins/wireguard/nft.h"
 
 static struct nft_device device(const char *id, uint8_t last_octet,
                                 uint16_t relay_port)
