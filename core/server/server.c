@@ -1,4 +1,5 @@
 #include "server/server.h"
+#include "server/state_lock.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -60,6 +61,7 @@ struct server {
   struct control_api api;
   uv_signal_t sigint, sigterm, sighup;
   bool stopping;
+  int state_lock; /* weft.lock's descriptor, -1 until taken */
 };
 
 static int parse_listen(struct server *s, char *err, size_t errlen)
@@ -170,6 +172,10 @@ static int load_secrets(struct server *s, const char *state_dir, char *err,
                         size_t errlen)
 {
   if (state_dir_prepare(state_dir, err, errlen) != 0)
+    return -1;
+  /* Before anything in the directory is read or written. */
+  s->state_lock = state_lock_take(state_dir, err, errlen);
+  if (s->state_lock < 0)
     return -1;
   if (!s->per_ip_secrets)
     return secret_load_or_create(state_dir, "secret", &s->secret, err,
@@ -650,6 +656,7 @@ int server_main(const struct server_options *opts)
   free_services(s);
   plugin_registry_free(&s->plugins);
   conf_free(s->conf);
+  state_lock_release(s->state_lock);
   if (code == EXIT_OK)
     log_info("stopped cleanly");
   free(s);
@@ -659,6 +666,7 @@ out:
   free_services(s);
   plugin_registry_free(&s->plugins);
   conf_free(s->conf);
+  state_lock_release(s->state_lock);
   free(s);
   return code;
 }

@@ -73,6 +73,16 @@ contains "secret reused across restarts" "weft://$FIRST@127.0.0.1:$PORT"
 # A second server on the same port: clear error, exit 1.
 check "port in use" 1 "$WEFT" server --http-listen off --tls-listen off --bind-ips 127.0.0.1 --port "$PORT" --state-dir "$TMP/state2"
 contains "port in use explained" "cannot listen on 127.0.0.1:$PORT: address already in use"
+# A second server on the same state directory (another port): refused at
+# once, naming the first's PID, exit 3; the first is undisturbed.
+OTHER_PORT=$(free_port)
+check "state directory in use" 3 "$WEFT" server --http-listen off --tls-listen off --bind-ips 127.0.0.1 --port "$OTHER_PORT" --state-dir "$STATE"
+contains "state directory holder named" "in use by another weft server (PID $SERVER_PID)"
+if healthy >/dev/null && [ "$(cat "$STATE/weft.lock")" = "$SERVER_PID" ]; then
+  pass "the first server still serves and holds the lock"
+else
+  fail "the first server was disturbed: $(cat "$LOG")"
+fi
 kill -TERM "$SERVER_PID"
 wait "$SERVER_PID"
 STATUS=$?
