@@ -11,6 +11,10 @@
 #ifndef WEFT_ERRORS_H
 #define WEFT_ERRORS_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define WEFT_ERRNO_MAP(XX)                                                   \
   XX(ENOENT, -2, "no such file, tunnel or entry")                            \
   XX(EIO, -5, "input/output error")                                          \
@@ -67,5 +71,9 @@ static inline const char *weft_strerror(int err)
   default: return "unknown error";
   }
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* WEFT_ERRORS_H */

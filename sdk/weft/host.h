@@ -28,8 +28,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <weft/stream.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 struct uv_loop_s; /* libuv's loop; include <uv.h> yourself to use it */
 struct weft_timer; /* opaque, owned by the core */
@@ -246,11 +251,18 @@ static inline void weft_report_tunnel(const struct weft_host *host,
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
   }
-  struct weft_tunnel_state state = {.struct_size = sizeof state,
-                                    .phase = phase,
-                                    .restarts = restarts,
-                                    .detail = fmt ? detail : NULL};
+  /* Assigned, not designated: the headers are C++17 too. */
+  struct weft_tunnel_state state;
+  memset(&state, 0, sizeof state);
+  state.struct_size = sizeof state;
+  state.phase = phase;
+  state.restarts = restarts;
+  state.detail = fmt ? detail : NULL;
   host->tunnel_state(host, tunnel_id, &state);
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* WEFT_HOST_H */

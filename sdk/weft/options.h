@@ -25,6 +25,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum weft_option_type {
   WEFT_OPT_STRING = 1, /* const char *, any text without control characters */
   WEFT_OPT_INT,        /* int64_t, decimal, within [min, max] when max > min */
@@ -49,7 +53,13 @@ struct weft_option {
   unsigned flags;              /* enum weft_option_flags */
 };
 
-/* Ends every option table. */
-#define WEFT_OPTIONS_END { NULL, 0, 0, NULL, NULL, NULL, 0, 0, 0 }
+/* Ends every option table. Every field is spelled out (so -Wextra sees
+ * no missing initializer) and the type is cast (so it is valid C++). */
+#define WEFT_OPTIONS_END                                                     \
+  { NULL, (enum weft_option_type)0, 0, NULL, NULL, NULL, 0, 0, 0 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* WEFT_OPTIONS_H */

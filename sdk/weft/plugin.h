@@ -69,6 +69,10 @@
 #include <weft/options.h>
 #include <weft/stream.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define WEFT_ABI_MAJOR 1
 #define WEFT_ABI_MINOR 4
 
@@ -337,20 +341,54 @@ struct weft_plugin {
   .abi_major = WEFT_ABI_MAJOR, .abi_minor = WEFT_ABI_MINOR,                  \
   .struct_size = sizeof(struct weft_plugin)
 
+/* The same fields, for a descriptor filled field by field. That is the way
+ * in C++, where g++ -Wextra warns about designated initializers that leave
+ * fields out:
+ *
+ *   static weft_plugin describe()
+ *   {
+ *     weft_plugin d = {};
+ *     weft_plugin_header(&d);
+ *     d.name = "example";
+ *     ...
+ *     return d;
+ *   }
+ *   static const weft_plugin my_plugin = describe();
+ *   WEFT_PLUGIN_EXPORT(my_plugin)
+ */
+static inline void weft_plugin_header(struct weft_plugin *d)
+{
+  d->abi_major = WEFT_ABI_MAJOR;
+  d->abi_minor = WEFT_ABI_MINOR;
+  d->struct_size = sizeof(struct weft_plugin);
+}
+
 /* The smallest struct_size an ABI 1.x plugin may declare: everything up to
  * and including the 1.0 ops. */
 #define WEFT_PLUGIN_MIN_SIZE_1                                               \
   (offsetof(struct weft_plugin, server_upgrade) + sizeof(void *))
 
+/* The entry keeps its C name in a C++ plugin too: the loader looks it up
+ * by that name. */
+#ifdef __cplusplus
+#define WEFT_EXTERN_C extern "C"
+#else
+#define WEFT_EXTERN_C
+#endif
+
 #define WEFT_PLUGIN_EXPORT(descriptor)                                       \
-  __attribute__((visibility("default"))) const struct weft_plugin *          \
-  weft_plugin_entry(void);                                                   \
-  __attribute__((visibility("default"))) const struct weft_plugin *          \
-  weft_plugin_entry(void)                                                    \
+  WEFT_EXTERN_C __attribute__((visibility("default")))                       \
+  const struct weft_plugin *weft_plugin_entry(void);                         \
+  WEFT_EXTERN_C __attribute__((visibility("default")))                       \
+  const struct weft_plugin *weft_plugin_entry(void)                          \
   {                                                                          \
     return &(descriptor);                                                    \
   }
 
 typedef const struct weft_plugin *(*weft_plugin_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* WEFT_PLUGIN_H */

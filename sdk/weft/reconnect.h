@@ -24,6 +24,10 @@
 #include <weft/errors.h>
 #include <weft/host.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct weft_reconnect {
   const struct weft_host *host;
   const char *tunnel_id;   /* whose token is renewed; named in the log */
@@ -126,5 +130,9 @@ static inline void weft_reconnect_cancel(struct weft_reconnect *r)
     r->timer = NULL;
   }
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* WEFT_RECONNECT_H */

@@ -32,6 +32,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define WEFT_PIPE_HIGH_WATER (256 * 1024)
 #define WEFT_PIPE_LOW_WATER (64 * 1024)
 
@@ -76,5 +80,9 @@ struct weft_pipe_ops {
 
 typedef void (*weft_connect_cb)(void *ctx, struct weft_stream *stream,
                                 int status);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* WEFT_STREAM_H */
