@@ -14,7 +14,7 @@ PACKAGES=(
   libhttp-parser-dev libsqlite3-dev libnghttp2-dev libwslay-dev libmnl-dev
   libhiredis-dev libcurl4-openssl-dev libnftables-dev
   # tests
-  libcriterion-dev clang libfuzzer-14-dev libclang-rt-14-dev
+  libcriterion-dev clang g++ libfuzzer-14-dev libclang-rt-14-dev
   curl python3 python3-websockets iproute2 procps
   openssh-server openssh-client systemd
   wireguard-go wireguard-tools nftables
