@@ -4,6 +4,7 @@
 
 #include <weft/errors.h>
 #include <weft/host.h>
+#include <weft/http.h>
 #include <weft/options.h>
 #include <weft/plugin.h>
 #include <weft/reconnect.h>
