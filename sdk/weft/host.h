@@ -2,8 +2,12 @@
  *
  * A plugin links against nothing in Weft. Everything it may use from the core
  * comes through this table, which the core passes to create() and which stays
- * valid until destroy() has returned. Each loaded plugin gets its own table
- * (so log lines carry the plugin's name); never share one between plugins.
+ * valid until the plugin is unloaded: after destroy() the core runs the loop
+ * until the plugin's streams, dials and handles have made their last
+ * callback, and those callbacks may still use it to free, log and close
+ * (but start nothing new: no timers, streams or dials). Each loaded plugin
+ * gets its own table (so log lines carry the plugin's name); never share
+ * one between plugins.
  *
  * Versioning: the table starts with the ABI it was built for and its own size.
  * Fields are only ever appended. A plugin built against a newer SDK minor than
@@ -139,8 +143,13 @@ struct weft_host {
                      char *out, size_t len);
 
   /* Streams (sdk/weft/stream.h). A stream the core hands a plugin (in
-   * server_stream_open or a connect callback) belongs to the plugin until
-   * it either attaches a pipe to it or closes it.
+   * server_stream_open, server_upgrade or a connect callback) belongs to
+   * the plugin: it closes it, or attaches a pipe to it, and then the pipe
+   * owns it. Nothing is read from it before stream_start or pipe_attach.
+   * The core keeps the cbs (ops) pointer, not a copy: the struct and ctx
+   * (pctx) must stay valid until on_closed (closed) has been called (a
+   * static const struct of callbacks does). A stream that is neither
+   * started nor attached has no callbacks: closing it calls nothing.
    *
    * stream_start: raw use; the callbacks start at once. 0 or a code.
    * stream_write: queues a copy of data; returns the write backlog (with
@@ -220,7 +229,8 @@ struct weft_host {
   void (*lease_touch)(const struct weft_host *host, const char *tunnel_id);
 
   /* Room for the core services that later minors add in place of these
-   * slots, without changing the struct's size. Always NULL in 1.3. */
+   * slots, without changing the struct's size (1.3 took three). A slot no
+   * minor has named yet is NULL; never read one under this name. */
   void *reserved[10];
 };
 

@@ -17,7 +17,11 @@ extern "C" {
 #endif
 
 /* An HTTP request as the core parsed it (header names in lower case).
- * Valid during the call it is passed to. */
+ * Valid during the call it is passed to. The request may grow (check
+ * struct_size); a header may not: headers is an array the plugin steps
+ * through by the size of this struct as it was built, so in ABI 1 a
+ * header is a name and a value, and what a later minor adds comes as a
+ * new request field. */
 struct weft_http_header {
   const char *name;
   const char *value;

@@ -42,6 +42,11 @@ enum weft_option_flags {
   WEFT_OPT_REQUIRED = 1u << 0, /* the key must be present (default ignored) */
 };
 
+/* One entry of an option table. A table is an array, which the core steps
+ * through by the size of this struct as the core was built, so a plugin
+ * with a bigger one would be misread: it never grows (in ABI 1). An option
+ * property a later minor adds comes in a table of a new struct, through a
+ * new descriptor field. */
 struct weft_option {
   const char *name;            /* the key in weft.conf: [a-z0-9_]+ */
   enum weft_option_type type;

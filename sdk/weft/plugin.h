@@ -32,9 +32,13 @@
  *   3. tunnel ops            any number, any order, for many tunnels. Each
  *                            *_tunnel_open that returns 0 is matched by
  *                            exactly one *_tunnel_close of the same tunnel.
- *   4. destroy(ctx)          once, after every tunnel was closed. Free ctx and
- *                            close every handle the plugin opened.
- *   5. dlclose               nothing of the plugin may run after destroy.
+ *   4. destroy(ctx)          once, after every tunnel was closed. Close
+ *                            every handle, stream and timer the plugin
+ *                            holds; free ctx now, or in the last callback
+ *                            that still needs it.
+ *   5. the loop runs         until those callbacks, and those of dials in
+ *                            flight, have come (see host.h).
+ *   6. dlclose               nothing of the plugin may run after this.
  *
  * Errors: 0 or a negative code from <weft/errors.h>, plus a log line through
  * the host that says what went wrong. If an op that takes a callback fails
@@ -90,7 +94,11 @@ enum weft_capability {
   WEFT_CAP_ADDRESS = 1u << 6,/* gives each device an address from the pool */
 };
 
-/* A key/value pair, e.g. transport parameters from the create-tunnel answer. */
+/* A key/value pair, e.g. transport parameters from the create-tunnel answer.
+ * It comes in arrays, which both sides step through by its size as each
+ * was built: so it never grows (in ABI 1). What a later minor needs beside
+ * it comes in a new struct that a new, struct_size-checked field points
+ * to. The same holds for struct weft_option and struct weft_http_header. */
 struct weft_kv {
   const char *key;
   const char *value;
@@ -213,6 +221,11 @@ struct weft_plugin {
    * server_datagram as well with UDP. */
   int (*server_tunnel_open)(void *ctx, const struct weft_tunnel_info *tunnel,
                             void **tunnel_ctx);
+  /* A public connection for the tunnel (TCP, or HTTP/TLS the core routed
+   * to it). Returns 0: the plugin owns public_conn from now on (see
+   * "Streams" in host.h) and closes it, or attaches a pipe to it, when it
+   * likes. Returns a negative code: the core closes public_conn; the
+   * plugin must not have started, attached or closed it, nor keep it. */
   int (*server_stream_open)(void *ctx, void *tunnel_ctx,
                             struct weft_stream *public_conn);
   int (*server_datagram)(void *ctx, void *tunnel_ctx,
@@ -221,7 +234,12 @@ struct weft_plugin {
   /* reason: 0, the tunnel is over (deleted; forget it); WEFT_ETIMEDOUT,
    * its lease ended (expiry or idle timeout; forget it); WEFT_ECANCELED,
    * the server is stopping and the lease stays for the next start (keep
-   * what a restored tunnel will need). */
+   * what a restored tunnel will need).
+   * When it returns, the core closes the tunnel's public connections that
+   * are still open (pipes hear closed(), raw streams on_closed()). A
+   * public connection the plugin holds but has neither started nor
+   * attached hears nothing: close it here, at the latest; it must not be
+   * touched after this returns. */
   void (*server_tunnel_close)(void *ctx, void *tunnel_ctx, int reason);
 
   /* Client side. Required with WEFT_CAP_CLIENT. */
@@ -239,8 +257,11 @@ struct weft_plugin {
    * port with an HTTP Upgrade to `upgrade_path` (e.g. "/v1/ws"). The core
    * hands server_upgrade the request and the connection; the plugin must
    * verify the device's orchestration token (host->token_verify) before it
-   * answers 101, and then owns the stream (it answers errors itself, or
-   * returns a negative code and the core answers and closes). */
+   * answers 101. Returns 0: the plugin owns conn (see "Streams" in host.h)
+   * and answers it, errors too; bytes the device sent after the request
+   * come first once it starts or attaches conn. Returns a negative code:
+   * the core answers 503 and closes conn; the plugin must not have
+   * started, attached or closed it. */
   const char *upgrade_path;
   int (*server_upgrade)(void *ctx, const struct weft_http_request *req,
                         struct weft_stream *conn);
