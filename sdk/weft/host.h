@@ -239,6 +239,22 @@ struct weft_host {
   (offsetof(struct weft_host, field) + sizeof((host)->field) <=              \
    (host)->struct_size)
 
+/* host->log with a va_list, for code that passes its own printf-style
+ * arguments on (a plugin's log wrapper, a library's log callback). Inline,
+ * so any core has it: it formats the line here (up to 2 KiB, as the core's
+ * log lines are) and logs it as "%s". */
+static inline void weft_vlog(const struct weft_host *host,
+                             enum weft_log_level level, const char *fmt,
+                             va_list ap) __attribute__((format(printf, 3, 0)));
+static inline void weft_vlog(const struct weft_host *host,
+                             enum weft_log_level level, const char *fmt,
+                             va_list ap)
+{
+  char line[2048];
+  vsnprintf(line, sizeof line, fmt, ap);
+  host->log(host, level, "%s", line);
+}
+
 /* Reports a client tunnel's phase through host->tunnel_state, with its
  * detail formatted printf-style (fmt NULL: none); nothing where the core
  * has no such service. */

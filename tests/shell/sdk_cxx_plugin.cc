@@ -2,6 +2,7 @@
 // macros and inline helpers must compile as C++17 and the plugin must
 // load (its entry keeps its C name). It carries no bytes: its server side
 // refuses every session and connection.
+#include <cstdarg>
 #include <cstddef>
 #include <cstdint>
 
@@ -26,6 +27,17 @@ struct cxx_plugin {
   const weft_host *host;
   const cxx_conf *conf;
 };
+
+// A log wrapper, as a plugin that tags its lines would have.
+void cxx_log(const weft_host *host, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void cxx_log(const weft_host *host, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  weft_vlog(host, WEFT_LOG_INFO, fmt, ap);
+  va_end(ap);
+}
 
 int cxx_create(const weft_host *host, const void *config, void **ctx)
 {
@@ -52,8 +64,8 @@ int cxx_open(void *ctx, const weft_tunnel_info *info, void **tunnel_ctx)
   if (!WEFT_INFO_HAS(info, local_port))
     return WEFT_ENOTSUP;
   const char *path = weft_tunnel_param(info, "path");
-  p->host->log(p->host, WEFT_LOG_INFO, "%s from %s (%s)", p->conf->greeting,
-               info->id, path ? path : weft_strerror(WEFT_ENOENT));
+  cxx_log(p->host, "%s from %s (%s)", p->conf->greeting, info->id,
+          path ? path : weft_strerror(WEFT_ENOENT));
   weft_report_tunnel(p->host, info->id, WEFT_TUNNEL_UP, 0, "up in %s", "C++");
   *tunnel_ctx = p;
   return 0;

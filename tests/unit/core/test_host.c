@@ -1,5 +1,6 @@
 /* The host table as a plugin sees it: timers, clock, logging, cleanup. */
 #include <criterion/criterion.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -79,6 +80,27 @@ Test(host, logging_keeps_last_error)
   host_binding_init(&b, "t", &loop);
   b.host.log(&b.host, WEFT_LOG_ERROR, "broken %d", 42);
   cr_assert_str_eq(b.last_error, "broken 42");
+  cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+static void log_through_vlog(const struct weft_host *host, const char *fmt,
+                             ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  weft_vlog(host, WEFT_LOG_ERROR, fmt, ap);
+  va_end(ap);
+}
+
+Test(host, weft_vlog_formats_and_logs_one_line)
+{
+  log_set_level(WEFT_LOG_ERROR);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct host_binding b;
+  host_binding_init(&b, "t", &loop);
+  log_through_vlog(&b.host, "tunnel %s: %d%%", "t-1", 7);
+  cr_assert_str_eq(b.last_error, "tunnel t-1: 7%");
   cr_assert_eq(uv_loop_close(&loop), 0);
 }
 
