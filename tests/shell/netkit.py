@@ -14,6 +14,12 @@ loopback). Every operation is bounded in bytes, connections and time.
                                           (sizes 1..1400, then one of 65000): each
                                           answer must come back whole, to the
                                           socket that sent it
+  netkit.py swap-server PORT FILE OUT     to each client: sends FILE, then
+                                          FIN, while it reads the client's
+                                          bytes to their FIN; appends their
+                                          sha256 and length to OUT
+  netkit.py swap HOST PORT FILE           the client's side of that: prints
+                                          the sha256 and length it received
   netkit.py tcp-relay PORT TARGET         passes bytes to 127.0.0.1:TARGET
   netkit.py tls-relay PORT TARGET CERT KEY
                                           a man in the middle: ends the
@@ -218,6 +224,54 @@ async def pump(reader, writer):
         writer.close()
 
 
+async def swap_files(reader, writer, path):
+    """Sends the file at path, then FIN, while hashing what comes in up to
+    the peer's FIN: both directions and both half-closes at once."""
+    async def send():
+        with open(path, "rb") as f:
+            while chunk := f.read(65536):
+                writer.write(chunk)
+                await writer.drain()
+        writer.write_eof()
+
+    async def receive():
+        digest, n = hashlib.sha256(), 0
+        while data := await reader.read(262144):
+            digest.update(data)
+            n += len(data)
+        return digest.hexdigest(), n
+
+    _, got = await asyncio.gather(send(), receive())
+    writer.close()
+    return got
+
+
+def swap_server(port, path, out):
+    async def handle(reader, writer):
+        try:
+            digest, n = await swap_files(reader, writer, path)
+        except (ConnectionError, OSError) as e:
+            digest, n = "error:%s" % type(e).__name__, 0
+        with open(out, "a") as f:
+            f.write("%s %d\n" % (digest, n))
+
+    async def main():
+        server = await asyncio.start_server(handle, "127.0.0.1", port)
+        async with server:
+            await server.serve_forever()
+    asyncio.run(main())
+
+
+def swap(host, port, path):
+    async def main():
+        reader, writer = await asyncio.open_connection(host, port)
+        return await swap_files(reader, writer, path)
+    start = time.time()
+    digest, n = asyncio.run(asyncio.wait_for(main(), 120))
+    print("swap: received %d bytes in %.2fs, sha256 %s"
+          % (n, time.time() - start, digest))
+
+
 def relay(port, target, server_ctx=None, client_ctx=None):
     async def handle(reader, writer):
         try:
@@ -263,6 +317,10 @@ if __name__ == "__main__":
         udp_echo_server(int(args[0]), args[1])
     elif cmd == "udp-check":
         udp_check(args[0], int(args[1]), int(args[2]), int(args[3]))
+    elif cmd == "swap-server":
+        swap_server(int(args[0]), args[1], args[2])
+    elif cmd == "swap":
+        swap(args[0], int(args[1]), args[2])
     elif cmd == "tcp-relay":
         relay(int(args[0]), int(args[1]))
     elif cmd == "tls-relay":
