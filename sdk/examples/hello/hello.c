@@ -2,8 +2,8 @@
  *
  * It carries no bytes. It shows the parts every plugin has: the descriptor,
  * an option table the core validates, create/destroy with a context, the
- * host's logger and timers, and a tunnel op pair. Start a real transport
- * from here (docs/plugin-guide.md walks through it).
+ * host's logger and timers, and a tunnel op pair. ../relay is a transport
+ * that carries bytes (docs/plugin-guide.md walks through it).
  *
  *   make                      # uses `pkg-config weft-sdk`
  *   weft plugins --plugin-dir .
