@@ -2,10 +2,14 @@
  * synchronous=FULL so a commit that returned survives kill -9 and power
  * loss; unique indexes make a duplicate lease impossible whatever order
  * writes and crashes come in. */
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <weft/errors.h>
 
@@ -338,9 +342,29 @@ static const struct store_ops sqlite_ops = {
     .close = sq_close,
 };
 
+/* The store holds device ids, tunnels and the audit trail: only the
+ * server's user reads it. SQLite gives its -wal and -shm files the
+ * database file's mode, so making (or correcting) that file 0600 first
+ * covers all three. */
+static int make_private(const char *path, char *err, size_t errlen)
+{
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0 || fchmod(fd, 0600) != 0) {
+    snprintf(err, errlen, "cannot open the store %s: %s", path,
+             strerror(errno));
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  close(fd);
+  return 0;
+}
+
 int store_open_sqlite(const char *path, struct store **out, char *err,
                       size_t errlen)
 {
+  if (strcmp(path, ":memory:") && make_private(path, err, errlen) != 0)
+    return WEFT_EIO;
   struct sqlite_store *st = calloc(1, sizeof *st);
   if (!st) {
     snprintf(err, errlen, "out of memory");

@@ -25,6 +25,13 @@ healthy() { curl -fsS "http://127.0.0.1:$PORT/healthz"; }
 
 start_server --config "$CONF" --state-dir "$STATE" --secret-file "$TMP/conn.txt"
 if wait_for 20 healthy; then pass "server answers /healthz"; else fail "server never became healthy: $(cat "$LOG")"; fi
+# The store (and SQLite's -wal and -shm beside it) is the server's alone.
+MODES=$(stat -c '%n %a' "$STATE"/weft.db* 2>&1)
+if [ -n "$MODES" ] && ! printf '%s\n' "$MODES" | grep -qv ' 600$'; then
+  pass "weft.db and its -wal and -shm are 0600"
+else
+  fail "store files not 0600: $MODES"
+fi
 OUT=$(curl -sS "http://127.0.0.1:$PORT/healthz")
 contains "health body" '"status":"ok"'
 OUT=$(curl -sS -i "http://127.0.0.1:$PORT/nope")
