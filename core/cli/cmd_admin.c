@@ -64,7 +64,9 @@ static int run(struct client *c, int argc, char **argv)
       client_error_text(reply, status, err, sizeof err);
     fprintf(stderr, "weft admin: %s\n", err);
     json_decref(reply);
-    return status == 403 || status == 404 ? EXIT_USAGE : EXIT_RUNTIME;
+    /* The command line was fine; the server said no (403) or had no such
+     * tunnel (404): a runtime outcome, not a usage error. */
+    return EXIT_RUNTIME;
   }
   size_t i;
   json_t *item;

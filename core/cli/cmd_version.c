@@ -27,6 +27,10 @@ int cmd_help(int argc, char **argv)
     cli_print_usage("weft");
     return EXIT_OK;
   }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    cli_print_usage("help");
+    return EXIT_OK;
+  }
   if (cli_print_usage(argv[1]) != 0) {
     fprintf(stderr, "weft help: unknown command '%s'\n", argv[1]);
     return EXIT_USAGE;

@@ -46,8 +46,9 @@ static const struct {
      "      --state-dir DIR      where the secret and store live\n"
      "      --plugin-dir DIR     load plugins from DIR first\n"
      "      --http-listen A:P    public HTTP port for http tunnels, or off\n"
-     "      --tls-listen A:P     public TLS port for https host names, or off\n"
      "                           (default 0.0.0.0:8080)\n"
+     "      --tls-listen A:P     public TLS port for https host names, or off\n"
+     "                           (default 0.0.0.0:8443)\n"
      "  -v, --verbose            log debug detail\n"
      "  -h, --help               show this help\n"},
     {"tunnel",

@@ -11,10 +11,13 @@ for cmd in server tunnel plugins login version help; do
   check "weft help $cmd" 0 "$WEFT" help "$cmd"
   contains "help $cmd shows its usage" "Usage: weft $cmd"
 done
-for cmd in server tunnel plugins login version; do
+for cmd in server tunnel plugins login version help admin service; do
   check "weft $cmd --help" 0 "$WEFT" "$cmd" --help
   contains "$cmd --help shows its usage" "Usage: weft $cmd"
 done
+check "weft server --help" 0 "$WEFT" server --help
+contains "server help shows the HTTP port's default" "(default 0.0.0.0:8080)"
+contains "server help shows the TLS port's default" "(default 0.0.0.0:8443)"
 check "weft version" 0 "$WEFT" version
 contains "version names the ABI" "plugin ABI $ABI"
 check "unknown command" 2 "$WEFT" frobnicate
