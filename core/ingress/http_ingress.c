@@ -107,6 +107,64 @@ static void refuse(struct route_conn *rc, int status, const char *text)
   answer(rc, status, "", text);
 }
 
+/* What a visitor reads when the tunnel cannot answer: the status and one
+ * plain sentence, nothing internal. */
+static void error_page(struct strbuf *out, int status, const char *extra,
+                       const char *text)
+{
+  const char *title = http_status_text(status);
+  struct strbuf body = {0};
+  strbuf_addf(&body,
+              "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
+              "<title>%d %s</title></head>\n<body><h1>%d %s</h1>\n<p>%s</p>"
+              "</body></html>\n",
+              status, title, status, title, text);
+  strbuf_addf(out,
+              "HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\n"
+              "Cache-Control: no-store\r\n%sContent-Length: %zu\r\n"
+              "Connection: close\r\n\r\n%s",
+              status, title, extra, body.len, strbuf_str(&body));
+  strbuf_free(&body);
+}
+
+/* The tunnel's transport would not take the request (adopt failed): the
+ * stream is still ours, so the visitor gets a page instead of nothing. */
+static void not_carried(struct route_conn *rc, int err)
+{
+  int status = 503;
+  const char *extra = "Retry-After: 5\r\n";
+  const char *text = "The device that serves this address is offline or "
+                     "reconnecting. Try again in a moment.";
+  if (err == WEFT_EDENIED) {
+    status = 403, extra = "";
+    text = "Your address may not reach this service.";
+  } else if (err == WEFT_ELIMIT) {
+    status = 429, extra = "Retry-After: 5\r\n";
+    text = "Too many connections from your address to this service.";
+  }
+  struct strbuf resp = {0};
+  error_page(&resp, status, extra, text);
+  rc->state = R_DEAD;
+  stream_set_filter(rc->stream, NULL, rc_free, rc); /* freed at close */
+  stream_end(rc->stream, resp.data, resp.oom ? 0 : resp.len);
+  strbuf_free(&resp);
+}
+
+/* The device's side failed before its service said a byte (it refused or
+ * reset the connection, or the device went away): 502. */
+static void bad_gateway(void *arg, int err)
+{
+  struct route_conn *rc = arg;
+  (void)err;
+  struct strbuf resp = {0};
+  error_page(&resp, 502, "",
+             "The service behind this address refused or dropped the "
+             "connection.");
+  rc->state = R_DEAD;
+  stream_answer(rc->stream, resp.data, resp.oom ? 0 : resp.len);
+  strbuf_free(&resp);
+}
+
 /* An ACME server checking a challenge for a certificate this server is
  * getting (HTTP-01 asks on port 80, before any routing). The table is
  * empty unless an order is under way. */
@@ -310,8 +368,10 @@ static void hand_over(struct route_conn *rc)
   stream_handover(s, rc->pending.data, rc->pending.len);
   strbuf_free(&rc->pending);
   rc->handed_over = true;
-  if (!t || tunnel_ports_adopt(t, s) != 0)
-    stream_close(s);
+  stream_set_fail_answer(s, bad_gateway);
+  int err = t ? tunnel_ports_adopt(t, s) : WEFT_ECONNREFUSED;
+  if (err != 0)
+    not_carried(rc, err);
 }
 
 static void waiting_read(void *ctx, const void *data, size_t len)

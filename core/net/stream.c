@@ -1,6 +1,7 @@
 /* Core byte streams over libuv TCP: reading with backpressure, writing in
  * batches, half-close, the relay (pipes) and handing a stream on. TLS
  * under a stream is stream_tls.c; dialling is stream_connect.c. */
+#include <assert.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -689,6 +690,21 @@ void stream_emit(struct weft_stream *s, const char *data, size_t len)
     deliver(s, data, len);
 }
 
+void stream_set_fail_answer(struct weft_stream *s,
+                            void (*fail_answer)(void *fctx, int err))
+{
+  s->fail_answer = fail_answer;
+}
+
+void stream_answer(struct weft_stream *s, const void *data, size_t len)
+{
+  s->paused_by_plugin = true; /* nothing more is read */
+  stream__update_reading(s);
+  s->close_when_flushed = true;
+  stream_write(s, data, len);
+  stream_shutdown(s);
+}
+
 void stream_set_http(struct weft_stream *s, const char *host)
 {
   s->http = true;
@@ -729,6 +745,8 @@ int pipe_attach(const struct weft_host *host, struct weft_stream *s,
 
 size_t pipe_send(struct weft_pipe *p, const void *data, size_t len)
 {
+  if (len)
+    p->stream->pipe_wrote = true;
   return stream_write(p->stream, data, len);
 }
 
@@ -746,7 +764,16 @@ void pipe_shutdown(struct weft_pipe *p) { stream_shutdown(p->stream); }
 
 void pipe_close(struct weft_pipe *p, int err)
 {
-  stream__close_with(p->stream, err ? err : WEFT_ECANCELED);
+  struct weft_stream *s = p->stream;
+  assert(s->mode == MODE_PIPE);
+  if (err && s->fail_answer && !s->pipe_wrote && !s->closing &&
+      !s->shutdown_sent) {
+    void (*answer)(void *, int) = s->fail_answer;
+    s->fail_answer = NULL; /* once */
+    answer(s->fctx, err);
+    return;
+  }
+  stream__close_with(s, err ? err : WEFT_ECANCELED);
 }
 
 /* ---- accepting and handing on ---- */

@@ -42,6 +42,18 @@ void stream_emit(struct weft_stream *s, const char *data, size_t len);
 /* Marks a public HTTP stream (for stream_info). */
 void stream_set_http(struct weft_stream *s, const char *host);
 
+/* For a piped stream whose far end may fail before it answers (a public
+ * HTTP request): when the pipe is closed with an error before the far end
+ * wrote a byte, fail_answer(fctx, err) runs instead of the close, and
+ * answers with stream_answer (the HTTP port's 502 page). fctx is the
+ * filter's (stream_set_filter). */
+void stream_set_fail_answer(struct weft_stream *s,
+                            void (*fail_answer)(void *fctx, int err));
+/* Writes `data` in place of the far end's answer: nothing more is read,
+ * and the stream closes once it is sent; whoever holds it (a pipe) hears
+ * the close as usual. */
+void stream_answer(struct weft_stream *s, const void *data, size_t len);
+
 /* Says `data` and closes once it is written (whatever the peer does),
  * with no callbacks: for refusals on a stream nobody took. */
 void stream_end(struct weft_stream *s, const void *data, size_t len);

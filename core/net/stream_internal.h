@@ -76,6 +76,8 @@ struct weft_stream {
   void *fctx;
   bool http;
   char *http_host;
+  bool pipe_wrote;          /* the far end wrote: an answer has begun */
+  void (*fail_answer)(void *fctx, int err); /* see stream_set_fail_answer */
   char peer_ip[46], local_ip[46];
   uint16_t peer_port, local_port;
   struct tls_state *tls;    /* NULL: plain TCP */

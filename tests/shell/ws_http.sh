@@ -121,4 +121,28 @@ wait "$MULTI"
 OUT=$(cat "$TMP/multi.out")
 contains "Ctrl-C deletes both" "deleted"
 
+# Visitors get a page, never an empty reply: 502 when the device's service
+# refuses, 503 with Retry-After while the device is away.
+DEAD_APP=$(free_port) # nothing listens here
+start_tunnel refused dev-refused "http://127.0.0.1:$DEAD_APP"
+CODE=$(curl -sS -o "$TMP/502.html" -w '%{http_code}' "${URL}anything" 2>&1)
+[ "$CODE" = 502 ] && pass "a refusing service gives 502" || fail "refusing service: '$CODE' $(cat "$TMP/502.html")"
+OUT=$(cat "$TMP/502.html")
+contains "the 502 page says what happened" "refused or dropped the connection"
+"$WEFT" tunnel --device-id dev-gone "$CONN" "http://127.0.0.1:$APP" >"$TMP/gone.out" 2>&1 </dev/null &
+GONE=$!
+STARTED_PIDS+=("$GONE")
+wait_for 20 grep -q "is reachable at" "$TMP/gone.out" || fail "gone: $(cat "$TMP/gone.out")"
+GONE_URL=$(sed -n 's/.*is reachable at \(http[^ ]*\).*/\1/p' "$TMP/gone.out" | head -n 1)
+kill -9 "$GONE"
+wait "$GONE" 2>/dev/null
+offline() {
+  curl -sS -D "$TMP/503.head" -o "$TMP/503.html" "${GONE_URL}x" >/dev/null 2>&1
+  grep -q "^HTTP/1.1 503" "$TMP/503.head"
+}
+if wait_for 10 offline; then pass "a device that is gone gives 503"; else fail "device gone: $(cat "$TMP/503.head" "$TMP/503.html" 2>&1)"; fi
+OUT=$(cat "$TMP/503.head" "$TMP/503.html")
+contains "503 says when to try again" "Retry-After: 5"
+contains "the 503 page says what happened" "offline or reconnecting"
+
 finish
