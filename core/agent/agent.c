@@ -209,6 +209,12 @@ int agent_open(struct agent *s, struct plugin_registry *reg, size_t slot,
       fprintf(stderr,
               "weft tunnel: %s: the server did not open the tunnel: %s\n",
               label, err);
+      if (code && !strcmp(code, "device_busy"))
+        fprintf(stderr,
+                "weft tunnel: a device holds one live tunnel: give this one "
+                "its own --device-id NAME, or take the tunnel back with "
+                "--replace (device %s)\n",
+                device);
       json_decref(reply);
       json_decref(device_params);
       if (plugin_ctx)

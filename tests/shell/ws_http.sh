@@ -121,6 +121,12 @@ wait "$MULTI"
 OUT=$(cat "$TMP/multi.out")
 contains "Ctrl-C deletes both" "deleted"
 
+# A second agent for a device that holds a live tunnel is refused, and
+# told how to run it.
+check "a busy device is refused" 1 timeout 20 "$WEFT" tunnel --device-id dev-app "$CONN" "http://127.0.0.1:$APP"
+contains "it says the device is busy" "already has a live tunnel"
+contains "it says how to run it" "give this one its own --device-id NAME"
+
 # Visitors get a page, never an empty reply: 502 when the device's service
 # refuses, 503 with Retry-After while the device is away.
 DEAD_APP=$(free_port) # nothing listens here
