@@ -29,10 +29,20 @@ void log_vmsg(enum weft_log_level level, const char *origin, const char *fmt,
   }
   n += snprintf(line + n, sizeof line - (size_t)n, "weft: %s: [%s] ",
                 level_names[level], origin ? origin : "core");
+  int start = n;
   if (n < (int)sizeof line)
     n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
   if (n >= (int)sizeof line - 1)
     n = (int)sizeof line - 2;
+  /* One record, one line: text from a peer or a child process (ssh's
+   * stderr, a device id) can neither break a record nor forge one. */
+  for (int i = start; i < n; i++) {
+    unsigned char c = (unsigned char)line[i];
+    if (c == '\n' || c == '\r')
+      line[i] = ' ';
+    else if (c < 0x20 && c != '\t')
+      line[i] = '?';
+  }
   line[n++] = '\n';
   fwrite(line, 1, (size_t)n, stderr);
   fflush(stderr);

@@ -268,6 +268,7 @@ int cmd_tunnel(int argc, char **argv)
   agent->await_approval = await_approval;
   agent->replace = replace;
   log_set_level(verbose ? WEFT_LOG_DEBUG : WEFT_LOG_INFO);
+  log_set_timestamps(1); /* like the server's: a daemon's log */
 
   struct cli_env env;
   int code = cli_env_open(&env, plugin_dir, config_path, agent->run_dir);

@@ -454,6 +454,17 @@ static void server_stop(struct server *s, const char *why)
   plugin_registry_stop(&s->plugins);
 }
 
+/* A record is one line: each line of a multi-line text is its own. */
+static void log_lines(enum weft_log_level level, const char *text)
+{
+  while (*text) {
+    size_t n = strcspn(text, "\n");
+    if (n)
+      log_msg(level, "core", "  %.*s", (int)n, text);
+    text += n + (text[n] == '\n');
+  }
+}
+
 static void reload(struct server *s)
 {
   tls_setup_reload(&s->tls_setup);
@@ -466,15 +477,16 @@ static void reload(struct server *s)
   struct conf *fresh =
       conf_load_file(s->opts->config_path, &s->plugins, &errors);
   if (!fresh) {
-    log_error("SIGHUP: %s refused, the running configuration stays:\n%s",
-              s->opts->config_path, strbuf_str(&errors));
+    log_error("SIGHUP: %s refused, the running configuration stays:",
+              s->opts->config_path);
+    log_lines(WEFT_LOG_ERROR, strbuf_str(&errors));
     strbuf_free(&errors);
     return;
   }
   struct strbuf changes = {0};
   conf_describe_changes(s->conf, fresh, &changes);
-  log_info("SIGHUP: re-read %s:\n%s", s->opts->config_path,
-           strbuf_str(&changes));
+  log_info("SIGHUP: re-read %s:", s->opts->config_path);
+  log_lines(WEFT_LOG_INFO, strbuf_str(&changes));
   strbuf_free(&changes);
   strbuf_free(&errors);
   struct acl_policy acl;

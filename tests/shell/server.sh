@@ -59,6 +59,12 @@ kill -HUP "$SERVER_PID"
 if wait_for 10 grep -q "refused, the running configuration stays" "$LOG"; then pass "SIGHUP refuses a broken file"; else fail "broken reload not reported: $(cat "$LOG")"; fi
 OUT=$(cat "$LOG")
 contains "refusal names file and line" "weft.conf:9: unknown key 'bogus_key'"
+# A log record is one line: the refusal's lines each carry the prefix.
+if grep -q "^weft: \|^[0-9-]*T[0-9:]*Z weft: " "$LOG" && ! grep -v "^[0-9-]*T[0-9:]*Z weft: " "$LOG" | grep -q "bogus_key"; then
+  pass "every line of the reload report is its own log record"
+else
+  fail "a log record spans lines: $(grep -n -B1 bogus_key "$LOG")"
+fi
 if healthy >/dev/null; then pass "still serving after a refused reload"; else fail "server died on a bad reload"; fi
 
 kill -INT "$SERVER_PID"

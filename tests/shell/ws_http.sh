@@ -48,6 +48,11 @@ start_tunnel app dev-app "http://127.0.0.1:$APP"
 APP_URL=$URL
 case "$APP_URL" in "http://127.0.0.1:$HTTP/t"*/) pass "no remote: the server assigns /{tunnel_id}/ ($APP_URL)" ;; *) fail "public URL $APP_URL" ;; esac
 start_tunnel named dev-named "http://127.0.0.1:$APP" http://app.example.test
+if grep -q "^[0-9-]*T[0-9:]*Z weft: " "$TMP/app.out" && ! grep -q "^weft: " "$TMP/app.out"; then
+  pass "the agent's log lines carry timestamps, like the server's"
+else
+  fail "agent log without timestamps: $(cat "$TMP/app.out")"
+fi
 [ "$URL" = "http://app.example.test:$HTTP" ] && pass "a named tunnel's URL" || fail "named URL $URL"
 
 for method in GET POST PUT PATCH DELETE OPTIONS; do
