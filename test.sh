@@ -11,8 +11,10 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
 passed=0 failed=0 skipped=0
 run_suite() {
-  local label=$1 dir=$2
+  local label=$1 dir=$2 multiplier=1
   shift 2
+  # Sanitizers run the same tests two to three times slower.
+  case "$*" in *b_sanitize*) multiplier=2 ;; esac
   echo "== $label: building ($dir/)"
   if ! "$top/scripts/build.sh" "$dir" "$@"; then
     echo "== $label: BUILD FAILED"
@@ -21,6 +23,7 @@ run_suite() {
   fi
   echo "== $label: testing"
   meson test -C "$top/$dir" --no-rebuild --print-errorlogs --num-processes 2 \
+    --timeout-multiplier "$multiplier" \
     >"$top/$dir.test.log" 2>&1
   grep -E '^ *[0-9]+/[0-9]+ ' "$top/$dir.test.log"
   local counts
