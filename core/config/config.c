@@ -104,8 +104,13 @@ const struct weft_option conf_server_options[] = {
      "end a tunnel after this long without public traffic", NULL, 1000,
      INT64_C(31536000000), 0},
     {"lease_ttl", WEFT_OPT_DURATION, offsetof(struct server_conf, lease_ttl_ms),
-     "24h", "longest life of a tunnel's lease", NULL, 1000,
+     "24h", "a lease's term: renewed for as long again while the tunnel "
+     "has public traffic, else the tunnel ends", NULL, 1000,
      INT64_C(31536000000), 0},
+    {"max_lifetime", WEFT_OPT_DURATION,
+     offsetof(struct server_conf, max_lifetime_ms), "0",
+     "end a tunnel this long after it was created, in use or not (0: never)",
+     NULL, 0, INT64_C(31536000000), 0},
     {"pool", WEFT_OPT_STRING, offsetof(struct server_conf, pool), "10.1.0.0/16",
      "virtual IPv4 address pool (CIDR, /8 to /30); the server takes the top "
      "address",

@@ -48,7 +48,8 @@ struct server_conf {
   const char *admins;       /* device ids that may approve tunnels */
   const char *log_level;    /* error|warning|info|debug */
   int64_t idle_timeout_ms;  /* a lease ends after this long without traffic */
-  int64_t lease_ttl_ms;     /* and at the latest this long after creation */
+  int64_t lease_ttl_ms;     /* a lease's term, renewed while in use */
+  int64_t max_lifetime_ms;  /* a hard end after creation; 0: none */
   const char *pool;         /* virtual address pool, CIDR */
   const char *port_range;   /* public ports the server hands out */
   int64_t ip_quarantine_ms; /* a freed address waits this long for reuse */

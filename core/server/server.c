@@ -227,6 +227,7 @@ static int read_lease_config(struct server *s, char *err, size_t errlen)
                              sc->ip_quarantine_ms, sc->max_tunnels, err,
                              errlen) != 0)
     return -1;
+  s->lease_cfg.max_lifetime_s = sc->max_lifetime_ms / 1000;
   char net[32], top[32], pool[48];
   leases_addr_text(s->lease_cfg.pool_net, net, sizeof net);
   leases_addr_text(leases_server_address(&s->lease_cfg), top, sizeof top);

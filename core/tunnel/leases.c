@@ -155,8 +155,40 @@ static void quarantine_expire(struct leases *ls, int64_t now)
   }
 }
 
-static const char *expiry_reason(const struct lease *l, int64_t now)
+/* The hard end of a lease, or 0 when there is none. */
+static int64_t lifetime_end(const struct leases *ls, const struct lease *l)
 {
+  return ls->cfg.max_lifetime_s ? l->created_at + ls->cfg.max_lifetime_s : 0;
+}
+
+/* A lease at the end of its term is renewed for another term while its
+ * tunnel is used: public traffic since the term began. idle_timeout ends
+ * an unused tunnel, max_lifetime any tunnel. true if renewed. */
+static bool renew(struct leases *ls, struct lease *l, int64_t now)
+{
+  int64_t end = lifetime_end(ls, l);
+  bool used = l->last_activity > l->expires_at - ls->cfg.ttl_s;
+  if (now < l->expires_at || !used || (end && now >= end))
+    return false;
+  int64_t until = now + ls->cfg.ttl_s;
+  if (end && until > end)
+    until = end;
+  if (ls->store->ops->lease_set_expiry(ls->store, l->tunnel_id, until) != 0)
+    log_warn("lease %s: its renewal was not stored; it would end early if "
+             "the server restarted",
+             l->tunnel_id);
+  log_debug("lease %s renewed until %lld (in use)", l->tunnel_id,
+            (long long)until);
+  l->expires_at = until;
+  return true;
+}
+
+static const char *expiry_reason(const struct leases *ls,
+                                 const struct lease *l, int64_t now)
+{
+  int64_t end = lifetime_end(ls, l);
+  if (end && now >= end)
+    return "max-lifetime";
   if (now >= l->expires_at)
     return "expired";
   if (now - l->last_activity >= l->idle_timeout_s)
@@ -178,7 +210,7 @@ static int load_lease(void *arg, const struct lease *stored)
   struct lease *l = lease_dup(stored);
   if (!l)
     return WEFT_ENOMEM;
-  if (expiry_reason(l, ctx->now)) {
+  if (expiry_reason(ctx->ls, l, ctx->now)) {
     struct lease **r = realloc(ctx->reaped,
                                (ctx->reaped_count + 1) * sizeof *r);
     if (!r) {
@@ -220,7 +252,7 @@ int leases_open(struct leases *ls, struct store *store,
    * their routes and listeners (the caller's on_reaped). */
   for (size_t i = 0; i < ctx.reaped_count; i++) {
     struct lease *l = ctx.reaped[i];
-    const char *reason = expiry_reason(l, now);
+    const char *reason = expiry_reason(ls, l, now);
     char detail[96];
     snprintf(detail, sizeof detail, "%s while the server was down", reason);
     if (ls->store->ops->lease_delete(ls->store, l->tunnel_id, l->vip,
@@ -478,7 +510,8 @@ size_t leases_reap(struct leases *ls, int64_t now,
   quarantine_expire(ls, now);
   for (size_t i = 0; i < ls->count;) {
     struct lease *l = ls->items[i];
-    const char *reason = expiry_reason(l, now);
+    renew(ls, l, now);
+    const char *reason = expiry_reason(ls, l, now);
     if (!reason) {
       i++;
       continue;
@@ -504,6 +537,9 @@ int64_t leases_next_deadline(const struct leases *ls, int64_t now)
     int64_t at = l->expires_at;
     if (l->last_activity + l->idle_timeout_s < at)
       at = l->last_activity + l->idle_timeout_s;
+    int64_t end = lifetime_end(ls, l);
+    if (end && end < at)
+      at = end;
     int64_t in = at > now ? at - now : 0;
     if (best < 0 || in < best)
       best = in;

@@ -22,7 +22,8 @@ struct lease_config {
   unsigned pool_bits;        /* prefix length, 8..30 */
   struct port_list ports;    /* handed out when a tunnel asks for none */
   int64_t idle_timeout_s;
-  int64_t ttl_s;
+  int64_t ttl_s;             /* a term, renewed while the tunnel is used */
+  int64_t max_lifetime_s;    /* after creation, in use or not; 0: never */
   int64_t quarantine_s;
   size_t max_tunnels;
 };

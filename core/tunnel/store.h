@@ -34,6 +34,9 @@ struct store_ops {
   int (*lease_set_activity)(struct store *s, const char *tunnel_id,
                             int64_t last_activity);
   /* Calls cb for every lease; cb's lease is valid during the call. */
+  /* A lease renewed: its new expiry (wall-clock seconds). */
+  int (*lease_set_expiry)(struct store *s, const char *tunnel_id,
+                          int64_t expires_at);
   int (*lease_each)(struct store *s,
                     int (*cb)(void *arg, const struct lease *l), void *arg);
   int (*quarantine_each)(struct store *s,

@@ -192,6 +192,22 @@ static int sq_lease_set_activity(struct store *s, const char *tunnel_id,
   return step == SQLITE_DONE ? 0 : fail(st, "update activity");
 }
 
+static int sq_lease_set_expiry(struct store *s, const char *tunnel_id,
+                               int64_t expires_at)
+{
+  struct sqlite_store *st = impl(s);
+  sqlite3_stmt *stmt;
+  int rc = prepare(st, "UPDATE leases SET expires_at = ? WHERE tunnel_id = ?",
+                   &stmt);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(stmt, 1, expires_at);
+  sqlite3_bind_text(stmt, 2, tunnel_id, -1, SQLITE_TRANSIENT);
+  int step = sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  return step == SQLITE_DONE ? 0 : fail(st, "update expiry");
+}
+
 static char *column_text(sqlite3_stmt *stmt, int i)
 {
   const unsigned char *t = sqlite3_column_text(stmt, i);
@@ -334,6 +350,7 @@ static const struct store_ops sqlite_ops = {
     .lease_insert = sq_lease_insert,
     .lease_delete = sq_lease_delete,
     .lease_set_activity = sq_lease_set_activity,
+    .lease_set_expiry = sq_lease_set_expiry,
     .lease_each = sq_lease_each,
     .quarantine_each = sq_quarantine_each,
     .quarantine_drop = sq_quarantine_drop,

@@ -212,15 +212,64 @@ Test(leases, idle_timeout_reset_only_by_traffic)
   cr_assert_eq(leases_next_deadline(&ls, T0), -1);
 }
 
-Test(leases, ttl_expiry_despite_traffic)
+/* A lease at the end of its term is renewed while its tunnel has public
+ * traffic (and the renewal is stored): lease_ttl never ends a used tunnel. */
+Test(leases, ttl_renewed_while_used)
 {
   struct lease *l;
   cr_assert_eq(create("a", "tcp://127.0.0.1:22", NULL, false, T0, &l), 0);
   struct reaped r = {0};
-  for (int64_t t = T0; t < T0 + 24 * 3600; t += 600)
+  for (int64_t t = T0; t <= T0 + 3 * 24 * 3600; t += 600) {
     leases_touch(&ls, l, t);
-  cr_assert_eq(leases_reap(&ls, T0 + 24 * 3600, on_reaped, &r), 1);
+    cr_assert_eq(leases_reap(&ls, t, on_reaped, &r), 0, "reaped at +%lld s",
+                 (long long)(t - T0));
+  }
+  cr_assert_gt(l->expires_at, T0 + 3 * 24 * 3600, "renewed");
+  int64_t until = l->expires_at;
+  close_all(); /* the renewal survives a restart */
+  open_all();
+  struct lease *back = leases_find_device(&ls, "a");
+  cr_assert_not_null(back);
+  cr_assert_eq(back->expires_at, until);
+}
+
+/* Without traffic during its term, a lease ends with it (here the idle
+ * timeout is longer than the term). */
+Test(leases, ttl_ends_an_unused_lease)
+{
+  close_all();
+  cr_assert_eq(lease_config_from_text(&cfg, "10.1.0.0/16", "20000-20002",
+                                      48 * 3600 * 1000, 3600 * 1000,
+                                      300 * 1000, 100, why, sizeof why),
+               0);
+  open_all();
+  struct lease *l;
+  cr_assert_eq(create("a", "tcp://127.0.0.1:22", NULL, false, T0, &l), 0);
+  struct reaped r = {0};
+  leases_touch(&ls, l, T0 + 3500);
+  cr_assert_eq(leases_reap(&ls, T0 + 3600, on_reaped, &r), 0, "used: renewed");
+  cr_assert_eq(leases_reap(&ls, T0 + 7200, on_reaped, &r), 1);
   cr_assert_str_eq(r.reasons[0], "expired");
+}
+
+/* max_lifetime ends a tunnel however busy; renewals never pass it. */
+Test(leases, max_lifetime_ends_a_used_lease)
+{
+  close_all();
+  cfg.max_lifetime_s = 30 * 3600;
+  open_all();
+  struct lease *l;
+  cr_assert_eq(create("a", "tcp://127.0.0.1:22", NULL, false, T0, &l), 0);
+  struct reaped r = {0};
+  for (int64_t t = T0; t < T0 + 30 * 3600; t += 600) {
+    leases_touch(&ls, l, t);
+    cr_assert_eq(leases_reap(&ls, t, on_reaped, &r), 0);
+  }
+  cr_assert_eq(l->expires_at, T0 + 30 * 3600, "the renewal stops at the end");
+  cr_assert_eq(leases_next_deadline(&ls, T0 + 30 * 3600 - 10), 10);
+  leases_touch(&ls, l, T0 + 30 * 3600);
+  cr_assert_eq(leases_reap(&ls, T0 + 30 * 3600, on_reaped, &r), 1);
+  cr_assert_str_eq(r.reasons[0], "max-lifetime");
 }
 
 static int count_audit(void *arg, const struct audit_event *e)
