@@ -187,7 +187,8 @@ void http_head_rewrite(const struct http_head *h, const http_parser *p,
     /* What the client says about forwarding is not believed. */
     if (line_is(h, l, "x-forwarded-for") ||
         line_is(h, l, "x-forwarded-proto") ||
-        line_is(h, l, "x-forwarded-host") || line_is(h, l, "forwarded"))
+        line_is(h, l, "x-forwarded-host") ||
+        line_is(h, l, "x-forwarded-prefix") || line_is(h, l, "forwarded"))
       continue;
     strbuf_add(out, h->hdrs.data + l->name_off, l->name_len);
     strbuf_add(out, ": ", 2);
@@ -200,5 +201,7 @@ void http_head_rewrite(const struct http_head *h, const http_parser *p,
               peer_ip, proto);
   if (forwarded_host[0])
     strbuf_addf(out, "X-Forwarded-Host: %s\r\n", forwarded_host);
+  if (strip > 0 && strip <= h->url.len) /* the path prefix it removed */
+    strbuf_addf(out, "X-Forwarded-Prefix: %.*s\r\n", (int)strip, target);
   strbuf_add(out, "\r\n", 2);
 }

@@ -49,7 +49,8 @@ bool http_head_path_tunnel(const char *target, char id[32], size_t *strip);
 
 /* The head for the device: the request line with `strip` target bytes
  * removed, every header line but the client's forwarding ones, then the
- * server's X-Forwarded-For (peer_ip), -Proto (proto) and -Host. */
+ * server's X-Forwarded-For (peer_ip), -Proto (proto) and -Host, and
+ * X-Forwarded-Prefix with the bytes stripped, if any. */
 void http_head_rewrite(const struct http_head *h, const http_parser *p,
                        size_t strip, const char *peer_ip, const char *proto,
                        struct strbuf *out);

@@ -127,27 +127,36 @@ static void error_page(struct strbuf *out, int status, const char *extra,
   strbuf_free(&body);
 }
 
+/* Answers with an error page instead of the device (see answer()). */
+static void answer_page(struct route_conn *rc, int status, const char *extra,
+                        const char *text)
+{
+  struct strbuf resp = {0};
+  error_page(&resp, status, extra, text);
+  rc->state = R_DEAD;
+  unlink_waiting(rc);
+  stop_timer(rc);
+  stream_set_filter(rc->stream, NULL, rc_free, rc); /* freed at close */
+  stream_end(rc->stream, resp.data, resp.oom ? 0 : resp.len);
+  strbuf_free(&resp);
+}
+
+#define OFFLINE_TEXT                                                         \
+  "The device that serves this address is offline or reconnecting. Try "    \
+  "again in a moment."
+
 /* The tunnel's transport would not take the request (adopt failed): the
  * stream is still ours, so the visitor gets a page instead of nothing. */
 static void not_carried(struct route_conn *rc, int err)
 {
-  int status = 503;
-  const char *extra = "Retry-After: 5\r\n";
-  const char *text = "The device that serves this address is offline or "
-                     "reconnecting. Try again in a moment.";
-  if (err == WEFT_EDENIED) {
-    status = 403, extra = "";
-    text = "Your address may not reach this service.";
-  } else if (err == WEFT_ELIMIT) {
-    status = 429, extra = "Retry-After: 5\r\n";
-    text = "Too many connections from your address to this service.";
-  }
-  struct strbuf resp = {0};
-  error_page(&resp, status, extra, text);
-  rc->state = R_DEAD;
-  stream_set_filter(rc->stream, NULL, rc_free, rc); /* freed at close */
-  stream_end(rc->stream, resp.data, resp.oom ? 0 : resp.len);
-  strbuf_free(&resp);
+  rc->handed_over = false; /* it was not: the answer is ours to give */
+  if (err == WEFT_EDENIED)
+    answer_page(rc, 403, "", "Your address may not reach this service.");
+  else if (err == WEFT_ELIMIT)
+    answer_page(rc, 429, "Retry-After: 5\r\n",
+                "Too many connections from your address to this service.");
+  else
+    answer_page(rc, 503, "Retry-After: 5\r\n", OFFLINE_TEXT);
 }
 
 /* The device's side failed before its service said a byte (it refused or
@@ -239,6 +248,16 @@ static bool head_complete(struct route_conn *rc)
   if (!t && !rc->tls_name[0]) {
     t = by_path(svc, target, &strip);
     path = t != NULL;
+    if (path && target[strip] != '/') {
+      /* "/tID" or "/tID?q": the app's relative links need the slash. */
+      struct strbuf where = {0};
+      strbuf_addf(&where, "Location: %.*s/%s\r\n", (int)strip, target,
+                  target + strip);
+      answer(rc, 308, where.oom ? "" : strbuf_str(&where),
+             "the tunnel's root is its path with a slash");
+      strbuf_free(&where);
+      return false;
+    }
   }
   if (rc->routed) {
     /* A keep-alive connection stays with the tunnel it began with. */
@@ -253,7 +272,7 @@ static bool head_complete(struct route_conn *rc)
       return false;
     }
     if (!t->plugin_ctx) {
-      refuse(rc, 503, "the tunnel's device is not connected");
+      answer_page(rc, 503, "Retry-After: 5\r\n", OFFLINE_TEXT);
       return false;
     }
     rc->routed = true;

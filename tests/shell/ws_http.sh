@@ -63,6 +63,13 @@ for method in GET POST PUT PATCH DELETE OPTIONS; do
 done
 contains "the path prefix is stripped" '"path": "/echo?q=1"'
 contains "X-Forwarded-For is the server's word, not the client's" '"x-forwarded-for": "127.0.0.1"'
+PREFIX=${APP_URL#http://127.0.0.1:$HTTP}
+PREFIX=${PREFIX%/}
+contains "the stripped prefix is in X-Forwarded-Prefix" "\"x-forwarded-prefix\": \"$PREFIX\""
+OUT=$(curl -sS -o /dev/null -D - "http://127.0.0.1:$HTTP$PREFIX?a=1" 2>&1)
+contains "/{tunnel_id} without its slash redirects" "HTTP/1.1 308"
+contains "to /{tunnel_id}/, query kept" "Location: $PREFIX/?a=1"
+check "the redirect leads to the app" 0 curl -fsSL "http://127.0.0.1:$HTTP$PREFIX"
 contains "X-Forwarded-Proto" '"x-forwarded-proto": "http"'
 contains "X-Forwarded-Host" "\"x-forwarded-host\": \"127.0.0.1:$HTTP\""
 case "$OUT" in *203.0.113.66*) fail "a client-sent forwarding header got through" ;; *) pass "client forwarding headers dropped" ;; esac
