@@ -1032,6 +1032,17 @@ int tunnel_spec_check(const struct url *local, const struct url *remote,
                ls, url_scheme_name(remote->scheme));
       return -1;
     }
+    if ((remote->scheme == URL_HTTP || remote->scheme == URL_HTTPS) &&
+        remote->path[0] && strcmp(remote->path, "/")) {
+      /* Never silently dropped: the public URL would not be the one
+       * asked for. */
+      snprintf(err, errlen,
+               "a remote path (%s) cannot be published: the server routes "
+               "http tunnels by host name (%s://NAME) or gives each its own "
+               "/{tunnel_id}/ path; drop the path",
+               remote->path, url_scheme_name(remote->scheme));
+      return -1;
+    }
     if ((remote->scheme == URL_TCP || remote->scheme == URL_UDP) &&
         remote->host_kind == URL_HOST_NAME) {
       snprintf(err, errlen,

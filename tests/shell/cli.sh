@@ -66,6 +66,8 @@ check "tunnel bad local URL" 2 "$WEFT" tunnel "weft://$SECRET@127.0.0.1" tcp://1
 contains "local URL error" "LOCAL_URL: tcp URL 'tcp://127.0.0.1' needs a port"
 check "tunnel mismatched schemes" 2 "$WEFT" tunnel "weft://$SECRET@127.0.0.1" tcp://127.0.0.1:22 udp://:53
 contains "scheme mismatch explained" "cannot be published as udp"
+check "tunnel remote with a path" 2 "$WEFT" tunnel "weft://$SECRET@127.0.0.1" http://127.0.0.1:3000 http://app.example.test/myapp
+contains "a remote path is refused, not dropped" "a remote path (/myapp) cannot be published"
 check "tunnel unknown transport" 4 "$WEFT" tunnel --transport nope "weft://$SECRET@127.0.0.1" tcp://127.0.0.1:22
 contains "unknown transport lists loaded" "no loaded plugin provides transport 'nope' (loaded: autossh, vhost, websocket, wireguard"
 check "tunnel transport cannot carry udp" 2 "$WEFT" tunnel --transport autossh "weft://$SECRET@[::1]:9092" udp://127.0.0.1:53

@@ -233,6 +233,10 @@ Test(config, tunnel_sections)
           "remote = udp://:53\n",
           "t.conf:4: [tunnel \"a\"]: a tcp local service cannot be published "
           "as udp");
+  refused("[tunnel \"a\"]\ntransport = fake\nlocal = http://127.0.0.1:1\n"
+          "remote = http://app.example.test/myapp\n",
+          "t.conf:4: [tunnel \"a\"]: a remote path (/myapp) cannot be "
+          "published");
   refused("[tunnel \"a\"]\ntransport = fake\nlocal = udp://127.0.0.1:53\n",
           "transport 'fake' cannot carry udp (it declares: client tcp http)");
   refused("[tunnel \"a\"]\ntransport = fake\nlocal = tcp://:22\n",
