@@ -22,6 +22,8 @@ static void save_status(struct agent *s, struct open_tunnel *ot)
   }
 }
 
+static void tunnel_ended(struct agent *s, struct open_tunnel *ot);
+
 /* host->tunnel_state: a transport's report on one of its tunnels. */
 static void record_state(void *ctx, const char *tunnel_id,
                          const struct weft_tunnel_state *state)
@@ -37,6 +39,11 @@ static void record_state(void *ctx, const char *tunnel_id,
     return;
   tunnel_status_apply(&ot->status, state);
   save_status(s, ot);
+  if (state->phase == WEFT_TUNNEL_UP)
+    ot->reopen_tries = 0;
+  /* The transport gave up because the server no longer has the tunnel. */
+  if (state->phase == WEFT_TUNNEL_FAILED && ot->client && ot->carried)
+    tunnel_ended(s, ot);
 }
 
 /* For transports that reconnect: a fresh orchestration token (host table's
@@ -45,10 +52,11 @@ static int renew_token(void *ctx, const char *tunnel_id, char *out,
                        size_t len)
 {
   struct agent *s = ctx;
-  struct client *c = NULL;
+  struct open_tunnel *ot = NULL;
   for (size_t i = 0; i < s->count; i++)
     if (!strcmp(s->tunnels[i].id, tunnel_id))
-      c = s->tunnels[i].client;
+      ot = &s->tunnels[i];
+  struct client *c = ot ? ot->client : NULL;
   if (!c)
     return WEFT_ENOENT;
   char path[128], err[512];
@@ -62,6 +70,12 @@ static int renew_token(void *ctx, const char *tunnel_id, char *out,
     snprintf(out, len, "%s", token);
     rc = 0;
   } else if (status == 404) {
+    /* Gone: how it ended decides whether it is opened again. */
+    const char *ended = json_string_value(json_object_get(reply, "ended"));
+    const char *why = json_string_value(json_object_get(
+        json_object_get(reply, "error"), "message"));
+    snprintf(ot->ended, sizeof ot->ended, "%s", ended ? ended : "");
+    snprintf(ot->ended_why, sizeof ot->ended_why, "%s", why ? why : "");
     rc = WEFT_ENOENT;
   } else if (!status) {
     log_warn("token renewal: %s", err);
@@ -109,24 +123,21 @@ static struct client *device_client(struct agent *s, size_t i,
   return client_ensure_session(c, err, len) == 0 ? c : NULL;
 }
 
-/* Asks the server for the tunnel (unless its transport needs none), then
+/* Asks the server for ot's tunnel (unless its transport needs none), then
  * the transport to carry it. Returns an exit code. */
-int agent_open(struct agent *s, struct plugin_registry *reg, size_t slot,
-               const char *device, const struct agent_tunnel_spec *t)
+static int open_in(struct agent *s, struct plugin_registry *reg,
+                   struct open_tunnel *ot)
 {
+  const struct agent_tunnel_spec *t = &ot->spec;
+  const char *device = ot->device;
+  size_t slot = ot->slot;
   struct plugin *p = plugin_registry_find(reg, t->transport);
   if (!p || !p->initialized) {
     fprintf(stderr, "weft tunnel: transport '%s' is not available\n",
             t->transport);
     return EXIT_TRANSPORT;
   }
-  if (s->count == sizeof s->tunnels / sizeof s->tunnels[0]) {
-    fprintf(stderr, "weft tunnel: too many tunnels in one process\n");
-    return EXIT_USAGE;
-  }
   const char *label = t->name ? t->name : t->local_text;
-  struct open_tunnel *ot = &s->tunnels[s->count];
-  memset(ot, 0, sizeof *ot);
   ot->plugin = p;
 
   /* The transport's say first: parameters for its server side, or that the
@@ -282,7 +293,7 @@ int agent_open(struct agent *s, struct plugin_registry *reg, size_t slot,
       delete_on_server(c, ot->id);
     return rc == WEFT_ENOTBUILT ? EXIT_TRANSPORT : EXIT_RUNTIME;
   }
-  s->count++;
+  ot->carried = true;
   save_status(s, ot);
   if (c)
     printf("%s: %s is reachable at %s\n", label, t->local_text,
@@ -294,11 +305,140 @@ int agent_open(struct agent *s, struct plugin_registry *reg, size_t slot,
   return EXIT_OK;
 }
 
+int agent_open(struct agent *s, struct plugin_registry *reg, size_t slot,
+               const char *device, const struct agent_tunnel_spec *t)
+{
+  if (s->count == sizeof s->tunnels / sizeof s->tunnels[0]) {
+    fprintf(stderr, "weft tunnel: too many tunnels in one process\n");
+    return EXIT_USAGE;
+  }
+  struct open_tunnel *ot = &s->tunnels[s->count];
+  memset(ot, 0, sizeof *ot);
+  ot->agent = s;
+  ot->spec = *t;
+  ot->local = *t->local;
+  ot->spec.local = &ot->local;
+  if (t->remote) {
+    ot->remote = *t->remote;
+    ot->spec.remote = &ot->remote;
+  }
+  snprintf(ot->device, sizeof ot->device, "%s", device);
+  ot->slot = slot;
+  int code = open_in(s, reg, ot);
+  if (code == EXIT_OK)
+    s->count++;
+  return code;
+}
+
+/* ---- a tunnel the server ended ---- */
+
+/* An administrator's delete, or another agent's --replace: not undone. */
+static bool ended_for_good(const char *ended)
+{
+  return !strcmp(ended, "deleted") || !strcmp(ended, "replaced") ||
+         !strcmp(ended, "refused");
+}
+
+static bool any_left(const struct agent *s)
+{
+  for (size_t i = 0; i < s->count; i++)
+    if (s->tunnels[i].carried ||
+        (s->tunnels[i].reopen_ready &&
+         uv_is_active((const uv_handle_t *)&s->tunnels[i].reopen)))
+      return true;
+  return false;
+}
+
+static void agent_stop(struct agent *s, int code);
+
+/* Lets go of the transport's tunnel (never from inside its report). */
+static void release(struct open_tunnel *ot)
+{
+  if (!ot->carried)
+    return;
+  ot->carried = false;
+  ot->plugin->desc.client_tunnel_close(ot->plugin->ctx, ot->plugin_ctx);
+  ot->plugin_ctx = NULL;
+}
+
+/* When the next attempt is due: soon at first, then backing off to a
+ * minute, with jitter so that a fleet does not come back in step. */
+static uint64_t reopen_delay_ms(unsigned tries)
+{
+  uint64_t base = tries == 0 ? 500 : 1000ull << (tries < 6 ? tries : 6);
+  if (base > 60000)
+    base = 60000;
+  return base * 4 / 5 + (uint64_t)rand() % (base * 2 / 5 + 1);
+}
+
+static void reopen_due(uv_timer_t *timer)
+{
+  struct open_tunnel *ot = timer->data;
+  struct agent *s = ot->agent;
+  const char *label = ot->status.label;
+  if (s->stopping)
+    return;
+  release(ot);
+  if (ended_for_good(ot->ended)) {
+    fprintf(stderr, "weft tunnel: %s: the server ended tunnel %s (%s); not "
+                    "opening it again%s%s\n",
+            label, ot->id, ot->ended, ot->ended_why[0] ? ": " : "",
+            ot->ended_why);
+    tunnel_status_remove(s->run_dir, label);
+    ot->client = NULL; /* nothing left to delete on the server */
+    if (!any_left(s))
+      agent_stop(s, EXIT_ENDED);
+    return;
+  }
+  char old_id[64];
+  snprintf(old_id, sizeof old_id, "%s", ot->id);
+  if (ot->reopen_tries == 0)
+    fprintf(stderr, "weft tunnel: %s: the server ended tunnel %s (%s); "
+                    "opening it again\n",
+            label, old_id, ot->ended[0] ? ot->ended : "gone");
+  uint32_t restarts = ot->status.restarts;
+  ot->id[0] = ot->public_url[0] = ot->ended[0] = '\0';
+  ot->client = NULL;
+  memset(&ot->status, 0, sizeof ot->status);
+  ot->status.restarts = restarts + 1;
+  int code = open_in(s, s->reg, ot);
+  if (code == EXIT_OK)
+    return;
+  if (code != EXIT_RUNTIME) { /* it cannot be opened as it is: stop trying */
+    if (!any_left(s))
+      agent_stop(s, code);
+    return;
+  }
+  snprintf(ot->id, sizeof ot->id, "%s", old_id);
+  ot->reopen_tries++;
+  uint64_t ms = reopen_delay_ms(ot->reopen_tries);
+  log_info("%s: trying again in %llu ms", label, (unsigned long long)ms);
+  uv_timer_start(&ot->reopen, reopen_due, ms, 0);
+}
+
+/* Called from the transport's report: the work is done on a timer. */
+static void tunnel_ended(struct agent *s, struct open_tunnel *ot)
+{
+  if (!s->loop || s->stopping ||
+      (ot->reopen_ready && uv_is_active((uv_handle_t *)&ot->reopen)))
+    return;
+  if (!ot->reopen_ready) {
+    uv_timer_init(s->loop, &ot->reopen);
+    ot->reopen.data = ot;
+    ot->reopen_ready = true;
+  }
+  uv_timer_start(&ot->reopen, reopen_due, reopen_delay_ms(0), 0);
+}
+
+/* ---- closing ---- */
+
 void agent_close_all(struct agent *s)
 {
   for (size_t i = s->count; i-- > 0;) {
     struct open_tunnel *ot = &s->tunnels[i];
-    ot->plugin->desc.client_tunnel_close(ot->plugin->ctx, ot->plugin_ctx);
+    if (!ot->carried && !ot->client)
+      continue;
+    release(ot);
     tunnel_status_remove(s->run_dir, ot->status.label);
     if (ot->client) {
       delete_on_server(ot->client, ot->id);
@@ -310,17 +450,26 @@ void agent_close_all(struct agent *s)
   s->count = 0;
 }
 
-static void on_stop_signal(uv_signal_t *sig, int signum)
+/* Closes every tunnel and every handle of the agent's own: the loop ends. */
+static void agent_stop(struct agent *s, int code)
 {
-  (void)signum;
-  struct agent *s = sig->data;
   if (s->stopping)
     return;
   s->stopping = true;
+  s->exit_code = code;
   agent_close_all(s);
+  for (size_t i = 0; i < AGENT_MAX_TUNNELS; i++)
+    if (s->tunnels[i].reopen_ready)
+      uv_close((uv_handle_t *)&s->tunnels[i].reopen, NULL);
   uv_close((uv_handle_t *)&s->sigint, NULL);
   uv_close((uv_handle_t *)&s->sigterm, NULL);
   uv_close((uv_handle_t *)&s->refresh, NULL);
+}
+
+static void on_stop_signal(uv_signal_t *sig, int signum)
+{
+  (void)signum;
+  agent_stop(sig->data, EXIT_OK);
 }
 
 /* Keeps the session JWT fresh so later requests (and Ctrl-C's deletes)
@@ -337,6 +486,7 @@ static void refresh_session(uv_timer_t *timer)
 
 void agent_run(struct agent *s, uv_loop_t *loop)
 {
+  s->loop = loop;
   uv_signal_init(loop, &s->sigint);
   uv_signal_init(loop, &s->sigterm);
   uv_timer_init(loop, &s->refresh);
@@ -351,6 +501,7 @@ void agent_run(struct agent *s, uv_loop_t *loop)
 
 void agent_bind(struct agent *a, struct plugin_registry *reg)
 {
+  a->reg = reg;
   plugin_registry_set_renewer(reg, renew_token, a);
   plugin_registry_set_state_recorder(reg, record_state, a);
 }

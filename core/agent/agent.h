@@ -32,7 +32,8 @@ struct agent_tunnel_spec {
 };
 
 /* A tunnel the server created for us (or a standalone one) and the
- * transport carrying it. */
+ * transport carrying it. When the server ends it, it is opened again
+ * (agent.c says when), in the same place, from the same spec. */
 struct open_tunnel {
   char id[64];
   char public_url[URL_MAX_TEXT + 300];
@@ -40,6 +41,18 @@ struct open_tunnel {
   void *plugin_ctx;
   struct client *client; /* the device it belongs to; NULL: standalone */
   struct tunnel_status status;
+  /* What it was opened from, kept to open it again. */
+  struct agent_tunnel_spec spec;
+  struct url local, remote; /* spec.local and spec.remote point here */
+  char device[64];
+  size_t slot;               /* its device session: clients[slot] */
+  bool carried;              /* its transport holds it (plugin_ctx valid) */
+  char ended[32];            /* how the server said it ended, or "" */
+  char ended_why[256];       /* and its words (who, from where) */
+  struct agent *agent;       /* the agent it belongs to */
+  uv_timer_t reopen;         /* armed while it waits to be opened again */
+  bool reopen_ready;         /* reopen initialised (closed at the stop) */
+  unsigned reopen_tries;     /* failed attempts since it was last up */
 };
 
 /* One client (one logged-in device) per tunnel from weft.conf, since a
@@ -61,6 +74,9 @@ struct agent {
   uv_signal_t sigint, sigterm;
   uv_timer_t refresh;
   bool stopping;
+  struct plugin_registry *reg; /* from agent_bind */
+  uv_loop_t *loop;             /* from agent_run */
+  int exit_code;               /* set when the agent stops by itself */
 };
 
 /* Hands the agent's token renewal and state recorder to every plugin's
@@ -73,7 +89,11 @@ void agent_bind(struct agent *a, struct plugin_registry *reg);
 int agent_open(struct agent *a, struct plugin_registry *reg, size_t slot,
                const char *device, const struct agent_tunnel_spec *t);
 
-/* Runs the loop until SIGINT or SIGTERM has closed every tunnel. */
+/* Runs the loop until SIGINT or SIGTERM has closed every tunnel, or the
+ * server ended the last of them for good (a->exit_code says so). A tunnel
+ * the server ended because its lease ran out (expired, idle-timeout,
+ * max-lifetime) or forgot is opened again, with backoff; one an
+ * administrator deleted, or another agent replaced, is not. */
 void agent_run(struct agent *a, uv_loop_t *loop);
 
 /* Closes every open tunnel, deleting those the server made. */

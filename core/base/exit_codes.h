@@ -8,6 +8,7 @@ enum weft_exit {
   EXIT_USAGE = 2,     /* bad command line */
   EXIT_CONFIG = 3,    /* weft.conf, or a value given on the command line */
   EXIT_TRANSPORT = 4, /* the transport asked for is missing or cannot do it */
+  EXIT_ENDED = 5,     /* the server ended every tunnel for good (deleted) */
 };
 
 #endif

@@ -284,6 +284,8 @@ int cmd_tunnel(int argc, char **argv)
     if (agent->count > 0) {
       agent_run(agent, &env.loop);
       agent_close_all(agent);
+      if (agent->exit_code != EXIT_OK)
+        code = agent->exit_code;
     }
   }
   code = cli_env_close(&env, code);

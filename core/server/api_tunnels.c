@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "tunnel/store.h"
 
 /* What a device's transport sends its server side: a small object of short
  * strings with plain keys. */
@@ -197,6 +198,44 @@ void api_tunnel_one(struct control_api *api, const struct http_request *req,
 
 /* A fresh orchestration token for the device's own tunnel, for a
  * transport that reconnects (the one it had admitted one session). */
+/* How a tunnel that is gone ended, from its last audit event. */
+struct ending {
+  const char *device; /* who asks: only the tunnel's own device is told */
+  char event[32];
+  char detail[160];
+};
+
+static int note_ending(void *arg, const struct audit_event *e)
+{
+  struct ending *end = arg;
+  if (strcmp(e->device_id, end->device))
+    return 0;
+  snprintf(end->event, sizeof end->event, "%s", e->event);
+  snprintf(end->detail, sizeof end->detail, "%s", e->detail);
+  return 0;
+}
+
+/* 404 for a token of a tunnel that is gone; its own device also hears
+ * how it ended ("ended": the audit event), so that an agent can tell an
+ * expiry, which it opens again, from an administrator's delete. */
+static void tunnel_gone(struct control_api *api, struct http_response *resp,
+                        const char *id, const char *subject)
+{
+  struct ending end = {.device = subject};
+  if (api->store &&
+      api->store->ops->audit_last(api->store, id, note_ending, &end) == 0 &&
+      end.event[0] && strcmp(end.event, "created")) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "tunnel %s ended: %s%s%s", id, end.event,
+             end.detail[0] ? ", " : "", end.detail);
+    json_t *doc = json_pack("{s:{s:s,s:s},s:s}", "error", "code",
+                            "tunnel_ended", "message", msg, "ended",
+                            end.event);
+    return api_reply_json(resp, 404, doc);
+  }
+  api_reply_error(resp, 404, "not_found", "no such tunnel");
+}
+
 void api_tunnel_token(struct control_api *api, const struct http_request *req,
                       struct http_response *resp, const char *id,
                       const char *subject)
@@ -205,7 +244,7 @@ void api_tunnel_token(struct control_api *api, const struct http_request *req,
     return api_method_not_allowed(resp, "POST");
   struct tunnel *t = tunnel_service_find(api->tunnels, id);
   if (!t)
-    return api_reply_error(resp, 404, "not_found", "no such tunnel");
+    return tunnel_gone(api, resp, id, subject);
   if (strcmp(t->lease->device_id, subject))
     return api_reply_error(resp, 403, "forbidden",
                            "only the tunnel's device may renew its token");

@@ -48,6 +48,11 @@ struct store_ops {
   int (*audit_each)(struct store *s, size_t limit,
                     int (*cb)(void *arg, const struct audit_event *e),
                     void *arg);
+  /* The newest event of one tunnel, if any (cb is not called when there
+   * is none). */
+  int (*audit_last)(struct store *s, const char *tunnel_id,
+                    int (*cb)(void *arg, const struct audit_event *e),
+                    void *arg);
   void (*close)(struct store *s);
 };
 

@@ -61,7 +61,8 @@ static const char schema[] =
     "  event TEXT NOT NULL,"
     "  tunnel_id TEXT,"
     "  device_id TEXT,"
-    "  detail TEXT);";
+    "  detail TEXT);"
+    "CREATE INDEX IF NOT EXISTS audit_tunnel ON audit(tunnel_id);";
 
 static struct sqlite_store *impl(struct store *s)
 {
@@ -338,6 +339,38 @@ static int sq_audit_each(struct store *s, size_t limit,
   return step == SQLITE_DONE ? 0 : fail(st, "read audit");
 }
 
+static int sq_audit_last(struct store *s, const char *tunnel_id,
+                         int (*cb)(void *arg, const struct audit_event *e),
+                         void *arg)
+{
+  struct sqlite_store *st = impl(s);
+  sqlite3_stmt *stmt;
+  int rc = prepare(st,
+                   "SELECT seq, at, event, tunnel_id, device_id, detail "
+                   "FROM audit WHERE tunnel_id = ? ORDER BY seq DESC LIMIT 1",
+                   &stmt);
+  if (rc)
+    return rc;
+  sqlite3_bind_text(stmt, 1, tunnel_id, -1, SQLITE_TRANSIENT);
+  int step;
+  while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+    struct audit_event e = {
+        .seq = sqlite3_column_int64(stmt, 0),
+        .at = sqlite3_column_int64(stmt, 1),
+        .event = column_text(stmt, 2),
+        .tunnel_id = column_text(stmt, 3),
+        .device_id = column_text(stmt, 4),
+        .detail = column_text(stmt, 5),
+    };
+    if ((rc = cb(arg, &e)) != 0)
+      break;
+  }
+  sqlite3_finalize(stmt);
+  if (rc)
+    return rc;
+  return step == SQLITE_DONE ? 0 : fail(st, "read audit");
+}
+
 static void sq_close(struct store *s)
 {
   struct sqlite_store *st = impl(s);
@@ -356,6 +389,7 @@ static const struct store_ops sqlite_ops = {
     .quarantine_drop = sq_quarantine_drop,
     .audit = sq_audit,
     .audit_each = sq_audit_each,
+    .audit_last = sq_audit_last,
     .close = sq_close,
 };
 

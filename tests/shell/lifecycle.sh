@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Leases live while they are used: with a short lease_ttl, a tunnel whose
-# public side has traffic is renewed term after term; max_lifetime ends it
-# however busy, and the audit trail says so.
+# A tunnel's life on the server and in the agent. Leases live while they
+# are used: with a short lease_ttl, a tunnel whose public side has traffic
+# is renewed term after term; max_lifetime ends it however busy, and the
+# audit trail says so. When the server ends a tunnel because its lease
+# ran out, the agent opens it again; when an administrator deletes it, the
+# agent exits 5 and says who ended it.
 . "$(dirname "$0")/lib.sh"
 HTTPKIT="$(dirname "$0")/httpkit.py"
 
@@ -20,6 +23,7 @@ listen = 127.0.0.1:$PORT
 http_listen = 127.0.0.1:$HTTP
 tls_listen = off
 lease_ttl = 2s
+admins = admin
 $2
 CONF
   "$WEFT" server --config "$TMP/$1.conf" --state-dir "$TMP/$1-state" >"$TMP/$1.log" 2>&1 </dev/null &
@@ -27,6 +31,14 @@ CONF
   STARTED_PIDS+=("$SERVER_PID")
   wait_for 20 curl -fsS "http://127.0.0.1:$PORT/healthz" || fail "$1: $(cat "$TMP/$1.log")"
   CONN="weft://$(cat "$TMP/$1-state/secret")@127.0.0.1:$PORT"
+}
+
+# tunnel_id_of DEVICE: its live tunnel's id, from the API ("" if none).
+tunnel_id_of() {
+  curl -fsS -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$PORT/v1/tunnels" |
+    python3 -c 'import json, sys
+for t in json.load(sys.stdin).get("tunnels", []):
+    if t.get("device_id") == sys.argv[1]: print(t["id"])' "$1"
 }
 
 # start_tunnel NAME: sets URL and TUNNEL_PID.
@@ -52,18 +64,41 @@ run_server renew ""
 start_tunnel renew
 if busy 8; then pass "a busy tunnel outlives four 2 s lease terms"; else fail "the busy tunnel ended: $(tail -5 "$TMP/renew.log")"; fi
 # Left alone, it ends with its term (watched through the API: a request
-# to the tunnel itself would be traffic).
+# to the tunnel itself would be traffic), and the agent opens it again.
 ADMIN=$("$WEFT" login "$CONN" --device-id admin)
-gone() {
-  ! curl -fsS -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$PORT/v1/tunnels" | grep -q dev-renew
+FIRST_ID=$(tunnel_id_of dev-renew)
+[ -n "$FIRST_ID" ] && pass "the API lists the tunnel ($FIRST_ID)" || fail "no tunnel listed"
+reopened() {
+  local id
+  id=$(tunnel_id_of dev-renew)
+  [ -n "$id" ] && [ "$id" != "$FIRST_ID" ]
 }
-if wait_for 10 gone; then
-  pass "without traffic the tunnel ends with its term"
+if wait_for 15 reopened; then
+  pass "without traffic the tunnel ends with its term, and the agent opens it again"
 else
-  fail "an unused tunnel lived on"
+  fail "not reopened: $(tail -5 "$TMP/renew.out")"
 fi
 OUT=$(curl -sS -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$PORT/v1/audit")
 contains "the audit trail says it expired" '"event":"expired"'
+OUT=$(cat "$TMP/renew.out")
+contains "the agent says why it opens it again" "the server ended tunnel $FIRST_ID (expired); opening it again"
+URL=$(sed -n 's/.*is reachable at \(http[^ ]*\).*/\1/p' "$TMP/renew.out" | tail -n 1)
+check "the new tunnel carries traffic" 0 curl -fsS "${URL}echo"
+kill -0 "$TUNNEL_PID" && pass "the agent is still running" || fail "the agent exited"
+
+# An administrator's delete is not undone: the agent exits 5, naming it.
+ID=$(tunnel_id_of dev-renew)
+check "an administrator deletes the tunnel" 0 curl -fsS -X DELETE -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$PORT/v1/tunnels/$ID"
+if wait_for 15 sh -c "! kill -0 $TUNNEL_PID"; then
+  wait "$TUNNEL_PID"
+  STATUS=$?
+  [ "$STATUS" -eq 5 ] && pass "the agent exits 5" || fail "the agent exited $STATUS: $(tail -5 "$TMP/renew.out")"
+else
+  fail "the agent kept running after the delete: $(tail -5 "$TMP/renew.out")"
+fi
+OUT=$(cat "$TMP/renew.out")
+contains "it says the server ended the tunnel for good" "the server ended tunnel $ID (deleted); not opening it again"
+contains "and who ended it" "deleted by admin from 127.0.0.1"
 kill -INT "$SERVER_PID"
 wait "$SERVER_PID" || fail "server did not stop cleanly: $(tail -5 "$TMP/renew.log")"
 
