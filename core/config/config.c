@@ -144,6 +144,11 @@ const struct weft_option conf_server_options[] = {
      offsetof(struct server_conf, public_conns_per_ip), "1024",
      "public connections one address may hold open to one tunnel", NULL, 1,
      1000000, 0},
+    {"response_timeout", WEFT_OPT_DURATION,
+     offsetof(struct server_conf, response_timeout_ms), "60s",
+     "public HTTP: a visitor gets 504 when the device's service has said "
+     "nothing this long after the visitor's last byte",
+     NULL, 1000, INT64_C(86400000), 0},
     WEFT_OPTIONS_END,
 };
 

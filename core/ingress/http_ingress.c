@@ -27,7 +27,7 @@ struct route_conn {
   struct http_ingress *ing;
   struct weft_stream *stream;
   struct route_conn *prev, *next; /* while not yet handed over */
-  uv_timer_t *timer;              /* first-head deadline */
+  uv_timer_t *timer;              /* first-head, then response deadline */
   http_parser parser;
   enum rstate state;
   struct http_head head;          /* the request head being read */
@@ -157,6 +157,39 @@ static void not_carried(struct route_conn *rc, int err)
                 "Too many connections from your address to this service.");
   else
     answer_page(rc, 503, "Retry-After: 5\r\n", OFFLINE_TEXT);
+}
+
+/* The device's service said nothing for response_timeout after the
+ * visitor's last byte: 504. Once it has said something, the deadline is
+ * over (a slow body is the service's business). */
+static void no_answer(uv_timer_t *timer)
+{
+  struct route_conn *rc = timer->data;
+  stop_timer(rc);
+  if (stream_answered(rc->stream) || rc->state == R_DEAD)
+    return;
+  struct strbuf resp = {0};
+  error_page(&resp, 504, "",
+             "The service behind this address did not answer in time.");
+  rc->state = R_DEAD;
+  stream_answer(rc->stream, resp.data, resp.oom ? 0 : resp.len);
+  strbuf_free(&resp);
+}
+
+/* (Re)starts the response deadline while the service has not answered. */
+static void await_answer(struct route_conn *rc)
+{
+  uint64_t ms = rc->ing->svc->response_timeout_ms;
+  if (!ms || rc->state == R_DEAD || stream_answered(rc->stream))
+    return;
+  if (!rc->timer) {
+    rc->timer = malloc(sizeof *rc->timer);
+    if (!rc->timer)
+      return;
+    uv_timer_init(rc->ing->loop, rc->timer);
+    rc->timer->data = rc;
+  }
+  uv_timer_start(rc->timer, no_answer, ms, 0);
 }
 
 /* The device's side failed before its service said a byte (it refused or
@@ -293,6 +326,8 @@ static bool head_complete(struct route_conn *rc)
 static void feed(void *arg, const char *data, size_t len)
 {
   struct route_conn *rc = arg;
+  if (rc->handed_over && rc->timer)
+    await_answer(rc); /* the visitor is still sending: the wait restarts */
   while (len > 0 && rc->state != R_DEAD) {
     if (rc->state == R_RAW) {
       emit(rc, data, len);
@@ -342,6 +377,7 @@ static void feed(void *arg, const char *data, size_t len)
 static void rc_free(void *arg)
 {
   struct route_conn *rc = arg;
+  stop_timer(rc); /* the response deadline, if one runs */
   http_head_free(&rc->head);
   strbuf_free(&rc->pending);
   free(rc);
@@ -391,6 +427,8 @@ static void hand_over(struct route_conn *rc)
   int err = t ? tunnel_ports_adopt(t, s) : WEFT_ECONNREFUSED;
   if (err != 0)
     not_carried(rc, err);
+  else
+    await_answer(rc);
 }
 
 static void waiting_read(void *ctx, const void *data, size_t len)

@@ -696,6 +696,8 @@ void stream_set_fail_answer(struct weft_stream *s,
   s->fail_answer = fail_answer;
 }
 
+bool stream_answered(const struct weft_stream *s) { return s->pipe_wrote; }
+
 void stream_answer(struct weft_stream *s, const void *data, size_t len)
 {
   s->paused_by_plugin = true; /* nothing more is read */

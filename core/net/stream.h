@@ -49,6 +49,8 @@ void stream_set_http(struct weft_stream *s, const char *host);
  * filter's (stream_set_filter). */
 void stream_set_fail_answer(struct weft_stream *s,
                             void (*fail_answer)(void *fctx, int err));
+/* True once the far end of a piped stream wrote to it. */
+bool stream_answered(const struct weft_stream *s);
 /* Writes `data` in place of the far end's answer: nothing more is read,
  * and the stream closes once it is sent; whoever holds it (a pipe) hears
  * the close as usual. */

@@ -57,6 +57,7 @@ struct tunnel_service {
   struct tunnel *live;
   struct str_index by_id, by_host; /* the live tunnels, by lease */
   unsigned conns_per_ip;   /* public connections per address and tunnel */
+  uint64_t response_timeout_ms; /* public HTTP: 504 after this silence */
   struct http_ingress *http; /* the public HTTP port, or NULL */
   uint16_t http_port;
   struct tls_ingress *tls;   /* the public TLS port, or NULL */

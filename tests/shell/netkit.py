@@ -292,6 +292,21 @@ def relay(port, target, server_ctx=None, client_ctx=None):
     asyncio.run(main())
 
 
+def silent_server(port):
+    """Accepts connections, reads what comes, and never answers."""
+    async def handle(reader, writer):
+        while await reader.read(65536):
+            pass
+        writer.close()
+
+    async def main():
+        server = await asyncio.start_server(handle, "127.0.0.1", port)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
 def tls_relay(port, target, cert, key):
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(cert, key)
@@ -323,6 +338,8 @@ if __name__ == "__main__":
         swap(args[0], int(args[1]), args[2])
     elif cmd == "tcp-relay":
         relay(int(args[0]), int(args[1]))
+    elif cmd == "silent-server":
+        silent_server(int(args[0]))
     elif cmd == "tls-relay":
         tls_relay(int(args[0]), int(args[1]), args[2], args[3])
     else:

@@ -18,6 +18,7 @@ cat >"$TMP/weft.conf" <<CONF
 listen = 127.0.0.1:$PORT
 http_listen = 127.0.0.1:$HTTP
 tls_listen = off
+response_timeout = 4s
 CONF
 mkdir -p "$TMP/site"
 head -c 3000000 /dev/urandom >"$TMP/site/blob.bin"
@@ -162,5 +163,19 @@ if wait_for 10 offline; then pass "a device that is gone gives 503"; else fail "
 OUT=$(cat "$TMP/503.head" "$TMP/503.html")
 contains "503 says when to try again" "Retry-After: 5"
 contains "the 503 page says what happened" "offline or reconnecting"
+# 504 when the service takes the request and says nothing (response_timeout
+# = 4s here).
+SILENT=$(free_port)
+python3 "$(dirname "$0")/netkit.py" silent-server "$SILENT" >"$TMP/silent.log" 2>&1 </dev/null &
+STARTED_PIDS+=("$!")
+wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $SILENT))"
+start_tunnel silent dev-silent "http://127.0.0.1:$SILENT"
+START=$(date +%s)
+CODE=$(curl -sS -m 30 -o "$TMP/504.html" -w '%{http_code}' "${URL}slow" 2>&1)
+WAITED=$(($(date +%s) - START))
+[ "$CODE" = 504 ] && [ "$WAITED" -ge 3 ] && pass "a silent service gives 504 after the timeout (${WAITED} s)" \
+  || fail "silent service: '$CODE' after ${WAITED} s: $(cat "$TMP/504.html")"
+OUT=$(cat "$TMP/504.html")
+contains "the 504 page says what happened" "did not answer in time"
 
 finish
