@@ -307,20 +307,14 @@ static int sq_audit(struct store *s, const struct audit_event *e)
   return step == SQLITE_DONE ? 0 : fail(st, "audit");
 }
 
-static int sq_audit_each(struct store *s, size_t limit,
-                         int (*cb)(void *arg, const struct audit_event *e),
-                         void *arg)
+#define AUDIT_COLUMNS "SELECT seq, at, event, tunnel_id, device_id, detail "
+
+/* Hands each row of a prepared audit query to cb, then finalizes it. */
+static int each_event(struct sqlite_store *st, sqlite3_stmt *stmt,
+                      int (*cb)(void *arg, const struct audit_event *e),
+                      void *arg)
 {
-  struct sqlite_store *st = impl(s);
-  sqlite3_stmt *stmt;
-  int rc = prepare(st,
-                   "SELECT seq, at, event, tunnel_id, device_id, detail "
-                   "FROM audit ORDER BY seq DESC LIMIT ?",
-                   &stmt);
-  if (rc)
-    return rc;
-  sqlite3_bind_int64(stmt, 1, (sqlite3_int64)limit);
-  int step;
+  int rc = 0, step;
   while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
     struct audit_event e = {
         .seq = sqlite3_column_int64(stmt, 0),
@@ -339,6 +333,20 @@ static int sq_audit_each(struct store *s, size_t limit,
   return step == SQLITE_DONE ? 0 : fail(st, "read audit");
 }
 
+static int sq_audit_each(struct store *s, size_t limit,
+                         int (*cb)(void *arg, const struct audit_event *e),
+                         void *arg)
+{
+  struct sqlite_store *st = impl(s);
+  sqlite3_stmt *stmt;
+  int rc = prepare(st, AUDIT_COLUMNS "FROM audit ORDER BY seq DESC LIMIT ?",
+                   &stmt);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(stmt, 1, (sqlite3_int64)limit);
+  return each_event(st, stmt, cb, arg);
+}
+
 static int sq_audit_last(struct store *s, const char *tunnel_id,
                          int (*cb)(void *arg, const struct audit_event *e),
                          void *arg)
@@ -346,29 +354,13 @@ static int sq_audit_last(struct store *s, const char *tunnel_id,
   struct sqlite_store *st = impl(s);
   sqlite3_stmt *stmt;
   int rc = prepare(st,
-                   "SELECT seq, at, event, tunnel_id, device_id, detail "
-                   "FROM audit WHERE tunnel_id = ? ORDER BY seq DESC LIMIT 1",
+                   AUDIT_COLUMNS "FROM audit WHERE tunnel_id = ? "
+                                 "ORDER BY seq DESC LIMIT 1",
                    &stmt);
   if (rc)
     return rc;
   sqlite3_bind_text(stmt, 1, tunnel_id, -1, SQLITE_TRANSIENT);
-  int step;
-  while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-    struct audit_event e = {
-        .seq = sqlite3_column_int64(stmt, 0),
-        .at = sqlite3_column_int64(stmt, 1),
-        .event = column_text(stmt, 2),
-        .tunnel_id = column_text(stmt, 3),
-        .device_id = column_text(stmt, 4),
-        .detail = column_text(stmt, 5),
-    };
-    if ((rc = cb(arg, &e)) != 0)
-      break;
-  }
-  sqlite3_finalize(stmt);
-  if (rc)
-    return rc;
-  return step == SQLITE_DONE ? 0 : fail(st, "read audit");
+  return each_event(st, stmt, cb, arg);
 }
 
 static void sq_close(struct store *s)
