@@ -7,6 +7,12 @@
                                           holds them until stdin closes
   tools.py hold-streams HOST PORT N       opens N connections through an echo
                                           and holds them until stdin closes
+  tools.py ports-echo HOST FIRST N SECS   until every port FIRST..FIRST+N-1
+                                          echoes a byte (or SECS pass):
+                                          prints seconds taken and how many
+  tools.py api-latency URL TOKEN SECS     GETs URL with the token in a loop
+                                          for SECS: prints count, p50, p99,
+                                          max ms and failures
 """
 import asyncio
 import socket
@@ -68,6 +74,63 @@ async def hold_streams(host, port, n):
         w.close()
 
 
+async def ports_echo(host, first, n, secs):
+    start = time.monotonic()
+    left = set(range(first, first + n))
+    sem = asyncio.Semaphore(200)
+
+    async def one(port):
+        async with sem:
+            try:
+                r, w = await asyncio.wait_for(
+                    asyncio.open_connection(host, port), 2)
+                try:
+                    w.write(b"x")
+                    await w.drain()
+                    if await asyncio.wait_for(r.readexactly(1), 2) == b"x":
+                        left.discard(port)
+                finally:
+                    w.close()
+            except (OSError, asyncio.TimeoutError,
+                    asyncio.IncompleteReadError):
+                pass
+
+    while left and time.monotonic() - start < secs:
+        await asyncio.gather(*(one(p) for p in sorted(left)))
+        if left:
+            await asyncio.sleep(0.1)
+    print("%.2f %d" % (time.monotonic() - start, n - len(left)))
+
+
+def api_latency(url, token, secs):
+    import http.client
+    import urllib.parse
+    u = urllib.parse.urlsplit(url)
+    times, failures = [], 0
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        start = time.perf_counter()
+        try:
+            c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+            c.request("GET", u.path, headers={"Authorization": "Bearer " + token})
+            ok = c.getresponse().status == 200
+            c.close()
+        except OSError:
+            ok = False
+        if ok:
+            times.append((time.perf_counter() - start) * 1000)
+        else:
+            failures += 1
+        time.sleep(0.02)
+    times.sort()
+    if not times:
+        print("0 - - - %d" % failures)
+        return
+    print("%d %.2f %.2f %.2f %d" % (len(times), statistics.median(times),
+                                   times[max(0, int(len(times) * 0.99) - 1)],
+                                   times[-1], failures))
+
+
 if __name__ == "__main__":
     cmd, a = sys.argv[1], sys.argv[2:]
     if cmd == "first-byte":
@@ -76,3 +139,7 @@ if __name__ == "__main__":
         asyncio.run(hold_sessions(a[0], a[1]))
     elif cmd == "hold-streams":
         asyncio.run(hold_streams(a[0], int(a[1]), int(a[2])))
+    elif cmd == "ports-echo":
+        asyncio.run(ports_echo(a[0], int(a[1]), int(a[2]), float(a[3])))
+    elif cmd == "api-latency":
+        api_latency(a[0], a[1], float(a[2]))
