@@ -3,6 +3,7 @@
  *   0x00  HTTP/2 session bytes
  *   0x01  a UDP datagram of one flow (plugins/common/udp.h)
  * A message of another type closes the session (1003). */
+#include <assert.h>
 #include <string.h>
 
 #include "carrier.h"
@@ -144,7 +145,8 @@ static size_t send_h2(struct carrier_conn *c, const struct iovec *pieces,
 {
   static uint8_t type = MSG_H2;
   struct iovec p[1 + MUX_MAX_PIECES] = {{&type, 1}};
-  if (count > MUX_MAX_PIECES) { /* never: the mux sends no more */
+  assert(count <= MUX_MAX_PIECES); /* the mux sends no more */
+  if (count > MUX_MAX_PIECES) { /* a build without asserts: fail safe */
     ws_conn_close(c->ws, 1011, "internal error");
     return ws_conn_backlog(c->ws);
   }

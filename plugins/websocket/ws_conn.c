@@ -1,5 +1,6 @@
 #include "ws_conn.h"
 
+#include <assert.h>
 #include <http_parser.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -159,6 +160,8 @@ static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf,
 {
   (void)flags;
   struct ws_conn *c = user;
+  /* wslay reads only inside feed_wslay, from the bytes it set. */
+  assert(c->busy && c->rd_off <= c->rd_len);
   size_t avail = c->rd_len - c->rd_off;
   if (avail == 0) {
     wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
@@ -206,6 +209,7 @@ static int ws_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf,
   /* Each key is used once: wipe what was handed out. */
   memset(pool + MASK_POOL - left, 0, len);
   left -= len;
+  assert(left <= MASK_POOL);
   return 0;
 }
 
@@ -323,6 +327,9 @@ static size_t walk_frame(struct ws_conn *c, const uint8_t *p, size_t len)
         break;
       continue;
     }
+    /* A header is whole by its 14th byte (WS_FRAME_HEAD_MAX), whatever
+     * the bytes say, and hdr_len goes back to 0 then. */
+    assert(c->hdr_len < sizeof c->hdr);
     c->hdr[c->hdr_len++] = p[used++];
     struct ws_frame_head h;
     if (!ws_frame_head_read(c->hdr, c->hdr_len, &h))
@@ -334,6 +341,7 @@ static size_t walk_frame(struct ws_conn *c, const uint8_t *p, size_t len)
     if (!c->payload_left)
       break;
   }
+  assert(used <= len);
   return used;
 }
 
@@ -378,6 +386,7 @@ static bool keep_input(struct ws_conn *c, const uint8_t *data, size_t n)
   }
   memcpy(c->in + c->in_len, data, n);
   c->in_len += n;
+  assert(c->in_len <= c->in_cap);
   return true;
 }
 
@@ -409,6 +418,10 @@ static bool fast_frame(const struct ws_conn *c, const struct ws_frame_head *h)
 /* More of the fast frame's payload: how much of p it took. */
 static size_t fast_more(struct ws_conn *c, const uint8_t *p, size_t n)
 {
+  /* A fast frame is read while wslay holds no part of one; it is gone
+   * (delivered and freed) the moment its last byte came. */
+  assert(c->fast_msg && wslay_between_frames(c));
+  assert(c->fast_have <= c->fast_len && c->fast_len <= WS_MAX_MESSAGE);
   size_t k = c->fast_len - c->fast_have;
   if (k > n)
     k = n;
@@ -431,7 +444,14 @@ static size_t fast_more(struct ws_conn *c, const uint8_t *p, size_t n)
 static size_t fast_begin(struct ws_conn *c, const struct ws_frame_head *h,
                          const uint8_t *p, size_t n)
 {
+  /* Only between frames, one fast frame at a time, and only the frame
+   * fast_frame admits: FIN and binary, masked iff the peer is a client,
+   * within the size limit. */
+  assert(!c->fast_msg && wslay_between_frames(c));
+  assert(h->first == WS_FINAL_BINARY && h->masked == !c->client &&
+         h->len <= WS_MAX_MESSAGE);
   if (!h->masked && h->len <= n) { /* read in place */
+    assert(c->client);
     deliver(c, p, (size_t)h->len);
     return (size_t)h->len;
   }
@@ -450,6 +470,9 @@ static size_t fast_begin(struct ws_conn *c, const struct ws_frame_head *h,
  * connection is closing), or SIZE_MAX when it refused a frame. */
 static size_t feed_wslay(struct ws_conn *c, const uint8_t *p, size_t n)
 {
+  /* wslay is never entered twice, and never in the middle of a fast
+   * frame: what it reads must begin where a frame does. */
+  assert(!c->busy && !c->rd && !c->fast_msg);
   if (!ws_context(c))
     return SIZE_MAX;
   c->rd = p;
@@ -465,6 +488,7 @@ static size_t feed_wslay(struct ws_conn *c, const uint8_t *p, size_t n)
     protocol_error(c);
     return SIZE_MAX;
   }
+  assert(taken <= n);
   return taken;
 }
 
@@ -488,6 +512,7 @@ static size_t read_frames(struct ws_conn *c, const uint8_t *p, size_t n)
       continue;
     }
     size_t span = walk_frame(c, p + off, n - off);
+    assert(span > 0 && span <= n - off); /* the loop moves on */
     size_t took = feed_wslay(c, p + off, span);
     if (took == SIZE_MAX)
       return SIZE_MAX;
@@ -500,6 +525,8 @@ static size_t read_frames(struct ws_conn *c, const uint8_t *p, size_t n)
 
 static void take_input(struct ws_conn *c, const void *data, size_t len)
 {
+  /* After the handshake only (the client's buffer for it is gone). */
+  assert((c->state == WS_OPEN || c->state == WS_CLOSING) && !c->hs);
   /* Frames are read straight from the caller's bytes unless some are
    * kept from before (wslay stops reading only once the connection is
    * closing); wslay copies what it keeps itself. */
@@ -519,6 +546,7 @@ static void take_input(struct ws_conn *c, const void *data, size_t len)
     c->in = NULL;
     c->in_len = c->in_cap = 0;
   } else if (taken > 0) {
+    assert(taken < c->in_len);
     memmove(c->in, c->in + taken, c->in_len - taken);
     c->in_len -= taken;
   }
@@ -572,6 +600,9 @@ static int hs_done(http_parser *p)
 
 static void handshake_input(struct ws_conn *c, const void *data, size_t len)
 {
+  /* Only the dialling side waits for a 101, in a buffer of its own. */
+  assert(c->state == WS_HANDSHAKE && c->client && c->hs);
+  assert(c->hs_len <= HANDSHAKE_MAX);
   if (c->hs_len + len > HANDSHAKE_MAX) {
     snprintf(c->why, sizeof c->why, "the server's answer is too long");
     c->host->stream_close(c->stream);
@@ -645,6 +676,9 @@ static void on_drained(void *ctx)
 
 static void conn_free(struct ws_conn *c)
 {
+  /* The stream's close comes from the loop, never from inside wslay's
+   * callbacks (stream_close only begins it). */
+  assert(!c->busy);
   if (c->ws)
     wslay_event_context_free(c->ws);
   free(c->in);
@@ -656,6 +690,7 @@ static void conn_free(struct ws_conn *c)
 static void on_stream_closed(void *ctx, int err)
 {
   struct ws_conn *c = ctx;
+  assert(!c->notified); /* the stream's last word comes once */
   stop_close_timer(c);
   if (!c->code && err)
     c->code = WSLAY_CODE_ABNORMAL_CLOSURE;
@@ -788,6 +823,7 @@ static bool may_send_direct(struct ws_conn *c)
 static bool send_direct(struct ws_conn *c, const struct iovec *pieces,
                         size_t count, size_t total)
 {
+  assert(c->state == WS_OPEN && may_send_direct(c));
   uint8_t head[WS_FRAME_HEAD_MAX], key[4];
   if (c->client && ws_genmask_cb(NULL, key, sizeof key, NULL) != 0)
     return false;
@@ -818,6 +854,7 @@ static bool send_direct(struct ws_conn *c, const struct iovec *pieces,
   }
   if (have)
     write_out(c, buf, have);
+  assert(off == total); /* as many bytes as the header announced */
   return true;
 }
 
@@ -834,6 +871,7 @@ static bool send_queued(struct ws_conn *c, const struct iovec *pieces,
       memcpy(msg + off, pieces[i].iov_base, pieces[i].iov_len);
     off += pieces[i].iov_len;
   }
+  assert(off == total);
   struct wslay_event_msg m = {
       .opcode = WSLAY_BINARY_FRAME, .msg = msg, .msg_length = total};
   bool ok = wslay_event_queue_msg(c->ws, &m) == 0;
@@ -851,6 +889,9 @@ size_t ws_conn_sendv(struct ws_conn *c, const struct iovec *pieces,
   size_t total = 0;
   for (size_t i = 0; i < count; i++)
     total += pieces[i].iov_len;
+  /* The peer refuses larger messages (1009): the carrier sends none (its
+   * largest is an HTTP/2 message of MUX_MAX_MESSAGE and a type byte). */
+  assert(total <= WS_MAX_MESSAGE);
   bool ok = may_send_direct(c) ? send_direct(c, pieces, count, total)
                 : send_queued(c, pieces, count, total);
   if (!ok) {

@@ -1,5 +1,6 @@
 #include "ws_frame.h"
 
+#include <assert.h>
 #include <string.h>
 
 size_t ws_frame_head_read(const uint8_t *p, size_t n, struct ws_frame_head *h)
@@ -10,6 +11,8 @@ size_t ws_frame_head_read(const uint8_t *p, size_t n, struct ws_frame_head *h)
   size_t ext = len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
   bool masked = p[1] & 0x80;
   size_t size = 2 + ext + (masked ? 4 : 0);
+  /* ws_conn.c's walk_frame keeps a header in WS_FRAME_HEAD_MAX bytes. */
+  assert(size <= WS_FRAME_HEAD_MAX);
   if (n < size)
     return 0;
   h->first = p[0];
@@ -45,6 +48,7 @@ size_t ws_frame_head_write(uint8_t out[WS_FRAME_HEAD_MAX], uint64_t len,
     memcpy(out + size, key, 4);
     size += 4;
   }
+  assert(size <= WS_FRAME_HEAD_MAX);
   return size;
 }
 
