@@ -90,6 +90,8 @@ static void unlist(struct weft_stream *s)
 
 void stream__free(struct weft_stream *s)
 {
+  /* Its deadline's timer points at it: stopped first (close_with). */
+  assert(!s->deadline && live_streams > 0);
   unlist(s);
   free(s->pending);
   stream__tls_free(s->tls);
@@ -105,6 +107,7 @@ void stream__free(struct weft_stream *s)
 static void on_tcp_closed(uv_handle_t *h)
 {
   struct weft_stream *s = h->data;
+  assert(s->closing && s->tcp == (uv_tcp_t *)h);
   if (s->account.on_close)
     s->account.on_close(s->account.arg);
   if (s->filter_free)
@@ -123,6 +126,7 @@ void stream__close_with(struct weft_stream *s, int err)
   if (s->tls && s->tls->cb) {
     /* A dial still in its handshake: the dialer hears of it. */
     stream__connect_done(s, err ? err : WEFT_ECONNRESET);
+    assert(s->closing); /* connect_done discarded it */
     return;
   }
   stream__deadline_stop(s);
@@ -177,6 +181,7 @@ bool stream__write_req_reserve(struct weft_stream *s, struct write_req **wrp,
     wr = *wrp = grown;
     wr->cap = cap;
   }
+  assert(wr->s == s && wr->len <= wr->cap && wr->cap - wr->len >= room);
   return true;
 }
 
@@ -210,6 +215,7 @@ static ptrdiff_t write_what_fits(struct weft_stream *s, const void *data,
 
 void stream__submit(struct weft_stream *s, struct write_req *wr)
 {
+  assert(wr->s == s && wr->len <= wr->cap);
   if (s->closing || wr->len == 0) {
     free(wr);
     return;
@@ -304,6 +310,7 @@ static void flush(struct weft_stream *s)
 /* Lists the stream for the end of the batch. */
 static void flush_later(struct weft_stream *s)
 {
+  assert(batch_depth > 0); /* stream__batch_end empties the list */
   if (!s->flush_listed) {
     s->flush_listed = true;
     s->flush_next = flush_list;
@@ -351,7 +358,12 @@ static void queue_bytes(struct weft_stream *s, const void *data, size_t len)
   flush_later(s);
 }
 
-void stream__batch_begin(void) { batch_depth++; }
+void stream__batch_begin(void)
+{
+  /* Outside every batch nothing waits for one's end. */
+  assert(batch_depth > 0 || !flush_list);
+  batch_depth++;
+}
 
 /* The loop's rounds: what all the I/O callbacks of one poll write is one
  * batch, sent when the poll's callbacks are done (uv_check). The streams
@@ -404,6 +416,7 @@ void stream_rounds_stop(void)
 
 void stream__batch_end(void)
 {
+  assert(batch_depth > 0); /* every end has its begin */
   if (--batch_depth)
     return;
   while (flush_list) {
@@ -436,6 +449,7 @@ static void write_cb(uv_write_t *w, int status)
   struct write_req *wr = (struct write_req *)w;
   struct weft_stream *s = wr->s;
   size_t before = s->backlog;
+  assert(s->backlog >= wr->len); /* submit counted it in */
   s->backlog -= wr->len;
   free(wr);
   if (s->closing)
@@ -470,6 +484,7 @@ static void shutdown_cb(uv_shutdown_t *req, int status)
 
 static void send_shutdown(struct weft_stream *s)
 {
+  assert(s->shutdown_sent);
   uv_shutdown_t *req = malloc(sizeof *req);
   if (!req) {
     stream__close_with(s, WEFT_ENOMEM);
@@ -497,6 +512,9 @@ void stream_shutdown(struct weft_stream *s)
 
 void stream__release_held(struct weft_stream *s)
 {
+  /* Called once TLS is decided and, if any, established. */
+  assert(!stream__tls_waiting(s));
+  assert(!s->shutdown_held || s->shutdown_sent);
   if (s->held.len) {
     struct strbuf held = s->held;
     memset(&s->held, 0, sizeof s->held);
@@ -525,6 +543,8 @@ static void deliver(struct weft_stream *s, const char *data, size_t len)
 {
   if (s->account.on_traffic)
     s->account.on_traffic(s->account.arg, len, 0);
+  assert(s->mode != MODE_RAW || s->cbs);
+  assert(s->mode != MODE_PIPE || s->ops);
   if (s->mode == MODE_RAW) {
     s->cbs->on_read(s->ctx, data, len);
   } else if (s->mode == MODE_PIPE) {
@@ -538,6 +558,7 @@ static void deliver(struct weft_stream *s, const char *data, size_t len)
 
 void stream__plaintext_in(struct weft_stream *s, const char *data, size_t len)
 {
+  assert(!s->closing); /* a closing stream reads nothing more */
   if (s->filter)
     s->filter(s->fctx, data, len);
   else
@@ -546,6 +567,8 @@ void stream__plaintext_in(struct weft_stream *s, const char *data, size_t len)
 
 void stream__on_eof(struct weft_stream *s)
 {
+  /* Once: reading stops with the first end (stream__update_reading). */
+  assert(!s->closing && !s->read_eof);
   if (stream__tls_eof_in_handshake(s))
     return;
   s->read_eof = true;
@@ -588,6 +611,7 @@ static void read_some(struct weft_stream *s, ssize_t n, const uv_buf_t *buf)
 static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
   struct weft_stream *s = st->data;
+  assert(s->reading); /* read_stop is called whenever reading goes false */
   if (s->closing)
     return;
   stream__batch_begin();
@@ -612,6 +636,7 @@ void stream__update_reading(struct weft_stream *s)
 /* Bytes read before the stream was handed on go first; then the socket. */
 static void begin(struct weft_stream *s)
 {
+  assert(s->mode == MODE_RAW || s->mode == MODE_PIPE);
   if (s->leftover_len) {
     char *data = s->leftover;
     size_t len = s->leftover_len;
@@ -745,16 +770,27 @@ int pipe_attach(const struct weft_host *host, struct weft_stream *s,
   return 0;
 }
 
+/* A pipe is its stream's own member, and the stream stays a pipe until
+ * it is freed (pipe_attach is the only way into MODE_PIPE, and nothing
+ * leads out of it). */
+static struct weft_stream *pipe_stream(struct weft_pipe *p)
+{
+  struct weft_stream *s = p->stream;
+  assert(&s->pipe == p && s->mode == MODE_PIPE);
+  return s;
+}
+
 size_t pipe_send(struct weft_pipe *p, const void *data, size_t len)
 {
+  struct weft_stream *s = pipe_stream(p);
   if (len)
-    p->stream->pipe_wrote = true;
-  return stream_write(p->stream, data, len);
+    s->pipe_wrote = true;
+  return stream_write(s, data, len);
 }
 
 void pipe_resume(struct weft_pipe *p)
 {
-  struct weft_stream *s = p->stream;
+  struct weft_stream *s = pipe_stream(p);
   if (s->paused_by_backlog) {
     s->paused_by_backlog = false;
     stream__tls_drain(s);
@@ -762,12 +798,11 @@ void pipe_resume(struct weft_pipe *p)
   }
 }
 
-void pipe_shutdown(struct weft_pipe *p) { stream_shutdown(p->stream); }
+void pipe_shutdown(struct weft_pipe *p) { stream_shutdown(pipe_stream(p)); }
 
 void pipe_close(struct weft_pipe *p, int err)
 {
-  struct weft_stream *s = p->stream;
-  assert(s->mode == MODE_PIPE);
+  struct weft_stream *s = pipe_stream(p);
   if (err && s->fail_answer && !s->pipe_wrote && !s->closing &&
       !s->shutdown_sent) {
     void (*answer)(void *, int) = s->fail_answer;
@@ -797,6 +832,8 @@ struct weft_stream *stream_accept(uv_loop_t *loop, uv_stream_t *server)
 
 void stream_handover(struct weft_stream *s, const void *leftover, size_t len)
 {
+  /* Only a raw stream is handed on: its reader stops being called. */
+  assert(s->mode == MODE_RAW);
   s->mode = MODE_NEW;
   s->cbs = NULL;
   s->ctx = NULL;

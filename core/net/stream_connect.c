@@ -2,6 +2,7 @@
  * asked wrapped in TLS verified by a pin or by the system's CAs; the whole
  * dial (connect and handshake) has a deadline. */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,8 @@ void stream__deadline_stop(struct weft_stream *s)
  * finishes the TLS handshake) fails with WEFT_ETIMEDOUT. */
 static void deadline_hit(uv_timer_t *timer)
 {
+  /* Closing stops it, and so does the end of the dial. */
+  assert(!((struct weft_stream *)timer->data)->closing);
   /* In the TLS handshake the dialer hears at once; during the TCP connect,
    * connected() sees ECANCELED and reports the close_err set here. */
   stream__close_with(timer->data, WEFT_ETIMEDOUT);
@@ -36,6 +39,7 @@ static void deadline_hit(uv_timer_t *timer)
 
 static void deadline_start(struct weft_stream *s)
 {
+  assert(!s->deadline);
   s->deadline = malloc(sizeof *s->deadline);
   if (!s->deadline)
     return; /* no deadline: the kernel's own timeouts still apply */
@@ -58,13 +62,14 @@ struct connect_req {
 
 void stream__connect_done(struct weft_stream *s, int status)
 {
+  /* Only for a TLS dial still in its handshake, and only once: each
+   * caller finds the callback set (a later close sees it cleared). */
   struct tls_state *t = s->tls;
-  weft_connect_cb cb = t ? t->cb : NULL;
-  void *ctx = t ? t->cb_ctx : NULL;
-  if (t)
-    t->cb = NULL;
-  if (!cb)
-    return;
+  assert(t && t->client && t->cb && !s->closing);
+  assert(status != 0 || t->established);
+  weft_connect_cb cb = t->cb;
+  void *ctx = t->cb_ctx;
+  t->cb = NULL;
   stream__deadline_stop(s);
   if (status != 0) {
     cb(ctx, NULL, status);
@@ -80,6 +85,7 @@ void stream__connect_done(struct weft_stream *s, int status)
 static void start_tls(struct connect_req *cr)
 {
   struct weft_stream *s = cr->s;
+  assert(!s->tls);
   struct in6_addr a;
   bool ip = inet_pton(AF_INET, cr->sni, &a) == 1 ||
             inet_pton(AF_INET6, cr->sni, &a) == 1;
@@ -116,6 +122,8 @@ static void connected(uv_connect_t *req, int status)
     cr->cb(cr->ctx, NULL, err);
     stream_discard(s);
   } else {
+    /* A close (the deadline's) cancels the connect: success means open. */
+    assert(!s->closing);
     uv_tcp_nodelay(s->tcp, 1);
     stream__fill_addresses(s);
     stream__batch_begin();

@@ -6,6 +6,7 @@
  * ciphertext straight from the buffer the socket filled (what it leaves
  * when the reader pauses is kept), and its records go straight into one
  * write request per SSL call. */
+#include <assert.h>
 #include <openssl/err.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ static int bio_create(BIO *b)
 static int bio_read(BIO *b, char *out, size_t outl, size_t *readbytes)
 {
   struct tls_state *t = ((struct weft_stream *)BIO_get_data(b))->tls;
+  assert(t && (t->in || t->in_len == 0));
   BIO_clear_retry_flags(b);
   if (t->in_len == 0) {
     BIO_set_retry_read(b); /* wait for the socket */
@@ -42,6 +44,7 @@ static int bio_read(BIO *b, char *out, size_t outl, size_t *readbytes)
 static int bio_write(BIO *b, const char *data, size_t len, size_t *written)
 {
   struct weft_stream *s = BIO_get_data(b);
+  assert(s->tls);
   BIO_clear_retry_flags(b);
   if (!stream__write_req_append(s, &s->tls->out, data, len))
     return 0;
@@ -74,6 +77,7 @@ static BIO_METHOD *stream_bio(void)
 /* Sends the records the SSL calls made since the last send. */
 void stream__tls_send_records(struct weft_stream *s)
 {
+  assert(s->tls);
   struct write_req *wr = s->tls->out;
   s->tls->out = NULL;
   if (wr)
@@ -83,6 +87,7 @@ void stream__tls_send_records(struct weft_stream *s)
 /* Whatever OpenSSL did not read stays in t->saved until it does. */
 static void keep_unread(struct tls_state *t)
 {
+  assert(!t->draining); /* t->in is OpenSSL's while it reads */
   if (t->in_len == 0) {
     free(t->saved);
     t->saved = NULL;
@@ -112,6 +117,8 @@ static void keep_unread(struct tls_state *t)
 int stream__tls_start(struct weft_stream *s, SSL_CTX *ctx, bool client,
               const char *sni)
 {
+  /* Once per stream: its callers check that none was started. */
+  assert(!s->tls);
   struct tls_state *t = calloc(1, sizeof *t);
   BIO *bio = stream_bio() ? BIO_new(stream_bio()) : NULL;
   if (t)
@@ -182,6 +189,8 @@ int stream_tls_binding(struct weft_stream *s, unsigned char *out, size_t len)
 static void established(struct weft_stream *s)
 {
   struct tls_state *t = s->tls;
+  /* A dial's dialer is still waiting to hear (connect_done clears cb). */
+  assert(!t->established && (!t->client || t->cb));
   t->established = true;
   if (t->client && t->pin[0]) {
     char got[TLS_FINGERPRINT_HEX + 1] = "";
@@ -205,6 +214,7 @@ static void established(struct weft_stream *s)
 static bool handshake(struct weft_stream *s)
 {
   struct tls_state *t = s->tls;
+  assert(t && !t->established && !s->closing);
   int rc = SSL_do_handshake(t->ssl);
   stream__tls_send_records(s);
   if (rc == 1) {
@@ -222,7 +232,11 @@ static bool handshake(struct weft_stream *s)
   return false;
 }
 
-void stream__tls_begin_handshake(struct weft_stream *s) { handshake(s); }
+void stream__tls_begin_handshake(struct weft_stream *s)
+{
+  assert(s->tls && s->tls->client); /* the server's waits for the hello */
+  handshake(s);
+}
 
 bool stream__tls_eof_in_handshake(struct weft_stream *s)
 {
@@ -241,6 +255,10 @@ bool stream__tls_eof_in_handshake(struct weft_stream *s)
 void stream__tls_in(struct weft_stream *s, const char *data, size_t len)
 {
   struct tls_state *t = s->tls;
+  /* Never while OpenSSL reads t->in (stream__tls_drain), and the saved
+   * bytes are the only ones it has not read. */
+  assert(t && !t->draining && !s->closing);
+  assert(!t->saved_len || (t->in == t->saved && t->in_len == t->saved_len));
   if (t->saved_len) { /* behind what is kept: append */
     char *more = realloc(t->saved, t->saved_len + len);
     if (!more) {
@@ -324,6 +342,8 @@ static bool reserve_records(struct weft_stream *s, size_t len)
 bool stream__tls_encrypt(struct weft_stream *s, const void *data, size_t len)
 {
   struct tls_state *t = s->tls;
+  /* Plaintext waits in s->held until the handshake is done. */
+  assert(t && t->established);
   size_t written = 0;
   if (!reserve_records(s, len) || s->closing)
     return false;
