@@ -1,5 +1,6 @@
 #include "mux.h"
 
+#include <assert.h>
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,8 +65,12 @@ struct mux {
 static uint8_t sendbuf[MUX_MAX_MESSAGE];
 static size_t packed; /* bytes in sendbuf */
 
+/* A DATA frame's payload may be copied into sendbuf whole (send_data). */
+_Static_assert(MUX_MAX_FRAME <= MUX_MAX_MESSAGE, "a frame fits sendbuf");
+
 static void send_packed(struct mux *m)
 {
+  assert(packed <= MUX_MAX_MESSAGE && m->flushing);
   if (packed) {
     struct iovec p = {sendbuf, packed};
     packed = 0;
@@ -118,6 +123,8 @@ static void unlink_stream(struct mux_stream *ms)
   struct mux *m = ms->mux;
   if (!m)
     return;
+  assert(m->stream_count > 0);
+  assert(ms->prev ? ms->prev->next == ms : m->streams == ms);
   if (ms->prev)
     ms->prev->next = ms->next;
   else
@@ -133,6 +140,7 @@ static void maybe_free(struct mux_stream *ms)
 {
   if (ms->h2_open || ms->pipe_open || ms->connecting)
     return;
+  assert(!ms->pipe); /* closed() cleared it */
   unlink_stream(ms);
   chunks_free(ms->host, ms->out_head);
   chunks_free(ms->host, ms->early_head);
@@ -199,6 +207,8 @@ static void pipe_closed(void *pctx, int err)
 {
   struct mux_stream *ms = pctx;
   struct mux *m = ms->mux;
+  /* The pipe reports its end once; until then the stream stays. */
+  assert(ms->pipe_open && ms->pipe);
   ms->pipe = NULL;
   ms->pipe_open = false;
   if (m && ms->h2_open) {
@@ -227,9 +237,12 @@ static const struct weft_pipe_ops pipe_ops = {
  * read again once the queue is low. */
 static void take_bytes(struct mux_stream *ms, size_t n)
 {
+  /* read_source offered at most out_len bytes. */
+  assert(n <= ms->out_len);
   ms->out_len -= n;
   while (n) {
     struct chunk *c = ms->out_head;
+    assert(c); /* n <= out_len, which the chunks hold */
     size_t take = c->len - c->off < n ? c->len - c->off : n;
     c->off += take;
     n -= take;
@@ -253,6 +266,7 @@ static ssize_t read_source(nghttp2_session *session, int32_t id, uint8_t *buf,
 {
   (void)session, (void)id, (void)buf, (void)user;
   struct mux_stream *ms = source->ptr;
+  assert(ms->h2_open && ms->mux);
   size_t n = ms->out_len < length ? ms->out_len : length;
   if (n == ms->out_len && ms->local_eof) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -271,6 +285,7 @@ static size_t queued_pieces(const struct mux_stream *ms, size_t len,
 {
   size_t count = 0;
   for (const struct chunk *c = ms->out_head; len; c = c->next) {
+    assert(c); /* len <= out_len, which the chunks hold */
     if (count == max)
       return 0;
     size_t take = c->len - c->off < len ? c->len - c->off : len;
@@ -284,6 +299,7 @@ static size_t queued_pieces(const struct mux_stream *ms, size_t len,
 static void copy_queued(const struct mux_stream *ms, size_t len, uint8_t *out)
 {
   for (const struct chunk *c = ms->out_head; len; c = c->next) {
+    assert(c);
     size_t take = c->len - c->off < len ? c->len - c->off : len;
     memcpy(out, c->data + c->off, take);
     out += take;
@@ -305,6 +321,8 @@ static int send_data(nghttp2_session *session, nghttp2_frame *frame,
   if (m->cbs->backlog(m->arg) > WEFT_PIPE_HIGH_WATER)
     return NGHTTP2_ERR_WOULDBLOCK;
   send_packed(m); /* what came before goes first */
+  /* read_length caps a frame at MUX_MAX_FRAME: it fits sendbuf. */
+  assert(length <= ms->out_len && length <= MUX_MAX_FRAME && packed == 0);
   struct iovec p[MUX_MAX_PIECES] = {{(void *)framehd, 9}};
   size_t count = 1 + queued_pieces(ms, length, p + 1, MUX_MAX_PIECES - 1);
   if (count == 1 && length) {
@@ -326,6 +344,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id,
   if (ms && ms->connecting) {
     /* The local connection is not up yet: keep the bytes (the window we
      * withhold bounds them) until mux_accept. */
+    assert(!ms->pipe);
     struct chunk *c = chunk_new(m->host, data, len);
     if (!c)
       return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -446,6 +465,8 @@ static int on_stream_close(nghttp2_session *session, int32_t id,
   struct mux_stream *ms = nghttp2_session_get_stream_user_data(session, id);
   if (!ms)
     return 0;
+  /* nghttp2 closes a stream once, and calls nothing after mux_free. */
+  assert(ms->h2_open && ms->mux == m && ms->id == id);
   ms->h2_open = false;
   if (ms->pipe && error_code != NGHTTP2_NO_ERROR)
     m->host->pipe_close(ms->pipe, WEFT_ECONNRESET);
@@ -674,6 +695,9 @@ void mux_flush(struct mux *m)
 {
   if (m->flushing || m->failed)
     return; /* a callback below us will be picked up by the outer loop */
+  /* sendbuf is shared: no other session's flush is under way (they do
+   * not nest), so nothing is packed in it. */
+  assert(packed == 0);
   m->flushing = true;
   bool sent = false, drained;
   for (;;) {
@@ -701,12 +725,16 @@ void mux_flush(struct mux *m)
        * send_data, which sends what is packed first.) */
       if (packed + (size_t)n > MUX_MAX_MESSAGE)
         send_packed(m);
+      /* Frames other than DATA are ours and small (SETTINGS, PING,
+       * WINDOW_UPDATE, RST_STREAM, GOAWAY, a few headers). */
+      assert(packed + (size_t)n <= MUX_MAX_MESSAGE);
       memcpy(sendbuf + packed, data, (size_t)n);
       packed += (size_t)n;
       if (m->cbs->backlog(m->arg) > WEFT_PIPE_HIGH_WATER)
         break;
     }
     send_packed(m);
+    assert(packed == 0);
     if (drained || m->cbs->backlog(m->arg) > WEFT_PIPE_HIGH_WATER ||
         !nghttp2_session_want_write(m->session))
       break;
@@ -756,6 +784,8 @@ int mux_open(struct mux *m, struct weft_stream *conn)
 void mux_accept(struct mux_stream *ms, struct weft_stream *local)
 {
   struct mux *m = ms->mux;
+  /* The answer to on_stream, given once; the pipe comes only here. */
+  assert(ms->connecting && !ms->pipe && !ms->pipe_open && !ms->answered);
   ms->connecting = false;
   if (!m || !ms->h2_open) {
     /* The stream or the session ended while we were connecting. */
@@ -791,6 +821,7 @@ void mux_accept(struct mux_stream *ms, struct weft_stream *local)
 void mux_refuse(struct mux_stream *ms)
 {
   struct mux *m = ms->mux;
+  assert(!ms->pipe); /* never attached, or its attach failed */
   ms->connecting = false;
   if (!m || !ms->h2_open || ms->answered) {
     maybe_free(ms);

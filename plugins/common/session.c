@@ -7,6 +7,7 @@
  * datagrams travel as messages where the carrier has them (udp.h). When
  * the connection drops, the device reconnects with exponential backoff and
  * jitter, under the same tunnel while its lease lasts. */
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -88,12 +89,16 @@ struct client_tunnel {
 
 static void unref(struct transport *tp)
 {
+  assert(tp->refs > 0);
   if (--tp->refs == 0 && tp->destroyed)
     tp->host->free(tp);
 }
 
 static struct session *session_new(struct transport *tp)
 {
+  /* Nothing new starts after destroy: the core calls in no more, and
+   * every client tunnel is closing. */
+  assert(!tp->destroyed);
   struct session *s = tp->host->calloc(1, sizeof *s);
   if (!s)
     return NULL;
@@ -109,6 +114,7 @@ static struct session *session_new(struct transport *tp)
 static void session_free(struct session *s)
 {
   struct transport *tp = s->tp;
+  assert(s->prev ? s->prev->next == s : tp->sessions == s);
   if (s->prev)
     s->prev->next = s->next;
   else
@@ -133,6 +139,8 @@ static void client_unlink(struct client_tunnel *ct)
 
 static void client_free(struct client_tunnel *ct)
 {
+  /* Last: no session and no dial of its own still calls back. */
+  assert(!ct->session && !ct->connecting);
   client_unlink(ct);
   udp_client_free(ct->udp);
   ct->tp->host->free(ct);
@@ -244,6 +252,8 @@ static bool session_idle(void *arg)
 static void start_session(struct session *s, bool opener)
 {
   const struct weft_host *h = s->tp->host;
+  assert(!s->mux && !s->open && !s->ping);
+  assert(opener ? s->st && !s->ct : s->ct && !s->st);
   uint32_t max_streams = (uint32_t)s->tp->conf->max_streams;
   if (s->ct && s->ct->max_streams)
     max_streams = s->ct->max_streams;
@@ -286,8 +296,10 @@ static void session_closed(void *arg, uint16_t code, const char *why)
   }
   if (s->ct) {
     struct client_tunnel *ct = s->ct;
-    if (ct->session == s)
-      ct->session = NULL;
+    /* A client tunnel has one session at a time: it dials again only
+     * once this one is gone. */
+    assert(ct->session == s);
+    ct->session = NULL;
     if (ct->udp)
       udp_client_reset(ct->udp);
     ct->connecting = false;
@@ -308,6 +320,7 @@ static void session_open(void *arg)
   struct session *s = arg;
   struct client_tunnel *ct = s->ct;
   const struct weft_host *h = s->tp->host;
+  assert(ct && ct->session == s && ct->connecting); /* a dial's session */
   ct->connecting = false;
   weft_reconnect_succeeded(&ct->again);
   const char *carrier = s->tp->carrier->name;
@@ -358,6 +371,7 @@ void session_plugin_destroy(void *ctx)
 {
   struct transport *tp = ctx;
   const struct weft_host *h = tp->host;
+  assert(!tp->destroyed);
   tp->destroyed = true;
   for (struct client_tunnel *ct = tp->client_tunnels; ct; ct = ct->next) {
     ct->closing = true;
@@ -423,13 +437,13 @@ void session_server_tunnel_close(void *ctx, void *tunnel_ctx, int reason)
   struct transport *tp = ctx;
   struct server_tunnel *st = tunnel_ctx;
   (void)reason;
-  for (struct server_tunnel **pp = &tp->server_tunnels; *pp;
-       pp = &(*pp)->next)
-    if (*pp == st) {
-      *pp = st->next;
-      break;
-    }
+  struct server_tunnel **pp = &tp->server_tunnels;
+  while (*pp && *pp != st)
+    pp = &(*pp)->next;
+  assert(*pp == st); /* open put it there; each is closed once */
+  *pp = st->next;
   if (st->session) {
+    assert(st->session->st == st);
     st->session->st = NULL;
     if (st->session->mux)
       mux_goaway(st->session->mux);
@@ -488,6 +502,7 @@ int session_server_upgrade(void *ctx, const struct weft_http_request *req,
   }
   if (st->session) {
     /* The device came back before its old session timed out. */
+    assert(st->session->st == st);
     st->session->st = NULL;
     carrier->close(st->session->conn, 1001, "replaced by a new session");
   }
@@ -560,6 +575,8 @@ static void client_stream(void *arg, struct mux_stream *ms)
   struct session *s = arg;
   const struct weft_host *h = s->tp->host;
   struct client_tunnel *ct = s->ct;
+  /* Destroy aborted every carrier: no message, no stream after it. */
+  assert(!s->tp->destroyed);
   struct local_connect *lc = h->alloc(sizeof *lc);
   if (!lc || !ct) {
     h->free(lc);
@@ -589,6 +606,7 @@ static void dial_done(struct client_tunnel *ct, struct weft_stream *stream,
                       int status)
 {
   const struct weft_host *h = ct->tp->host;
+  assert(ct->connecting && !ct->session);
   if (ct->closing) {
     ct->connecting = false;
     if (stream)
@@ -630,6 +648,10 @@ static void dial_done(struct client_tunnel *ct, struct weft_stream *stream,
 static void dial(struct client_tunnel *ct)
 {
   const struct weft_host *h = ct->tp->host;
+  /* One dial at a time, and none once the tunnel is closing (its
+   * reconnect timer is cancelled then) or its session is up. */
+  assert(!ct->connecting && !ct->session && !ct->closing);
+  assert(!ct->tp->destroyed);
   ct->connecting = true;
   ct->tp->refs++;
   /* wss://, pinned to the certificate the device logged in over. */

@@ -2,6 +2,7 @@
  * connected local UDP socket per flow, so the local service's answers come
  * back on the socket of the peer they are for. */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <string.h>
 #include <uv.h>
 
@@ -49,11 +50,12 @@ static void flow_closed(uv_handle_t *h)
 static void flow_close(struct client_flow *f)
 {
   struct udp_client *u = f->client;
+  assert(u && u->count > 0); /* a live flow, closed once */
   struct client_flow **pp = chain_of(u, f->id);
   while (*pp && *pp != f)
     pp = &(*pp)->hnext;
-  if (*pp)
-    *pp = f->hnext;
+  assert(*pp == f); /* a live flow is on its hash chain */
+  *pp = f->hnext;
   if (f->prev)
     f->prev->next = f->next;
   else

@@ -3,6 +3,7 @@
  * naming an address. A flow id is its slot in a fixed table and the slot's
  * generation, so a late answer for a reused slot finds nothing. */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <string.h>
 
 #include <openssl/rand.h>
@@ -99,8 +100,8 @@ static void unchain(struct udp_server *u, uint32_t slot)
   int32_t *pp = &u->buckets[bucket_of(u, u->flows[slot].key)];
   while (*pp != -1 && *pp != (int32_t)slot)
     pp = &u->flows[*pp].next;
-  if (*pp == (int32_t)slot)
-    *pp = u->flows[slot].next;
+  assert(*pp == (int32_t)slot); /* a used slot is on its chain */
+  *pp = u->flows[slot].next;
 }
 
 /* A slot for a new flow: a free one, else the least recently used. */
@@ -113,6 +114,7 @@ static uint32_t take_slot(struct udp_server *u)
     if (u->flows[i].last_use < u->flows[best].last_use)
       best = i;
   }
+  assert(u->count == u->max_flows); /* none free: one goes */
   unchain(u, best);
   u->flows[best].used = false;
   u->count--;
@@ -172,6 +174,7 @@ size_t udp_server_encode(struct udp_server *u, const struct weft_udp_peer *peer,
   }
   out[n++] = key[16];
   out[n++] = key[17];
+  assert(n <= UDP_HEADER_MAX && len <= UDP_MAX_PAYLOAD); /* out's size */
   memcpy(out + n, data, len);
   return n + len;
 }
