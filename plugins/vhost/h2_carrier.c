@@ -8,6 +8,7 @@
  * session (bytes after the head are HTTP/2 already); anything else, or a
  * head over H2_HEAD_MAX, closes it with the status in the log. A graceful
  * close sends FIN and waits H2_CLOSE_WAIT_MS for the peer's. */
+#include <assert.h>
 #include <http_parser.h>
 #include <stdio.h>
 #include <string.h>
@@ -102,6 +103,7 @@ static const http_parser_settings response_settings = {
 /* Device side, before the 101: the server's answer, then HTTP/2. */
 static void read_answer(struct carrier_conn *c, const char *data, size_t len)
 {
+  assert(!c->open); /* the dialling side, until its 101 */
   size_t n = http_parser_execute(&c->parser, &response_settings, data, len);
   enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
   c->head_bytes += n;
@@ -273,6 +275,7 @@ static size_t backlog(const struct carrier_conn *c)
 static void close_late(void *arg)
 {
   struct carrier_conn *c = arg;
+  assert(c->closing && c->close_timer); /* close_conn started it */
   c->host->timer_stop(c->close_timer);
   c->close_timer = NULL;
   c->host->stream_close(c->stream);
