@@ -3,6 +3,7 @@
  * relay on its /32 to the local service, and the session on the server's
  * control port that keeps its peer there alive. */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -536,6 +537,8 @@ static int start_relay(struct cl_tunnel *ct, const struct weft_tunnel_info *t,
 static void free_tunnel(struct cl_tunnel *ct)
 {
   const struct weft_host *h = ct->wg->host;
+  /* Last: no session and no dial still calls back with ct. */
+  assert(!ct->session && !ct->connecting);
   struct wg_client *cl = ct->wg->client;
   if (cl) {
     if (ct->prev)
@@ -668,6 +671,7 @@ static void session_closed(void *arg, int err)
   struct cl_tunnel *ct = arg;
   struct wireguard *wg = ct->wg;
   const struct weft_host *h = wg->host;
+  assert(ct->session && !ct->connecting); /* the session's stream ended */
   bool was_up = ct->session_up;
   ct->session = NULL;
   ct->session_up = false;
@@ -677,7 +681,10 @@ static void session_closed(void *arg, int err)
     wg_unref(wg);
     return;
   }
-  wg_unref(wg); /* wg->destroyed is false here: closing would be set */
+  /* destroy closes every tunnel first, so a tunnel not closing means a
+   * plugin not destroyed: this cannot be the last ref. */
+  assert(!wg->destroyed && wg->refs > 1);
+  wg_unref(wg);
   if (was_up) {
     h->log(h, WEFT_LOG_WARN, "tunnel %s: session lost (%s)", ct->id,
            err ? weft_strerror(err) : "closed by the server");
@@ -717,6 +724,7 @@ static void server_connected(void *arg, struct weft_stream *stream, int status)
   struct cl_tunnel *ct = arg;
   struct wireguard *wg = ct->wg;
   const struct weft_host *h = wg->host;
+  assert(ct->connecting && !ct->session); /* the one dial in flight */
   ct->connecting = false;
   if (ct->closing) {
     if (stream)
@@ -755,6 +763,10 @@ static void server_connected(void *arg, struct weft_stream *stream, int status)
 static void dial(struct cl_tunnel *ct)
 {
   const struct weft_host *h = ct->wg->host;
+  /* One dial at a time, none with a session, none once closing (the
+   * reconnect timer is cancelled then). */
+  assert(!ct->connecting && !ct->session && !ct->closing);
+  assert(!ct->wg->destroyed);
   ct->connecting = true;
   ct->wg->refs++;
   int rc = h->stream_connect(h, ct->server_host, ct->server_port,

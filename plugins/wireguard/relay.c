@@ -1,5 +1,6 @@
 #include "relay.h"
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,7 @@ static void conn_handle_closed(uv_handle_t *h)
 {
   struct side *s = h->data;
   struct relay_conn *c = s->conn;
+  assert(c->closing && c->handles > 0 && c->l->count > 0);
   if (--c->handles > 0)
     return;
   struct relay_listener *l = c->l;

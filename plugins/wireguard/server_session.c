@@ -2,6 +2,7 @@
  * that carries its orchestration token and its relay port. The peer is
  * added only once the token is verified, and removed the moment the
  * session ends (closed, lost, or three pings missed). */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +14,13 @@
 static void session_free(struct srv_session *s)
 {
   struct wg_server *srv = s->srv;
-  if (srv)
-    for (struct srv_session **pp = &srv->sessions; *pp; pp = &(*pp)->next)
-      if (*pp == s) {
-        *pp = s->next;
-        break;
-      }
+  if (srv) { /* else the server stopped and forgot its sessions */
+    struct srv_session **pp = &srv->sessions;
+    while (*pp && *pp != s)
+      pp = &(*pp)->next;
+    assert(*pp == s);
+    *pp = s->next;
+  }
   s->host->free(s);
 }
 
@@ -44,6 +46,7 @@ static void session_read(void *ctx, const void *data, size_t len)
       s->line[s->used++] = p[i];
       continue;
     }
+    assert(s->used < sizeof s->line); /* kept room for the NUL */
     s->line[s->used] = '\0';
     s->used = 0;
     if (strcmp(s->line, "ping") != 0) {
@@ -65,7 +68,10 @@ static void session_closed(void *ctx, int err)
   struct srv_session *s = ctx;
   struct srv_tunnel *st = s->st;
   (void)err;
-  if (st && st->session == s) {
+  /* Whoever takes a tunnel's session away (a new session, the tunnel's
+   * close, a failed upgrade, the server's stop) clears s->st first. */
+  assert(!st || st->session == s);
+  if (st) {
     st->session = NULL;
     srv_remove_peer(s->srv, st, "the device's session ended");
   }
@@ -163,6 +169,7 @@ int wg_server_upgrade(void *ctx, const struct weft_http_request *req,
   s->next = srv->sessions;
   srv->sessions = s;
   if (st->session) { /* the device came back before its old one timed out */
+    assert(st->session->st == st);
     st->session->st = NULL;
     srv_session_close(st->session);
   }

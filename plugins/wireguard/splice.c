@@ -1,5 +1,7 @@
 #include "splice.h"
 
+#include <assert.h>
+
 struct splice;
 
 struct end {
@@ -40,6 +42,9 @@ static void end_closed(void *pctx, int err)
 {
   struct end *e = pctx;
   struct splice *sp = e->sp;
+  /* Each end reports its close once, and the splice lives until both
+   * have. */
+  assert(e->pipe && sp->open_ends > 0);
   e->pipe = NULL;
   if (e->other->pipe)
     sp->host->pipe_close(e->other->pipe, err);

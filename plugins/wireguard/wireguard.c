@@ -5,6 +5,7 @@
  * device half (client.c); wireguard.h tells how a tunnel comes up. */
 #include "wireguard.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,7 @@ int wg_parse_ports(const char *text, struct nft_port_range *out, size_t max)
 
 void wg_unref(struct wireguard *wg)
 {
+  assert(wg->refs > 0);
   if (--wg->refs == 0 && wg->destroyed)
     wg->host->free(wg);
 }
@@ -125,8 +127,11 @@ static int wg_create(const struct weft_host *host, const void *config,
 static void wg_destroy(void *ctx)
 {
   struct wireguard *wg = ctx;
+  assert(!wg->destroyed);
   wg_server_stop(wg);
   wg_client_stop(wg);
+  /* Both halves let go of what they held in the struct. */
+  assert(!wg->server && !wg->client);
   wg->destroyed = true;
   wg_unref(wg);
 }
