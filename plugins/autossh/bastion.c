@@ -9,6 +9,7 @@
  * timeout, and on start the file is reconciled with the leases that were
  * restored. Ending a tunnel also ends a live ssh session on its port: sshd
  * checks authorized_keys only at login. */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -444,8 +445,8 @@ void bastion_tunnel_close(struct autossh *as, void *tunnel_ctx, int reason)
   struct bastion_tunnel **pp = &b->tunnels;
   while (*pp && *pp != bt)
     pp = &(*pp)->next;
-  if (*pp)
-    *pp = bt->next;
+  assert(*pp == bt); /* open listed it; each is closed once */
+  *pp = bt->next;
   /* Connections still dialling: the core closes their public side. */
   for (struct link *l = bt->connecting; l; l = l->next) {
     l->tunnel = NULL;
@@ -467,8 +468,8 @@ static void link_unlist(struct link *l)
   struct link **pp = &l->tunnel->connecting;
   while (*pp && *pp != l)
     pp = &(*pp)->next;
-  if (*pp)
-    *pp = l->next;
+  assert(*pp == l); /* a link with a tunnel is on its connecting list */
+  *pp = l->next;
   l->tunnel = NULL;
 }
 
@@ -509,6 +510,8 @@ static void end_closed(void *pctx, int err)
 {
   struct end *e = pctx;
   struct link *l = e->link;
+  /* Each pipe ends once; the link lives until both have. */
+  assert(*e->self && l->open_pipes > 0);
   *e->self = NULL;
   struct weft_pipe *to = *other(l, e->self);
   if (to)
