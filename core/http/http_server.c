@@ -1,5 +1,6 @@
 #include "http/http_server.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +60,9 @@ static void timer_closed(uv_handle_t *h)
 {
   struct http_conn *c = h->data;
   struct http_server *srv = c->srv;
+  /* The timer closes only once the stream is gone (conn_release). */
+  assert(!c->stream && c->closing && srv->conn_count > 0);
+  assert(c->prev ? c->prev->next == c : srv->conns == c);
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -104,6 +108,7 @@ static void arm_timer(struct http_conn *c, uint64_t ms)
 
 static void send_response(struct http_conn *c, struct http_response *resp)
 {
+  assert(c->stream); /* answers go only on a connection still ours */
   struct strbuf out = {0};
   bool body = resp->status != 204 && resp->status != 101;
   strbuf_addf(&out, "HTTP/1.1 %d %s\r\n", resp->status,
@@ -163,6 +168,7 @@ static void request_complete(void *arg, struct http_request *req,
   struct http_conn *c = arg;
   if (c->closing)
     return;
+  assert(c->stream && !c->take_over); /* the reader stops at an upgrade */
   /* The reader knows nothing of sockets: say where the request came from. */
   memcpy(req->peer_ip, c->peer_ip, sizeof req->peer_ip);
   memcpy(req->local_ip, c->local_ip, sizeof req->local_ip);
@@ -190,6 +196,7 @@ static void hand_over(struct http_conn *c, const char *data, size_t len)
 {
   struct http_reader *r = &c->reader;
   struct weft_stream *s = c->stream;
+  assert(s && c->take_over && r->upgraded && !c->closing);
   size_t at = r->upgrade_at <= len ? r->upgrade_at : len;
   stream_handover(s, data + at, len - at);
   conn_release(c);
@@ -203,6 +210,7 @@ static void conn_read(void *ctx, const void *data, size_t len)
   struct http_conn *c = ctx;
   if (c->closing)
     return;
+  assert(c->stream); /* the stream reads for us only while we have it */
   int status = http_reader_feed(&c->reader, data, len);
   if (status) {
     static const struct {
