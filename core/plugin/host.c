@@ -1,5 +1,6 @@
 #include "plugin/host.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@ static void host_free(void *p) { free(p); }
 static void timer_fired(uv_timer_t *handle)
 {
   struct weft_timer *t = handle->data;
+  assert(t && &t->handle == handle && t->owner);
   t->cb(t->arg);
 }
 
@@ -58,6 +60,9 @@ static void timer_closed(uv_handle_t *handle) { free(handle->data); }
 
 static void timer_unlink(struct weft_timer *t)
 {
+  /* A running timer is on its owner's list, and only it is. */
+  assert(t->prev ? t->prev->next == t : t->owner->timers == t);
+  assert(!t->next || t->next->prev == t);
   if (t->prev)
     t->prev->next = t->next;
   else
@@ -219,6 +224,7 @@ void host_binding_release(struct host_binding *b)
   while (b->timers) {
     log_warn("plugin %s left a timer running at unload; stopping it",
              b->host.plugin_name);
+    assert(b->timers->owner == b);
     host_timer_stop(b->timers);
   }
   free(b->state_dir);

@@ -1,5 +1,6 @@
 #include "plugin/plugin_registry.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -442,6 +443,9 @@ void plugin_registry_scan_default(struct plugin_registry *reg,
 
 static void unload(struct plugin *p)
 {
+  /* Its code goes with dlclose: destroy ran first, or create never
+   * succeeded (nothing of it is alive). */
+  assert(!p->initialized);
   strpool_free(&p->config_strings);
   free(p->config);
   if (p->dl)
