@@ -1,6 +1,7 @@
 #include "tunnel/leases.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,7 @@ static int add_item(struct leases *ls, struct lease *l)
     ls->items = items;
     ls->cap = cap;
   }
+  assert(ls->count < ls->cap);
   ls->items[ls->count++] = l;
   hold_address(ls, l->vip, true);
   hold_port(ls, l, true);
@@ -111,6 +113,7 @@ static int add_item(struct leases *ls, struct lease *l)
 
 static void remove_item(struct leases *ls, size_t i)
 {
+  assert(i < ls->count);
   struct lease *l = ls->items[i];
   hold_port(ls, l, false);
   /* the address stays held: it goes into quarantine */
@@ -137,6 +140,7 @@ static void quarantine_add(struct leases *ls, uint32_t vip, int64_t until)
     ls->quarantine = q;
     ls->quarantine_cap = cap;
   }
+  assert(ls->quarantine_count < ls->quarantine_cap);
   ls->quarantine[ls->quarantine_count++] = (struct quarantined){vip, until};
   hold_address(ls, vip, true);
 }
@@ -319,6 +323,7 @@ static int allocate_address(struct leases *ls, uint32_t *out)
   for (size_t off = 1; off + 2 < size; off++) {
     if (!bit_get(ls->addr_held, off)) {
       *out = ls->cfg.pool_net + (uint32_t)off;
+      assert(leases_is_device_address(&ls->cfg, *out));
       return 0;
     }
   }
@@ -441,6 +446,10 @@ int leases_create(struct leases *ls, const struct lease_request *req,
   l.last_activity = now;
   l.last_persisted = now;
 
+  /* What the checks above made sure of: every claim is free. */
+  assert(!l.port || !port_bitmap(ls, l.port_proto) ||
+         !bit_get(port_bitmap(ls, l.port_proto), l.port));
+  assert(!l.vip || !bit_get(ls->addr_held, l.vip - ls->cfg.pool_net));
   struct lease *copy = lease_dup(&l);
   if (!copy) {
     snprintf(why, len, "out of memory");
@@ -518,6 +527,8 @@ size_t leases_reap(struct leases *ls, int64_t now,
     }
     if (on_reaped)
       on_reaped(arg, l, reason);
+    /* on_reaped lets go of what uses the lease; freeing it is ours. */
+    assert(i < ls->count && ls->items[i] == l);
     char id[64];
     snprintf(id, sizeof id, "%s", l->tunnel_id);
     if (leases_release(ls, id, reason, NULL, now) != 0) {

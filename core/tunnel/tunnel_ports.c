@@ -1,5 +1,6 @@
 #include "tunnel/tunnel_ports.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,8 @@ struct tunnel_ports {
 static void conn_unlink(struct port_conn *c)
 {
   struct tunnel_ports *ing = c->ing;
+  assert(c->prev ? c->prev->next == c : ing->conns == c);
+  assert(ing->tunnel->conns_open > 0);
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -136,6 +139,7 @@ static void udp_received(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
 {
   struct tunnel_ports *ing = h->data;
   struct tunnel *t = ing->tunnel;
+  assert(t->ports == ing); /* the socket closes with the tunnel's ports */
   if (n < 0 || !addr || (flags & UV_UDP_PARTIAL))
     return; /* an error, the end of a batch, or a truncated datagram */
   struct weft_udp_peer peer;
@@ -205,6 +209,7 @@ int tunnel_ports_open(struct tunnel_service *svc, struct tunnel *t, char *why,
                  size_t len)
 {
   const struct lease *l = t->lease;
+  assert(!t->ports); /* once per tunnel */
   struct tunnel_ports *ing = calloc(1, sizeof *ing);
   if (!ing)
     return snprintf(why, len, "out of memory"), WEFT_ENOMEM;

@@ -115,6 +115,7 @@ static void close_transport(struct tunnel *t, int reason)
     t->plugin->desc.server_tunnel_close(t->plugin->ctx, t->plugin_ctx, reason);
   t->plugin_ctx = NULL;
   tunnel_ports_close(t); /* and whatever public connection is left */
+  assert(!t->ports && t->conns_open == 0);
 }
 
 /* Who terminates a tunnel's TLS, from its lease's URLs. */
@@ -133,6 +134,10 @@ static enum tunnel_tls tls_mode_of(const struct lease *l)
 
 static struct tunnel *tunnel_new(struct tunnel_service *svc, struct lease *l)
 {
+  /* One tunnel per lease: ids and host names are unique among live
+   * leases (leases_create checks; the store's indexes for restored). */
+  assert(!str_index_get(&svc->by_id, l->tunnel_id));
+  assert(!l->hostname[0] || !str_index_get(&svc->by_host, l->hostname));
   struct tunnel *t = calloc(1, sizeof *t);
   if (!t)
     return NULL;
@@ -153,11 +158,16 @@ static struct tunnel *tunnel_new(struct tunnel_service *svc, struct lease *l)
 
 static void tunnel_unlink(struct tunnel_service *svc, struct tunnel *t)
 {
+  /* A live tunnel is on the list and in the index once, and goes
+   * before its lease is released (t->lease is still valid here). */
+  assert(str_index_get(&svc->by_id, t->lease->tunnel_id) == t);
+  assert(!t->lease->hostname[0] ||
+         str_index_get(&svc->by_host, t->lease->hostname) == t);
   struct tunnel **pp = &svc->live;
   while (*pp && *pp != t)
     pp = &(*pp)->next;
-  if (*pp)
-    *pp = t->next;
+  assert(*pp == t);
+  *pp = t->next;
   str_index_remove(&svc->by_id, t->lease->tunnel_id, t);
   if (t->lease->hostname[0])
     str_index_remove(&svc->by_host, t->lease->hostname, t);
@@ -235,6 +245,7 @@ static void on_reaped(void *arg, const struct lease *l, const char *reason)
     close_transport(t, WEFT_ETIMEDOUT);
     tunnel_unlink(svc, t);
   }
+  assert(!str_index_get(&svc->by_id, l->tunnel_id));
 }
 
 static void reap(uv_timer_t *timer)
