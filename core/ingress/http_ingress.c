@@ -1,5 +1,6 @@
 #include "ingress/http_ingress.h"
 
+#include <assert.h>
 #include <http_parser.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -412,6 +413,9 @@ static void first_head_late(uv_timer_t *t)
 
 static void hand_over(struct route_conn *rc)
 {
+  /* Once, for a routed request still alive, while the ingress is open
+   * (closing it closes every waiting connection first). */
+  assert(rc->ing && rc->routed && !rc->handed_over && rc->state != R_DEAD);
   struct tunnel *t = tunnel_service_find(rc->ing->svc, rc->tunnel_id);
   unlink_waiting(rc);
   stop_timer(rc);
@@ -434,6 +438,8 @@ static void hand_over(struct route_conn *rc)
 static void waiting_read(void *ctx, const void *data, size_t len)
 {
   struct route_conn *rc = ctx;
+  /* After the hand-over (or an answer) the stream calls us no more. */
+  assert(!rc->handed_over && rc->state != R_DEAD && rc->ing);
   feed(rc, data, len);
   if (rc->state != R_DEAD && rc->routed && !rc->handed_over)
     hand_over(rc);
@@ -449,6 +455,7 @@ static void waiting_closed(void *ctx, int err)
 {
   (void)err;
   struct route_conn *rc = ctx;
+  assert(!rc->handed_over);
   unlink_waiting(rc);
   stop_timer(rc);
   rc_free(rc);

@@ -1,6 +1,7 @@
 #include "ingress/tls_ingress.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,8 @@ static void unlink_pending(struct hello_conn *hc)
   struct tls_ingress *ing = hc->ing;
   if (!ing)
     return;
+  assert(ing->pending_count > 0);
+  assert(hc->prev ? hc->prev->next == hc : ing->pending == hc);
   if (hc->prev)
     hc->prev->next = hc->next;
   else
@@ -198,6 +201,9 @@ static void route(struct hello_conn *hc)
 static void hello_read(void *ctx, const void *data, size_t len)
 {
   struct hello_conn *hc = ctx;
+  /* Only a pending hello reads: eviction and tls_ingress_close close
+   * the stream as they unlink it, and a routed hello is freed. */
+  assert(hc->ing);
   strbuf_add(&hc->raw, data, len);
   if (hc->raw.oom) {
     refuse(hc, "out of memory");
