@@ -1,5 +1,6 @@
 #include "acme/acme_manager.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,8 +67,8 @@ static void forget(struct acme_manager *m, struct wanted *gone)
   struct wanted **pp = &m->wanted;
   while (*pp && *pp != gone)
     pp = &(*pp)->next;
-  if (*pp)
-    *pp = gone->next;
+  assert(*pp == gone);
+  *pp = gone->next;
   free(gone);
 }
 
@@ -99,6 +100,7 @@ static void order_done(uv_work_t *work, int status)
     free(o);
     return;
   }
+  assert(m->running == o); /* one order at a time */
   m->running = NULL;
   struct wanted *w = find(m, o->name);
   if (status == 0 && o->rc == 0) {
@@ -123,6 +125,7 @@ static void order_done(uv_work_t *work, int status)
 
 static bool start_order(struct acme_manager *m, struct wanted *w)
 {
+  assert(!m->running);
   struct order *o = calloc(1, sizeof *o);
   if (!o)
     return false;
