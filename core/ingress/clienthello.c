@@ -4,6 +4,7 @@
  * against the container it sits in before it is used. */
 #include "ingress/clienthello.h"
 
+#include <assert.h>
 #include <string.h>
 
 #define TLS_CT_HANDSHAKE 22
@@ -246,6 +247,7 @@ static int record_header_byte(struct clienthello *ch, uint8_t b)
 {
   bool first = ch->records == 0;
   unsigned at = ch->rec_hdr_len;
+  assert(at < sizeof ch->rec_hdr); /* its fifth byte starts it again */
   ch->rec_hdr[ch->rec_hdr_len++] = b;
   switch (at) {
   case 0:
@@ -303,6 +305,10 @@ int clienthello_feed(struct clienthello *ch, const uint8_t *data, size_t len)
       n = ch->rec_left;
     if (n > want)
       n = want;
+    /* Each pass moves on, and the message fits hs: its length was
+     * checked against CLIENTHELLO_MAX when its header came. */
+    assert(n > 0 && ch->hs_len + n <= sizeof ch->hs);
+    assert(!ch->hs_need || ch->hs_len + n <= ch->hs_need);
     memcpy(ch->hs + ch->hs_len, data + i, n);
     ch->hs_len += n;
     ch->rec_left -= n;
