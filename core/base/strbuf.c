@@ -1,5 +1,6 @@
 #include "base/strbuf.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@ static int reserve(struct strbuf *sb, size_t extra)
   }
   sb->data = data;
   sb->cap = cap;
+  assert(sb->len + extra < sb->cap); /* and a byte for the NUL */
   return 0;
 }
 
