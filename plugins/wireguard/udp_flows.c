@@ -1,6 +1,7 @@
 #include "udp_flows.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,12 +34,14 @@ static void flow_closed(uv_handle_t *h)
 
 static void flow_drop(struct udp_flows *f, struct flow *fl)
 {
-  for (struct flow **pp = &f->flows; *pp; pp = &(*pp)->next)
-    if (*pp == fl) {
-      *pp = fl->next;
-      f->count--;
-      break;
-    }
+  /* A live flow of this table, on its list, dropped once. */
+  assert(fl->table == f && f->count > 0);
+  struct flow **pp = &f->flows;
+  while (*pp && *pp != fl)
+    pp = &(*pp)->next;
+  assert(*pp == fl);
+  *pp = fl->next;
+  f->count--;
   fl->table = NULL;
   uv_close((uv_handle_t *)&fl->sock, flow_closed);
 }

@@ -1,6 +1,7 @@
 #include "udp_relay.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,12 +40,14 @@ static void flow_closed(uv_handle_t *h)
 
 static void flow_drop(struct udp_relay *r, struct relay_flow *fl)
 {
-  for (struct relay_flow **pp = &r->flows; *pp; pp = &(*pp)->next)
-    if (*pp == fl) {
-      *pp = fl->next;
-      r->count--;
-      break;
-    }
+  /* A live flow of this relay, on its list, dropped once. */
+  assert(fl->relay == r && r->count > 0);
+  struct relay_flow **pp = &r->flows;
+  while (*pp && *pp != fl)
+    pp = &(*pp)->next;
+  assert(*pp == fl);
+  *pp = fl->next;
+  r->count--;
   fl->relay = NULL;
   uv_close((uv_handle_t *)&fl->sock, flow_closed);
 }
