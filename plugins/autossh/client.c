@@ -12,6 +12,7 @@
  * ssh runs with -v so that its debug1 line "remote forward success" says
  * when the tunnel is up; debug lines go to Weft's debug log, the rest to
  * the log at info, tagged with the tunnel's name. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -116,6 +117,7 @@ static void free_tunnel(struct client_tunnel *ct)
 static void handle_closed(uv_handle_t *h)
 {
   struct client_tunnel *ct = h->data;
+  assert(ct->handles > 0);
   if (--ct->handles == 0)
     free_tunnel(ct);
 }
@@ -160,6 +162,8 @@ static bool tunnel_gone(struct client_tunnel *ct)
 
 static void schedule_restart(struct client_tunnel *ct, const char *why)
 {
+  /* child_done restarts only a tunnel still open, of a plugin alive. */
+  assert(ct->as && !ct->closing && !ct->running);
   const struct autossh_conf *conf = ct->as->conf;
   uint64_t ran = uv_now(ct->as->host->loop) - ct->started_ms;
   bool dropped = ct->up && ran >= (uint64_t)conf->gate_time_ms;
@@ -186,6 +190,8 @@ static void schedule_restart(struct client_tunnel *ct, const char *why)
 /* The child has exited and its stderr is read (or given up on). */
 static void child_done(struct client_tunnel *ct)
 {
+  /* Once per run: the handles it closes call nothing more. */
+  assert(ct->running && ct->exited);
   ct->running = false;
   uv_timer_stop(&ct->timer);
   if (!uv_is_closing((uv_handle_t *)&ct->proc))
@@ -285,6 +291,7 @@ static void on_err_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
     if (c == '\r')
       continue;
+    assert(ct->line_len < sizeof ct->line - 1); /* flushed when full */
     /* control characters from the far side never reach the log */
     ct->line[ct->line_len++] = (c >= 0x20 && c != 0x7f) || c == '\t' ? c : '?';
   }
@@ -292,6 +299,8 @@ static void on_err_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 
 static void spawn_ssh(struct client_tunnel *ct)
 {
+  /* One ssh at a time, none once closing (the restart timer checks). */
+  assert(ct->as && !ct->running && !ct->closing);
   const struct weft_host *h = ct->as->host;
   ct->up = ct->exited = ct->err_eof = false;
   ct->exit_status = 0;
