@@ -79,11 +79,11 @@ TICKS=$(awk '{print $14 + $15}' "/proc/$SERVER/stat")
 CPU=$(awk -v t="$TICKS" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')
 wait "$LAT"
 read -r n p50 p99 max failed <"$TMP/latency"
-REFUSED=$(grep -c "rate limit\|too many\|429" "$TMP/bg.log")
+REFUSED=$(grep -c "rate_limited\|rate limit\|too many" "$TMP/bg.log")
 say "  after the restart: $up of $TUNNELS tunnels carry bytes again after ${BACK} s"
 say "  server during the storm: peak RSS $((PEAK / 1024)) MiB, CPU ${CPU} s"
 say "  control API for another client (GET /v1/tunnels, $n requests over 20 s): p50 ${p50} ms, p99 ${p99} ms, max ${max} ms, $failed failed"
 say "  logins or requests refused by rate limits (lines in the logs): $REFUSED"
-grep -m 3 "rate limit\|too many\|429" "$TMP/bg.log" | sed 's/^/    /' >&2
+grep -m 3 "rate_limited\|rate limit\|too many" "$TMP/bg.log" | sed 's/^/    /' >&2
 printf 'reconnect %s tunnels: back in %s s, peak RSS %s KiB, CPU %s s, API p99 %s ms, refused %s\n' \
   "$TUNNELS" "$BACK" "$PEAK" "$CPU" "$p99" "$REFUSED"
