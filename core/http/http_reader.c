@@ -1,5 +1,6 @@
 #include "http/http_reader.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,8 @@ static int on_message_complete(http_parser *p)
   r->req.body = r->body.data ? r->body.data : (char *)"";
   r->req.body_len = r->body.len;
   r->on_request(r->arg, &r->req, http_should_keep_alive(p) != 0);
+  if (r->pause_wanted)
+    http_parser_pause(p, 1); /* execute returns right after this message */
   return 0;
 }
 
@@ -166,16 +169,29 @@ void http_reader_init(struct http_reader *r, const struct http_limits *limits,
   r->arg = arg;
 }
 
-int http_reader_feed(struct http_reader *r, const char *data, size_t len)
+void http_reader_pause(struct http_reader *r) { r->pause_wanted = true; }
+
+int http_reader_feed(struct http_reader *r, const char *data, size_t len,
+                     size_t *used_out)
 {
+  *used_out = len;
   if (r->reject_status)
     return r->reject_status;
   if (r->upgraded)
     return 0;
+  if (r->pause_wanted) { /* the owner feeds again: go on */
+    r->pause_wanted = false;
+    http_parser_pause(&r->parser, 0);
+  }
   size_t used = http_parser_execute(&r->parser, &settings, data, len);
   if (r->parser.http_errno == HPE_OK && r->parser.upgrade) {
     r->upgraded = true;
     r->upgrade_at = used;
+    return 0;
+  }
+  if (r->parser.http_errno == HPE_PAUSED && r->pause_wanted) {
+    assert(used <= len);
+    *used_out = used;
     return 0;
   }
   if (r->parser.http_errno != HPE_OK || used != len) {

@@ -24,6 +24,9 @@ struct http_reader {
    * the new protocol and start at offset `upgrade_at` of the last feed. */
   bool upgraded;
   size_t upgrade_at;
+  /* Asked by the owner from on_request (http_reader_pause): the feed
+   * stops after this request, and says how much it used. */
+  bool pause_wanted;
   /* Called when a request starts (e.g. to arm a deadline) and when one is
    * complete; keep_alive says whether the connection may carry another. */
   void (*on_begin)(void *arg);
@@ -40,8 +43,14 @@ void http_reader_init(struct http_reader *r, const struct http_limits *limits,
                       void *arg);
 /* Feeds bytes; returns 0, or the HTTP status to refuse the connection with
  * (400 malformed, 413 body too large, 431 headers too large, 500 out of
- * memory); after an error, or an upgrade, the reader takes no more input. */
-int http_reader_feed(struct http_reader *r, const char *data, size_t len);
+ * memory); after an error, or an upgrade, the reader takes no more input.
+ * *used says how many bytes it took: all of them, unless the owner paused
+ * it from on_request, when the rest is the owner's to feed again later. */
+int http_reader_feed(struct http_reader *r, const char *data, size_t len,
+                     size_t *used);
+/* From on_request: stop after this request (the owner owes the peer too
+ * much already). The next feed goes on where this one stopped. */
+void http_reader_pause(struct http_reader *r);
 /* A short reason for the last refusal. */
 const char *http_reader_error(const struct http_reader *r);
 void http_reader_free(struct http_reader *r);

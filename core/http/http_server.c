@@ -33,6 +33,10 @@ struct http_conn {
   void (*take_over)(void *arg, const struct http_request *req,
                     struct weft_stream *conn);
   void *take_over_arg;
+  /* Requests read but not yet parsed while the client does not read our
+   * answers (backpressure); the socket is paused meanwhile. */
+  char *held;
+  size_t held_len;
 };
 
 void http_server_init(struct http_server *srv, uv_loop_t *loop,
@@ -71,6 +75,7 @@ static void timer_closed(uv_handle_t *h)
     c->next->prev = c->prev;
   srv->conn_count--;
   http_reader_free(&c->reader);
+  free(c->held);
   free(c);
   maybe_server_closed(srv);
 }
@@ -106,7 +111,9 @@ static void arm_timer(struct http_conn *c, uint64_t ms)
   uv_timer_start(&c->timer, conn_timed_out, ms, 0);
 }
 
-static void send_response(struct http_conn *c, struct http_response *resp)
+/* Writes the answer; returns what the connection now owes its client
+ * (bytes queued, not yet taken by the socket). */
+static size_t send_response(struct http_conn *c, struct http_response *resp)
 {
   assert(c->stream); /* answers go only on a connection still ours */
   struct strbuf out = {0};
@@ -130,9 +137,9 @@ static void send_response(struct http_conn *c, struct http_response *resp)
   if (out.oom) {
     strbuf_free(&out);
     conn_close(c);
-    return;
+    return 0;
   }
-  stream_write(c->stream, out.data, out.len);
+  size_t owed = stream_write(c->stream, out.data, out.len);
   strbuf_free(&out);
   if (resp->close) {
     /* No more requests: FIN after the answer, and a short wait for the
@@ -141,6 +148,7 @@ static void send_response(struct http_conn *c, struct http_response *resp)
     stream_shutdown(c->stream);
     arm_timer(c, CLOSE_LINGER_MS);
   }
+  return owed;
 }
 
 static void reject(struct http_conn *c, int status, const char *code,
@@ -184,7 +192,10 @@ static void request_complete(void *arg, struct http_request *req,
   } else {
     if (!keep_alive || req->upgrade)
       resp.close = true;
-    send_response(c, &resp);
+    /* A client that pipelines requests and reads no answers is read no
+     * further until it has taken them: what we owe it stays bounded. */
+    if (send_response(c, &resp) > WEFT_PIPE_HIGH_WATER)
+      http_reader_pause(&c->reader);
     if (!c->closing)
       arm_timer(c, c->srv->limits.idle_timeout_ms);
   }
@@ -205,13 +216,10 @@ static void hand_over(struct http_conn *c, const char *data, size_t len)
   c->take_over(c->take_over_arg, &r->req, s);
 }
 
-static void conn_read(void *ctx, const void *data, size_t len)
+static void conn_feed(struct http_conn *c, const char *data, size_t len)
 {
-  struct http_conn *c = ctx;
-  if (c->closing)
-    return;
-  assert(c->stream); /* the stream reads for us only while we have it */
-  int status = http_reader_feed(&c->reader, data, len);
+  size_t used;
+  int status = http_reader_feed(&c->reader, data, len, &used);
   if (status) {
     static const struct {
       int status;
@@ -225,8 +233,49 @@ static void conn_read(void *ctx, const void *data, size_t len)
     reject(c, status, code, http_reader_error(&c->reader));
     return;
   }
-  if (c->reader.upgraded && c->take_over)
+  if (c->reader.upgraded && c->take_over) {
     hand_over(c, data, len);
+    return;
+  }
+  if (used < len && !c->closing) {
+    /* Paused: keep the rest (at most one read) until the client reads. */
+    char *rest = malloc(len - used);
+    if (!rest) {
+      conn_close(c);
+      return;
+    }
+    memcpy(rest, data + used, len - used);
+    assert(!c->held);
+    c->held = rest;
+    c->held_len = len - used;
+    stream_pause(c->stream, true);
+  }
+}
+
+static void conn_read(void *ctx, const void *data, size_t len)
+{
+  struct http_conn *c = ctx;
+  if (c->closing)
+    return;
+  assert(c->stream); /* the stream reads for us only while we have it */
+  assert(!c->held);  /* reading is paused while requests are held */
+  conn_feed(c, data, len);
+}
+
+/* The client took what we owed it: the held requests go on. */
+static void conn_drained(void *ctx)
+{
+  struct http_conn *c = ctx;
+  if (!c->held || c->closing || !c->stream)
+    return;
+  char *held = c->held;
+  size_t len = c->held_len;
+  c->held = NULL;
+  c->held_len = 0;
+  conn_feed(c, held, len);
+  free(held);
+  if (!c->held && c->stream && !c->closing)
+    stream_pause(c->stream, false);
 }
 
 /* The client finished sending: answer what it asked, then FIN. */
@@ -250,6 +299,7 @@ static const struct weft_stream_cbs conn_cbs = {
     .on_read = conn_read,
     .on_eof = conn_eof,
     .on_closed = conn_closed,
+    .on_drained = conn_drained,
 };
 
 static unsigned conns_from(struct http_server *srv, const char *ip)

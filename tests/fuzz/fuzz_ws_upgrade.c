@@ -34,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   http_limits_default(&limits);
   struct http_reader r;
   http_reader_init(&r, &limits, NULL, on_request, NULL);
-  http_reader_feed(&r, (const char *)data, size);
+  size_t used;
+  http_reader_feed(&r, (const char *)data, size, &used);
   http_reader_free(&r);
   return 0;
 }
