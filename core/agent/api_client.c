@@ -10,6 +10,7 @@
 #include "base/clock.h"
 #include "auth/crypto.h"
 #include "base/log.h"
+#include "base/names.h"
 #include "auth/login.h"
 #include "net/tls_ctx.h"
 
@@ -20,6 +21,16 @@ int client_init(struct client *c, const struct conn_url *server,
 {
   memset(c, 0, sizeof *c);
   c->server = *server;
+  /* Refused, never cut: two ids that share their first 63 characters
+   * must not become one device. */
+  if (!name_is_plain(device_id, sizeof c->device_id - 1)) {
+    snprintf(err, errlen,
+             "device id '%.80s%s' is not 1 to %zu letters, digits, '.', '_' "
+             "or '-'",
+             device_id, strlen(device_id) > 80 ? "..." : "",
+             sizeof c->device_id - 1);
+    return -1;
+  }
   if (secret_from_text(server->secret, &c->secret) != 0) {
     snprintf(err, errlen,
              "the secret in the connection string is not the %d characters "

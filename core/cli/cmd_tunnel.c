@@ -11,6 +11,7 @@
 #include "auth/crypto.h"
 #include "auth/secret.h"
 #include "base/log.h"
+#include "base/names.h"
 #include "base/url.h"
 #include "cli/cli.h"
 #include "cli/cli_env.h"
@@ -61,18 +62,22 @@ static int check_cli_tunnel(struct plugin_registry *reg,
 }
 
 /* Each tunnel of a weft.conf is its own device (device_id =, or
- * BASE.NAME): a device holds one live tunnel. */
-static void config_device_id(const struct agent *s,
+ * BASE.NAME): a device holds one live tunnel. An id too long is refused,
+ * never cut (two tunnels would become one device). Returns false then. */
+static bool config_device_id(const struct agent *s,
                              const struct conf_tunnel *t, char *out,
                              size_t len)
 {
-  if (t->device_id) {
-    snprintf(out, len, "%s", t->device_id);
-    return;
-  }
-  int room = 62 - (int)strlen(t->name); /* the id is at most 63 */
-  snprintf(out, len, "%.*s.%s", room > 1 ? room : 1, s->base_device,
-           t->name);
+  int n = t->device_id ? snprintf(out, len, "%s", t->device_id)
+                       : snprintf(out, len, "%s.%s", s->base_device, t->name);
+  if (n >= 0 && (size_t)n < len && name_is_plain(out, 63))
+    return true;
+  fprintf(stderr,
+          "weft tunnel: [tunnel \"%s\"]: its device id is longer than 63 "
+          "characters or has others than letters, digits, '.', '_' and '-'; "
+          "give the section a device_id = of its own\n",
+          t->name);
+  return false;
 }
 
 static int run(struct plugin_registry *reg, const struct conf *conf,
@@ -105,7 +110,10 @@ static int run(struct plugin_registry *reg, const struct conf *conf,
       continue;
     found = true;
     char device[64];
-    config_device_id(s, t, device, sizeof device);
+    if (!config_device_id(s, t, device, sizeof device)) {
+      worst = EXIT_CONFIG;
+      continue;
+    }
     struct agent_tunnel_spec req = {
         .name = t->name,
         .transport = t->transport,
@@ -257,6 +265,13 @@ int cmd_tunnel(int argc, char **argv)
     }
     crypto_wipe(&check, sizeof check);
     agent->has_server = true;
+  }
+  if (device_id && !name_is_plain(device_id, sizeof agent->base_device - 1)) {
+    fprintf(stderr, "weft tunnel: --device-id must be 1 to %zu letters, "
+                    "digits, '.', '_' or '-' (it is refused, never cut)\n",
+            sizeof agent->base_device - 1);
+    free(agent);
+    return EXIT_USAGE;
   }
   if (device_id)
     snprintf(agent->base_device, sizeof agent->base_device, "%s",

@@ -66,6 +66,11 @@ check "tunnel bad local URL" 2 "$WEFT" tunnel "weft://$SECRET@127.0.0.1" tcp://1
 contains "local URL error" "LOCAL_URL: tcp URL 'tcp://127.0.0.1' needs a port"
 check "tunnel mismatched schemes" 2 "$WEFT" tunnel "weft://$SECRET@127.0.0.1" tcp://127.0.0.1:22 udp://:53
 contains "scheme mismatch explained" "cannot be published as udp"
+LONG_ID=$(printf 'd%.0s' $(seq 64))
+check "a device id over 63 characters is refused" 2 "$WEFT" tunnel --device-id "$LONG_ID" "weft://$SECRET@127.0.0.1" tcp://127.0.0.1:22
+contains "not cut" "refused, never cut"
+check "weft login refuses it too" 2 "$WEFT" login --device-id "$LONG_ID" "weft://$SECRET@127.0.0.1:1"
+contains "login says why" "is not 1 to 63 letters"
 check "tunnel remote with a path" 2 "$WEFT" tunnel "weft://$SECRET@127.0.0.1" http://127.0.0.1:3000 http://app.example.test/myapp
 contains "a remote path is refused, not dropped" "a remote path (/myapp) cannot be published"
 check "tunnel unknown transport" 4 "$WEFT" tunnel --transport nope "weft://$SECRET@127.0.0.1" tcp://127.0.0.1:22
