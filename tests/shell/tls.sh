@@ -48,6 +48,16 @@ ADMIN=$OUT
 OUT=$(cat "$TMP/server.log")
 contains "the login was channel bound" "device dev-a logged in from 127.0.0.1 (TLS, channel bound)"
 
+# --- TLS 1.2 offers only AEAD suites with forward secrecy
+tls12() { # CIPHER: the cipher the server agreed to, or nothing
+  openssl s_client -connect "127.0.0.1:$PORT" -tls1_2 -cipher "$1" </dev/null 2>/dev/null |
+    sed -n 's/^ *Cipher *: *//p' | grep -v '^0000$' | head -n 1
+}
+[ -n "$(tls12 ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256)" ] \
+  && pass "TLS 1.2 with an ECDHE AES-GCM suite works" || fail "no TLS 1.2 AEAD handshake"
+[ -z "$(tls12 'AES128-SHA:ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:AES256-GCM-SHA384:AES128-GCM-SHA256')" ] \
+  && pass "TLS 1.2 refuses CBC and RSA key exchange" || fail "TLS 1.2 agreed to a CBC or RSA-kx suite"
+
 # --- plain HTTP refused (plain_http = off), health still open
 check "plain healthz" 0 curl -fsS "http://127.0.0.1:$PORT/healthz"
 OUT=$(curl -sS -w ' %{http_code}' -X POST "http://127.0.0.1:$PORT/v1/login" --data-binary '{}')
