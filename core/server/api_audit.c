@@ -25,8 +25,10 @@ static int audit_to_json(void *arg, const struct audit_event *e)
   return 0;
 }
 
+/* An administrator on the server's host reads every event; a device
+ * only its own (the identity issue brings roles). */
 void api_audit(struct control_api *api, const struct http_request *req,
-               struct http_response *resp)
+               struct http_response *resp, const char *subject)
 {
   long limit = 100;
   const char *q = strstr(req->url, "limit=");
@@ -35,6 +37,8 @@ void api_audit(struct control_api *api, const struct http_request *req,
   if (limit < 1 || limit > 1000)
     return api_reply_error(resp, 400, "bad_request", "limit must be 1-1000");
   json_t *list = json_array();
-  api->store->ops->audit_each(api->store, (size_t)limit, audit_to_json, list);
+  const char *only = api_admin_here(api, req, subject) ? NULL : subject;
+  api->store->ops->audit_each(api->store, only, (size_t)limit, audit_to_json,
+                              list);
   api_reply_json(resp, 200, json_pack("{s:o}", "events", list));
 }

@@ -148,7 +148,7 @@ void control_api_handle(void *data, const struct http_request *req,
   if (audit) {
     if (!api_method_is(req, "GET"))
       return api_method_not_allowed(resp, "GET");
-    return api_audit(api, req, resp);
+    return api_audit(api, req, resp, subject);
   }
   if (approvals) {
     if (!api_method_is(req, "GET"))

@@ -83,7 +83,7 @@ void api_approval_one(struct control_api *api,
 
 /* ---- audit and metrics (api_audit.c, api_metrics.c) ---- */
 void api_audit(struct control_api *api, const struct http_request *req,
-               struct http_response *resp);
+               struct http_response *resp, const char *subject);
 
 void api_metrics(struct control_api *api, const struct http_request *req,
                  struct http_response *resp);

@@ -44,8 +44,9 @@ struct store_ops {
                          void *arg);
   int (*quarantine_drop)(struct store *s, uint32_t vip);
   int (*audit)(struct store *s, const struct audit_event *e);
-  /* The newest `limit` events, newest first. */
-  int (*audit_each)(struct store *s, size_t limit,
+  /* The newest `limit` events, newest first; only device_id's unless it
+   * is NULL. */
+  int (*audit_each)(struct store *s, const char *device_id, size_t limit,
                     int (*cb)(void *arg, const struct audit_event *e),
                     void *arg);
   /* The newest event of one tunnel, if any (cb is not called when there

@@ -333,17 +333,21 @@ static int each_event(struct sqlite_store *st, sqlite3_stmt *stmt,
   return step == SQLITE_DONE ? 0 : fail(st, "read audit");
 }
 
-static int sq_audit_each(struct store *s, size_t limit,
+static int sq_audit_each(struct store *s, const char *device_id, size_t limit,
                          int (*cb)(void *arg, const struct audit_event *e),
                          void *arg)
 {
   struct sqlite_store *st = impl(s);
   sqlite3_stmt *stmt;
-  int rc = prepare(st, AUDIT_COLUMNS "FROM audit ORDER BY seq DESC LIMIT ?",
+  int rc = prepare(st,
+                   AUDIT_COLUMNS "FROM audit WHERE ?1 IS NULL OR device_id = ?1 "
+                                 "ORDER BY seq DESC LIMIT ?2",
                    &stmt);
   if (rc)
     return rc;
-  sqlite3_bind_int64(stmt, 1, (sqlite3_int64)limit);
+  if (device_id)
+    sqlite3_bind_text(stmt, 1, device_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(stmt, 2, (sqlite3_int64)limit);
   return each_event(st, stmt, cb, arg);
 }
 

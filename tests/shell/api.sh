@@ -159,6 +159,10 @@ api GET /v1/audit "$TOKEN_A"
 expect_code "audit trail" 200
 contains "records the delete" '"event":"deleted"'
 contains "and who did it" "deleted by dev-a from 127.0.0.1"
+case "$OUT" in
+*'"device_id":"dev-b"'*) fail "a device reads another device's audit events" ;;
+*) pass "a device reads only its own audit events" ;;
+esac
 api GET /metrics ""
 expect_code "metrics" 200
 contains "live tunnels" "weft_tunnels_live 1"

@@ -316,7 +316,7 @@ Test(leases, restart_restores_live_and_reaps_expired)
                       NULL),
                WEFT_EEXIST);
   int events = 0;
-  store->ops->audit_each(store, 100, count_audit, &events);
+  store->ops->audit_each(store, NULL, 100, count_audit, &events);
   cr_assert_eq(events, 3, "created x2, idle-timeout");
 }
 
