@@ -48,6 +48,18 @@ void log_vmsg(enum weft_log_level level, const char *origin, const char *fmt,
   fflush(stderr);
 }
 
+bool log_limited(struct log_limit *l, uint64_t now_ms, unsigned *missed)
+{
+  if (now_ms < l->window_end) {
+    l->missed++;
+    return false;
+  }
+  *missed = l->missed;
+  l->missed = 0;
+  l->window_end = now_ms + l->window_ms;
+  return true;
+}
+
 void log_msg(enum weft_log_level level, const char *origin, const char *fmt, ...)
 {
   va_list ap;

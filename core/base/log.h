@@ -3,6 +3,8 @@
 #define WEFT_CORE_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include <weft/host.h>
 
@@ -17,6 +19,17 @@ void log_msg(enum weft_log_level level, const char *origin, const char *fmt, ...
     __attribute__((format(printf, 3, 4)));
 void log_vmsg(enum weft_log_level level, const char *origin, const char *fmt,
               va_list ap);
+
+/* For a warning an attacker can repeat at will: the first in each window
+ * is logged, the rest only counted, and said with the next one logged.
+ * log_limited returns true when the caller should log now, with *missed
+ * the number suppressed since the last line. */
+struct log_limit {
+  uint64_t window_ms;  /* e.g. 10000 */
+  uint64_t window_end; /* clock ms: before it, lines are only counted */
+  unsigned missed;
+};
+bool log_limited(struct log_limit *l, uint64_t now_ms, unsigned *missed);
 
 #define log_error(...) log_msg(WEFT_LOG_ERROR, "core", __VA_ARGS__)
 #define log_warn(...) log_msg(WEFT_LOG_WARN, "core", __VA_ARGS__)

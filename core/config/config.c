@@ -136,6 +136,11 @@ const struct weft_option conf_server_options[] = {
      offsetof(struct server_conf, keepalive_timeout_ms), "60s",
      "control API: idle time allowed between requests", NULL, 100, 3600000,
      0},
+    {"max_conns", WEFT_OPT_INT, offsetof(struct server_conf, max_conns),
+     "4096",
+     "control API: connections in all; at the cap, idle ones are closed "
+     "(oldest first) to make room",
+     NULL, 1, 1000000, 0},
     {"max_conns_per_ip", WEFT_OPT_INT,
      offsetof(struct server_conf, max_conns_per_ip), "256",
      "control API: connections one address may hold open", NULL, 1, 100000,

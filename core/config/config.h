@@ -57,6 +57,7 @@ struct server_conf {
   int64_t max_tunnels;      /* live tunnels in all */
   int64_t header_timeout_ms;/* control API: a request's headers and body */
   int64_t keepalive_timeout_ms; /* control API: idle time between requests */
+  int64_t max_conns;        /* control API connections in all */
   int64_t max_conns_per_ip; /* control API connections from one address */
   int64_t public_conns_per_ip; /* a tunnel's public connections from one address */
   int64_t response_timeout_ms; /* public HTTP: 504 when the service is silent */

@@ -37,6 +37,11 @@ struct http_conn {
    * answers (backpressure); the socket is paused meanwhile. */
   char *held;
   size_t held_len;
+  /* For shedding at the global cap: idle ones go first, oldest first,
+   * and those that never completed a request before those that did. */
+  uint64_t last_active_ms;
+  unsigned requests;          /* completed */
+  bool in_request;            /* a request has begun and is not complete */
 };
 
 void http_server_init(struct http_server *srv, uv_loop_t *loop,
@@ -167,6 +172,7 @@ static void reject(struct http_conn *c, int status, const char *code,
 static void request_begins(void *arg)
 {
   struct http_conn *c = arg;
+  c->in_request = true;
   arm_timer(c, c->srv->limits.header_timeout_ms);
 }
 
@@ -174,6 +180,8 @@ static void request_complete(void *arg, struct http_request *req,
                              bool keep_alive)
 {
   struct http_conn *c = arg;
+  c->in_request = false;
+  c->requests++;
   if (c->closing)
     return;
   assert(c->stream && !c->take_over); /* the reader stops at an upgrade */
@@ -259,6 +267,7 @@ static void conn_read(void *ctx, const void *data, size_t len)
     return;
   assert(c->stream); /* the stream reads for us only while we have it */
   assert(!c->held);  /* reading is paused while requests are held */
+  c->last_active_ms = uv_now(c->srv->loop);
   conn_feed(c, data, len);
 }
 
@@ -310,6 +319,55 @@ static unsigned conns_from(struct http_server *srv, const char *ip)
   return n;
 }
 
+static unsigned live_conns(const struct http_server *srv)
+{
+  unsigned n = 0;
+  for (const struct http_conn *c = srv->conns; c; c = c->next)
+    n += !c->closing;
+  return n;
+}
+
+/* At the global cap, room for a newcomer: the idle connection (no
+ * request under way) that never completed a request and has been quiet
+ * longest goes first, then the quietest idle one. false if every other
+ * connection is in the middle of a request. */
+static bool shed_idle(struct http_server *srv, const struct http_conn *keep)
+{
+  struct http_conn *pick = NULL;
+  for (struct http_conn *c = srv->conns; c; c = c->next) {
+    if (c == keep || c->closing || c->in_request || !c->stream)
+      continue;
+    if (!pick || (c->requests == 0) > (pick->requests == 0) ||
+        ((c->requests == 0) == (pick->requests == 0) &&
+         c->last_active_ms < pick->last_active_ms))
+      pick = c;
+  }
+  if (!pick)
+    return false;
+  log_debug("control port at its cap: closing an idle connection from %s",
+            pick->peer_ip);
+  conn_close(pick);
+  return true;
+}
+
+/* Refuses a connection: 429 and close, with one warning per 10 s. */
+static void refuse_conn(struct http_conn *c, const char *why)
+{
+  static struct log_limit limit = {.window_ms = 10000};
+  unsigned missed;
+  if (log_limited(&limit, uv_now(c->srv->loop), &missed))
+    log_warn("refusing control connection from %s: %s (and %u more refused "
+             "in the last 10 s)",
+             c->peer_ip, why, missed);
+  struct http_response resp = {0};
+  http_response_error(&resp, 429, "too_many_connections", why);
+  strbuf_addf(&resp.headers, "Retry-After: 1\r\n");
+  resp.close = true;
+  send_response(c, &resp);
+  strbuf_free(&resp.body);
+  strbuf_free(&resp.headers);
+}
+
 /* Takes a connection, plain or with TLS already begun. */
 static void adopt(struct http_server *srv, struct weft_stream *s, bool sniff)
 {
@@ -336,19 +394,16 @@ static void adopt(struct http_server *srv, struct weft_stream *s, bool sniff)
   c->local_port = info.local_port;
   if (sniff && srv->tls_ctx)
     stream_set_tls_sniff(s, srv->tls_ctx);
+  c->last_active_ms = uv_now(srv->loop);
   stream_start(s, &conn_cbs, c);
-  if (srv->conn_count > srv->limits.max_conns ||
-      conns_from(srv, c->peer_ip) > srv->limits.max_conns_per_ip) {
-    log_warn("refusing control connection from %s: too many connections",
-             c->peer_ip);
-    struct http_response resp = {0};
-    http_response_error(&resp, 429, "too_many_connections",
-                        "too many connections from your address");
-    strbuf_addf(&resp.headers, "Retry-After: 1\r\n");
-    resp.close = true;
-    send_response(c, &resp);
-    strbuf_free(&resp.body);
-    strbuf_free(&resp.headers);
+  if (conns_from(srv, c->peer_ip) > srv->limits.max_conns_per_ip) {
+    refuse_conn(c, "too many connections from your address "
+                   "(max_conns_per_ip)");
+    return;
+  }
+  if (live_conns(srv) > srv->limits.max_conns && !shed_idle(srv, c)) {
+    refuse_conn(c, "the server is at its connection limit (max_conns), "
+                   "every connection busy");
     return;
   }
   arm_timer(c, srv->limits.header_timeout_ms);

@@ -520,6 +520,7 @@ static int start_listeners(struct server *s)
   s->http.limits.header_timeout_ms = (uint64_t)sc->header_timeout_ms;
   s->http.limits.idle_timeout_ms = (uint64_t)sc->keepalive_timeout_ms;
   s->http.limits.max_conns_per_ip = (unsigned)sc->max_conns_per_ip;
+  s->http.limits.max_conns = (unsigned)sc->max_conns;
   for (size_t i = 0; i < s->listen_count; i++) {
     const struct listen_addr *a = &s->listen[i];
     int rc = http_server_listen(&s->http, a->host, a->port);
