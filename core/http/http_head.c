@@ -173,6 +173,32 @@ bool http_head_path_tunnel(const char *target, char id[32], size_t *strip)
   return true;
 }
 
+bool http_head_websocket_upgrade(const struct http_head *h)
+{
+  for (size_t i = 0; i < h->count; i++) {
+    const struct http_head_line *l = &h->lines[i];
+    if (!line_is(h, l, "upgrade"))
+      continue;
+    /* A list of protocols: "websocket", or "websocket, other" */
+    const char *v = h->hdrs.data + l->value_off;
+    size_t n = l->value_len;
+    for (size_t at = 0; at < n;) {
+      while (at < n && (v[at] == ' ' || v[at] == '\t' || v[at] == ','))
+        at++;
+      size_t len = 0;
+      while (at + len < n && v[at + len] != ',' && v[at + len] != ' ' &&
+             v[at + len] != '\t' && v[at + len] != '/')
+        len++;
+      if (len == 9 && !strncasecmp(v + at, "websocket", 9))
+        return true;
+      at += len;
+      while (at < n && v[at] != ',')
+        at++;
+    }
+  }
+  return false;
+}
+
 void http_head_rewrite(const struct http_head *h, const http_parser *p,
                        size_t strip, const char *peer_ip, const char *proto,
                        struct strbuf *out)
@@ -182,8 +208,16 @@ void http_head_rewrite(const struct http_head *h, const http_parser *p,
   strbuf_addf(out, "%s %s%s HTTP/%u.%u\r\n",
               http_method_str((enum http_method)p->method),
               (*rest == '/') ? "" : "/", rest, p->http_major, p->http_minor);
+  /* An upgrade to anything but WebSocket (h2c, say) is not passed on: the
+   * server keeps reading the connection as HTTP/1.1, so the backend must
+   * not switch either. */
+  bool drop_upgrade = p->upgrade && !http_head_websocket_upgrade(h);
   for (size_t i = 0; i < h->count; i++) {
     const struct http_head_line *l = &h->lines[i];
+    if (drop_upgrade &&
+        (line_is(h, l, "upgrade") || line_is(h, l, "connection") ||
+         line_is(h, l, "http2-settings")))
+      continue;
     /* What the client says about forwarding is not believed. */
     if (line_is(h, l, "x-forwarded-for") ||
         line_is(h, l, "x-forwarded-proto") ||

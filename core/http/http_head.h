@@ -50,7 +50,12 @@ bool http_head_path_tunnel(const char *target, char id[32], size_t *strip);
 /* The head for the device: the request line with `strip` target bytes
  * removed, every header line but the client's forwarding ones, then the
  * server's X-Forwarded-For (peer_ip), -Proto (proto) and -Host, and
- * X-Forwarded-Prefix with the bytes stripped, if any. */
+ * X-Forwarded-Prefix with the bytes stripped, if any. Upgrade, Connection
+ * and HTTP2-Settings are dropped from an upgrade that is not WebSocket. */
+/* The head asks to upgrade to WebSocket (the one upgrade the public HTTP
+ * port passes through). */
+bool http_head_websocket_upgrade(const struct http_head *h);
+
 void http_head_rewrite(const struct http_head *h, const http_parser *p,
                        size_t strip, const char *peer_ip, const char *proto,
                        struct strbuf *out);

@@ -36,6 +36,7 @@ struct route_conn {
   /* Where its requests go. */
   char tunnel_id[32];
   bool routed, by_path, handed_over;
+  bool raw_after;                 /* a WebSocket upgrade: raw once sent */
   char host[256];
   char peer_ip[46];
   /* Set when the public TLS port terminated TLS for this host name: only
@@ -274,6 +275,12 @@ static bool head_complete(struct route_conn *rc)
   }
   if (!rc->tls_name[0] && acme_answer(rc, target))
     return false;
+  if (rc->parser.method == HTTP_CONNECT) {
+    answer(rc, 405, "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n",
+           "CONNECT is not served here");
+    return false;
+  }
+  rc->raw_after = rc->parser.upgrade && http_head_websocket_upgrade(&rc->head);
   size_t strip = 0;
   struct tunnel *t = host[0] ? tunnel_service_by_hostname(svc, host) : NULL;
   if (t && !rc->routed && https_only(rc, t, host, target))
@@ -362,7 +369,15 @@ static void feed(void *arg, const char *data, size_t len)
     rc->skip = n >= rc->skip ? 0 : rc->skip - n;
     if (err == HPE_PAUSED) { /* the message is complete */
       http_parser_pause(&rc->parser, 0);
-      rc->state = rc->parser.upgrade ? R_RAW : R_HEAD;
+      rc->state = R_HEAD;
+      if (rc->raw_after) {
+        rc->state = R_RAW; /* WebSocket: the device's app speaks it */
+      } else if (rc->parser.upgrade) {
+        /* Another upgrade (h2c...), its headers dropped: the next bytes
+         * are the next request, read as HTTP/1.1 like any other. */
+        http_parser_init(&rc->parser, HTTP_REQUEST);
+        rc->parser.data = &rc->head;
+      }
     } else if (err != HPE_OK) {
       stream_close(rc->stream);
       rc->state = R_DEAD;

@@ -134,6 +134,38 @@ wait "$MULTI"
 OUT=$(cat "$TMP/multi.out")
 contains "Ctrl-C deletes both" "deleted"
 
+# An upgrade other than WebSocket does not turn the connection into a raw
+# pipe (issue 18: after "Upgrade: h2c" a second request kept the
+# visitor's own X-Forwarded-For): its headers are dropped and the next
+# request is read and rewritten like any other. CONNECT gets 405.
+OUT=$(python3 - "$HTTP" "$PREFIX" <<'PY'
+import socket, sys
+port, prefix = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall((
+    "GET %s/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+    "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+    "GET %s/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-For: 6.6.6.6\r\n"
+    "Connection: close\r\n\r\n" % (prefix, prefix)).encode())
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+text = data.decode(errors="replace")
+print("responses: %d, switched: %s, smuggled: %s, forwarded by the server: %d" % (
+    text.count("HTTP/1.1 200"), "101 Switching" in text, "6.6.6.6" in text,
+    text.count('"x-forwarded-for": "127.0.0.1"')))
+c = socket.create_connection(("127.0.0.1", port), timeout=10)
+c.sendall(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+print("connect: " + c.recv(64).decode(errors="replace").splitlines()[0])
+PY
+)
+echo "$OUT"
+contains "an h2c upgrade is not passed on; both requests answered" "responses: 2, switched: False, smuggled: False, forwarded by the server: 2"
+contains "CONNECT is refused" "connect: HTTP/1.1 405"
+
 # A second agent for a device that holds a live tunnel is refused, and
 # told how to run it.
 check "a busy device is refused" 1 timeout 20 "$WEFT" tunnel --device-id dev-app "$CONN" "http://127.0.0.1:$APP"
