@@ -146,9 +146,10 @@ const struct weft_option conf_server_options[] = {
      "control API: connections one address may hold open", NULL, 1, 100000,
      0},
     {"public_conns_per_ip", WEFT_OPT_INT,
-     offsetof(struct server_conf, public_conns_per_ip), "1024",
-     "public connections one address may hold open to one tunnel", NULL, 1,
-     1000000, 0},
+     offsetof(struct server_conf, public_conns_per_ip), "250",
+     "public connections one address may hold open to one tunnel (a "
+     "quarter of a websocket tunnel's 1000 streams by default)",
+     NULL, 1, 1000000, 0},
     {"response_timeout", WEFT_OPT_DURATION,
      offsetof(struct server_conf, response_timeout_ms), "60s",
      "public HTTP: a visitor gets 504 when the device's service has said "

@@ -129,6 +129,35 @@ OUT=$(cat "$TMP/multi.out")
 contains "both tunnels of weft.conf are up" "http://site.example.test:$HTTP"
 check "the config's http tunnel works" 0 curl -fsS -H "Host: site.example.test" "http://127.0.0.1:$HTTP/index.html"
 check "the config's tcp tunnel works" 0 timeout 20 python3 "$(dirname "$0")/netkit.py" roundtrip 127.0.0.1 "$PUB" 1
+# One address may hold a quarter of a tunnel's streams (issue 18: with
+# 1024 per address against 1000 streams, one address took a tunnel).
+OUT=$(python3 - "$PUB" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+held, served = [], 0
+for _ in range(260):
+    s = socket.socket()
+    s.bind(("127.0.0.3", 0))
+    s.settimeout(5)
+    s.connect(("127.0.0.1", port))
+    held.append(s)
+for s in held:
+    try:
+        s.sendall(b"x")
+        served += s.recv(1) == b"x"
+    except OSError:
+        pass
+o = socket.socket()
+o.bind(("127.0.0.4", 0))
+o.settimeout(5)
+o.connect(("127.0.0.1", port))
+o.sendall(b"y")
+print("one address: %d of 260 served; another: %s" % (served, o.recv(1) == b"y"))
+PY
+)
+echo "$OUT"
+contains "one address holds at most 250 of a tunnel's connections" "one address: 250 of 260 served"
+contains "another address is still served" "another: True"
 kill -INT "$MULTI"
 wait "$MULTI"
 OUT=$(cat "$TMP/multi.out")

@@ -16,6 +16,8 @@ listen = 127.0.0.1:$PORT
 http_listen = off
 tls_listen = off
 port_range = 32000-32099
+; the 1000 concurrent streams below come from one address
+public_conns_per_ip = 1000
 
 [transport.websocket]
 ping_interval = 2s
