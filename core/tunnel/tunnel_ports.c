@@ -75,14 +75,23 @@ int tunnel_ports_adopt(struct tunnel *t, struct weft_stream *s)
   struct weft_stream_info info = {.struct_size = sizeof info};
   stream_info(s, &info);
   char why[256];
+  /* A visitor can repeat these at will: one line per 10 s each. */
+  static struct log_limit denied_log = {.window_ms = 10000};
+  static struct log_limit capped_log = {.window_ms = 10000};
+  unsigned missed;
   if (ing->allow &&
       acl_check_source(ing->allow, info.peer_ip, why, sizeof why) != 0) {
-    log_info("tunnel %s: %s", t->lease->tunnel_id, why);
+    if (log_limited(&denied_log, uv_now(ing->svc->loop), &missed))
+      log_info("tunnel %s: %s (and %u more refused in the last 10 s)",
+               t->lease->tunnel_id, why, missed);
     return WEFT_EDENIED;
   }
   if (conns_from(ing, info.peer_ip) >= ing->svc->conns_per_ip) {
-    log_warn("tunnel %s: %s holds %u connections already; refused",
-             t->lease->tunnel_id, info.peer_ip, ing->svc->conns_per_ip);
+    if (log_limited(&capped_log, uv_now(ing->svc->loop), &missed))
+      log_warn("tunnel %s: %s holds %u connections already; refused (and "
+               "%u more in the last 10 s)",
+               t->lease->tunnel_id, info.peer_ip, ing->svc->conns_per_ip,
+               missed);
     return WEFT_ELIMIT;
   }
   struct port_conn *c = calloc(1, sizeof *c);
