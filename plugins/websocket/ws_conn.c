@@ -35,7 +35,6 @@ struct ws_conn {
   size_t hs_len;
   char expect_accept[32];
   size_t stream_backlog;
-  bool owes_too_much;        /* reading paused: the peer does not read */
   uint16_t code;             /* close code sent or received */
   char why[96];
   struct weft_timer *close_timer;
@@ -282,27 +281,6 @@ static void protocol_error(struct ws_conn *c)
   } else {
     c->host->stream_close(c->stream);
   }
-}
-
-/* What we may owe a peer (bytes queued to it, in the stream and in
- * wslay's queue) before we stop reading from it: four times what a
- * carrier holds at most in normal use. A peer that floods pings (each
- * answered with a pong) and never reads is read no further; it is then
- * cut by its session's ping deadline, since its pongs stay unread too. */
-#define WS_OWED_MAX (4 * WEFT_PIPE_HIGH_WATER)
-
-static void limit_owed(struct ws_conn *c)
-{
-  bool over = c->state != WS_DONE && ws_conn_backlog(c) > WS_OWED_MAX;
-  if (over == c->owes_too_much)
-    return;
-  c->owes_too_much = over;
-  c->host->stream_pause(c->stream, over);
-  if (over)
-    c->host->log(c->host, WEFT_LOG_WARN,
-                 "the peer does not read what it is sent (%zu bytes "
-                 "owed): reading from it stops until it does",
-                 ws_conn_backlog(c));
 }
 
 /* ---- an idle connection without wslay ----
@@ -578,7 +556,6 @@ static void take_input(struct ws_conn *c, const void *data, size_t len)
              c->code);
   }
   pump(c);
-  limit_owed(c);
   release_if_idle(c);
 }
 
@@ -693,7 +670,6 @@ static void on_drained(void *ctx)
 {
   struct ws_conn *c = ctx;
   c->stream_backlog = c->host->stream_write(c->stream, NULL, 0);
-  limit_owed(c);
   if (c->state == WS_OPEN && c->cbs->on_drained)
     c->cbs->on_drained(c->arg);
 }
