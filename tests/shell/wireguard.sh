@@ -177,7 +177,7 @@ check "B's service through its public port" 0 in_srv timeout 60 python3 "$NETKIT
 NFT_SRV=$(in_srv nft list table inet "$TABLE")
 grep -q "tcp dport 33010 dnat ip to $A_ECHO:$ECHO" <<<"$NFT_SRV" && grep -q "udp dport 33014 dnat ip to " <<<"$NFT_SRV" &&
   pass "the server NATs A's public ports (tcp and udp) to A's /32" || fail "no NAT rule: $NFT_SRV"
-grep -q "ct count over 1024 } reject" <<<"$NFT_SRV" && pass "with the per-source cap of the core's listener" || fail "no cap: $NFT_SRV"
+grep -q "ct count over 250 } reject" <<<"$NFT_SRV" && pass "with the per-source cap of the core's listener" || fail "no cap: $NFT_SRV"
 in_a nft list ruleset | grep -q "tcp dport $ECHO dnat ip to 127.0.0.1:$ECHO" &&
   pass "A NATs it on to its loopback service" || fail "A's table: $(in_a nft list ruleset)"
 in_a ip -4 rule show | grep -q "from 127.0.0.0/8 to 10.1.255.254 ipproto tcp sport $ECHO lookup" &&
