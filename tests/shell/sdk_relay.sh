@@ -30,7 +30,7 @@ cat >"$TMP/weft.conf" <<CONF
 listen = 127.0.0.1:$PORT
 http_listen = off
 tls_listen = off
-port_range = 33000-33099
+port_range = 30000-30099
 
 [transport.relay]
 open_timeout = 20s
