@@ -375,7 +375,9 @@ static void reopen_due(uv_timer_t *timer)
 {
   struct open_tunnel *ot = timer->data;
   struct agent *s = ot->agent;
-  const char *label = ot->status.label;
+  char label[sizeof ot->status.label]; /* the status is cleared below */
+  memcpy(label, ot->status.label, sizeof label);
+  label[sizeof label - 1] = '\0';
   if (s->stopping)
     return;
   release(ot);
