@@ -218,6 +218,9 @@ static void hand_over(struct http_conn *c, const char *data, size_t len)
   assert(s && c->take_over && r->upgraded && !c->closing);
   size_t at = r->upgrade_at <= len ? r->upgrade_at : len;
   stream_handover(s, data + at, len - at);
+  /* A pause for backpressure was ours: the new owner reads as it likes.
+   * (Handed over, the stream reads nothing until the owner starts it.) */
+  stream_pause(s, false);
   conn_release(c);
   /* The request is valid during the call; the new owner copies what it
    * keeps. */
