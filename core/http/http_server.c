@@ -314,19 +314,18 @@ static const struct weft_stream_cbs conn_cbs = {
     .on_drained = conn_drained,
 };
 
-static unsigned conns_from(struct http_server *srv, const char *ip)
+/* Live (not closing) connections in all, and from ip: one walk per
+ * accepted connection. */
+static unsigned live_conns(const struct http_server *srv, const char *ip,
+                           unsigned *from_ip)
 {
   unsigned n = 0;
-  for (struct http_conn *c = srv->conns; c; c = c->next)
-    n += !c->closing && !strcmp(c->peer_ip, ip);
-  return n;
-}
-
-static unsigned live_conns(const struct http_server *srv)
-{
-  unsigned n = 0;
+  *from_ip = 0;
   for (const struct http_conn *c = srv->conns; c; c = c->next)
-    n += !c->closing;
+    if (!c->closing) {
+      n++;
+      *from_ip += !strcmp(c->peer_ip, ip);
+    }
   return n;
 }
 
@@ -399,12 +398,13 @@ static void adopt(struct http_server *srv, struct weft_stream *s, bool sniff)
     stream_set_tls_sniff(s, srv->tls_ctx);
   c->last_active_ms = uv_now(srv->loop);
   stream_start(s, &conn_cbs, c);
-  if (conns_from(srv, c->peer_ip) > srv->limits.max_conns_per_ip) {
+  unsigned from_ip, live = live_conns(srv, c->peer_ip, &from_ip);
+  if (from_ip > srv->limits.max_conns_per_ip) {
     refuse_conn(c, "too many connections from your address "
                    "(max_conns_per_ip)");
     return;
   }
-  if (live_conns(srv) > srv->limits.max_conns && !shed_idle(srv, c)) {
+  if (live > srv->limits.max_conns && !shed_idle(srv, c)) {
     refuse_conn(c, "the server is at its connection limit (max_conns), "
                    "every connection busy");
     return;
