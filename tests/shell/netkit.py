@@ -242,7 +242,15 @@ async def swap_files(reader, writer, path):
         return digest.hexdigest(), n
 
     _, got = await asyncio.gather(send(), receive())
+    # drain() leaves up to the high-water mark (64 KiB) in asyncio's own
+    # buffer, and write_eof() only marks it: the bytes leave once the
+    # transport flushes, which wait_closed() waits for. Returning before
+    # (and ending the loop) would drop the file's tail here, not in Weft.
     writer.close()
+    try:
+        await writer.wait_closed()
+    except (ConnectionError, OSError):
+        pass
     return got
 
 
