@@ -182,6 +182,29 @@ static void host_lease_touch(const struct weft_host *host,
     b->touch(b->touch_ctx, host->plugin_name, tunnel_id);
 }
 
+/* Plugins name their events; only a plain word or two reaches the trail. */
+static bool audit_event_ok(const char *event)
+{
+  size_t n = strspn(event, "abcdefghijklmnopqrstuvwxyz-");
+  return n > 0 && n <= 32 && event[n] == '\0';
+}
+
+static void host_audit(const struct weft_host *host, const char *tunnel_id,
+                       const char *event, const char *detail)
+{
+  struct host_binding *b = binding_of(host);
+  if (!b->audit || !tunnel_id || !event)
+    return;
+  if (!audit_event_ok(event)) {
+    log_warn("[%s] audit event refused: not 1-32 of a-z and '-'",
+             host->plugin_name);
+    return;
+  }
+  char text[256]; /* a sentence, not a payload */
+  snprintf(text, sizeof text, "%s", detail ? detail : "");
+  b->audit(b->audit_ctx, host->plugin_name, tunnel_id, event, text);
+}
+
 void host_binding_init(struct host_binding *b, const char *name,
                        struct uv_loop_s *loop)
 {
@@ -217,6 +240,7 @@ void host_binding_init(struct host_binding *b, const char *name,
   h->datagram_send = host_datagram_send;
   h->tunnel_state = host_tunnel_state;
   h->lease_touch = host_lease_touch;
+  h->audit = host_audit;
 }
 
 void host_binding_release(struct host_binding *b)

@@ -32,6 +32,10 @@ struct host_binding {
   /* The server's way to a tunnel's idle timer; NULL in a client. */
   void (*touch)(void *ctx, const char *plugin_name, const char *tunnel_id);
   void *touch_ctx;
+  /* The server's audit trail; NULL in a client. */
+  void (*audit)(void *ctx, const char *plugin_name, const char *tunnel_id,
+                const char *event, const char *detail);
+  void *audit_ctx;
 };
 
 /* Fills the table for a plugin called `name` running on `loop`. */

@@ -588,6 +588,18 @@ void plugin_registry_set_toucher(struct plugin_registry *reg,
   }
 }
 
+void plugin_registry_set_auditor(
+    struct plugin_registry *reg,
+    void (*audit)(void *ctx, const char *plugin_name, const char *tunnel_id,
+                  const char *event, const char *detail),
+    void *ctx)
+{
+  for (size_t i = 0; i < reg->count; i++) {
+    reg->plugins[i]->binding.audit = audit;
+    reg->plugins[i]->binding.audit_ctx = ctx;
+  }
+}
+
 void plugin_registry_set_state_recorder(
     struct plugin_registry *reg,
     void (*record)(void *ctx, const char *tunnel_id,

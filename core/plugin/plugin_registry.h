@@ -132,6 +132,13 @@ void plugin_registry_set_toucher(struct plugin_registry *reg,
                                                const char *tunnel_id),
                                  void *ctx);
 
+/* The server's audit trail (host->audit). */
+void plugin_registry_set_auditor(
+    struct plugin_registry *reg,
+    void (*audit)(void *ctx, const char *plugin_name, const char *tunnel_id,
+                  const char *event, const char *detail),
+    void *ctx);
+
 /* The client's recorder of tunnel states (host->tunnel_state). */
 void plugin_registry_set_state_recorder(
     struct plugin_registry *reg,

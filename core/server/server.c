@@ -290,6 +290,7 @@ static int start_services(struct server *s, const char *state_dir, char *err,
                                       tunnel_service_send_datagram,
                                       &s->tunnels);
   plugin_registry_set_toucher(&s->plugins, tunnel_service_touch, &s->tunnels);
+  plugin_registry_set_auditor(&s->plugins, tunnel_service_audit, &s->tunnels);
   s->tunnels.conns_per_ip = (unsigned)sc->public_conns_per_ip;
   s->tunnels.response_timeout_ms = (uint64_t)sc->response_timeout_ms;
   s->tunnels.http_port = http_port;

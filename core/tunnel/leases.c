@@ -130,6 +130,12 @@ static void audit(struct leases *ls, int64_t now, const char *event,
   ls->store->ops->audit(ls->store, &e);
 }
 
+void leases_audit(struct leases *ls, const struct lease *l, const char *event,
+                  const char *detail, int64_t now)
+{
+  audit(ls, now, event, l, detail);
+}
+
 static void quarantine_add(struct leases *ls, uint32_t vip, int64_t until)
 {
   if (ls->quarantine_count == ls->quarantine_cap) {

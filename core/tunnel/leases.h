@@ -94,6 +94,11 @@ int leases_create(struct leases *ls, const struct lease_request *req,
 int leases_release(struct leases *ls, const char *tunnel_id,
                    const char *event, const char *detail, int64_t now);
 
+/* An event of a live lease's tunnel (no change to the lease) in the
+ * audit trail. */
+void leases_audit(struct leases *ls, const struct lease *l, const char *event,
+                  const char *detail, int64_t now);
+
 /* Public traffic on a tunnel: resets its idle timer (persisted lazily). */
 void leases_touch(struct leases *ls, struct lease *l, int64_t now);
 

@@ -204,6 +204,16 @@ void tunnel_service_touch(void *ctx, const char *plugin_name,
     leases_touch(&svc->leases, t->lease, clock_wall_s());
 }
 
+void tunnel_service_audit(void *ctx, const char *plugin_name,
+                          const char *tunnel_id, const char *event,
+                          const char *detail)
+{
+  struct tunnel_service *svc = ctx;
+  struct tunnel *t = tunnel_service_find(svc, tunnel_id);
+  if (t && t->plugin && !strcmp(t->plugin->desc.name, plugin_name))
+    leases_audit(&svc->leases, t->lease, event, detail, clock_wall_s());
+}
+
 void tunnel_service_acl_changed(struct tunnel_service *svc)
 {
   for (struct tunnel *t = svc->live; t; t = t->next) {

@@ -48,6 +48,11 @@ int tunnel_service_send_datagram(void *ctx, const char *plugin_name,
 /* host->lease_touch for the server's plugins (ctx: the service). */
 void tunnel_service_touch(void *ctx, const char *plugin_name,
                           const char *tunnel_id);
+/* host->audit for the server's plugins (ctx: the service): only for a
+ * tunnel the calling plugin carries. */
+void tunnel_service_audit(void *ctx, const char *plugin_name,
+                          const char *tunnel_id, const char *event,
+                          const char *detail);
 /* The ACL policy changed: each live tunnel's transport hears its device's
  * reach ports again (server_tunnel_reach). */
 void tunnel_service_acl_changed(struct tunnel_service *svc);

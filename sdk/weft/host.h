@@ -228,10 +228,19 @@ struct weft_host {
    * public traffic does. Never call it for keepalives. */
   void (*lease_touch)(const struct weft_host *host, const char *tunnel_id);
 
+  /* Since 1.5. Server side: records an event of one of this plugin's
+   * tunnels in the server's audit trail (`weft audit`, /v1/audit), e.g.
+   * a device session cut off for abuse. event is a short lower-case word
+   * or two ("session-cut-off"), detail a plain sentence. Nothing where
+   * the core keeps no trail (a client). */
+  void (*audit)(const struct weft_host *host, const char *tunnel_id,
+                const char *event, const char *detail);
+
   /* Room for the core services that later minors add in place of these
-   * slots, without changing the struct's size (1.3 took three). A slot no
-   * minor has named yet is NULL; never read one under this name. */
-  void *reserved[10];
+   * slots, without changing the struct's size (1.3 took three, 1.5 one).
+   * A slot no minor has named yet is NULL; never read one under this
+   * name. */
+  void *reserved[9];
 };
 
 /* True when `host` is new enough to carry `field` (it may still be NULL). */

@@ -59,6 +59,7 @@
  *   1.4  weft_tunnel_info.public_allow and public_conns_per_ip (the public
  *        port's source policy, for a plugin that carries public
  *        connections itself, e.g. in the kernel).
+ *   1.5  host->audit (a plugin's own events in the server's audit trail).
  */
 #ifndef WEFT_PLUGIN_H
 #define WEFT_PLUGIN_H
@@ -79,7 +80,7 @@ extern "C" {
 #endif
 
 #define WEFT_ABI_MAJOR 1
-#define WEFT_ABI_MINOR 4
+#define WEFT_ABI_MINOR 5
 
 /* The symbol the loader looks up in every plugin. */
 #define WEFT_PLUGIN_ENTRY_SYMBOL "weft_plugin_entry"
