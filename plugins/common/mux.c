@@ -56,6 +56,9 @@ struct mux {
   bool failed;
   bool flushing;
   bool peer_done;           /* the peer said GOAWAY without an error */
+  bool flooded;             /* see mux_flooded */
+  uint64_t control_since;   /* when this second of control frames began */
+  unsigned control_count;   /* control frames in it */
 };
 
 /* Frames other than DATA are packed into messages here and handed on at
@@ -404,6 +407,31 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame,
   return 0;
 }
 
+/* PING and SETTINGS asking for an answer, and PRIORITY. */
+static bool control_frame(const nghttp2_frame *frame)
+{
+  switch (frame->hd.type) {
+  case NGHTTP2_PING:
+  case NGHTTP2_SETTINGS:
+    return !(frame->hd.flags & NGHTTP2_FLAG_ACK);
+  case NGHTTP2_PRIORITY:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* Counts a control frame; false once the peer sent too many this second. */
+static bool control_allowed(struct mux *m)
+{
+  uint64_t now = m->host->now_ms(m->host);
+  if (now - m->control_since >= 1000) {
+    m->control_since = now;
+    m->control_count = 0;
+  }
+  return ++m->control_count <= MUX_CONTROL_PER_S;
+}
+
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
                          void *user)
 {
@@ -411,6 +439,13 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
   m->host->log(m->host, WEFT_LOG_DEBUG, "h2 %s: frame type %u stream %d flags 0x%x",
                m->opener ? "server" : "device", frame->hd.type,
                frame->hd.stream_id, frame->hd.flags);
+  if (control_frame(frame) && !control_allowed(m)) {
+    /* Stop here: the rest of what came is not parsed, let alone answered
+     * (mux_input sends the GOAWAY and reports the failure). */
+    m->flooded = true;
+    nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM);
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  }
   if (frame->hd.type == NGHTTP2_GOAWAY &&
       frame->goaway.error_code == NGHTTP2_NO_ERROR)
     m->peer_done = true;
@@ -669,11 +704,17 @@ int mux_input(struct mux *m, const uint8_t *data, size_t len)
   if (m->failed)
     return -1;
   ssize_t rc = nghttp2_session_mem_recv(m->session, data, len);
+  if (rc == NGHTTP2_ERR_FLOODED)
+    m->flooded = true; /* it owes more acknowledgements than it queues */
   if (rc < 0 || (size_t)rc != len) {
+    if (m->flooded)
+      mux_flush(m); /* the GOAWAY, if the carrier takes it */
     m->failed = true;
     if (m->cbs->on_failure)
-      m->cbs->on_failure(m->arg, rc < 0 ? nghttp2_strerror((int)rc)
-                                        : "short read");
+      m->cbs->on_failure(m->arg,
+                         m->flooded ? "the peer flooded it with control frames"
+                         : rc < 0   ? nghttp2_strerror((int)rc)
+                                    : "short read");
     return -1;
   }
   mux_flush(m);
@@ -690,6 +731,8 @@ int mux_input(struct mux *m, const uint8_t *data, size_t len)
   }
   return 0;
 }
+
+bool mux_flooded(const struct mux *m) { return m->flooded; }
 
 void mux_flush(struct mux *m)
 {

@@ -32,6 +32,11 @@
 #define MUX_SESSION_WINDOW (16 * 1024 * 1024)
 #define MUX_MAX_MESSAGE (128 * 1024)
 #define MUX_MAX_FRAME (64 * 1024)
+/* A peer's PING, SETTINGS and PRIORITY frames each cost a parse and most
+ * an answer; our own peer sends a PING per ping interval and SETTINGS
+ * once. More than this many in one second is a flood (nghttp2's and
+ * HAProxy's guards judge alike): the session ends, ENHANCE_YOUR_CALM. */
+#define MUX_CONTROL_PER_S 100
 
 struct mux;
 struct mux_stream;
@@ -51,7 +56,8 @@ struct mux_cbs {
   /* Device side: the server opened a stream; connect it to the local
    * service and answer with mux_accept or mux_refuse. */
   void (*on_stream)(void *arg, struct mux_stream *ms);
-  /* The session broke (bad frames, GOAWAY with an error): close it. */
+  /* The session broke (bad frames, GOAWAY with an error, a flood: see
+   * mux_flooded): close it. */
   void (*on_failure)(void *arg, const char *why);
   /* A PING answer arrived. */
   void (*on_pong)(void *arg);
@@ -67,6 +73,10 @@ void mux_free(struct mux *m);
 
 /* Session bytes from the peer. 0, or -1 if the session is broken. */
 int mux_input(struct mux *m, const uint8_t *data, size_t len);
+/* The session broke because the peer flooded it (control frames over
+ * MUX_CONTROL_PER_S, or more acknowledgements owed than nghttp2 queues):
+ * abuse, not a fault. */
+bool mux_flooded(const struct mux *m);
 /* Writes what nghttp2 has to send while the carrier has room. */
 void mux_flush(struct mux *m);
 

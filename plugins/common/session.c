@@ -54,6 +54,7 @@ struct session {
   struct weft_timer *ping;
   uint64_t last_pong_ms;
   bool open;
+  const char *abuse;          /* why we cut the peer off, or NULL */
 };
 
 struct server_tunnel {
@@ -164,6 +165,14 @@ static size_t session_backlog(void *arg)
 static void session_failure(void *arg, const char *why)
 {
   struct session *s = arg;
+  if (s->mux && mux_flooded(s->mux)) {
+    /* Abuse, not a fault: no closing handshake with a peer that floods
+     * (the GOAWAY went out if the carrier took it). session_closed logs
+     * and audits it. */
+    s->abuse = why;
+    s->tp->carrier->abort(s->conn);
+    return;
+  }
   s->tp->host->log(s->tp->host, WEFT_LOG_WARN,
                    "session broken (%s); closing it", why);
   s->tp->carrier->close(s->conn, 1002, "HTTP/2 session error");
@@ -288,9 +297,19 @@ static void session_closed(void *arg, uint16_t code, const char *why)
   if (s->ping)
     h->timer_stop(s->ping);
   mux_free(s->mux);
-  if (s->st) {
+  if (s->st && (s->abuse || code == 1008)) {
+    /* A device cut off for abusing its session (a flood, or not reading
+     * what it asked for): an operator's business, so it is audited. */
+    const char *reason = s->abuse ? s->abuse : why;
+    h->log(h, WEFT_LOG_WARN, "tunnel %s: device session cut off (%s)",
+           s->st->id, reason);
+    if (WEFT_HOST_HAS(h, audit) && h->audit)
+      h->audit(h, s->st->id, "session-cut-off", reason);
+  } else if (s->st) {
     h->log(h, WEFT_LOG_INFO, "tunnel %s: device session ended (%u %s)",
            s->st->id, code, why);
+  }
+  if (s->st) {
     if (s->st->session == s)
       s->st->session = NULL;
   }

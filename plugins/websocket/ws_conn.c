@@ -48,6 +48,8 @@ struct ws_conn {
   uint8_t *fast_msg;
   size_t fast_len, fast_have;
   uint8_t fast_key[4];       /* the server's: client frames are masked */
+  uint64_t pings_since;      /* when this second of the peer's PINGs began */
+  unsigned pings;            /* PINGs in it */
 };
 
 /* ---- small helpers ---- */
@@ -153,6 +155,23 @@ static void finish(struct ws_conn *c)
                          &c->close_timer);
 }
 
+/* Ends a connection whose peer abuses it: nothing more of what it sent is
+ * read or answered, and the stream ends now, whether or not the peer ever
+ * reads our close (one that floods us and never reads would not). */
+static void cut_off(struct ws_conn *c, const char *why)
+{
+  if (c->state == WS_DONE)
+    return;
+  c->code = WSLAY_CODE_POLICY_VIOLATION;
+  snprintf(c->why, sizeof c->why, "%s", why);
+  c->state = WS_CLOSING; /* deliver() hands on nothing more */
+  if (c->ws) {
+    wslay_event_shutdown_read(c->ws);
+    wslay_event_shutdown_write(c->ws);
+  }
+  c->host->stream_close(c->stream);
+}
+
 /* ---- wslay glue ---- */
 
 static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf,
@@ -230,6 +249,16 @@ static void ws_msg_cb(wslay_event_context_ptr ctx,
     wslay_event_queue_close(ctx, WSLAY_CODE_UNSUPPORTED_DATA,
                             (const uint8_t *)"binary messages only", 20);
     break;
+  case WSLAY_PING: {
+    uint64_t now = c->host->now_ms(c->host);
+    if (now - c->pings_since >= 1000) {
+      c->pings_since = now;
+      c->pings = 0;
+    }
+    if (++c->pings > WS_PINGS_PER_S)
+      cut_off(c, "the peer flooded it with pings");
+    break;
+  }
   case WSLAY_CONNECTION_CLOSE:
     if (!c->code)
       c->code = arg->status_code;
@@ -556,6 +585,8 @@ static void take_input(struct ws_conn *c, const void *data, size_t len)
              c->code);
   }
   pump(c);
+  if (c->stream_backlog > WS_MAX_OWED && c->state != WS_DONE)
+    cut_off(c, "the peer reads nothing of what it is sent");
   release_if_idle(c);
 }
 

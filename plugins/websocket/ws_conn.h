@@ -16,6 +16,15 @@
 /* Largest message either side accepts; frames announcing more are refused
  * (1009) before anything is allocated for them. */
 #define WS_MAX_MESSAGE (256 * 1024)
+/* Each PING the peer sends is owed a PONG. Our own peers send none (the
+ * session's keepalive is HTTP/2's); more than this many in a second is a
+ * flood, and the connection is cut off with 1008. */
+#define WS_PINGS_PER_S 50
+/* What we may owe a peer that does not read, beyond which it is cut off
+ * (1008). Legitimate traffic stays far below: HTTP/2 flow control bounds
+ * the data to the 16 MiB session window, and the session stops writing at
+ * WEFT_PIPE_HIGH_WATER of backlog. */
+#define WS_MAX_OWED (32 * 1024 * 1024)
 #define WS_PATH_MAX 128
 
 struct ws_conn;
@@ -28,7 +37,9 @@ struct ws_conn_cbs {
    * per-connection buffers may go until the next message. */
   bool (*idle)(void *arg);
   /* The connection is over: the last callback. code is the close code
-   * sent or received (0 if none), why a short reason for the log. */
+   * sent or received (0 if none), why a short reason for the log; 1008
+   * when we cut off a peer that abused the connection (a flood, or not
+   * reading what it asked for). */
   void (*on_closed)(void *arg, uint16_t code, const char *why);
 };
 

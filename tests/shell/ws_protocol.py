@@ -13,6 +13,7 @@ import os
 import socket
 import struct
 import sys
+import time
 import urllib.request
 
 import websockets
@@ -116,10 +117,14 @@ async def interop():
                   e.status_code == 401, e.status_code)
 
 
-def raw_session():
+def raw_session(rcvbuf=0):
     """A hand-made handshake, so we can send frames no library would."""
     token = fresh_token()
-    s = socket.create_connection((HOST, PORT), timeout=5)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:  # a peer that hardly reads
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(5)
+    s.connect((HOST, PORT))
     key = base64.b64encode(os.urandom(16)).decode()
     s.sendall(("GET /v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
                "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
@@ -232,7 +237,76 @@ def long_message():
           "(its last frame, a PING, is acknowledged)", acked)
 
 
+def audit_details():
+    req = urllib.request.Request(
+        "%s/v1/audit?limit=200" % BASE,
+        headers={"Authorization": "Bearer " + SESSION})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        events = json.load(resp)["events"]
+    return [e.get("detail", "") for e in events
+            if e.get("event") == "session-cut-off"]
+
+
+def flood_until_cut(s, frame, seconds=10, limit=2_000_000):
+    """Sends frame again and again, never reading, until the server cuts
+    the connection; returns how long that took (None: never)."""
+    batch = frame * 1000
+    start = time.time()
+    sent = 0
+    try:
+        while sent < limit and time.time() - start < seconds:
+            s.sendall(batch)
+            sent += 1000
+    except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        return time.time() - start
+    return None
+
+
+def ping_flood():
+    """A device that floods WebSocket PINGs and never reads the PONGs is
+    cut off (1008, audited) instead of queueing PONGs without end."""
+    s = raw_session(rcvbuf=4096)
+    took = flood_until_cut(s, masked(0x9, b"p"))
+    s.close()
+    check("a WebSocket ping flood is cut off", took is not None,
+          "still connected after 10 s")
+    if took is not None:
+        print("ping flood cut off after %.2f s" % took)
+
+
+def h2_control_flood():
+    """HTTP/2 PINGs (each owed an ACK) faster than MUX_CONTROL_PER_S: the
+    session ends with GOAWAY ENHANCE_YOUR_CALM, cut off and audited."""
+    s = raw_session()
+    burst = b"\x00" + h2_frame(0x4, b"") + h2_frame(0x6, b"12345678") * 500
+    s.sendall(masked(0x2, burst))
+    calm, ended = False, True
+    try:
+        for _, msg in server_frames(s):
+            frames = msg[1:] if msg[:1] == b"\x00" else b""
+            while len(frames) >= 9:
+                n = int.from_bytes(frames[:3], "big")
+                if frames[3] == 0x7 and frames[9 + 4:9 + 8] == b"\x00\x00\x00\x0b":
+                    calm = True
+                frames = frames[9 + n:]
+    except ConnectionResetError:
+        pass
+    except socket.timeout:
+        ended = False
+    s.close()
+    check("an HTTP/2 PING flood ends the session (GOAWAY ENHANCE_YOUR_CALM "
+          "or a cut)", ended, "still open")
+    print("GOAWAY ENHANCE_YOUR_CALM seen: %s" % calm)
+
+
 asyncio.run(interop())
 malformed()
 long_message()
+ping_flood()
+h2_control_flood()
+time.sleep(0.5)  # the session's end reaches the audit trail
+cut = audit_details()
+check("both cut-offs are in the audit trail",
+      any("pings" in d for d in cut) and
+      any("control frames" in d for d in cut), cut)
 sys.exit(1 if failures else 0)
