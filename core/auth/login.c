@@ -1,5 +1,7 @@
 #include "auth/login.h"
 
+#include <arpa/inet.h>
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -101,33 +103,69 @@ static int unseal(enum role role, const struct secret *secret,
 
 void login_server_init(struct login_server *ls) { memset(ls, 0, sizeof *ls); }
 
+/* ---- sources ---- */
+
+/* A slot names its source's entry in 16 bits, and the entries holding
+ * challenges never take them all (rate_find always finds a free one). */
+_Static_assert(LOGIN_RATE_ENTRIES <= UINT16_MAX + 1 &&
+                   LOGIN_RATE_ENTRIES > LOGIN_PENDING_MAX,
+               "rate entries: indexable, and more than the challenges");
+
+/* Where a login comes from, for its limits (see login.h). */
+struct source {
+  char key[56];
+  uint8_t net48[6];
+  bool v6;
+};
+
+static void source_of(const char *ip, struct source *out)
+{
+  memset(out, 0, sizeof *out);
+  struct in6_addr a6;
+  if (inet_pton(AF_INET6, ip, &a6) == 1 && !IN6_IS_ADDR_V4MAPPED(&a6)) {
+    out->v6 = true;
+    memcpy(out->net48, a6.s6_addr, sizeof out->net48);
+    memset(a6.s6_addr + 8, 0, 8); /* the /64 */
+    char text[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, &a6, text, sizeof text);
+    snprintf(out->key, sizeof out->key, "%s/64", text);
+    return;
+  }
+  if (!strncmp(ip, "::ffff:", 7) && strchr(ip + 7, '.'))
+    ip += 7; /* an IPv4 client on an IPv6 socket */
+  snprintf(out->key, sizeof out->key, "%s", ip);
+}
+
 /* ---- rate limiting ---- */
 
-static struct login_rate *rate_find(struct login_server *ls, const char *ip,
-                                    bool create, uint64_t now)
+static struct login_rate *rate_find(struct login_server *ls,
+                                    const struct source *src, bool create,
+                                    uint64_t now)
 {
-  struct login_rate *oldest = &ls->rates[0];
+  struct login_rate *oldest = NULL;
   for (size_t i = 0; i < LOGIN_RATE_ENTRIES; i++) {
     struct login_rate *r = &ls->rates[i];
-    if (r->ip[0] && !strcmp(r->ip, ip))
+    if (r->source[0] && !strcmp(r->source, src->key))
       return r;
-    if (!r->ip[0] || r->last_ms < oldest->last_ms)
+    if (!r->pending && (!oldest || !r->source[0] ||
+                        (oldest->source[0] && r->last_ms < oldest->last_ms)))
       oldest = r;
   }
+  /* Entries holding challenges number at most LOGIN_PENDING_MAX. */
+  assert(oldest);
   if (!create)
     return NULL;
-  /* Reuse the least recently active entry: a blocked address is only
-   * forgotten when 4096 other addresses have failed since. */
+  /* Reuse the least recently active entry: a blocked source is only
+   * forgotten when 4096 other sources have failed since. */
   memset(oldest, 0, sizeof *oldest);
-  snprintf(oldest->ip, sizeof oldest->ip, "%s", ip);
+  snprintf(oldest->source, sizeof oldest->source, "%s", src->key);
   oldest->last_ms = now;
   return oldest;
 }
 
-static bool rate_blocked(struct login_server *ls, const char *ip, uint64_t now,
-                         uint64_t *retry_after_ms)
+static bool entry_blocked(const struct login_rate *r, uint64_t now,
+                          uint64_t *retry_after_ms)
 {
-  struct login_rate *r = rate_find(ls, ip, false, now);
   if (!r || r->blocked_until_ms <= now)
     return false;
   if (retry_after_ms)
@@ -135,9 +173,16 @@ static bool rate_blocked(struct login_server *ls, const char *ip, uint64_t now,
   return true;
 }
 
-static void rate_failure(struct login_server *ls, const char *ip, uint64_t now)
+static bool rate_blocked(struct login_server *ls, const char *ip, uint64_t now,
+                         uint64_t *retry_after_ms)
 {
-  struct login_rate *r = rate_find(ls, ip, true, now);
+  struct source src;
+  source_of(ip, &src);
+  return entry_blocked(rate_find(ls, &src, false, now), now, retry_after_ms);
+}
+
+static void entry_failure(struct login_rate *r, uint64_t now)
+{
   r->last_ms = now;
   if (++r->failures <= LOGIN_FREE_FAILURES)
     return;
@@ -148,11 +193,23 @@ static void rate_failure(struct login_server *ls, const char *ip, uint64_t now)
   r->blocked_until_ms = now + backoff;
 }
 
+static void rate_failure(struct login_server *ls, const char *ip, uint64_t now)
+{
+  struct source src;
+  source_of(ip, &src);
+  entry_failure(rate_find(ls, &src, true, now), now);
+}
+
 static void rate_success(struct login_server *ls, const char *ip, uint64_t now)
 {
-  struct login_rate *r = rate_find(ls, ip, false, now);
-  if (r)
-    memset(r, 0, sizeof *r);
+  struct source src;
+  source_of(ip, &src);
+  struct login_rate *r = rate_find(ls, &src, false, now);
+  if (r) {
+    r->failures = 0;
+    r->blocked_until_ms = 0;
+    r->last_ms = now;
+  }
 }
 
 void login_server_note_failure(struct login_server *ls, const char *peer_ip)
@@ -166,6 +223,40 @@ bool login_server_blocked(struct login_server *ls, const char *peer_ip,
   return rate_blocked(ls, peer_ip, clock_mono_ms(), retry_after_ms);
 }
 
+/* ---- the table of challenges ---- */
+
+/* Frees a slot; one that was never answered counts against its source. */
+static void pending_end(struct login_server *ls, struct login_pending *p,
+                        bool unanswered, uint64_t now)
+{
+  assert(p->live && p->rate < LOGIN_RATE_ENTRIES);
+  struct login_rate *r = &ls->rates[p->rate];
+  assert(r->pending > 0);
+  r->pending--;
+  if (unanswered)
+    entry_failure(r, now);
+  memset(p, 0, sizeof *p);
+}
+
+/* The full table's victim: the oldest challenge of the source holding
+ * the most. */
+static struct login_pending *evictee(struct login_server *ls)
+{
+  struct login_pending *victim = NULL;
+  unsigned most = 0;
+  for (size_t i = 0; i < LOGIN_PENDING_MAX; i++) {
+    struct login_pending *p = &ls->pending[i];
+    assert(p->live); /* only a full table has a victim */
+    unsigned held = ls->rates[p->rate].pending;
+    if (!victim || held > most ||
+        (held == most && p->expires_ms < victim->expires_ms)) {
+      victim = p;
+      most = held;
+    }
+  }
+  return victim;
+}
+
 /* ---- the server's steps ---- */
 
 int login_server_challenge(struct login_server *ls, const struct secret *secret,
@@ -177,31 +268,39 @@ int login_server_challenge(struct login_server *ls, const struct secret *secret,
                            uint64_t *retry_after_ms)
 {
   uint64_t now = clock_mono_ms();
-  if (rate_blocked(ls, peer_ip, now, retry_after_ms))
-    return LOGIN_RATE_LIMITED;
   if (binding_len > LOGIN_BINDING_MAX)
     return LOGIN_DENIED;
+  struct source src;
+  source_of(peer_ip, &src);
   struct login_pending *slot = NULL;
-  unsigned from_ip = 0;
+  unsigned in_net48 = 0;
   for (size_t i = 0; i < LOGIN_PENDING_MAX; i++) {
     struct login_pending *p = &ls->pending[i];
     if (p->live && p->expires_ms <= now)
-      p->live = false; /* expired: the slot is free again */
-    if (p->live && !strcmp(p->peer_ip, peer_ip))
-      from_ip++;
+      pending_end(ls, p, true, now); /* expired unanswered */
+    if (p->live && src.v6 && p->v6 &&
+        !memcmp(p->net48, src.net48, sizeof src.net48))
+      in_net48++;
     if (!p->live && !slot)
       slot = p;
   }
-  /* One address may hold only a few challenges, so it cannot fill the
-   * table and lock everyone else out. */
-  if (from_ip >= LOGIN_PENDING_PER_IP) {
-    *retry_after_ms = LOGIN_NONCE_TTL_MS;
+  struct login_rate *r = rate_find(ls, &src, true, now);
+  if (entry_blocked(r, now, retry_after_ms))
+    return LOGIN_RATE_LIMITED;
+  /* A source (or a /48) may hold only a few challenges, so it cannot
+   * fill the table; what it holds ends within LOGIN_NONCE_TTL_MS. */
+  if (r->pending >= LOGIN_PENDING_PER_SOURCE ||
+      in_net48 >= LOGIN_PENDING_PER_NET48) {
+    entry_failure(r, now);
+    if (!entry_blocked(r, now, retry_after_ms))
+      *retry_after_ms = 1000;
     return LOGIN_RATE_LIMITED;
   }
   if (!slot) {
-    *retry_after_ms = 1000;
-    return LOGIN_BUSY;
+    slot = evictee(ls);
+    pending_end(ls, slot, true, now);
   }
+  assert(!slot->live);
   crypto_random(slot->server_nonce, LOGIN_NONCE_LEN);
   memcpy(slot->client_nonce, client_nonce, LOGIN_NONCE_LEN);
   if (binding_len)
@@ -211,9 +310,16 @@ int login_server_challenge(struct login_server *ls, const struct secret *secret,
   slot->secret_id = secret_id;
   snprintf(slot->peer_ip, sizeof slot->peer_ip, "%s", peer_ip);
   if (seal(ROLE_SERVER, secret, client_nonce, slot->server_nonce, binding,
-           binding_len, proof) != 0)
+           binding_len, proof) != 0) {
+    memset(slot, 0, sizeof *slot);
     return LOGIN_DENIED;
+  }
+  slot->rate = (uint16_t)(r - ls->rates);
+  slot->v6 = src.v6;
+  memcpy(slot->net48, src.net48, sizeof slot->net48);
   slot->live = true;
+  r->pending++;
+  r->last_ms = now;
   memcpy(server_nonce, slot->server_nonce, LOGIN_NONCE_LEN);
   return LOGIN_OK;
 }
@@ -252,7 +358,7 @@ int login_server_verify(struct login_server *ls, const struct secret *secret,
                binding_len <= LOGIN_BINDING_MAX ? binding_len : 0, answer,
                answer_len) == 0;
   if (found)
-    memset(found, 0, sizeof *found); /* single use, whatever happened */
+    pending_end(ls, found, false, now); /* single use, whatever happened */
   if (!ok) {
     rate_failure(ls, peer_ip, now);
     return LOGIN_DENIED;

@@ -12,7 +12,15 @@
  * carries the protocol version, the role, both nonces and the TLS channel
  * binding (RFC 9266 tls-exporter) when the control connection is TLS.
  * Server nonces are single use, expire after 30 s and live in a bounded
- * table; failures are rate-limited per source IP with backoff. */
+ * table; failures are rate-limited per source with backoff.
+ *
+ * A source is an IPv4 address or an IPv6 /64 (one host may use any
+ * address of its /64). A source holds at most LOGIN_PENDING_PER_SOURCE
+ * challenges, an IPv6 /48 at most LOGIN_PENDING_PER_NET48; a challenge
+ * that expires unanswered, or is evicted, counts as a failure of its
+ * source. When the table is full, a new challenge evicts the oldest of
+ * the source holding the most: a client that answers in time is never
+ * the one evicted while others hold more. */
 #ifndef WEFT_CORE_LOGIN_H
 #define WEFT_CORE_LOGIN_H
 
@@ -27,7 +35,8 @@
 #define LOGIN_NONCE_LEN 32
 #define LOGIN_NONCE_TTL_MS 30000
 #define LOGIN_PENDING_MAX 1024
-#define LOGIN_PENDING_PER_IP 64
+#define LOGIN_PENDING_PER_SOURCE 16
+#define LOGIN_PENDING_PER_NET48 64
 #define LOGIN_RATE_ENTRIES 4096
 #define LOGIN_FREE_FAILURES 5          /* failures before backoff starts */
 #define LOGIN_BACKOFF_MAX_MS (15 * 60 * 1000)
@@ -39,7 +48,6 @@ enum login_result {
   LOGIN_OK = 0,
   LOGIN_DENIED = -1,     /* one answer for every authentication failure */
   LOGIN_RATE_LIMITED = -2,
-  LOGIN_BUSY = -3,       /* the nonce table is full of live entries */
 };
 
 struct login_pending {
@@ -50,12 +58,18 @@ struct login_pending {
   uint64_t expires_ms;
   char peer_ip[46];
   int secret_id; /* which secret this login uses (per-IP secrets) */
+  uint16_t rate;     /* its source's entry in rates[] */
+  uint8_t net48[6];  /* IPv6: its /48 */
+  bool v6;
   bool live;
 };
 
+/* A source's failures and the challenges it holds. An entry holding
+ * challenges is never reused for another source. */
 struct login_rate {
-  char ip[46];
+  char source[56]; /* "192.0.2.1", "2001:db8:1:2::/64" */
   unsigned failures;
+  unsigned pending;
   uint64_t blocked_until_ms;
   uint64_t last_ms;
 };
@@ -68,7 +82,7 @@ struct login_server {
 void login_server_init(struct login_server *ls);
 
 /* Step 2. On LOGIN_OK fills server_nonce and proof (LOGIN_SEALED_LEN).
- * *retry_after_ms is set with LOGIN_RATE_LIMITED / LOGIN_BUSY. */
+ * *retry_after_ms is set with LOGIN_RATE_LIMITED. */
 int login_server_challenge(struct login_server *ls, const struct secret *secret,
                            int secret_id, const char *peer_ip,
                            const uint8_t client_nonce[LOGIN_NONCE_LEN],

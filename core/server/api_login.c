@@ -73,7 +73,7 @@ void api_login(struct control_api *api, const struct http_request *req,
     int rc = login_server_challenge(api->login, secret, secret_id,
                                     req->peer_ip, nc, req->binding,
                                     req->binding_len, ns, proof, &retry);
-    if (rc == LOGIN_RATE_LIMITED || rc == LOGIN_BUSY)
+    if (rc == LOGIN_RATE_LIMITED)
       return login_limited(api, resp, retry);
     if (rc != LOGIN_OK)
       return login_denied(api, resp);

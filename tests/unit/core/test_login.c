@@ -235,21 +235,18 @@ Test(login, backoff_is_capped)
   for (int i = 0; i < 40; i++) {
     cr_assert_eq(start(&x, "198.51.100.8", &other_secret), LOGIN_OK);
     finish(&x, "198.51.100.8");
-    uint8_t nc[LOGIN_NONCE_LEN] = {0}, ns[LOGIN_NONCE_LEN];
-    uint8_t proof[LOGIN_SEALED_LEN];
-    if (login_server_challenge(ls, &secret, 0, "198.51.100.8", nc, NULL, 0, ns,
-                               proof, &retry) == LOGIN_RATE_LIMITED)
+    if (login_server_blocked(ls, "198.51.100.8", &retry))
       clock_fake_advance_ms(retry);
   }
   cr_assert_eq(retry, LOGIN_BACKOFF_MAX_MS);
 }
 
-Test(login, one_address_cannot_fill_the_nonce_table)
+Test(login, one_source_cannot_fill_the_nonce_table)
 {
   uint8_t nc[LOGIN_NONCE_LEN] = {0}, ns[LOGIN_NONCE_LEN];
   uint8_t proof[LOGIN_SEALED_LEN];
   uint64_t retry;
-  for (int i = 0; i < LOGIN_PENDING_PER_IP; i++)
+  for (int i = 0; i < LOGIN_PENDING_PER_SOURCE; i++)
     cr_assert_eq(login_server_challenge(ls, &secret, 0, "192.0.2.66", nc, NULL,
                                         0, ns, proof, &retry),
                  LOGIN_OK);
@@ -261,23 +258,78 @@ Test(login, one_address_cannot_fill_the_nonce_table)
   cr_assert_eq(finish(&x, "192.0.2.67"), LOGIN_OK);
 }
 
-Test(login, full_table_is_busy_until_entries_expire)
+Test(login, an_ipv6_64_is_one_source_and_a_48_has_a_cap)
+{
+  uint8_t nc[LOGIN_NONCE_LEN] = {0}, ns[LOGIN_NONCE_LEN];
+  uint8_t proof[LOGIN_SEALED_LEN];
+  uint64_t retry;
+  char ip[64];
+  /* Other addresses of one /64 share its limit. */
+  for (int i = 0; i < LOGIN_PENDING_PER_SOURCE; i++) {
+    snprintf(ip, sizeof ip, "2001:db8:1:1::%x", i + 1);
+    cr_assert_eq(login_server_challenge(ls, &secret, 0, ip, nc, NULL, 0, ns,
+                                        proof, &retry),
+                 LOGIN_OK);
+  }
+  cr_assert_eq(login_server_challenge(ls, &secret, 0, "2001:db8:1:1::ffff", nc,
+                                      NULL, 0, ns, proof, &retry),
+               LOGIN_RATE_LIMITED);
+  /* Other /64s of the /48 fill it up to its own cap. */
+  int granted = LOGIN_PENDING_PER_SOURCE;
+  for (int net = 2; net < 100; net++) {
+    snprintf(ip, sizeof ip, "2001:db8:1:%x::1", net);
+    if (login_server_challenge(ls, &secret, 0, ip, nc, NULL, 0, ns, proof,
+                               &retry) == LOGIN_OK)
+      granted++;
+  }
+  cr_assert_eq(granted, LOGIN_PENDING_PER_NET48);
+  /* Another /48 is not held back. */
+  struct exchange x;
+  cr_assert_eq(start(&x, "2001:db8:2::1", &secret), LOGIN_OK);
+  cr_assert_eq(finish(&x, "2001:db8:2::1"), LOGIN_OK);
+}
+
+Test(login, unanswered_challenges_count_as_failures)
+{
+  uint8_t nc[LOGIN_NONCE_LEN] = {0}, ns[LOGIN_NONCE_LEN];
+  uint8_t proof[LOGIN_SEALED_LEN];
+  uint64_t retry = 0;
+  for (int i = 0; i <= LOGIN_FREE_FAILURES; i++)
+    cr_assert_eq(login_server_challenge(ls, &secret, 0, "192.0.2.70", nc, NULL,
+                                        0, ns, proof, &retry),
+                 LOGIN_OK);
+  clock_fake_advance_ms(LOGIN_NONCE_TTL_MS);
+  /* The next challenge finds them expired: past the free failures. */
+  cr_assert_eq(login_server_challenge(ls, &secret, 0, "192.0.2.70", nc, NULL,
+                                      0, ns, proof, &retry),
+               LOGIN_RATE_LIMITED);
+  cr_assert_gt(retry, 0);
+}
+
+Test(login, a_full_table_evicts_the_biggest_holder_not_a_fresh_login)
 {
   uint8_t nc[LOGIN_NONCE_LEN] = {0}, ns[LOGIN_NONCE_LEN];
   uint8_t proof[LOGIN_SEALED_LEN];
   uint64_t retry;
   char ip[46];
+  /* 64 sources hold 16 each: the table is full. */
   for (int i = 0; i < LOGIN_PENDING_MAX; i++) {
-    snprintf(ip, sizeof ip, "10.0.%d.%d", i / 250, i % 250);
+    snprintf(ip, sizeof ip, "10.0.0.%d", i / LOGIN_PENDING_PER_SOURCE + 1);
     cr_assert_eq(login_server_challenge(ls, &secret, 0, ip, nc, NULL, 0, ns,
                                         proof, &retry),
                  LOGIN_OK);
   }
-  cr_assert_eq(login_server_challenge(ls, &secret, 0, "192.0.2.1", nc, NULL, 0,
-                                      ns, proof, &retry),
-               LOGIN_BUSY);
-  clock_fake_advance_ms(LOGIN_NONCE_TTL_MS);
-  cr_assert_eq(login_server_challenge(ls, &secret, 0, "192.0.2.1", nc, NULL, 0,
-                                      ns, proof, &retry),
-               LOGIN_OK);
+  /* A legitimate login begins, the flood goes on from fresh sources
+   * (each one evicts), and the login still completes. */
+  struct exchange x;
+  cr_assert_eq(start(&x, "192.0.2.1", &secret), LOGIN_OK);
+  for (int i = 0; i < 2 * LOGIN_PENDING_MAX; i++) {
+    snprintf(ip, sizeof ip, "10.1.%d.%d", i / 250, i % 250);
+    cr_assert_eq(login_server_challenge(ls, &secret, 0, ip, nc, NULL, 0, ns,
+                                        proof, &retry),
+                 LOGIN_OK);
+    if (i == LOGIN_PENDING_MAX / 2)
+      break; /* while others still hold more than one */
+  }
+  cr_assert_eq(finish(&x, "192.0.2.1"), LOGIN_OK);
 }
