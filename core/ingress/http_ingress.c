@@ -36,7 +36,11 @@ struct route_conn {
   /* Where its requests go. */
   char tunnel_id[32];
   bool routed, by_path, handed_over;
-  bool raw_after;                 /* a WebSocket upgrade: raw once sent */
+  /* A WebSocket upgrade was asked for: the device's status line says
+   * whether the connection switches to raw bytes (101) or stays HTTP. */
+  bool awaiting_101, switched;
+  char status[12];                /* "HTTP/1.1 101" as it comes */
+  size_t status_len;
   char host[256];
   char peer_ip[46];
   /* Set when the public TLS port terminated TLS for this host name: only
@@ -251,6 +255,33 @@ static bool https_only(struct route_conn *rc, const struct tunnel *t,
   return false;
 }
 
+/* The device's answer to a WebSocket upgrade, as it comes: only its 101
+ * switches the connection to raw bytes. Any other answer leaves it HTTP,
+ * every later request parsed and rewritten, so an upgrade the backend
+ * refuses cannot carry requests past Weft's rewriting. (An earlier
+ * pipelined request's answer would be read as the refusal: the upgrade
+ * then fails, never the rewriting.) */
+static void status_peek(void *arg, const char *data, size_t len)
+{
+  struct route_conn *rc = arg;
+  assert(rc->awaiting_101 && rc->status_len < sizeof rc->status);
+  size_t n = sizeof rc->status - rc->status_len;
+  if (n > len)
+    n = len;
+  memcpy(rc->status + rc->status_len, data, n);
+  rc->status_len += n;
+  if (rc->status_len < sizeof rc->status)
+    return;
+  rc->awaiting_101 = false;
+  stream_set_answer_peek(rc->stream, NULL);
+  if (memcmp(rc->status, "HTTP/1.1 101", 12) &&
+      memcmp(rc->status, "HTTP/1.0 101", 12))
+    return;
+  rc->switched = true;
+  if (rc->state == R_HEAD)
+    rc->state = R_RAW; /* the upgrade request is complete */
+}
+
 /* Routes the request whose head is complete and emits it rewritten.
  * false when the connection must end. */
 static bool head_complete(struct route_conn *rc)
@@ -280,7 +311,12 @@ static bool head_complete(struct route_conn *rc)
            "CONNECT is not served here");
     return false;
   }
-  rc->raw_after = rc->parser.upgrade && http_head_websocket_upgrade(&rc->head);
+  if (rc->parser.upgrade && http_head_websocket_upgrade(&rc->head) &&
+      !rc->awaiting_101 && !rc->switched) {
+    rc->awaiting_101 = true;
+    rc->status_len = 0;
+    stream_set_answer_peek(rc->stream, status_peek);
+  }
   size_t strip = 0;
   struct tunnel *t = host[0] ? tunnel_service_by_hostname(svc, host) : NULL;
   if (t && !rc->routed && https_only(rc, t, host, target))
@@ -370,11 +406,12 @@ static void feed(void *arg, const char *data, size_t len)
     if (err == HPE_PAUSED) { /* the message is complete */
       http_parser_pause(&rc->parser, 0);
       rc->state = R_HEAD;
-      if (rc->raw_after) {
+      if (rc->switched) {
         rc->state = R_RAW; /* WebSocket: the device's app speaks it */
       } else if (rc->parser.upgrade) {
-        /* Another upgrade (h2c...), its headers dropped: the next bytes
-         * are the next request, read as HTTP/1.1 like any other. */
+        /* An upgrade not (yet) accepted, or another kind (h2c...), its
+         * headers dropped: the next bytes are the next request, read as
+         * HTTP/1.1 like any other, until a 101 comes (status_peek). */
         http_parser_init(&rc->parser, HTTP_REQUEST);
         rc->parser.data = &rc->head;
       }

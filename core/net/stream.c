@@ -721,6 +721,13 @@ void stream_set_fail_answer(struct weft_stream *s,
   s->fail_answer = fail_answer;
 }
 
+void stream_set_answer_peek(struct weft_stream *s,
+                            void (*peek)(void *fctx, const char *data,
+                                         size_t len))
+{
+  s->answer_peek = peek;
+}
+
 bool stream_answered(const struct weft_stream *s) { return s->pipe_wrote; }
 
 void stream_answer(struct weft_stream *s, const void *data, size_t len)
@@ -785,6 +792,8 @@ size_t pipe_send(struct weft_pipe *p, const void *data, size_t len)
   struct weft_stream *s = pipe_stream(p);
   if (len)
     s->pipe_wrote = true;
+  if (len && s->answer_peek && !s->closing)
+    s->answer_peek(s->fctx, data, len);
   return stream_write(s, data, len);
 }
 

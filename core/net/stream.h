@@ -49,6 +49,12 @@ void stream_set_http(struct weft_stream *s, const char *host);
  * filter's (stream_set_filter). */
 void stream_set_fail_answer(struct weft_stream *s,
                             void (*fail_answer)(void *fctx, int err));
+/* For a piped stream: peek(fctx, data, len) sees what the far end sends
+ * before it is written (the HTTP port reads a response's status line
+ * there); NULL stops it. fctx is the filter's. */
+void stream_set_answer_peek(struct weft_stream *s,
+                            void (*peek)(void *fctx, const char *data,
+                                         size_t len));
 /* True once the far end of a piped stream wrote to it. */
 bool stream_answered(const struct weft_stream *s);
 /* Writes `data` in place of the far end's answer: nothing more is read,

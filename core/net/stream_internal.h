@@ -78,6 +78,7 @@ struct weft_stream {
   char *http_host;
   bool pipe_wrote;          /* the far end wrote: an answer has begun */
   void (*fail_answer)(void *fctx, int err); /* see stream_set_fail_answer */
+  void (*answer_peek)(void *fctx, const char *data, size_t len);
   char peer_ip[46], local_ip[46];
   uint16_t peer_port, local_port;
   struct tls_state *tls;    /* NULL: plain TCP */

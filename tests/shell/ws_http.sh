@@ -195,6 +195,46 @@ echo "$OUT"
 contains "an h2c upgrade is not passed on; both requests answered" "responses: 2, switched: False, smuggled: False, forwarded by the server: 2"
 contains "CONNECT is refused" "connect: HTTP/1.1 405"
 
+# A WebSocket upgrade the backend refuses (it answers 200, not 101)
+# leaves the connection HTTP: the next request on it, sent after that
+# answer or pipelined behind the upgrade, is read and rewritten (issue
+# 18: it went raw, keeping the visitor's own X-Forwarded-For).
+OUT=$(python3 - "$HTTP" "$PREFIX" <<'PY'
+import socket, sys
+port, prefix = int(sys.argv[1]), sys.argv[2]
+UPGRADE = ("GET %s/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+           "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n" % prefix)
+SPOOF = ("GET %s/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-For: 6.6.6.6\r\n"
+         "Connection: close\r\n\r\n" % prefix)
+def read_all(s):
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data.decode(errors="replace")
+        data += chunk
+for how in ("after", "pipelined"):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    if how == "after":
+        s.sendall(UPGRADE.encode())
+        first = b""
+        while b"}" not in first:  # the JSON answer to the upgrade
+            first += s.recv(65536)
+        s.sendall(SPOOF.encode())
+        text = first.decode(errors="replace") + read_all(s)
+    else:
+        s.sendall((UPGRADE + SPOOF).encode())
+        text = read_all(s)
+    print("%s: responses: %d, smuggled: %s, forwarded by the server: %d" % (
+        how, text.count("HTTP/1.1 200"), "6.6.6.6" in text,
+        text.count('"x-forwarded-for": "127.0.0.1"')))
+PY
+)
+echo "$OUT"
+contains "a refused WebSocket upgrade stays HTTP for the next request" "after: responses: 2, smuggled: False, forwarded by the server: 2"
+contains "and for one pipelined behind it" "pipelined: responses: 2, smuggled: False, forwarded by the server: 2"
+
 # A second agent for a device that holds a live tunnel is refused, and
 # told how to run it.
 check "a busy device is refused" 1 timeout 20 "$WEFT" tunnel --device-id dev-app "$CONN" "http://127.0.0.1:$APP"
