@@ -22,7 +22,9 @@
 /* A client gets this long to send its first request head. */
 #define FIRST_HEAD_TIMEOUT_MS 10000
 
-enum rstate { R_HEAD, R_BODY, R_RAW, R_DEAD };
+/* R_END: the device answers what was forwarded, then our last word
+ * (end_after_answers); nothing more is read. */
+enum rstate { R_HEAD, R_BODY, R_RAW, R_END, R_DEAD };
 
 struct route_conn {
   struct http_ingress *ing;
@@ -48,6 +50,7 @@ struct route_conn {
    * certificate), and they are marked https. */
   char tls_name[256];
   struct strbuf pending;          /* output before the hand-over */
+  struct strbuf last_word;        /* R_END before the hand-over */
 };
 
 struct http_ingress {
@@ -85,8 +88,25 @@ static void rc_free(void *arg);
 static void unlink_waiting(struct route_conn *rc);
 static void stop_timer(struct route_conn *rc);
 
+/* A request after others that went to the device is not forwarded: the
+ * device answers those (it hears the end of input), then the visitor gets
+ * resp, in order, and the connection ends. */
+static void end_after_answers(struct route_conn *rc, struct strbuf *resp)
+{
+  assert(rc->routed);
+  rc->state = R_END;
+  if (rc->handed_over) {
+    stream_end_input(rc->stream, resp->data, resp->oom ? 0 : resp->len);
+    strbuf_free(resp);
+  } else {
+    rc->last_word = *resp; /* hand_over passes it on */
+    memset(resp, 0, sizeof *resp);
+  }
+}
+
 /* Answers a request the server cannot route (or answers itself) and ends
- * the connection. extra: more header lines, or "". */
+ * the connection, after the answers to earlier requests on it. extra:
+ * more header lines, or "". */
 static void answer(struct route_conn *rc, int status, const char *extra,
                    const char *text)
 {
@@ -95,6 +115,10 @@ static void answer(struct route_conn *rc, int status, const char *extra,
               "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n%s"
               "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
               status, http_status_text(status), extra, strlen(text) + 1, text);
+  if (rc->routed) {
+    end_after_answers(rc, &resp);
+    return;
+  }
   rc->state = R_DEAD;
   if (rc->handed_over) {
     strbuf_free(&resp);
@@ -339,8 +363,8 @@ static bool head_complete(struct route_conn *rc)
   if (rc->routed) {
     /* A keep-alive connection stays with the tunnel it began with. */
     if (!t || strcmp(t->lease->tunnel_id, rc->tunnel_id) || path != rc->by_path) {
-      stream_close(rc->stream);
-      rc->state = R_DEAD;
+      refuse(rc, 421, "this connection serves another tunnel; send the "
+                      "request on a new connection");
       return false;
     }
   } else {
@@ -372,7 +396,7 @@ static void feed(void *arg, const char *data, size_t len)
   struct route_conn *rc = arg;
   if (rc->handed_over && rc->timer)
     await_answer(rc); /* the visitor is still sending: the wait restarts */
-  while (len > 0 && rc->state != R_DEAD) {
+  while (len > 0 && rc->state != R_DEAD && rc->state != R_END) {
     if (rc->state == R_RAW) {
       emit(rc, data, len);
       return;
@@ -416,8 +440,9 @@ static void feed(void *arg, const char *data, size_t len)
         rc->parser.data = &rc->head;
       }
     } else if (err != HPE_OK) {
-      stream_close(rc->stream);
-      rc->state = R_DEAD;
+      /* Framing the device would read otherwise: what came before it is
+       * answered, then 400. */
+      refuse(rc, 400, http_errno_description(err));
       return;
     }
     data += n;
@@ -433,6 +458,7 @@ static void rc_free(void *arg)
   stop_timer(rc); /* the response deadline, if one runs */
   http_head_free(&rc->head);
   strbuf_free(&rc->pending);
+  strbuf_free(&rc->last_word);
   free(rc);
 }
 
@@ -481,17 +507,24 @@ static void hand_over(struct route_conn *rc)
   rc->handed_over = true;
   stream_set_fail_answer(s, bad_gateway);
   int err = t ? tunnel_ports_adopt(t, s) : WEFT_ECONNREFUSED;
-  if (err != 0)
+  if (err != 0) {
     not_carried(rc, err);
-  else
-    await_answer(rc);
+    return;
+  }
+  await_answer(rc);
+  if (rc->state == R_END) {
+    stream_end_input(s, rc->last_word.data,
+                     rc->last_word.oom ? 0 : rc->last_word.len);
+    strbuf_free(&rc->last_word);
+  }
 }
 
 static void waiting_read(void *ctx, const void *data, size_t len)
 {
   struct route_conn *rc = ctx;
   /* After the hand-over (or an answer) the stream calls us no more. */
-  assert(!rc->handed_over && rc->state != R_DEAD && rc->ing);
+  assert(!rc->handed_over && rc->state != R_DEAD && rc->state != R_END &&
+         rc->ing);
   feed(rc, data, len);
   if (rc->state != R_DEAD && rc->routed && !rc->handed_over)
     hand_over(rc);

@@ -96,6 +96,7 @@ void stream__free(struct weft_stream *s)
   free(s->pending);
   stream__tls_free(s->tls);
   strbuf_free(&s->held);
+  strbuf_free(&s->final_words);
   free(s->leftover);
   free(s->http_host);
   free(s->tcp);
@@ -622,7 +623,8 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 void stream__update_reading(struct weft_stream *s)
 {
   /* A TLS handshake reads on its own, before anyone has the stream. */
-  bool want = !s->closing && !s->read_eof && !s->paused_by_plugin &&
+  bool want = !s->closing && !s->read_eof && !s->input_ended &&
+              !s->paused_by_plugin &&
               !s->paused_by_backlog && (s->mode != MODE_NEW || stream__tls_waiting(s));
   if (want && !s->reading) {
     if (uv_read_start((uv_stream_t *)s->tcp, alloc_cb, read_cb) == 0)
@@ -631,6 +633,21 @@ void stream__update_reading(struct weft_stream *s)
     uv_read_stop((uv_stream_t *)s->tcp);
     s->reading = false;
   }
+}
+
+/* The far end of a pipe hears that nothing more comes (stream_end_input),
+ * as it would hear the peer's FIN. */
+static void input_end(struct weft_stream *s)
+{
+  assert(s->input_ended && s->mode == MODE_PIPE);
+  if (s->closing || s->read_eof)
+    return;
+  s->read_eof = true;
+  stream__update_reading(s);
+  if (s->ops->shutdown)
+    s->ops->shutdown(s->pctx);
+  if (!s->closing)
+    maybe_finished(s);
 }
 
 /* Bytes read before the stream was handed on go first; then the socket. */
@@ -645,8 +662,24 @@ static void begin(struct weft_stream *s)
     deliver(s, data, len);
     free(data);
   }
+  if (s->input_ended && s->mode == MODE_PIPE) {
+    input_end(s);
+    return;
+  }
   stream__tls_drain(s);
   stream__update_reading(s);
+}
+
+void stream_end_input(struct weft_stream *s, const void *final, size_t len)
+{
+  if (s->closing || s->input_ended)
+    return;
+  s->input_ended = true;
+  if (len)
+    strbuf_add(&s->final_words, final, len);
+  stream__update_reading(s);
+  if (s->mode == MODE_PIPE)
+    input_end(s);
 }
 
 /* ---- the public functions ---- */
@@ -807,7 +840,18 @@ void pipe_resume(struct weft_pipe *p)
   }
 }
 
-void pipe_shutdown(struct weft_pipe *p) { stream_shutdown(pipe_stream(p)); }
+void pipe_shutdown(struct weft_pipe *p)
+{
+  struct weft_stream *s = pipe_stream(p);
+  if (s->final_words.len && !s->closing && !s->shutdown_sent) {
+    /* The last answer is ours (stream_end_input). */
+    struct strbuf words = s->final_words;
+    memset(&s->final_words, 0, sizeof s->final_words);
+    stream_write(s, words.data, words.oom ? 0 : words.len);
+    strbuf_free(&words);
+  }
+  stream_shutdown(s);
+}
 
 void pipe_close(struct weft_pipe *p, int err)
 {

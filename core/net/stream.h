@@ -55,6 +55,12 @@ void stream_set_fail_answer(struct weft_stream *s,
 void stream_set_answer_peek(struct weft_stream *s,
                             void (*peek)(void *fctx, const char *data,
                                          size_t len));
+/* For a piped stream whose filter takes nothing more from the peer (the
+ * HTTP port after a request it will not forward): reading stops, the far
+ * end hears the end of input as if the peer had finished sending (at once,
+ * or once a pipe is attached), and when the far end has answered and
+ * finished too, `final` (may be empty) is written before the FIN. */
+void stream_end_input(struct weft_stream *s, const void *final, size_t len);
 /* True once the far end of a piped stream wrote to it. */
 bool stream_answered(const struct weft_stream *s);
 /* Writes `data` in place of the far end's answer: nothing more is read,

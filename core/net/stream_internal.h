@@ -79,6 +79,8 @@ struct weft_stream {
   bool pipe_wrote;          /* the far end wrote: an answer has begun */
   void (*fail_answer)(void *fctx, int err); /* see stream_set_fail_answer */
   void (*answer_peek)(void *fctx, const char *data, size_t len);
+  bool input_ended;         /* stream_end_input: the far end hears an end */
+  struct strbuf final_words; /* written after the far end's answers */
   char peer_ip[46], local_ip[46];
   uint16_t peer_port, local_port;
   struct tls_state *tls;    /* NULL: plain TCP */

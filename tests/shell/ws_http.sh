@@ -235,6 +235,35 @@ echo "$OUT"
 contains "a refused WebSocket upgrade stays HTTP for the next request" "after: responses: 2, smuggled: False, forwarded by the server: 2"
 contains "and for one pipelined behind it" "pipelined: responses: 2, smuggled: False, forwarded by the server: 2"
 
+# Pipelined requests that the server will not forward (another tunnel's
+# name, or framing it refuses) come after the answers to those before
+# them, in order: 200, then 421 or 400, then the close (issue 18: the
+# connection was closed with the earlier answer unsent).
+OUT=$(python3 - "$HTTP" "$PREFIX" <<'PY'
+import re, socket, sys
+port, prefix = int(sys.argv[1]), sys.argv[2]
+FIRST = "GET %s/echo HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % prefix
+for name, second in (
+        ("route change", "GET /echo HTTP/1.1\r\nHost: app.example.test:%d\r\n\r\n" % port),
+        ("bad framing", "POST %s/echo HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\nzz\r\n" % prefix)):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall((FIRST + second).encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    # (a JSON body ends without a newline: the next status line follows it)
+    statuses = re.findall(r"HTTP/1\.1 (\d{3}) ", data.decode(errors="replace"))
+    print("%s: %s" % (name, " ".join(statuses)))
+PY
+)
+echo "$OUT"
+contains "a pipelined request for another tunnel is answered 421 after the first" "route change: 200 421"
+contains "refused framing is answered 400 after the first" "bad framing: 200 400"
+
 # A second agent for a device that holds a live tunnel is refused, and
 # told how to run it.
 check "a busy device is refused" 1 timeout 20 "$WEFT" tunnel --device-id dev-app "$CONN" "http://127.0.0.1:$APP"
