@@ -199,6 +199,64 @@ bool http_head_websocket_upgrade(const struct http_head *h)
   return false;
 }
 
+/* RFC 9110's tchar: the bytes a field name is made of. */
+static bool tchar(unsigned char c)
+{
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+const char *http_head_refusal(const struct http_head *h, const http_parser *p)
+{
+  bool te = false;
+  for (size_t i = 0; i < h->count; i++) {
+    const struct http_head_line *l = &h->lines[i];
+    const unsigned char *name =
+        (const unsigned char *)h->hdrs.data + l->name_off;
+    if (l->name_len == 0)
+      return "a header line without a name";
+    for (size_t k = 0; k < l->name_len; k++)
+      if (!tchar(name[k]))
+        return "a header name with a space or a character it may not hold";
+    const char *v = h->hdrs.data + l->value_off;
+    for (size_t k = 0; k < l->value_len; k++)
+      if (v[k] == '\r' || v[k] == '\n' || v[k] == '\0')
+        return "a header value folded over lines, or with a NUL";
+    te |= line_is(h, l, "transfer-encoding");
+  }
+  if (te && !(p->flags & F_CHUNKED))
+    return "a Transfer-Encoding that does not end in chunked";
+  return NULL;
+}
+
+/* Headers by which a client would say who it is or where it came from:
+ * only the server says that. Compared with '_' as '-', as CGI-style
+ * backends read them (X_Forwarded_For becomes HTTP_X_FORWARDED_FOR). */
+static bool forwarding_header(const struct http_head *h,
+                              const struct http_head_line *l)
+{
+  static const char *const exact[] = {
+      "forwarded",        "x-real-ip",        "true-client-ip",
+      "x-client-ip",      "client-ip",        "x-cluster-client-ip",
+      "cf-connecting-ip", "fastly-client-ip", "x-original-forwarded-for",
+      "x-originating-ip", "x-remote-ip",      "x-remote-addr",
+  };
+  char name[64];
+  if (l->name_len >= sizeof name)
+    return false;
+  for (size_t k = 0; k < l->name_len; k++) {
+    char c = h->hdrs.data[l->name_off + k];
+    name[k] = c == '_' ? '-' : (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
+  }
+  name[l->name_len] = '\0';
+  if (!strncmp(name, "x-forwarded-", 12))
+    return true;
+  for (size_t i = 0; i < sizeof exact / sizeof *exact; i++)
+    if (!strcmp(name, exact[i]))
+      return true;
+  return false;
+}
+
 void http_head_rewrite(const struct http_head *h, const http_parser *p,
                        size_t strip, const char *peer_ip, const char *proto,
                        struct strbuf *out)
@@ -218,17 +276,18 @@ void http_head_rewrite(const struct http_head *h, const http_parser *p,
         (line_is(h, l, "upgrade") || line_is(h, l, "connection") ||
          line_is(h, l, "http2-settings")))
       continue;
-    /* What the client says about forwarding is not believed. */
-    if (line_is(h, l, "x-forwarded-for") ||
-        line_is(h, l, "x-forwarded-proto") ||
-        line_is(h, l, "x-forwarded-host") ||
-        line_is(h, l, "x-forwarded-prefix") || line_is(h, l, "forwarded"))
+    /* What the client says about forwarding is not believed, and the
+     * length is the one parsed. */
+    if (forwarding_header(h, l) || line_is(h, l, "content-length"))
       continue;
     strbuf_add(out, h->hdrs.data + l->name_off, l->name_len);
     strbuf_add(out, ": ", 2);
     strbuf_add(out, h->hdrs.data + l->value_off, l->value_len);
     strbuf_add(out, "\r\n", 2);
   }
+  if ((p->flags & F_CONTENTLENGTH) && !(p->flags & F_CHUNKED))
+    strbuf_addf(out, "Content-Length: %llu\r\n",
+                (unsigned long long)p->content_length);
   char forwarded_host[256];
   http_head_raw_host(h, forwarded_host, sizeof forwarded_host);
   strbuf_addf(out, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\n",

@@ -47,15 +47,25 @@ void http_head_raw_host(const struct http_head *h, char *out, size_t len);
  * the target to strip; false when the target has no such prefix. */
 bool http_head_path_tunnel(const char *target, char id[32], size_t *strip);
 
-/* The head for the device: the request line with `strip` target bytes
- * removed, every header line but the client's forwarding ones, then the
- * server's X-Forwarded-For (peer_ip), -Proto (proto) and -Host, and
- * X-Forwarded-Prefix with the bytes stripped, if any. Upgrade, Connection
- * and HTTP2-Settings are dropped from an upgrade that is not WebSocket. */
 /* The head asks to upgrade to WebSocket (the one upgrade the public HTTP
  * port passes through). */
 bool http_head_websocket_upgrade(const struct http_head *h);
 
+/* What RFC 9112 forbids that http-parser lets through, in a complete head:
+ * a field name that is not a token ("Content-Length :"), a CR, LF or NUL
+ * in a value (obs-fold), or Transfer-Encoding on a body it does not frame
+ * as chunked. NULL when the head may be forwarded, else why not (400). */
+const char *http_head_refusal(const struct http_head *h, const http_parser *p);
+
+/* The head for the device, re-serialized from what was parsed so that the
+ * device reads what the server read: the request line with `strip` target
+ * bytes removed; every header line as "Name: value" but the client's
+ * forwarding ones (X-Forwarded-*, Forwarded, X-Real-IP, True-Client-IP and
+ * the like, '_' read as '-') and Content-Length, which is written from the
+ * parsed length; then the server's X-Forwarded-For (peer_ip), -Proto
+ * (proto) and -Host, and X-Forwarded-Prefix with the bytes stripped, if
+ * any. Upgrade, Connection and HTTP2-Settings are dropped from an upgrade
+ * that is not WebSocket. */
 void http_head_rewrite(const struct http_head *h, const http_parser *p,
                        size_t strip, const char *peer_ip, const char *proto,
                        struct strbuf *out);

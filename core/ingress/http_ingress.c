@@ -2,6 +2,7 @@
 
 #include <assert.h>
 #include <http_parser.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@ struct route_conn {
   /* A WebSocket upgrade was asked for: the device's status line says
    * whether the connection switches to raw bytes (101) or stays HTTP. */
   bool awaiting_101, switched;
+  bool chunked;                   /* this request's body is chunked */
   char status[12];                /* "HTTP/1.1 101" as it comes */
   size_t status_len;
   char host[256];
@@ -316,6 +318,12 @@ static bool head_complete(struct route_conn *rc)
     return false;
   }
   const char *target = strbuf_str(&rc->head.url);
+  const char *bad = http_head_refusal(&rc->head, &rc->parser);
+  if (bad) {
+    refuse(rc, 400, bad);
+    return false;
+  }
+  rc->chunked = rc->parser.flags & F_CHUNKED;
   char host[256];
   if (http_head_host(&rc->head, host, sizeof host) < 0) {
     refuse(rc, 400, "the request needs exactly one valid Host");
@@ -391,6 +399,40 @@ static bool head_complete(struct route_conn *rc)
 
 /* ---- the filter: bytes from the public client ---- */
 
+/* A chunked body is framed again from what the parser read, so that the
+ * device reads exactly that (no chunk-extension, odd spacing or missing
+ * CRLF of the visitor's to be read another way), and its trailers, which
+ * could carry forwarding headers, are dropped. */
+static struct route_conn *rc_of_parser(http_parser *p)
+{
+  /* http_head_settings needs p->data to be the head: the connection's. */
+  return (struct route_conn *)((char *)p->data -
+                               offsetof(struct route_conn, head));
+}
+
+static int chunk_out(http_parser *p, const char *at, size_t len)
+{
+  struct route_conn *rc = rc_of_parser(p);
+  char size[24];
+  int n = snprintf(size, sizeof size, "%zx\r\n", len);
+  emit(rc, size, (size_t)n);
+  emit(rc, at, len);
+  emit(rc, "\r\n", 2);
+  return 0;
+}
+
+static int chunks_end(http_parser *p)
+{
+  emit(rc_of_parser(p), "0\r\n\r\n", 5);
+  http_parser_pause(p, 1);
+  return 0;
+}
+
+static const http_parser_settings chunked_body = {
+    .on_body = chunk_out,
+    .on_message_complete = chunks_end,
+};
+
 static void feed(void *arg, const char *data, size_t len)
 {
   struct route_conn *rc = arg;
@@ -401,7 +443,9 @@ static void feed(void *arg, const char *data, size_t len)
       emit(rc, data, len);
       return;
     }
-    size_t n = http_parser_execute(&rc->parser, &http_head_settings, data, len);
+    const http_parser_settings *how =
+        rc->state == R_BODY && rc->chunked ? &chunked_body : &http_head_settings;
+    size_t n = http_parser_execute(&rc->parser, how, data, len);
     enum http_errno err = HTTP_PARSER_ERRNO(&rc->parser);
     if (rc->state == R_HEAD) {
       if (err == HPE_OK && n == len)
@@ -423,8 +467,9 @@ static void feed(void *arg, const char *data, size_t len)
       len -= n;
       continue;
     }
-    /* R_BODY: forward the body bytes as they came (chunk framing too). */
-    if (n > rc->skip)
+    /* R_BODY: a Content-Length body goes on as it came; a chunked one
+     * was framed again by chunk_out. */
+    if (n > rc->skip && !rc->chunked)
       emit(rc, data + rc->skip, n - rc->skip);
     rc->skip = n >= rc->skip ? 0 : rc->skip - n;
     if (err == HPE_PAUSED) { /* the message is complete */

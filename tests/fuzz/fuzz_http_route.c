@@ -3,10 +3,13 @@
  * as the ingress feeds it; at each complete head the Host is normalised,
  * the /{tunnel_id}/ path read, and the head rewritten for the device. The
  * rewritten head must end exactly once (no header smuggled in by the
- * client), and a routed Host must be plain lower-case host bytes. */
+ * client), a head the ingress forwards (http_head_refusal says nothing)
+ * must carry exactly one X-Forwarded-For line, the server's, and a
+ * routed Host must be plain lower-case host bytes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http/http_head.h"
 
@@ -54,6 +57,14 @@ static void on_head(struct http_head *head, http_parser *p)
   struct strbuf out = {0};
   http_head_rewrite(head, p, strip, "192.0.2.1", "https", &out);
   check_rewrite(&out);
+  if (!http_head_refusal(head, p) && !out.oom) {
+    size_t xff = 0;
+    for (size_t i = 0; i + 18 <= out.len; i++)
+      if (!strncasecmp(out.data + i, "\r\nx-forwarded-for:", 18))
+        xff++;
+    if (xff != 1)
+      abort(); /* a client's X-Forwarded-For went through */
+  }
   strbuf_free(&out);
 }
 

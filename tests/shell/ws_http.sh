@@ -264,6 +264,45 @@ echo "$OUT"
 contains "a pipelined request for another tunnel is answered 421 after the first" "route change: 200 421"
 contains "refused framing is answered 400 after the first" "bad framing: 200 400"
 
+# What the backend reads is what the server read (issue 18 item 7):
+# framing headers the parser reads one way and a backend another are
+# refused, forwarding headers of every family are dropped, and chunked
+# bodies are framed again (trailers dropped).
+OUT=$(python3 - "$HTTP" "$PREFIX" <<'PY'
+import re, socket, sys
+port, prefix = int(sys.argv[1]), sys.argv[2]
+def exchange(raw):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(raw.encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace")
+def status(text):
+    m = re.search(r"HTTP/1\.1 (\d{3}) ", text)
+    return m.group(1) if m else "none"
+text = exchange("POST %s/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length : 5\r\n"
+                "Connection: close\r\n\r\nhello" % prefix)
+print("space before the colon: %s" % status(text))
+text = exchange("GET %s/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nX_Forwarded_For: 6.6.6.6\r\n"
+                "X-Real-IP: 6.6.6.6\r\nTrue-Client-IP: 6.6.6.6\r\nX-Forwarded-Port: 6\r\n"
+                "Forwarded: for=6.6.6.6\r\nConnection: close\r\n\r\n" % prefix)
+print("forwarding family: %s, passed on: %s" % (status(text), "6.6.6.6" in text))
+text = exchange("POST %s/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+                "Connection: close\r\n\r\n3;ext=1\r\nhel\r\n2\r\nlo\r\n0\r\n"
+                "X-Forwarded-For: 6.6.6.6\r\n\r\n" % prefix)
+print("chunked with a trailer: %s, body_len 5: %s, trailer passed on: %s" % (
+    status(text), '"body_len": 5' in text, "6.6.6.6" in text))
+PY
+)
+echo "$OUT"
+contains "a header name with a space before the colon is refused" "space before the colon: 400"
+contains "every forwarding header family is dropped" "forwarding family: 200, passed on: False"
+contains "a chunked body is framed again and its trailers dropped" "chunked with a trailer: 200, body_len 5: True, trailer passed on: False"
+
 # A second agent for a device that holds a live tunnel is refused, and
 # told how to run it.
 check "a busy device is refused" 1 timeout 20 "$WEFT" tunnel --device-id dev-app "$CONN" "http://127.0.0.1:$APP"
