@@ -387,6 +387,15 @@ int leases_create(struct leases *ls, const struct lease_request *req,
   const struct url *r = req->remote;
   const char *hostname = "";
   char public_url[URL_MAX_TEXT + 300];
+  /* A transport that gives devices addresses, asked for no remote, means
+   * host-only reach (support, fleets): the server's host reaches the
+   * device's address, and nothing is published to the world. */
+  struct url local = {0};
+  char local_tmp[256];
+  bool local_ok = url_parse(req->local_url, &local, local_tmp,
+                            sizeof local_tmp) == 0;
+  bool host_only = !r && req->wants_address && local_ok &&
+                   (local.scheme == URL_TCP || local.scheme == URL_UDP);
   if (r && (r->scheme == URL_TCP || r->scheme == URL_UDP)) {
     snprintf(l.port_proto, sizeof l.port_proto, "%s", url_scheme_name(r->scheme));
     l.port = r->port;
@@ -395,11 +404,8 @@ int leases_create(struct leases *ls, const struct lease_request *req,
                l.port_proto, l.port);
       return WEFT_EADDRINUSE;
     }
-  } else if (!r) {
-    struct url local;
-    char tmp[256];
-    if (url_parse(req->local_url, &local, tmp, sizeof tmp) == 0 &&
-        (local.scheme == URL_TCP || local.scheme == URL_UDP)) {
+  } else if (!r && !host_only) {
+    if (local_ok && (local.scheme == URL_TCP || local.scheme == URL_UDP)) {
       snprintf(l.port_proto, sizeof l.port_proto, "%s",
                url_scheme_name(local.scheme));
       if (allocate_port(ls, l.port_proto, &l.port) != 0) {
@@ -419,7 +425,12 @@ int leases_create(struct leases *ls, const struct lease_request *req,
       return WEFT_EADDRINUSE;
     }
   }
-  if (l.port)
+  if (host_only) {
+    char vip[16];
+    leases_addr_text(l.vip, vip, sizeof vip);
+    snprintf(public_url, sizeof public_url, "%s://%s:%u",
+             url_scheme_name(local.scheme), vip, local.port);
+  } else if (l.port)
     snprintf(public_url, sizeof public_url, "%s://%s:%u", l.port_proto,
              req->public_host ? req->public_host : "", l.port);
   else if (*hostname && req->http_port && req->http_port != 80 &&

@@ -250,6 +250,29 @@ check "the administrator ends it" 0 in_srv "$WEFT" admin "$LOCAL_CONN" end "$TID
 wait_for 20 grep -q "no longer has this tunnel" "$TMP/c.log" && pass "device C hears it ended" || fail "device C not told"
 kill "$DEV_C"; wait "$DEV_C" 2>/dev/null
 
+# ---- host-only reach: a tunnel with no remote publishes nothing (issue
+# 17: it took a public port that a third host could reach); the server's
+# host reaches the device's address, and the agent says so.
+LISTEN_BEFORE=$(in_srv ss -Hltnu | wc -l)
+ip netns exec "$DB" env WEFT_RUN_DIR="$TMP/run-d" "$WEFT" tunnel --transport wireguard \
+  --device-id dev-d "$CONN" tcp://127.0.0.1:8023 >"$TMP/d.log" 2>&1 &
+DEV_D=$!
+STARTED_PIDS+=("$DEV_D")
+wait_for 20 grep -q "is reachable at" "$TMP/d.log" || fail "D not up: $(cat "$TMP/d.log")"
+D_URL=$(sed -n 's/.*is reachable at \([^ ]*\).*/\1/p' "$TMP/d.log" | head -1)
+case "$D_URL" in tcp://10.1.*:8023) pass "no remote: the URL is the device's own address ($D_URL)" ;;
+*) fail "host-only URL: $D_URL" ;; esac
+D_ADDR=${D_URL#tcp://}
+D_ADDR=${D_ADDR%:8023}
+wait_for 20 in_srv timeout 2 bash -c "exec 3<>/dev/tcp/$D_ADDR/8023" || fail "D not reachable from the server"
+check "the server's host reaches it" 0 in_srv timeout 5 bash -c "exec 3<>/dev/tcp/$D_ADDR/8023; head -1 <&3"
+contains "and it answers" "hello from 8023"
+[ "$(in_srv ss -Hltnu | wc -l)" -eq "$LISTEN_BEFORE" ] && pass "no public port was opened for it" ||
+  fail "a port was opened: $(in_srv ss -Hltnu)"
+! in_srv nft list ruleset | grep -q "dnat ip to $D_ADDR" && pass "and no NAT toward it" || fail "a NAT rule toward $D_ADDR"
+kill -INT "$DEV_D"; wait "$DEV_D" 2>/dev/null
+wait_for 10 bash -c "[ \$(wg show $IFS_SRV peers 2>/dev/null | grep -c .) -eq 4 ]" || fail "D's peer left"
+
 # ---- delete: A stops, its peers and rules go at once
 A_KEYS=$(for f in "$TMP"/run-a/plugins/wireguard/keys/*.key; do wg pubkey <"$f"; done)
 kill -INT "$DEV_A"; wait "$DEV_A" 2>/dev/null
