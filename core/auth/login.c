@@ -291,9 +291,7 @@ int login_server_challenge(struct login_server *ls, const struct secret *secret,
    * fill the table; what it holds ends within LOGIN_NONCE_TTL_MS. */
   if (r->pending >= LOGIN_PENDING_PER_SOURCE ||
       in_net48 >= LOGIN_PENDING_PER_NET48) {
-    entry_failure(r, now);
-    if (!entry_blocked(r, now, retry_after_ms))
-      *retry_after_ms = 1000;
+    *retry_after_ms = 1000; /* a wait, not a failure: logins in flight */
     return LOGIN_RATE_LIMITED;
   }
   if (!slot) {

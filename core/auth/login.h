@@ -16,9 +16,9 @@
  *
  * A source is an IPv4 address or an IPv6 /64 (one host may use any
  * address of its /64). A source holds at most LOGIN_PENDING_PER_SOURCE
- * challenges, an IPv6 /48 at most LOGIN_PENDING_PER_NET48; a challenge
- * that expires unanswered, or is evicted, counts as a failure of its
- * source. When the table is full, a new challenge evicts the oldest of
+ * challenges, an IPv6 /48 at most LOGIN_PENDING_PER_NET48 (more wait:
+ * a fleet behind one NAT logs in at once); a challenge that expires
+ * unanswered, or is evicted, counts as a failure of its source. When the table is full, a new challenge evicts the oldest of
  * the source holding the most: a client that answers in time is never
  * the one evicted while others hold more. */
 #ifndef WEFT_CORE_LOGIN_H
@@ -35,8 +35,8 @@
 #define LOGIN_NONCE_LEN 32
 #define LOGIN_NONCE_TTL_MS 30000
 #define LOGIN_PENDING_MAX 1024
-#define LOGIN_PENDING_PER_SOURCE 16
-#define LOGIN_PENDING_PER_NET48 64
+#define LOGIN_PENDING_PER_SOURCE 64
+#define LOGIN_PENDING_PER_NET48 256
 #define LOGIN_RATE_ENTRIES 4096
 #define LOGIN_FREE_FAILURES 5          /* failures before backoff starts */
 #define LOGIN_BACKOFF_MAX_MS (15 * 60 * 1000)

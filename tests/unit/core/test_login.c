@@ -276,7 +276,7 @@ Test(login, an_ipv6_64_is_one_source_and_a_48_has_a_cap)
                LOGIN_RATE_LIMITED);
   /* Other /64s of the /48 fill it up to its own cap. */
   int granted = LOGIN_PENDING_PER_SOURCE;
-  for (int net = 2; net < 100; net++) {
+  for (int net = 2; net < 2 * LOGIN_PENDING_PER_NET48; net++) {
     snprintf(ip, sizeof ip, "2001:db8:1:%x::1", net);
     if (login_server_challenge(ls, &secret, 0, ip, nc, NULL, 0, ns, proof,
                                &retry) == LOGIN_OK)
