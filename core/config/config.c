@@ -155,6 +155,16 @@ const struct weft_option conf_server_options[] = {
      "public HTTP: a visitor gets 504 when the device's service has said "
      "nothing this long after the visitor's last byte",
      NULL, 1000, INT64_C(86400000), 0},
+    {"send_timeout", WEFT_OPT_DURATION,
+     offsetof(struct server_conf, send_timeout_ms), "60s",
+     "public HTTP: a visitor who reads none of the answer waiting for it "
+     "this long is disconnected",
+     NULL, 1000, INT64_C(86400000), 0},
+    {"body_timeout", WEFT_OPT_DURATION,
+     offsetof(struct server_conf, body_timeout_ms), "20s",
+     "public HTTP: a request body gets this long, plus a second per 500 "
+     "bytes it brought; a slower one gets 408",
+     NULL, 1000, INT64_C(86400000), 0},
     WEFT_OPTIONS_END,
 };
 

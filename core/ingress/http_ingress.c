@@ -20,8 +20,16 @@
 #include "net/stream.h"
 #include "tunnel/tunnels.h"
 
-/* A client gets this long to send its first request head. */
+/* A client gets this long to send its first request head, and each later
+ * one from its first byte. */
 #define FIRST_HEAD_TIMEOUT_MS 10000
+/* A routed connection is looked at this often (guard_tick). Bytes that
+ * wait send_timeout for a visitor who reads none of them (or a byte now
+ * and then) mean it is gone or stalling, holding one of the tunnel's
+ * streams for nothing (nginx's send_timeout); a request body must come at
+ * BODY_MIN_RATE once body_timeout is over (Apache's mod_reqtimeout). */
+#define GUARD_MS 1000
+#define BODY_MIN_RATE 500 /* bytes a second */
 
 /* R_END: the device answers what was forwarded, then our last word
  * (end_after_answers); nothing more is read. */
@@ -32,6 +40,12 @@ struct route_conn {
   struct weft_stream *stream;
   struct route_conn *prev, *next; /* while not yet handed over */
   uv_timer_t *timer;              /* first-head, then response deadline */
+  uv_timer_t *guard;              /* slow visitors, once routed */
+  uv_loop_t *loop;                /* outlives ing, which closes first */
+  uint64_t response_timeout_ms;   /* the server's, copied for the same */
+  uint64_t send_timeout_ms, body_timeout_ms;
+  uint64_t head_since;            /* loop ms: a later head's first byte */
+  uint64_t body_since, body_bytes; /* the request body coming now */
   http_parser parser;
   enum rstate state;
   struct http_head head;          /* the request head being read */
@@ -89,6 +103,7 @@ static struct tunnel *by_path(struct tunnel_service *svc, const char *target,
 static void rc_free(void *arg);
 static void unlink_waiting(struct route_conn *rc);
 static void stop_timer(struct route_conn *rc);
+static void stop_guard(struct route_conn *rc);
 
 /* A request after others that went to the device is not forwarded: the
  * device answers those (it hears the end of input), then the visitor gets
@@ -211,14 +226,14 @@ static void no_answer(uv_timer_t *timer)
 /* (Re)starts the response deadline while the service has not answered. */
 static void await_answer(struct route_conn *rc)
 {
-  uint64_t ms = rc->ing->svc->response_timeout_ms;
+  uint64_t ms = rc->response_timeout_ms;
   if (!ms || rc->state == R_DEAD || stream_answered(rc->stream))
     return;
   if (!rc->timer) {
     rc->timer = malloc(sizeof *rc->timer);
     if (!rc->timer)
       return;
-    uv_timer_init(rc->ing->loop, rc->timer);
+    uv_timer_init(rc->loop, rc->timer);
     rc->timer->data = rc;
   }
   uv_timer_start(rc->timer, no_answer, ms, 0);
@@ -445,8 +460,12 @@ static void feed(void *arg, const char *data, size_t len)
     }
     const http_parser_settings *how =
         rc->state == R_BODY && rc->chunked ? &chunked_body : &http_head_settings;
+    if (rc->state == R_HEAD && !rc->head_since)
+      rc->head_since = uv_now(rc->loop);
     size_t n = http_parser_execute(&rc->parser, how, data, len);
     enum http_errno err = HTTP_PARSER_ERRNO(&rc->parser);
+    if (rc->state == R_BODY)
+      rc->body_bytes += n;
     if (rc->state == R_HEAD) {
       if (err == HPE_OK && n == len)
         return; /* the head goes on in the next read */
@@ -463,6 +482,9 @@ static void feed(void *arg, const char *data, size_t len)
         return;
       rc->state = R_BODY;
       rc->skip = 1;
+      rc->head_since = 0;
+      rc->body_since = uv_now(rc->loop);
+      rc->body_bytes = 0;
       data += n;
       len -= n;
       continue;
@@ -501,6 +523,7 @@ static void rc_free(void *arg)
 {
   struct route_conn *rc = arg;
   stop_timer(rc); /* the response deadline, if one runs */
+  stop_guard(rc);
   http_head_free(&rc->head);
   strbuf_free(&rc->pending);
   strbuf_free(&rc->last_word);
@@ -525,6 +548,63 @@ static void stop_timer(struct route_conn *rc)
   if (rc->timer) {
     uv_close((uv_handle_t *)rc->timer, timer_closed);
     rc->timer = NULL;
+  }
+}
+
+static void stop_guard(struct route_conn *rc)
+{
+  if (rc->guard) {
+    uv_close((uv_handle_t *)rc->guard, timer_closed);
+    rc->guard = NULL;
+  }
+}
+
+/* Visitors can be slow at will: one line per 10 s says so. */
+static void log_slow(struct route_conn *rc, const char *what)
+{
+  static struct log_limit limit = {.window_ms = 10000};
+  unsigned missed;
+  if (log_limited(&limit, uv_now(rc->loop), &missed))
+    log_info("public HTTP: closed a connection from %s: %s (and %u more "
+             "slow ones in the last 10 s)",
+             rc->peer_ip, what, missed);
+}
+
+/* Ends a connection whose visitor is too slow: a 408 page while the
+ * device has not answered, else the close. */
+static void too_slow(struct route_conn *rc, const char *what)
+{
+  log_slow(rc, what);
+  if (stream_answered(rc->stream)) {
+    rc->state = R_DEAD;
+    stream_close(rc->stream);
+    return;
+  }
+  struct strbuf resp = {0};
+  error_page(&resp, 408, "", "The request came too slowly.");
+  rc->state = R_DEAD;
+  stream_answer(rc->stream, resp.data, resp.oom ? 0 : resp.len);
+  strbuf_free(&resp);
+}
+
+static void guard_tick(uv_timer_t *t)
+{
+  struct route_conn *rc = t->data;
+  if (rc->state == R_DEAD)
+    return;
+  uint64_t now = uv_now(rc->loop);
+  if (rc->send_timeout_ms &&
+      stream_send_stalled_ms(rc->stream) > rc->send_timeout_ms) {
+    log_slow(rc, "it read nothing of the answer waiting for it");
+    rc->state = R_DEAD;
+    stream_close(rc->stream);
+  } else if (rc->state == R_BODY && rc->body_timeout_ms &&
+             now - rc->body_since >
+                 rc->body_timeout_ms + rc->body_bytes * 1000 / BODY_MIN_RATE) {
+    too_slow(rc, "its request body came slower than 500 bytes a second");
+  } else if (rc->state == R_HEAD && rc->head_since &&
+             now - rc->head_since > FIRST_HEAD_TIMEOUT_MS) {
+    too_slow(rc, "its request head took over 10 s");
   }
 }
 
@@ -557,6 +637,12 @@ static void hand_over(struct route_conn *rc)
     return;
   }
   await_answer(rc);
+  rc->guard = malloc(sizeof *rc->guard);
+  if (rc->guard) {
+    uv_timer_init(rc->loop, rc->guard);
+    rc->guard->data = rc;
+    uv_timer_start(rc->guard, guard_tick, GUARD_MS, GUARD_MS);
+  }
   if (rc->state == R_END) {
     stream_end_input(s, rc->last_word.data,
                      rc->last_word.oom ? 0 : rc->last_word.len);
@@ -608,6 +694,10 @@ static void adopt(struct http_ingress *ing, struct weft_stream *s,
     return;
   }
   rc->ing = ing;
+  rc->loop = ing->loop;
+  rc->response_timeout_ms = ing->svc->response_timeout_ms;
+  rc->send_timeout_ms = ing->svc->send_timeout_ms;
+  rc->body_timeout_ms = ing->svc->body_timeout_ms;
   rc->stream = s;
   rc->timer = timer;
   snprintf(rc->tls_name, sizeof rc->tls_name, "%s", tls_name ? tls_name : "");

@@ -251,6 +251,8 @@ void stream__submit(struct weft_stream *s, struct write_req *wr)
     stream__close_with(s, stream__uv_error(rc));
     return;
   }
+  if (s->backlog == 0)
+    s->stalled_since = uv_now(s->loop);
   s->backlog += len;
 }
 
@@ -452,6 +454,7 @@ static void write_cb(uv_write_t *w, int status)
   size_t before = s->backlog;
   assert(s->backlog >= wr->len); /* submit counted it in */
   s->backlog -= wr->len;
+  s->stalled_since = uv_now(s->loop); /* the peer took a whole write */
   free(wr);
   if (s->closing)
     return;
@@ -762,6 +765,14 @@ void stream_set_answer_peek(struct weft_stream *s,
 }
 
 bool stream_answered(const struct weft_stream *s) { return s->pipe_wrote; }
+
+uint64_t stream_send_stalled_ms(const struct weft_stream *s)
+{
+  if (s->backlog == 0 || s->closing)
+    return 0;
+  uint64_t now = uv_now(s->loop);
+  return now > s->stalled_since ? now - s->stalled_since : 0;
+}
 
 void stream_answer(struct weft_stream *s, const void *data, size_t len)
 {

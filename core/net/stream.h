@@ -61,6 +61,10 @@ void stream_set_answer_peek(struct weft_stream *s,
  * or once a pipe is attached), and when the far end has answered and
  * finished too, `final` (may be empty) is written before the FIN. */
 void stream_end_input(struct weft_stream *s, const void *final, size_t len);
+/* How long bytes have waited for the peer to read with no write done:
+ * 0 when nothing waits. A peer that reads nothing, or a byte now and then,
+ * stalls; one that reads makes whole writes complete. */
+uint64_t stream_send_stalled_ms(const struct weft_stream *s);
 /* True once the far end of a piped stream wrote to it. */
 bool stream_answered(const struct weft_stream *s);
 /* Writes `data` in place of the far end's answer: nothing more is read,

@@ -58,6 +58,7 @@ struct weft_stream {
   struct weft_pipe pipe;
 
   size_t backlog;           /* bytes queued to the socket, not yet written */
+  uint64_t stalled_since;   /* loop ms: backlog without a write done since */
   bool paused_by_plugin;    /* stream_pause(true) */
   bool paused_by_backlog;   /* the far end's backlog is high */
   bool reading;

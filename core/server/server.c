@@ -293,6 +293,8 @@ static int start_services(struct server *s, const char *state_dir, char *err,
   plugin_registry_set_auditor(&s->plugins, tunnel_service_audit, &s->tunnels);
   s->tunnels.conns_per_ip = (unsigned)sc->public_conns_per_ip;
   s->tunnels.response_timeout_ms = (uint64_t)sc->response_timeout_ms;
+  s->tunnels.send_timeout_ms = (uint64_t)sc->send_timeout_ms;
+  s->tunnels.body_timeout_ms = (uint64_t)sc->body_timeout_ms;
   s->tunnels.http_port = http_port;
   if (http_on) {
     if (kind == URL_HOST_ANY)

@@ -58,6 +58,8 @@ struct tunnel_service {
   struct str_index by_id, by_host; /* the live tunnels, by lease */
   unsigned conns_per_ip;   /* public connections per address and tunnel */
   uint64_t response_timeout_ms; /* public HTTP: 504 after this silence */
+  uint64_t send_timeout_ms;     /* public HTTP: a visitor reading nothing */
+  uint64_t body_timeout_ms;     /* public HTTP: a request body's grace */
   struct http_ingress *http; /* the public HTTP port, or NULL */
   uint16_t http_port;
   struct tls_ingress *tls;   /* the public TLS port, or NULL */

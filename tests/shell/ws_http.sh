@@ -19,6 +19,8 @@ listen = 127.0.0.1:$PORT
 http_listen = 127.0.0.1:$HTTP
 tls_listen = off
 response_timeout = 4s
+send_timeout = 5s
+body_timeout = 5s
 CONF
 mkdir -p "$TMP/site"
 head -c 3000000 /dev/urandom >"$TMP/site/blob.bin"
@@ -302,6 +304,75 @@ echo "$OUT"
 contains "a header name with a space before the colon is refused" "space before the colon: 400"
 contains "every forwarding header family is dropped" "forwarding family: 200, passed on: False"
 contains "a chunked body is framed again and its trailers dropped" "chunked with a trailer: 200, body_len 5: True, trailer passed on: False"
+
+# Slow visitors hold a tunnel's streams for nothing (issue 18 item 5): a
+# body that trickles gets 408 once body_timeout (5 s here) and its rate
+# allowance are over; a visitor that reads none of a 50 MB answer is
+# disconnected after send_timeout (5 s). A normal request meanwhile is
+# served as usual.
+OUT=$(python3 - "$HTTP" "$PREFIX" <<'PY'
+import re, socket, sys, threading, time, urllib.request
+port, prefix = int(sys.argv[1]), sys.argv[2]
+def slow_body():
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(("POST %s/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n"
+               % prefix).encode() + b"x" * 10)
+    start = time.time()
+    answer = b""
+    try:
+        for _ in range(25):
+            s.sendall(b"x")
+            s.settimeout(1)
+            try:
+                answer += s.recv(4096)
+            except socket.timeout:
+                pass
+            if answer:
+                break
+    except OSError:
+        pass
+    m = re.search(rb"HTTP/1\.1 (\d{3})", answer)
+    return (m.group(1).decode() if m else "none"), time.time() - start
+def slow_read():
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(30)
+    s.connect(("127.0.0.1", port))
+    s.sendall(("GET %s/big?mb=50 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % prefix).encode())
+    time.sleep(9)  # reads nothing meanwhile
+    got = 0
+    start = time.time()
+    try:
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            got += len(chunk)
+            if time.time() - start > 20:
+                return "still open after %d bytes" % got
+    except OSError as e:
+        return "reset after %d bytes" % got
+    return "closed after %d bytes" % got
+meanwhile = []
+def normal():
+    time.sleep(2)
+    with urllib.request.urlopen("http://127.0.0.1:%d%s/echo" % (port, prefix), timeout=10) as r:
+        meanwhile.append(r.status)
+t = threading.Thread(target=normal)
+t.start()
+code, took = slow_body()
+print("slow body: %s after %.1f s" % (code, took))
+read = slow_read()
+print("slow reader: %s" % read)
+t.join()
+print("a normal request meanwhile: %s" % meanwhile)
+PY
+)
+echo "$OUT"
+contains "a trickling request body gets 408" "slow body: 408"
+case "$OUT" in *"slow reader: closed after"*|*"slow reader: reset after"*) pass "a visitor that reads nothing is disconnected" ;;
+*) fail "slow reader kept: $OUT" ;; esac
+contains "a normal request is served meanwhile" "a normal request meanwhile: [200]"
 
 # A second agent for a device that holds a live tunnel is refused, and
 # told how to run it.
