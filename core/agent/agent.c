@@ -8,6 +8,7 @@
 #include <weft/weft.h>
 
 #include "agent/approval_wait.h"
+#include "agent/device_identity.h"
 #include "base/exit_codes.h"
 #include "base/log.h"
 #include "plugin/plugin_registry.h"
@@ -118,6 +119,11 @@ static struct client *device_client(struct agent *s, size_t i,
   if (!s->client_ready[i]) {
     if (client_init(c, &s->server, device, err, len) != 0)
       return NULL;
+    if (agent_device_key(s->state_dir, device, &c->key, err, len) != 0) {
+      client_free(c);
+      return NULL;
+    }
+    c->has_key = true;
     s->client_ready[i] = true;
   }
   return client_ensure_session(c, err, len) == 0 ? c : NULL;

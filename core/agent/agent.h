@@ -68,6 +68,7 @@ struct agent {
   size_t count;
   struct open_tunnel *opening; /* reports may come during client_tunnel_open */
   const char *run_dir;
+  const char *state_dir; /* device keys (agent/device_identity.h) */
   bool await_approval;   /* ask, and open only once an admin approves */
   bool replace;          /* end this device's live tunnel first */
   bool status_warned;

@@ -288,6 +288,26 @@ static int login(struct client *c, char *err, size_t errlen)
       "{s:i,s:s,s:s,s:s,s:s}", "version", LOGIN_VERSION, "step", "answer",
       "server_nonce", b64(ns, sizeof ns, t1, sizeof t1), "answer",
       b64(answer, sizeof answer, t2, sizeof t2), "device_id", c->device_id);
+  if (c->has_key) {
+    /* The device's key signs this login: both nonces, this connection,
+     * this id (auth/device_key.h). */
+    uint8_t msg[256], sig[DEVICE_KEY_SIG_LEN];
+    char t3[128];
+    size_t n = device_key_login_message(nc, ns, sizeof nc, binding,
+                                        sizeof binding, c->device_id, msg,
+                                        sizeof msg);
+    if (!n || device_key_sign(&c->key, msg, n, sig) != 0) {
+      json_decref(step2);
+      snprintf(err, errlen, "cannot sign the login with the device key");
+      return -1;
+    }
+    json_object_set_new(step2, "device_key",
+                        json_string(b64(c->key.public_key,
+                                        sizeof c->key.public_key, t1,
+                                        sizeof t1)));
+    json_object_set_new(step2, "device_sig",
+                        json_string(b64(sig, sizeof sig, t3, sizeof t3)));
+  }
   status = raw_request(c, "POST", "/v1/login", step2, NULL, &reply, err,
                        errlen);
   json_decref(step2);

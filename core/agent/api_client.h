@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth/device_key.h"
 #include "auth/secret.h"
 #include "base/url.h"
 
@@ -20,6 +21,10 @@ struct client {
   struct secret secret;
   char base_url[URL_MAX_HOST + 32]; /* https://HOST:PORT */
   char device_id[64];
+  /* The device's own key, which signs each login (a device agent has
+   * one; `weft login` and `weft admin` have none). */
+  struct device_key key;
+  bool has_key;
   char *session;            /* the session JWT, or NULL */
   int64_t session_expires;  /* wall-clock seconds */
   long timeout_ms;

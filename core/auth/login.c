@@ -327,6 +327,7 @@ int login_server_verify(struct login_server *ls, const struct secret *secret,
                         const uint8_t server_nonce[LOGIN_NONCE_LEN],
                         const uint8_t *answer, size_t answer_len,
                         const uint8_t *binding, size_t binding_len,
+                        uint8_t client_nonce[LOGIN_NONCE_LEN],
                         uint64_t *retry_after_ms)
 {
   uint64_t now = clock_mono_ms();
@@ -355,6 +356,8 @@ int login_server_verify(struct login_server *ls, const struct secret *secret,
   ok &= unseal(ROLE_CLIENT, secret, p->client_nonce, server_nonce, binding,
                binding_len <= LOGIN_BINDING_MAX ? binding_len : 0, answer,
                answer_len) == 0;
+  if (ok && client_nonce)
+    memcpy(client_nonce, p->client_nonce, LOGIN_NONCE_LEN);
   if (found)
     pending_end(ls, found, false, now); /* single use, whatever happened */
   if (!ok) {

@@ -93,12 +93,14 @@ int login_server_challenge(struct login_server *ls, const struct secret *secret,
 
 /* Step 4. The nonce is consumed whatever the outcome. secret is the secret
  * of the address this request reached and secret_id its id: an answer made
- * with another address's secret fails. */
+ * with another address's secret fails. On LOGIN_OK, client_nonce (unless
+ * NULL) receives the client's nonce, for the device key's signature. */
 int login_server_verify(struct login_server *ls, const struct secret *secret,
                         int secret_id, const char *peer_ip,
                         const uint8_t server_nonce[LOGIN_NONCE_LEN],
                         const uint8_t *answer, size_t answer_len,
                         const uint8_t *binding, size_t binding_len,
+                        uint8_t client_nonce[LOGIN_NONCE_LEN],
                         uint64_t *retry_after_ms);
 
 /* For requests refused before they reach the steps above (malformed

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "agent/agent.h"
+#include "agent/device_identity.h"
 #include "auth/crypto.h"
 #include "auth/secret.h"
 #include "base/log.h"
@@ -17,7 +18,7 @@
 #include "cli/cli_env.h"
 
 enum { OPT_PLUGIN_DIR = 256, OPT_DEVICE_ID, OPT_ONLY, OPT_CONNECT_FILE,
-       OPT_RUN_DIR, OPT_AWAIT_APPROVAL, OPT_REPLACE };
+       OPT_RUN_DIR, OPT_STATE_DIR, OPT_AWAIT_APPROVAL, OPT_REPLACE };
 
 #define DEFAULT_TRANSPORT "websocket"
 
@@ -172,6 +173,7 @@ int cmd_tunnel(int argc, char **argv)
       {"only", required_argument, NULL, OPT_ONLY},
       {"connect-file", required_argument, NULL, OPT_CONNECT_FILE},
       {"run-dir", required_argument, NULL, OPT_RUN_DIR},
+      {"state-dir", required_argument, NULL, OPT_STATE_DIR},
       {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
       {"device-id", required_argument, NULL, OPT_DEVICE_ID},
       {"await-approval", no_argument, NULL, OPT_AWAIT_APPROVAL},
@@ -182,7 +184,7 @@ int cmd_tunnel(int argc, char **argv)
   };
   const char *transport = NULL, *config_path = NULL, *plugin_dir = NULL;
   const char *device_id = NULL, *only = NULL, *connect_file = NULL;
-  const char *run_dir = NULL;
+  const char *run_dir = NULL, *state_dir = NULL;
   bool verbose = false, await_approval = false, replace = false;
   int c;
   optind = 1;
@@ -194,6 +196,7 @@ int cmd_tunnel(int argc, char **argv)
     case OPT_ONLY: only = optarg; break;
     case OPT_CONNECT_FILE: connect_file = optarg; break;
     case OPT_RUN_DIR: run_dir = optarg; break;
+    case OPT_STATE_DIR: state_dir = optarg; break;
     case OPT_PLUGIN_DIR: plugin_dir = optarg; break;
     case OPT_DEVICE_ID: device_id = optarg; break;
     case OPT_AWAIT_APPROVAL: await_approval = true; break;
@@ -280,6 +283,7 @@ int cmd_tunnel(int argc, char **argv)
     client_default_device_id(agent->base_device,
                              sizeof agent->base_device);
   agent->run_dir = run_dir ? run_dir : run_dir_default();
+  agent->state_dir = state_dir ? state_dir : agent_state_dir_default();
   agent->await_approval = await_approval;
   agent->replace = replace;
   log_set_level(verbose ? WEFT_LOG_DEBUG : WEFT_LOG_INFO);

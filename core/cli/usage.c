@@ -90,6 +90,9 @@ static const struct {
      "      --run-dir DIR        where tunnel states and transport keys live\n"
      "                           (default /run/weft for root, else\n"
      "                           $XDG_RUNTIME_DIR/weft; or $WEFT_RUN_DIR)\n"
+     "      --state-dir DIR      where device keys live, kept across reboots\n"
+     "                           (default /var/lib/weft for root, else\n"
+     "                           ~/.local/state/weft; or $WEFT_STATE_DIR)\n"
      "      --plugin-dir DIR     load plugins from DIR first\n"
      "  -v, --verbose            log debug detail\n"
      "  -h, --help               show this help\n"},

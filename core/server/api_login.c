@@ -8,8 +8,11 @@
 
 #include <weft/errors.h>
 
+#include "auth/crypto.h"
+#include "auth/device_key.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "tunnel/store.h"
 
 /* A malformed request: denied like a failed one, and counted as one. */
 static void login_malformed(struct control_api *api,
@@ -37,6 +40,62 @@ static void login_malformed(struct control_api *api,
 {
   login_server_note_failure(api->login, req->peer_ip);
   login_denied(api, resp);
+}
+
+static void audit(struct control_api *api, const char *event,
+                  const char *device_id, const char *detail)
+{
+  struct audit_event e = {.at = clock_wall_s(), .event = event,
+                          .device_id = device_id, .detail = detail};
+  api->store->ops->audit(api->store, &e);
+}
+
+/* Whether device_id may log in with this key (pk NULL: it sent none),
+ * once the secret is proven: NULL, or why not (for the log and the audit
+ * trail; the client hears only the uniform refusal). A device id with no
+ * key yet is bound to the first that signs a login as it. */
+static const char *check_device_key(struct control_api *api,
+                                    const struct http_request *req,
+                                    const char *device_id, const uint8_t *nc,
+                                    const uint8_t *ns, const uint8_t *pk,
+                                    const uint8_t *sig)
+{
+  if (pk) {
+    uint8_t msg[256];
+    size_t n = device_key_login_message(nc, ns, LOGIN_NONCE_LEN, req->binding,
+                                        req->binding_len, device_id, msg,
+                                        sizeof msg);
+    if (!n || device_key_verify(pk, msg, n, sig) != 0)
+      return "its device key's signature does not match this login";
+  }
+  uint8_t bound[DEVICE_KEY_PUBLIC_LEN];
+  int rc = api->store->ops->device_key_get(api->store, device_id, bound, NULL);
+  if (rc == WEFT_ENOENT && pk) {
+    rc = api->store->ops->device_key_bind(api->store, device_id, pk,
+                                          clock_wall_s());
+    if (rc == 0) {
+      char fp[DEVICE_KEY_FINGERPRINT_LEN], detail[160];
+      device_key_fingerprint(pk, fp);
+      snprintf(detail, sizeof detail,
+               "bound to key %s on its first login, from %s", fp,
+               req->peer_ip);
+      audit(api, "device-enrolled", device_id, detail);
+      log_info("device %s enrolled: %s", device_id, detail);
+      return NULL;
+    }
+    if (rc == WEFT_EEXIST) /* another login bound it first: compare */
+      rc = api->store->ops->device_key_get(api->store, device_id, bound,
+                                           NULL);
+  }
+  if (rc == WEFT_ENOENT)
+    return NULL; /* no key to hold it to: the secret is enough, as before */
+  if (rc != 0)
+    return "the store cannot say which key it has";
+  if (!pk)
+    return "it has a device key and this login showed none";
+  if (!crypto_equal(bound, pk, DEVICE_KEY_PUBLIC_LEN))
+    return "it has another device key";
+  return NULL;
 }
 
 void api_login(struct control_api *api, const struct http_request *req,
@@ -86,12 +145,18 @@ void api_login(struct control_api *api, const struct http_request *req,
             api_b64_text(proof, sizeof proof, proof_text, sizeof proof_text)));
   }
   if (!strcmp(step, "answer")) {
-    uint8_t ns[LOGIN_NONCE_LEN], answer[LOGIN_SEALED_LEN];
+    uint8_t nc[LOGIN_NONCE_LEN], ns[LOGIN_NONCE_LEN], answer[LOGIN_SEALED_LEN];
+    uint8_t pk[DEVICE_KEY_PUBLIC_LEN], sig[DEVICE_KEY_SIG_LEN];
     const char *device = json_string_value(json_object_get(doc, "device_id"));
     char device_id[64];
+    /* The device key is optional, but whole when given. */
+    bool keyed = json_object_get(doc, "device_key") ||
+                 json_object_get(doc, "device_sig");
     bool ok = api_fixed_b64(doc, "server_nonce", ns, sizeof ns) &&
               api_fixed_b64(doc, "answer", answer, sizeof answer) && device &&
-              strlen(device) < sizeof device_id;
+              strlen(device) < sizeof device_id &&
+              (!keyed || (api_fixed_b64(doc, "device_key", pk, sizeof pk) &&
+                          api_fixed_b64(doc, "device_sig", sig, sizeof sig)));
     if (ok)
       snprintf(device_id, sizeof device_id, "%s", device);
     json_decref(doc);
@@ -103,11 +168,22 @@ void api_login(struct control_api *api, const struct http_request *req,
         return login_malformed(api, req, resp);
     int rc = login_server_verify(api->login, secret, secret_id, req->peer_ip,
                                  ns, answer, sizeof answer, req->binding,
-                                 req->binding_len, &retry);
+                                 req->binding_len, nc, &retry);
     if (rc == LOGIN_RATE_LIMITED)
       return login_limited(api, resp, retry);
     if (rc != LOGIN_OK || !device_id[0]) {
       log_info("login from %s refused", req->peer_ip);
+      return login_denied(api, resp);
+    }
+    const char *why = check_device_key(api, req, device_id, nc, ns,
+                                       keyed ? pk : NULL, sig);
+    if (why) {
+      char detail[200];
+      snprintf(detail, sizeof detail, "login from %s refused: %s",
+               req->peer_ip, why);
+      audit(api, "login-refused", device_id, detail);
+      log_info("device %s: %s", device_id, detail);
+      login_server_note_failure(api->login, req->peer_ip);
       return login_denied(api, resp);
     }
     char *token;

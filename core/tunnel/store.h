@@ -54,6 +54,13 @@ struct store_ops {
   int (*audit_last)(struct store *s, const char *tunnel_id,
                     int (*cb)(void *arg, const struct audit_event *e),
                     void *arg);
+  /* A device's key (trust on first use, auth/device_key.h): the public
+   * key bound to device_id, or WEFT_ENOENT when none is. */
+  int (*device_key_get)(struct store *s, const char *device_id,
+                        uint8_t public_key[32], int64_t *bound_at);
+  /* Binds a key to a device that has none; WEFT_EEXIST if it has one. */
+  int (*device_key_bind)(struct store *s, const char *device_id,
+                         const uint8_t public_key[32], int64_t at);
   void (*close)(struct store *s);
 };
 

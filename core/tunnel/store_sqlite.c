@@ -62,7 +62,11 @@ static const char schema[] =
     "  tunnel_id TEXT,"
     "  device_id TEXT,"
     "  detail TEXT);"
-    "CREATE INDEX IF NOT EXISTS audit_tunnel ON audit(tunnel_id);";
+    "CREATE INDEX IF NOT EXISTS audit_tunnel ON audit(tunnel_id);"
+    "CREATE TABLE IF NOT EXISTS device_keys("
+    "  device_id TEXT PRIMARY KEY,"
+    "  public_key BLOB NOT NULL,"
+    "  bound_at INTEGER NOT NULL);";
 
 static struct sqlite_store *impl(struct store *s)
 {
@@ -367,6 +371,50 @@ static int sq_audit_last(struct store *s, const char *tunnel_id,
   return each_event(st, stmt, cb, arg);
 }
 
+static int sq_device_key_get(struct store *s, const char *device_id,
+                             uint8_t public_key[32], int64_t *bound_at)
+{
+  struct sqlite_store *st = impl(s);
+  sqlite3_stmt *stmt;
+  int rc = prepare(st,
+                   "SELECT public_key, bound_at FROM device_keys "
+                   "WHERE device_id = ?",
+                   &stmt);
+  if (rc)
+    return rc;
+  sqlite3_bind_text(stmt, 1, device_id, -1, SQLITE_TRANSIENT);
+  int step = sqlite3_step(stmt);
+  rc = WEFT_ENOENT;
+  if (step == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == 32) {
+    memcpy(public_key, sqlite3_column_blob(stmt, 0), 32);
+    if (bound_at)
+      *bound_at = sqlite3_column_int64(stmt, 1);
+    rc = 0;
+  } else if (step != SQLITE_ROW && step != SQLITE_DONE) {
+    rc = fail(st, "read a device key");
+  }
+  sqlite3_finalize(stmt);
+  return rc;
+}
+
+static int sq_device_key_bind(struct store *s, const char *device_id,
+                              const uint8_t public_key[32], int64_t at)
+{
+  struct sqlite_store *st = impl(s);
+  sqlite3_stmt *stmt;
+  int rc = prepare(st, "INSERT INTO device_keys VALUES(?,?,?)", &stmt);
+  if (rc)
+    return rc;
+  sqlite3_bind_text(stmt, 1, device_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_blob(stmt, 2, public_key, 32, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(stmt, 3, at);
+  int step = sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  if (step == SQLITE_CONSTRAINT)
+    return WEFT_EEXIST;
+  return step == SQLITE_DONE ? 0 : fail(st, "bind a device key");
+}
+
 static void sq_close(struct store *s)
 {
   struct sqlite_store *st = impl(s);
@@ -386,6 +434,8 @@ static const struct store_ops sqlite_ops = {
     .audit = sq_audit,
     .audit_each = sq_audit_each,
     .audit_last = sq_audit_last,
+    .device_key_get = sq_device_key_get,
+    .device_key_bind = sq_device_key_bind,
     .close = sq_close,
 };
 

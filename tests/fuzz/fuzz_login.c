@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     abort();
   /* The input as the client's answer: it must never pass. */
   if (login_server_verify(ls, &secret, 0, "192.0.2.1", ns, data, size, NULL, 0,
-                          &retry) == LOGIN_OK)
+                          NULL, &retry) == LOGIN_OK)
     abort();
   /* And as a server's proof for some nonce pair. */
   if (login_client_check_proof(&secret, nc, ns, data,

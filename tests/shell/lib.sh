@@ -4,6 +4,8 @@
 set -u
 
 TMP=$(mktemp -d /tmp/weft-test.XXXXXX)
+# Device agents keep their keys here, not in the machine's /var/lib/weft.
+export WEFT_STATE_DIR="$TMP/agent-state"
 # The plugin ABI this tree builds, as MAJOR.MINOR, from the SDK header.
 ABI=$(awk '/#define WEFT_ABI_MAJOR/ {M=$3} /#define WEFT_ABI_MINOR/ {m=$3}
            END {print M "." m}' "$SOURCE_ROOT/sdk/weft/plugin.h")

@@ -52,7 +52,7 @@ static int finish(struct exchange *x, const char *ip)
 {
   uint64_t retry = 0;
   return login_server_verify(ls, &secret, 0, ip, x->ns, x->answer,
-                             sizeof x->answer, NULL, 0, &retry);
+                             sizeof x->answer, NULL, 0, NULL, &retry);
 }
 
 Test(login, happy_path_both_sides_verified)
@@ -122,7 +122,7 @@ Test(login, every_flipped_bit_is_denied)
   cr_assert_eq(start(&x, "192.0.2.9", &secret), LOGIN_OK);
   uint64_t retry;
   cr_assert_eq(login_server_verify(ls, &secret, 0, "192.0.2.9", x.ns, x.answer,
-                                   sizeof x.answer - 1, NULL, 0, &retry),
+                                   sizeof x.answer - 1, NULL, 0, NULL, &retry),
                LOGIN_DENIED, "truncated");
 }
 
@@ -151,7 +151,7 @@ Test(login, secret_of_another_bound_address_is_denied)
   uint64_t retry;
   /* Same secret bytes, but the answer arrives at the address with id 1. */
   cr_assert_eq(login_server_verify(ls, &secret, 1, "192.0.2.1", x.ns, x.answer,
-                                   sizeof x.answer, NULL, 0, &retry),
+                                   sizeof x.answer, NULL, 0, NULL, &retry),
                LOGIN_DENIED);
 }
 
@@ -176,7 +176,7 @@ Test(login, tls_channel_binding_defeats_a_relay)
                                    answer),
                0);
   cr_assert_eq(login_server_verify(ls, &secret, 0, "192.0.2.1", ns, answer,
-                                   sizeof answer, server_binding, 32, &retry),
+                                   sizeof answer, server_binding, 32, NULL, &retry),
                LOGIN_DENIED, "and so does the server");
   /* With the same binding on both ends it works. */
   cr_assert_eq(login_server_challenge(ls, &secret, 0, "192.0.2.1", nc,
@@ -187,7 +187,7 @@ Test(login, tls_channel_binding_defeats_a_relay)
                0);
   login_client_answer(&secret, nc, ns, server_binding, 32, answer);
   cr_assert_eq(login_server_verify(ls, &secret, 0, "192.0.2.1", ns, answer,
-                                   sizeof answer, server_binding, 32, &retry),
+                                   sizeof answer, server_binding, 32, NULL, &retry),
                LOGIN_OK);
 }
 

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Device identity, trust on first use: a device agent makes its own key
+# (0600, in its state directory) and signs each login with it; the server
+# binds the device id to the first key and from then on refuses the id to
+# another key and to the secret alone, with one uniform error and an
+# audit line. Key files others can read, or that are not keys, are
+# refused on the device with a message that says why.
+. "$(dirname "$0")/lib.sh"
+
+CTL=$(free_port)
+cat >"$TMP/weft.conf" <<CONF
+[server]
+listen = 127.0.0.1:$CTL
+http_listen = off
+tls_listen = off
+CONF
+"$WEFT" server --config "$TMP/weft.conf" --state-dir "$TMP/state" \
+  --plugin-dir "$TEST_TRANSPORT_DIR" >"$TMP/server.log" 2>&1 &
+STARTED_PIDS+=("$!")
+wait_for 20 curl -fsS "http://127.0.0.1:$CTL/healthz" || fail "server did not start: $(cat "$TMP/server.log")"
+CONN="weft://$(cat "$TMP/state/secret")@127.0.0.1:$CTL"
+export WEFT_RUN_DIR=$TMP/run
+
+# agent LOG [ENV...]: dev-k's tunnel in the background; sets AGENT.
+agent() {
+  local log=$1
+  shift
+  env "$@" "$WEFT" tunnel --plugin-dir "$TEST_TRANSPORT_DIR" --transport testtransport \
+    --device-id dev-k "$CONN" tcp://127.0.0.1:22 >"$TMP/$log" 2>&1 &
+  AGENT=$!
+  STARTED_PIDS+=("$AGENT")
+}
+stop_agent() {
+  kill -INT "$AGENT" 2>/dev/null
+  wait "$AGENT" 2>/dev/null
+}
+
+agent first.log
+wait_for 20 grep -q "is reachable at" "$TMP/first.log" || fail "first login: $(cat "$TMP/first.log")"
+OUT=$(cat "$TMP/first.log")
+contains "the agent makes its device key at its first login" "made its device key $WEFT_STATE_DIR/device-keys/dev-k.key"
+KEY="$WEFT_STATE_DIR/device-keys/dev-k.key"
+[ "$(stat -c %a "$KEY")" = 600 ] && pass "the key file is 0600" || fail "key mode $(stat -c %a "$KEY")"
+OUT=$(cat "$TMP/server.log")
+contains "the server binds the id to it" "device dev-k enrolled: bound to key"
+stop_agent
+
+# Another key for the same id (another machine, or a copy of the secret).
+agent other.log WEFT_STATE_DIR="$TMP/other-state"
+wait "$AGENT"
+STATUS=$?
+OUT=$(cat "$TMP/other.log")
+[ "$STATUS" -ne 0 ] && pass "another key cannot log in as dev-k (exit $STATUS)" || fail "another key logged in: $OUT"
+contains "it hears the uniform refusal" "authentication failed"
+check "the secret alone cannot log in as dev-k" 1 "$WEFT" login "$CONN" --device-id dev-k
+check "the secret alone still logs in as an id no key holds (admin)" 0 "$WEFT" login "$CONN" --device-id admin
+ADMIN=$OUT
+
+# Its own key, again: in.
+agent again.log
+wait_for 20 grep -q "is reachable at" "$TMP/again.log" && pass "its own key logs in again" || fail "own key refused: $(cat "$TMP/again.log")"
+stop_agent
+
+# Key files the agent refuses, saying why.
+chmod 644 "$KEY"
+agent loose.log
+wait "$AGENT"
+OUT=$(cat "$TMP/loose.log")
+contains "a key others can read is refused" "is readable by others; it must be a file only its owner reads (chmod 600"
+chmod 600 "$KEY"
+cp "$KEY" "$TMP/key.bak"
+printf 'weft-device-key 1\nnot a key\n' >"$KEY"
+agent bad.log
+wait "$AGENT"
+OUT=$(cat "$TMP/bad.log")
+contains "a file that is not a key is refused" "is not usable: its key is not one line of 43 base64url characters"
+cp "$TMP/key.bak" "$KEY"
+
+# The audit trail says what happened, and to whom.
+OUT=$(curl -sS -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$CTL/v1/audit?limit=50" 2>&1)
+contains "enrollment is audited" '"event":"device-enrolled"'
+contains "refusals are audited with their reason" "it has another device key"
+contains "and a keyless login as a keyed id" "it has a device key and this login showed none"
+finish
