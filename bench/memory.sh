@@ -22,6 +22,7 @@ TUNNELS=${TUNNELS:-1000} STREAMS=${STREAMS:-10000}
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
 TMP=$(mktemp -d /tmp/weft-membench.XXXXXX)
+export WEFT_STATE_DIR="$TMP/agent-state" # device keys, not in /var/lib/weft
 cleanup() {
   stop_all
   rm -rf "$TMP"

@@ -26,6 +26,7 @@ FIRST=21000 # public ports FIRST..FIRST+TUNNELS-1
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
 TMP=$(mktemp -d /tmp/weft-stormbench.XXXXXX)
+export WEFT_STATE_DIR="$TMP/agent-state" # device keys, not in /var/lib/weft
 cleanup() {
   stop_all
   rm -rf "$TMP"

@@ -28,6 +28,7 @@ SECS=5
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
 TMP=$(mktemp -d /tmp/weft-bench.XXXXXX)
+export WEFT_STATE_DIR="$TMP/agent-state" # device keys, not in /var/lib/weft
 chmod 755 "$TMP" # nginx workers (nobody) read the 1 KiB file from here
 cleanup() {
   stop_all

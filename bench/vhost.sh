@@ -48,6 +48,7 @@ done
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
 TMP=$(mktemp -d /tmp/weft-vhostbench.XXXXXX)
+export WEFT_STATE_DIR="$TMP/agent-state" # device keys, not in /var/lib/weft
 chmod 755 "$TMP" # nginx workers (nobody) read the 1 KiB file from here
 PIDS=() TUNNEL_PIDS=()
 # stop PID...: SIGTERM, then SIGKILL whatever is left after 5 s

@@ -54,6 +54,7 @@ CTL=9092 IPERF=5201 HTTP=8080 ECHO=7000 WG_PORT=51820
 PUB_WG_TCP=33001 PUB_WG_HTTP=33002 PUB_WS_TCP=33003 PUB_WS_HTTP=33004 PUB_FIRST=33010
 
 TMP=$(mktemp -d /tmp/weft-wgbench.XXXXXX)
+export WEFT_STATE_DIR="$TMP/agent-state" # device keys, not in /var/lib/weft
 PIDS=()
 in_srv() { ip netns exec "$SRV" "$@"; }
 # bg NS LOG CMD...: runs CMD in namespace NS, output to $TMP/LOG
