@@ -4,6 +4,7 @@
  *   weft admin CONN approve|deny ID   decide on one
  *   weft admin CONN tunnels           what is open
  *   weft admin CONN end TUNNEL_ID     end a tunnel now
+ *   weft admin CONN forget-key ID     free a device id from its key
  * It logs in as --device-id (default "admin"), which [server] admins must
  * list for approve and deny. */
 #include <getopt.h>
@@ -36,15 +37,17 @@ static int run(struct client *c, int argc, char **argv)
   char path[160], err[1024];
   const char *method = "GET";
   bool one_arg = !strcmp(what, "approve") || !strcmp(what, "deny") ||
-                 !strcmp(what, "end");
+                 !strcmp(what, "end") || !strcmp(what, "forget-key");
   if (one_arg != (argc == 2) ||
       (!one_arg && strcmp(what, "approvals") && strcmp(what, "tunnels"))) {
     fprintf(stderr, "weft admin: expected approvals, tunnels, approve ID, "
-                    "deny ID or end TUNNEL_ID\n");
+                    "deny ID, end TUNNEL_ID or forget-key DEVICE_ID\n");
     return EXIT_USAGE;
   }
-  if (one_arg && (strlen(argv[1]) > 40 || strchr(argv[1], '/'))) {
-    fprintf(stderr, "weft admin: '%s' is not a request or tunnel id\n",
+  if (one_arg && (strlen(argv[1]) > 63 || strchr(argv[1], '/') ||
+                  strchr(argv[1], '?'))) {
+    fprintf(stderr, "weft admin: '%s' is not a request, tunnel or device "
+                    "id\n",
             argv[1]);
     return EXIT_USAGE;
   }
@@ -53,6 +56,9 @@ static int run(struct client *c, int argc, char **argv)
     method = "POST";
   } else if (!strcmp(what, "end")) {
     snprintf(path, sizeof path, "/v1/tunnels/%s", argv[1]);
+    method = "DELETE";
+  } else if (!strcmp(what, "forget-key")) {
+    snprintf(path, sizeof path, "/v1/devices/%s/key", argv[1]);
     method = "DELETE";
   } else {
     snprintf(path, sizeof path, "/v1/%s", what);
@@ -82,6 +88,9 @@ static int run(struct client *c, int argc, char **argv)
              json_string_value(json_object_get(item, "public_url")));
   } else if (!strcmp(what, "end")) {
     printf("tunnel %s ended\n", argv[1]);
+  } else if (!strcmp(what, "forget-key")) {
+    printf("device %s is free: the next key to log in as it is bound\n",
+           argv[1]);
   } else {
     const char *tid = json_string_value(json_object_get(reply, "tunnel_id"));
     printf("request %s %s%s%s\n", argv[1],

@@ -144,6 +144,8 @@ static const struct {
      "  deny ID            refuse it (the device is told)\n"
      "  tunnels            the open tunnels\n"
      "  end TUNNEL_ID      end a tunnel now (its device is told)\n"
+     "  forget-key ID      free a device id from the key it is bound to\n"
+     "                     (a reinstalled device); the next key is bound\n"
      "\n"
      "Options:\n"
      "      --device-id ID       log in as ID (default admin); approve and deny\n"

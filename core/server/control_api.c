@@ -140,11 +140,28 @@ void control_api_handle(void *data, const struct http_request *req,
   bool audit = api_path_is(url, "/v1/audit");
   bool approvals = api_path_is(url, "/v1/approvals");
   bool approval_item = !approvals && !strncmp(url, "/v1/approvals/", 14);
-  if (!tunnels && !tunnel_item && !audit && !approvals && !approval_item)
+  bool device_item = !strncmp(url, "/v1/devices/", 12);
+  if (!tunnels && !tunnel_item && !audit && !approvals && !approval_item &&
+      !device_item)
     return api_reply_error(resp, 404, "not_found", "no such endpoint");
   char subject[64];
   if (!authorised(api, req, resp, subject, sizeof subject))
     return;
+  if (device_item) {
+    /* /v1/devices/{id}/key: the one device route so far. */
+    char dev[64];
+    size_t n = api_path_len(url) - 12;
+    const char *slash = memchr(url + 12, '/', n);
+    size_t id_len = slash ? (size_t)(slash - (url + 12)) : n;
+    if (!slash || id_len == 0 || id_len >= sizeof dev ||
+        (size_t)(url + 12 + n - slash) != 4 || strncmp(slash, "/key", 4))
+      return api_reply_error(resp, 404, "not_found", "no such endpoint");
+    memcpy(dev, url + 12, id_len);
+    dev[id_len] = '\0';
+    if (!api_method_is(req, "DELETE"))
+      return api_method_not_allowed(resp, "DELETE");
+    return api_device_key_forget(api, req, resp, dev, subject);
+  }
   if (audit) {
     if (!api_method_is(req, "GET"))
       return api_method_not_allowed(resp, "GET");

@@ -81,6 +81,12 @@ void api_approval_one(struct control_api *api,
                       struct http_response *resp, const char *rest,
                       const char *subject);
 
+/* ---- devices (api_devices.c) ---- */
+void api_device_key_forget(struct control_api *api,
+                           const struct http_request *req,
+                           struct http_response *resp, const char *device_id,
+                           const char *subject);
+
 /* ---- audit and metrics (api_audit.c, api_metrics.c) ---- */
 void api_audit(struct control_api *api, const struct http_request *req,
                struct http_response *resp, const char *subject);

@@ -61,6 +61,8 @@ struct store_ops {
   /* Binds a key to a device that has none; WEFT_EEXIST if it has one. */
   int (*device_key_bind)(struct store *s, const char *device_id,
                          const uint8_t public_key[32], int64_t at);
+  /* Unbinds a device's key; WEFT_ENOENT if it had none. */
+  int (*device_key_forget)(struct store *s, const char *device_id);
   void (*close)(struct store *s);
 };
 

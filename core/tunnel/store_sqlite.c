@@ -415,6 +415,21 @@ static int sq_device_key_bind(struct store *s, const char *device_id,
   return step == SQLITE_DONE ? 0 : fail(st, "bind a device key");
 }
 
+static int sq_device_key_forget(struct store *s, const char *device_id)
+{
+  struct sqlite_store *st = impl(s);
+  sqlite3_stmt *stmt;
+  int rc = prepare(st, "DELETE FROM device_keys WHERE device_id = ?", &stmt);
+  if (rc)
+    return rc;
+  sqlite3_bind_text(stmt, 1, device_id, -1, SQLITE_TRANSIENT);
+  int step = sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  if (step != SQLITE_DONE)
+    return fail(st, "forget a device key");
+  return sqlite3_changes(st->db) ? 0 : WEFT_ENOENT;
+}
+
 static void sq_close(struct store *s)
 {
   struct sqlite_store *st = impl(s);
@@ -436,6 +451,7 @@ static const struct store_ops sqlite_ops = {
     .audit_last = sq_audit_last,
     .device_key_get = sq_device_key_get,
     .device_key_bind = sq_device_key_bind,
+    .device_key_forget = sq_device_key_forget,
     .close = sq_close,
 };
 

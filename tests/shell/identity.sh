@@ -76,9 +76,23 @@ OUT=$(cat "$TMP/bad.log")
 contains "a file that is not a key is refused" "is not usable: its key is not one line of 43 base64url characters"
 cp "$TMP/key.bak" "$KEY"
 
+# An administrator frees the id (a reinstalled device lost its key): the
+# other key is bound at its next login. A device cannot free itself.
+check "a device may not free an id" 1 "$WEFT" admin "$CONN" --device-id dev-z forget-key dev-k
+check "an administrator frees dev-k" 0 "$WEFT" admin "$CONN" forget-key dev-k
+contains "and says so" "device dev-k is free"
+agent rebound.log WEFT_STATE_DIR="$TMP/other-state"
+wait_for 20 grep -q "is reachable at" "$TMP/rebound.log" && pass "the other key is bound now" || fail "rebind: $(cat "$TMP/rebound.log")"
+stop_agent
+agent old.log
+wait "$AGENT"
+OUT=$(cat "$TMP/old.log")
+contains "and the old key is the stranger" "authentication failed"
+
 # The audit trail says what happened, and to whom.
 OUT=$(curl -sS -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$CTL/v1/audit?limit=50" 2>&1)
 contains "enrollment is audited" '"event":"device-enrolled"'
 contains "refusals are audited with their reason" "it has another device key"
 contains "and a keyless login as a keyed id" "it has a device key and this login showed none"
+contains "freeing an id is audited with who did it" "its key was forgotten by admin from 127.0.0.1"
 finish
