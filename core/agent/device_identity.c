@@ -28,13 +28,33 @@ const char *agent_state_dir_default(void)
   return dir;
 }
 
+/* Device ids are letters, digits, '-', '_' and '.', so one names a file
+ * safely (with ".key" after it, not even ".." is a directory). */
+static void key_path(const char *state_dir, const char *device_id,
+                     char *path, size_t len)
+{
+  snprintf(path, len, "%s/device-keys/%s.key", state_dir, device_id);
+}
+
+int agent_device_key_if_any(const char *state_dir, const char *device_id,
+                            struct device_key *out, char *err,
+                            size_t errlen)
+{
+  char path[PATH_MAX];
+  key_path(state_dir, device_id, path, sizeof path);
+  if (access(path, F_OK) != 0)
+    return 0;
+  bool created;
+  return device_key_load_or_create(path, out, &created, err, errlen) == 0
+             ? 1
+             : -1;
+}
+
 int agent_device_key(const char *state_dir, const char *device_id,
                      struct device_key *out, char *err, size_t errlen)
 {
   char path[PATH_MAX];
-  /* Device ids are letters, digits, '-', '_' and '.' (but never only
-   * dots: the server refuses those), so one names a file safely. */
-  snprintf(path, sizeof path, "%s/device-keys/%s.key", state_dir, device_id);
+  key_path(state_dir, device_id, path, sizeof path);
   bool created = false;
   if (device_key_load_or_create(path, out, &created, err, errlen) != 0)
     return -1;

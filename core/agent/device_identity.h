@@ -16,4 +16,10 @@ const char *agent_state_dir_default(void);
 int agent_device_key(const char *state_dir, const char *device_id,
                      struct device_key *out, char *err, size_t errlen);
 
+/* The key of device_id if the state directory has one, never making one
+ * (weft login signs with it): 1, 0 when there is none, -1 with err. */
+int agent_device_key_if_any(const char *state_dir, const char *device_id,
+                            struct device_key *out, char *err,
+                            size_t errlen);
+
 #endif

@@ -133,6 +133,8 @@ static const struct {
      "\n"
      "Options:\n"
      "      --device-id ID       the device to log in as (default: host name)\n"
+     "      --state-dir DIR      sign with the device's key from DIR, if it\n"
+     "                           has one (default as weft tunnel's)\n"
      "  -h, --help               show this help\n"},
     {"admin",
      "Usage: weft admin weft://SECRET@HOST[:PORT] COMMAND [--device-id ID]\n"

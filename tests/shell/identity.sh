@@ -52,7 +52,8 @@ STATUS=$?
 OUT=$(cat "$TMP/other.log")
 [ "$STATUS" -ne 0 ] && pass "another key cannot log in as dev-k (exit $STATUS)" || fail "another key logged in: $OUT"
 contains "it hears the uniform refusal" "authentication failed"
-check "the secret alone cannot log in as dev-k" 1 "$WEFT" login "$CONN" --device-id dev-k
+check "the secret alone cannot log in as dev-k" 1 env WEFT_STATE_DIR="$TMP/no-keys" "$WEFT" login "$CONN" --device-id dev-k
+check "weft login signs with the device's key where it has one" 0 "$WEFT" login "$CONN" --device-id dev-k
 check "the secret alone still logs in as an id no key holds (admin)" 0 "$WEFT" login "$CONN" --device-id admin
 ADMIN=$OUT
 
