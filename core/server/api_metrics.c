@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ingress/tls_ingress.h"
+#include "tunnel/store.h"
 
 void api_metrics(struct control_api *api, const struct http_request *req,
                  struct http_response *resp)
@@ -56,6 +57,12 @@ void api_metrics(struct control_api *api, const struct http_request *req,
               (unsigned long long)c->logins_limited,
               (unsigned long long)c->requests,
               (unsigned long long)c->unauthorized);
+  strbuf_addf(b,
+              "# HELP weft_store_memory_bytes Memory the store holds (its "
+              "page cache, at most 2 MiB).\n"
+              "# TYPE weft_store_memory_bytes gauge\n"
+              "weft_store_memory_bytes %lld\n",
+              (long long)api->store->ops->memory_bytes(api->store));
   if (api->tunnels->tls) {
     const struct tls_ingress_stats *x = tls_ingress_stats(api->tunnels->tls);
     strbuf_addf(b,

@@ -63,6 +63,8 @@ struct store_ops {
                          const uint8_t public_key[32], int64_t at);
   /* Unbinds a device's key; WEFT_ENOENT if it had none. */
   int (*device_key_forget)(struct store *s, const char *device_id);
+  /* Bytes the backend holds in memory now (its page cache, bounded). */
+  int64_t (*memory_bytes)(struct store *s);
   void (*close)(struct store *s);
 };
 
