@@ -25,6 +25,41 @@ static void save_status(struct agent *s, struct open_tunnel *ot)
 
 static void tunnel_ended(struct agent *s, struct open_tunnel *ot);
 
+/* A transport that reports nothing of its state gets this long before the
+ * tunnel is said to be reachable anyway. */
+#define ANNOUNCE_GRACE_MS 3000
+
+static void announce(struct open_tunnel *ot)
+{
+  ot->announce_pending = false;
+  if (ot->announce_ready)
+    uv_timer_stop(&ot->announce);
+  printf("%s: %s is reachable at %s\n", ot->status.label, ot->spec.local_text,
+         ot->public_url);
+  fflush(stdout);
+}
+
+static void announce_due(uv_timer_t *t)
+{
+  struct open_tunnel *ot = t->data;
+  if (ot->announce_pending && !ot->reported)
+    announce(ot);
+}
+
+/* Starts the grace for a tunnel waiting to be announced (once the loop
+ * runs: tunnels opened before agent_run are armed there). */
+static void arm_announce(struct agent *s, struct open_tunnel *ot)
+{
+  if (!ot->announce_pending || !s->loop)
+    return;
+  if (!ot->announce_ready) {
+    uv_timer_init(s->loop, &ot->announce);
+    ot->announce.data = ot;
+    ot->announce_ready = true;
+  }
+  uv_timer_start(&ot->announce, announce_due, ANNOUNCE_GRACE_MS, 0);
+}
+
 /* host->tunnel_state: a transport's report on one of its tunnels. */
 static void record_state(void *ctx, const char *tunnel_id,
                          const struct weft_tunnel_state *state)
@@ -40,8 +75,11 @@ static void record_state(void *ctx, const char *tunnel_id,
     return;
   tunnel_status_apply(&ot->status, state);
   save_status(s, ot);
+  ot->reported = true;
   if (state->phase == WEFT_TUNNEL_UP)
     ot->reopen_tries = 0;
+  if (state->phase == WEFT_TUNNEL_UP && ot->announce_pending)
+    announce(ot);
   /* The transport gave up because the server no longer has the tunnel. */
   if (state->phase == WEFT_TUNNEL_FAILED && ot->client && ot->carried)
     tunnel_ended(s, ot);
@@ -301,12 +339,16 @@ static int open_in(struct agent *s, struct plugin_registry *reg,
   }
   ot->carried = true;
   save_status(s, ot);
-  if (c)
-    printf("%s: %s is reachable at %s\n", label, t->local_text,
-           ot->public_url);
-  else
-    printf("%s: %s is carried by the %s transport, without a weft server\n",
-           label, t->local_text, t->transport);
+  if (c) {
+    ot->announce_pending = true;
+    if (ot->status.phase == WEFT_TUNNEL_UP)
+      announce(ot); /* it came up while opening */
+    else
+      arm_announce(s, ot);
+    return EXIT_OK;
+  }
+  printf("%s: %s is carried by the %s transport, without a weft server\n",
+         label, t->local_text, t->transport);
   fflush(stdout);
   return EXIT_OK;
 }
@@ -409,6 +451,7 @@ static void reopen_due(uv_timer_t *timer)
   ot->client = NULL;
   memset(&ot->status, 0, sizeof ot->status);
   ot->status.restarts = restarts + 1;
+  ot->reported = false;
   int code = open_in(s, s->reg, ot);
   if (code == EXIT_OK)
     return;
@@ -469,6 +512,9 @@ static void agent_stop(struct agent *s, int code)
   for (size_t i = 0; i < AGENT_MAX_TUNNELS; i++)
     if (s->tunnels[i].reopen_ready)
       uv_close((uv_handle_t *)&s->tunnels[i].reopen, NULL);
+  for (size_t i = 0; i < AGENT_MAX_TUNNELS; i++)
+    if (s->tunnels[i].announce_ready)
+      uv_close((uv_handle_t *)&s->tunnels[i].announce, NULL);
   uv_close((uv_handle_t *)&s->sigint, NULL);
   uv_close((uv_handle_t *)&s->sigterm, NULL);
   uv_close((uv_handle_t *)&s->refresh, NULL);
@@ -502,6 +548,8 @@ void agent_run(struct agent *s, uv_loop_t *loop)
   uv_signal_start(&s->sigint, on_stop_signal, SIGINT);
   uv_signal_start(&s->sigterm, on_stop_signal, SIGTERM);
   uv_timer_start(&s->refresh, refresh_session, 60000, 60000);
+  for (size_t i = 0; i < s->count; i++)
+    arm_announce(s, &s->tunnels[i]);
   printf("Press Ctrl-C to close the tunnel%s.\n", s->count > 1 ? "s" : "");
   fflush(stdout);
   uv_run(loop, UV_RUN_DEFAULT);

@@ -52,6 +52,13 @@ struct open_tunnel {
   struct agent *agent;       /* the agent it belongs to */
   uv_timer_t reopen;         /* armed while it waits to be opened again */
   bool reopen_ready;         /* reopen initialised (closed at the stop) */
+  /* "is reachable at" is said once the transport reports it is up, not
+   * before (a visitor coming sooner would be refused); or after a grace
+   * when the transport says nothing of its state at all. */
+  bool announce_pending;
+  bool reported;             /* the transport said something */
+  uv_timer_t announce;
+  bool announce_ready;       /* announce initialised (closed at the stop) */
   unsigned reopen_tries;     /* failed attempts since it was last up */
 };
 

@@ -118,6 +118,9 @@ static int tt_client_open(void *ctx, const struct weft_tunnel_info *info,
   *tunnel_ctx = t;
   t->host->log(t->host, WEFT_LOG_INFO, "client side open for tunnel %s",
                info->id);
+  /* Nothing to connect: it is up at once (the agent says it is reachable
+   * when a transport reports so). */
+  weft_report_tunnel(t->host, info->id, WEFT_TUNNEL_UP, 0, "open");
   return 0;
 }
 
