@@ -6,7 +6,9 @@
 #   -t2 -c50, 1 KiB responses from nginx), and connect-to-first-byte p50,
 #   directly, through haproxy (mode tcp), through ssh -R (aes128-gcm),
 #   through weft's autossh transport to the same sshd, and through
-#   websocket tunnels over TLS (wss, the default) and plain (ws);
+#   websocket tunnels over TLS (wss, the default) and plain (ws); HTTP
+#   also through weft's public HTTP port (routed by Host, heads parsed and
+#   rewritten) and a wss tunnel;
 #   then server memory per idle tunnel (1000 over wss, 1000 over ws) and per
 #   open stream (10000), each on a fresh server (bench/memory.sh, which
 #   also runs on its own).
@@ -16,12 +18,18 @@
 #
 #   bench/run.sh            everything (a few minutes)
 #   QUICK=1 bench/run.sh    shorter runs, fewer tunnels and streams
+#   HTTP_ONLY=1             the HTTP figures alone (no TCP, no sub-benches)
+#   WEFT_BIN=PATH           measure another build of weft (before/after)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/bench/lib.sh"
 "$top/scripts/setup-deps.sh" bench || exit 1
-"$top/scripts/build.sh" build || exit 1
-WEFT="$top/build/weft"
+if [ -n "${WEFT_BIN:-}" ]; then
+  WEFT=$WEFT_BIN
+else
+  "$top/scripts/build.sh" build || exit 1
+  WEFT="$top/build/weft"
+fi
 TOOLS="$top/bench/tools.py"
 SECS=5
 [ -n "${QUICK:-}" ] && SECS=2
@@ -117,7 +125,8 @@ wait_port "$AS_HTTP" && wait_port "$AS_TCP" || exit 1
 
 # ---- weft: a server, and websocket tunnels over wss and over plain ws
 CTL=$(port) WSS_HTTP=$(port) WSS_TCP=$(port) WS_HTTP=$(port) WS_TCP=$(port)
-weft_bench_conf "$CTL" >"$TMP/weft.conf"
+PUB_HTTP=$(port)
+weft_bench_conf "$CTL" | sed "s/^http_listen = off\$/http_listen = 127.0.0.1:$PUB_HTTP/" >"$TMP/weft.conf"
 bg "$WEFT" server --config "$TMP/weft.conf" --state-dir "$TMP/state"
 wait_port "$CTL" || exit 1
 CONN="weft://$(cat "$TMP/state/secret")@127.0.0.1:$CTL"
@@ -136,7 +145,12 @@ local = tcp://127.0.0.1:$TCP
 remote = tcp://127.0.0.1:$WS_TCP
 EOF
 bg "$WEFT" tunnel --device-id bench-ws --config "$TMP/device-ws.conf" "$CONN"
+bg "$WEFT" tunnel --device-id bench-pub "$CONN" "http://127.0.0.1:$HTTP" http://bench.test
 wait_port "$WSS_HTTP" && wait_port "$WSS_TCP" && wait_port "$WS_HTTP" && wait_port "$WS_TCP" || exit 1
+for _ in $(seq 100); do
+  curl -fsS -o /dev/null -H "Host: bench.test" "http://127.0.0.1:$PUB_HTTP/1k" && break
+  sleep 0.1
+done
 sleep 1
 
 # ---- measure
@@ -151,6 +165,7 @@ declare -A TCP_PORT=([direct]=$TCP [haproxy]=$HAP_TCP ["ssh -R"]=$SSH_TCP
   [autossh]=$AS_TCP ["weft wss"]=$WSS_TCP ["weft ws"]=$WS_TCP)
 ROUNDS=3 TCP_SECS=3
 [ -n "${QUICK:-}" ] && ROUNDS=1 TCP_SECS=2
+[ -n "${HTTP_ONLY:-}" ] && ROUNDS=0
 iperf_gbps() { # PORT [-R]
   iperf3 -c 127.0.0.1 -p "$1" -t "$TCP_SECS" -J ${2:-} 2>/dev/null |
     python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'
@@ -166,13 +181,16 @@ for v in "${VARIANTS[@]}"; do
   GBPS[$v]=$(median <<<"${TCP_RUNS[$v]}")
   GBPS_R[$v]=$(median <<<"${TCP_RUNS_R[$v]}")
 done
-for v in "${VARIANTS[@]}"; do
+HTTP_PORT["weft http"]=$PUB_HTTP
+for v in "${VARIANTS[@]}" "weft http"; do
   say "measuring HTTP through $v..."
-  w=$(wrk -t2 -c50 -d"${SECS}s" --latency "http://127.0.0.1:${HTTP_PORT[$v]}/1k" 2>/dev/null)
+  host=()
+  [ "$v" = "weft http" ] && host=(-H "Host: bench.test")
+  w=$(wrk -t2 -c50 -d"${SECS}s" --latency "${host[@]}" "http://127.0.0.1:${HTTP_PORT[$v]}/1k" 2>/dev/null)
   RPS[$v]=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$w")
   P50[$v]=$(awk '$1=="50%" {print $2}' <<<"$w")
   P99[$v]=$(awk '$1=="99%" {print $2}' <<<"$w")
-  FB[$v]=$(python3 "$TOOLS" first-byte 127.0.0.1 "${HTTP_PORT[$v]}" 300 | cut -d' ' -f1)
+  [ "$v" = "weft http" ] || FB[$v]=$(python3 "$TOOLS" first-byte 127.0.0.1 "${HTTP_PORT[$v]}" 300 | cut -d' ' -f1)
 done
 
 printf '\n%-9s %10s %8s %8s %8s %10s %10s %10s %12s\n' variant "TCP Gb/s" "x direct" "x hap" "-R Gb/s" "HTTP req/s" "x hap" "p50 ms" "p99 ms (x hap)"
@@ -182,12 +200,15 @@ for v in "${VARIANTS[@]}"; do
     "$(ratio "${GBPS[$v]}" "${GBPS[direct]}")" "$(ratio "${GBPS[$v]}" "${GBPS[haproxy]}")" "${GBPS_R[$v]}" \
     "${RPS[$v]}" "$(ratio "${RPS[$v]}" "${RPS[haproxy]}")" "$(ms "${P50[$v]}")" "$p99" "$(ratio "$p99" "$hp99")"
 done
+printf '%-9s %10s %8s %8s %8s %10s %10s %10s %8s (%s)   (public HTTP port, wss)\n' "weft http" - - - - \
+  "${RPS[weft http]}" "$(ratio "${RPS[weft http]}" "${RPS[haproxy]}")" "$(ms "${P50[weft http]}")" \
+  "$(ms "${P99[weft http]}")" "$(ratio "$(ms "${P99[weft http]}")" "$(ms "${P99[haproxy]}")")"
 printf '\nconnect + first byte, p50 ms:'
 for v in direct haproxy "ssh -R" autossh "weft wss" "weft ws"; do printf '  %s %s' "$v" "${FB[$v]}"; done
 printf '\n  (weft wss / haproxy = %s, weft ws / haproxy = %s; target < 3)\n' \
   "$(ratio "${FB[weft wss]}" "${FB[haproxy]}")" "$(ratio "${FB[weft ws]}" "${FB[haproxy]}")"
 printf 'TCP, medians of %d rounds (Gb/s, each round: %s):\n' "$ROUNDS" "${VARIANTS[*]}"
-for v in "${VARIANTS[@]}"; do printf '  %-9s %s  | -R %s\n' "$v" "${TCP_RUNS[$v]}" "${TCP_RUNS_R[$v]}"; done
+for v in "${VARIANTS[@]}"; do printf '  %-9s %s  | -R %s\n' "$v" "${TCP_RUNS[$v]:-}" "${TCP_RUNS_R[$v]:-}"; done
 printf 'TCP: weft wss / ssh -R = %s (target >= 1), weft ws / haproxy = %s (target >= 0.8)\n' \
   "$(ratio "${GBPS[weft wss]}" "${GBPS[ssh -R]}")" "$(ratio "${GBPS[weft ws]}" "${GBPS[haproxy]}")"
 printf 'TCP the other way (-R): weft wss / ssh -R = %s, weft ws / haproxy = %s\n' \
@@ -197,6 +218,8 @@ printf 'autossh / ssh -R: TCP %s, HTTP req/s %s, p50 %s, p99 %s (target: about 1
   "$(ratio "$(ms "${P50[autossh]}")" "$(ms "${P50[ssh -R]}")")" "$(ratio "$(ms "${P99[autossh]}")" "$(ms "${P99[ssh -R]}")")"
 printf 'HTTP: req/s x haproxy (target >= 0.75): wss %s, ws %s\n' \
   "$(ratio "${RPS[weft wss]}" "${RPS[haproxy]}")" "$(ratio "${RPS[weft ws]}" "${RPS[haproxy]}")"
+
+[ -n "${HTTP_ONLY:-}" ] && exit 0
 
 # ---- server memory per idle tunnel and per open stream, each on a fresh
 # server (needs no throughput tools; also runs on its own)
