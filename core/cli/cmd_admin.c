@@ -4,6 +4,7 @@
  *   weft admin CONN approve|deny ID   decide on one
  *   weft admin CONN tunnels           what is open
  *   weft admin CONN end TUNNEL_ID     end a tunnel now
+ *   weft admin CONN devices           devices bound to keys
  *   weft admin CONN forget-key ID     free a device id from its key
  * It logs in as --device-id (default "admin"), which [server] admins must
  * list for approve and deny. */
@@ -39,9 +40,11 @@ static int run(struct client *c, int argc, char **argv)
   bool one_arg = !strcmp(what, "approve") || !strcmp(what, "deny") ||
                  !strcmp(what, "end") || !strcmp(what, "forget-key");
   if (one_arg != (argc == 2) ||
-      (!one_arg && strcmp(what, "approvals") && strcmp(what, "tunnels"))) {
-    fprintf(stderr, "weft admin: expected approvals, tunnels, approve ID, "
-                    "deny ID, end TUNNEL_ID or forget-key DEVICE_ID\n");
+      (!one_arg && strcmp(what, "approvals") && strcmp(what, "tunnels") &&
+       strcmp(what, "devices"))) {
+    fprintf(stderr, "weft admin: expected approvals, tunnels, devices, "
+                    "approve ID, deny ID, end TUNNEL_ID or forget-key "
+                    "DEVICE_ID\n");
     return EXIT_USAGE;
   }
   if (one_arg && (strlen(argv[1]) > 63 || strchr(argv[1], '/') ||
@@ -86,6 +89,11 @@ static int run(struct client *c, int argc, char **argv)
              json_string_value(json_object_get(item, "device_id")),
              json_string_value(json_object_get(item, "transport")),
              json_string_value(json_object_get(item, "public_url")));
+  } else if (!strcmp(what, "devices")) {
+    json_array_foreach(json_object_get(reply, "devices"), i, item)
+      printf("%-24s key %s\n",
+             json_string_value(json_object_get(item, "id")),
+             json_string_value(json_object_get(item, "key_fingerprint")));
   } else if (!strcmp(what, "end")) {
     printf("tunnel %s ended\n", argv[1]);
   } else if (!strcmp(what, "forget-key")) {

@@ -146,6 +146,7 @@ static const struct {
      "  deny ID            refuse it (the device is told)\n"
      "  tunnels            the open tunnels\n"
      "  end TUNNEL_ID      end a tunnel now (its device is told)\n"
+     "  devices            devices bound to keys, with their fingerprints\n"
      "  forget-key ID      free a device id from the key it is bound to\n"
      "                     (a reinstalled device); the next key is bound\n"
      "\n"

@@ -140,13 +140,19 @@ void control_api_handle(void *data, const struct http_request *req,
   bool audit = api_path_is(url, "/v1/audit");
   bool approvals = api_path_is(url, "/v1/approvals");
   bool approval_item = !approvals && !strncmp(url, "/v1/approvals/", 14);
-  bool device_item = !strncmp(url, "/v1/devices/", 12);
+  bool devices = api_path_is(url, "/v1/devices");
+  bool device_item = !devices && !strncmp(url, "/v1/devices/", 12);
   if (!tunnels && !tunnel_item && !audit && !approvals && !approval_item &&
-      !device_item)
+      !devices && !device_item)
     return api_reply_error(resp, 404, "not_found", "no such endpoint");
   char subject[64];
   if (!authorised(api, req, resp, subject, sizeof subject))
     return;
+  if (devices) {
+    if (!api_method_is(req, "GET"))
+      return api_method_not_allowed(resp, "GET");
+    return api_device_list(api, req, resp, subject);
+  }
   if (device_item) {
     /* /v1/devices/{id}/key: the one device route so far. */
     char dev[64];

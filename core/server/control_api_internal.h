@@ -82,6 +82,8 @@ void api_approval_one(struct control_api *api,
                       const char *subject);
 
 /* ---- devices (api_devices.c) ---- */
+void api_device_list(struct control_api *api, const struct http_request *req,
+                     struct http_response *resp, const char *subject);
 void api_device_key_forget(struct control_api *api,
                            const struct http_request *req,
                            struct http_response *resp, const char *device_id,

@@ -61,6 +61,13 @@ struct store_ops {
   /* Binds a key to a device that has none; WEFT_EEXIST if it has one. */
   int (*device_key_bind)(struct store *s, const char *device_id,
                          const uint8_t public_key[32], int64_t at);
+  /* Every device with a key, in id order; cb's pointers are valid during
+   * the call. */
+  int (*device_key_each)(struct store *s,
+                         int (*cb)(void *arg, const char *device_id,
+                                   const uint8_t public_key[32],
+                                   int64_t bound_at),
+                         void *arg);
   /* Unbinds a device's key; WEFT_ENOENT if it had none. */
   int (*device_key_forget)(struct store *s, const char *device_id);
   /* Bytes the backend holds in memory now (its page cache, bounded). */

@@ -418,6 +418,35 @@ static int sq_device_key_bind(struct store *s, const char *device_id,
   return step == SQLITE_DONE ? 0 : fail(st, "bind a device key");
 }
 
+static int sq_device_key_each(struct store *s,
+                              int (*cb)(void *arg, const char *device_id,
+                                        const uint8_t public_key[32],
+                                        int64_t bound_at),
+                              void *arg)
+{
+  struct sqlite_store *st = impl(s);
+  sqlite3_stmt *stmt;
+  int rc = prepare(st,
+                   "SELECT device_id, public_key, bound_at FROM device_keys "
+                   "ORDER BY device_id",
+                   &stmt);
+  if (rc)
+    return rc;
+  int step;
+  while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+    if (sqlite3_column_bytes(stmt, 1) != 32)
+      continue;
+    rc = cb(arg, (const char *)sqlite3_column_text(stmt, 0),
+            sqlite3_column_blob(stmt, 1), sqlite3_column_int64(stmt, 2));
+    if (rc)
+      break;
+  }
+  if (!rc && step != SQLITE_DONE)
+    rc = fail(st, "list device keys");
+  sqlite3_finalize(stmt);
+  return rc;
+}
+
 static int sq_device_key_forget(struct store *s, const char *device_id)
 {
   struct sqlite_store *st = impl(s);
@@ -460,6 +489,7 @@ static const struct store_ops sqlite_ops = {
     .audit_last = sq_audit_last,
     .device_key_get = sq_device_key_get,
     .device_key_bind = sq_device_key_bind,
+    .device_key_each = sq_device_key_each,
     .device_key_forget = sq_device_key_forget,
     .memory_bytes = sq_memory_bytes,
     .close = sq_close,

@@ -77,6 +77,13 @@ OUT=$(cat "$TMP/bad.log")
 contains "a file that is not a key is refused" "is not usable: its key is not one line of 43 base64url characters"
 cp "$TMP/key.bak" "$KEY"
 
+check "an administrator lists the devices bound to keys" 0 "$WEFT" admin "$CONN" devices
+contains "dev-k with its key's fingerprint" "dev-k"
+FP=$(printf '%s' "$OUT" | awk '$1 == "dev-k" {print $3}')
+grep -q "bound to key $FP" "$TMP/server.log" && pass "the same fingerprint the server logged at enrollment" ||
+  fail "fingerprint $FP not in: $(grep enrolled "$TMP/server.log")"
+check "a device may not list them" 1 "$WEFT" admin "$CONN" --device-id dev-z devices
+
 # An administrator frees the id (a reinstalled device lost its key): the
 # other key is bound at its next login. A device cannot free itself.
 check "a device may not free an id" 1 "$WEFT" admin "$CONN" --device-id dev-z forget-key dev-k
