@@ -59,11 +59,17 @@ json_t *approval_wait(struct client *c, const json_t *pending,
   }
   char path[128];
   snprintf(path, sizeof path, "/v1/approvals/%s", id);
+  const char *code = json_string_value(json_object_get(pending, "code"));
   fprintf(stderr,
           "%s: waiting for an administrator to approve request %s\n"
           "  (on the server's side: weft admin approve %s, or deny %s; "
           "Ctrl-C withdraws it)\n",
           label, id, id, id);
+  if (code)
+    fprintf(stderr,
+            "  verification code %s: the administrator sees the same code "
+            "beside this request; read it to them to show it is yours\n",
+            code);
   struct sigaction quiet = {.sa_handler = on_interrupt}, old_int, old_term;
   sigaction(SIGINT, &quiet, &old_int);
   sigaction(SIGTERM, &quiet, &old_term);

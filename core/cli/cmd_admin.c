@@ -21,6 +21,9 @@ static void print_approval(const json_t *ap)
 {
   const json_t *req = json_object_get(ap, "request");
   const char *remote = json_string_value(json_object_get(req, "remote"));
+  const char *code = json_string_value(json_object_get(ap, "code"));
+  const char *from = json_string_value(json_object_get(ap, "from"));
+  const char *fp = json_string_value(json_object_get(ap, "key_fingerprint"));
   printf("%-18s %-9s %-20s %-10s %s%s%s\n",
          json_string_value(json_object_get(ap, "id")),
          json_string_value(json_object_get(ap, "state")),
@@ -30,6 +33,9 @@ static void print_approval(const json_t *ap)
              : "websocket",
          json_string_value(json_object_get(req, "local")),
          remote ? " -> " : "", remote ? remote : "");
+  printf("%-18s code %s, from %s, %s%s\n", "", code ? code : "-",
+         from ? from : "-", fp ? "device key " : "no device key",
+         fp ? fp : "");
 }
 
 static int run(struct client *c, int argc, char **argv)

@@ -9,6 +9,7 @@
 
 #include <weft/errors.h>
 
+#include "auth/device_key.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "tunnel/store.h"
@@ -85,6 +86,7 @@ bool api_tunnel_request_fields(json_t *doc, struct tunnel_request *tr,
 /* The consent flow: checked now, opened only when an administrator
  * approves (POST /v1/approvals/ID/approve). */
 static void ask_approval(struct control_api *api,
+                         const struct http_request *req,
                          const struct tunnel_request *tr, json_t *doc,
                          struct http_response *resp)
 {
@@ -95,8 +97,13 @@ static void ask_approval(struct control_api *api,
   json_object_set_new(doc, "device_id", json_string(tr->device_id));
   char why[256];
   int64_t now = clock_wall_s();
-  struct approval *ap =
-      approvals_add(&api->approvals, tr->device_id, doc, now, why, sizeof why);
+  uint8_t pk[DEVICE_KEY_PUBLIC_LEN];
+  char fp[DEVICE_KEY_FINGERPRINT_LEN] = "";
+  if (api->store->ops->device_key_get(api->store, tr->device_id, pk, NULL) ==
+      0)
+    device_key_fingerprint(pk, fp);
+  struct approval *ap = approvals_add(&api->approvals, tr->device_id, doc,
+                                      req->peer_ip, fp, now, why, sizeof why);
   if (!ap)
     return api_reply_error(resp, 409, "approval_busy", why);
   log_info("device %s asks for a tunnel (%s %s) that waits for approval: %s",
@@ -131,7 +138,7 @@ void api_tunnel_create(struct control_api *api, const struct http_request *req,
   }
   tr.device_id = subject;
   if (json_is_true(wait)) {
-    ask_approval(api, &tr, doc, resp);
+    ask_approval(api, req, &tr, doc, resp);
     json_decref(doc);
     return;
   }

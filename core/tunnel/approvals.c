@@ -7,8 +7,33 @@
 
 #include <sodium.h>
 
+/* Six digits from a hash of the request's id, device, key and body:
+ * the same on both sides, and another for any other request. */
+static void verification_code(struct approval *ap)
+{
+  char *body = json_dumps(ap->request, JSON_COMPACT | JSON_SORT_KEYS);
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, NULL, 0, 8);
+  crypto_generichash_update(&st, (const uint8_t *)ap->id, strlen(ap->id) + 1);
+  crypto_generichash_update(&st, (const uint8_t *)ap->device_id,
+                            strlen(ap->device_id) + 1);
+  crypto_generichash_update(&st, (const uint8_t *)ap->key_fingerprint,
+                            strlen(ap->key_fingerprint) + 1);
+  if (body)
+    crypto_generichash_update(&st, (const uint8_t *)body, strlen(body));
+  uint8_t h[8];
+  crypto_generichash_final(&st, h, sizeof h);
+  free(body);
+  uint64_t v = 0;
+  for (size_t i = 0; i < sizeof h; i++)
+    v = v << 8 | h[i];
+  unsigned n = (unsigned)(v % 1000000);
+  snprintf(ap->code, sizeof ap->code, "%03u-%03u", n / 1000, n % 1000);
+}
+
 struct approval *approvals_add(struct approvals *a, const char *device_id,
-                               json_t *request, int64_t now, char *why,
+                               json_t *request, const char *from,
+                               const char *key_fp, int64_t now, char *why,
                                size_t whylen)
 {
   approvals_expire(a, now);
@@ -33,7 +58,11 @@ struct approval *approvals_add(struct approvals *a, const char *device_id,
   ap->id[0] = 'a';
   sodium_bin2hex(ap->id + 1, sizeof ap->id - 1, raw, sizeof raw);
   snprintf(ap->device_id, sizeof ap->device_id, "%s", device_id);
+  snprintf(ap->from, sizeof ap->from, "%s", from ? from : "");
+  snprintf(ap->key_fingerprint, sizeof ap->key_fingerprint, "%s",
+           key_fp ? key_fp : "");
   ap->request = json_incref(request);
+  verification_code(ap);
   ap->created = now;
   ap->state = APPROVAL_PENDING;
   ap->next = a->head;
@@ -106,6 +135,12 @@ json_t *approval_to_json(const struct approval *ap, int64_t now,
   if (ap->state == APPROVAL_PENDING)
     json_object_set_new(doc, "expires_in",
                         json_integer(ap->created + APPROVAL_WAIT_S - now));
+  json_object_set_new(doc, "code", json_string(ap->code));
+  if (ap->from[0])
+    json_object_set_new(doc, "from", json_string(ap->from));
+  if (ap->key_fingerprint[0])
+    json_object_set_new(doc, "key_fingerprint",
+                        json_string(ap->key_fingerprint));
   if (ap->decided_by[0])
     json_object_set_new(doc, "decided_by", json_string(ap->decided_by));
   if (ap->message[0])

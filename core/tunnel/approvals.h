@@ -25,6 +25,13 @@ enum approval_state {
 struct approval {
   char id[24];               /* "a" + 16 hex */
   char device_id[64];
+  /* What an administrator needs to trust the request: where it came from,
+   * the device's key (auth/device_key.h; "" when it has none), and a
+   * short code derived from the request that the device shows too, to be
+   * read back over the phone. */
+  char from[46];
+  char key_fingerprint[40];
+  char code[8];              /* "123-456" */
   json_t *request;           /* the create body, without await_approval */
   int64_t created, decided_at;
   enum approval_state state;
@@ -39,10 +46,12 @@ struct approvals {
   size_t count;
 };
 
-/* A new pending request (takes a reference to request). NULL with why:
- * too many, or the device already waits for one. */
+/* A new pending request (takes a reference to request) from address
+ * `from`, by a device whose key has fingerprint key_fp ("" for none).
+ * NULL with why: too many, or the device already waits for one. */
 struct approval *approvals_add(struct approvals *a, const char *device_id,
-                               json_t *request, int64_t now, char *why,
+                               json_t *request, const char *from,
+                               const char *key_fp, int64_t now, char *why,
                                size_t whylen);
 struct approval *approvals_find(struct approvals *a, const char *id);
 /* Ends what waited too long (pending: expired; decided: never collected). */

@@ -48,6 +48,14 @@ check "nothing listens before approval" 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P
 check "an administrator lists it" 0 "$WEFT" admin --device-id ops "$CONN" approvals
 contains "with who asks" "dev-x"
 contains "and for what" "tcp://127.0.0.1:$ECHO -> tcp://127.0.0.1:$PUB"
+# What the administrator needs to trust it: the device's verification
+# code (the same on both sides), its address and its key's fingerprint.
+DEV_CODE=$(sed -n 's/.*verification code \([0-9]\{3\}-[0-9]\{3\}\).*/\1/p' "$TMP/x.log" | head -1)
+[ -n "$DEV_CODE" ] && pass "the device shows a verification code ($DEV_CODE)" || fail "no code: $(cat "$TMP/x.log")"
+contains "the administrator sees the same code" "code $DEV_CODE, from 127.0.0.1"
+FP=$(sed -n 's/.*fingerprint \([0-9a-f-]*\)).*/\1/p' "$TMP/x.log" | head -1)
+[ -n "$FP" ] || fail "the device logged no key fingerprint: $(cat "$TMP/x.log")"
+contains "and the device key it logged in with" "device key $FP"
 check "someone else sees nothing of it" 0 "$WEFT" admin --device-id dev-y "$CONN" approvals
 case "$OUT" in *"$REQ"*) fail "a non-admin saw the request" ;; *) pass "not listed to non-admins" ;; esac
 check "a non-admin cannot approve" 1 "$WEFT" admin --device-id dev-y "$CONN" approve "$REQ"
