@@ -266,9 +266,9 @@ static int open_in(struct agent *s, struct plugin_registry *reg,
               label, err);
       if (code && !strcmp(code, "device_busy"))
         fprintf(stderr,
-                "weft tunnel: a device holds one live tunnel: give this one "
-                "its own --device-id NAME, or take the tunnel back with "
-                "--replace (device %s)\n",
+                "weft tunnel: device %s holds as many live tunnels as its "
+                "class allows (max_tunnels): give this one its own "
+                "--device-id NAME, or take a tunnel back with --replace\n",
                 device);
       json_decref(reply);
       json_decref(device_params);

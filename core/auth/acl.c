@@ -7,7 +7,8 @@
 
 const char *const acl_keys[] = {"publish_ports", "publish_hosts",
                                 "reach_ports",   "allow_ips",
-                                "allow_special_targets", NULL};
+                                "allow_special_targets", "max_tunnels",
+                                NULL};
 
 static void defaults(struct acl_rules *r)
 {
@@ -18,6 +19,7 @@ static void defaults(struct acl_rules *r)
   port_list_parse("22, 80, 443", &r->reach_ports, err, sizeof err);
   prefix_list_parse("any", &r->allow_ips, err, sizeof err);
   r->allow_special_targets = false;
+  r->max_tunnels = ACL_DEFAULT_MAX_TUNNELS;
 }
 
 int acl_layer_set(struct acl_layer *layer, const char *key, const char *value,
@@ -53,9 +55,21 @@ int acl_layer_set(struct acl_layer *layer, const char *key, const char *value,
     }
     return 0;
   }
+  if (!strcmp(key, "max_tunnels")) {
+    layer->set |= ACL_MAX_TUNNELS;
+    char *end;
+    long n = strtol(value, &end, 10);
+    if (end == value || *end || n < 1 || n > 10000) {
+      snprintf(err, errlen, "'%.64s' is not a number of tunnels (1-10000)",
+               value);
+      return -1;
+    }
+    r->max_tunnels = (unsigned)n;
+    return 0;
+  }
   snprintf(err, errlen,
            "unknown key '%s': valid keys are publish_ports, publish_hosts, "
-           "reach_ports, allow_ips, allow_special_targets",
+           "reach_ports, allow_ips, allow_special_targets, max_tunnels",
            key);
   return -1;
 }
@@ -72,6 +86,8 @@ static void apply(struct acl_rules *r, const struct acl_layer *l)
     r->allow_ips = l->rules.allow_ips;
   if (l->set & ACL_SPECIAL_TARGETS)
     r->allow_special_targets = l->rules.allow_special_targets;
+  if (l->set & ACL_MAX_TUNNELS)
+    r->max_tunnels = l->rules.max_tunnels;
 }
 
 static const struct acl_layer *find(const struct acl_layer *layers, size_t n,

@@ -21,6 +21,7 @@ struct acl_rules {
   struct port_list reach_ports;     /* its ports operators may reach */
   struct prefix_list allow_ips;     /* public clients allowed in */
   bool allow_special_targets;       /* loopback, link-local, metadata */
+  unsigned max_tunnels;             /* live tunnels it may hold at once */
 };
 
 /* Which fields a layer sets. */
@@ -30,7 +31,11 @@ enum acl_field {
   ACL_REACH_PORTS = 1u << 2,
   ACL_ALLOW_IPS = 1u << 3,
   ACL_SPECIAL_TARGETS = 1u << 4,
+  ACL_MAX_TUNNELS = 1u << 5,
 };
+
+/* A device's live tunnels, unless its class or section says otherwise. */
+#define ACL_DEFAULT_MAX_TUNNELS 64
 
 struct acl_layer {
   char name[64];       /* class name or device id */

@@ -612,7 +612,8 @@ static void check_acl_section(struct parser *p, const struct conf_section *s)
     if (!known_key) {
       report(p, e->line,
              "unknown key '%s' in %s: valid keys are %spublish_ports, "
-             "publish_hosts, reach_ports, allow_ips, allow_special_targets",
+             "publish_hosts, reach_ports, allow_ips, allow_special_targets, "
+             "max_tunnels",
              e->key, title, s->kind == SECTION_DEVICE ? "class, " : "");
       continue;
     }

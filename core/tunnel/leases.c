@@ -362,10 +362,23 @@ int leases_create(struct leases *ls, const struct lease_request *req,
                   int64_t now, struct lease **out, char *why, size_t len)
 {
   quarantine_expire(ls, now);
-  struct lease *live = leases_find_device(ls, req->device_id);
-  if (live) {
-    snprintf(why, len, "device %s already has a live tunnel: %s",
-             req->device_id, live->tunnel_id);
+  assert(req->device_max > 0);
+  size_t held = 0;
+  const struct lease *live = NULL;
+  for (size_t i = 0; i < ls->count; i++)
+    if (!strcmp(ls->items[i]->device_id, req->device_id)) {
+      held++;
+      live = ls->items[i];
+    }
+  if (held >= req->device_max) {
+    if (req->device_max == 1)
+      snprintf(why, len, "device %s already has a live tunnel: %s",
+               req->device_id, live->tunnel_id);
+    else
+      snprintf(why, len,
+               "device %s already has %zu live tunnels, as many as its "
+               "class allows (max_tunnels)",
+               req->device_id, held);
     return WEFT_EEXIST;
   }
   if (ls->count >= ls->cfg.max_tunnels) {

@@ -41,6 +41,7 @@ struct lease_request {
   const char *path_base;     /* for http without a remote: public base URL */
   uint16_t http_port;        /* public HTTP port, for host-name URLs */
   uint16_t tls_port;         /* public TLS port, for https host names */
+  unsigned device_max;       /* the device's live tunnels at most (ACL) */
 };
 
 struct quarantined {
@@ -113,6 +114,7 @@ size_t leases_reap(struct leases *ls, int64_t now,
 int64_t leases_next_deadline(const struct leases *ls, int64_t now);
 
 struct lease *leases_find(const struct leases *ls, const char *tunnel_id);
+/* A live lease of the device (the first found), or NULL. */
 struct lease *leases_find_device(const struct leases *ls,
                                  const char *device_id);
 

@@ -48,8 +48,10 @@ static const char schema[] =
     "  expires_at INTEGER NOT NULL,"
     "  idle_timeout INTEGER NOT NULL,"
     "  last_activity INTEGER NOT NULL);"
-    /* One live tunnel per device; every claim held once. */
-    "CREATE UNIQUE INDEX IF NOT EXISTS leases_device ON leases(device_id);"
+    /* Every claim held once. A device may hold several tunnels (its
+     * class's max_tunnels): the unique index of older stores goes. */
+    "DROP INDEX IF EXISTS leases_device;"
+    "CREATE INDEX IF NOT EXISTS leases_by_device ON leases(device_id);"
     "CREATE UNIQUE INDEX IF NOT EXISTS leases_vip ON leases(vip)"
     "  WHERE vip IS NOT NULL;"
     "CREATE UNIQUE INDEX IF NOT EXISTS leases_port ON leases(port_proto, port)"

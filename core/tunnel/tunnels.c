@@ -468,6 +468,40 @@ bool tunnel_service_check(struct tunnel_service *svc,
   return check_request(svc, req, &local, &remote, &plugin, out);
 }
 
+static bool same_text(const char *a, const char *b)
+{
+  return !strcmp(a ? a : "", b ? b : "");
+}
+
+/* --replace: the device asks for a tunnel it had (an agent restarted
+ * after a crash): its live tunnels with the same name, local and remote
+ * end first, so the new one takes their place and claims. */
+static void replace_same(struct tunnel_service *svc,
+                         const struct tunnel_request *req)
+{
+  for (;;) {
+    const struct lease *old = NULL;
+    for (size_t i = 0; i < svc->leases.count && !old; i++) {
+      const struct lease *l = svc->leases.items[i];
+      if (!strcmp(l->device_id, req->device_id) &&
+          same_text(l->name, req->name) &&
+          same_text(l->local_url, req->local) &&
+          same_text(l->remote_url, req->remote))
+        old = l;
+    }
+    if (!old)
+      return;
+    char old_id[64];
+    snprintf(old_id, sizeof old_id, "%s", old->tunnel_id);
+    log_info("tunnel %s of device %s replaced by a new one", old_id,
+             req->device_id);
+    if (tunnel_service_delete(svc, old_id, "replaced",
+                              "replaced by a new tunnel of the same device") !=
+        0)
+      return;
+  }
+}
+
 void tunnel_service_create(struct tunnel_service *svc,
                            const struct tunnel_request *req,
                            struct tunnel_outcome *out)
@@ -479,17 +513,10 @@ void tunnel_service_create(struct tunnel_service *svc,
     svc->stats.refused++;
     return;
   }
-  struct lease *old = req->replace
-                          ? leases_find_device(&svc->leases, req->device_id)
-                          : NULL;
-  if (old) {
-    char old_id[64];
-    snprintf(old_id, sizeof old_id, "%s", old->tunnel_id);
-    log_info("tunnel %s of device %s replaced by a new one", old_id,
-             req->device_id);
-    tunnel_service_delete(svc, old_id, "replaced",
-                          "replaced by a new tunnel of the same device");
-  }
+  if (req->replace)
+    replace_same(svc, req);
+  struct acl_rules rules;
+  acl_effective(svc->acl, req->device_id, &rules);
   struct lease_request lr = {
       .device_id = req->device_id,
       .name = req->name,
@@ -503,6 +530,7 @@ void tunnel_service_create(struct tunnel_service *svc,
       .path_base = svc->path_base,
       .http_port = svc->http_port,
       .tls_port = svc->tls_port,
+      .device_max = rules.max_tunnels,
   };
   struct lease *lease;
   char why[512];

@@ -20,6 +20,14 @@ not_built_device = unbuilt-dev
 
 [class "default"]
 publish_ports = 2000-2999, 31000-31009
+
+# A fleet's rule: one agent per machine, one live tunnel each.
+[class "fleet"]
+publish_ports = 2000-2999
+max_tunnels = 1
+
+[device "fleet-1"]
+class = fleet
 CONF
 "$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" \
   --plugin-dir "$TEST_TRANSPORT_DIR" >"$LOG" 2>&1 &
@@ -137,8 +145,24 @@ contains "the transport's parameters" "\"params\":{\"endpoint\":\"$ID_A\""
 contains "the public URL" '"public_url":"tcp://127.0.0.1:2222"'
 contains "the idle timeout" '"idle_timeout":900'
 api POST /v1/tunnels "$TOKEN_A" '{"transport":"testtransport","local":"tcp://127.0.0.1:80","remote":"tcp://:2223"}'
-expect_code "second tunnel of a device" 409
-contains "names the live one" "already has a live tunnel: $ID_A"
+expect_code "a device holds a second tunnel" 201
+ID_A2=$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+api DELETE "/v1/tunnels/$ID_A2" "$TOKEN_A"
+expect_code "and ends it" 204
+# A class with max_tunnels = 1 keeps its devices to one.
+check "login as a fleet device" 0 "$WEFT" login "$CONN" --device-id fleet-1
+TOKEN_F=$OUT
+api POST /v1/tunnels "$TOKEN_F" '{"transport":"testtransport","local":"tcp://127.0.0.1:22","remote":"tcp://:2230"}'
+expect_code "a fleet device's tunnel" 201
+ID_F=$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+api POST /v1/tunnels "$TOKEN_F" '{"transport":"testtransport","local":"tcp://127.0.0.1:80","remote":"tcp://:2231"}'
+expect_code "its second is refused" 409
+contains "naming the live one" "already has a live tunnel: $ID_F"
+check "an agent for it is refused too" 1 timeout 20 "$WEFT" tunnel --plugin-dir "$TEST_TRANSPORT_DIR" \
+  --transport testtransport --device-id fleet-1 "$CONN" tcp://127.0.0.1:80 tcp://:2232
+contains "and told how to run it" "give this one its own --device-id NAME"
+api DELETE "/v1/tunnels/$ID_F" "$TOKEN_F"
+expect_code "the fleet device ends its tunnel" 204
 check "login as another device" 0 "$WEFT" login "$CONN" --device-id dev-b
 TOKEN_B=$OUT
 api POST /v1/tunnels "$TOKEN_B" '{"transport":"testtransport","local":"tcp://127.0.0.1:22","remote":"tcp://:2222"}'
@@ -214,7 +238,7 @@ api GET /metrics ""
 expect_code "metrics" 200
 contains "live tunnels" "weft_tunnels_live 1"
 contains "refusals counted" 'weft_tunnels_total{outcome="refused"}'
-contains "logins counted" "weft_logins_total{result=\"ok\"} $((5 + GOOD))"
+contains "logins counted" "weft_logins_total{result=\"ok\"} $((7 + GOOD))"
 
 # --- weft tunnel: logs in, creates, runs, and deletes on Ctrl-C
 "$WEFT" tunnel --plugin-dir "$TEST_TRANSPORT_DIR" --transport testtransport \

@@ -374,11 +374,13 @@ case "$OUT" in *"slow reader: closed after"*|*"slow reader: reset after"*) pass 
 *) fail "slow reader kept: $OUT" ;; esac
 contains "a normal request is served meanwhile" "a normal request meanwhile: [200]"
 
-# A second agent for a device that holds a live tunnel is refused, and
-# told how to run it.
-check "a busy device is refused" 1 timeout 20 "$WEFT" tunnel --device-id dev-app "$CONN" "http://127.0.0.1:$APP"
-contains "it says the device is busy" "already has a live tunnel"
-contains "it says how to run it" "give this one its own --device-id NAME"
+# A second agent for a device opens a second tunnel of the same device
+# (weft tunnel run twice on one laptop), at its own path.
+start_tunnel second dev-app "http://127.0.0.1:$APP"
+[ "$URL" != "$APP_URL" ] && pass "a device holds a second tunnel at its own URL ($URL)" ||
+  fail "second tunnel URL $URL"
+check "both answer" 0 curl -fsS "${URL}echo"
+check "the first still does" 0 curl -fsS "${APP_URL}echo"
 
 # Visitors get a page, never an empty reply: 502 when the device's service
 # refuses, 503 with Retry-After while the device is away.

@@ -58,6 +58,9 @@ static void teardown(void)
 
 TestSuite(leases, .init = setup, .fini = teardown);
 
+/* A device's live tunnels at most, as its ACL would say. */
+static unsigned device_max = 64;
+
 static int create(const char *device, const char *local, const char *remote,
                   bool address, int64_t now, struct lease **out)
 {
@@ -68,7 +71,7 @@ static int create(const char *device, const char *local, const char *remote,
       .device_id = device, .transport = "websocket", .local_url = local,
       .remote = remote ? &r : NULL, .remote_text = remote,
       .wants_address = address, .public_host = "srv.example",
-      .path_base = "http://srv.example:8080"};
+      .path_base = "http://srv.example:8080", .device_max = device_max};
   struct lease *dummy;
   return leases_create(&ls, &req, now, out ? out : &dummy, why, sizeof why);
 }
@@ -124,20 +127,34 @@ Test(leases, freed_addresses_wait_in_quarantine)
   cr_assert_eq(l->vip, first);
 }
 
-Test(leases, one_live_tunnel_per_device)
+Test(leases, a_device_holds_as_many_tunnels_as_its_class_allows)
 {
   struct lease *l;
+  device_max = 2;
   cr_assert_eq(create("dev1", "tcp://127.0.0.1:22", "tcp://:2222", false, T0,
                       &l),
                0);
   cr_assert_eq(create("dev1", "tcp://127.0.0.1:80", "tcp://:8080", false, T0,
+                      NULL),
+               0);
+  cr_assert_eq(create("dev1", "tcp://127.0.0.1:81", "tcp://:8081", false, T0,
+                      NULL),
+               WEFT_EEXIST);
+  cr_assert(strstr(why, "already has 2 live tunnels"), "%s", why);
+  /* max_tunnels = 1 (a fleet's one agent per machine) names the one. */
+  device_max = 1;
+  cr_assert_eq(create("dev2", "tcp://127.0.0.1:22", "tcp://:2223", false, T0,
+                      &l),
+               0);
+  cr_assert_eq(create("dev2", "tcp://127.0.0.1:80", "tcp://:8082", false, T0,
                       NULL),
                WEFT_EEXIST);
   char expect[128];
   snprintf(expect, sizeof expect, "already has a live tunnel: %s",
            l->tunnel_id);
   cr_assert(strstr(why, expect), "%s", why);
-  cr_assert_eq(leases_find_device(&ls, "dev1"), l);
+  cr_assert_eq(leases_find_device(&ls, "dev2"), l);
+  device_max = 64;
 }
 
 Test(leases, ports_and_hostnames_are_held_once)
@@ -312,9 +329,11 @@ Test(leases, restart_restores_live_and_reaps_expired)
   cr_assert_eq(create("x", "tcp://127.0.0.1:22", "tcp://:2222", false,
                       T0 + 400, NULL),
                WEFT_EADDRINUSE);
+  device_max = 1; /* the restored lease counts against its device */
   cr_assert_eq(create("live", "tcp://127.0.0.1:22", NULL, false, T0 + 400,
                       NULL),
                WEFT_EEXIST);
+  device_max = 64;
   int events = 0;
   store->ops->audit_each(store, NULL, 100, count_audit, &events);
   cr_assert_eq(events, 3, "created x2, idle-timeout");
@@ -329,7 +348,7 @@ Test(leases, the_store_refuses_duplicates_itself)
   free(twin->tunnel_id);
   twin->tunnel_id = strdup("tother");
   cr_assert_eq(store->ops->lease_insert(store, twin), WEFT_EEXIST,
-               "same device twice");
+               "same address and port (a device may hold several)");
   free(twin->device_id);
   twin->device_id = strdup("b");
   cr_assert_eq(store->ops->lease_insert(store, twin), WEFT_EEXIST,
