@@ -384,7 +384,7 @@ int agent_open(struct agent *s, struct plugin_registry *reg, size_t slot,
 static bool ended_for_good(const char *ended)
 {
   return !strcmp(ended, "deleted") || !strcmp(ended, "replaced") ||
-         !strcmp(ended, "refused");
+         !strcmp(ended, "refused") || !strcmp(ended, "revoked");
 }
 
 static bool any_left(const struct agent *s)

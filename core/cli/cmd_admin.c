@@ -5,6 +5,7 @@
  *   weft admin CONN tunnels           what is open
  *   weft admin CONN end TUNNEL_ID     end a tunnel now
  *   weft admin CONN devices           devices bound to keys
+ *   weft admin CONN revoke ID         end a device's tunnels, refuse it
  *   weft admin CONN forget-key ID     free a device id from its key
  * It logs in as --device-id (default "admin"), which [server] admins must
  * list for approve and deny. */
@@ -44,13 +45,14 @@ static int run(struct client *c, int argc, char **argv)
   char path[160], err[1024];
   const char *method = "GET";
   bool one_arg = !strcmp(what, "approve") || !strcmp(what, "deny") ||
-                 !strcmp(what, "end") || !strcmp(what, "forget-key");
+                 !strcmp(what, "end") || !strcmp(what, "forget-key") ||
+                 !strcmp(what, "revoke");
   if (one_arg != (argc == 2) ||
       (!one_arg && strcmp(what, "approvals") && strcmp(what, "tunnels") &&
        strcmp(what, "devices"))) {
     fprintf(stderr, "weft admin: expected approvals, tunnels, devices, "
-                    "approve ID, deny ID, end TUNNEL_ID or forget-key "
-                    "DEVICE_ID\n");
+                    "approve ID, deny ID, end TUNNEL_ID, revoke DEVICE_ID "
+                    "or forget-key DEVICE_ID\n");
     return EXIT_USAGE;
   }
   if (one_arg && (strlen(argv[1]) > 63 || strchr(argv[1], '/') ||
@@ -69,6 +71,9 @@ static int run(struct client *c, int argc, char **argv)
   } else if (!strcmp(what, "forget-key")) {
     snprintf(path, sizeof path, "/v1/devices/%s/key", argv[1]);
     method = "DELETE";
+  } else if (!strcmp(what, "revoke")) {
+    snprintf(path, sizeof path, "/v1/devices/%s/revoke", argv[1]);
+    method = "POST";
   } else {
     snprintf(path, sizeof path, "/v1/%s", what);
   }
@@ -105,6 +110,12 @@ static int run(struct client *c, int argc, char **argv)
   } else if (!strcmp(what, "forget-key")) {
     printf("device %s is free: the next key to log in as it is bound\n",
            argv[1]);
+  } else if (!strcmp(what, "revoke")) {
+    printf("device %s revoked: %lld tunnel(s) ended; it cannot log in until "
+           "its key is forgotten (forget-key)\n",
+           argv[1],
+           (long long)json_integer_value(
+               json_object_get(reply, "tunnels_ended")));
   } else {
     const char *tid = json_string_value(json_object_get(reply, "tunnel_id"));
     printf("request %s %s%s%s\n", argv[1],

@@ -147,6 +147,8 @@ static const struct {
      "  tunnels            the open tunnels\n"
      "  end TUNNEL_ID      end a tunnel now (its device is told)\n"
      "  devices            devices bound to keys, with their fingerprints\n"
+     "  revoke ID          end a device's tunnels at once and refuse it\n"
+     "                     from then on (until forget-key ID)\n"
      "  forget-key ID      free a device id from the key it is bound to\n"
      "                     (a reinstalled device); the next key is bound\n"
      "\n"

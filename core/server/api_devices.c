@@ -1,6 +1,10 @@
 /* /v1/devices: what the server holds about devices. So far, the key a
  * device id is bound to (auth/device_key.h) and its release:
  *   GET    /v1/devices            every device with a key (administrators)
+ *   POST   /v1/devices/{id}/revoke  an administrator revokes a device: its
+ *                                 tunnels end at once on every transport,
+ *                                 its sessions stop working, and no login
+ *                                 as it succeeds until its key is forgotten
  *   DELETE /v1/devices/{id}/key   an administrator frees the id, e.g. for a
  *                                 reinstalled device that lost its key; the
  *                                 next key to log in as it is bound. */
@@ -15,6 +19,7 @@
 #include "auth/device_key.h"
 #include "base/log.h"
 #include "tunnel/store.h"
+#include "tunnel/tunnels.h"
 
 static int device_to_json(void *arg, const char *device_id,
                           const uint8_t public_key[32], int64_t bound_at)
@@ -41,6 +46,49 @@ void api_device_list(struct control_api *api, const struct http_request *req,
     return api_reply_error(resp, 500, "internal", "the store failed");
   }
   api_reply_json(resp, 200, json_pack("{s:o}", "devices", list));
+}
+
+void api_device_revoke(struct control_api *api,
+                       const struct http_request *req,
+                       struct http_response *resp, const char *device_id,
+                       const char *subject)
+{
+  if (!api_admin_here(api, req, subject))
+    return api_reply_error(resp, 403, "forbidden",
+                           "only an administrator on the server's host may "
+                           "revoke a device");
+  int rc = api->store->ops->device_revoke(api->store, device_id,
+                                          clock_wall_s());
+  if (rc == WEFT_EEXIST)
+    return api_reply_error(resp, 409, "already_revoked",
+                           "that device is revoked already");
+  if (rc != 0)
+    return api_reply_error(resp, 500, "internal", "the store failed");
+  char detail[160];
+  snprintf(detail, sizeof detail, "revoked by %s from %s", subject,
+           req->peer_ip);
+  /* Its tunnels end now, each on its transport (a WireGuard peer and its
+   * rules, a WebSocket session...), audited one by one. */
+  size_t ended = 0;
+  for (;;) {
+    struct lease *l = leases_find_device(&api->tunnels->leases, device_id);
+    if (!l)
+      break;
+    char id[32];
+    snprintf(id, sizeof id, "%s", l->tunnel_id);
+    if (tunnel_service_delete(api->tunnels, id, "revoked", detail) != 0)
+      break;
+    ended++;
+  }
+  struct audit_event e = {.at = clock_wall_s(),
+                          .event = "device-revoked",
+                          .device_id = device_id,
+                          .detail = detail};
+  api->store->ops->audit(api->store, &e);
+  log_info("device %s %s; %zu tunnel(s) ended", device_id, detail, ended);
+  api_reply_json(resp, 200,
+                 json_pack("{s:s,s:I}", "revoked", device_id, "tunnels_ended",
+                           (json_int_t)ended));
 }
 
 void api_device_key_forget(struct control_api *api,

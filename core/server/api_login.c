@@ -68,6 +68,10 @@ static const char *check_device_key(struct control_api *api,
     if (!n || device_key_verify(pk, msg, n, sig) != 0)
       return "its device key's signature does not match this login";
   }
+  int revoked = api->store->ops->device_revoked(api->store, device_id);
+  if (revoked)
+    return revoked > 0 ? "it is revoked"
+                       : "the store cannot say whether it is revoked";
   uint8_t bound[DEVICE_KEY_PUBLIC_LEN];
   int rc = api->store->ops->device_key_get(api->store, device_id, bound, NULL);
   if (rc == WEFT_ENOENT && pk) {

@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "plugin/plugin_registry.h"
 #include "net/stream.h"
+#include "tunnel/store.h"
 
 /* ---- sessions ---- */
 
@@ -27,8 +28,9 @@ static bool authorised(struct control_api *api, const struct http_request *req,
     const char *tok = auth + 7;
     if (tokens_verify_session(api->tokens, tok, strlen(tok),
                               api->per_ip ? req->local_ip : NULL,
-                              clock_wall_s(), subject, len) == JWT_OK)
-      return true;
+                              clock_wall_s(), subject, len) == JWT_OK &&
+        api->store->ops->device_revoked(api->store, subject) == 0)
+      return true; /* (a revoked device's sessions end with it) */
   }
   api->stats.unauthorized++;
   api_reply_error(resp, 401, "unauthorized",
@@ -154,16 +156,23 @@ void control_api_handle(void *data, const struct http_request *req,
     return api_device_list(api, req, resp, subject);
   }
   if (device_item) {
-    /* /v1/devices/{id}/key: the one device route so far. */
+    /* /v1/devices/{id}/key and /v1/devices/{id}/revoke */
     char dev[64];
     size_t n = api_path_len(url) - 12;
     const char *slash = memchr(url + 12, '/', n);
     size_t id_len = slash ? (size_t)(slash - (url + 12)) : n;
-    if (!slash || id_len == 0 || id_len >= sizeof dev ||
-        (size_t)(url + 12 + n - slash) != 4 || strncmp(slash, "/key", 4))
+    size_t rest = slash ? (size_t)(url + 12 + n - slash) : 0;
+    bool key = rest == 4 && !strncmp(slash, "/key", 4);
+    bool revoke = rest == 7 && !strncmp(slash, "/revoke", 7);
+    if (!slash || id_len == 0 || id_len >= sizeof dev || (!key && !revoke))
       return api_reply_error(resp, 404, "not_found", "no such endpoint");
     memcpy(dev, url + 12, id_len);
     dev[id_len] = '\0';
+    if (revoke) {
+      if (!api_method_is(req, "POST"))
+        return api_method_not_allowed(resp, "POST");
+      return api_device_revoke(api, req, resp, dev, subject);
+    }
     if (!api_method_is(req, "DELETE"))
       return api_method_not_allowed(resp, "DELETE");
     return api_device_key_forget(api, req, resp, dev, subject);

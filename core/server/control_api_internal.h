@@ -84,6 +84,10 @@ void api_approval_one(struct control_api *api,
 /* ---- devices (api_devices.c) ---- */
 void api_device_list(struct control_api *api, const struct http_request *req,
                      struct http_response *resp, const char *subject);
+void api_device_revoke(struct control_api *api,
+                       const struct http_request *req,
+                       struct http_response *resp, const char *device_id,
+                       const char *subject);
 void api_device_key_forget(struct control_api *api,
                            const struct http_request *req,
                            struct http_response *resp, const char *device_id,

@@ -68,8 +68,14 @@ struct store_ops {
                                    const uint8_t public_key[32],
                                    int64_t bound_at),
                          void *arg);
-  /* Unbinds a device's key; WEFT_ENOENT if it had none. */
+  /* Unbinds a device's key and lifts its revocation; WEFT_ENOENT if it
+   * had neither. */
   int (*device_key_forget)(struct store *s, const char *device_id);
+  /* Revokes a device id: no login as it from then on, whatever it shows
+   * (until device_key_forget). 0, or WEFT_EEXIST if it was already. */
+  int (*device_revoke)(struct store *s, const char *device_id, int64_t at);
+  /* 1 when the device id is revoked, 0 when not, or a negative code. */
+  int (*device_revoked)(struct store *s, const char *device_id);
   /* Bytes the backend holds in memory now (its page cache, bounded). */
   int64_t (*memory_bytes)(struct store *s);
   void (*close)(struct store *s);

@@ -71,7 +71,10 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS device_keys("
     "  device_id TEXT PRIMARY KEY,"
     "  public_key BLOB NOT NULL,"
-    "  bound_at INTEGER NOT NULL);";
+    "  bound_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS revoked_devices("
+    "  device_id TEXT PRIMARY KEY,"
+    "  revoked_at INTEGER NOT NULL);";
 
 static struct sqlite_store *impl(struct store *s)
 {
@@ -449,19 +452,69 @@ static int sq_device_key_each(struct store *s,
   return rc;
 }
 
+/* Runs a statement with one text parameter; how many rows it changed,
+ * or a negative code. */
+static int run_with_id(struct sqlite_store *st, const char *sql,
+                       const char *id, const char *what)
+{
+  sqlite3_stmt *stmt;
+  int rc = prepare(st, sql, &stmt);
+  if (rc)
+    return rc;
+  sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
+  int step = sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  if (step != SQLITE_DONE)
+    return fail(st, what);
+  return sqlite3_changes(st->db);
+}
+
 static int sq_device_key_forget(struct store *s, const char *device_id)
 {
   struct sqlite_store *st = impl(s);
+  int keys = run_with_id(st, "DELETE FROM device_keys WHERE device_id = ?",
+                         device_id, "forget a device key");
+  if (keys < 0)
+    return keys;
+  int revoked = run_with_id(st,
+                            "DELETE FROM revoked_devices WHERE device_id = ?",
+                            device_id, "lift a revocation");
+  if (revoked < 0)
+    return revoked;
+  return keys + revoked ? 0 : WEFT_ENOENT;
+}
+
+static int sq_device_revoke(struct store *s, const char *device_id,
+                            int64_t at)
+{
+  struct sqlite_store *st = impl(s);
   sqlite3_stmt *stmt;
-  int rc = prepare(st, "DELETE FROM device_keys WHERE device_id = ?", &stmt);
+  int rc = prepare(st, "INSERT INTO revoked_devices VALUES(?,?)", &stmt);
+  if (rc)
+    return rc;
+  sqlite3_bind_text(stmt, 1, device_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(stmt, 2, at);
+  int step = sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  if (step == SQLITE_CONSTRAINT)
+    return WEFT_EEXIST;
+  return step == SQLITE_DONE ? 0 : fail(st, "revoke a device");
+}
+
+static int sq_device_revoked(struct store *s, const char *device_id)
+{
+  struct sqlite_store *st = impl(s);
+  sqlite3_stmt *stmt;
+  int rc = prepare(st, "SELECT 1 FROM revoked_devices WHERE device_id = ?",
+                   &stmt);
   if (rc)
     return rc;
   sqlite3_bind_text(stmt, 1, device_id, -1, SQLITE_TRANSIENT);
   int step = sqlite3_step(stmt);
   sqlite3_finalize(stmt);
-  if (step != SQLITE_DONE)
-    return fail(st, "forget a device key");
-  return sqlite3_changes(st->db) ? 0 : WEFT_ENOENT;
+  if (step == SQLITE_ROW)
+    return 1;
+  return step == SQLITE_DONE ? 0 : fail(st, "read a revocation");
 }
 
 static int64_t sq_memory_bytes(struct store *s)
@@ -493,6 +546,8 @@ static const struct store_ops sqlite_ops = {
     .device_key_bind = sq_device_key_bind,
     .device_key_each = sq_device_key_each,
     .device_key_forget = sq_device_key_forget,
+    .device_revoke = sq_device_revoke,
+    .device_revoked = sq_device_revoked,
     .memory_bytes = sq_memory_bytes,
     .close = sq_close,
 };

@@ -97,10 +97,37 @@ wait "$AGENT"
 OUT=$(cat "$TMP/old.log")
 contains "and the old key is the stranger" "authentication failed"
 
+# Revocation: a device with a live tunnel is revoked; the tunnel ends at
+# once, its session stops working, and its own key no longer logs in;
+# forget-key lifts it.
+"$WEFT" tunnel --plugin-dir "$TEST_TRANSPORT_DIR" --transport testtransport \
+  --device-id dev-r "$CONN" tcp://127.0.0.1:22 >"$TMP/r.log" 2>&1 &
+R_AGENT=$!
+STARTED_PIDS+=("$R_AGENT")
+wait_for 20 grep -q "is reachable at" "$TMP/r.log" || fail "dev-r: $(cat "$TMP/r.log")"
+check "dev-r logs in with its key" 0 "$WEFT" login "$CONN" --device-id dev-r
+R_TOKEN=$OUT
+check "a device may not revoke" 1 "$WEFT" admin "$CONN" --device-id dev-z revoke dev-r
+check "an administrator revokes dev-r" 0 "$WEFT" admin "$CONN" revoke dev-r
+contains "its tunnel ended" "device dev-r revoked: 1 tunnel(s) ended"
+OUT=$(curl -sS -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$CTL/v1/tunnels")
+case "$OUT" in *'"device_id":"dev-r"'*) fail "dev-r's tunnel is still live: $OUT" ;; *) pass "no tunnel of dev-r is left" ;; esac
+CODE=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $R_TOKEN" "http://127.0.0.1:$CTL/v1/tunnels")
+[ "$CODE" = 401 ] && pass "its session stops working (401)" || fail "revoked session got $CODE"
+check "its own key no longer logs in" 1 "$WEFT" login "$CONN" --device-id dev-r
+check "revoking twice says so" 1 "$WEFT" admin "$CONN" revoke dev-r
+contains "already" "revoked already"
+kill "$R_AGENT" 2>/dev/null; wait "$R_AGENT" 2>/dev/null
+check "forget-key lifts the revocation" 0 "$WEFT" admin "$CONN" forget-key dev-r
+check "and the id enrolls again" 0 "$WEFT" login "$CONN" --device-id dev-r
+
 # The audit trail says what happened, and to whom.
 OUT=$(curl -sS -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$CTL/v1/audit?limit=50" 2>&1)
 contains "enrollment is audited" '"event":"device-enrolled"'
 contains "refusals are audited with their reason" "it has another device key"
 contains "and a keyless login as a keyed id" "it has a device key and this login showed none"
 contains "freeing an id is audited with who did it" "its key was forgotten by admin from 127.0.0.1"
+contains "revocation is audited" '"event":"device-revoked"'
+contains "and its tunnel's end" '"event":"revoked"'
+contains "and the refused login of a revoked device" "it is revoked"
 finish
