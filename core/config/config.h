@@ -61,6 +61,7 @@ struct server_conf {
   int64_t max_conns_per_ip; /* control API connections from one address */
   int64_t public_conns_per_ip; /* a tunnel's public connections from one address */
   int64_t response_timeout_ms; /* public HTTP: 504 when the service is silent */
+  const char *enrollment;      /* "open" or "closed" (device keys) */
   int64_t send_timeout_ms;     /* public HTTP: a visitor that reads nothing */
   int64_t body_timeout_ms;     /* public HTTP: a request body's grace */
 };

@@ -74,6 +74,14 @@ static const char *check_device_key(struct control_api *api,
                        : "the store cannot say whether it is revoked";
   uint8_t bound[DEVICE_KEY_PUBLIC_LEN];
   int rc = api->store->ops->device_key_get(api->store, device_id, bound, NULL);
+  if (rc == WEFT_ENOENT && api->enrollment_closed) {
+    /* No new devices; the secret alone is the administrators' way in. */
+    if (pk)
+      return "enrollment is closed and it has no key yet";
+    if (!approvals_is_admin(api->admins, device_id))
+      return "enrollment is closed: the secret alone is for administrators";
+    return NULL;
+  }
   if (rc == WEFT_ENOENT && pk) {
     rc = api->store->ops->device_key_bind(api->store, device_id, pk,
                                           clock_wall_s());

@@ -52,6 +52,7 @@ struct control_api {
   struct prefix_list plain_allow;
   struct control_stats stats;
   const char *admins;          /* [server] admins: who decides approvals */
+  bool enrollment_closed;      /* [server] enrollment = closed */
   struct approvals approvals;  /* tunnels waiting for an administrator */
 };
 

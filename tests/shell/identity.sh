@@ -16,7 +16,8 @@ tls_listen = off
 CONF
 "$WEFT" server --config "$TMP/weft.conf" --state-dir "$TMP/state" \
   --plugin-dir "$TEST_TRANSPORT_DIR" >"$TMP/server.log" 2>&1 &
-STARTED_PIDS+=("$!")
+SERVER=$!
+STARTED_PIDS+=("$SERVER")
 wait_for 20 curl -fsS "http://127.0.0.1:$CTL/healthz" || fail "server did not start: $(cat "$TMP/server.log")"
 CONN="weft://$(cat "$TMP/state/secret")@127.0.0.1:$CTL"
 export WEFT_RUN_DIR=$TMP/run
@@ -121,6 +122,18 @@ kill "$R_AGENT" 2>/dev/null; wait "$R_AGENT" 2>/dev/null
 check "forget-key lifts the revocation" 0 "$WEFT" admin "$CONN" forget-key dev-r
 check "and the id enrolls again" 0 "$WEFT" login "$CONN" --device-id dev-r
 
+# Enrollment closed (SIGHUP): ids bound already log in, new ones do not,
+# and the secret alone is for administrators.
+printf 'enrollment = closed\n' >>"$TMP/weft.conf"
+kill -HUP "$SERVER"
+wait_for 10 grep -q "SIGHUP: re-read" "$TMP/server.log" || fail "no reload: $(tail -3 "$TMP/server.log")"
+check "closed: a bound device still logs in" 0 env WEFT_STATE_DIR="$TMP/other-state" "$WEFT" login "$CONN" --device-id dev-k
+check "closed: a new device's key is refused" 1 env WEFT_STATE_DIR="$TMP/new-state" "$WEFT" tunnel \
+  --plugin-dir "$TEST_TRANSPORT_DIR" --transport testtransport --device-id dev-new "$CONN" tcp://127.0.0.1:22
+check "closed: the secret alone as a device is refused" 1 "$WEFT" login "$CONN" --device-id dev-keyless
+check "closed: the secret alone as an administrator works" 0 "$WEFT" login "$CONN" --device-id admin
+ADMIN=$OUT
+
 # The audit trail says what happened, and to whom.
 OUT=$(curl -sS -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$CTL/v1/audit?limit=50" 2>&1)
 contains "enrollment is audited" '"event":"device-enrolled"'
@@ -130,4 +143,5 @@ contains "freeing an id is audited with who did it" "its key was forgotten by ad
 contains "revocation is audited" '"event":"device-revoked"'
 contains "and its tunnel's end" '"event":"revoked"'
 contains "and the refused login of a revoked device" "it is revoked"
+contains "and a new device while enrollment is closed" "enrollment is closed and it has no key yet"
 finish
