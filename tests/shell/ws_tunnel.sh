@@ -86,7 +86,7 @@ OUT=$(curl -sS -X POST -H "Authorization: Bearer $ADMIN" "$BASE/v1/tunnels" \
   --data-binary '{"transport":"websocket","local":"tcp://127.0.0.1:9"}')
 PROTO_ID=$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 BEFORE_S=$(rss "$SERVER_PID")
-check "WebSocket interop and malformed frames" 0 timeout 60 /usr/bin/python3 "$(dirname "$0")/ws_protocol.py" "$BASE" "$ADMIN" "$PROTO_ID"
+check "WebSocket interop and malformed frames" 0 timeout 90 /usr/bin/python3 "$(dirname "$0")/ws_protocol.py" "$BASE" "$ADMIN" "$PROTO_ID" 32010
 echo "$OUT"
 AFTER_S=$(rss "$SERVER_PID")
 [ $((AFTER_S - BEFORE_S)) -lt $LIMIT_KB ] && pass "no large allocation for hostile frames" || fail "server grew $((AFTER_S - BEFORE_S)) KiB"
