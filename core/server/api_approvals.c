@@ -38,6 +38,10 @@ static void decide(struct control_api *api, struct approval *ap, bool approve,
     snprintf(ap->message, sizeof ap->message, "denied by %s", subject);
     log_info("approval %s for device %s denied by %s", ap->id, ap->device_id,
              subject);
+    char detail[96];
+    snprintf(detail, sizeof detail, "request %s denied", ap->id);
+    api_audit_event(api, "approval-denied", ap->device_id, NULL, subject,
+                    detail);
     return api_reply_json(resp, 200, approval_to_json(ap, now, 0));
   }
   struct tunnel_request tr;
@@ -59,6 +63,10 @@ static void decide(struct control_api *api, struct approval *ap, bool approve,
   ap->tunnel = api_created_reply(api, &out);
   log_info("approval %s for device %s granted by %s: tunnel %s", ap->id,
            ap->device_id, subject, out.tunnel->lease->tunnel_id);
+  char detail[96];
+  snprintf(detail, sizeof detail, "request %s approved", ap->id);
+  api_audit_event(api, "approval-granted", ap->device_id,
+                  out.tunnel->lease->tunnel_id, subject, detail);
   json_t *doc = approval_to_json(ap, now, 0);
   json_object_set_new(doc, "tunnel_id",
                       json_string(out.tunnel->lease->tunnel_id));
@@ -105,6 +113,10 @@ void api_approval_one(struct control_api *api, const struct http_request *req,
                           approval_to_json(ap, clock_wall_s(), owner));
   if (api_method_is(req, "DELETE")) { /* withdrawn by its device, or dropped */
     log_info("approval %s withdrawn by %s", ap->id, subject);
+    char detail[96];
+    snprintf(detail, sizeof detail, "request %s withdrawn", ap->id);
+    api_audit_event(api, "approval-withdrawn", ap->device_id, NULL, subject,
+                    detail);
     approvals_remove(&api->approvals, ap);
     resp->status = 204;
     return;

@@ -1,4 +1,5 @@
-/* GET /v1/audit: the newest audit events from the store. */
+/* GET /v1/audit?limit=N&device=ID&actor=ID&event=E&since=T: the newest
+ * audit events from the store, narrowed by what the query names. */
 #include "server/control_api_internal.h"
 
 #include <jansson.h>
@@ -8,7 +9,33 @@
 
 #include <weft/errors.h>
 
+#include "base/clock.h"
+#include "base/names.h"
 #include "tunnel/store.h"
+
+/* The value of `key` in the URL's query ("" when absent): 1 if present,
+ * 0 if absent, -1 if its value is not plain (letters, digits, '-', '_',
+ * '.') or too long. */
+static int query_value(const char *url, const char *key, char *out,
+                       size_t len)
+{
+  out[0] = '\0';
+  const char *q = strchr(url, '?');
+  size_t klen = strlen(key);
+  for (const char *p = q ? q + 1 : NULL; p && *p;) {
+    size_t n = strcspn(p, "&");
+    if (n > klen && p[klen] == '=' && !strncmp(p, key, klen)) {
+      size_t vlen = n - klen - 1;
+      if (vlen == 0 || vlen >= len)
+        return -1;
+      memcpy(out, p + klen + 1, vlen);
+      out[vlen] = '\0';
+      return name_is_plain(out, len - 1) ? 1 : -1;
+    }
+    p += n + (p[n] == '&');
+  }
+  return 0;
+}
 
 static int audit_to_json(void *arg, const struct audit_event *e)
 {
@@ -21,8 +48,20 @@ static int audit_to_json(void *arg, const struct audit_event *e)
     json_object_set_new(item, "device_id", json_string(e->device_id));
   if (e->detail[0])
     json_object_set_new(item, "detail", json_string(e->detail));
+  if (e->actor)
+    json_object_set_new(item, "actor", json_string(e->actor));
   json_array_append_new(list, item);
   return 0;
+}
+
+void api_audit_event(struct control_api *api, const char *event,
+                     const char *device_id, const char *tunnel_id,
+                     const char *actor, const char *detail)
+{
+  struct audit_event e = {.at = clock_wall_s(), .event = event,
+                          .device_id = device_id, .tunnel_id = tunnel_id,
+                          .detail = detail, .actor = actor};
+  api->store->ops->audit(api->store, &e);
 }
 
 /* An administrator on the server's host reads every event; a device
@@ -30,15 +69,35 @@ static int audit_to_json(void *arg, const struct audit_event *e)
 void api_audit(struct control_api *api, const struct http_request *req,
                struct http_response *resp, const char *subject)
 {
-  long limit = 100;
-  const char *q = strstr(req->url, "limit=");
-  if (q)
-    limit = strtol(q + 6, NULL, 10);
-  if (limit < 1 || limit > 1000)
+  char limit_text[16], device[64], actor[64], event[64], since_text[24];
+  if (query_value(req->url, "limit", limit_text, sizeof limit_text) < 0 ||
+      query_value(req->url, "device", device, sizeof device) < 0 ||
+      query_value(req->url, "actor", actor, sizeof actor) < 0 ||
+      query_value(req->url, "event", event, sizeof event) < 0 ||
+      query_value(req->url, "since", since_text, sizeof since_text) < 0)
+    return api_reply_error(resp, 400, "bad_request",
+                           "device, actor and event are plain names; limit "
+                           "and since are numbers");
+  char *end;
+  long limit = limit_text[0] ? strtol(limit_text, &end, 10) : 100;
+  if (limit < 1 || limit > 1000 || (limit_text[0] && *end))
     return api_reply_error(resp, 400, "bad_request", "limit must be 1-1000");
+  long long since = since_text[0] ? strtoll(since_text, &end, 10) : 0;
+  if (since < 0 || (since_text[0] && *end))
+    return api_reply_error(resp, 400, "bad_request",
+                           "since is a time in seconds since 1970");
+  struct audit_filter f = {.device_id = device[0] ? device : NULL,
+                           .actor = actor[0] ? actor : NULL,
+                           .event = event[0] ? event : NULL,
+                           .since = since};
+  /* A device reads only its own events, whatever it asks for. */
+  if (!api_admin_here(api, req, subject)) {
+    if (f.device_id && strcmp(f.device_id, subject))
+      return api_reply_json(resp, 200, json_pack("{s:[]}", "events"));
+    f.device_id = subject;
+  }
   json_t *list = json_array();
-  const char *only = api_admin_here(api, req, subject) ? NULL : subject;
-  api->store->ops->audit_each(api->store, only, (size_t)limit, audit_to_json,
+  api->store->ops->audit_each(api->store, &f, (size_t)limit, audit_to_json,
                               list);
   api_reply_json(resp, 200, json_pack("{s:o}", "events", list));
 }

@@ -76,15 +76,12 @@ void api_device_revoke(struct control_api *api,
       break;
     char id[32];
     snprintf(id, sizeof id, "%s", l->tunnel_id);
-    if (tunnel_service_delete(api->tunnels, id, "revoked", detail) != 0)
+    if (tunnel_service_delete(api->tunnels, id, "revoked", subject, detail) !=
+        0)
       break;
     ended++;
   }
-  struct audit_event e = {.at = clock_wall_s(),
-                          .event = "device-revoked",
-                          .device_id = device_id,
-                          .detail = detail};
-  api->store->ops->audit(api->store, &e);
+  api_audit_event(api, "device-revoked", device_id, NULL, subject, detail);
   log_info("device %s %s; %zu tunnel(s) ended", device_id, detail, ended);
   api_reply_json(resp, 200,
                  json_pack("{s:s,s:I}", "revoked", device_id, "tunnels_ended",
@@ -109,11 +106,8 @@ void api_device_key_forget(struct control_api *api,
   char detail[160];
   snprintf(detail, sizeof detail, "its key was forgotten by %s from %s",
            subject, req->peer_ip);
-  struct audit_event e = {.at = clock_wall_s(),
-                          .event = "device-key-forgotten",
-                          .device_id = device_id,
-                          .detail = detail};
-  api->store->ops->audit(api->store, &e);
+  api_audit_event(api, "device-key-forgotten", device_id, NULL, subject,
+                  detail);
   log_info("device %s: %s", device_id, detail);
   resp->status = 204;
 }

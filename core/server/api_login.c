@@ -42,14 +42,6 @@ static void login_malformed(struct control_api *api,
   login_denied(api, resp);
 }
 
-static void audit(struct control_api *api, const char *event,
-                  const char *device_id, const char *detail)
-{
-  struct audit_event e = {.at = clock_wall_s(), .event = event,
-                          .device_id = device_id, .detail = detail};
-  api->store->ops->audit(api->store, &e);
-}
-
 /* Whether device_id may log in with this key (pk NULL: it sent none),
  * once the secret is proven: NULL, or why not (for the log and the audit
  * trail; the client hears only the uniform refusal). A device id with no
@@ -91,7 +83,8 @@ static const char *check_device_key(struct control_api *api,
       snprintf(detail, sizeof detail,
                "bound to key %s on its first login, from %s", fp,
                req->peer_ip);
-      audit(api, "device-enrolled", device_id, detail);
+      api_audit_event(api, "device-enrolled", device_id, NULL, device_id,
+                      detail);
       log_info("device %s enrolled: %s", device_id, detail);
       return NULL;
     }
@@ -193,7 +186,8 @@ void api_login(struct control_api *api, const struct http_request *req,
       char detail[200];
       snprintf(detail, sizeof detail, "login from %s refused: %s",
                req->peer_ip, why);
-      audit(api, "login-refused", device_id, detail);
+      /* No actor: nobody proved to be anyone. */
+      api_audit_event(api, "login-refused", device_id, NULL, NULL, detail);
       log_info("device %s: %s", device_id, detail);
       login_server_note_failure(api->login, req->peer_ip);
       return login_denied(api, resp);

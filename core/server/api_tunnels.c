@@ -109,6 +109,12 @@ static void ask_approval(struct control_api *api,
   log_info("device %s asks for a tunnel (%s %s) that waits for approval: %s",
            tr->device_id, tr->transport ? tr->transport : "websocket",
            tr->local ? tr->local : "", ap->id);
+  char detail[256];
+  snprintf(detail, sizeof detail, "request %s from %s, code %s: %.100s%s%.100s",
+           ap->id, ap->from, ap->code, tr->local ? tr->local : "",
+           tr->remote ? " -> " : "", tr->remote ? tr->remote : "");
+  api_audit_event(api, "approval-requested", tr->device_id, NULL,
+                  tr->device_id, detail);
   strbuf_addf(&resp->headers, "Location: /v1/approvals/%s\r\n", ap->id);
   api_reply_json(resp, 202, approval_to_json(ap, now, 0));
 }
@@ -194,7 +200,8 @@ void api_tunnel_one(struct control_api *api, const struct http_request *req,
     char detail[128];
     snprintf(detail, sizeof detail, "deleted by %s from %s", subject,
              req->peer_ip);
-    if (tunnel_service_delete(api->tunnels, id, "deleted", detail) != 0)
+    if (tunnel_service_delete(api->tunnels, id, "deleted", subject, detail) !=
+        0)
       return api_reply_error(resp, 500, "internal",
                              "the store could not release the lease");
     resp->status = 204;

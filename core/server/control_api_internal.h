@@ -94,6 +94,11 @@ void api_device_key_forget(struct control_api *api,
                            const char *subject);
 
 /* ---- audit and metrics (api_audit.c, api_metrics.c) ---- */
+/* Records an event; actor is who did it (a device or administrator id,
+ * "server"), or NULL when nobody proved who they are. */
+void api_audit_event(struct control_api *api, const char *event,
+                     const char *device_id, const char *tunnel_id,
+                     const char *actor, const char *detail);
 void api_audit(struct control_api *api, const struct http_request *req,
                struct http_response *resp, const char *subject);
 

@@ -446,12 +446,18 @@ static void close_signal(uv_signal_t *sig)
     uv_close((uv_handle_t *)sig, NULL);
 }
 
+static void audit_server(struct server *s, const char *event,
+                         const char *detail);
+
 static void server_stop(struct server *s, const char *why)
 {
   if (s->stopping)
     return;
   s->stopping = true;
   log_info("stopping (%s)", why);
+  char detail[128];
+  snprintf(detail, sizeof detail, "stopping (%s)", why);
+  audit_server(s, "server-stopped", detail);
   http_server_close(&s->http, NULL);
   close_signal(&s->sigint);
   close_signal(&s->sigterm);
@@ -540,6 +546,17 @@ static int start_listeners(struct server *s)
              strchr(a->host, ':') ? "]" : "", a->port);
   }
   return 0;
+}
+
+/* The server's own comings and goings, in the audit trail. */
+static void audit_server(struct server *s, const char *event,
+                         const char *detail)
+{
+  if (!s->store)
+    return;
+  struct audit_event e = {.at = clock_wall_s(), .event = event,
+                          .actor = "server", .detail = detail};
+  s->store->ops->audit(s->store, &e);
 }
 
 static void start_signals(struct server *s)
@@ -666,6 +683,7 @@ int server_main(const struct server_options *opts)
     code = EXIT_RUNTIME;
     server_stop(s, "could not listen");
   } else {
+    audit_server(s, "server-started", "version " WEFT_VERSION);
     print_connect_help(s);
   }
   uv_run(&s->loop, UV_RUN_DEFAULT);

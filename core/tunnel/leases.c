@@ -121,19 +121,20 @@ static void remove_item(struct leases *ls, size_t i)
 }
 
 static void audit(struct leases *ls, int64_t now, const char *event,
-                  const struct lease *l, const char *detail)
+                  const struct lease *l, const char *actor,
+                  const char *detail)
 {
   struct audit_event e = {.at = now, .event = event,
                           .tunnel_id = l ? l->tunnel_id : NULL,
                           .device_id = l ? l->device_id : NULL,
-                          .detail = detail};
+                          .detail = detail, .actor = actor};
   ls->store->ops->audit(ls->store, &e);
 }
 
 void leases_audit(struct leases *ls, const struct lease *l, const char *event,
-                  const char *detail, int64_t now)
+                  const char *actor, const char *detail, int64_t now)
 {
-  audit(ls, now, event, l, detail);
+  audit(ls, now, event, l, actor, detail);
 }
 
 static void quarantine_add(struct leases *ls, uint32_t vip, int64_t until)
@@ -269,7 +270,7 @@ int leases_open(struct leases *ls, struct store *store,
                                      now + ls->cfg.quarantine_s) == 0) {
       if (l->vip)
         quarantine_add(ls, l->vip, now + ls->cfg.quarantine_s);
-      audit(ls, now, reason, l, detail);
+      audit(ls, now, reason, l, "server", detail);
       if (on_reaped)
         on_reaped(arg, l, reason);
     }
@@ -501,13 +502,13 @@ int leases_create(struct leases *ls, const struct lease_request *req,
   char detail[URL_MAX_TEXT + 64];
   snprintf(detail, sizeof detail, "%s %s -> %s", copy->transport,
            copy->local_url, copy->public_url);
-  audit(ls, now, "created", copy, detail);
+  audit(ls, now, "created", copy, req->device_id, detail);
   *out = copy;
   return 0;
 }
 
 int leases_release(struct leases *ls, const char *tunnel_id, const char *event,
-                   const char *detail, int64_t now)
+                   const char *actor, const char *detail, int64_t now)
 {
   for (size_t i = 0; i < ls->count; i++) {
     struct lease *l = ls->items[i];
@@ -518,7 +519,7 @@ int leases_release(struct leases *ls, const char *tunnel_id, const char *event,
                                           until);
     if (rc != 0)
       return rc;
-    audit(ls, now, event, l, detail);
+    audit(ls, now, event, l, actor, detail);
     remove_item(ls, i);
     if (l->vip)
       quarantine_add(ls, l->vip, until);
@@ -561,7 +562,7 @@ size_t leases_reap(struct leases *ls, int64_t now,
     assert(i < ls->count && ls->items[i] == l);
     char id[64];
     snprintf(id, sizeof id, "%s", l->tunnel_id);
-    if (leases_release(ls, id, reason, NULL, now) != 0) {
+    if (leases_release(ls, id, reason, "server", NULL, now) != 0) {
       i++; /* the store failed; try again next time */
       continue;
     }

@@ -90,15 +90,16 @@ void leases_close(struct leases *ls);
 int leases_create(struct leases *ls, const struct lease_request *req,
                   int64_t now, struct lease **out, char *why, size_t len);
 
-/* Ends a lease: out of the store, address into quarantine, audit record.
- * The lease pointer is freed. */
+/* Ends a lease: out of the store, address into quarantine, audit record
+ * naming the actor (see struct audit_event). The lease pointer is freed. */
 int leases_release(struct leases *ls, const char *tunnel_id,
-                   const char *event, const char *detail, int64_t now);
+                   const char *event, const char *actor, const char *detail,
+                   int64_t now);
 
 /* An event of a live lease's tunnel (no change to the lease) in the
  * audit trail. */
 void leases_audit(struct leases *ls, const struct lease *l, const char *event,
-                  const char *detail, int64_t now);
+                  const char *actor, const char *detail, int64_t now);
 
 /* Public traffic on a tunnel: resets its idle timer (persisted lazily). */
 void leases_touch(struct leases *ls, struct lease *l, int64_t now);

@@ -20,6 +20,18 @@ struct audit_event {
   const char *tunnel_id;
   const char *device_id;
   const char *detail;
+  /* Who did it: a device id or an administrator's, "server" for what the
+   * server does by itself, NULL when nobody proved who they are (a
+   * refused login). */
+  const char *actor;
+};
+
+/* Which events audit_each returns: each field set narrows it. */
+struct audit_filter {
+  const char *device_id;
+  const char *actor;
+  const char *event;
+  int64_t since;         /* at >= since; 0: any */
 };
 
 struct store_ops {
@@ -44,9 +56,9 @@ struct store_ops {
                          void *arg);
   int (*quarantine_drop)(struct store *s, uint32_t vip);
   int (*audit)(struct store *s, const struct audit_event *e);
-  /* The newest `limit` events, newest first; only device_id's unless it
-   * is NULL. */
-  int (*audit_each)(struct store *s, const char *device_id, size_t limit,
+  /* The newest `limit` events the filter lets through, newest first. */
+  int (*audit_each)(struct store *s, const struct audit_filter *f,
+                    size_t limit,
                     int (*cb)(void *arg, const struct audit_event *e),
                     void *arg);
   /* The newest event of one tunnel, if any (cb is not called when there

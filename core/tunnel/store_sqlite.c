@@ -68,6 +68,7 @@ static const char schema[] =
     "  device_id TEXT,"
     "  detail TEXT);"
     "CREATE INDEX IF NOT EXISTS audit_tunnel ON audit(tunnel_id);"
+    "CREATE INDEX IF NOT EXISTS audit_device ON audit(device_id);"
     "CREATE TABLE IF NOT EXISTS device_keys("
     "  device_id TEXT PRIMARY KEY,"
     "  public_key BLOB NOT NULL,"
@@ -75,6 +76,23 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS revoked_devices("
     "  device_id TEXT PRIMARY KEY,"
     "  revoked_at INTEGER NOT NULL);";
+
+/* Stores made before the audit trail named actors get the column. */
+static int add_actor_column(struct sqlite_store *st, char **msg)
+{
+  sqlite3_stmt *stmt;
+  if (sqlite3_prepare_v2(st->db, "SELECT actor FROM audit LIMIT 0", -1,
+                         &stmt, NULL) == SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return 0;
+  }
+  return sqlite3_exec(st->db, "ALTER TABLE audit ADD COLUMN actor TEXT;"
+                              "CREATE INDEX IF NOT EXISTS audit_actor "
+                              "ON audit(actor);",
+                      NULL, NULL, msg) == SQLITE_OK
+             ? 0
+             : -1;
+}
 
 static struct sqlite_store *impl(struct store *s)
 {
@@ -304,8 +322,8 @@ static int sq_audit(struct store *s, const struct audit_event *e)
   struct sqlite_store *st = impl(s);
   sqlite3_stmt *stmt;
   int rc = prepare(st,
-                   "INSERT INTO audit(at, event, tunnel_id, device_id, detail)"
-                   " VALUES(?, ?, ?, ?, ?)",
+                   "INSERT INTO audit(at, event, tunnel_id, device_id, detail,"
+                   " actor) VALUES(?, ?, ?, ?, ?, ?)",
                    &stmt);
   if (rc)
     return rc;
@@ -314,12 +332,14 @@ static int sq_audit(struct store *s, const struct audit_event *e)
   bind_text_or_null(stmt, 3, e->tunnel_id);
   bind_text_or_null(stmt, 4, e->device_id);
   bind_text_or_null(stmt, 5, e->detail);
+  bind_text_or_null(stmt, 6, e->actor);
   int step = sqlite3_step(stmt);
   sqlite3_finalize(stmt);
   return step == SQLITE_DONE ? 0 : fail(st, "audit");
 }
 
-#define AUDIT_COLUMNS "SELECT seq, at, event, tunnel_id, device_id, detail "
+#define AUDIT_COLUMNS                                                        \
+  "SELECT seq, at, event, tunnel_id, device_id, detail, actor "
 
 /* Hands each row of a prepared audit query to cb, then finalizes it. */
 static int each_event(struct sqlite_store *st, sqlite3_stmt *stmt,
@@ -335,6 +355,9 @@ static int each_event(struct sqlite_store *st, sqlite3_stmt *stmt,
         .tunnel_id = column_text(stmt, 3),
         .device_id = column_text(stmt, 4),
         .detail = column_text(stmt, 5),
+        .actor = sqlite3_column_type(stmt, 6) == SQLITE_NULL
+                     ? NULL
+                     : column_text(stmt, 6),
     };
     if ((rc = cb(arg, &e)) != 0)
       break;
@@ -345,21 +368,31 @@ static int each_event(struct sqlite_store *st, sqlite3_stmt *stmt,
   return step == SQLITE_DONE ? 0 : fail(st, "read audit");
 }
 
-static int sq_audit_each(struct store *s, const char *device_id, size_t limit,
+static int sq_audit_each(struct store *s, const struct audit_filter *f,
+                         size_t limit,
                          int (*cb)(void *arg, const struct audit_event *e),
                          void *arg)
 {
   struct sqlite_store *st = impl(s);
   sqlite3_stmt *stmt;
+  /* A NULL parameter lets every row through (one statement, no SQL made
+   * from input). */
   int rc = prepare(st,
-                   AUDIT_COLUMNS "FROM audit WHERE ?1 IS NULL OR device_id = ?1 "
-                                 "ORDER BY seq DESC LIMIT ?2",
+                   AUDIT_COLUMNS "FROM audit WHERE (?1 IS NULL OR device_id = ?1)"
+                                 " AND (?2 IS NULL OR actor = ?2)"
+                                 " AND (?3 IS NULL OR event = ?3)"
+                                 " AND at >= ?4 ORDER BY seq DESC LIMIT ?5",
                    &stmt);
   if (rc)
     return rc;
-  if (device_id)
-    sqlite3_bind_text(stmt, 1, device_id, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(stmt, 2, (sqlite3_int64)limit);
+  if (f && f->device_id)
+    sqlite3_bind_text(stmt, 1, f->device_id, -1, SQLITE_TRANSIENT);
+  if (f && f->actor)
+    sqlite3_bind_text(stmt, 2, f->actor, -1, SQLITE_TRANSIENT);
+  if (f && f->event)
+    sqlite3_bind_text(stmt, 3, f->event, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(stmt, 4, f ? f->since : 0);
+  sqlite3_bind_int64(stmt, 5, (sqlite3_int64)limit);
   return each_event(st, stmt, cb, arg);
 }
 
@@ -589,7 +622,8 @@ int store_open_sqlite(const char *path, struct store **out, char *err,
     sqlite3_busy_timeout(st->db, 5000);
   char *msg = NULL;
   if (rc != SQLITE_OK ||
-      sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+      sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
+      add_actor_column(st, &msg) != 0) {
     snprintf(err, errlen, "cannot open the store %s: %s", path,
              msg ? msg : sqlite3_errmsg(st->db));
     sqlite3_free(msg);

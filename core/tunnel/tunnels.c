@@ -211,7 +211,8 @@ void tunnel_service_audit(void *ctx, const char *plugin_name,
   struct tunnel_service *svc = ctx;
   struct tunnel *t = tunnel_service_find(svc, tunnel_id);
   if (t && t->plugin && !strcmp(t->plugin->desc.name, plugin_name))
-    leases_audit(&svc->leases, t->lease, event, detail, clock_wall_s());
+    leases_audit(&svc->leases, t->lease, event, "server", detail,
+                 clock_wall_s());
 }
 
 void tunnel_service_acl_changed(struct tunnel_service *svc)
@@ -452,7 +453,7 @@ static void undo_create(struct tunnel_service *svc, struct tunnel *t,
   char id[32];
   snprintf(id, sizeof id, "%s", t->lease->tunnel_id);
   tunnel_unlink(svc, t);
-  leases_release(&svc->leases, id, "refused", out->message, now);
+  leases_release(&svc->leases, id, "refused", "server", out->message, now);
   free(out->token);
   out->token = NULL;
   svc->stats.refused++;
@@ -495,7 +496,7 @@ static void replace_same(struct tunnel_service *svc,
     snprintf(old_id, sizeof old_id, "%s", old->tunnel_id);
     log_info("tunnel %s of device %s replaced by a new one", old_id,
              req->device_id);
-    if (tunnel_service_delete(svc, old_id, "replaced",
+    if (tunnel_service_delete(svc, old_id, "replaced", req->device_id,
                               "replaced by a new tunnel of the same device") !=
         0)
       return;
@@ -549,7 +550,8 @@ void tunnel_service_create(struct tunnel_service *svc,
   if (!t || !(out->token = tunnel_service_token(svc, t))) {
     if (t)
       tunnel_unlink(svc, t);
-    leases_release(&svc->leases, id, "refused", "out of memory", now);
+    leases_release(&svc->leases, id, "refused", "server", "out of memory",
+                   now);
     outcome(out, 500, "internal", "out of memory");
     return;
   }
@@ -602,7 +604,8 @@ char *tunnel_service_token(struct tunnel_service *svc, const struct tunnel *t)
 }
 
 int tunnel_service_delete(struct tunnel_service *svc, const char *id,
-                          const char *event, const char *detail)
+                          const char *event, const char *actor,
+                          const char *detail)
 {
   struct tunnel *t = tunnel_service_find(svc, id);
   if (!t)
@@ -611,7 +614,8 @@ int tunnel_service_delete(struct tunnel_service *svc, const char *id,
   snprintf(copy, sizeof copy, "%s", id);
   close_transport(t, 0);
   tunnel_unlink(svc, t);
-  int rc = leases_release(&svc->leases, copy, event, detail, clock_wall_s());
+  int rc = leases_release(&svc->leases, copy, event, actor, detail,
+                          clock_wall_s());
   if (rc == 0) {
     svc->stats.deleted++;
     log_info("tunnel %s %s", copy, event);

@@ -75,9 +75,11 @@ bool tunnel_service_check(struct tunnel_service *svc,
                           const struct tunnel_request *req,
                           struct tunnel_outcome *out);
 
-/* 0, or WEFT_ENOENT. event: "deleted", "idle-timeout", ... */
+/* 0, or WEFT_ENOENT. event: "deleted", "idle-timeout", ...; actor: who
+ * (a device or administrator id, or "server"). */
 int tunnel_service_delete(struct tunnel_service *svc, const char *id,
-                          const char *event, const char *detail);
+                          const char *event, const char *actor,
+                          const char *detail);
 struct tunnel *tunnel_service_find(const struct tunnel_service *svc,
                                    const char *id);
 /* The live tunnel that leased host name `name`, or NULL. */

@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   struct control_api *api = harness_api();
   while (api->tunnels->live)
     tunnel_service_delete(api->tunnels, api->tunnels->live->lease->tunnel_id,
-                          "deleted", "fuzz");
+                          "deleted", "server", "fuzz");
   free(body);
   return 0;
 }

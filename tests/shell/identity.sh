@@ -144,4 +144,23 @@ contains "revocation is audited" '"event":"device-revoked"'
 contains "and its tunnel's end" '"event":"revoked"'
 contains "and the refused login of a revoked device" "it is revoked"
 contains "and a new device while enrollment is closed" "enrollment is closed and it has no key yet"
+
+# Each event names its actor, and the trail filters by device, actor,
+# event and time; a device reads only its own events.
+AUDIT="http://127.0.0.1:$CTL/v1/audit"
+OUT=$(curl -sS -H "Authorization: Bearer $ADMIN" "$AUDIT?event=device-revoked")
+contains "the revocation's actor is the administrator" '"event":"device-revoked","device_id":"dev-r","detail":"revoked by admin from 127.0.0.1","actor":"admin"'
+OUT=$(curl -sS -H "Authorization: Bearer $ADMIN" "$AUDIT?device=dev-r&event=created")
+contains "a tunnel's creation names its device" '"actor":"dev-r"'
+OUT=$(curl -sS -H "Authorization: Bearer $ADMIN" "$AUDIT?actor=server&event=server-started")
+contains "the server's start is in the trail" '"event":"server-started"'
+OUT=$(curl -sS -H "Authorization: Bearer $ADMIN" "$AUDIT?actor=admin&limit=1000")
+case "$OUT" in *'"actor":"dev-'*|*'"actor":"server"'*) fail "actor filter let others through: $OUT" ;; *) pass "the actor filter keeps one actor's events" ;; esac
+OUT=$(curl -sS -H "Authorization: Bearer $ADMIN" "$AUDIT?since=4102444800")
+contains "since a future time: nothing" '{"events":[]}'
+CODE=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ADMIN" "$AUDIT?device=x%27or")
+[ "$CODE" = 400 ] && pass "a filter that is not a plain name is refused" || fail "bad filter got $CODE"
+check "dev-k logs in" 0 env WEFT_STATE_DIR="$TMP/other-state" "$WEFT" login "$CONN" --device-id dev-k
+OUT=$(curl -sS -H "Authorization: Bearer $OUT" "$AUDIT?device=dev-r")
+contains "a device asking for another's events gets none" '{"events":[]}'
 finish

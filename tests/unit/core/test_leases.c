@@ -117,12 +117,12 @@ Test(leases, freed_addresses_wait_in_quarantine)
   uint32_t first = l->vip;
   char id[64];
   snprintf(id, sizeof id, "%s", l->tunnel_id);
-  cr_assert_eq(leases_release(&ls, id, "deleted", "by test", T0 + 1), 0);
+  cr_assert_eq(leases_release(&ls, id, "deleted", "test", "by test", T0 + 1), 0);
   cr_assert_eq(create("b", "tcp://127.0.0.1:22", NULL, true, T0 + 2, &l), 0);
   cr_assert_neq(l->vip, first, "quarantined address handed out again");
   /* After the quarantine the address comes back. */
   snprintf(id, sizeof id, "%s", l->tunnel_id);
-  leases_release(&ls, id, "deleted", NULL, T0 + 3);
+  leases_release(&ls, id, "deleted", "test", NULL, T0 + 3);
   cr_assert_eq(create("c", "tcp://127.0.0.1:22", NULL, true, T0 + 302, &l), 0);
   cr_assert_eq(l->vip, first);
 }
