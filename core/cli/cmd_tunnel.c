@@ -62,15 +62,16 @@ static int check_cli_tunnel(struct plugin_registry *reg,
   return EXIT_OK;
 }
 
-/* Each tunnel of a weft.conf is its own device (device_id =, or
- * BASE.NAME): a device holds one live tunnel. An id too long is refused,
- * never cut (two tunnels would become one device). Returns false then. */
+/* The tunnels of a weft.conf belong to this machine's device (--device-id,
+ * or the host name), which may hold several, unless a section names its
+ * own with device_id =. An id that is not plain is refused, never cut.
+ * Returns false then. */
 static bool config_device_id(const struct agent *s,
                              const struct conf_tunnel *t, char *out,
                              size_t len)
 {
-  int n = t->device_id ? snprintf(out, len, "%s", t->device_id)
-                       : snprintf(out, len, "%s.%s", s->base_device, t->name);
+  int n = snprintf(out, len, "%s", t->device_id ? t->device_id
+                                                 : s->base_device);
   if (n >= 0 && (size_t)n < len && name_is_plain(out, 63))
     return true;
   fprintf(stderr,
@@ -124,7 +125,14 @@ static int run(struct plugin_registry *reg, const struct conf *conf,
         .remote = t->has_remote ? &t->remote : NULL,
         .plugin_config = t->plugin_config,
     };
-    int code = agent_open(s, reg, i, device, &req);
+    /* The sections of one device share its session (one login). */
+    size_t slot = i;
+    for (size_t k = 0; k < s->count; k++)
+      if (!strcmp(s->tunnels[k].device, device)) {
+        slot = s->tunnels[k].slot;
+        break;
+      }
+    int code = agent_open(s, reg, slot, device, &req);
     if (code != EXIT_OK)
       worst = code;
   }
