@@ -11,6 +11,7 @@
 #include "server/control_api_internal.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include <weft/errors.h>
@@ -20,6 +21,21 @@
 #include "base/log.h"
 #include "tunnel/store.h"
 #include "tunnel/tunnels.h"
+
+/* Only an administrator on the server's host may `what`: true, or false
+ * after answering 403. */
+static bool admin_only(struct control_api *api, const struct http_request *req,
+                       const char *subject, struct http_response *resp,
+                       const char *what)
+{
+  if (api_admin_here(api, req, subject))
+    return true;
+  char message[128];
+  snprintf(message, sizeof message,
+           "only an administrator on the server's host may %s", what);
+  api_reply_error(resp, 403, "forbidden", message);
+  return false;
+}
 
 static int device_to_json(void *arg, const char *device_id,
                           const uint8_t public_key[32], int64_t bound_at)
@@ -35,10 +51,8 @@ static int device_to_json(void *arg, const char *device_id,
 void api_device_list(struct control_api *api, const struct http_request *req,
                      struct http_response *resp, const char *subject)
 {
-  if (!api_admin_here(api, req, subject))
-    return api_reply_error(resp, 403, "forbidden",
-                           "only an administrator on the server's host may "
-                           "list devices");
+  if (!admin_only(api, req, subject, resp, "list devices"))
+    return;
   json_t *list = json_array();
   if (api->store->ops->device_key_each(api->store, device_to_json, list) !=
       0) {
@@ -53,10 +67,8 @@ void api_device_revoke(struct control_api *api,
                        struct http_response *resp, const char *device_id,
                        const char *subject)
 {
-  if (!api_admin_here(api, req, subject))
-    return api_reply_error(resp, 403, "forbidden",
-                           "only an administrator on the server's host may "
-                           "revoke a device");
+  if (!admin_only(api, req, subject, resp, "revoke a device"))
+    return;
   int rc = api->store->ops->device_revoke(api->store, device_id,
                                           clock_wall_s());
   if (rc == WEFT_EEXIST)
@@ -93,10 +105,8 @@ void api_device_key_forget(struct control_api *api,
                            struct http_response *resp, const char *device_id,
                            const char *subject)
 {
-  if (!api_admin_here(api, req, subject))
-    return api_reply_error(resp, 403, "forbidden",
-                           "only an administrator on the server's host may "
-                           "free a device id");
+  if (!admin_only(api, req, subject, resp, "free a device id"))
+    return;
   int rc = api->store->ops->device_key_forget(api->store, device_id);
   if (rc == WEFT_ENOENT)
     return api_reply_error(resp, 404, "not_found",
