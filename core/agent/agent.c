@@ -116,6 +116,11 @@ static int renew_token(void *ctx, const char *tunnel_id, char *out,
     snprintf(ot->ended, sizeof ot->ended, "%s", ended ? ended : "");
     snprintf(ot->ended_why, sizeof ot->ended_why, "%s", why ? why : "");
     rc = WEFT_ENOENT;
+  } else if (!status && !strcmp(c->refusal, "device_revoked")) {
+    /* Revoked: its tunnels are gone for good. */
+    snprintf(ot->ended, sizeof ot->ended, "revoked");
+    snprintf(ot->ended_why, sizeof ot->ended_why, "%.200s", err);
+    rc = WEFT_ENOENT;
   } else if (!status) {
     log_warn("token renewal: %s", err);
   }
@@ -227,6 +232,12 @@ static int open_in(struct agent *s, struct plugin_registry *reg,
       if (plugin_ctx)
         p->desc.client_tunnel_close(p->ctx, plugin_ctx);
       json_decref(device_params);
+      /* Refusals that waiting does not change end the agent. */
+      const char *no = s->client_ready[slot] ? s->clients[slot].refusal : "";
+      if (!strcmp(no, "device_revoked"))
+        return EXIT_ENDED;
+      if (no[0])
+        return EXIT_CONFIG;
       return s->has_server ? EXIT_RUNTIME : EXIT_USAGE;
     }
     ot->client = c;

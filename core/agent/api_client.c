@@ -312,6 +312,12 @@ static int login(struct client *c, char *err, size_t errlen)
                        errlen);
   json_decref(step2);
   const char *token = json_string_value(json_object_get(reply, "token"));
+  c->refusal[0] = '\0';
+  if (status == 403) {
+    const char *code = json_string_value(
+        json_object_get(json_object_get(reply, "error"), "code"));
+    snprintf(c->refusal, sizeof c->refusal, "%s", code ? code : "");
+  }
   if (status != 200 || !token) {
     char why[256];
     client_error_text(reply, status, why, sizeof why);

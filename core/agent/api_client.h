@@ -35,6 +35,10 @@ struct client {
   char cert_sha256[65];     /* hex SHA-256 of the certificate; "" before */
   char spki_pin[64];        /* libcurl's "sha256//..." of its key */
   bool key_changed;         /* the last request met another key */
+  /* Why the server refused the last login of a device that proved the
+   * secret ("device_revoked", "device_key_mismatch",
+   * "enrollment_closed"), or "". */
+  char refusal[32];
   /* What the last response came over (read while it was being received). */
   struct {
     bool seen;

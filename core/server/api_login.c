@@ -42,15 +42,24 @@ static void login_malformed(struct control_api *api,
   login_denied(api, resp);
 }
 
+/* What a client that proved the secret is told when its device may not
+ * log in: it is trusted that far, and needs to know what to do. A bad
+ * signature stays the uniform refusal (code NULL). */
+struct refusal {
+  const char *why;   /* for the log and the audit trail */
+  const char *code;  /* 403 code for the client, or NULL */
+};
+
+#define REFUSE(w, c) ((struct refusal){(w), (c)})
+
 /* Whether device_id may log in with this key (pk NULL: it sent none),
- * once the secret is proven: NULL, or why not (for the log and the audit
- * trail; the client hears only the uniform refusal). A device id with no
+ * once the secret is proven: why == NULL, or why not. A device id with no
  * key yet is bound to the first that signs a login as it. */
-static const char *check_device_key(struct control_api *api,
-                                    const struct http_request *req,
-                                    const char *device_id, const uint8_t *nc,
-                                    const uint8_t *ns, const uint8_t *pk,
-                                    const uint8_t *sig)
+static struct refusal check_device_key(struct control_api *api,
+                                       const struct http_request *req,
+                                       const char *device_id,
+                                       const uint8_t *nc, const uint8_t *ns,
+                                       const uint8_t *pk, const uint8_t *sig)
 {
   if (pk) {
     uint8_t msg[256];
@@ -58,21 +67,26 @@ static const char *check_device_key(struct control_api *api,
                                         req->binding_len, device_id, msg,
                                         sizeof msg);
     if (!n || device_key_verify(pk, msg, n, sig) != 0)
-      return "its device key's signature does not match this login";
+      return REFUSE("its device key's signature does not match this login",
+                    NULL);
   }
   int revoked = api->store->ops->device_revoked(api->store, device_id);
   if (revoked)
-    return revoked > 0 ? "it is revoked"
-                       : "the store cannot say whether it is revoked";
+    return revoked > 0 ? REFUSE("it is revoked", "device_revoked")
+                       : REFUSE("the store cannot say whether it is revoked",
+                                NULL);
   uint8_t bound[DEVICE_KEY_PUBLIC_LEN];
   int rc = api->store->ops->device_key_get(api->store, device_id, bound, NULL);
   if (rc == WEFT_ENOENT && api->enrollment_closed) {
     /* No new devices; the secret alone is the administrators' way in. */
     if (pk)
-      return "enrollment is closed and it has no key yet";
+      return REFUSE("enrollment is closed and it has no key yet",
+                    "enrollment_closed");
     if (!approvals_is_admin(api->admins, device_id))
-      return "enrollment is closed: the secret alone is for administrators";
-    return NULL;
+      return REFUSE("enrollment is closed: the secret alone is for "
+                    "administrators",
+                    "enrollment_closed");
+    return REFUSE(NULL, NULL);
   }
   if (rc == WEFT_ENOENT && pk) {
     rc = api->store->ops->device_key_bind(api->store, device_id, pk,
@@ -86,21 +100,22 @@ static const char *check_device_key(struct control_api *api,
       api_audit_event(api, "device-enrolled", device_id, NULL, device_id,
                       detail);
       log_info("device %s enrolled: %s", device_id, detail);
-      return NULL;
+      return REFUSE(NULL, NULL);
     }
     if (rc == WEFT_EEXIST) /* another login bound it first: compare */
       rc = api->store->ops->device_key_get(api->store, device_id, bound,
                                            NULL);
   }
-  if (rc == WEFT_ENOENT)
-    return NULL; /* no key to hold it to: the secret is enough, as before */
+  if (rc == WEFT_ENOENT) /* no key to hold it to: the secret is enough */
+    return REFUSE(NULL, NULL);
   if (rc != 0)
-    return "the store cannot say which key it has";
+    return REFUSE("the store cannot say which key it has", NULL);
   if (!pk)
-    return "it has a device key and this login showed none";
+    return REFUSE("it has a device key and this login showed none",
+                  "device_key_mismatch");
   if (!crypto_equal(bound, pk, DEVICE_KEY_PUBLIC_LEN))
-    return "it has another device key";
-  return NULL;
+    return REFUSE("it has another device key", "device_key_mismatch");
+  return REFUSE(NULL, NULL);
 }
 
 void api_login(struct control_api *api, const struct http_request *req,
@@ -180,17 +195,32 @@ void api_login(struct control_api *api, const struct http_request *req,
       log_info("login from %s refused", req->peer_ip);
       return login_denied(api, resp);
     }
-    const char *why = check_device_key(api, req, device_id, nc, ns,
-                                       keyed ? pk : NULL, sig);
-    if (why) {
+    struct refusal no = check_device_key(api, req, device_id, nc, ns,
+                                         keyed ? pk : NULL, sig);
+    if (no.why) {
       char detail[200];
       snprintf(detail, sizeof detail, "login from %s refused: %s",
-               req->peer_ip, why);
+               req->peer_ip, no.why);
       /* No actor: nobody proved to be anyone. */
       api_audit_event(api, "login-refused", device_id, NULL, NULL, detail);
       log_info("device %s: %s", device_id, detail);
       login_server_note_failure(api->login, req->peer_ip);
-      return login_denied(api, resp);
+      if (!no.code)
+        return login_denied(api, resp);
+      api->stats.logins_denied++;
+      char message[256];
+      snprintf(message, sizeof message,
+               !strcmp(no.code, "device_revoked")
+                   ? "device %s is revoked; an administrator must run "
+                     "forget-key %s before it logs in again"
+               : !strcmp(no.code, "enrollment_closed")
+                   ? "device %s is not enrolled, and this server takes no "
+                     "new devices (enrollment = closed)%.0s"
+                   : "device id %s belongs to another device's key: use "
+                     "another --device-id, or ask an administrator to run "
+                     "forget-key %s",
+               device_id, device_id);
+      return api_reply_error(resp, 403, no.code, message);
     }
     char *token;
     if (tokens_issue_session(api->tokens, device_id,

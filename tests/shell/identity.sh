@@ -52,7 +52,8 @@ wait "$AGENT"
 STATUS=$?
 OUT=$(cat "$TMP/other.log")
 [ "$STATUS" -ne 0 ] && pass "another key cannot log in as dev-k (exit $STATUS)" || fail "another key logged in: $OUT"
-contains "it hears the uniform refusal" "authentication failed"
+contains "it is told the id is another device's, and what to do" "device id dev-k belongs to another device's key: use another --device-id, or ask an administrator to run forget-key dev-k"
+[ "$STATUS" -eq 3 ] && pass "and exits 3 (not a state waiting will change)" || fail "exit $STATUS for a key mismatch"
 check "the secret alone cannot log in as dev-k" 1 env WEFT_STATE_DIR="$TMP/no-keys" "$WEFT" login "$CONN" --device-id dev-k
 check "weft login signs with the device's key where it has one" 0 "$WEFT" login "$CONN" --device-id dev-k
 check "the secret alone still logs in as an id no key holds (admin)" 0 "$WEFT" login "$CONN" --device-id admin
@@ -96,7 +97,7 @@ stop_agent
 agent old.log
 wait "$AGENT"
 OUT=$(cat "$TMP/old.log")
-contains "and the old key is the stranger" "authentication failed"
+contains "and the old key is the stranger" "belongs to another device's key"
 
 # Revocation: a device with a live tunnel is revoked; the tunnel ends at
 # once, its session stops working, and its own key no longer logs in;
@@ -116,6 +117,7 @@ case "$OUT" in *'"device_id":"dev-r"'*) fail "dev-r's tunnel is still live: $OUT
 CODE=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $R_TOKEN" "http://127.0.0.1:$CTL/v1/tunnels")
 [ "$CODE" = 401 ] && pass "its session stops working (401)" || fail "revoked session got $CODE"
 check "its own key no longer logs in" 1 "$WEFT" login "$CONN" --device-id dev-r
+contains "and it is told it is revoked" "device dev-r is revoked; an administrator must run forget-key dev-r"
 check "revoking twice says so" 1 "$WEFT" admin "$CONN" revoke dev-r
 contains "already" "revoked already"
 kill "$R_AGENT" 2>/dev/null; wait "$R_AGENT" 2>/dev/null
@@ -128,8 +130,9 @@ printf 'enrollment = closed\n' >>"$TMP/weft.conf"
 kill -HUP "$SERVER"
 wait_for 10 grep -q "SIGHUP: re-read" "$TMP/server.log" || fail "no reload: $(tail -3 "$TMP/server.log")"
 check "closed: a bound device still logs in" 0 env WEFT_STATE_DIR="$TMP/other-state" "$WEFT" login "$CONN" --device-id dev-k
-check "closed: a new device's key is refused" 1 env WEFT_STATE_DIR="$TMP/new-state" "$WEFT" tunnel \
+check "closed: a new device's key is refused (exit 3)" 3 env WEFT_STATE_DIR="$TMP/new-state" "$WEFT" tunnel \
   --plugin-dir "$TEST_TRANSPORT_DIR" --transport testtransport --device-id dev-new "$CONN" tcp://127.0.0.1:22
+contains "it is told why" "this server takes no new devices (enrollment = closed)"
 check "closed: the secret alone as a device is refused" 1 "$WEFT" login "$CONN" --device-id dev-keyless
 check "closed: the secret alone as an administrator works" 0 "$WEFT" login "$CONN" --device-id admin
 ADMIN=$OUT
