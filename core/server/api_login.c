@@ -52,6 +52,27 @@ struct refusal {
 
 #define REFUSE(w, c) ((struct refusal){(w), (c)})
 
+/* What the device is told for a refusal's code: what to do about it. */
+static void refusal_message(const char *code, const char *device_id,
+                            char *out, size_t len)
+{
+  if (!strcmp(code, "device_revoked"))
+    snprintf(out, len,
+             "device %s is revoked; an administrator must run forget-key %s "
+             "before it logs in again",
+             device_id, device_id);
+  else if (!strcmp(code, "enrollment_closed"))
+    snprintf(out, len,
+             "device %s is not enrolled, and this server takes no new "
+             "devices (enrollment = closed)",
+             device_id);
+  else
+    snprintf(out, len,
+             "device id %s belongs to another device's key: use another "
+             "--device-id, or ask an administrator to run forget-key %s",
+             device_id, device_id);
+}
+
 /* Whether device_id may log in with this key (pk NULL: it sent none),
  * once the secret is proven: why == NULL, or why not. A device id with no
  * key yet is bound to the first that signs a login as it. */
@@ -209,17 +230,7 @@ void api_login(struct control_api *api, const struct http_request *req,
         return login_denied(api, resp);
       api->stats.logins_denied++;
       char message[256];
-      snprintf(message, sizeof message,
-               !strcmp(no.code, "device_revoked")
-                   ? "device %s is revoked; an administrator must run "
-                     "forget-key %s before it logs in again"
-               : !strcmp(no.code, "enrollment_closed")
-                   ? "device %s is not enrolled, and this server takes no "
-                     "new devices (enrollment = closed)%.0s"
-                   : "device id %s belongs to another device's key: use "
-                     "another --device-id, or ask an administrator to run "
-                     "forget-key %s",
-               device_id, device_id);
+      refusal_message(no.code, device_id, message, sizeof message);
       return api_reply_error(resp, 403, no.code, message);
     }
     char *token;
