@@ -277,29 +277,33 @@ def ping_flood():
         print("ping flood cut off after %.2f s" % took)
 
 
+def read_until_end(s):
+    """What the server sends until it ends the connection: (bytes, True),
+    or (bytes, False) when it is still open after the socket's timeout."""
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return data, True
+            data += chunk
+    except ConnectionResetError:
+        return data, True
+    except socket.timeout:
+        return data, False
+
+
 def h2_control_flood():
     """HTTP/2 PINGs (each owed an ACK) faster than MUX_CONTROL_PER_S: the
     session ends with GOAWAY ENHANCE_YOUR_CALM, cut off and audited."""
     s = raw_session()
     burst = b"\x00" + h2_frame(0x4, b"") + h2_frame(0x6, b"12345678") * 500
     s.sendall(masked(0x2, burst))
-    calm, ended = False, True
-    try:
-        for _, msg in server_frames(s):
-            frames = msg[1:] if msg[:1] == b"\x00" else b""
-            while len(frames) >= 9:
-                n = int.from_bytes(frames[:3], "big")
-                if frames[3] == 0x7 and frames[9 + 4:9 + 8] == b"\x00\x00\x00\x0b":
-                    calm = True
-                frames = frames[9 + n:]
-    except ConnectionResetError:
-        pass
-    except socket.timeout:
-        ended = False
+    _, ended = read_until_end(s)
     s.close()
+    # (The GOAWAY may or may not reach us before the reset.)
     check("an HTTP/2 PING flood ends the session (GOAWAY ENHANCE_YOUR_CALM "
-          "or a cut)", ended, "still open")
-    print("GOAWAY ENHANCE_YOUR_CALM seen: %s" % calm)
+          "or a cut)", ended, "still open after 5 s")
 
 
 def echo_p99(n=200):
