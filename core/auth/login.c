@@ -1,11 +1,11 @@
 #include "auth/login.h"
 
-#include <arpa/inet.h>
 #include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/netlist.h"
 
 enum role { ROLE_SERVER, ROLE_CLIENT };
 
@@ -111,44 +111,19 @@ _Static_assert(LOGIN_RATE_ENTRIES <= UINT16_MAX + 1 &&
                    LOGIN_RATE_ENTRIES > LOGIN_PENDING_MAX,
                "rate entries: indexable, and more than the challenges");
 
-/* Where a login comes from, for its limits (see login.h). */
-struct source {
-  char key[56];
-  uint8_t net48[6];
-  bool v6;
-};
-
-static void source_of(const char *ip, struct source *out)
-{
-  memset(out, 0, sizeof *out);
-  struct in6_addr a6;
-  if (inet_pton(AF_INET6, ip, &a6) == 1 && !IN6_IS_ADDR_V4MAPPED(&a6)) {
-    out->v6 = true;
-    memcpy(out->net48, a6.s6_addr, sizeof out->net48);
-    memset(a6.s6_addr + 8, 0, 8); /* the /64 */
-    char text[INET6_ADDRSTRLEN];
-    inet_ntop(AF_INET6, &a6, text, sizeof text);
-    snprintf(out->key, sizeof out->key, "%s/64", text);
-    return;
-  }
-  if (!strncmp(ip, "::ffff:", 7) && strchr(ip + 7, '.'))
-    ip += 7; /* an IPv4 client on an IPv6 socket */
-  snprintf(out->key, sizeof out->key, "%s", ip);
-}
-
 /* ---- rate limiting ---- */
 
 static struct login_rate *rate_find(struct login_server *ls,
-                                    const struct source *src, bool create,
+                                    const uint8_t src[16], bool create,
                                     uint64_t now)
 {
   struct login_rate *oldest = NULL;
   for (size_t i = 0; i < LOGIN_RATE_ENTRIES; i++) {
     struct login_rate *r = &ls->rates[i];
-    if (r->source[0] && !strcmp(r->source, src->key))
+    if (r->used && !memcmp(r->source, src, sizeof r->source))
       return r;
-    if (!r->pending && (!oldest || !r->source[0] ||
-                        (oldest->source[0] && r->last_ms < oldest->last_ms)))
+    if (!r->pending && (!oldest || !r->used ||
+                        (oldest->used && r->last_ms < oldest->last_ms)))
       oldest = r;
   }
   /* Entries holding challenges number at most LOGIN_PENDING_MAX. */
@@ -158,7 +133,8 @@ static struct login_rate *rate_find(struct login_server *ls,
   /* Reuse the least recently active entry: a blocked source is only
    * forgotten when 4096 other sources have failed since. */
   memset(oldest, 0, sizeof *oldest);
-  snprintf(oldest->source, sizeof oldest->source, "%s", src->key);
+  memcpy(oldest->source, src, sizeof oldest->source);
+  oldest->used = true;
   oldest->last_ms = now;
   return oldest;
 }
@@ -176,9 +152,9 @@ static bool entry_blocked(const struct login_rate *r, uint64_t now,
 static bool rate_blocked(struct login_server *ls, const char *ip, uint64_t now,
                          uint64_t *retry_after_ms)
 {
-  struct source src;
-  source_of(ip, &src);
-  return entry_blocked(rate_find(ls, &src, false, now), now, retry_after_ms);
+  uint8_t src[16];
+  addr_source_key(ip, src);
+  return entry_blocked(rate_find(ls, src, false, now), now, retry_after_ms);
 }
 
 static void entry_failure(struct login_rate *r, uint64_t now)
@@ -195,16 +171,16 @@ static void entry_failure(struct login_rate *r, uint64_t now)
 
 static void rate_failure(struct login_server *ls, const char *ip, uint64_t now)
 {
-  struct source src;
-  source_of(ip, &src);
-  entry_failure(rate_find(ls, &src, true, now), now);
+  uint8_t src[16];
+  addr_source_key(ip, src);
+  entry_failure(rate_find(ls, src, true, now), now);
 }
 
 static void rate_success(struct login_server *ls, const char *ip, uint64_t now)
 {
-  struct source src;
-  source_of(ip, &src);
-  struct login_rate *r = rate_find(ls, &src, false, now);
+  uint8_t src[16];
+  addr_source_key(ip, src);
+  struct login_rate *r = rate_find(ls, src, false, now);
   if (r) {
     r->failures = 0;
     r->blocked_until_ms = 0;
@@ -270,21 +246,22 @@ int login_server_challenge(struct login_server *ls, const struct secret *secret,
   uint64_t now = clock_mono_ms();
   if (binding_len > LOGIN_BINDING_MAX)
     return LOGIN_DENIED;
-  struct source src;
-  source_of(peer_ip, &src);
+  uint8_t src[16];
+  addr_source_key(peer_ip, src);
+  bool v6 = !addr_is_v4(src);
   struct login_pending *slot = NULL;
   unsigned in_net48 = 0;
   for (size_t i = 0; i < LOGIN_PENDING_MAX; i++) {
     struct login_pending *p = &ls->pending[i];
     if (p->live && p->expires_ms <= now)
       pending_end(ls, p, true, now); /* expired unanswered */
-    if (p->live && src.v6 && p->v6 &&
-        !memcmp(p->net48, src.net48, sizeof src.net48))
-      in_net48++;
+    const uint8_t *held = ls->rates[p->rate].source;
+    if (p->live && v6 && !addr_is_v4(held) && !memcmp(held, src, 6))
+      in_net48++; /* the same IPv6 /48 */
     if (!p->live && !slot)
       slot = p;
   }
-  struct login_rate *r = rate_find(ls, &src, true, now);
+  struct login_rate *r = rate_find(ls, src, true, now);
   if (entry_blocked(r, now, retry_after_ms))
     return LOGIN_RATE_LIMITED;
   /* A source (or a /48) may hold only a few challenges, so it cannot
@@ -313,8 +290,6 @@ int login_server_challenge(struct login_server *ls, const struct secret *secret,
     return LOGIN_DENIED;
   }
   slot->rate = (uint16_t)(r - ls->rates);
-  slot->v6 = src.v6;
-  memcpy(slot->net48, src.net48, sizeof slot->net48);
   slot->live = true;
   r->pending++;
   r->last_ms = now;

@@ -59,15 +59,14 @@ struct login_pending {
   char peer_ip[46];
   int secret_id; /* which secret this login uses (per-IP secrets) */
   uint16_t rate;     /* its source's entry in rates[] */
-  uint8_t net48[6];  /* IPv6: its /48 */
-  bool v6;
   bool live;
 };
 
 /* A source's failures and the challenges it holds. An entry holding
  * challenges is never reused for another source. */
 struct login_rate {
-  char source[56]; /* "192.0.2.1", "2001:db8:1:2::/64" */
+  uint8_t source[16]; /* addr_source_key of the address */
+  bool used;
   unsigned failures;
   unsigned pending;
   uint64_t blocked_until_ms;

@@ -123,6 +123,14 @@ bool addr_is_v4(const uint8_t a[16])
   return memcmp(a, mapped, 12) == 0;
 }
 
+void addr_source_key(const char *text, uint8_t key[16])
+{
+  if (addr_parse(text, key) != 0)
+    memset(key, 0, 16);
+  else if (!addr_is_v4(key))
+    memset(key + 8, 0, 8); /* the /64 */
+}
+
 static int add_prefix(const char *item, void *arg, char *err, size_t errlen)
 {
   struct prefix_list *l = arg;

@@ -56,5 +56,9 @@ bool host_list_has(const struct host_list *l, const char *host);
 /* Text address (v4, v6, v4-mapped v6) to the 16-byte form; 0 or -1. */
 int addr_parse(const char *text, uint8_t out[16]);
 bool addr_is_v4(const uint8_t addr[16]);
+/* What per-source limits count by: an IPv4 address (in the 16-byte form),
+ * or an IPv6 /64 (one host may use any address of its /64). All zeros for
+ * text that is no address. */
+void addr_source_key(const char *text, uint8_t key[16]);
 
 #endif

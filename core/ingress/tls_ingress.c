@@ -34,7 +34,7 @@ struct hello_conn {
   struct hello_conn *prev, *next;
   uv_timer_t *timer;
   char peer_ip[46];
-  uint8_t source[16];       /* source_key of peer_ip */
+  uint8_t source[16];       /* addr_source_key of peer_ip */
   struct strbuf raw;        /* every byte read so far, forwarded as is */
   struct clienthello ch;
 };
@@ -246,19 +246,6 @@ static void hello_late(uv_timer_t *t)
   refuse(hc, "no ClientHello in time");
 }
 
-/* What the per-source cap counts by: an IPv4 address, or an IPv6 /64
- * (one host's share); made once per connection. */
-static void source_key(const char *ip, uint8_t key[16])
-{
-  memset(key, 0, 16);
-  if (inet_pton(AF_INET6, ip, key) == 1) {
-    if (!IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)key))
-      memset(key + 8, 0, 8);
-  } else if (inet_pton(AF_INET, ip, key + 12) == 1) {
-    key[10] = key[11] = 0xff; /* as ::ffff:a.b.c.d, never a /64 key */
-  }
-}
-
 static size_t pending_from(const struct tls_ingress *ing,
                            const uint8_t key[16])
 {
@@ -300,7 +287,7 @@ static void on_connection(uv_stream_t *server, int status)
   struct weft_stream_info info = {.struct_size = sizeof info};
   stream_info(s, &info);
   uint8_t source[16];
-  source_key(info.peer_ip, source);
+  addr_source_key(info.peer_ip, source);
   if (pending_from(ing, source) >= PENDING_PER_IP) {
     ing->stats.refused++;
     log_debug("TLS port: %s has %d hellos awaited; closing its new one",
