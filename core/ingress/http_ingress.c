@@ -41,9 +41,9 @@ struct route_conn {
   struct route_conn *prev, *next; /* while not yet handed over */
   uv_timer_t *timer;              /* first-head, then response deadline */
   uv_timer_t *guard;              /* slow visitors, once routed */
-  uv_loop_t *loop;                /* outlives ing, which closes first */
-  uint64_t response_timeout_ms;   /* the server's, copied for the same */
-  uint64_t send_timeout_ms, body_timeout_ms;
+  /* The tunnels and their timeouts: they outlive ing, which closes (and
+   * is freed) before the tunnels that hold handed-over connections. */
+  const struct tunnel_service *svc;
   uint64_t head_since;            /* loop ms: a later head's first byte */
   uint64_t body_since, body_bytes; /* the request body coming now */
   http_parser parser;
@@ -226,14 +226,14 @@ static void no_answer(uv_timer_t *timer)
 /* (Re)starts the response deadline while the service has not answered. */
 static void await_answer(struct route_conn *rc)
 {
-  uint64_t ms = rc->response_timeout_ms;
+  uint64_t ms = rc->svc->response_timeout_ms;
   if (!ms || rc->state == R_DEAD || stream_answered(rc->stream))
     return;
   if (!rc->timer) {
     rc->timer = malloc(sizeof *rc->timer);
     if (!rc->timer)
       return;
-    uv_timer_init(rc->loop, rc->timer);
+    uv_timer_init(rc->svc->loop, rc->timer);
     rc->timer->data = rc;
   }
   uv_timer_start(rc->timer, no_answer, ms, 0);
@@ -461,7 +461,7 @@ static void feed(void *arg, const char *data, size_t len)
     const http_parser_settings *how =
         rc->state == R_BODY && rc->chunked ? &chunked_body : &http_head_settings;
     if (rc->state == R_HEAD && !rc->head_since)
-      rc->head_since = uv_now(rc->loop);
+      rc->head_since = uv_now(rc->svc->loop);
     size_t n = http_parser_execute(&rc->parser, how, data, len);
     enum http_errno err = HTTP_PARSER_ERRNO(&rc->parser);
     if (rc->state == R_BODY)
@@ -483,7 +483,7 @@ static void feed(void *arg, const char *data, size_t len)
       rc->state = R_BODY;
       rc->skip = 1;
       rc->head_since = 0;
-      rc->body_since = uv_now(rc->loop);
+      rc->body_since = uv_now(rc->svc->loop);
       rc->body_bytes = 0;
       data += n;
       len -= n;
@@ -564,7 +564,7 @@ static void log_slow(struct route_conn *rc, const char *what)
 {
   static struct log_limit limit = {.window_ms = 10000};
   unsigned missed;
-  if (log_limited(&limit, uv_now(rc->loop), &missed))
+  if (log_limited(&limit, uv_now(rc->svc->loop), &missed))
     log_info("public HTTP: closed a connection from %s: %s (and %u more "
              "slow ones in the last 10 s)",
              rc->peer_ip, what, missed);
@@ -592,15 +592,15 @@ static void guard_tick(uv_timer_t *t)
   struct route_conn *rc = t->data;
   if (rc->state == R_DEAD)
     return;
-  uint64_t now = uv_now(rc->loop);
-  if (rc->send_timeout_ms &&
-      stream_send_stalled_ms(rc->stream) > rc->send_timeout_ms) {
+  uint64_t now = uv_now(rc->svc->loop);
+  if (rc->svc->send_timeout_ms &&
+      stream_send_stalled_ms(rc->stream) > rc->svc->send_timeout_ms) {
     log_slow(rc, "it read nothing of the answer waiting for it");
     rc->state = R_DEAD;
     stream_close(rc->stream);
-  } else if (rc->state == R_BODY && rc->body_timeout_ms &&
+  } else if (rc->state == R_BODY && rc->svc->body_timeout_ms &&
              now - rc->body_since >
-                 rc->body_timeout_ms + rc->body_bytes * 1000 / BODY_MIN_RATE) {
+                 rc->svc->body_timeout_ms + rc->body_bytes * 1000 / BODY_MIN_RATE) {
     too_slow(rc, "its request body came slower than 500 bytes a second");
   } else if (rc->state == R_HEAD && rc->head_since &&
              now - rc->head_since > FIRST_HEAD_TIMEOUT_MS) {
@@ -639,7 +639,7 @@ static void hand_over(struct route_conn *rc)
   await_answer(rc);
   rc->guard = malloc(sizeof *rc->guard);
   if (rc->guard) {
-    uv_timer_init(rc->loop, rc->guard);
+    uv_timer_init(rc->svc->loop, rc->guard);
     rc->guard->data = rc;
     uv_timer_start(rc->guard, guard_tick, GUARD_MS, GUARD_MS);
   }
@@ -694,10 +694,7 @@ static void adopt(struct http_ingress *ing, struct weft_stream *s,
     return;
   }
   rc->ing = ing;
-  rc->loop = ing->loop;
-  rc->response_timeout_ms = ing->svc->response_timeout_ms;
-  rc->send_timeout_ms = ing->svc->send_timeout_ms;
-  rc->body_timeout_ms = ing->svc->body_timeout_ms;
+  rc->svc = ing->svc;
   rc->stream = s;
   rc->timer = timer;
   snprintf(rc->tls_name, sizeof rc->tls_name, "%s", tls_name ? tls_name : "");
