@@ -42,12 +42,7 @@ int agent_device_key_if_any(const char *state_dir, const char *device_id,
 {
   char path[PATH_MAX];
   key_path(state_dir, device_id, path, sizeof path);
-  if (access(path, F_OK) != 0)
-    return 0;
-  bool created;
-  return device_key_load_or_create(path, out, &created, err, errlen) == 0
-             ? 1
-             : -1;
+  return device_key_load(path, out, err, errlen);
 }
 
 int agent_device_key(const char *state_dir, const char *device_id,

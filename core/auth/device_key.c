@@ -103,31 +103,10 @@ static int make_dir_of(const char *path, char *err, size_t errlen)
   return 0;
 }
 
-int device_key_load_or_create(const char *path, struct device_key *out,
-                              bool *created, char *err, size_t errlen)
+/* Reads the key file fd opened (path for messages), and closes fd. */
+static int read_key(int fd, const char *path, struct device_key *out,
+                    char *err, size_t errlen)
 {
-  *created = false;
-  if (sodium_init() < 0) {
-    snprintf(err, errlen, "libsodium did not start");
-    return -1;
-  }
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0 && errno == ENOENT) {
-    if (make_dir_of(path, err, errlen) != 0)
-      return -1;
-    if (create_key(path, out, err, errlen) == 0) {
-      *created = true;
-      return 0;
-    }
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW); /* another made it */
-    if (fd < 0)
-      return -1;
-  }
-  if (fd < 0) {
-    snprintf(err, errlen, "cannot read the device key %s: %s", path,
-             strerror(errno));
-    return -1;
-  }
   struct stat st;
   const char *bad = NULL;
   if (fstat(fd, &st) != 0)
@@ -159,6 +138,42 @@ int device_key_load_or_create(const char *path, struct device_key *out,
   if (rc != 0)
     snprintf(err, errlen, "the device key %s is not usable: %s", path, why);
   return rc;
+}
+
+int device_key_load(const char *path, struct device_key *out, char *err,
+                    size_t errlen)
+{
+  if (sodium_init() < 0) {
+    snprintf(err, errlen, "libsodium did not start");
+    return -1;
+  }
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 && errno == ENOENT)
+    return 0;
+  if (fd < 0) {
+    snprintf(err, errlen, "cannot read the device key %s: %s", path,
+             strerror(errno));
+    return -1;
+  }
+  return read_key(fd, path, out, err, errlen) == 0 ? 1 : -1;
+}
+
+int device_key_load_or_create(const char *path, struct device_key *out,
+                              bool *created, char *err, size_t errlen)
+{
+  *created = false;
+  int rc = device_key_load(path, out, err, errlen);
+  if (rc != 0)
+    return rc > 0 ? 0 : -1;
+  if (make_dir_of(path, err, errlen) != 0)
+    return -1;
+  if (create_key(path, out, err, errlen) == 0) {
+    *created = true;
+    return 0;
+  }
+  /* Another agent made it meanwhile (O_EXCL): that one is the key. If
+   * there is still none, create_key's message says why. */
+  return device_key_load(path, out, err, errlen) > 0 ? 0 : -1;
 }
 
 static void put(uint8_t **p, const uint8_t *end, const void *data, size_t len,

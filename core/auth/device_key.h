@@ -28,6 +28,12 @@ struct device_key {
 int device_key_parse(const char *text, size_t len, struct device_key *out,
                      const char **why);
 
+/* Loads the key at path: 1, 0 when there is none, or -1 with err naming
+ * the file and what is wrong (unreadable, not a key, readable by
+ * others). */
+int device_key_load(const char *path, struct device_key *out, char *err,
+                    size_t errlen);
+
 /* Loads the key at path, or makes one there (0600, its directory 0700)
  * when there is none. 0 (*created says which), or -1 with err naming the
  * file and what is wrong: unreadable, not a key, or readable by others. */
