@@ -1,5 +1,6 @@
-#include "agent/api_client.h"
+#include "agent/api_client_internal.h"
 
+#include <assert.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ int client_init(struct client *c, const struct conn_url *server,
 
 void client_free(struct client *c)
 {
+  assert(!c->calls); /* cancelled by their owner first */
   if (c->curl)
     curl_easy_cleanup(c->curl);
   free(c->session);
@@ -84,14 +86,9 @@ void client_error_text(json_t *reply, int status, char *out, size_t len)
     snprintf(out, len, "HTTP status %d", status);
 }
 
-struct reply_buf {
-  char *data;
-  size_t len;
-};
-
 static size_t collect(char *ptr, size_t size, size_t n, void *arg)
 {
-  struct reply_buf *b = arg;
+  struct client_reply_buf *b = arg;
   size_t add = size * n;
   if (b->len + add > MAX_REPLY)
     return 0; /* abort: a control reply is never this large */
@@ -134,37 +131,35 @@ static size_t header_cb(char *line, size_t size, size_t n, void *arg)
   return len;
 }
 
-static int raw_request_once(struct client *c, const char *method,
-                            const char *path, json_t *body, const char *bearer,
-                            json_t **reply, char *err, size_t errlen)
+int client_req_setup(struct client *c, struct client_req *r,
+                     const char *method, const char *path, json_t *body,
+                     const char *bearer, char *err, size_t errlen)
 {
-  *reply = NULL;
+  memset(r, 0, sizeof *r);
   if (!c->curl)
     c->curl = curl_easy_init();
   CURL *curl = c->curl;
   if (!curl) {
     snprintf(err, errlen, "libcurl failed to start");
-    return 0;
+    return -1;
   }
   curl_easy_reset(curl);
   char url[sizeof c->base_url + 512];
   snprintf(url, sizeof url, "%s%s", c->base_url, path);
-  char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-  struct curl_slist *headers = NULL;
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  headers = curl_slist_append(headers, "Accept: application/json");
-  char auth[4200];
+  r->text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  r->headers = curl_slist_append(r->headers, "Content-Type: application/json");
+  r->headers = curl_slist_append(r->headers, "Accept: application/json");
   if (bearer) {
+    char auth[4200];
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", bearer);
-    headers = curl_slist_append(headers, auth);
+    r->headers = curl_slist_append(r->headers, auth);
   }
-  struct reply_buf buf = {0};
   c->retry_after = 0;
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, c);
   curl_easy_setopt(curl, CURLOPT_URL, url);
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, r->headers);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
@@ -177,16 +172,23 @@ static int raw_request_once(struct client *c, const char *method,
   memset(&c->conn, 0, sizeof c->conn);
   c->key_changed = false;
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf);
-  if (text)
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
-  CURLcode rc = curl_easy_perform(curl);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r->buf);
+  if (r->text)
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, r->text);
+  return 0;
+}
+
+int client_req_finish(struct client *c, struct client_req *r, CURLcode rc,
+                      json_t **reply, char *err, size_t errlen)
+{
   long status = 0;
+  *reply = NULL;
   if (rc == CURLE_OK) {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    if (buf.len) {
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (r->buf.len) {
       json_error_t error;
-      *reply = json_loadb(buf.data, buf.len, JSON_REJECT_DUPLICATES, &error);
+      *reply = json_loadb(r->buf.data, r->buf.len, JSON_REJECT_DUPLICATES,
+                          &error);
     }
   } else if (rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH) {
     c->key_changed = true;
@@ -198,10 +200,29 @@ static int raw_request_once(struct client *c, const char *method,
     snprintf(err, errlen, "cannot reach the server at %s: %s", c->base_url,
              curl_easy_strerror(rc));
   }
-  free(buf.data);
-  free(text);
-  curl_slist_free_all(headers);
+  client_req_free(r);
   return (int)status;
+}
+
+void client_req_free(struct client_req *r)
+{
+  free(r->buf.data);
+  free(r->text);
+  curl_slist_free_all(r->headers);
+  memset(r, 0, sizeof *r);
+}
+
+static int raw_request_once(struct client *c, const char *method,
+                            const char *path, json_t *body, const char *bearer,
+                            json_t **reply, char *err, size_t errlen)
+{
+  *reply = NULL;
+  assert(!c->calls); /* c->curl is not in a multi */
+  struct client_req r;
+  if (client_req_setup(c, &r, method, path, body, bearer, err, errlen) != 0)
+    return 0;
+  CURLcode rc = curl_easy_perform(c->curl);
+  return client_req_finish(c, &r, rc, reply, err, errlen);
 }
 
 /* A request; an answer of 429 (the server is busy for our address) is
@@ -230,76 +251,76 @@ static const char *b64(const uint8_t *bin, size_t len, char *buf, size_t size)
   return buf;
 }
 
-static int login(struct client *c, char *err, size_t errlen)
+json_t *client_login_challenge(struct login_steps *ls)
 {
-  uint8_t nc[LOGIN_NONCE_LEN], ns[LOGIN_NONCE_LEN], proof[LOGIN_SEALED_LEN];
-  uint8_t answer[LOGIN_SEALED_LEN];
+  char t1[64];
+  crypto_random(ls->nc, sizeof ls->nc);
+  return json_pack("{s:i,s:s,s:s}", "version", LOGIN_VERSION, "step",
+                   "challenge", "client_nonce",
+                   b64(ls->nc, sizeof ls->nc, t1, sizeof t1));
+}
+
+json_t *client_login_answer(struct client *c, struct login_steps *ls,
+                            int status, json_t *reply, char *err,
+                            size_t errlen)
+{
+  uint8_t proof[LOGIN_SEALED_LEN], answer[LOGIN_SEALED_LEN];
   char t1[64], t2[128];
-  crypto_random(nc, sizeof nc);
-  json_t *step1 = json_pack("{s:i,s:s,s:s}", "version", LOGIN_VERSION, "step",
-                            "challenge", "client_nonce",
-                            b64(nc, sizeof nc, t1, sizeof t1));
-  json_t *reply;
-  int status = raw_request(c, "POST", "/v1/login", step1, NULL, &reply, err,
-                           errlen);
-  json_decref(step1);
   if (status != 200) {
     if (status)
       client_error_text(reply, status, t2, sizeof t2),
           snprintf(err, errlen, "login refused: %s", t2);
-    json_decref(reply);
-    return -1;
+    return NULL;
   }
   if (!c->conn.seen) {
-    json_decref(reply);
     snprintf(err, errlen, "cannot read the TLS connection to %s", c->base_url);
-    return -1;
+    return NULL;
   }
   /* Both messages are bound to the connection the challenge came over. */
-  uint8_t binding[TLS_BINDING_LEN];
-  memcpy(binding, c->conn.binding, sizeof binding);
+  memcpy(ls->binding, c->conn.binding, sizeof ls->binding);
   const char *ns_text = json_string_value(json_object_get(reply, "server_nonce"));
   const char *proof_text = json_string_value(json_object_get(reply, "proof"));
   size_t n1 = 0, n2 = 0;
   bool parsed =
       ns_text && proof_text &&
-      b64url_decode(ns_text, strlen(ns_text), ns, sizeof ns, &n1) == 0 &&
+      b64url_decode(ns_text, strlen(ns_text), ls->ns, sizeof ls->ns, &n1) ==
+          0 &&
       b64url_decode(proof_text, strlen(proof_text), proof, sizeof proof,
                     &n2) == 0 &&
-      n1 == sizeof ns;
-  json_decref(reply);
+      n1 == sizeof ls->ns;
   /* The server must prove it knows the secret before we prove we do. */
-  if (!parsed || login_client_check_proof(&c->secret, nc, ns, binding,
-                                          sizeof binding, proof, n2) != 0) {
+  if (!parsed ||
+      login_client_check_proof(&c->secret, ls->nc, ls->ns, ls->binding,
+                               sizeof ls->binding, proof, n2) != 0) {
     snprintf(err, errlen,
              "the server at %s could not prove it knows the secret over this "
              "TLS connection: the connection string is wrong, this is not "
              "your weft server, or something between us ends TLS (a proxy "
              "must pass the control port's TLS through untouched)",
              c->base_url);
-    return -1;
+    return NULL;
   }
-  if (login_client_answer(&c->secret, nc, ns, binding, sizeof binding,
-                          answer) != 0) {
+  if (login_client_answer(&c->secret, ls->nc, ls->ns, ls->binding,
+                          sizeof ls->binding, answer) != 0) {
     snprintf(err, errlen, "cannot compute the login answer");
-    return -1;
+    return NULL;
   }
   json_t *step2 = json_pack(
       "{s:i,s:s,s:s,s:s,s:s}", "version", LOGIN_VERSION, "step", "answer",
-      "server_nonce", b64(ns, sizeof ns, t1, sizeof t1), "answer",
+      "server_nonce", b64(ls->ns, sizeof ls->ns, t1, sizeof t1), "answer",
       b64(answer, sizeof answer, t2, sizeof t2), "device_id", c->device_id);
   if (c->has_key) {
     /* The device's key signs this login: both nonces, this connection,
      * this id (auth/device_key.h). */
     uint8_t msg[256], sig[DEVICE_KEY_SIG_LEN];
     char t3[128];
-    size_t n = device_key_login_message(nc, ns, sizeof nc, binding,
-                                        sizeof binding, c->device_id, msg,
-                                        sizeof msg);
+    size_t n = device_key_login_message(ls->nc, ls->ns, sizeof ls->nc,
+                                        ls->binding, sizeof ls->binding,
+                                        c->device_id, msg, sizeof msg);
     if (!n || device_key_sign(&c->key, msg, n, sig) != 0) {
       json_decref(step2);
       snprintf(err, errlen, "cannot sign the login with the device key");
-      return -1;
+      return NULL;
     }
     json_object_set_new(step2, "device_key",
                         json_string(b64(c->key.public_key,
@@ -308,9 +329,12 @@ static int login(struct client *c, char *err, size_t errlen)
     json_object_set_new(step2, "device_sig",
                         json_string(b64(sig, sizeof sig, t3, sizeof t3)));
   }
-  status = raw_request(c, "POST", "/v1/login", step2, NULL, &reply, err,
-                       errlen);
-  json_decref(step2);
+  return step2;
+}
+
+int client_login_accept(struct client *c, const struct login_steps *ls,
+                        int status, json_t *reply, char *err, size_t errlen)
+{
   const char *token = json_string_value(json_object_get(reply, "token"));
   c->refusal[0] = '\0';
   if (status == 403) {
@@ -323,12 +347,10 @@ static int login(struct client *c, char *err, size_t errlen)
     client_error_text(reply, status, why, sizeof why);
     if (status)
       snprintf(err, errlen, "the server refused the login: %s", why);
-    json_decref(reply);
     return -1;
   }
   if (!c->conn.seen ||
-      memcmp(c->conn.binding, binding, sizeof binding) != 0) {
-    json_decref(reply);
+      memcmp(c->conn.binding, ls->binding, sizeof ls->binding) != 0) {
     snprintf(err, errlen, "the connection to %s changed during the login",
              c->base_url);
     return -1;
@@ -343,14 +365,38 @@ static int login(struct client *c, char *err, size_t errlen)
   c->session = strdup(token);
   json_int_t ttl = json_integer_value(json_object_get(reply, "expires_in"));
   c->session_expires = clock_wall_s() + (ttl > 0 ? ttl : 60);
-  json_decref(reply);
   return c->session ? 0 : -1;
+}
+
+bool client_session_fresh(const struct client *c)
+{
+  return c->session &&
+         clock_wall_s() + CLIENT_RELOGIN_MARGIN_S < c->session_expires;
+}
+
+static int login(struct client *c, char *err, size_t errlen)
+{
+  struct login_steps ls;
+  json_t *step1 = client_login_challenge(&ls), *reply;
+  int status = raw_request(c, "POST", "/v1/login", step1, NULL, &reply, err,
+                           errlen);
+  json_decref(step1);
+  json_t *step2 = client_login_answer(c, &ls, status, reply, err, errlen);
+  json_decref(reply);
+  if (!step2)
+    return -1;
+  status = raw_request(c, "POST", "/v1/login", step2, NULL, &reply, err,
+                       errlen);
+  json_decref(step2);
+  int rc = client_login_accept(c, &ls, status, reply, err, errlen);
+  json_decref(reply);
+  crypto_wipe(&ls, sizeof ls);
+  return rc;
 }
 
 int client_ensure_session(struct client *c, char *err, size_t errlen)
 {
-  if (c->session &&
-      clock_wall_s() + CLIENT_RELOGIN_MARGIN_S < c->session_expires)
+  if (client_session_fresh(c))
     return 0;
   return login(c, err, errlen);
 }

@@ -1,7 +1,8 @@
 /* The client side of the control API, as `weft tunnel` and `weft login`
  * use it: log in with the connection secret (verifying the server first),
- * keep the session fresh, create and delete tunnels. Requests are made with
- * libcurl and block; they are few and short. */
+ * keep the session fresh, create and delete tunnels. These requests are
+ * made with libcurl and block: for a command, or before the agent's loop
+ * runs. A running agent uses agent/api_call.h instead. */
 #ifndef WEFT_CORE_API_CLIENT_H
 #define WEFT_CORE_API_CLIENT_H
 
@@ -39,6 +40,9 @@ struct client {
    * secret ("device_revoked", "device_key_mismatch",
    * "enrollment_closed"), or "". */
   char refusal[32];
+  /* Requests made on the loop (agent/api_call.h), in order: the first
+   * runs, the others wait. None may be left at client_free. */
+  struct client_call *calls;
   /* What the last response came over (read while it was being received). */
   struct {
     bool seen;
