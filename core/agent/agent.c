@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <assert.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,10 +8,12 @@
 
 #include <weft/weft.h>
 
+#include "agent/api_call.h"
 #include "agent/approval_wait.h"
 #include "agent/device_identity.h"
 #include "base/exit_codes.h"
 #include "base/log.h"
+#include "net/curl_loop.h"
 #include "plugin/plugin_registry.h"
 
 static void save_status(struct agent *s, struct open_tunnel *ot)
@@ -85,60 +88,126 @@ static void record_state(void *ctx, const char *tunnel_id,
     tunnel_ended(s, ot);
 }
 
-/* For transports that reconnect: a fresh orchestration token (host table's
- * token_renew). */
-static int renew_token(void *ctx, const char *tunnel_id, char *out,
-                       size_t len)
+/* What the server said to a token renewal: 0 with *token (in reply),
+ * WEFT_ENOENT when the tunnel is gone (ot->ended says how), or WEFT_EIO
+ * (try again later). */
+static int renewal_result(struct open_tunnel *ot, int status, json_t *reply,
+                          const char *err, const char **token)
 {
-  struct agent *s = ctx;
-  struct open_tunnel *ot = NULL;
-  for (size_t i = 0; i < s->count; i++)
-    if (!strcmp(s->tunnels[i].id, tunnel_id))
-      ot = &s->tunnels[i];
-  struct client *c = ot ? ot->client : NULL;
-  if (!c)
-    return WEFT_ENOENT;
-  char path[128], err[512];
-  json_t *reply;
-  snprintf(path, sizeof path, "/v1/tunnels/%s/token", tunnel_id);
-  int status = client_request(c, "POST", path, NULL, &reply, err,
-                              sizeof err);
-  const char *token = json_string_value(json_object_get(reply, "token"));
-  int rc = WEFT_EIO;
-  if (status == 200 && token && strlen(token) < len) {
-    snprintf(out, len, "%s", token);
-    rc = 0;
-  } else if (status == 404) {
+  *token = json_string_value(json_object_get(reply, "token"));
+  if (status == 200 && *token)
+    return 0;
+  if (status == 404) {
     /* Gone: how it ended decides whether it is opened again. */
     const char *ended = json_string_value(json_object_get(reply, "ended"));
     const char *why = json_string_value(json_object_get(
         json_object_get(reply, "error"), "message"));
     snprintf(ot->ended, sizeof ot->ended, "%s", ended ? ended : "");
     snprintf(ot->ended_why, sizeof ot->ended_why, "%s", why ? why : "");
-    rc = WEFT_ENOENT;
-  } else if (!status && !strcmp(c->refusal, "device_revoked")) {
+    return WEFT_ENOENT;
+  }
+  if (!status && !strcmp(ot->client->refusal, "device_revoked")) {
     /* Revoked: its tunnels are gone for good. */
     snprintf(ot->ended, sizeof ot->ended, "revoked");
     snprintf(ot->ended_why, sizeof ot->ended_why, "%.200s", err);
-    rc = WEFT_ENOENT;
-  } else if (!status) {
-    log_warn("token renewal: %s", err);
+    return WEFT_ENOENT;
   }
+  if (!status)
+    log_warn("token renewal: %s", err);
+  return WEFT_EIO;
+}
+
+static struct open_tunnel *tunnel_by_id(struct agent *s, const char *id)
+{
+  for (size_t i = 0; i < s->count; i++)
+    if (!strcmp(s->tunnels[i].id, id))
+      return &s->tunnels[i];
+  return NULL;
+}
+
+/* host->token_renew: for transports that reconnect, a fresh orchestration
+ * token, blocking (an older plugin's way; see renew_start). */
+static int renew_token(void *ctx, const char *tunnel_id, char *out,
+                       size_t len)
+{
+  struct open_tunnel *ot = tunnel_by_id(ctx, tunnel_id);
+  if (!ot || !ot->client)
+    return WEFT_ENOENT;
+  if (ot->client->calls) /* its connection is busy on the loop */
+    return WEFT_EAGAIN;
+  char path[128], err[512];
+  json_t *reply;
+  snprintf(path, sizeof path, "/v1/tunnels/%s/token", tunnel_id);
+  int status = client_request(ot->client, "POST", path, NULL, &reply, err,
+                              sizeof err);
+  const char *token;
+  int rc = renewal_result(ot, status, reply, err, &token);
+  if (rc == 0 && strlen(token) >= len)
+    rc = WEFT_EMSGSIZE;
+  if (rc == 0)
+    snprintf(out, len, "%s", token);
   json_decref(reply);
   return rc;
 }
 
-static void delete_on_server(struct client *c, const char *id)
+static void renewed(void *arg, int status, json_t *reply, const char *err)
+{
+  struct open_tunnel *ot = arg;
+  weft_token_cb cb = ot->renew_cb;
+  ot->renew_cb = NULL;
+  const char *token;
+  int rc = renewal_result(ot, status, reply, err, &token);
+  cb(ot->renew_arg, rc, rc == 0 ? token : NULL);
+}
+
+/* host->token_renew_start: the same on the loop; the answer comes to cb,
+ * unless the tunnel is released first (release cancels it). */
+static int renew_start(void *ctx, const char *tunnel_id, weft_token_cb cb,
+                       void *arg)
+{
+  struct agent *s = ctx;
+  struct open_tunnel *ot = tunnel_by_id(s, tunnel_id);
+  if (!s->api)
+    return WEFT_ENOTSUP; /* the loop is not running yet: block */
+  if (!ot || !ot->client)
+    return WEFT_ENOENT;
+  if (ot->renew_cb)
+    return WEFT_EAGAIN; /* one at a time per tunnel */
+  char path[128];
+  snprintf(path, sizeof path, "/v1/tunnels/%s/token", tunnel_id);
+  ot->renew_cb = cb;
+  ot->renew_arg = arg;
+  if (client_call(ot->client, s->api, "POST", path, NULL, ot, renewed, ot) !=
+      0) {
+    ot->renew_cb = NULL;
+    return WEFT_ENOMEM;
+  }
+  return 0;
+}
+
+static void deleted(void *arg, int status, json_t *reply, const char *err)
+{
+  (void)reply;
+  if (status != 204 && status != 404)
+    fprintf(stderr, "weft tunnel: could not delete a tunnel on the server: "
+                    "%s\n",
+            status ? "unexpected answer" : err);
+  (void)arg;
+}
+
+/* On the loop while it runs; blocking before it does and at the stop. */
+static void delete_on_server(struct agent *s, struct client *c,
+                             const char *id)
 {
   char path[128], err[512];
   json_t *reply;
   snprintf(path, sizeof path, "/v1/tunnels/%s", id);
+  if (s->api && client_call(c, s->api, "DELETE", path, NULL, NULL, deleted,
+                            NULL) == 0)
+    return;
   int status = client_request(c, "DELETE", path, NULL, &reply, err,
                               sizeof err);
-  if (status != 204 && status != 404)
-    fprintf(stderr, "weft tunnel: could not delete tunnel %s on the server: "
-                    "%s\n",
-            id, status ? "unexpected answer" : err);
+  deleted(NULL, status, reply, err);
   json_decref(reply);
 }
 
@@ -172,128 +241,138 @@ static struct client *device_client(struct agent *s, size_t i,
   return client_ensure_session(c, err, len) == 0 ? c : NULL;
 }
 
-/* Asks the server for ot's tunnel (unless its transport needs none), then
- * the transport to carry it. Returns an exit code. */
-static int open_in(struct agent *s, struct plugin_registry *reg,
-                   struct open_tunnel *ot)
+static const char *label_of(const struct open_tunnel *ot)
+{
+  return ot->spec.name ? ot->spec.name : ot->spec.local_text;
+}
+
+/* The transport's say before the server is asked: parameters for its
+ * server side (into ot->device_params), or that the tunnel needs no
+ * server at all (*standalone). Returns an exit code. */
+static int open_prepare(struct open_tunnel *ot, struct plugin_registry *reg,
+                        bool *standalone)
 {
   const struct agent_tunnel_spec *t = &ot->spec;
-  const char *device = ot->device;
-  size_t slot = ot->slot;
   struct plugin *p = plugin_registry_find(reg, t->transport);
+  *standalone = false;
   if (!p || !p->initialized) {
     fprintf(stderr, "weft tunnel: transport '%s' is not available\n",
             t->transport);
     return EXIT_TRANSPORT;
   }
-  const char *label = t->name ? t->name : t->local_text;
   ot->plugin = p;
-
-  /* The transport's say first: parameters for its server side, or that the
-   * tunnel needs no server at all. */
-  json_t *device_params = json_object();
-  void *plugin_ctx = NULL;
-  int prc = 0;
-  if (p->desc.client_tunnel_prepare) {
-    struct weft_tunnel_info pre = {
-        .struct_size = sizeof pre,
-        .name = t->name,
-        .device_id = device,
-        .local_url = t->local_text,
-        .remote_url = t->remote_text,
-        .tunnel_config = t->plugin_config,
-        .add_param = add_device_param,
-        .param_ctx = device_params,
-        .local_host = t->local->host,
-        .local_port = t->local->port,
-        .remote_host = t->remote ? t->remote->host : "",
-        .remote_port = t->remote ? t->remote->port : 0,
-    };
-    prc = p->desc.client_tunnel_prepare(p->ctx, &pre, &plugin_ctx);
-    if (prc < 0) {
-      fprintf(stderr, "weft tunnel: %s: the %s transport cannot open it: %s\n",
-              label, t->transport,
-              p->binding.last_error[0] ? p->binding.last_error
-                                       : weft_strerror(prc));
-      json_decref(device_params);
-      return prc == WEFT_ECONFIG ? EXIT_CONFIG : EXIT_RUNTIME;
-    }
+  ot->plugin_ctx = NULL;
+  assert(!ot->device_params);
+  ot->device_params = json_object();
+  if (!p->desc.client_tunnel_prepare)
+    return EXIT_OK;
+  struct weft_tunnel_info pre = {
+      .struct_size = sizeof pre,
+      .name = t->name,
+      .device_id = ot->device,
+      .local_url = t->local_text,
+      .remote_url = t->remote_text,
+      .tunnel_config = t->plugin_config,
+      .add_param = add_device_param,
+      .param_ctx = ot->device_params,
+      .local_host = t->local->host,
+      .local_port = t->local->port,
+      .remote_host = t->remote ? t->remote->host : "",
+      .remote_port = t->remote ? t->remote->port : 0,
+  };
+  int prc = p->desc.client_tunnel_prepare(p->ctx, &pre, &ot->plugin_ctx);
+  if (prc < 0) {
+    fprintf(stderr, "weft tunnel: %s: the %s transport cannot open it: %s\n",
+            label_of(ot), t->transport,
+            p->binding.last_error[0] ? p->binding.last_error
+                                     : weft_strerror(prc));
+    json_decref(ot->device_params);
+    ot->device_params = NULL;
+    return prc == WEFT_ECONFIG ? EXIT_CONFIG : EXIT_RUNTIME;
   }
-  json_t *reply = NULL;
-  char err[1024];
-  if (prc == WEFT_STANDALONE) {
-    snprintf(ot->id, sizeof ot->id, "%s", t->name ? t->name : "tunnel");
-    snprintf(ot->public_url, sizeof ot->public_url, "%s",
-             t->remote_text ? t->remote_text : "(on the bastion)");
-  } else {
-    struct client *c = device_client(s, slot, device, err, sizeof err);
-    if (!c) {
-      fprintf(stderr, "weft tunnel: %s: %s\n", label, err);
-      if (plugin_ctx)
-        p->desc.client_tunnel_close(p->ctx, plugin_ctx);
-      json_decref(device_params);
-      /* Refusals that waiting does not change end the agent. */
-      const char *no = s->client_ready[slot] ? s->clients[slot].refusal : "";
-      if (!strcmp(no, "device_revoked"))
-        return EXIT_ENDED;
-      if (no[0])
-        return EXIT_CONFIG;
-      return s->has_server ? EXIT_RUNTIME : EXIT_USAGE;
-    }
-    ot->client = c;
-    json_t *body = json_pack("{s:s,s:s}", "transport", t->transport, "local",
-                             t->local_text);
-    if (t->remote_text)
-      json_object_set_new(body, "remote", json_string(t->remote_text));
-    if (t->name)
-      json_object_set_new(body, "name", json_string(t->name));
-    if (json_object_size(device_params))
-      json_object_set(body, "device_params", device_params);
-    if (s->await_approval)
-      json_object_set_new(body, "await_approval", json_true());
-    if (s->replace)
-      json_object_set_new(body, "replace", json_true());
-    int status = client_request(c, "POST", "/v1/tunnels", body, &reply, err,
-                                sizeof err);
-    json_decref(body);
-    if (status == 202) { /* the consent flow: an administrator decides */
-      json_t *tunnel = approval_wait(c, reply, label, err, sizeof err);
-      json_decref(reply);
-      reply = tunnel;
-      status = tunnel ? 201 : 403;
-      if (!tunnel)
-        reply = json_pack("{s:{s:s,s:s}}", "error", "code", "not_approved",
-                          "message", err);
-    }
-    if (status != 201) {
-      if (status)
-        client_error_text(reply, status, err, sizeof err);
-      const char *code = json_string_value(
-          json_object_get(json_object_get(reply, "error"), "code"));
-      bool transport = code && (!strcmp(code, "transport_not_built") ||
-                                !strcmp(code, "unknown_transport"));
-      fprintf(stderr,
-              "weft tunnel: %s: the server did not open the tunnel: %s\n",
-              label, err);
-      if (code && !strcmp(code, "device_busy"))
-        fprintf(stderr,
-                "weft tunnel: device %s holds as many live tunnels as its "
-                "class allows (max_tunnels): give this one its own "
-                "--device-id NAME, or take a tunnel back with --replace\n",
-                device);
-      json_decref(reply);
-      json_decref(device_params);
-      if (plugin_ctx)
-        p->desc.client_tunnel_close(p->ctx, plugin_ctx);
-      return transport ? EXIT_TRANSPORT : EXIT_RUNTIME;
-    }
+  *standalone = prc == WEFT_STANDALONE;
+  return EXIT_OK;
+}
+
+/* Forgets what open_prepare made, for a tunnel that will not be carried. */
+static void open_abandon(struct open_tunnel *ot)
+{
+  json_decref(ot->device_params);
+  ot->device_params = NULL;
+  if (ot->plugin_ctx)
+    ot->plugin->desc.client_tunnel_close(ot->plugin->ctx, ot->plugin_ctx);
+  ot->plugin_ctx = NULL;
+}
+
+/* POST /v1/tunnels's body. */
+static json_t *create_body(const struct agent *s, const struct open_tunnel *ot)
+{
+  const struct agent_tunnel_spec *t = &ot->spec;
+  json_t *body = json_pack("{s:s,s:s}", "transport", t->transport, "local",
+                           t->local_text);
+  if (t->remote_text)
+    json_object_set_new(body, "remote", json_string(t->remote_text));
+  if (t->name)
+    json_object_set_new(body, "name", json_string(t->name));
+  if (json_object_size(ot->device_params))
+    json_object_set(body, "device_params", ot->device_params);
+  if (s->await_approval)
+    json_object_set_new(body, "await_approval", json_true());
+  if (s->replace)
+    json_object_set_new(body, "replace", json_true());
+  return body;
+}
+
+/* The server did not open it (status 0: not reached, or the login was
+ * refused): says why, and returns the exit code it means. */
+static int open_refused(struct open_tunnel *ot, int status, json_t *reply,
+                        const char *err)
+{
+  char why[1024];
+  snprintf(why, sizeof why, "%s", err);
+  open_abandon(ot);
+  if (!status) {
+    fprintf(stderr, "weft tunnel: %s: %s\n", label_of(ot), why);
+    /* Refusals that waiting does not change end the agent. */
+    const char *no = ot->client ? ot->client->refusal : "";
+    if (!strcmp(no, "device_revoked"))
+      return EXIT_ENDED;
+    return no[0] ? EXIT_CONFIG : EXIT_RUNTIME;
+  }
+  client_error_text(reply, status, why, sizeof why);
+  const char *code = json_string_value(
+      json_object_get(json_object_get(reply, "error"), "code"));
+  bool transport = code && (!strcmp(code, "transport_not_built") ||
+                            !strcmp(code, "unknown_transport"));
+  fprintf(stderr, "weft tunnel: %s: the server did not open the tunnel: %s\n",
+          label_of(ot), why);
+  if (code && !strcmp(code, "device_busy"))
+    fprintf(stderr,
+            "weft tunnel: device %s holds as many live tunnels as its class "
+            "allows (max_tunnels): give this one its own --device-id NAME, "
+            "or take a tunnel back with --replace\n",
+            ot->device);
+  return transport ? EXIT_TRANSPORT : EXIT_RUNTIME;
+}
+
+/* Hands the tunnel the server made (reply: its 201 answer, or NULL for a
+ * standalone tunnel) to the transport. Returns an exit code. */
+static int open_carry(struct agent *s, struct open_tunnel *ot, json_t *reply)
+{
+  const struct agent_tunnel_spec *t = &ot->spec;
+  struct plugin *p = ot->plugin;
+  json_decref(ot->device_params);
+  ot->device_params = NULL;
+  if (reply) {
     snprintf(ot->id, sizeof ot->id, "%s",
              json_string_value(json_object_get(reply, "id")));
     snprintf(ot->public_url, sizeof ot->public_url, "%s",
              json_string_value(json_object_get(reply, "public_url")));
+  } else {
+    snprintf(ot->id, sizeof ot->id, "%s", t->name ? t->name : "tunnel");
+    snprintf(ot->public_url, sizeof ot->public_url, "%s",
+             t->remote_text ? t->remote_text : "(on the bastion)");
   }
-  json_decref(device_params);
-
   /* The transport's parameters, as the server's side of it handed them. */
   struct weft_kv params[32];
   size_t nparams = 0;
@@ -309,7 +388,7 @@ static int open_in(struct agent *s, struct plugin_registry *reg,
       .struct_size = sizeof info,
       .id = ot->id,
       .name = t->name,
-      .device_id = device,
+      .device_id = ot->device,
       .local_url = t->local_text,
       .remote_url = t->remote_text,
       .tunnel_config = t->plugin_config,
@@ -336,16 +415,15 @@ static int open_in(struct agent *s, struct plugin_registry *reg,
                               .struct_size = sizeof(struct weft_tunnel_state),
                               .phase = WEFT_TUNNEL_CONNECTING});
   s->opening = ot;
-  ot->plugin_ctx = plugin_ctx;
   int rc = p->desc.client_tunnel_open(p->ctx, &info, &ot->plugin_ctx);
   s->opening = NULL;
-  json_decref(reply);
   if (rc != 0) {
     fprintf(stderr, "weft tunnel: %s: the %s transport could not carry it: "
                     "%s\n",
-            label, t->transport, weft_strerror(rc));
+            label_of(ot), t->transport, weft_strerror(rc));
+    ot->plugin_ctx = NULL;
     if (c)
-      delete_on_server(c, ot->id);
+      delete_on_server(s, c, ot->id);
     return rc == WEFT_ENOTBUILT ? EXIT_TRANSPORT : EXIT_RUNTIME;
   }
   ot->carried = true;
@@ -359,9 +437,50 @@ static int open_in(struct agent *s, struct plugin_registry *reg,
     return EXIT_OK;
   }
   printf("%s: %s is carried by the %s transport, without a weft server\n",
-         label, t->local_text, t->transport);
+         label_of(ot), t->local_text, t->transport);
   fflush(stdout);
   return EXIT_OK;
+}
+
+/* Asks the server for ot's tunnel (unless its transport needs none), then
+ * the transport to carry it; blocking, before the loop runs (a tunnel
+ * opened again later goes through reopen_due). Returns an exit code. */
+static int open_in(struct agent *s, struct plugin_registry *reg,
+                   struct open_tunnel *ot)
+{
+  bool standalone;
+  int code = open_prepare(ot, reg, &standalone);
+  if (code != EXIT_OK)
+    return code;
+  if (standalone)
+    return open_carry(s, ot, NULL);
+  char err[1024];
+  ot->client = device_client(s, ot->slot, ot->device, err, sizeof err);
+  if (!ot->client) {
+    if (s->client_ready[ot->slot])
+      ot->client = &s->clients[ot->slot]; /* for its refusal */
+    code = open_refused(ot, 0, NULL, err);
+    ot->client = NULL;
+    return s->has_server ? code : EXIT_USAGE;
+  }
+  json_t *body = create_body(s, ot), *reply = NULL;
+  int status = client_request(ot->client, "POST", "/v1/tunnels", body, &reply,
+                              err, sizeof err);
+  json_decref(body);
+  if (status == 202) { /* the consent flow: an administrator decides */
+    json_t *tunnel = approval_wait(ot->client, reply, label_of(ot), err,
+                                   sizeof err);
+    json_decref(reply);
+    reply = tunnel;
+    status = tunnel ? 201 : 403;
+    if (!tunnel)
+      reply = json_pack("{s:{s:s,s:s}}", "error", "code", "not_approved",
+                        "message", err);
+  }
+  code = status == 201 ? open_carry(s, ot, reply)
+                       : open_refused(ot, status, reply, err);
+  json_decref(reply);
+  return code;
 }
 
 int agent_open(struct agent *s, struct plugin_registry *reg, size_t slot,
@@ -401,7 +520,7 @@ static bool ended_for_good(const char *ended)
 static bool any_left(const struct agent *s)
 {
   for (size_t i = 0; i < s->count; i++)
-    if (s->tunnels[i].carried ||
+    if (s->tunnels[i].carried || s->tunnels[i].reopening ||
         (s->tunnels[i].reopen_ready &&
          uv_is_active((const uv_handle_t *)&s->tunnels[i].reopen)))
       return true;
@@ -410,12 +529,16 @@ static bool any_left(const struct agent *s)
 
 static void agent_stop(struct agent *s, int code);
 
-/* Lets go of the transport's tunnel (never from inside its report). */
+/* Lets go of the transport's tunnel (never from inside its report), and
+ * of a renewal it awaits: the transport is told nothing more of it. */
 static void release(struct open_tunnel *ot)
 {
   if (!ot->carried)
     return;
   ot->carried = false;
+  if (ot->client)
+    client_call_cancel(ot->client, ot);
+  ot->renew_cb = NULL;
   ot->plugin->desc.client_tunnel_close(ot->plugin->ctx, ot->plugin_ctx);
   ot->plugin_ctx = NULL;
 }
@@ -428,6 +551,88 @@ static uint64_t reopen_delay_ms(unsigned tries)
   if (base > 60000)
     base = 60000;
   return base * 4 / 5 + (uint64_t)rand() % (base * 2 / 5 + 1);
+}
+
+static void reopen_due(uv_timer_t *timer);
+
+/* How an attempt to open ot again ended (an exit code): done, try again
+ * later, or stop trying. */
+static void reopened(struct open_tunnel *ot, int code)
+{
+  struct agent *s = ot->agent;
+  ot->reopening = false;
+  if (code == EXIT_OK || s->stopping)
+    return;
+  ot->client = NULL; /* nothing of it is left on the server */
+  if (code != EXIT_RUNTIME) { /* it cannot be opened as it is: stop trying */
+    if (!any_left(s))
+      agent_stop(s, code);
+    return;
+  }
+  snprintf(ot->id, sizeof ot->id, "%s", ot->old_id);
+  ot->reopen_tries++;
+  uint64_t ms = reopen_delay_ms(ot->reopen_tries);
+  log_info("%s: trying again in %llu ms", label_of(ot),
+           (unsigned long long)ms);
+  uv_timer_start(&ot->reopen, reopen_due, ms, 0);
+}
+
+static void create_answered(void *arg, int status, json_t *reply,
+                            const char *err);
+
+static void ask_approval(uv_timer_t *timer)
+{
+  struct open_tunnel *ot = timer->data;
+  struct agent *s = ot->agent;
+  if (client_call(&s->clients[ot->slot], s->api, "GET", ot->approval, NULL,
+                  ot, create_answered, ot) != 0)
+    reopened(ot, open_refused(ot, 0, NULL, "cannot ask the server"));
+}
+
+/* The server's answer to the create, or to a look at its approval. */
+static void create_answered(void *arg, int status, json_t *reply,
+                            const char *err)
+{
+  struct open_tunnel *ot = arg;
+  struct agent *s = ot->agent;
+  char why[512] = "";
+  json_t *tunnel = NULL;
+  if (ot->approval[0]) { /* waiting for an administrator */
+    int decided = approval_read(status, reply, &tunnel, why, sizeof why);
+    if (decided == 0 && time(NULL) <= ot->approval_deadline) {
+      uv_timer_start(&ot->reopen, ask_approval, 1000, 0);
+      return;
+    }
+    ot->approval[0] = '\0';
+    if (!tunnel) {
+      snprintf(why + strlen(why), sizeof why - strlen(why), "%s",
+               decided == 0 ? "no decision before the request expired" : "");
+      json_t *no = json_pack("{s:{s:s,s:s}}", "error", "code", "not_approved",
+                             "message", why);
+      ot->client = &s->clients[ot->slot];
+      reopened(ot, open_refused(ot, 403, no, why));
+      json_decref(no);
+      return;
+    }
+    fprintf(stderr, "%s: approved\n", label_of(ot));
+    reply = tunnel;
+    status = 201;
+  } else if (status == 202) { /* the consent flow, as the first time */
+    if (approval_path(reply, ot->approval, sizeof ot->approval, why,
+                      sizeof why) != 0) {
+      ot->client = &s->clients[ot->slot];
+      reopened(ot, open_refused(ot, 0, NULL, why));
+      return;
+    }
+    ot->approval_deadline = approval_deadline(reply);
+    approval_say_waiting(reply, label_of(ot));
+    uv_timer_start(&ot->reopen, ask_approval, 1000, 0);
+    return;
+  }
+  ot->client = &s->clients[ot->slot];
+  reopened(ot, status == 201 ? open_carry(s, ot, reply)
+                             : open_refused(ot, status, reply, err));
+  json_decref(tunnel);
 }
 
 static void reopen_due(uv_timer_t *timer)
@@ -451,31 +656,32 @@ static void reopen_due(uv_timer_t *timer)
       agent_stop(s, EXIT_ENDED);
     return;
   }
-  char old_id[64];
-  snprintf(old_id, sizeof old_id, "%s", ot->id);
+  snprintf(ot->old_id, sizeof ot->old_id, "%s", ot->id);
   if (ot->reopen_tries == 0)
     fprintf(stderr, "weft tunnel: %s: the server ended tunnel %s (%s); "
                     "opening it again\n",
-            label, old_id, ot->ended[0] ? ot->ended : "gone");
+            label, ot->old_id, ot->ended[0] ? ot->ended : "gone");
   uint32_t restarts = ot->status.restarts;
   ot->id[0] = ot->public_url[0] = ot->ended[0] = '\0';
   ot->client = NULL;
   memset(&ot->status, 0, sizeof ot->status);
   ot->status.restarts = restarts + 1;
   ot->reported = false;
-  int code = open_in(s, s->reg, ot);
-  if (code == EXIT_OK)
-    return;
-  if (code != EXIT_RUNTIME) { /* it cannot be opened as it is: stop trying */
-    if (!any_left(s))
-      agent_stop(s, code);
+  /* The same steps as open_in, with the server asked on the loop. */
+  ot->reopening = true;
+  bool standalone;
+  int code = open_prepare(ot, s->reg, &standalone);
+  if (code != EXIT_OK) {
+    reopened(ot, code);
     return;
   }
-  snprintf(ot->id, sizeof ot->id, "%s", old_id);
-  ot->reopen_tries++;
-  uint64_t ms = reopen_delay_ms(ot->reopen_tries);
-  log_info("%s: trying again in %llu ms", label, (unsigned long long)ms);
-  uv_timer_start(&ot->reopen, reopen_due, ms, 0);
+  assert(!standalone && s->client_ready[ot->slot]); /* the server ended it */
+  json_t *body = create_body(s, ot);
+  int rc = client_call(&s->clients[ot->slot], s->api, "POST", "/v1/tunnels",
+                       body, ot, create_answered, ot);
+  json_decref(body);
+  if (rc != 0)
+    reopened(ot, open_refused(ot, 0, NULL, "cannot ask the server"));
 }
 
 /* Called from the transport's report: the work is done on a timer. */
@@ -498,12 +704,22 @@ void agent_close_all(struct agent *s)
 {
   for (size_t i = s->count; i-- > 0;) {
     struct open_tunnel *ot = &s->tunnels[i];
+    if (ot->approval[0]) { /* withdrawn: nobody waits for it any more */
+      json_t *ignored = NULL;
+      char err[256];
+      client_request(&s->clients[ot->slot], "DELETE", ot->approval, NULL,
+                     &ignored, err, sizeof err);
+      json_decref(ignored);
+      ot->approval[0] = '\0';
+    }
+    json_decref(ot->device_params);
+    ot->device_params = NULL;
     if (!ot->carried && !ot->client)
       continue;
     release(ot);
     tunnel_status_remove(s->run_dir, ot->status.label);
     if (ot->client) {
-      delete_on_server(ot->client, ot->id);
+      delete_on_server(s, ot->client, ot->id);
       printf("tunnel %s deleted\n", ot->id);
     } else {
       printf("tunnel %s closed\n", ot->id);
@@ -512,13 +728,21 @@ void agent_close_all(struct agent *s)
   s->count = 0;
 }
 
-/* Closes every tunnel and every handle of the agent's own: the loop ends. */
+/* Closes every tunnel and every handle of the agent's own: the loop ends.
+ * Requests still under way on the loop are dropped first; the deletes
+ * that follow block (the loop is ending anyway). */
 static void agent_stop(struct agent *s, int code)
 {
   if (s->stopping)
     return;
   s->stopping = true;
   s->exit_code = code;
+  for (size_t i = 0; i < AGENT_MAX_TUNNELS; i++)
+    if (s->client_ready[i])
+      client_call_cancel(&s->clients[i], NULL);
+  if (s->api)
+    curl_loop_close(s->api);
+  s->api = NULL;
   agent_close_all(s);
   for (size_t i = 0; i < AGENT_MAX_TUNNELS; i++)
     if (s->tunnels[i].reopen_ready)
@@ -537,21 +761,38 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
   agent_stop(sig->data, EXIT_OK);
 }
 
+static void refreshed(void *arg, int status, json_t *reply, const char *err)
+{
+  struct client *c = arg;
+  (void)reply;
+  if (status != 200)
+    log_warn("session refresh (%s): %s", c->device_id, err);
+}
+
 /* Keeps the session JWT fresh so later requests (and Ctrl-C's deletes)
- * never meet an expired one. */
+ * never meet an expired one; on the loop, one at a time per device. */
 static void refresh_session(uv_timer_t *timer)
 {
   struct agent *s = timer->data;
-  char err[512];
-  for (size_t i = 0; i < AGENT_MAX_TUNNELS; i++)
-    if (s->client_ready[i] &&
-        client_ensure_session(&s->clients[i], err, sizeof err) != 0)
-      log_warn("session refresh (%s): %s", s->clients[i].device_id, err);
+  for (size_t i = 0; i < AGENT_MAX_TUNNELS; i++) {
+    struct client *c = &s->clients[i];
+    if (s->client_ready[i] && !client_call_pending(c, &s->refresh) &&
+        client_call(c, s->api, "POST", NULL, NULL, &s->refresh, refreshed,
+                    c) < 0)
+      log_warn("session refresh (%s): cannot start it", c->device_id);
+  }
 }
 
 void agent_run(struct agent *s, uv_loop_t *loop)
 {
   s->loop = loop;
+  s->api = curl_loop_new(loop);
+  if (!s->api) {
+    fprintf(stderr, "weft tunnel: libcurl's multi interface did not start\n");
+    s->exit_code = EXIT_RUNTIME;
+    agent_close_all(s);
+    return;
+  }
   uv_signal_init(loop, &s->sigint);
   uv_signal_init(loop, &s->sigterm);
   uv_timer_init(loop, &s->refresh);
@@ -569,7 +810,9 @@ void agent_run(struct agent *s, uv_loop_t *loop)
 void agent_bind(struct agent *a, struct plugin_registry *reg)
 {
   a->reg = reg;
-  plugin_registry_set_renewer(reg, renew_token, a);
+  plugin_registry_set_renewer(reg, &(struct host_renewer){.renew = renew_token,
+                                                         .start = renew_start,
+                                                         .ctx = a});
   plugin_registry_set_state_recorder(reg, record_state, a);
 }
 

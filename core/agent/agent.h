@@ -9,12 +9,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 #include <uv.h>
+#include <weft/host.h>
 
 #include "agent/api_client.h"
 #include "agent/tunnel_status.h"
 #include "base/url.h"
 
+struct curl_loop;
 struct plugin;
 struct plugin_registry;
 
@@ -60,6 +63,16 @@ struct open_tunnel {
   uv_timer_t announce;
   bool announce_ready;       /* announce initialised (closed at the stop) */
   unsigned reopen_tries;     /* failed attempts since it was last up */
+  /* While it is opened again on the loop (reopen_due): the transport's
+   * parameters for the server, the id it had, and an approval awaited. */
+  bool reopening;
+  json_t *device_params;
+  char old_id[64];
+  char approval[128];        /* "/v1/approvals/ID" while waiting, or "" */
+  time_t approval_deadline;
+  /* A renewal the transport awaits (host->token_renew_start). */
+  weft_token_cb renew_cb;
+  void *renew_arg;
 };
 
 /* One client (one logged-in device) per tunnel from weft.conf, since a
@@ -84,6 +97,7 @@ struct agent {
   bool stopping;
   struct plugin_registry *reg; /* from agent_bind */
   uv_loop_t *loop;             /* from agent_run */
+  struct curl_loop *api;       /* the control API on the loop, while it runs */
   int exit_code;               /* set when the agent stops by itself */
 };
 

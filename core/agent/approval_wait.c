@@ -18,47 +18,63 @@ static void on_interrupt(int sig)
   interrupted = 1;
 }
 
-/* Asks once; 1 decided (result in *tunnel or why), 0 still pending,
- * -1 failed (why). */
+int approval_read(int status, json_t *reply, json_t **tunnel, char *why,
+                  size_t whylen)
+{
+  if (status == 0) /* unreachable for a moment: keep waiting */
+    return 0;
+  if (status != 200) {
+    client_error_text(reply, status, why, whylen);
+    return -1;
+  }
+  const char *state = json_string_value(json_object_get(reply, "state"));
+  const char *message = json_string_value(json_object_get(reply, "message"));
+  if (state && !strcmp(state, "pending"))
+    return 0;
+  if (state && !strcmp(state, "approved") &&
+      json_is_object(json_object_get(reply, "tunnel")))
+    *tunnel = json_incref(json_object_get(reply, "tunnel"));
+  else
+    snprintf(why, whylen, "%s", message ? message : "not approved");
+  return 1;
+}
+
+/* Asks once, as approval_read answers. */
 static int poll_once(struct client *c, const char *path, json_t **tunnel,
                      char *why, size_t whylen)
 {
   json_t *reply = NULL;
   char err[512];
   int status = client_request(c, "GET", path, NULL, &reply, err, sizeof err);
-  if (status == 0) { /* unreachable for a moment: keep waiting */
-    json_decref(reply);
-    return 0;
-  }
-  if (status != 200) {
-    client_error_text(reply, status, why, whylen);
-    json_decref(reply);
-    return -1;
-  }
-  const char *state = json_string_value(json_object_get(reply, "state"));
-  const char *message = json_string_value(json_object_get(reply, "message"));
-  int done = 1;
-  if (state && !strcmp(state, "pending"))
-    done = 0;
-  else if (state && !strcmp(state, "approved") &&
-           json_is_object(json_object_get(reply, "tunnel")))
-    *tunnel = json_incref(json_object_get(reply, "tunnel"));
-  else
-    snprintf(why, whylen, "%s", message ? message : "not approved");
+  int rc = approval_read(status, reply, tunnel, why, whylen);
   json_decref(reply);
-  return done;
+  return rc;
 }
 
-json_t *approval_wait(struct client *c, const json_t *pending,
-                      const char *label, char *why, size_t whylen)
+int approval_path(const json_t *pending, char *path, size_t len, char *why,
+                  size_t whylen)
 {
   const char *id = json_string_value(json_object_get(pending, "id"));
-  if (!id) {
+  if (!id || strlen(id) > 64) {
     snprintf(why, whylen, "the server's answer names no request");
-    return NULL;
+    return -1;
   }
-  char path[128];
-  snprintf(path, sizeof path, "/v1/approvals/%s", id);
+  snprintf(path, len, "/v1/approvals/%s", id);
+  return 0;
+}
+
+time_t approval_deadline(const json_t *pending)
+{
+  /* Past the server's own expiry (a minute's grace for a server we could
+   * not reach meanwhile) nobody can approve it any more. */
+  json_int_t wait_s =
+      json_integer_value(json_object_get(pending, "expires_in"));
+  return time(NULL) + (wait_s > 0 ? (time_t)wait_s : 600) + 60;
+}
+
+void approval_say_waiting(const json_t *pending, const char *label)
+{
+  const char *id = json_string_value(json_object_get(pending, "id"));
   const char *code = json_string_value(json_object_get(pending, "code"));
   fprintf(stderr,
           "%s: waiting for an administrator to approve request %s\n"
@@ -70,17 +86,22 @@ json_t *approval_wait(struct client *c, const json_t *pending,
             "  verification code %s: the administrator sees the same code "
             "beside this request; read it to them to show it is yours\n",
             code);
+}
+
+json_t *approval_wait(struct client *c, const json_t *pending,
+                      const char *label, char *why, size_t whylen)
+{
+  char path[128];
+  if (approval_path(pending, path, sizeof path, why, whylen) != 0)
+    return NULL;
+  approval_say_waiting(pending, label);
   struct sigaction quiet = {.sa_handler = on_interrupt}, old_int, old_term;
   sigaction(SIGINT, &quiet, &old_int);
   sigaction(SIGTERM, &quiet, &old_term);
   interrupted = 0;
   json_t *tunnel = NULL;
   time_t started = time(NULL), said = started;
-  /* Past the server's own expiry (a minute's grace for a server we could
-   * not reach meanwhile) nobody can approve it any more. */
-  json_int_t wait_s =
-      json_integer_value(json_object_get(pending, "expires_in"));
-  time_t deadline = started + (wait_s > 0 ? (time_t)wait_s : 600) + 60;
+  time_t deadline = approval_deadline(pending);
   int rc = 0;
   while (!interrupted && (rc = poll_once(c, path, &tunnel, why, whylen)) == 0) {
     if (time(NULL) > deadline) {

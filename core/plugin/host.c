@@ -143,11 +143,23 @@ static int host_token_renew(const struct weft_host *host,
                             const char *tunnel_id, char *out, size_t len)
 {
   struct host_binding *b = binding_of(host);
-  if (!b->renew)
+  if (!b->renewer.renew)
     return WEFT_ENOTSUP;
   if (!tunnel_id || !out || !len)
     return WEFT_EINVAL;
-  return b->renew(b->renew_ctx, tunnel_id, out, len);
+  return b->renewer.renew(b->renewer.ctx, tunnel_id, out, len);
+}
+
+static int host_token_renew_start(const struct weft_host *host,
+                                  const char *tunnel_id, weft_token_cb cb,
+                                  void *arg)
+{
+  struct host_binding *b = binding_of(host);
+  if (!b->renewer.start)
+    return WEFT_ENOTSUP;
+  if (!tunnel_id || !cb)
+    return WEFT_EINVAL;
+  return b->renewer.start(b->renewer.ctx, tunnel_id, cb, arg);
 }
 
 static int host_datagram_send(const struct weft_host *host,
@@ -225,6 +237,7 @@ void host_binding_init(struct host_binding *b, const char *name,
   h->now_ms = host_now_ms;
   h->token_verify = host_token_verify;
   h->token_renew = host_token_renew;
+  h->token_renew_start = host_token_renew_start;
   h->stream_start = stream_start;
   h->stream_write = stream_write;
   h->stream_pause = stream_pause;

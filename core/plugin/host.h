@@ -8,14 +8,22 @@
 struct weft_timer;
 struct tokens;
 
+/* A client's token renewal: blocking, and on the loop (host.h's
+ * token_renew and token_renew_start). */
+struct host_renewer {
+  int (*renew)(void *ctx, const char *tunnel_id, char *out, size_t len);
+  int (*start)(void *ctx, const char *tunnel_id, weft_token_cb cb,
+               void *arg);
+  void *ctx;
+};
+
 struct host_binding {
   struct weft_host host;     /* first: the plugin's pointer is this struct */
   struct weft_timer *timers; /* live timers, to stop any left at unload */
   char last_error[256];      /* last error the plugin logged, for refusals */
   struct tokens *tokens;     /* the server's tokens; NULL in a client */
-  /* The client's way to a fresh orchestration token; NULL in a server. */
-  int (*renew)(void *ctx, const char *tunnel_id, char *out, size_t len);
-  void *renew_ctx;
+  /* The client's way to a fresh orchestration token; NULLs in a server. */
+  struct host_renewer renewer;
   /* The server's way to a tunnel's public UDP port; NULL in a client. */
   int (*send_datagram)(void *ctx, const char *plugin_name,
                        const char *tunnel_id, const struct weft_udp_peer *peer,

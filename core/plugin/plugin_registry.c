@@ -550,14 +550,10 @@ void plugin_registry_set_datagram_sender(
 }
 
 void plugin_registry_set_renewer(struct plugin_registry *reg,
-                                 int (*renew)(void *ctx, const char *tunnel_id,
-                                              char *out, size_t len),
-                                 void *ctx)
+                                 const struct host_renewer *renewer)
 {
-  for (size_t i = 0; i < reg->count; i++) {
-    reg->plugins[i]->binding.renew = renew;
-    reg->plugins[i]->binding.renew_ctx = ctx;
-  }
+  for (size_t i = 0; i < reg->count; i++)
+    reg->plugins[i]->binding.renewer = *renewer;
 }
 
 int plugin_registry_set_state_root(struct plugin_registry *reg,

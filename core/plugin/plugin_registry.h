@@ -109,9 +109,7 @@ void plugin_registry_set_datagram_sender(
 
 /* Gives every started plugin's host table the client's token renewal. */
 void plugin_registry_set_renewer(struct plugin_registry *reg,
-                                 int (*renew)(void *ctx, const char *tunnel_id,
-                                              char *out, size_t len),
-                                 void *ctx);
+                                 const struct host_renewer *renewer);
 
 /* destroy() for every started plugin, stopping timers it left behind. Run
  * the loop afterwards so close callbacks complete, then free. */

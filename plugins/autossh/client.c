@@ -65,6 +65,7 @@ struct client_tunnel {
   char line[LINE_MAX_BYTES];
   size_t line_len;
   char last_error[LINE_MAX_BYTES];
+  char why[LINE_MAX_BYTES + 96]; /* why ssh ended, while the server is asked */
   char readbuf[4096];
 };
 
@@ -149,17 +150,6 @@ static void on_restart_timer(uv_timer_t *t)
   spawn_ssh(ct);
 }
 
-/* In mode (b) a refused login may mean the server ended the tunnel: ask,
- * and stop for good if it did. */
-static bool tunnel_gone(struct client_tunnel *ct)
-{
-  const struct weft_host *h = host_of(ct);
-  if (!ct->weft_bastion || !h)
-    return false;
-  char token[4096];
-  return h->token_renew(h, ct->id, token, sizeof token) == WEFT_ENOENT;
-}
-
 static void schedule_restart(struct client_tunnel *ct, const char *why)
 {
   /* child_done restarts only a tunnel still open, of a plugin alive. */
@@ -187,6 +177,49 @@ static void schedule_restart(struct client_tunnel *ct, const char *why)
   uv_timer_start(&ct->timer, on_restart_timer, delay, 0);
 }
 
+static void stop_for_good(struct client_tunnel *ct)
+{
+  ct->gone = true;
+  LOG(ct, WEFT_LOG_ERROR, "%s: the weft server no longer has this tunnel "
+                          "(deleted or expired); not restarting ssh",
+      ct->label);
+  report(ct, WEFT_TUNNEL_FAILED, "the weft server no longer has this tunnel");
+}
+
+/* The server's word on a tunnel whose ssh never came up (below). Never
+ * called once the tunnel is closed: the core drops the renewal then. */
+static void server_answered(void *arg, int rc, const char *token)
+{
+  struct client_tunnel *ct = arg;
+  (void)token;
+  if (rc == WEFT_ENOENT)
+    stop_for_good(ct);
+  else
+    schedule_restart(ct, ct->why);
+}
+
+/* In mode (b) a refused login may mean the server ended the tunnel: ask
+ * (on the loop where the core can), and stop for good if it did. */
+static void restart_unless_gone(struct client_tunnel *ct)
+{
+  const struct weft_host *h = host_of(ct);
+  if (ct->up || !ct->weft_bastion || !h) {
+    schedule_restart(ct, ct->why);
+    return;
+  }
+  int rc = WEFT_ENOTSUP;
+  if (WEFT_HOST_HAS(h, token_renew_start) && h->token_renew_start) {
+    rc = h->token_renew_start(h, ct->id, server_answered, ct);
+    if (rc == 0)
+      return;
+  }
+  if (rc == WEFT_ENOTSUP) {
+    char token[4096];
+    rc = h->token_renew(h, ct->id, token, sizeof token);
+  }
+  server_answered(ct, rc, NULL);
+}
+
 /* The child has exited and its stderr is read (or given up on). */
 static void child_done(struct client_tunnel *ct)
 {
@@ -202,25 +235,18 @@ static void child_done(struct client_tunnel *ct)
     finish_close(ct);
     return;
   }
-  char why[LINE_MAX_BYTES + 96];
+  char *why = ct->why;
+  size_t size = sizeof ct->why;
   if (ct->term_signal)
-    snprintf(why, sizeof why, "ssh killed by signal %d", ct->term_signal);
+    snprintf(why, size, "ssh killed by signal %d", ct->term_signal);
   else
-    snprintf(why, sizeof why, "ssh exited with status %lld",
+    snprintf(why, size, "ssh exited with status %lld",
              (long long)ct->exit_status);
   if (ct->last_error[0]) {
     size_t n = strlen(why);
-    snprintf(why + n, sizeof why - n, ": %s", ct->last_error);
+    snprintf(why + n, size - n, ": %s", ct->last_error);
   }
-  if (!ct->up && tunnel_gone(ct)) {
-    ct->gone = true;
-    LOG(ct, WEFT_LOG_ERROR, "%s: the weft server no longer has this tunnel "
-                            "(deleted or expired); not restarting ssh",
-        ct->label);
-    report(ct, WEFT_TUNNEL_FAILED, "the weft server no longer has this tunnel");
-    return;
-  }
-  schedule_restart(ct, why);
+  restart_unless_gone(ct);
 }
 
 static void on_eof_wait(uv_timer_t *t)

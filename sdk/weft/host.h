@@ -23,6 +23,8 @@
  *   1.1  datagram_send.
  *   1.2  state_dir, tunnel_state.
  *   1.3  pool, server_address, lease_touch (in three reserved slots).
+ *   1.5  audit (in a reserved slot).
+ *   1.6  token_renew_start (in a reserved slot).
  */
 #ifndef WEFT_HOST_H
 #define WEFT_HOST_H
@@ -58,6 +60,9 @@ enum weft_log_level {
 };
 
 typedef void (*weft_timer_cb)(void *arg);
+/* token_renew_start's answer: rc as token_renew returns it, and the token
+ * when rc is 0 (valid during the call only: copy it). */
+typedef void (*weft_token_cb)(void *arg, int rc, const char *token);
 
 /* What a verified orchestration token says. */
 struct weft_token_claims {
@@ -136,7 +141,9 @@ struct weft_host {
 
   /* Client side: a fresh orchestration token for a tunnel this device
    * already holds (tokens admit one session; a transport that reconnects
-   * needs a new one). Blocks briefly on the control API. Returns 0 with the
+   * needs a new one). Blocks on the control API (up to its timeout, while
+   * nothing else of the process runs): prefer token_renew_start where the
+   * core has it. Returns 0 with the
    * token in out, WEFT_ENOENT if the server no longer has the tunnel, or
    * another code (the server is unreachable: try again later). */
   int (*token_renew)(const struct weft_host *host, const char *tunnel_id,
@@ -236,11 +243,23 @@ struct weft_host {
   void (*audit)(const struct weft_host *host, const char *tunnel_id,
                 const char *event, const char *detail);
 
+  /* Since 1.6. Client side: token_renew without blocking the loop. Starts
+   * asking the server and returns 0: cb(arg, rc, token) follows later,
+   * from the loop, exactly once, with what token_renew would have
+   * returned. Or returns an error at once, and cb never runs (WEFT_ENOTSUP
+   * where the core cannot do it: call token_renew). Closing the tunnel
+   * (client_tunnel_close) or destroying the plugin cancels a renewal
+   * still under way: its cb never runs after either. */
+  int (*token_renew_start)(const struct weft_host *host,
+                           const char *tunnel_id, weft_token_cb cb,
+                           void *arg);
+
   /* Room for the core services that later minors add in place of these
-   * slots, without changing the struct's size (1.3 took three, 1.5 one).
+   * slots, without changing the struct's size (1.3 took three, 1.5 and 1.6
+   * one each).
    * A slot no minor has named yet is NULL; never read one under this
    * name. */
-  void *reserved[9];
+  void *reserved[8];
 };
 
 /* True when `host` is new enough to carry `field` (it may still be NULL). */

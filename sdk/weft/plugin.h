@@ -60,6 +60,8 @@
  *        port's source policy, for a plugin that carries public
  *        connections itself, e.g. in the kernel).
  *   1.5  host->audit (a plugin's own events in the server's audit trail).
+ *   1.6  host->token_renew_start (a device's token renewal that does not
+ *        block its loop); sdk/weft/reconnect.h uses it where it exists.
  */
 #ifndef WEFT_PLUGIN_H
 #define WEFT_PLUGIN_H
@@ -80,7 +82,7 @@ extern "C" {
 #endif
 
 #define WEFT_ABI_MAJOR 1
-#define WEFT_ABI_MINOR 5
+#define WEFT_ABI_MINOR 6
 
 /* The symbol the loader looks up in every plugin. */
 #define WEFT_PLUGIN_ENTRY_SYMBOL "weft_plugin_entry"

@@ -3,7 +3,9 @@
  * from min_ms to max_ms with jitter (half to all of the delay, so a fleet
  * does not return at once), a fresh orchestration token before each attempt
  * (a token admits one session), and giving up when the server no longer has
- * the tunnel. Header-only: nothing here is part of the ABI.
+ * the tunnel. The renewal does not block the loop where the core has
+ * token_renew_start (1.6); an older core's token_renew does. Header-only:
+ * nothing here is part of the ABI.
  *
  *   ct->again = (struct weft_reconnect){
  *       .host = host, .tunnel_id = ct->id,
@@ -42,6 +44,7 @@ struct weft_reconnect {
   int64_t backoff_ms;
   uint32_t attempts;       /* attempts after the first */
   struct weft_timer *timer;
+  bool renewing;           /* token_renew_start's answer is awaited */
 };
 
 static inline void weft_reconnect_schedule(struct weft_reconnect *r);
@@ -55,14 +58,15 @@ static inline uint32_t weft_reconnect_jitter(struct weft_reconnect *r)
   return r->seed = x;
 }
 
-static inline void weft_reconnect_due(void *arg)
+/* What the server said of a renewal: dial, try later, or give up. */
+static inline void weft_reconnect_renewed(void *arg, int rc,
+                                          const char *token)
 {
   struct weft_reconnect *r = (struct weft_reconnect *)arg;
   const struct weft_host *h = r->host;
-  h->timer_stop(r->timer);
-  r->timer = NULL;
-  r->attempts++;
-  int rc = h->token_renew(h, r->tunnel_id, r->token, r->token_size);
+  r->renewing = false;
+  if (rc == 0 && token && strlen(token) >= r->token_size)
+    rc = WEFT_EMSGSIZE;
   if (rc == WEFT_ENOENT) {
     h->log(h, WEFT_LOG_ERROR,
            "tunnel %s: the server no longer has this tunnel (deleted or "
@@ -77,13 +81,36 @@ static inline void weft_reconnect_due(void *arg)
     weft_reconnect_schedule(r);
     return;
   }
+  if (token != r->token)
+    memcpy(r->token, token, strlen(token) + 1);
   r->dial(r->arg);
+}
+
+static inline void weft_reconnect_due(void *arg)
+{
+  struct weft_reconnect *r = (struct weft_reconnect *)arg;
+  const struct weft_host *h = r->host;
+  h->timer_stop(r->timer);
+  r->timer = NULL;
+  r->attempts++;
+  if (WEFT_HOST_HAS(h, token_renew_start) && h->token_renew_start) {
+    r->renewing = true;
+    int rc = h->token_renew_start(h, r->tunnel_id, weft_reconnect_renewed, r);
+    if (rc != WEFT_ENOTSUP) {
+      if (rc != 0)
+        weft_reconnect_renewed(r, rc, NULL);
+      return;
+    }
+    r->renewing = false;
+  }
+  int rc = h->token_renew(h, r->tunnel_id, r->token, r->token_size);
+  weft_reconnect_renewed(r, rc, r->token);
 }
 
 /* The next attempt, after the next delay; nothing if one is already due. */
 static inline void weft_reconnect_schedule(struct weft_reconnect *r)
 {
-  if (r->timer)
+  if (r->timer || r->renewing)
     return;
   r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : r->min_ms;
   if (r->backoff_ms > r->max_ms)
@@ -120,15 +147,17 @@ static inline void weft_reconnect_succeeded(struct weft_reconnect *r)
 
 static inline bool weft_reconnect_pending(const struct weft_reconnect *r)
 {
-  return r->timer != NULL;
+  return r->timer != NULL || r->renewing;
 }
 
+/* For close and destroy: the core drops a renewal under way at either. */
 static inline void weft_reconnect_cancel(struct weft_reconnect *r)
 {
   if (r->timer) {
     r->host->timer_stop(r->timer);
     r->timer = NULL;
   }
+  r->renewing = false;
 }
 
 #ifdef __cplusplus
