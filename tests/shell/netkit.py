@@ -21,6 +21,15 @@ loopback). Every operation is bounded in bytes, connections and time.
   netkit.py swap HOST PORT FILE           the client's side of that: prints
                                           the sha256 and length it received
   netkit.py tcp-relay PORT TARGET         passes bytes to 127.0.0.1:TARGET
+  netkit.py hold-relay PORT TARGET        tcp-relay, and on SIGUSR1 cuts every
+                                          connection but the one that carried
+                                          the most bytes and holds new ones
+                                          (accepted, never passed on) until
+                                          SIGUSR2; prints what it does
+  netkit.py gaps HOST PORT SECS           through an echo: 1 MB first, then
+                                          one byte every 10 ms for SECS s;
+                                          prints the longest wait between two
+                                          answers (max_gap_ms=...)
   netkit.py tls-relay PORT TARGET CERT KEY
                                           a man in the middle: ends the
                                           client's TLS with CERT/KEY and
@@ -300,6 +309,97 @@ def relay(port, target, server_ctx=None, client_ctx=None):
     asyncio.run(main())
 
 
+def hold_relay(port, target):
+    conns = []   # [bytes carried, writers of both ends]
+    held = []
+    holding = False
+
+    async def pump_counted(reader, writer, conn):
+        try:
+            while data := await reader.read(65536):
+                conn[0] += len(data)
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def handle(reader, writer):
+        if holding:
+            held.append(writer)
+            print("held a new connection (%d held)" % len(held), flush=True)
+            await reader.read()  # until the client gives up
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(
+                "127.0.0.1", target)
+        except (ConnectionError, OSError):
+            writer.close()
+            return
+        conn = [0, writer, up_writer]
+        conns.append(conn)
+        await asyncio.gather(pump_counted(reader, up_writer, conn),
+                             pump_counted(up_reader, writer, conn))
+        conns.remove(conn)
+
+    def hold():
+        nonlocal holding
+        holding = True
+        keep = max(conns, key=lambda c: c[0], default=None)
+        for c in conns:
+            if c is not keep:
+                c[1].transport.abort()
+                c[2].transport.abort()
+        print("holding; kept one connection of %d bytes, cut %d" %
+              (keep[0] if keep else 0, len(conns) - 1), flush=True)
+
+    def release():
+        nonlocal holding
+        holding = False
+        for w in held:
+            w.transport.abort()
+        print("released %d held connection(s)" % len(held), flush=True)
+        held.clear()
+
+    async def main():
+        import signal
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGUSR1, hold)
+        loop.add_signal_handler(signal.SIGUSR2, release)
+        server = await asyncio.start_server(handle, "127.0.0.1", port)
+        print("relay listening on %d" % port, flush=True)
+        async with server:
+            await server.serve_forever()
+    asyncio.run(main())
+
+
+def gaps(host, port, secs):
+    s = socket.create_connection((host, port), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    block = os.urandom(65536)
+    got = 0
+    for _ in range(16):
+        s.sendall(block)
+    while got < 16 * len(block):
+        got += len(s.recv(1 << 20))
+    print("warm: 1 MB echoed", flush=True)
+    last = start = time.monotonic()
+    waits = []
+    while time.monotonic() - start < secs:
+        s.sendall(b"x")
+        if not s.recv(1):
+            raise SystemExit("the echo closed")
+        now = time.monotonic()
+        waits.append(now - last)
+        last = now
+        time.sleep(0.01)
+    waits.sort()
+    print("max_gap_ms=%.1f p99_ms=%.1f over_100ms=%d answers=%d" %
+          (waits[-1] * 1000, waits[len(waits) * 99 // 100] * 1000,
+           sum(w > 0.1 for w in waits), len(waits)), flush=True)
+
+
 def silent_server(port):
     """Accepts connections, reads what comes, and never answers."""
     async def handle(reader, writer):
@@ -346,6 +446,10 @@ if __name__ == "__main__":
         swap(args[0], int(args[1]), args[2])
     elif cmd == "tcp-relay":
         relay(int(args[0]), int(args[1]))
+    elif cmd == "hold-relay":
+        hold_relay(int(args[0]), int(args[1]))
+    elif cmd == "gaps":
+        gaps(args[0], int(args[1]), float(args[2]))
     elif cmd == "silent-server":
         silent_server(int(args[0]))
     elif cmd == "tls-relay":
