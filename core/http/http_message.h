@@ -29,6 +29,7 @@ struct http_request {
   char peer_ip[46];
   char local_ip[46];             /* the address the client reached */
   uint16_t local_port;
+  bool local;                    /* came over the server's Unix socket */
   bool tls;                      /* the connection speaks TLS */
   uint8_t binding[32];           /* its RFC 9266 channel binding */
   size_t binding_len;            /* 0 without TLS */

@@ -14,7 +14,10 @@
 #define CLOSE_LINGER_MS 2000
 
 struct http_listener {
-  uv_tcp_t handle;
+  union {
+    uv_tcp_t handle;
+    uv_pipe_t local; /* a Unix socket: listen_local */
+  };
   struct http_server *srv;
   struct http_listener *next;
 };
@@ -28,6 +31,7 @@ struct http_conn {
   char peer_ip[46];
   char local_ip[46];
   uint16_t local_port;
+  bool local;                 /* over the Unix socket, from this machine */
   bool closing;               /* no more requests are read */
   /* An upgrade a handler accepted, done once the reader stops. */
   void (*take_over)(void *arg, const struct http_request *req,
@@ -189,6 +193,7 @@ static void request_complete(void *arg, struct http_request *req,
   memcpy(req->peer_ip, c->peer_ip, sizeof req->peer_ip);
   memcpy(req->local_ip, c->local_ip, sizeof req->local_ip);
   req->local_port = c->local_port;
+  req->local = c->local;
   int n = stream_tls_binding(c->stream, req->binding, sizeof req->binding);
   req->tls = n > 0;
   req->binding_len = n > 0 ? (size_t)n : 0;
@@ -371,7 +376,8 @@ static void refuse_conn(struct http_conn *c, const char *why)
 }
 
 /* Takes a connection, plain or with TLS already begun. */
-static void adopt(struct http_server *srv, struct weft_stream *s, bool sniff)
+static void adopt(struct http_server *srv, struct weft_stream *s, bool sniff,
+                  bool local)
 {
   struct http_conn *c = calloc(1, sizeof *c);
   if (!c) {
@@ -394,6 +400,7 @@ static void adopt(struct http_server *srv, struct weft_stream *s, bool sniff)
   memcpy(c->peer_ip, info.peer_ip, sizeof c->peer_ip);
   memcpy(c->local_ip, info.local_ip, sizeof c->local_ip);
   c->local_port = info.local_port;
+  c->local = local;
   if (sniff && srv->tls_ctx)
     stream_set_tls_sniff(s, srv->tls_ctx);
   c->last_active_ms = uv_now(srv->loop);
@@ -420,7 +427,18 @@ static void on_connection(uv_stream_t *server, int status)
     return;
   struct weft_stream *s = stream_accept(srv->loop, server);
   if (s)
-    adopt(srv, s, true);
+    adopt(srv, s, true, false);
+}
+
+static void on_local_connection(uv_stream_t *server, int status)
+{
+  struct http_listener *l = server->data;
+  struct http_server *srv = l->srv;
+  if (status < 0 || srv->closing)
+    return;
+  struct weft_stream *s = stream_accept_local(srv->loop, server);
+  if (s)
+    adopt(srv, s, false, true);
 }
 
 void http_server_adopt(struct http_server *srv, struct weft_stream *s)
@@ -429,7 +447,7 @@ void http_server_adopt(struct http_server *srv, struct weft_stream *s)
     stream_discard(s);
     return;
   }
-  adopt(srv, s, false);
+  adopt(srv, s, false, false);
 }
 
 int http_server_listen(struct http_server *srv, const char *host,
@@ -443,6 +461,17 @@ int http_server_listen(struct http_server *srv, const char *host,
   srv->listeners = l;
   /* on failure the listener is closed with the server */
   return listen_tcp(srv->loop, &l->handle, host, port, on_connection, l);
+}
+
+int http_server_listen_local(struct http_server *srv, const char *path)
+{
+  struct http_listener *l = calloc(1, sizeof *l);
+  if (!l)
+    return UV_ENOMEM;
+  l->srv = srv;
+  l->next = srv->listeners;
+  srv->listeners = l;
+  return listen_local(srv->loop, &l->local, path, on_local_connection, l);
 }
 
 static void listener_closed(uv_handle_t *h)

@@ -44,6 +44,9 @@ void http_server_adopt(struct http_server *srv, struct weft_stream *s);
  * negative libuv error code. */
 int http_server_listen(struct http_server *srv, const char *host,
                        uint16_t port);
+/* Listens on a Unix socket at path (mode 0600): its requests carry
+ * req->local. 0 or a negative libuv error code. */
+int http_server_listen_local(struct http_server *srv, const char *path);
 /* Closes every listener and connection; on_closed (if set) runs once all
  * handles are closed. */
 void http_server_close(struct http_server *srv,

@@ -1,8 +1,11 @@
 #include "net/listen.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* host:port as a socket address; 0 or a libuv code. */
 static int address_of(const char *host, uint16_t port,
@@ -25,6 +28,24 @@ int listen_tcp(uv_loop_t *loop, uv_tcp_t *handle, const char *host,
     rc = uv_tcp_bind(handle, (struct sockaddr *)&ss, v6 ? UV_TCP_IPV6ONLY : 0);
   if (rc == 0)
     rc = uv_listen((uv_stream_t *)handle, 511, cb);
+  return rc;
+}
+
+int listen_local(uv_loop_t *loop, uv_pipe_t *handle, const char *path,
+                 uv_connection_cb cb, void *data)
+{
+  uv_pipe_init(loop, handle, 0);
+  handle->data = data;
+  /* A socket left by a server that ended without removing it; anything
+   * else at that path is not ours to remove, and bind says so. */
+  struct stat st;
+  if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+    unlink(path);
+  int rc = uv_pipe_bind(handle, path);
+  if (rc == 0 && chmod(path, 0600) != 0)
+    rc = uv_translate_sys_error(errno);
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *)handle, 64, cb);
   return rc;
 }
 

@@ -1,5 +1,6 @@
 /* Listeners on an IP literal and a port: the one way the core binds
- * (control port, public TCP and UDP ports, public HTTP port). */
+ * (control port, public TCP and UDP ports, public HTTP port), and on a
+ * Unix socket (the server's local administration socket). */
 #ifndef WEFT_CORE_LISTEN_H
 #define WEFT_CORE_LISTEN_H
 
@@ -19,6 +20,11 @@ int listen_tcp(uv_loop_t *loop, uv_tcp_t *handle, const char *host,
 int listen_tcp_new(uv_loop_t *loop, const char *host, uint16_t port,
                    uv_connection_cb cb, void *data, uv_tcp_t **out);
 void listen_tcp_free(uv_tcp_t *handle);
+
+/* The same for a Unix socket at path, mode 0600 (only its owner, and
+ * root, may connect); a stale socket file there is replaced. */
+int listen_local(uv_loop_t *loop, uv_pipe_t *handle, const char *path,
+                 uv_connection_cb cb, void *data);
 
 /* The same for UDP: binds host:port and starts receiving with alloc/cb. */
 int listen_udp(uv_loop_t *loop, uv_udp_t *handle, const char *host,

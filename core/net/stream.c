@@ -54,7 +54,13 @@ void stream__fill_addresses(struct weft_stream *s)
 struct weft_stream *stream__new(uv_loop_t *loop)
 {
   struct weft_stream *s = calloc(1, sizeof *s);
-  uv_tcp_t *tcp = s ? calloc(1, sizeof *tcp) : NULL;
+  /* Room for either handle: a stream may be a Unix socket's (accepted
+   * with stream_accept_local), which libuv calls a pipe. */
+  union socket_handle {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  };
+  uv_tcp_t *tcp = s ? calloc(1, sizeof(union socket_handle)) : NULL;
   if (!tcp) {
     free(s);
     return NULL;
@@ -891,6 +897,24 @@ struct weft_stream *stream_accept(uv_loop_t *loop, uv_stream_t *server)
   }
   uv_tcp_nodelay(s->tcp, 1);
   stream__fill_addresses(s);
+  return s;
+}
+
+struct weft_stream *stream_accept_local(uv_loop_t *loop, uv_stream_t *server)
+{
+  struct weft_stream *s = stream__new(loop);
+  if (!s)
+    return NULL;
+  uv_pipe_t *pipe = (uv_pipe_t *)s->tcp;
+  uv_pipe_init(loop, pipe, 0);
+  pipe->data = s;
+  if (uv_accept(server, (uv_stream_t *)pipe) != 0) {
+    stream_discard(s);
+    return NULL;
+  }
+  /* No address: the peer is a process of this machine. */
+  snprintf(s->peer_ip, sizeof s->peer_ip, "local");
+  snprintf(s->local_ip, sizeof s->local_ip, "local");
   return s;
 }
 

@@ -22,6 +22,9 @@ struct stream_account {
 /* Accepts a connection from a listening socket; NULL on failure. The
  * stream reads nothing until it is started or piped. */
 struct weft_stream *stream_accept(uv_loop_t *loop, uv_stream_t *server);
+/* The same from a listening Unix socket (listen_local): its peer and
+ * local addresses read "local". */
+struct weft_stream *stream_accept_local(uv_loop_t *loop, uv_stream_t *server);
 /* Detaches a raw stream from its callbacks (no more are called) so that it
  * can be started or piped by someone else; `leftover` bytes already read
  * are delivered to the new user first. Used when an HTTP connection is
