@@ -34,6 +34,16 @@ struct audit_filter {
   int64_t since;         /* at >= since; 0: any */
 };
 
+/* A person who calls the API with a key: what the store keeps. */
+struct store_user {
+  char name[64];
+  char role[16];          /* "admin", "operator" or "viewer" */
+  char key_id[17];        /* the key's public id (auth/api_key.h) */
+  uint8_t key_hash[32];   /* SHA-256 of its secret part */
+  int64_t created_at;
+  int64_t key_made_at;
+};
+
 struct store_ops {
   const char *name;
   /* Inserts a lease; WEFT_EEXIST if its tunnel id, device, address, port
@@ -88,6 +98,20 @@ struct store_ops {
   int (*device_revoke)(struct store *s, const char *device_id, int64_t at);
   /* 1 when the device id is revoked, 0 when not, or a negative code. */
   int (*device_revoked)(struct store *s, const char *device_id);
+  /* People with API keys (server/users.h): a new user, WEFT_EEXIST if
+   * the name is taken; one by its key's id or by name, WEFT_ENOENT if
+   * none; all in name order; removed, or given a new key (WEFT_ENOENT if
+   * there is no such user). */
+  int (*user_add)(struct store *s, const struct store_user *u);
+  int (*user_by_key)(struct store *s, const char *key_id,
+                     struct store_user *out);
+  int (*user_get)(struct store *s, const char *name, struct store_user *out);
+  int (*user_each)(struct store *s,
+                   int (*cb)(void *arg, const struct store_user *u),
+                   void *arg);
+  int (*user_remove)(struct store *s, const char *name);
+  int (*user_set_key)(struct store *s, const char *name, const char *key_id,
+                      const uint8_t key_hash[32], int64_t at);
   /* Bytes the backend holds in memory now (its page cache, bounded). */
   int64_t (*memory_bytes)(struct store *s);
   void (*close)(struct store *s);

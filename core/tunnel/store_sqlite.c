@@ -14,12 +14,7 @@
 #include <weft/errors.h>
 
 #include "base/log.h"
-#include "tunnel/store.h"
-
-struct sqlite_store {
-  struct store base;
-  sqlite3 *db;
-};
+#include "tunnel/store_sqlite_internal.h"
 
 static const char schema[] =
     "PRAGMA journal_mode=WAL;"
@@ -75,7 +70,14 @@ static const char schema[] =
     "  bound_at INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS revoked_devices("
     "  device_id TEXT PRIMARY KEY,"
-    "  revoked_at INTEGER NOT NULL);";
+    "  revoked_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS users("
+    "  name TEXT PRIMARY KEY,"
+    "  role TEXT NOT NULL,"
+    "  key_id TEXT NOT NULL UNIQUE,"
+    "  key_hash BLOB NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  key_made_at INTEGER NOT NULL);";
 
 /* Stores made before the audit trail named actors get the column. */
 static int add_actor_column(struct sqlite_store *st, char **msg)
@@ -94,22 +96,22 @@ static int add_actor_column(struct sqlite_store *st, char **msg)
              : -1;
 }
 
-static struct sqlite_store *impl(struct store *s)
+struct sqlite_store *store_sqlite__impl(struct store *s)
 {
   return (struct sqlite_store *)s;
 }
 
-static int fail(struct sqlite_store *st, const char *what)
+int store_sqlite__fail(struct sqlite_store *st, const char *what)
 {
   log_error("store: %s: %s", what, sqlite3_errmsg(st->db));
   return WEFT_EIO;
 }
 
-static int prepare(struct sqlite_store *st, const char *sql,
-                   sqlite3_stmt **stmt)
+int store_sqlite__prepare(struct sqlite_store *st, const char *sql,
+                          sqlite3_stmt **stmt)
 {
   if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK)
-    return fail(st, "prepare");
+    return store_sqlite__fail(st, "prepare");
   return 0;
 }
 
@@ -123,9 +125,9 @@ static void bind_text_or_null(sqlite3_stmt *stmt, int i, const char *s)
 
 static int sq_lease_insert(struct store *s, const struct lease *l)
 {
-  struct sqlite_store *st = impl(s);
+  struct sqlite_store *st = store_sqlite__impl(s);
   sqlite3_stmt *stmt;
-  int rc = prepare(st,
+  int rc = store_sqlite__prepare(st,
                    "INSERT INTO leases VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                    &stmt);
   if (rc)
@@ -156,7 +158,7 @@ static int sq_lease_insert(struct store *s, const struct lease *l)
   sqlite3_finalize(stmt);
   if (step == SQLITE_CONSTRAINT)
     return WEFT_EEXIST;
-  return step == SQLITE_DONE ? 0 : fail(st, "insert lease");
+  return step == SQLITE_DONE ? 0 : store_sqlite__fail(st, "insert lease");
 }
 
 static int exec(struct sqlite_store *st, const char *sql)
@@ -173,22 +175,22 @@ static int exec(struct sqlite_store *st, const char *sql)
 static int sq_lease_delete(struct store *s, const char *tunnel_id,
                            uint32_t vip, int64_t quarantine_until)
 {
-  struct sqlite_store *st = impl(s);
+  struct sqlite_store *st = store_sqlite__impl(s);
   int rc = exec(st, "BEGIN IMMEDIATE");
   if (rc)
     return rc;
   sqlite3_stmt *stmt;
-  if ((rc = prepare(st, "DELETE FROM leases WHERE tunnel_id = ?", &stmt)))
+  if ((rc = store_sqlite__prepare(st, "DELETE FROM leases WHERE tunnel_id = ?", &stmt)))
     goto rollback;
   sqlite3_bind_text(stmt, 1, tunnel_id, -1, SQLITE_TRANSIENT);
   int step = sqlite3_step(stmt);
   sqlite3_finalize(stmt);
   if (step != SQLITE_DONE) {
-    rc = fail(st, "delete lease");
+    rc = store_sqlite__fail(st, "delete lease");
     goto rollback;
   }
   if (vip) {
-    if ((rc = prepare(st, "INSERT OR REPLACE INTO quarantine VALUES(?, ?)",
+    if ((rc = store_sqlite__prepare(st, "INSERT OR REPLACE INTO quarantine VALUES(?, ?)",
                       &stmt)))
       goto rollback;
     sqlite3_bind_int64(stmt, 1, vip);
@@ -196,7 +198,7 @@ static int sq_lease_delete(struct store *s, const char *tunnel_id,
     step = sqlite3_step(stmt);
     sqlite3_finalize(stmt);
     if (step != SQLITE_DONE) {
-      rc = fail(st, "quarantine address");
+      rc = store_sqlite__fail(st, "quarantine address");
       goto rollback;
     }
   }
@@ -209,9 +211,9 @@ rollback:
 static int sq_lease_set_activity(struct store *s, const char *tunnel_id,
                                  int64_t last_activity)
 {
-  struct sqlite_store *st = impl(s);
+  struct sqlite_store *st = store_sqlite__impl(s);
   sqlite3_stmt *stmt;
-  int rc = prepare(st,
+  int rc = store_sqlite__prepare(st,
                    "UPDATE leases SET last_activity = ? WHERE tunnel_id = ?",
                    &stmt);
   if (rc)
@@ -220,15 +222,15 @@ static int sq_lease_set_activity(struct store *s, const char *tunnel_id,
   sqlite3_bind_text(stmt, 2, tunnel_id, -1, SQLITE_TRANSIENT);
   int step = sqlite3_step(stmt);
   sqlite3_finalize(stmt);
-  return step == SQLITE_DONE ? 0 : fail(st, "update activity");
+  return step == SQLITE_DONE ? 0 : store_sqlite__fail(st, "update activity");
 }
 
 static int sq_lease_set_expiry(struct store *s, const char *tunnel_id,
                                int64_t expires_at)
 {
-  struct sqlite_store *st = impl(s);
+  struct sqlite_store *st = store_sqlite__impl(s);
   sqlite3_stmt *stmt;
-  int rc = prepare(st, "UPDATE leases SET expires_at = ? WHERE tunnel_id = ?",
+  int rc = store_sqlite__prepare(st, "UPDATE leases SET expires_at = ? WHERE tunnel_id = ?",
                    &stmt);
   if (rc)
     return rc;
@@ -236,7 +238,7 @@ static int sq_lease_set_expiry(struct store *s, const char *tunnel_id,
   sqlite3_bind_text(stmt, 2, tunnel_id, -1, SQLITE_TRANSIENT);
   int step = sqlite3_step(stmt);
   sqlite3_finalize(stmt);
-  return step == SQLITE_DONE ? 0 : fail(st, "update expiry");
+  return step == SQLITE_DONE ? 0 : store_sqlite__fail(st, "update expiry");
 }
 
 static char *column_text(sqlite3_stmt *stmt, int i)
@@ -249,9 +251,9 @@ static int sq_lease_each(struct store *s,
                          int (*cb)(void *arg, const struct lease *l),
                          void *arg)
 {
-  struct sqlite_store *st = impl(s);
+  struct sqlite_store *st = store_sqlite__impl(s);
   sqlite3_stmt *stmt;
-  int rc = prepare(st, "SELECT * FROM leases ORDER BY created_at", &stmt);
+  int rc = store_sqlite__prepare(st, "SELECT * FROM leases ORDER BY created_at", &stmt);
   if (rc)
     return rc;
   int step;
@@ -281,16 +283,16 @@ static int sq_lease_each(struct store *s,
   sqlite3_finalize(stmt);
   if (rc)
     return rc;
-  return step == SQLITE_DONE ? 0 : fail(st, "read leases");
+  return step == SQLITE_DONE ? 0 : store_sqlite__fail(st, "read leases");
 }
 
 static int sq_quarantine_each(struct store *s,
                               int (*cb)(void *arg, uint32_t vip, int64_t until),
                               void *arg)
 {
-  struct sqlite_store *st = impl(s);
+  struct sqlite_store *st = store_sqlite__impl(s);
   sqlite3_stmt *stmt;
-  int rc = prepare(st, "SELECT vip, until FROM quarantine", &stmt);
+  int rc = store_sqlite__prepare(st, "SELECT vip, until FROM quarantine", &stmt);
   if (rc)
     return rc;
   int step;
@@ -301,27 +303,27 @@ static int sq_quarantine_each(struct store *s,
   sqlite3_finalize(stmt);
   if (rc)
     return rc;
-  return step == SQLITE_DONE ? 0 : fail(st, "read quarantine");
+  return step == SQLITE_DONE ? 0 : store_sqlite__fail(st, "read quarantine");
 }
 
 static int sq_quarantine_drop(struct store *s, uint32_t vip)
 {
-  struct sqlite_store *st = impl(s);
+  struct sqlite_store *st = store_sqlite__impl(s);
   sqlite3_stmt *stmt;
-  int rc = prepare(st, "DELETE FROM quarantine WHERE vip = ?", &stmt);
+  int rc = store_sqlite__prepare(st, "DELETE FROM quarantine WHERE vip = ?", &stmt);
   if (rc)
     return rc;
   sqlite3_bind_int64(stmt, 1, vip);
   int step = sqlite3_step(stmt);
   sqlite3_finalize(stmt);
-  return step == SQLITE_DONE ? 0 : fail(st, "drop quarantine");
+  return step == SQLITE_DONE ? 0 : store_sqlite__fail(st, "drop quarantine");
 }
 
 static int sq_audit(struct store *s, const struct audit_event *e)
 {
-  struct sqlite_store *st = impl(s);
+  struct sqlite_store *st = store_sqlite__impl(s);
   sqlite3_stmt *stmt;
-  int rc = prepare(st,
+  int rc = store_sqlite__prepare(st,
                    "INSERT INTO audit(at, event, tunnel_id, device_id, detail,"
                    " actor) VALUES(?, ?, ?, ?, ?, ?)",
                    &stmt);
@@ -335,7 +337,7 @@ static int sq_audit(struct store *s, const struct audit_event *e)
   bind_text_or_null(stmt, 6, e->actor);
   int step = sqlite3_step(stmt);
   sqlite3_finalize(stmt);
-  return step == SQLITE_DONE ? 0 : fail(st, "audit");
+  return step == SQLITE_DONE ? 0 : store_sqlite__fail(st, "audit");
 }
 
 #define AUDIT_COLUMNS                                                        \
@@ -365,7 +367,7 @@ static int each_event(struct sqlite_store *st, sqlite3_stmt *stmt,
   sqlite3_finalize(stmt);
   if (rc)
     return rc;
-  return step == SQLITE_DONE ? 0 : fail(st, "read audit");
+  return step == SQLITE_DONE ? 0 : store_sqlite__fail(st, "read audit");
 }
 
 static int sq_audit_each(struct store *s, const struct audit_filter *f,
@@ -373,11 +375,11 @@ static int sq_audit_each(struct store *s, const struct audit_filter *f,
                          int (*cb)(void *arg, const struct audit_event *e),
                          void *arg)
 {
-  struct sqlite_store *st = impl(s);
+  struct sqlite_store *st = store_sqlite__impl(s);
   sqlite3_stmt *stmt;
   /* A NULL parameter lets every row through (one statement, no SQL made
    * from input). */
-  int rc = prepare(st,
+  int rc = store_sqlite__prepare(st,
                    AUDIT_COLUMNS "FROM audit WHERE (?1 IS NULL OR device_id = ?1)"
                                  " AND (?2 IS NULL OR actor = ?2)"
                                  " AND (?3 IS NULL OR event = ?3)"
@@ -400,9 +402,9 @@ static int sq_audit_last(struct store *s, const char *tunnel_id,
                          int (*cb)(void *arg, const struct audit_event *e),
                          void *arg)
 {
-  struct sqlite_store *st = impl(s);
+  struct sqlite_store *st = store_sqlite__impl(s);
   sqlite3_stmt *stmt;
-  int rc = prepare(st,
+  int rc = store_sqlite__prepare(st,
                    AUDIT_COLUMNS "FROM audit WHERE tunnel_id = ? "
                                  "ORDER BY seq DESC LIMIT 1",
                    &stmt);
@@ -415,9 +417,9 @@ static int sq_audit_last(struct store *s, const char *tunnel_id,
 static int sq_device_key_get(struct store *s, const char *device_id,
                              uint8_t public_key[32], int64_t *bound_at)
 {
-  struct sqlite_store *st = impl(s);
+  struct sqlite_store *st = store_sqlite__impl(s);
   sqlite3_stmt *stmt;
-  int rc = prepare(st,
+  int rc = store_sqlite__prepare(st,
                    "SELECT public_key, bound_at FROM device_keys "
                    "WHERE device_id = ?",
                    &stmt);
@@ -432,7 +434,7 @@ static int sq_device_key_get(struct store *s, const char *device_id,
       *bound_at = sqlite3_column_int64(stmt, 1);
     rc = 0;
   } else if (step != SQLITE_ROW && step != SQLITE_DONE) {
-    rc = fail(st, "read a device key");
+    rc = store_sqlite__fail(st, "read a device key");
   }
   sqlite3_finalize(stmt);
   return rc;
@@ -441,9 +443,9 @@ static int sq_device_key_get(struct store *s, const char *device_id,
 static int sq_device_key_bind(struct store *s, const char *device_id,
                               const uint8_t public_key[32], int64_t at)
 {
-  struct sqlite_store *st = impl(s);
+  struct sqlite_store *st = store_sqlite__impl(s);
   sqlite3_stmt *stmt;
-  int rc = prepare(st, "INSERT INTO device_keys VALUES(?,?,?)", &stmt);
+  int rc = store_sqlite__prepare(st, "INSERT INTO device_keys VALUES(?,?,?)", &stmt);
   if (rc)
     return rc;
   sqlite3_bind_text(stmt, 1, device_id, -1, SQLITE_TRANSIENT);
@@ -453,7 +455,7 @@ static int sq_device_key_bind(struct store *s, const char *device_id,
   sqlite3_finalize(stmt);
   if (step == SQLITE_CONSTRAINT)
     return WEFT_EEXIST;
-  return step == SQLITE_DONE ? 0 : fail(st, "bind a device key");
+  return step == SQLITE_DONE ? 0 : store_sqlite__fail(st, "bind a device key");
 }
 
 static int sq_device_key_each(struct store *s,
@@ -462,9 +464,9 @@ static int sq_device_key_each(struct store *s,
                                         int64_t bound_at),
                               void *arg)
 {
-  struct sqlite_store *st = impl(s);
+  struct sqlite_store *st = store_sqlite__impl(s);
   sqlite3_stmt *stmt;
-  int rc = prepare(st,
+  int rc = store_sqlite__prepare(st,
                    "SELECT device_id, public_key, bound_at FROM device_keys "
                    "ORDER BY device_id",
                    &stmt);
@@ -480,36 +482,36 @@ static int sq_device_key_each(struct store *s,
       break;
   }
   if (!rc && step != SQLITE_DONE)
-    rc = fail(st, "list device keys");
+    rc = store_sqlite__fail(st, "list device keys");
   sqlite3_finalize(stmt);
   return rc;
 }
 
 /* Runs a statement with one text parameter; how many rows it changed,
  * or a negative code. */
-static int run_with_id(struct sqlite_store *st, const char *sql,
-                       const char *id, const char *what)
+int store_sqlite__run_with_id(struct sqlite_store *st, const char *sql,
+                              const char *id, const char *what)
 {
   sqlite3_stmt *stmt;
-  int rc = prepare(st, sql, &stmt);
+  int rc = store_sqlite__prepare(st, sql, &stmt);
   if (rc)
     return rc;
   sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
   int step = sqlite3_step(stmt);
   sqlite3_finalize(stmt);
   if (step != SQLITE_DONE)
-    return fail(st, what);
+    return store_sqlite__fail(st, what);
   return sqlite3_changes(st->db);
 }
 
 static int sq_device_key_forget(struct store *s, const char *device_id)
 {
-  struct sqlite_store *st = impl(s);
-  int keys = run_with_id(st, "DELETE FROM device_keys WHERE device_id = ?",
+  struct sqlite_store *st = store_sqlite__impl(s);
+  int keys = store_sqlite__run_with_id(st, "DELETE FROM device_keys WHERE device_id = ?",
                          device_id, "forget a device key");
   if (keys < 0)
     return keys;
-  int revoked = run_with_id(st,
+  int revoked = store_sqlite__run_with_id(st,
                             "DELETE FROM revoked_devices WHERE device_id = ?",
                             device_id, "lift a revocation");
   if (revoked < 0)
@@ -520,9 +522,9 @@ static int sq_device_key_forget(struct store *s, const char *device_id)
 static int sq_device_revoke(struct store *s, const char *device_id,
                             int64_t at)
 {
-  struct sqlite_store *st = impl(s);
+  struct sqlite_store *st = store_sqlite__impl(s);
   sqlite3_stmt *stmt;
-  int rc = prepare(st, "INSERT INTO revoked_devices VALUES(?,?)", &stmt);
+  int rc = store_sqlite__prepare(st, "INSERT INTO revoked_devices VALUES(?,?)", &stmt);
   if (rc)
     return rc;
   sqlite3_bind_text(stmt, 1, device_id, -1, SQLITE_TRANSIENT);
@@ -531,14 +533,14 @@ static int sq_device_revoke(struct store *s, const char *device_id,
   sqlite3_finalize(stmt);
   if (step == SQLITE_CONSTRAINT)
     return WEFT_EEXIST;
-  return step == SQLITE_DONE ? 0 : fail(st, "revoke a device");
+  return step == SQLITE_DONE ? 0 : store_sqlite__fail(st, "revoke a device");
 }
 
 static int sq_device_revoked(struct store *s, const char *device_id)
 {
-  struct sqlite_store *st = impl(s);
+  struct sqlite_store *st = store_sqlite__impl(s);
   sqlite3_stmt *stmt;
-  int rc = prepare(st, "SELECT 1 FROM revoked_devices WHERE device_id = ?",
+  int rc = store_sqlite__prepare(st, "SELECT 1 FROM revoked_devices WHERE device_id = ?",
                    &stmt);
   if (rc)
     return rc;
@@ -547,7 +549,7 @@ static int sq_device_revoked(struct store *s, const char *device_id)
   sqlite3_finalize(stmt);
   if (step == SQLITE_ROW)
     return 1;
-  return step == SQLITE_DONE ? 0 : fail(st, "read a revocation");
+  return step == SQLITE_DONE ? 0 : store_sqlite__fail(st, "read a revocation");
 }
 
 static int64_t sq_memory_bytes(struct store *s)
@@ -558,7 +560,7 @@ static int64_t sq_memory_bytes(struct store *s)
 
 static void sq_close(struct store *s)
 {
-  struct sqlite_store *st = impl(s);
+  struct sqlite_store *st = store_sqlite__impl(s);
   sqlite3_close(st->db);
   free(st);
 }
@@ -581,6 +583,12 @@ static const struct store_ops sqlite_ops = {
     .device_key_forget = sq_device_key_forget,
     .device_revoke = sq_device_revoke,
     .device_revoked = sq_device_revoked,
+    .user_add = store_sqlite__user_add,
+    .user_by_key = store_sqlite__user_by_key,
+    .user_get = store_sqlite__user_get,
+    .user_each = store_sqlite__user_each,
+    .user_remove = store_sqlite__user_remove,
+    .user_set_key = store_sqlite__user_set_key,
     .memory_bytes = sq_memory_bytes,
     .close = sq_close,
 };

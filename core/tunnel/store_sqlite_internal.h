@@ -1,0 +1,40 @@
+/* What the SQLite store's files share (store_sqlite.c opens the database
+ * and keeps leases, the audit trail and device keys; store_users.c keeps
+ * users). */
+#ifndef WEFT_TUNNEL_STORE_SQLITE_INTERNAL_H
+#define WEFT_TUNNEL_STORE_SQLITE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "tunnel/store.h"
+
+struct sqlite_store {
+  struct store base;
+  sqlite3 *db;
+};
+
+struct sqlite_store *store_sqlite__impl(struct store *s);
+/* Logs what failed with SQLite's message; returns WEFT_EIO. */
+int store_sqlite__fail(struct sqlite_store *st, const char *what);
+int store_sqlite__prepare(struct sqlite_store *st, const char *sql,
+                          sqlite3_stmt **stmt);
+/* Runs a statement with one text parameter; how many rows it changed,
+ * or a negative code. */
+int store_sqlite__run_with_id(struct sqlite_store *st, const char *sql,
+                              const char *id, const char *what);
+
+/* store_users.c */
+int store_sqlite__user_add(struct store *s, const struct store_user *u);
+int store_sqlite__user_by_key(struct store *s, const char *key_id,
+                              struct store_user *out);
+int store_sqlite__user_get(struct store *s, const char *name,
+                           struct store_user *out);
+int store_sqlite__user_each(struct store *s,
+                            int (*cb)(void *arg, const struct store_user *u),
+                            void *arg);
+int store_sqlite__user_remove(struct store *s, const char *name);
+int store_sqlite__user_set_key(struct store *s, const char *name,
+                               const char *key_id,
+                               const uint8_t key_hash[32], int64_t at);
+
+#endif
