@@ -11,36 +11,35 @@
 #include "base/clock.h"
 #include "base/log.h"
 
-void api_approval_list(struct control_api *api, const struct http_request *req,
-                       struct http_response *resp, const char *subject)
+void api_approval_list(struct control_api *api, struct http_response *resp,
+                       const struct principal *who)
 {
   int64_t now = clock_wall_s();
   approvals_expire(&api->approvals, now);
-  bool admin = api_admin_here(api, req, subject);
   json_t *list = json_array();
   for (struct approval *ap = api->approvals.head; ap; ap = ap->next)
-    if (admin || !strcmp(ap->device_id, subject))
+    if (who->role != ROLE_NONE || authz_is_device(who, ap->device_id))
       json_array_append_new(list, approval_to_json(ap, now, 0));
   api_reply_json(resp, 200, json_pack("{s:o}", "approvals", list));
 }
 
 static void decide(struct control_api *api, struct approval *ap, bool approve,
-                   const char *subject, struct http_response *resp)
+                   const char *actor, struct http_response *resp)
 {
   int64_t now = clock_wall_s();
   if (ap->state != APPROVAL_PENDING)
     return api_reply_error(resp, 409, "already_decided",
                            "this request was already decided");
-  snprintf(ap->decided_by, sizeof ap->decided_by, "%s", subject);
+  snprintf(ap->decided_by, sizeof ap->decided_by, "%s", actor);
   ap->decided_at = now;
   if (!approve) {
     ap->state = APPROVAL_DENIED;
-    snprintf(ap->message, sizeof ap->message, "denied by %s", subject);
+    snprintf(ap->message, sizeof ap->message, "denied by %s", actor);
     log_info("approval %s for device %s denied by %s", ap->id, ap->device_id,
-             subject);
+             actor);
     char detail[96];
     snprintf(detail, sizeof detail, "request %s denied", ap->id);
-    api_audit_event(api, "approval-denied", ap->device_id, NULL, subject,
+    api_audit_event(api, "approval-denied", ap->device_id, NULL, actor,
                     detail);
     return api_reply_json(resp, 200, approval_to_json(ap, now, 0));
   }
@@ -56,17 +55,17 @@ static void decide(struct control_api *api, struct approval *ap, bool approve,
   if (out.status != 201) {
     ap->state = APPROVAL_FAILED;
     snprintf(ap->message, sizeof ap->message, "approved by %.63s, but: %.512s",
-             subject, out.message);
+             actor, out.message);
     return api_reply_error(resp, out.status, out.code, out.message);
   }
   ap->state = APPROVAL_APPROVED;
   ap->tunnel = api_created_reply(api, &out);
   log_info("approval %s for device %s granted by %s: tunnel %s", ap->id,
-           ap->device_id, subject, out.tunnel->lease->tunnel_id);
+           ap->device_id, actor, out.tunnel->lease->tunnel_id);
   char detail[96];
   snprintf(detail, sizeof detail, "request %s approved", ap->id);
   api_audit_event(api, "approval-granted", ap->device_id,
-                  out.tunnel->lease->tunnel_id, subject, detail);
+                  out.tunnel->lease->tunnel_id, actor, detail);
   json_t *doc = approval_to_json(ap, now, 0);
   json_object_set_new(doc, "tunnel_id",
                       json_string(out.tunnel->lease->tunnel_id));
@@ -76,7 +75,7 @@ static void decide(struct control_api *api, struct approval *ap, bool approve,
 /* /v1/approvals/ID[/approve|/deny] */
 void api_approval_one(struct control_api *api, const struct http_request *req,
                       struct http_response *resp, const char *rest,
-                      const char *subject)
+                      const struct principal *who)
 {
   approvals_expire(&api->approvals, clock_wall_s());
   char id[32];
@@ -87,13 +86,10 @@ void api_approval_one(struct control_api *api, const struct http_request *req,
   memcpy(id, rest, n);
   id[n] = '\0';
   struct approval *ap = approvals_find(&api->approvals, id);
-  bool admin = api_admin_here(api, req, subject);
-  if (action && !admin) /* the same answer whether or not ID exists */
-    return api_reply_error(resp, 403, "forbidden",
-                           "only an administrator ([server] admins, on the "
-                           "server's own host) decides");
-  bool owner = ap && !strcmp(ap->device_id, subject);
-  if (!ap || (!admin && !owner))
+  /* Deciding is for administrators alone (the table says so before any
+   * handler runs, the same answer whether or not ID exists). */
+  bool owner = ap && authz_is_device(who, ap->device_id);
+  if (!ap || (who->role == ROLE_NONE && !owner))
     return api_reply_error(resp, 404, "not_found",
                            "no such request (it expired, was withdrawn, or the "
                            "server restarted: ask again)");
@@ -106,17 +102,21 @@ void api_approval_one(struct control_api *api, const struct http_request *req,
     if (owner)
       return api_reply_error(resp, 403, "forbidden",
                              "a device does not approve its own tunnel");
-    return decide(api, ap, approve, subject, resp);
+    return decide(api, ap, approve, who->actor, resp);
   }
   if (api_method_is(req, "GET"))
     return api_reply_json(resp, 200,
                           approval_to_json(ap, clock_wall_s(), owner));
   if (api_method_is(req, "DELETE")) { /* withdrawn by its device, or dropped */
-    log_info("approval %s withdrawn by %s", ap->id, subject);
+    if (!owner && who->role != ROLE_ADMIN)
+      return api_reply_error(resp, 403, "forbidden",
+                             "only the device that asked, or an "
+                             "administrator, withdraws a request");
+    log_info("approval %s withdrawn by %s", ap->id, who->actor);
     char detail[96];
     snprintf(detail, sizeof detail, "request %s withdrawn", ap->id);
-    api_audit_event(api, "approval-withdrawn", ap->device_id, NULL, subject,
-                    detail);
+    api_audit_event(api, "approval-withdrawn", ap->device_id, NULL,
+                    who->actor, detail);
     approvals_remove(&api->approvals, ap);
     resp->status = 204;
     return;

@@ -22,21 +22,6 @@
 #include "tunnel/store.h"
 #include "tunnel/tunnels.h"
 
-/* Only an administrator on the server's host may `what`: true, or false
- * after answering 403. */
-static bool admin_only(struct control_api *api, const struct http_request *req,
-                       const char *subject, struct http_response *resp,
-                       const char *what)
-{
-  if (api_admin_here(api, req, subject))
-    return true;
-  char message[128];
-  snprintf(message, sizeof message,
-           "only an administrator on the server's host may %s", what);
-  api_reply_error(resp, 403, "forbidden", message);
-  return false;
-}
-
 static int device_to_json(void *arg, const char *device_id,
                           const uint8_t public_key[32], int64_t bound_at)
 {
@@ -48,11 +33,8 @@ static int device_to_json(void *arg, const char *device_id,
   return 0;
 }
 
-void api_device_list(struct control_api *api, const struct http_request *req,
-                     struct http_response *resp, const char *subject)
+void api_device_list(struct control_api *api, struct http_response *resp)
 {
-  if (!admin_only(api, req, subject, resp, "list devices"))
-    return;
   json_t *list = json_array();
   if (api->store->ops->device_key_each(api->store, device_to_json, list) !=
       0) {
@@ -65,10 +47,8 @@ void api_device_list(struct control_api *api, const struct http_request *req,
 void api_device_revoke(struct control_api *api,
                        const struct http_request *req,
                        struct http_response *resp, const char *device_id,
-                       const char *subject)
+                       const struct principal *who)
 {
-  if (!admin_only(api, req, subject, resp, "revoke a device"))
-    return;
   int rc = api->store->ops->device_revoke(api->store, device_id,
                                           clock_wall_s());
   if (rc == WEFT_EEXIST)
@@ -77,7 +57,7 @@ void api_device_revoke(struct control_api *api,
   if (rc != 0)
     return api_reply_error(resp, 500, "internal", "the store failed");
   char detail[160];
-  snprintf(detail, sizeof detail, "revoked by %s from %s", subject,
+  snprintf(detail, sizeof detail, "revoked by %s from %s", who->actor,
            req->peer_ip);
   /* Its tunnels end now, each on its transport (a WireGuard peer and its
    * rules, a WebSocket session...), audited one by one. */
@@ -88,12 +68,13 @@ void api_device_revoke(struct control_api *api,
       break;
     char id[32];
     snprintf(id, sizeof id, "%s", l->tunnel_id);
-    if (tunnel_service_delete(api->tunnels, id, "revoked", subject, detail) !=
-        0)
+    if (tunnel_service_delete(api->tunnels, id, "revoked", who->actor,
+                              detail) != 0)
       break;
     ended++;
   }
-  api_audit_event(api, "device-revoked", device_id, NULL, subject, detail);
+  api_audit_event(api, "device-revoked", device_id, NULL, who->actor,
+                  detail);
   log_info("device %s %s; %zu tunnel(s) ended", device_id, detail, ended);
   api_reply_json(resp, 200,
                  json_pack("{s:s,s:I}", "revoked", device_id, "tunnels_ended",
@@ -103,10 +84,8 @@ void api_device_revoke(struct control_api *api,
 void api_device_key_forget(struct control_api *api,
                            const struct http_request *req,
                            struct http_response *resp, const char *device_id,
-                           const char *subject)
+                           const struct principal *who)
 {
-  if (!admin_only(api, req, subject, resp, "free a device id"))
-    return;
   int rc = api->store->ops->device_key_forget(api->store, device_id);
   if (rc == WEFT_ENOENT)
     return api_reply_error(resp, 404, "not_found",
@@ -115,8 +94,8 @@ void api_device_key_forget(struct control_api *api,
     return api_reply_error(resp, 500, "internal", "the store failed");
   char detail[160];
   snprintf(detail, sizeof detail, "its key was forgotten by %s from %s",
-           subject, req->peer_ip);
-  api_audit_event(api, "device-key-forgotten", device_id, NULL, subject,
+           who->actor, req->peer_ip);
+  api_audit_event(api, "device-key-forgotten", device_id, NULL, who->actor,
                   detail);
   log_info("device %s: %s", device_id, detail);
   resp->status = 204;

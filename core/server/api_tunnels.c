@@ -2,6 +2,7 @@
  * tunnel's orchestration token. */
 #include "server/control_api_internal.h"
 
+#include <assert.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,7 +121,8 @@ static void ask_approval(struct control_api *api,
 }
 
 void api_tunnel_create(struct control_api *api, const struct http_request *req,
-                       struct http_response *resp, const char *subject)
+                       struct http_response *resp,
+                       const struct principal *who)
 {
   json_t *doc = api_body_object(req, resp);
   if (!doc)
@@ -136,13 +138,15 @@ void api_tunnel_create(struct control_api *api, const struct http_request *req,
     return api_reply_error(resp, 400, "bad_request",
                            "await_approval must be true or false");
   }
-  /* A device opens tunnels for itself only. */
-  if (tr.device_id && strcmp(tr.device_id, subject)) {
+  /* A device opens tunnels for itself only (the table admits devices
+   * alone here). */
+  assert(who->kind == PRINCIPAL_DEVICE);
+  if (tr.device_id && strcmp(tr.device_id, who->name)) {
     json_decref(doc);
     return api_reply_error(resp, 403, "forbidden",
                            "device_id differs from the device that logged in");
   }
-  tr.device_id = subject;
+  tr.device_id = who->name;
   if (json_is_true(wait)) {
     ask_approval(api, req, &tr, doc, resp);
     json_decref(doc);
@@ -158,50 +162,53 @@ void api_tunnel_create(struct control_api *api, const struct http_request *req,
   api_reply_json(resp, 201, api_created_reply(api, &out));
 }
 
-/* An administrator: a device id in [server] admins, calling from the
- * server's own host. Every device holds the connection secret and names
- * itself at login, so the id alone would let any device approve its own
- * request; the host it calls from it cannot choose. */
-
+/* A tunnel as its caller may see it: what its transport handed its device
+ * (keys, such as a WireGuard preshared key) only to that device. */
 static json_t *tunnel_view(struct control_api *api, const struct tunnel *t,
-                           const char *subject)
+                           const struct principal *who)
 {
   json_t *doc = tunnel_to_json(api->tunnels, t);
-  if (strcmp(t->lease->device_id, subject))
+  if (!authz_is_device(who, t->lease->device_id))
     json_object_del(doc, "params");
   return doc;
 }
 
+/* A device sees its own tunnels; a user (or an administrator device)
+ * sees every one. */
+static bool may_see(const struct principal *who, const struct tunnel *t)
+{
+  return who->role != ROLE_NONE || authz_is_device(who, t->lease->device_id);
+}
+
 void api_tunnel_list(struct control_api *api, struct http_response *resp,
-                     const char *subject)
+                     const struct principal *who)
 {
   json_t *list = json_array();
   for (struct tunnel *t = api->tunnels->live; t; t = t->next)
-    json_array_append_new(list, tunnel_view(api, t, subject));
+    if (may_see(who, t))
+      json_array_append_new(list, tunnel_view(api, t, who));
   api_reply_json(resp, 200, json_pack("{s:o}", "tunnels", list));
 }
 
 void api_tunnel_one(struct control_api *api, const struct http_request *req,
                     struct http_response *resp, const char *id,
-                    const char *subject)
+                    const struct principal *who)
 {
   struct tunnel *t = tunnel_service_find(api->tunnels, id);
-  if (!t)
+  if (!t || !may_see(who, t))
     return api_reply_error(resp, 404, "not_found", "no such tunnel");
   if (api_method_is(req, "GET"))
-    return api_reply_json(resp, 200, tunnel_view(api, t, subject));
+    return api_reply_json(resp, 200, tunnel_view(api, t, who));
   if (api_method_is(req, "DELETE")) {
-    if (strcmp(t->lease->device_id, subject) &&
-        !api_admin_here(api, req, subject))
-      return api_reply_error(
-          resp, 403, "forbidden",
-          "only the tunnel's own device, or an administrator "
-          "on the server's host, ends it");
-    char detail[128];
-    snprintf(detail, sizeof detail, "deleted by %s from %s", subject,
+    /* The table let devices and operators here; a device only its own. */
+    if (who->role < ROLE_OPERATOR &&
+        !authz_is_device(who, t->lease->device_id))
+      return api_reply_error(resp, 404, "not_found", "no such tunnel");
+    char detail[192];
+    snprintf(detail, sizeof detail, "deleted by %s from %s", who->actor,
              req->peer_ip);
-    if (tunnel_service_delete(api->tunnels, id, "deleted", subject, detail) !=
-        0)
+    if (tunnel_service_delete(api->tunnels, id, "deleted", who->actor,
+                              detail) != 0)
       return api_reply_error(resp, 500, "internal",
                              "the store could not release the lease");
     resp->status = 204;
@@ -233,9 +240,9 @@ static int note_ending(void *arg, const struct audit_event *e)
  * how it ended ("ended": the audit event), so that an agent can tell an
  * expiry, which it opens again, from an administrator's delete. */
 static void tunnel_gone(struct control_api *api, struct http_response *resp,
-                        const char *id, const char *subject)
+                        const char *id, const struct principal *who)
 {
-  struct ending end = {.device = subject};
+  struct ending end = {.device = who->name};
   if (api->store &&
       api->store->ops->audit_last(api->store, id, note_ending, &end) == 0 &&
       end.event[0] && strcmp(end.event, "created")) {
@@ -252,14 +259,15 @@ static void tunnel_gone(struct control_api *api, struct http_response *resp,
 
 void api_tunnel_token(struct control_api *api, const struct http_request *req,
                       struct http_response *resp, const char *id,
-                      const char *subject)
+                      const struct principal *who)
 {
   if (!api_method_is(req, "POST"))
     return api_method_not_allowed(resp, "POST");
+  assert(who->kind == PRINCIPAL_DEVICE); /* the table admits no one else */
   struct tunnel *t = tunnel_service_find(api->tunnels, id);
   if (!t)
-    return tunnel_gone(api, resp, id, subject);
-  if (strcmp(t->lease->device_id, subject))
+    return tunnel_gone(api, resp, id, who);
+  if (!authz_is_device(who, t->lease->device_id))
     return api_reply_error(resp, 403, "forbidden",
                            "only the tunnel's device may renew its token");
   char *token = tunnel_service_token(api->tunnels, t);

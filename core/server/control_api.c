@@ -1,6 +1,7 @@
 #include "server/control_api.h"
 #include "server/control_api_internal.h"
 
+#include <assert.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include <weft/errors.h>
 
+#include "auth/api_key.h"
 #include "base/clock.h"
 #include "auth/jwt.h"
 #include "base/log.h"
@@ -16,34 +18,16 @@
 #include "net/stream.h"
 #include "tunnel/store.h"
 
-/* ---- sessions ---- */
+/* ---- who calls ---- */
 
-/* Checks the Bearer token; on success copies its subject and returns true,
- * else replies 401. */
-static bool authorised(struct control_api *api, const struct http_request *req,
-                       struct http_response *resp, char *subject, size_t len)
+/* The older way to administer: a device id in [server] admins, calling
+ * from the server's own host. Every device holds the connection secret
+ * and names itself at login, so the id alone would let any device approve
+ * its own request; the host it calls from it cannot choose. */
+static bool legacy_admin(const struct control_api *api,
+                         const struct http_request *req, const char *device)
 {
-  const char *auth = http_request_header(req, "authorization");
-  if (auth && !strncasecmp(auth, "Bearer ", 7)) {
-    const char *tok = auth + 7;
-    if (tokens_verify_session(api->tokens, tok, strlen(tok),
-                              api->per_ip ? req->local_ip : NULL,
-                              clock_wall_s(), subject, len) == JWT_OK &&
-        api->store->ops->device_revoked(api->store, subject) == 0)
-      return true; /* (a revoked device's sessions end with it) */
-  }
-  api->stats.unauthorized++;
-  api_reply_error(resp, 401, "unauthorized",
-                  "a valid session token is required: log in with POST "
-                  "/v1/login");
-  strbuf_addf(&resp->headers, "WWW-Authenticate: Bearer realm=\"weft\"\r\n");
-  return false;
-}
-
-bool api_admin_here(const struct control_api *api,
-                    const struct http_request *req, const char *subject)
-{
-  if (!approvals_is_admin(api->admins, subject))
+  if (!approvals_is_admin(api->admins, device))
     return false;
   uint8_t a[16];
   if (addr_parse(req->peer_ip, a) != 0)
@@ -52,6 +36,58 @@ bool api_admin_here(const struct control_api *api,
   bool loopback = addr_is_v4(a) ? a[12] == 127
                                 : !memcmp(a, v6_loopback, sizeof a);
   return loopback || !strcmp(req->peer_ip, req->local_ip);
+}
+
+/* Who the request comes from: the local socket (an administrator of this
+ * host), a user's API key, or a device's session. False after a 401. */
+static bool identify(struct control_api *api, const struct http_request *req,
+                     struct http_response *resp, struct principal *who)
+{
+  memset(who, 0, sizeof *who);
+  if (req->local) {
+    who->kind = PRINCIPAL_LOCAL;
+    who->role = ROLE_ADMIN;
+    snprintf(who->name, sizeof who->name, "root");
+    snprintf(who->actor, sizeof who->actor, "local:root");
+    return true;
+  }
+  const char *auth = http_request_header(req, "authorization");
+  if (auth && !strncasecmp(auth, "Bearer ", 7)) {
+    const char *tok = auth + 7;
+    size_t len = strlen(tok);
+    if (!strncmp(tok, API_KEY_PREFIX, sizeof API_KEY_PREFIX - 1)) {
+      if (api_user_principal(api, tok, len, who))
+        return true;
+    } else if (tokens_verify_session(api->tokens, tok, len,
+                                     api->per_ip ? req->local_ip : NULL,
+                                     clock_wall_s(), who->name,
+                                     sizeof who->name) == JWT_OK &&
+               api->store->ops->device_revoked(api->store, who->name) == 0) {
+      /* (a revoked device's sessions end with it) */
+      who->kind = PRINCIPAL_DEVICE;
+      who->role = legacy_admin(api, req, who->name) ? ROLE_ADMIN : ROLE_NONE;
+      snprintf(who->actor, sizeof who->actor, "%s", who->name);
+      return true;
+    }
+  }
+  api->stats.unauthorized++;
+  api_reply_error(resp, 401, "unauthorized",
+                  "a valid session token (log in with POST /v1/login) or "
+                  "API key (weft user add) is required");
+  strbuf_addf(&resp->headers, "WWW-Authenticate: Bearer realm=\"weft\"\r\n");
+  return false;
+}
+
+static void forbidden(struct http_response *resp, const struct authz_rule *r,
+                      const struct principal *who)
+{
+  char message[192];
+  if (who->kind == PRINCIPAL_DEVICE && who->role == ROLE_NONE)
+    snprintf(message, sizeof message, "a device may not %s", r->what);
+  else
+    snprintf(message, sizeof message, "%s (%s) may not %s", who->name,
+             authz_role_name(who->role), r->what);
+  api_reply_error(resp, 403, "forbidden", message);
 }
 
 /* ---- upgrades: a device's session for a transport ---- */
@@ -102,6 +138,72 @@ static bool route_upgrade(struct control_api *api,
 
 /* ---- routing ---- */
 
+/* The n-th segment of url's path ("/v1/tunnels/ID": 2 is ID) into out;
+ * false when it is too long to be an id. */
+static bool segment(const char *url, unsigned n, char *out, size_t size)
+{
+  const char *p = url + 1;
+  size_t len = api_path_len(url);
+  for (unsigned i = 0; i < n; i++) {
+    const char *slash = memchr(p, '/', (size_t)(url + len - p));
+    if (!slash)
+      return false;
+    p = slash + 1;
+  }
+  size_t k = strcspn(p, "/?#");
+  if (k == 0 || k >= size)
+    return false;
+  memcpy(out, p, k);
+  out[k] = '\0';
+  return true;
+}
+
+/* Calls the handler of the route the table matched (route: its path). */
+static void dispatch(struct control_api *api, const struct http_request *req,
+                     struct http_response *resp, const char *route,
+                     const struct principal *who)
+{
+  char id[128];
+  bool has_id = segment(req->url, 2, id, 64);
+  if (!strcmp(route, "/v1/tunnels"))
+    return api_method_is(req, "POST") ? api_tunnel_create(api, req, resp, who)
+                                      : api_tunnel_list(api, resp, who);
+  if (!strcmp(route, "/v1/approvals"))
+    return api_approval_list(api, resp, who);
+  if (!strcmp(route, "/v1/devices"))
+    return api_device_list(api, resp);
+  if (!strcmp(route, "/v1/audit"))
+    return api_audit(api, req, resp, who);
+  if (!strcmp(route, "/v1/users"))
+    return api_method_is(req, "POST") ? api_user_add(api, req, resp, who)
+                                      : api_user_list(api, resp);
+  if (!has_id)
+    return api_reply_error(resp, 404, "not_found", "no such id");
+  if (!strcmp(route, "/v1/tunnels/*"))
+    return api_tunnel_one(api, req, resp, id, who);
+  if (!strcmp(route, "/v1/tunnels/*/token"))
+    return api_tunnel_token(api, req, resp, id, who);
+  if (!strncmp(route, "/v1/approvals/*", 15)) {
+    /* ID, or ID/approve, ID/deny */
+    size_t n = strcspn(req->url + 14, "?#");
+    if (n >= sizeof id)
+      return api_reply_error(resp, 404, "not_found", "no such request");
+    memcpy(id, req->url + 14, n);
+    id[n] = '\0';
+    return api_approval_one(api, req, resp, id, who);
+  }
+  if (!strcmp(route, "/v1/devices/*/revoke"))
+    return api_device_revoke(api, req, resp, id, who);
+  if (!strcmp(route, "/v1/devices/*/key"))
+    return api_device_key_forget(api, req, resp, id, who);
+  if (!strcmp(route, "/v1/users/*"))
+    return api_user_remove(api, resp, id, who);
+  if (!strcmp(route, "/v1/users/*/key"))
+    return api_user_new_key(api, resp, id, who);
+  assert(!"a route in authz.c without a handler here");
+  api_reply_error(resp, 404, "not_found", "no such endpoint");
+}
+
 void control_api_handle(void *data, const struct http_request *req,
                         struct http_response *resp)
 {
@@ -109,7 +211,7 @@ void control_api_handle(void *data, const struct http_request *req,
   api->stats.requests++;
   const char *url = req->url;
   uint8_t peer[16];
-  bool plain_ok = req->tls || (addr_parse(req->peer_ip, peer) == 0 &&
+  bool plain_ok = req->tls || req->local || (addr_parse(req->peer_ip, peer) == 0 &&
                                prefix_list_has(&api->plain_allow, peer));
   if (!plain_ok && !api_path_is(url, "/healthz") &&
       !api_path_is(url, "/metrics"))
@@ -137,84 +239,18 @@ void control_api_handle(void *data, const struct http_request *req,
   if (api_path_is(url, "/v1/login"))
     return api_login(api, req, resp);
 
-  bool tunnels = api_path_is(url, "/v1/tunnels");
-  bool tunnel_item = !tunnels && !strncmp(url, "/v1/tunnels/", 12);
-  bool audit = api_path_is(url, "/v1/audit");
-  bool approvals = api_path_is(url, "/v1/approvals");
-  bool approval_item = !approvals && !strncmp(url, "/v1/approvals/", 14);
-  bool devices = api_path_is(url, "/v1/devices");
-  bool device_item = !devices && !strncmp(url, "/v1/devices/", 12);
-  if (!tunnels && !tunnel_item && !audit && !approvals && !approval_item &&
-      !devices && !device_item)
+  char allow[64];
+  const struct authz_rule *rule =
+      authz_find(req->method, url, allow, sizeof allow);
+  if (!rule) {
+    if (allow[0])
+      return api_method_not_allowed(resp, allow);
     return api_reply_error(resp, 404, "not_found", "no such endpoint");
-  char subject[64];
-  if (!authorised(api, req, resp, subject, sizeof subject))
+  }
+  struct principal who;
+  if (!identify(api, req, resp, &who))
     return;
-  if (devices) {
-    if (!api_method_is(req, "GET"))
-      return api_method_not_allowed(resp, "GET");
-    return api_device_list(api, req, resp, subject);
-  }
-  if (device_item) {
-    /* /v1/devices/{id}/key and /v1/devices/{id}/revoke */
-    char dev[64];
-    size_t n = api_path_len(url) - 12;
-    const char *slash = memchr(url + 12, '/', n);
-    size_t id_len = slash ? (size_t)(slash - (url + 12)) : n;
-    size_t rest = slash ? (size_t)(url + 12 + n - slash) : 0;
-    bool key = rest == 4 && !strncmp(slash, "/key", 4);
-    bool revoke = rest == 7 && !strncmp(slash, "/revoke", 7);
-    if (!slash || id_len == 0 || id_len >= sizeof dev || (!key && !revoke))
-      return api_reply_error(resp, 404, "not_found", "no such endpoint");
-    memcpy(dev, url + 12, id_len);
-    dev[id_len] = '\0';
-    if (revoke) {
-      if (!api_method_is(req, "POST"))
-        return api_method_not_allowed(resp, "POST");
-      return api_device_revoke(api, req, resp, dev, subject);
-    }
-    if (!api_method_is(req, "DELETE"))
-      return api_method_not_allowed(resp, "DELETE");
-    return api_device_key_forget(api, req, resp, dev, subject);
-  }
-  if (audit) {
-    if (!api_method_is(req, "GET"))
-      return api_method_not_allowed(resp, "GET");
-    return api_audit(api, req, resp, subject);
-  }
-  if (approvals) {
-    if (!api_method_is(req, "GET"))
-      return api_method_not_allowed(resp, "GET");
-    return api_approval_list(api, req, resp, subject);
-  }
-  if (approval_item) {
-    char rest[128];
-    size_t n = api_path_len(url) - 14;
-    if (n >= sizeof rest)
-      return api_reply_error(resp, 404, "not_found", "no such request");
-    memcpy(rest, url + 14, n);
-    rest[n] = '\0';
-    return api_approval_one(api, req, resp, rest, subject);
-  }
-  if (tunnels) {
-    if (api_method_is(req, "POST"))
-      return api_tunnel_create(api, req, resp, subject);
-    if (api_method_is(req, "GET"))
-      return api_tunnel_list(api, resp, subject);
-    return api_method_not_allowed(resp, "GET, POST");
-  }
-  char id[64];
-  size_t n = api_path_len(url) - 12;
-  const char *slash = memchr(url + 12, '/', n);
-  bool token = slash && (size_t)(url + 12 + n - slash) == 6 &&
-               !strncmp(slash, "/token", 6);
-  if (token)
-    n = (size_t)(slash - (url + 12));
-  if (n == 0 || n >= sizeof id || memchr(url + 12, '/', n))
-    return api_reply_error(resp, 404, "not_found", "no such tunnel");
-  memcpy(id, url + 12, n);
-  id[n] = '\0';
-  if (token)
-    return api_tunnel_token(api, req, resp, id, subject);
-  api_tunnel_one(api, req, resp, id, subject);
+  if (!authz_allows(rule, &who))
+    return forbidden(resp, rule, &who);
+  dispatch(api, req, resp, rule->path, &who);
 }

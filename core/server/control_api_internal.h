@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "server/authz.h"
 #include "server/control_api.h"
 
 /* ---- replies and request checks (api_reply.c) ---- */
@@ -40,9 +41,6 @@ bool api_fixed_b64(json_t *doc, const char *name, uint8_t *out, size_t len);
 
 char *api_b64_text(const uint8_t *bin, size_t len, char *buf, size_t size);
 
-/* ---- authorization (control_api.c) ---- */
-bool api_admin_here(const struct control_api *api,
-                    const struct http_request *req, const char *subject);
 
 /* ---- login (api_login.c) ---- */
 void api_login(struct control_api *api,
@@ -56,42 +54,56 @@ json_t *api_created_reply(struct control_api *api,
 bool api_tunnel_request_fields(json_t *doc, struct tunnel_request *tr,
                                struct http_response *resp);
 
+/* Handlers run once authz.h's table admitted their caller, who; they
+ * narrow a device to what is its own. */
 void api_tunnel_create(struct control_api *api,
                        const struct http_request *req,
-                       struct http_response *resp, const char *subject);
+                       struct http_response *resp,
+                       const struct principal *who);
 
 void api_tunnel_list(struct control_api *api, struct http_response *resp,
-                     const char *subject);
+                     const struct principal *who);
 
 void api_tunnel_one(struct control_api *api, const struct http_request *req,
                     struct http_response *resp, const char *id,
-                    const char *subject);
+                    const struct principal *who);
 
 void api_tunnel_token(struct control_api *api, const struct http_request *req,
                       struct http_response *resp, const char *id,
-                      const char *subject);
+                      const struct principal *who);
 
 /* ---- approvals (api_approvals.c) ---- */
-void api_approval_list(struct control_api *api,
-                       const struct http_request *req,
-                       struct http_response *resp, const char *subject);
+void api_approval_list(struct control_api *api, struct http_response *resp,
+                       const struct principal *who);
 
 void api_approval_one(struct control_api *api,
                       const struct http_request *req,
                       struct http_response *resp, const char *rest,
-                      const char *subject);
+                      const struct principal *who);
 
 /* ---- devices (api_devices.c) ---- */
-void api_device_list(struct control_api *api, const struct http_request *req,
-                     struct http_response *resp, const char *subject);
+void api_device_list(struct control_api *api, struct http_response *resp);
 void api_device_revoke(struct control_api *api,
                        const struct http_request *req,
                        struct http_response *resp, const char *device_id,
-                       const char *subject);
+                       const struct principal *who);
 void api_device_key_forget(struct control_api *api,
                            const struct http_request *req,
                            struct http_response *resp, const char *device_id,
-                           const char *subject);
+                           const struct principal *who);
+
+/* ---- users (api_users.c) ---- */
+/* The user an API key (the Bearer's text) belongs to, as a principal:
+ * true, or false when it is no key of anyone's. */
+bool api_user_principal(struct control_api *api, const char *key,
+                        size_t len, struct principal *who);
+void api_user_list(struct control_api *api, struct http_response *resp);
+void api_user_add(struct control_api *api, const struct http_request *req,
+                  struct http_response *resp, const struct principal *who);
+void api_user_remove(struct control_api *api, struct http_response *resp,
+                     const char *name, const struct principal *who);
+void api_user_new_key(struct control_api *api, struct http_response *resp,
+                      const char *name, const struct principal *who);
 
 /* ---- audit and metrics (api_audit.c, api_metrics.c) ---- */
 /* Records an event; actor is who did it (a device or administrator id,
@@ -100,7 +112,7 @@ void api_audit_event(struct control_api *api, const char *event,
                      const char *device_id, const char *tunnel_id,
                      const char *actor, const char *detail);
 void api_audit(struct control_api *api, const struct http_request *req,
-               struct http_response *resp, const char *subject);
+               struct http_response *resp, const struct principal *who);
 
 void api_metrics(struct control_api *api, const struct http_request *req,
                  struct http_response *resp);

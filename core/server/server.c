@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "auth/acl.h"
@@ -62,6 +63,7 @@ struct server {
   uv_signal_t sigint, sigterm, sighup;
   bool stopping;
   int state_lock; /* weft.lock's descriptor, -1 until taken */
+  char admin_socket[108]; /* the local administration socket, or "" */
 };
 
 static int parse_listen(struct server *s, char *err, size_t errlen)
@@ -523,7 +525,32 @@ static void on_signal(uv_signal_t *sig, int signum)
     server_stop(s, signum == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
-static int start_listeners(struct server *s)
+/* The local administration socket, STATE_DIR/admin.sock, mode 0600: whoever
+ * may connect to it (the server's user, and root) is an administrator of
+ * this server, as Docker's socket works. A state directory whose path is
+ * too long for a socket's address does without it, with a warning. */
+static void start_admin_socket(struct server *s, const char *state_dir)
+{
+  char path[sizeof s->admin_socket];
+  int n = snprintf(path, sizeof path, "%s/admin.sock", state_dir);
+  if (n < 0 || (size_t)n >= sizeof path) {
+    log_warn("no local administration socket: %s/admin.sock is longer than "
+             "a Unix socket's %zu bytes (use a shorter --state-dir)",
+             state_dir, sizeof path - 1);
+    return;
+  }
+  int rc = http_server_listen_local(&s->http, path);
+  if (rc != 0) {
+    log_warn("no local administration socket at %s: %s", path,
+             uv_strerror(rc));
+    return;
+  }
+  memcpy(s->admin_socket, path, sizeof path);
+  log_info("local administration socket %s (weft admin --state-dir %s)", path,
+           state_dir);
+}
+
+static int start_listeners(struct server *s, const char *state_dir)
 {
   http_server_init(&s->http, &s->loop, control_api_handle, &s->api);
   s->http.tls_ctx = s->tls_ctx;
@@ -545,6 +572,7 @@ static int start_listeners(struct server *s)
              strchr(a->host, ':') ? "[" : "", a->host,
              strchr(a->host, ':') ? "]" : "", a->port);
   }
+  start_admin_socket(s, state_dir);
   return 0;
 }
 
@@ -679,7 +707,7 @@ int server_main(const struct server_options *opts)
              s->plugins.refused_count);
 
   start_signals(s);
-  if (start_listeners(s) != 0) {
+  if (start_listeners(s, state_dir) != 0) {
     code = EXIT_RUNTIME;
     server_stop(s, "could not listen");
   } else {
@@ -694,6 +722,8 @@ int server_main(const struct server_options *opts)
   free_services(s);
   plugin_registry_free(&s->plugins);
   conf_free(s->conf);
+  if (s->admin_socket[0])
+    unlink(s->admin_socket); /* under the lock: no other server's */
   state_lock_release(s->state_lock);
   if (code == EXIT_OK)
     log_info("stopped cleanly");

@@ -35,7 +35,7 @@ struct approval {
   json_t *request;           /* the create body, without await_approval */
   int64_t created, decided_at;
   enum approval_state state;
-  char decided_by[64];
+  char decided_by[72];  /* an actor (server/authz.h) */
   char message[640];         /* denied or failed: why */
   json_t *tunnel;            /* approved: what a 201 create answers */
   struct approval *next;
