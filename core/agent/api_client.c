@@ -48,6 +48,22 @@ int client_init(struct client *c, const struct conn_url *server,
   return 0;
 }
 
+int client_init_local(struct client *c, const char *socket_path, char *err,
+                      size_t errlen)
+{
+  memset(c, 0, sizeof *c);
+  if (strlen(socket_path) >= sizeof c->local_socket) {
+    snprintf(err, errlen, "the socket path %s is too long", socket_path);
+    return -1;
+  }
+  snprintf(c->local_socket, sizeof c->local_socket, "%s", socket_path);
+  snprintf(c->base_url, sizeof c->base_url, "http://localhost");
+  snprintf(c->device_id, sizeof c->device_id, "local");
+  c->timeout_ms = 15000;
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  return 0;
+}
+
 void client_free(struct client *c)
 {
   assert(!c->calls); /* cancelled by their owner first */
@@ -162,7 +178,12 @@ int client_req_setup(struct client *c, struct client_req *r,
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, r->headers);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
+  if (c->local_socket[0]) { /* plain HTTP over the socket: nothing to pin */
+    curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, c->local_socket);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
+  } else {
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
+  }
   /* No CA decides who the server is: before the login, the login itself
    * does (it is bound to this TLS channel); after it, the pin does. */
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -196,6 +217,12 @@ int client_req_finish(struct client *c, struct client_req *r, CURLcode rc,
              "the server at %s shows another TLS key than the one this "
              "session logged in over: refusing to send it anything",
              c->base_url);
+  } else if (c->local_socket[0]) {
+    snprintf(err, errlen,
+             "cannot reach the server through its socket %s: %s (is weft "
+             "server running on this state directory, and may you open "
+             "it?)",
+             c->local_socket, curl_easy_strerror(rc));
   } else {
     snprintf(err, errlen, "cannot reach the server at %s: %s", c->base_url,
              curl_easy_strerror(rc));
@@ -370,6 +397,8 @@ int client_login_accept(struct client *c, const struct login_steps *ls,
 
 bool client_session_fresh(const struct client *c)
 {
+  if (c->local_socket[0])
+    return true; /* the socket is the credential */
   return c->session &&
          clock_wall_s() + CLIENT_RELOGIN_MARGIN_S < c->session_expires;
 }

@@ -19,6 +19,9 @@
 
 struct client {
   struct conn_url server;
+  /* The server's local administration socket instead of a connection:
+   * no login, no TLS (client_init_local). "" otherwise. */
+  char local_socket[108];
   struct secret secret;
   char base_url[URL_MAX_HOST + 32]; /* https://HOST:PORT */
   char device_id[64];
@@ -56,6 +59,12 @@ struct client {
 int client_init(struct client *c, const struct conn_url *server,
                 const char *device_id, char *err, size_t errlen);
 void client_free(struct client *c);
+
+/* A client of the server on this host, through its local administration
+ * socket (STATE_DIR/admin.sock): whoever may open the socket is an
+ * administrator, so there is no login. 0, or -1 with err. */
+int client_init_local(struct client *c, const char *socket_path, char *err,
+                      size_t errlen);
 
 /* Logs in if there is no session or it is about to expire. 0 or -1 with a
  * message saying whether the server was unreachable, failed to prove it

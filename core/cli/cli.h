@@ -12,6 +12,7 @@ int cmd_service(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_admin(int argc, char **argv);
+int cmd_user(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 

@@ -1,22 +1,23 @@
 /* `weft admin`: an administrator's side of the control API, for the
  * consent flow and for ending tunnels:
- *   weft admin CONN approvals         requests waiting for a decision
- *   weft admin CONN approve|deny ID   decide on one
- *   weft admin CONN tunnels           what is open
- *   weft admin CONN end TUNNEL_ID     end a tunnel now
- *   weft admin CONN devices           devices bound to keys
- *   weft admin CONN revoke ID         end a device's tunnels, refuse it
- *   weft admin CONN forget-key ID     free a device id from its key
- * It logs in as --device-id (default "admin"), which [server] admins must
- * list for approve and deny. */
+ *   weft admin approvals         requests waiting for a decision
+ *   weft admin approve|deny ID   decide on one
+ *   weft admin tunnels           what is open
+ *   weft admin end TUNNEL_ID     end a tunnel now
+ *   weft admin devices           devices bound to keys
+ *   weft admin revoke ID         end a device's tunnels, refuse it
+ *   weft admin forget-key ID     free a device id from its key
+ * On the server's host it goes through the local administration socket
+ * (cli/admin_conn.h); with a connection string first (weft://...), it logs
+ * in as --device-id (default "admin"), which [server] admins must list. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/api_client.h"
+#include "cli/admin_conn.h"
 #include "cli/cli.h"
 
-enum { OPT_DEVICE_ID = 256 };
+enum { OPT_DEVICE_ID = 256, OPT_STATE_DIR, OPT_SOCKET };
 
 static void print_approval(const json_t *ap)
 {
@@ -42,7 +43,7 @@ static void print_approval(const json_t *ap)
 static int run(struct client *c, int argc, char **argv)
 {
   const char *what = argv[0];
-  char path[160], err[1024];
+  char path[160];
   const char *method = "GET";
   bool one_arg = !strcmp(what, "approve") || !strcmp(what, "deny") ||
                  !strcmp(what, "end") || !strcmp(what, "forget-key") ||
@@ -78,11 +79,8 @@ static int run(struct client *c, int argc, char **argv)
     snprintf(path, sizeof path, "/v1/%s", what);
   }
   json_t *reply = NULL;
-  int status = client_request(c, method, path, NULL, &reply, err, sizeof err);
+  int status = admin_request("admin", c, method, path, NULL, &reply);
   if (status < 200 || status > 299) {
-    if (status)
-      client_error_text(reply, status, err, sizeof err);
-    fprintf(stderr, "weft admin: %s\n", err);
     json_decref(reply);
     /* The command line was fine; the server said no (403) or had no such
      * tunnel (404): a runtime outcome, not a usage error. */
@@ -130,16 +128,20 @@ int cmd_admin(int argc, char **argv)
 {
   static const struct option longopts[] = {
       {"device-id", required_argument, NULL, OPT_DEVICE_ID},
+      {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+      {"socket", required_argument, NULL, OPT_SOCKET},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  const char *device_id = "admin";
+  struct admin_conn how = {0};
   int c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
     switch (c) {
-    case OPT_DEVICE_ID: device_id = optarg; break;
+    case OPT_DEVICE_ID: how.device_id = optarg; break;
+    case OPT_STATE_DIR: how.state_dir = optarg; break;
+    case OPT_SOCKET: how.socket = optarg; break;
     case 'h': cli_print_usage("admin"); return EXIT_OK;
     case ':':
       fprintf(stderr, "weft admin: %s needs a value\n", argv[optind - 1]);
@@ -149,28 +151,18 @@ int cmd_admin(int argc, char **argv)
       return EXIT_USAGE;
     }
   }
-  if (argc - optind < 2) {
-    fprintf(stderr, "weft admin: expected weft://SECRET@HOST[:PORT] and a "
-                    "command; see weft admin --help\n");
-    return EXIT_USAGE;
-  }
-  struct conn_url srv;
-  char err[1024];
-  if (conn_url_parse(argv[optind], &srv, err, sizeof err) != 0) {
-    fprintf(stderr, "weft admin: %s\n", err);
-    return EXIT_USAGE;
-  }
+  int left = argc - optind;
+  char **args = argv + optind;
   struct client client;
-  if (client_init(&client, &srv, device_id, err, sizeof err) != 0) {
-    fprintf(stderr, "weft admin: %s\n", err);
-    return EXIT_USAGE;
-  }
-  int code;
-  if (client_ensure_session(&client, err, sizeof err) != 0) {
-    fprintf(stderr, "weft admin: %s\n", err);
-    code = EXIT_RUNTIME;
+  int code = admin_connect("admin", &how, &left, &args, &client);
+  if (code != EXIT_OK)
+    return code;
+  if (left < 1) {
+    fprintf(stderr, "weft admin: expected a command; see weft admin "
+                    "--help\n");
+    code = EXIT_USAGE;
   } else {
-    code = run(&client, argc - optind - 1, argv + optind + 1);
+    code = run(&client, left, args);
   }
   client_free(&client);
   return code;

@@ -11,7 +11,8 @@ static const struct {
   int (*run)(int argc, char **argv);
 } commands[] = {
     {"server", cmd_server},   {"tunnel", cmd_tunnel}, {"plugins", cmd_plugins},
-    {"login", cmd_login},     {"admin", cmd_admin},     {"service", cmd_service},
+    {"login", cmd_login},     {"admin", cmd_admin},     {"user", cmd_user},
+    {"service", cmd_service},
     {"version", cmd_version}, {"help", cmd_help},
 };
 
