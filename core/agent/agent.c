@@ -138,6 +138,7 @@ static int renew_token(void *ctx, const char *tunnel_id, char *out,
   char path[128], err[512];
   json_t *reply;
   snprintf(path, sizeof path, "/v1/tunnels/%s/token", tunnel_id);
+  ot->client->fresh_next = true; /* (see renew_start) */
   int status = client_request(ot->client, "POST", path, NULL, &reply, err,
                               sizeof err);
   const char *token;
@@ -177,6 +178,10 @@ static int renew_start(void *ctx, const char *tunnel_id, weft_token_cb cb,
   snprintf(path, sizeof path, "/v1/tunnels/%s/token", tunnel_id);
   ot->renew_cb = cb;
   ot->renew_arg = arg;
+  /* A transport renews after its session was lost: the API connection
+   * kept since most likely went with it (a link cut leaves it half open,
+   * and a request on it waits for the whole timeout). */
+  ot->client->fresh_next = true;
   if (client_call(ot->client, s->api, "POST", path, NULL, ot, renewed, ot) !=
       0) {
     ot->renew_cb = NULL;

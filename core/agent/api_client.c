@@ -178,6 +178,10 @@ int client_req_setup(struct client *c, struct client_req *r,
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, r->headers);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  if (c->fresh_next) {
+    curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
+    c->fresh_next = false;
+  }
   if (c->local_socket[0]) { /* plain HTTP over the socket: nothing to pin */
     curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, c->local_socket);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
