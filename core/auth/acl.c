@@ -1,5 +1,8 @@
 #include "auth/acl.h"
+#include "auth/acl_overrides.h"
+#include "base/names.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +102,39 @@ static const struct acl_layer *find(const struct acl_layer *layers, size_t n,
   return NULL;
 }
 
+bool acl_policy_has_class(const struct acl_policy *p, const char *name)
+{
+  return !strcmp(name, "default") || find(p->classes, p->class_count, name);
+}
+
+const char *acl_class_of(const struct acl_policy *p, const char *device_id)
+{
+  const struct acl_override *ov = acl_overrides_find(p->overrides, device_id);
+  if (ov && ov->text[ACL_OV_CLASS])
+    return ov->text[ACL_OV_CLASS];
+  const struct acl_layer *dev =
+      device_id ? find(p->devices, p->device_count, device_id) : NULL;
+  return dev && dev->class_name[0] ? dev->class_name : "default";
+}
+
+/* The API's layer: each text set, parsed as weft.conf's would be (checked
+ * when it was set, so a failure here leaves that field out). */
+static void apply_override(struct acl_rules *out,
+                           const struct acl_override *ov)
+{
+  struct acl_layer *layer = calloc(1, sizeof *layer);
+  if (!layer)
+    return;
+  char err[128];
+  for (int i = ACL_OV_CLASS + 1; i < ACL_OV_COUNT; i++)
+    if (ov->text[i] &&
+        acl_layer_set(layer, acl_override_keys[i], ov->text[i], err,
+                      sizeof err) != 0)
+      layer->set = 0; /* never half a layer */
+  apply(out, layer);
+  free(layer);
+}
+
 void acl_effective(const struct acl_policy *p, const char *device_id,
                    struct acl_rules *out)
 {
@@ -106,16 +142,42 @@ void acl_effective(const struct acl_policy *p, const char *device_id,
   const struct acl_layer *base = find(p->classes, p->class_count, "default");
   if (base)
     apply(out, base);
-  const struct acl_layer *dev =
-      device_id ? find(p->devices, p->device_count, device_id) : NULL;
-  if (dev && dev->class_name[0] && strcmp(dev->class_name, "default")) {
-    const struct acl_layer *cls =
-        find(p->classes, p->class_count, dev->class_name);
+  const char *class_name = acl_class_of(p, device_id);
+  if (strcmp(class_name, "default")) {
+    const struct acl_layer *cls = find(p->classes, p->class_count, class_name);
     if (cls)
       apply(out, cls);
   }
+  const struct acl_layer *dev =
+      device_id ? find(p->devices, p->device_count, device_id) : NULL;
   if (dev)
     apply(out, dev);
+  const struct acl_override *ov = acl_overrides_find(p->overrides, device_id);
+  if (ov)
+    apply_override(out, ov);
+}
+
+int acl_override_check(int field, const char *text, char *err, size_t errlen)
+{
+  assert(field >= 0 && field < ACL_OV_COUNT);
+  if (field == ACL_OV_CLASS) {
+    if (name_is_plain(text, 63))
+      return 0;
+    snprintf(err, errlen, "class: '%.64s' is not a class name", text);
+    return -1;
+  }
+  struct acl_layer *layer = calloc(1, sizeof *layer); /* 20 KiB: not on the stack */
+  if (!layer) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  char why[192];
+  int rc = acl_layer_set(layer, acl_override_keys[field], text, why,
+                         sizeof why);
+  free(layer);
+  if (rc != 0)
+    snprintf(err, errlen, "%s: %s", acl_override_keys[field], why);
+  return rc;
 }
 
 void acl_policy_free(struct acl_policy *p)

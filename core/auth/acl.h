@@ -3,8 +3,8 @@
  * which addresses may be targets at all, and no device-to-device traffic.
  *
  * Rules come in layers: built-in defaults, then [class "default"], then the
- * device's class, then [device "ID"] overrides; a later layer replaces a
- * whole list, it does not merge. */
+ * device's class, then [device "ID"] overrides, then what the API set for
+ * the device; a later layer replaces a whole list, it does not merge. */
 #ifndef WEFT_CORE_ACL_H
 #define WEFT_CORE_ACL_H
 
@@ -44,11 +44,16 @@ struct acl_layer {
   struct acl_rules rules;
 };
 
+struct acl_overrides;
+
 struct acl_policy {
   struct acl_layer *classes;
   size_t class_count;
   struct acl_layer *devices;
   size_t device_count;
+  /* What operators set through the API (auth/acl_overrides.h): the last
+   * layer, and a class that replaces the device's. Not owned; may be NULL. */
+  const struct acl_overrides *overrides;
 };
 
 /* The keys a [class "X"] or [device "X"] section takes. */
@@ -61,6 +66,18 @@ int acl_layer_set(struct acl_layer *layer, const char *key, const char *value,
 
 /* A policy is built from weft.conf by conf_acl_policy (config.h). */
 void acl_policy_free(struct acl_policy *policy);
+
+/* Whether weft.conf has [class "name"] ("default" always exists). */
+bool acl_policy_has_class(const struct acl_policy *policy, const char *name);
+
+/* The class a device is in ("default" when none names one). */
+const char *acl_class_of(const struct acl_policy *policy,
+                         const char *device_id);
+
+/* Whether text is a valid value for an API override's field (auth/
+ * acl_overrides.h: a class, a plain name; the lists, as weft.conf reads
+ * them). 0, or -1 with err. */
+int acl_override_check(int field, const char *text, char *err, size_t errlen);
 
 /* The rules for one device. */
 void acl_effective(const struct acl_policy *policy, const char *device_id,
