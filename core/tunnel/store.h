@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/acl_overrides.h"
 #include "tunnel/lease_types.h"
 
 struct store;
@@ -112,6 +113,14 @@ struct store_ops {
   int (*user_remove)(struct store *s, const char *name);
   int (*user_set_key)(struct store *s, const char *name, const char *key_id,
                       const uint8_t key_hash[32], int64_t at);
+  /* What the API set of a device's ACL (auth/acl_overrides.h): text[i]
+   * per field, NULL where not set; all NULL forgets the device's row. */
+  int (*device_acl_put)(struct store *s, const char *device_id,
+                        const char *const text[ACL_OV_COUNT], int64_t at);
+  int (*device_acl_each)(struct store *s,
+                         int (*cb)(void *arg, const char *device_id,
+                                   const char *const text[ACL_OV_COUNT]),
+                         void *arg);
   /* Bytes the backend holds in memory now (its page cache, bounded). */
   int64_t (*memory_bytes)(struct store *s);
   void (*close)(struct store *s);

@@ -77,7 +77,12 @@ static const char schema[] =
     "  key_id TEXT NOT NULL UNIQUE,"
     "  key_hash BLOB NOT NULL,"
     "  created_at INTEGER NOT NULL,"
-    "  key_made_at INTEGER NOT NULL);";
+    "  key_made_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS device_acl("
+    "  device_id TEXT PRIMARY KEY,"
+    "  class TEXT, publish_ports TEXT, publish_hosts TEXT,"
+    "  reach_ports TEXT, allow_ips TEXT,"
+    "  updated_at INTEGER NOT NULL);";
 
 /* Stores made before the audit trail named actors get the column. */
 static int add_actor_column(struct sqlite_store *st, char **msg)
@@ -589,6 +594,8 @@ static const struct store_ops sqlite_ops = {
     .user_each = store_sqlite__user_each,
     .user_remove = store_sqlite__user_remove,
     .user_set_key = store_sqlite__user_set_key,
+    .device_acl_put = store_sqlite__device_acl_put,
+    .device_acl_each = store_sqlite__device_acl_each,
     .memory_bytes = sq_memory_bytes,
     .close = sq_close,
 };

@@ -5,6 +5,7 @@
 #define WEFT_TUNNEL_STORE_SQLITE_INTERNAL_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 
 #include "tunnel/store.h"
 
@@ -36,5 +37,15 @@ int store_sqlite__user_remove(struct store *s, const char *name);
 int store_sqlite__user_set_key(struct store *s, const char *name,
                                const char *key_id,
                                const uint8_t key_hash[32], int64_t at);
+
+/* store_device_acl.c */
+int store_sqlite__device_acl_put(struct store *s, const char *device_id,
+                                 const char *const text[ACL_OV_COUNT],
+                                 int64_t at);
+int store_sqlite__device_acl_each(
+    struct store *s,
+    int (*cb)(void *arg, const char *device_id,
+              const char *const text[ACL_OV_COUNT]),
+    void *arg);
 
 #endif
