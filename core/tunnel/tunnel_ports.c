@@ -214,6 +214,22 @@ bool tunnel_ports_allow_list(const struct tunnel_service *svc,
   return true;
 }
 
+void tunnel_ports_refresh_allow(struct tunnel_service *svc, struct tunnel *t)
+{
+  struct tunnel_ports *ing = t->ports;
+  struct prefix_list allow;
+  if (!ing)
+    return;
+  if (!tunnel_ports_allow_list(svc, t->lease, &allow)) {
+    free(ing->allow);
+    ing->allow = NULL;
+    return;
+  }
+  if (!ing->allow && !(ing->allow = malloc(sizeof *ing->allow)))
+    return; /* out of memory: the old list stays */
+  *ing->allow = allow;
+}
+
 int tunnel_ports_open(struct tunnel_service *svc, struct tunnel *t, char *why,
                  size_t len)
 {

@@ -23,6 +23,10 @@ bool tunnel_ports_allow_list(const struct tunnel_service *svc,
 
 /* Opens what the tunnel's lease publishes (a tcp or udp port). 0, or a code
  * with why (the port is taken on this host...). */
+/* The ACL changed: who may connect is worked out again, for connections
+ * from now on. */
+void tunnel_ports_refresh_allow(struct tunnel_service *svc, struct tunnel *t);
+
 int tunnel_ports_open(struct tunnel_service *svc, struct tunnel *t, char *why,
                  size_t len);
 /* Hands one public connection to the tunnel's transport, after the

@@ -218,6 +218,7 @@ void tunnel_service_audit(void *ctx, const char *plugin_name,
 void tunnel_service_acl_changed(struct tunnel_service *svc)
 {
   for (struct tunnel *t = svc->live; t; t = t->next) {
+    tunnel_ports_refresh_allow(svc, t);
     const struct weft_plugin *d = t->plugin ? &t->plugin->desc : NULL;
     if (!d || !t->plugin_ctx ||
         d->struct_size < offsetof(struct weft_plugin, server_tunnel_reach) +

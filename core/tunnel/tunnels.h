@@ -53,8 +53,9 @@ void tunnel_service_touch(void *ctx, const char *plugin_name,
 void tunnel_service_audit(void *ctx, const char *plugin_name,
                           const char *tunnel_id, const char *event,
                           const char *detail);
-/* The ACL policy changed: each live tunnel's transport hears its device's
- * reach ports again (server_tunnel_reach). */
+/* The ACL policy changed: each live tunnel's public ports work out who
+ * may connect again, and its transport hears its device's reach ports
+ * (server_tunnel_reach). */
 void tunnel_service_acl_changed(struct tunnel_service *svc);
 
 int tunnel_service_open(struct tunnel_service *svc, uv_loop_t *loop,
