@@ -1,6 +1,7 @@
-/* /v1/devices: what the server holds about devices. So far, the key a
- * device id is bound to (auth/device_key.h) and its release:
- *   GET    /v1/devices            every device with a key (administrators)
+/* /v1/devices: what the server holds about devices: the key a device id
+ * is bound to (auth/device_key.h), its class, and its release (one device
+ * and its ACL: api_device_acl.c):
+ *   GET    /v1/devices            every device with a key
  *   POST   /v1/devices/{id}/revoke  an administrator revokes a device: its
  *                                 tunnels end at once on every transport,
  *                                 its sessions stop working, and no login
@@ -17,26 +18,36 @@
 #include <weft/errors.h>
 
 #include "base/clock.h"
+#include "auth/acl.h"
 #include "auth/device_key.h"
 #include "base/log.h"
 #include "tunnel/store.h"
 #include "tunnel/tunnels.h"
 
+struct listing {
+  json_t *list;
+  const struct acl_policy *policy;
+};
+
 static int device_to_json(void *arg, const char *device_id,
                           const uint8_t public_key[32], int64_t bound_at)
 {
+  struct listing *l = arg;
   char fp[DEVICE_KEY_FINGERPRINT_LEN];
   device_key_fingerprint(public_key, fp);
-  json_array_append_new(arg, json_pack("{s:s,s:s,s:I}", "id", device_id,
-                                       "key_fingerprint", fp, "enrolled_at",
-                                       (json_int_t)bound_at));
+  json_array_append_new(
+      l->list, json_pack("{s:s,s:s,s:I,s:s}", "id", device_id,
+                         "key_fingerprint", fp, "enrolled_at",
+                         (json_int_t)bound_at, "class",
+                         acl_class_of(l->policy, device_id)));
   return 0;
 }
 
 void api_device_list(struct control_api *api, struct http_response *resp)
 {
   json_t *list = json_array();
-  if (api->store->ops->device_key_each(api->store, device_to_json, list) !=
+  struct listing l = {list, api->tunnels->acl};
+  if (api->store->ops->device_key_each(api->store, device_to_json, &l) !=
       0) {
     json_decref(list);
     return api_reply_error(resp, 500, "internal", "the store failed");

@@ -192,6 +192,8 @@ static void dispatch(struct control_api *api, const struct http_request *req,
     id[n] = '\0';
     return api_approval_one(api, req, resp, id, who);
   }
+  if (!strcmp(route, "/v1/devices/*"))
+    return api_device_one(api, req, resp, id, who);
   if (!strcmp(route, "/v1/devices/*/revoke"))
     return api_device_revoke(api, req, resp, id, who);
   if (!strcmp(route, "/v1/devices/*/key"))

@@ -29,6 +29,8 @@
 #include "auth/tokens.h"
 #include "tunnel/tunnels.h"
 
+struct acl_overrides;
+
 struct control_stats {
   uint64_t requests;
   uint64_t logins_ok, logins_denied, logins_limited;
@@ -54,6 +56,9 @@ struct control_api {
   const char *admins;          /* [server] admins: who decides approvals */
   bool enrollment_closed;      /* [server] enrollment = closed */
   struct approvals approvals;  /* tunnels waiting for an administrator */
+  /* Devices' ACLs set through the API: the last layer of the tunnels'
+   * policy (api->tunnels->acl points at it). */
+  struct acl_overrides *acl_overrides;
 };
 
 /* An http_handler_fn; data is a struct control_api. */

@@ -92,6 +92,14 @@ void api_device_key_forget(struct control_api *api,
                            struct http_response *resp, const char *device_id,
                            const struct principal *who);
 
+/* /v1/devices/{id} (api_device_acl.c): GET, and PATCH its ACL. */
+void api_device_one(struct control_api *api, const struct http_request *req,
+                    struct http_response *resp, const char *id,
+                    const struct principal *who);
+void api_device_patch(struct control_api *api, const struct http_request *req,
+                      struct http_response *resp, const char *id,
+                      const struct principal *who);
+
 /* ---- users (api_users.c) ---- */
 /* The user an API key (the Bearer's text) belongs to, as a principal:
  * true, or false when it is no key of anyone's. */

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "auth/acl.h"
+#include "auth/acl_overrides.h"
 #include "base/clock.h"
 #include "config/config.h"
 #include "server/control_api.h"
@@ -52,6 +53,7 @@ struct server {
   struct tokens tokens;
   struct store *store;
   struct acl_policy acl;
+  struct acl_overrides acl_overrides; /* the API's layer of every policy */
   struct login_server *login;
   struct tunnel_service tunnels;
   bool tunnels_open;
@@ -239,6 +241,28 @@ static int read_lease_config(struct server *s, char *err, size_t errlen)
 }
 
 /* The store, tokens, leases and ACLs behind the control API. */
+static int load_acl_override(void *arg, const char *device_id,
+                             const char *const text[ACL_OV_COUNT])
+{
+  for (int i = 0; i < ACL_OV_COUNT; i++)
+    if (text[i] && acl_overrides_set(arg, device_id, i, text[i]) != 0)
+      return -1;
+  return 0;
+}
+
+/* Devices' ACLs as operators set them through the API, from the store. */
+static int load_acl_overrides(struct server *s)
+{
+  acl_overrides_init(&s->acl_overrides);
+  if (s->store->ops->device_acl_each(s->store, load_acl_override,
+                                     &s->acl_overrides) != 0)
+    return -1;
+  if (s->acl_overrides.count)
+    log_info("%zu device(s) with ACLs set through the API",
+             s->acl_overrides.count);
+  return 0;
+}
+
 static int start_services(struct server *s, const char *state_dir, char *err,
                           size_t errlen)
 {
@@ -255,10 +279,12 @@ static int start_services(struct server *s, const char *state_dir, char *err,
   if (store_open_sqlite(path, &s->store, err, errlen) != 0)
     return -1;
   const struct server_conf *sc = &s->conf->server;
-  if (conf_acl_policy(s->conf, &s->acl) != 0) {
-    snprintf(err, errlen, "out of memory");
+  if (conf_acl_policy(s->conf, &s->acl) != 0 ||
+      load_acl_overrides(s) != 0) {
+    snprintf(err, errlen, "out of memory, or the store failed");
     return -1;
   }
+  s->acl.overrides = &s->acl_overrides;
   s->login = calloc(1, sizeof *s->login);
   if (!s->login) {
     snprintf(err, errlen, "out of memory");
@@ -314,6 +340,7 @@ static int start_services(struct server *s, const char *state_dir, char *err,
   s->api.tokens = &s->tokens;
   s->api.tunnels = &s->tunnels;
   s->api.store = s->store;
+  s->api.acl_overrides = &s->acl_overrides;
   s->api.secret_for = secret_for;
   s->api.secret_ctx = s;
   s->api.per_ip = s->per_ip_secrets;
@@ -395,6 +422,7 @@ static void free_services(struct server *s)
     s->store->ops->close(s->store);
   s->store = NULL;
   acl_policy_free(&s->acl);
+  acl_overrides_free(&s->acl_overrides);
   approvals_free(&s->api.approvals);
   tokens_free(&s->tokens);
   free(s->login);
@@ -507,6 +535,7 @@ static void reload(struct server *s)
   if (conf_acl_policy(fresh, &acl) == 0) {
     acl_policy_free(&s->acl);
     s->acl = acl; /* the tunnel service reads it through a pointer */
+    s->acl.overrides = &s->acl_overrides;
     if (s->tunnels_open)
       tunnel_service_acl_changed(&s->tunnels);
   }

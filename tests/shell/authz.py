@@ -34,6 +34,8 @@ MATRIX = [
     ("POST", "/v1/approvals/anosuch/approve", ADMINS),
     ("POST", "/v1/approvals/anosuch/deny", ADMINS),
     ("GET", "/v1/devices", USERS),
+    ("GET", "/v1/devices/nosuch", USERS),
+    ("PATCH", "/v1/devices/nosuch", {O, A, L}),
     ("POST", "/v1/devices/nosuch/revoke", ADMINS),
     ("DELETE", "/v1/devices/nosuch/key", ADMINS),
     ("GET", "/v1/audit", EVERYONE),
@@ -67,7 +69,7 @@ def call(who, method, path):
         conn = http.client.HTTPSConnection(host, timeout=10, context=ctx)
         headers["Authorization"] = "Bearer " + {
             D: device, V: viewer, O: operator, A: admin}[who]
-    body = "{}" if method == "POST" else None
+    body = "{}" if method in ("POST", "PATCH") else None
     conn.request(method, path, body=body, headers=headers)
     resp = conn.getresponse()
     text = resp.read().decode(errors="replace")
