@@ -13,6 +13,7 @@ int cmd_plugins(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_admin(int argc, char **argv);
 int cmd_user(int argc, char **argv);
+int cmd_device(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 

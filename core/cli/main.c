@@ -12,6 +12,7 @@ static const struct {
 } commands[] = {
     {"server", cmd_server},   {"tunnel", cmd_tunnel}, {"plugins", cmd_plugins},
     {"login", cmd_login},     {"admin", cmd_admin},     {"user", cmd_user},
+    {"device", cmd_device},
     {"service", cmd_service},
     {"version", cmd_version}, {"help", cmd_help},
 };

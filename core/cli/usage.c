@@ -21,6 +21,7 @@ static const struct {
      "  login     log in to a server and print a session token\n"
      "  admin     approve or deny waiting tunnels, list or end tunnels\n"
      "  user      add, list, remove people with API keys, or give a new key\n"
+     "  device    list devices, show one, set its ACL, revoke it\n"
      "  version   print the version\n"
      "  help      show help for a command\n"
      "\n"
@@ -164,6 +165,23 @@ static const struct {
      "      --socket PATH        the socket itself (default STATE_DIR/admin.sock)\n"
      "      --device-id ID       with a connection string: log in as ID\n"
      "                           (default admin), listed in [server] admins\n"
+     "  -h, --help               show this help\n"},
+    {"device",
+     "Usage: weft device list | show ID | revoke ID\n"
+     "       weft device set ID KEY=VALUE...\n"
+     "\n"
+     "Devices, and the ACL set for each through the API over weft.conf's:\n"
+     "  set ID reach_ports=22,3389   the ports operators may reach (an\n"
+     "                               operator may change only these)\n"
+     "  set ID class=NAME            also publish_ports, publish_hosts,\n"
+     "                               allow_ips (administrators); KEY= goes\n"
+     "                               back to weft.conf's value\n"
+     "In force at once on the device's live tunnels. Reaches the server as\n"
+     "weft admin does.\n"
+     "\n"
+     "Options:\n"
+     "      --state-dir DIR      the server's state directory\n"
+     "      --socket PATH        the socket itself (default STATE_DIR/admin.sock)\n"
      "  -h, --help               show this help\n"},
     {"user",
      "Usage: weft user add NAME --role admin|operator|viewer\n"
