@@ -183,7 +183,8 @@ in_a nft list ruleset | grep -q "tcp dport $ECHO dnat ip to 127.0.0.1:$ECHO" &&
 in_a ip -4 rule show | grep -q "from 127.0.0.0/8 to 10.1.255.254 ipproto tcp sport $ECHO lookup" &&
   pass "replies from A's service route back through A's interface" || fail "A's rules: $(in_a ip -4 rule show)"
 check "a client on another host (B's namespace, routed in) through A's public port" 0 in_b timeout 30 python3 "$NETKIT" roundtrip 10.99.1.1 33010 1
-TRAFFIC=$(in_srv bash -c "curl -sk -H \"Authorization: Bearer \$('$WEFT' login --device-id nosy '$CONN')\" https://127.0.0.1:$CTL/v1/tunnels")
+# (an administrator's view: the server's local socket)
+TRAFFIC=$(curl -s --unix-socket "$STATE/admin.sock" http://localhost/v1/tunnels)
 RELAYED=$(python3 -c '
 import json, sys
 for t in json.load(sys.stdin)["tunnels"]:
@@ -216,15 +217,26 @@ for token in bogus "$(printf 'e30.e30.%064d' 0)"; do
   contains "with 401" "401"
 done
 [ "$(peers)" -eq 4 ] && pass "no peer added for it" || fail "peers changed: $(wg show "$IFS_SRV" peers)"
-# another device sees the tunnels, never their keys
-check "another device lists the tunnels" 0 in_srv bash -c "curl -sk -H \"Authorization: Bearer \$('$WEFT' login --device-id nosy '$CONN')\" https://127.0.0.1:$CTL/v1/tunnels"
-contains "it sees them" "dev-a-echo"
-case "$OUT" in *wg_preshared_key*) fail "a preshared key shown to another device" ;; *) pass "no preshared key shown to another device" ;; esac
+# another device sees none of them, an operator all, never their keys
+check "another device lists tunnels" 0 in_srv bash -c "curl -sk -H \"Authorization: Bearer \$('$WEFT' login --device-id nosy '$CONN')\" https://127.0.0.1:$CTL/v1/tunnels"
+case "$OUT" in *dev-a-echo*) fail "a device sees another's tunnels: $OUT" ;; *) pass "it sees none of another device's" ;; esac
+OPS_KEY=$("$WEFT" user add ops-wg --role operator --state-dir "$STATE" | tail -n 1)
+check "an operator lists them" 0 in_srv curl -sk -H "Authorization: Bearer $OPS_KEY" "https://127.0.0.1:$CTL/v1/tunnels"
+contains "and sees them" "dev-a-echo"
+case "$OUT" in *wg_preshared_key*) fail "a preshared key shown to an operator" ;; *) pass "no preshared key shown to anyone but its device" ;; esac
 
 # ---- an ACL change reaches the firewall
 sed -i 's/^reach_ports = 8022/reach_ports = 8022, 2222/' "$TMP/server.conf"
 kill -HUP "$SERVER"
 wait_for 10 in_srv timeout 2 bash -c "exec 3<>/dev/tcp/$A_ECHO/2222" && pass "after SIGHUP, port 2222 is reachable" || fail "ACL change not applied: $(in_srv nft list table inet "$TABLE")"
+# ... and so does one made through the API, by an operator, at once
+check "an operator switches port 2222 off (curl, the operator's key)" 0 in_srv curl -skf -X PATCH -H "Authorization: Bearer $OPS_KEY" \
+  -d '{"reach_ports":"8022"}' "https://127.0.0.1:$CTL/v1/devices/dev-a-echo"
+wait_for 10 bash -c "! ip netns exec '$SRV' timeout 2 bash -c 'exec 3<>/dev/tcp/$A_ECHO/2222'" &&
+  pass "port 2222 is closed to the server at once" || fail "still reachable: $(in_srv nft list table inet "$TABLE")"
+in_srv timeout 2 bash -c "exec 3<>/dev/tcp/$A_ECHO/8022" && pass "8022 still is" || fail "8022 lost"
+check "and back to weft.conf's ports" 0 "$WEFT" device set dev-a-echo reach_ports= --state-dir "$STATE"
+wait_for 10 in_srv timeout 2 bash -c "exec 3<>/dev/tcp/$A_ECHO/2222" && pass "port 2222 is open again" || fail "not reopened: $(in_srv nft list table inet "$TABLE")"
 
 # ---- consent: a tunnel that waits for an administrator has no peer until
 # approved, and the administrator ends it at once. (Its service listens on
