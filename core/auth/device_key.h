@@ -50,6 +50,13 @@ size_t device_key_login_message(const uint8_t *client_nonce,
                                 const char *device_id, uint8_t *out,
                                 size_t outlen);
 
+/* What a device signs to enroll with a one-time token (auth/
+ * enrollment.h): its own label, the token, the TLS channel, the id. */
+size_t device_key_enroll_message(const uint8_t *token, size_t token_len,
+                                 const uint8_t *binding, size_t binding_len,
+                                 const char *device_id, uint8_t *out,
+                                 size_t outlen);
+
 int device_key_sign(const struct device_key *k, const uint8_t *msg,
                     size_t len, uint8_t sig[DEVICE_KEY_SIG_LEN]);
 /* 0 when sig is public_key's signature of msg. */

@@ -188,6 +188,11 @@ static void rate_success(struct login_server *ls, const char *ip, uint64_t now)
   }
 }
 
+void login_server_note_success(struct login_server *ls, const char *peer_ip)
+{
+  rate_success(ls, peer_ip, clock_mono_ms());
+}
+
 void login_server_note_failure(struct login_server *ls, const char *peer_ip)
 {
   rate_failure(ls, peer_ip, clock_mono_ms());
@@ -340,6 +345,40 @@ int login_server_verify(struct login_server *ls, const struct secret *secret,
     return LOGIN_DENIED;
   }
   rate_success(ls, peer_ip, now);
+  return LOGIN_OK;
+}
+
+int login_server_take(struct login_server *ls, const char *peer_ip,
+                      const uint8_t server_nonce[LOGIN_NONCE_LEN],
+                      const uint8_t *binding, size_t binding_len,
+                      uint8_t client_nonce[LOGIN_NONCE_LEN],
+                      uint64_t *retry_after_ms)
+{
+  uint64_t now = clock_mono_ms();
+  if (rate_blocked(ls, peer_ip, now, retry_after_ms))
+    return LOGIN_RATE_LIMITED;
+  struct login_pending *found = NULL;
+  for (size_t i = 0; i < LOGIN_PENDING_MAX; i++) {
+    struct login_pending *p = &ls->pending[i];
+    if (p->live &&
+        crypto_equal(p->server_nonce, server_nonce, LOGIN_NONCE_LEN)) {
+      found = p;
+      break;
+    }
+  }
+  bool ok = found && found->expires_ms > now &&
+            !strcmp(found->peer_ip, peer_ip) && binding_len > 0 &&
+            found->binding_len == binding_len &&
+            binding_len <= LOGIN_BINDING_MAX &&
+            crypto_equal(found->binding, binding, binding_len);
+  if (ok)
+    memcpy(client_nonce, found->client_nonce, LOGIN_NONCE_LEN);
+  if (found)
+    pending_end(ls, found, false, now); /* single use, whatever happened */
+  if (!ok) {
+    rate_failure(ls, peer_ip, now);
+    return LOGIN_DENIED;
+  }
   return LOGIN_OK;
 }
 

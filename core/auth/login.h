@@ -102,9 +102,23 @@ int login_server_verify(struct login_server *ls, const struct secret *secret,
                         uint8_t client_nonce[LOGIN_NONCE_LEN],
                         uint64_t *retry_after_ms);
 
+/* Step 4 of a device that logs in with its key alone (an enrolled device,
+ * which holds no secret): consumes the challenge server_nonce names if it
+ * was made for this address and TLS channel (a channel is required), and
+ * gives its client nonce, for the caller to check the device's signature
+ * over both. The caller reports a bad signature with
+ * login_server_note_failure, and a good one is a success. */
+int login_server_take(struct login_server *ls, const char *peer_ip,
+                      const uint8_t server_nonce[LOGIN_NONCE_LEN],
+                      const uint8_t *binding, size_t binding_len,
+                      uint8_t client_nonce[LOGIN_NONCE_LEN],
+                      uint64_t *retry_after_ms);
+
 /* For requests refused before they reach the steps above (malformed
  * ones): they count as failures too. */
 void login_server_note_failure(struct login_server *ls, const char *peer_ip);
+/* A login that succeeded outside login_server_verify (login_server_take). */
+void login_server_note_success(struct login_server *ls, const char *peer_ip);
 /* True (with the wait) if peer_ip must wait before trying again. */
 bool login_server_blocked(struct login_server *ls, const char *peer_ip,
                           uint64_t *retry_after_ms);
