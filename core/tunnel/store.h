@@ -121,6 +121,17 @@ struct store_ops {
                          int (*cb)(void *arg, const char *device_id,
                                    const char *const text[ACL_OV_COUNT]),
                          void *arg);
+  /* One-time enrollments (auth/enrollment.h): made by an administrator
+   * for a device id (replacing one not yet used), and taken once by
+   * whoever shows the token whose hash it keeps: its class ("" for none)
+   * and expiry, and it is gone. WEFT_ENOENT when the id has none, or
+   * another token (which leaves it in place). */
+  int (*enrollment_put)(struct store *s, const char *device_id,
+                        const uint8_t token_hash[32], const char *class_name,
+                        int64_t expires_at);
+  int (*enrollment_take)(struct store *s, const char *device_id,
+                         const uint8_t token_hash[32], char class_name[64],
+                         int64_t *expires_at);
   /* Bytes the backend holds in memory now (its page cache, bounded). */
   int64_t (*memory_bytes)(struct store *s);
   void (*close)(struct store *s);

@@ -82,7 +82,12 @@ static const char schema[] =
     "  device_id TEXT PRIMARY KEY,"
     "  class TEXT, publish_ports TEXT, publish_hosts TEXT,"
     "  reach_ports TEXT, allow_ips TEXT,"
-    "  updated_at INTEGER NOT NULL);";
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS enrollments("
+    "  device_id TEXT PRIMARY KEY,"
+    "  token_hash BLOB NOT NULL,"
+    "  class TEXT,"
+    "  expires_at INTEGER NOT NULL);";
 
 /* Stores made before the audit trail named actors get the column. */
 static int add_actor_column(struct sqlite_store *st, char **msg)
@@ -594,6 +599,8 @@ static const struct store_ops sqlite_ops = {
     .user_each = store_sqlite__user_each,
     .user_remove = store_sqlite__user_remove,
     .user_set_key = store_sqlite__user_set_key,
+    .enrollment_put = store_sqlite__enrollment_put,
+    .enrollment_take = store_sqlite__enrollment_take,
     .device_acl_put = store_sqlite__device_acl_put,
     .device_acl_each = store_sqlite__device_acl_each,
     .memory_bytes = sq_memory_bytes,

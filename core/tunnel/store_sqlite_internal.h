@@ -38,6 +38,14 @@ int store_sqlite__user_set_key(struct store *s, const char *name,
                                const char *key_id,
                                const uint8_t key_hash[32], int64_t at);
 
+/* store_enrollments.c */
+int store_sqlite__enrollment_put(struct store *s, const char *device_id,
+                                 const uint8_t token_hash[32],
+                                 const char *class_name, int64_t expires_at);
+int store_sqlite__enrollment_take(struct store *s, const char *device_id,
+                                  const uint8_t token_hash[32], char class_name[64],
+                                  int64_t *expires_at);
+
 /* store_device_acl.c */
 int store_sqlite__device_acl_put(struct store *s, const char *device_id,
                                  const char *const text[ACL_OV_COUNT],
