@@ -12,6 +12,7 @@
 #include "auth/device_key.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/names.h"
 #include "tunnel/store.h"
 
 /* A malformed request: denied like a failed one, and counted as one. */
@@ -139,6 +140,75 @@ static struct refusal check_device_key(struct control_api *api,
   return REFUSE(NULL, NULL);
 }
 
+static void issue_session(struct control_api *api,
+                          const struct http_request *req,
+                          struct http_response *resp, const char *device_id,
+                          const char *how)
+{
+  char *token;
+  if (tokens_issue_session(api->tokens, device_id,
+                           api->per_ip ? req->local_ip : NULL, clock_wall_s(),
+                           &token) != 0)
+    return api_reply_error(resp, 500, "internal", "cannot issue a session");
+  api->stats.logins_ok++;
+  log_info("device %s logged in from %s (%s%s)", device_id, req->peer_ip,
+           req->tls ? "TLS, channel bound" : "plain HTTP", how);
+  json_t *reply = json_pack("{s:s,s:s,s:i}", "token", token, "device_id",
+                            device_id, "expires_in", SESSION_TTL_S);
+  free(token);
+  api_reply_json(resp, 200, reply);
+}
+
+/* Step 4 of an enrolled device, which holds its key and no secret: its
+ * signature over both nonces, this TLS channel and its id, checked with
+ * the key bound to the id (never binding a new one). It knows the server
+ * by the certificate pinned in its enrollment string. Takes doc. */
+static void key_login(struct control_api *api, const struct http_request *req,
+                      struct http_response *resp, json_t *doc)
+{
+  uint8_t nc[LOGIN_NONCE_LEN], ns[LOGIN_NONCE_LEN], sig[DEVICE_KEY_SIG_LEN];
+  uint8_t bound[DEVICE_KEY_PUBLIC_LEN];
+  const char *device = json_string_value(json_object_get(doc, "device_id"));
+  char device_id[64];
+  bool ok = api_fixed_b64(doc, "server_nonce", ns, sizeof ns) &&
+            api_fixed_b64(doc, "device_sig", sig, sizeof sig) && device &&
+            name_is_plain(device, sizeof device_id - 1);
+  if (ok)
+    snprintf(device_id, sizeof device_id, "%s", device);
+  json_decref(doc);
+  if (!ok)
+    return login_malformed(api, req, resp);
+  uint64_t retry = 0;
+  int rc = login_server_take(api->login, req->peer_ip, ns, req->binding,
+                             req->binding_len, nc, &retry);
+  if (rc == LOGIN_RATE_LIMITED)
+    return login_limited(api, resp, retry);
+  uint8_t msg[256];
+  size_t n = rc == LOGIN_OK
+                 ? device_key_login_message(nc, ns, LOGIN_NONCE_LEN,
+                                            req->binding, req->binding_len,
+                                            device_id, msg, sizeof msg)
+                 : 0;
+  ok = n && api->store->ops->device_key_get(api->store, device_id, bound,
+                                            NULL) == 0 &&
+       device_key_verify(bound, msg, n, sig) == 0;
+  if (!ok) {
+    if (rc == LOGIN_OK) /* (take counted a bad challenge already) */
+      login_server_note_failure(api->login, req->peer_ip);
+    log_info("key login as %s from %s refused", device_id, req->peer_ip);
+    return login_denied(api, resp);
+  }
+  int revoked = api->store->ops->device_revoked(api->store, device_id);
+  if (revoked) {
+    char message[256];
+    refusal_message("device_revoked", device_id, message, sizeof message);
+    api->stats.logins_denied++;
+    return api_reply_error(resp, 403, "device_revoked", message);
+  }
+  login_server_note_success(api->login, req->peer_ip);
+  issue_session(api, req, resp, device_id, ", its key alone");
+}
+
 void api_login(struct control_api *api, const struct http_request *req,
                struct http_response *resp)
 {
@@ -233,19 +303,10 @@ void api_login(struct control_api *api, const struct http_request *req,
       refusal_message(no.code, device_id, message, sizeof message);
       return api_reply_error(resp, 403, no.code, message);
     }
-    char *token;
-    if (tokens_issue_session(api->tokens, device_id,
-                             api->per_ip ? req->local_ip : NULL,
-                             clock_wall_s(), &token) != 0)
-      return api_reply_error(resp, 500, "internal", "cannot issue a session");
-    api->stats.logins_ok++;
-    log_info("device %s logged in from %s (%s)", device_id, req->peer_ip,
-             req->tls ? "TLS, channel bound" : "plain HTTP");
-    json_t *reply = json_pack("{s:s,s:s,s:i}", "token", token, "device_id",
-                              device_id, "expires_in", SESSION_TTL_S);
-    free(token);
-    return api_reply_json(resp, 200, reply);
+    return issue_session(api, req, resp, device_id, "");
   }
+  if (!strcmp(step, "key"))
+    return key_login(api, req, resp, doc);
   json_decref(doc);
   login_malformed(api, req, resp);
 }

@@ -21,6 +21,7 @@ const struct authz_rule authz_rules[] = {
     {"POST", "/v1/approvals/*/approve", AUTHZ_ADMIN, "approve a request"},
     {"POST", "/v1/approvals/*/deny", AUTHZ_ADMIN, "deny a request"},
     {"GET", "/v1/devices", WATCHERS, "list devices"},
+    {"POST", "/v1/devices", AUTHZ_ADMIN, "enroll devices"},
     {"GET", "/v1/devices/*", WATCHERS, "see a device"},
     {"PATCH", "/v1/devices/*", AUTHZ_OPERATOR, "change a device's ACL"},
     {"POST", "/v1/devices/*/revoke", AUTHZ_ADMIN, "revoke a device"},

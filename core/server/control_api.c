@@ -171,7 +171,8 @@ static void dispatch(struct control_api *api, const struct http_request *req,
   if (!strcmp(route, "/v1/approvals"))
     return api_approval_list(api, resp, who);
   if (!strcmp(route, "/v1/devices"))
-    return api_device_list(api, resp);
+    return api_method_is(req, "POST") ? api_device_add(api, req, resp, who)
+                                      : api_device_list(api, resp);
   if (!strcmp(route, "/v1/audit"))
     return api_audit(api, req, resp, who);
   if (!strcmp(route, "/v1/users"))
@@ -240,6 +241,8 @@ void control_api_handle(void *data, const struct http_request *req,
   }
   if (api_path_is(url, "/v1/login"))
     return api_login(api, req, resp);
+  if (api_path_is(url, "/v1/enroll"))
+    return api_enroll(api, req, resp);
 
   char allow[64];
   const struct authz_rule *rule =

@@ -59,6 +59,11 @@ struct control_api {
   /* Devices' ACLs set through the API: the last layer of the tunnels'
    * policy (api->tunnels->acl points at it). */
   struct acl_overrides *acl_overrides;
+  /* Where an enrollment string sends devices ("HOST:PORT", the first
+   * control address as the connection string names it) and the control
+   * port's key they pin (libcurl's "sha256//..."); "" when not known. */
+  char enroll_at[300];
+  char spki_pin[64];
 };
 
 /* An http_handler_fn; data is a struct control_api. */

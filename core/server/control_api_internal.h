@@ -100,6 +100,12 @@ void api_device_patch(struct control_api *api, const struct http_request *req,
                       struct http_response *resp, const char *id,
                       const struct principal *who);
 
+/* Enrollment strings (api_enroll.c). */
+void api_device_add(struct control_api *api, const struct http_request *req,
+                    struct http_response *resp, const struct principal *who);
+void api_enroll(struct control_api *api, const struct http_request *req,
+                struct http_response *resp);
+
 /* ---- users (api_users.c) ---- */
 /* The user an API key (the Bearer's text) belongs to, as a principal:
  * true, or false when it is no key of anyone's. */

@@ -381,6 +381,13 @@ static int start_tls(struct server *s, const char *state_dir, char *err,
   SSL_CTX_set_options(s->tls_ctx, SSL_OP_NO_TICKET);
   SSL_CTX_set_session_cache_mode(s->tls_ctx, SSL_SESS_CACHE_OFF);
   log_info("control port TLS certificate SHA-256 %s", s->tls_fingerprint);
+  X509 *cert = SSL_CTX_get0_certificate(s->tls_ctx);
+  if (!cert || tls_spki_pin(cert, s->api.spki_pin) != 0)
+    s->api.spki_pin[0] = '\0'; /* no enrollment strings, then */
+  char where[URL_MAX_HOST + 3];
+  public_host(s, &s->listen[0], where, sizeof where);
+  snprintf(s->api.enroll_at, sizeof s->api.enroll_at, "%s:%u", where,
+           s->listen[0].port);
   return 0;
 }
 
