@@ -227,14 +227,25 @@ static void add_device_param(void *ctx, const char *key, const char *value)
 static struct client *device_client(struct agent *s, size_t i,
                                     const char *device, char *err, size_t len)
 {
-  if (!s->has_server) {
-    snprintf(err, len, "it needs a weft server: give weft://SECRET@HOST or "
-                       "--connect-file FILE");
-    return NULL;
-  }
   struct client *c = &s->clients[i];
   if (!s->client_ready[i]) {
-    if (client_init(c, &s->server, device, err, len) != 0)
+    /* A connection string, or else the server this device enrolled with
+     * (agent/device_identity.h), which it knows by its key alone. */
+    struct enrollment e;
+    int found = s->has_server ? 0
+                              : agent_load_server(s->state_dir, device, &e,
+                                                  err, len);
+    if (found < 0)
+      return NULL;
+    if (!s->has_server && !found) {
+      snprintf(err, len, "it needs a weft server: give weft://SECRET@HOST, "
+                         "--connect-file FILE, or --enroll STRING (device "
+                         "%s was never enrolled here)",
+               device);
+      return NULL;
+    }
+    if ((found ? client_init_keyed(c, &e, err, len)
+               : client_init(c, &s->server, device, err, len)) != 0)
       return NULL;
     if (agent_device_key(s->state_dir, device, &c->key, err, len) != 0) {
       client_free(c);
@@ -466,7 +477,8 @@ static int open_in(struct agent *s, struct plugin_registry *reg,
       ot->client = &s->clients[ot->slot]; /* for its refusal */
     code = open_refused(ot, 0, NULL, err);
     ot->client = NULL;
-    return s->has_server ? code : EXIT_USAGE;
+    /* No server named at all is the command line's fault. */
+    return s->has_server || s->client_ready[ot->slot] ? code : EXIT_USAGE;
   }
   json_t *body = create_body(s, ot), *reply = NULL;
   int status = client_request(ot->client, "POST", "/v1/tunnels", body, &reply,

@@ -12,6 +12,7 @@
 #include "auth/crypto.h"
 #include "base/log.h"
 #include "base/names.h"
+#include "auth/enrollment.h"
 #include "auth/login.h"
 #include "net/tls_ctx.h"
 
@@ -45,6 +46,42 @@ int client_init(struct client *c, const struct conn_url *server,
   snprintf(c->device_id, sizeof c->device_id, "%s", device_id);
   c->timeout_ms = 15000;
   curl_global_init(CURL_GLOBAL_DEFAULT);
+  return 0;
+}
+
+int client_init_keyed(struct client *c, const struct enrollment *e,
+                      char *err, size_t errlen)
+{
+  memset(c, 0, sizeof *c);
+  c->key_only = true;
+  snprintf(c->spki_pin, sizeof c->spki_pin, "%s", e->pin);
+  c->server.host_kind = e->host_kind;
+  snprintf(c->server.host, sizeof c->server.host, "%s", e->host);
+  c->server.port = e->port;
+  bool v6 = e->host_kind == URL_HOST_IPV6;
+  snprintf(c->base_url, sizeof c->base_url, "https://%s%s%s:%u", v6 ? "[" : "",
+           e->host, v6 ? "]" : "", e->port);
+  if (!name_is_plain(e->device_id, sizeof c->device_id - 1)) {
+    snprintf(err, errlen, "device id '%.80s' is not a plain name",
+             e->device_id);
+    return -1;
+  }
+  snprintf(c->device_id, sizeof c->device_id, "%s", e->device_id);
+  c->timeout_ms = 15000;
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  return 0;
+}
+
+/* An enrolled device's check of the connection a response came over:
+ * libcurl refused any other key already (the pin is set from the start);
+ * this only makes sure it was read. */
+static int check_pin(struct client *c, char *err, size_t errlen)
+{
+  if (!c->conn.seen) {
+    snprintf(err, errlen, "cannot read the TLS connection to %s", c->base_url);
+    return -1;
+  }
+  assert(!strcmp(c->conn.spki_pin, c->spki_pin));
   return 0;
 }
 
@@ -192,7 +229,7 @@ int client_req_setup(struct client *c, struct client_req *r,
    * does (it is bound to this TLS channel); after it, the pin does. */
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
-  if (bearer && c->spki_pin[0])
+  if ((bearer || c->key_only) && c->spki_pin[0])
     curl_easy_setopt(curl, CURLOPT_PINNEDPUBLICKEY, c->spki_pin);
   memset(&c->conn, 0, sizeof c->conn);
   c->key_changed = false;
@@ -218,9 +255,11 @@ int client_req_finish(struct client *c, struct client_req *r, CURLcode rc,
   } else if (rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH) {
     c->key_changed = true;
     snprintf(err, errlen,
-             "the server at %s shows another TLS key than the one this "
-             "session logged in over: refusing to send it anything",
-             c->base_url);
+             "the server at %s shows another TLS key than the one %s: "
+             "refusing to send it anything",
+             c->base_url,
+             c->key_only ? "the device's enrollment string pinned"
+                         : "this session logged in over");
   } else if (c->local_socket[0]) {
     snprintf(err, errlen,
              "cannot reach the server through its socket %s: %s (is weft "
@@ -291,6 +330,39 @@ json_t *client_login_challenge(struct login_steps *ls)
                    b64(ls->nc, sizeof ls->nc, t1, sizeof t1));
 }
 
+/* An enrolled device's second step: no proof to check (it holds no
+ * secret; the pinned certificate stands for it) and no secret's answer,
+ * only its key's signature over both nonces, this channel and its id. */
+static json_t *key_answer(struct client *c, struct login_steps *ls,
+                          json_t *reply, char *err, size_t errlen)
+{
+  const char *ns_text = json_string_value(json_object_get(reply, "server_nonce"));
+  size_t n1 = 0;
+  if (check_pin(c, err, errlen) != 0)
+    return NULL;
+  if (!ns_text || !c->has_key ||
+      b64url_decode(ns_text, strlen(ns_text), ls->ns, sizeof ls->ns, &n1) !=
+          0 ||
+      n1 != sizeof ls->ns) {
+    snprintf(err, errlen, "the server's challenge is malformed");
+    return NULL;
+  }
+  uint8_t msg[256], sig[DEVICE_KEY_SIG_LEN];
+  char t1[64], t2[128];
+  size_t n = device_key_login_message(ls->nc, ls->ns, sizeof ls->nc,
+                                      ls->binding, sizeof ls->binding,
+                                      c->device_id, msg, sizeof msg);
+  if (!n || device_key_sign(&c->key, msg, n, sig) != 0) {
+    snprintf(err, errlen, "cannot sign the login with the device key");
+    return NULL;
+  }
+  return json_pack("{s:i,s:s,s:s,s:s,s:s}", "version", LOGIN_VERSION, "step",
+                   "key", "server_nonce", b64(ls->ns, sizeof ls->ns, t1,
+                                              sizeof t1),
+                   "device_id", c->device_id, "device_sig",
+                   b64(sig, sizeof sig, t2, sizeof t2));
+}
+
 json_t *client_login_answer(struct client *c, struct login_steps *ls,
                             int status, json_t *reply, char *err,
                             size_t errlen)
@@ -309,6 +381,8 @@ json_t *client_login_answer(struct client *c, struct login_steps *ls,
   }
   /* Both messages are bound to the connection the challenge came over. */
   memcpy(ls->binding, c->conn.binding, sizeof ls->binding);
+  if (c->key_only)
+    return key_answer(c, ls, reply, err, errlen);
   const char *ns_text = json_string_value(json_object_get(reply, "server_nonce"));
   const char *proof_text = json_string_value(json_object_get(reply, "proof"));
   size_t n1 = 0, n2 = 0;
@@ -397,6 +471,50 @@ int client_login_accept(struct client *c, const struct login_steps *ls,
   json_int_t ttl = json_integer_value(json_object_get(reply, "expires_in"));
   c->session_expires = clock_wall_s() + (ttl > 0 ? ttl : 60);
   return c->session ? 0 : -1;
+}
+
+int client_enroll(struct client *c, const uint8_t *token, size_t token_len,
+                  char *err, size_t errlen)
+{
+  /* A first request learns the connection (and sends nothing of ours);
+   * the enrollment then goes on it, pinned, signed over its channel. */
+  json_t *reply = NULL;
+  int status = raw_request(c, "GET", "/healthz", NULL, NULL, &reply, err,
+                           errlen);
+  json_decref(reply);
+  if (!status)
+    return -1;
+  if (check_pin(c, err, errlen) != 0)
+    return -1;
+  uint8_t msg[256], sig[DEVICE_KEY_SIG_LEN];
+  char t1[64], t2[64], t3[128];
+  size_t n = device_key_enroll_message(token, token_len, c->conn.binding,
+                                       sizeof c->conn.binding, c->device_id,
+                                       msg, sizeof msg);
+  if (!n || device_key_sign(&c->key, msg, n, sig) != 0) {
+    snprintf(err, errlen, "cannot sign the enrollment with the device key");
+    return -1;
+  }
+  json_t *body = json_pack(
+      "{s:s,s:s,s:s,s:s}", "device_id", c->device_id, "token",
+      b64(token, token_len, t1, sizeof t1), "device_key",
+      b64(c->key.public_key, sizeof c->key.public_key, t2, sizeof t2),
+      "device_sig", b64(sig, sizeof sig, t3, sizeof t3));
+  status = raw_request(c, "POST", "/v1/enroll", body, NULL, &reply, err,
+                       errlen);
+  json_decref(body);
+  crypto_wipe(t1, sizeof t1);
+  if (status != 200) {
+    if (status) {
+      char why[512];
+      client_error_text(reply, status, why, sizeof why);
+      snprintf(err, errlen, "the server refused the enrollment: %s", why);
+    }
+    json_decref(reply);
+    return -1;
+  }
+  json_decref(reply);
+  return 0;
 }
 
 bool client_session_fresh(const struct client *c)

@@ -19,6 +19,10 @@
 
 struct client {
   struct conn_url server;
+  /* An enrolled device (auth/enrollment.h): it holds no secret, logs in
+   * with its key alone, and knows the server by the key its enrollment
+   * string pinned: spki_pin, set from the start, pins every request. */
+  bool key_only;
   /* The server's local administration socket instead of a connection:
    * no login, no TLS (client_init_local). "" otherwise. */
   char local_socket[108];
@@ -62,6 +66,19 @@ struct client {
 int client_init(struct client *c, const struct conn_url *server,
                 const char *device_id, char *err, size_t errlen);
 void client_free(struct client *c);
+
+/* A client of an enrolled device: host, port, pin and device id from its
+ * enrollment (auth/enrollment.h; the token is not used here). Its key is
+ * to be loaded into c->key (has_key) before the first request. */
+struct enrollment;
+int client_init_keyed(struct client *c, const struct enrollment *e,
+                      char *err, size_t errlen);
+
+/* Enrolls c's device with the one-time token of its enrollment string:
+ * checks the server's certificate against the pin, then binds c->key to
+ * the device id on the server. 0, or -1 with err. */
+int client_enroll(struct client *c, const uint8_t *token, size_t token_len,
+                  char *err, size_t errlen);
 
 /* A client of the server on this host, through its local administration
  * socket (STATE_DIR/admin.sock): whoever may open the socket is an

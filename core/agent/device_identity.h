@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "auth/device_key.h"
+#include "auth/enrollment.h"
 
 /* $WEFT_STATE_DIR if absolute; else /var/lib/weft for root, else
  * $XDG_STATE_HOME/weft or ~/.local/state/weft. */
@@ -21,5 +22,15 @@ int agent_device_key(const char *state_dir, const char *device_id,
 int agent_device_key_if_any(const char *state_dir, const char *device_id,
                             struct device_key *out, char *err,
                             size_t errlen);
+
+/* After an enrollment: where its server is and its pinned certificate,
+ * kept beside the device's key (STATE_DIR/device-keys/ID.server, 0600),
+ * so that later runs need no connection string. 0, or -1 with err. */
+int agent_save_server(const char *state_dir, const struct enrollment *e,
+                      char *err, size_t errlen);
+/* That, for device_id: 1 (*out filled, no token), 0 when the device was
+ * never enrolled this way, -1 with err. */
+int agent_load_server(const char *state_dir, const char *device_id,
+                      struct enrollment *out, char *err, size_t errlen);
 
 #endif

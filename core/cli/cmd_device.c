@@ -7,6 +7,9 @@
  *                                     allow_ips (administrators); KEY= goes
  *                                     back to weft.conf's
  *   weft device revoke ID             as weft admin revoke
+ *   weft device add ID [--class C] [--expires 1h]
+ *                                     a one-time enrollment string for a new
+ *                                     device (weft tunnel --enroll STRING)
  * Reaches the server as weft admin does (cli/admin_conn.h). */
 #include <getopt.h>
 #include <stdio.h>
@@ -14,8 +17,15 @@
 
 #include "cli/admin_conn.h"
 #include "cli/cli.h"
+#include "plugin/options.h"
 
-enum { OPT_STATE_DIR = 256, OPT_SOCKET, OPT_DEVICE_ID };
+enum { OPT_STATE_DIR = 256, OPT_SOCKET, OPT_DEVICE_ID, OPT_CLASS,
+       OPT_EXPIRES };
+
+struct add_opts {
+  const char *class_name;
+  int64_t expires_s; /* 0: the server's default */
+};
 
 static void show(const json_t *d)
 {
@@ -41,15 +51,18 @@ static void show(const json_t *d)
   printf("%s\n", json_array_size(json_object_get(d, "tunnels")) ? "" : " none");
 }
 
-static int run(struct client *c, int argc, char **argv)
+static int run(struct client *c, const struct add_opts *add, int argc,
+               char **argv)
 {
   const char *what = argc ? argv[0] : "";
   bool list = !strcmp(what, "list") && argc == 1;
-  bool one = (!strcmp(what, "show") || !strcmp(what, "revoke")) && argc == 2;
+  bool one = (!strcmp(what, "show") || !strcmp(what, "revoke") ||
+              !strcmp(what, "add")) &&
+             argc == 2;
   bool set = !strcmp(what, "set") && argc >= 3;
   if (!list && !one && !set) {
-    fprintf(stderr, "weft device: expected list, show ID, set ID KEY=VALUE... "
-                    "or revoke ID\n");
+    fprintf(stderr, "weft device: expected list, show ID, add ID, set ID "
+                    "KEY=VALUE... or revoke ID\n");
     return EXIT_USAGE;
   }
   if (!list && (strlen(argv[1]) > 63 || strpbrk(argv[1], "/?#%"))) {
@@ -61,6 +74,14 @@ static int run(struct client *c, int argc, char **argv)
   const char *method = "GET";
   if (list) {
     snprintf(path, sizeof path, "/v1/devices");
+  } else if (!strcmp(what, "add")) {
+    method = "POST";
+    snprintf(path, sizeof path, "/v1/devices");
+    body = json_pack("{s:s}", "id", argv[1]);
+    if (add->class_name)
+      json_object_set_new(body, "class", json_string(add->class_name));
+    if (add->expires_s)
+      json_object_set_new(body, "expires_in", json_integer(add->expires_s));
   } else if (!strcmp(what, "revoke")) {
     method = "POST";
     snprintf(path, sizeof path, "/v1/devices/%s/revoke", argv[1]);
@@ -95,6 +116,11 @@ static int run(struct client *c, int argc, char **argv)
       printf("%-24s %-12s key %s\n", json_string_value(json_object_get(d, "id")),
              json_string_value(json_object_get(d, "class")),
              json_string_value(json_object_get(d, "key_fingerprint")));
+  } else if (!strcmp(what, "add")) {
+    printf("enrollment string for device %s (one use, shown this once; on "
+           "the device: weft tunnel --enroll STRING LOCAL [REMOTE]):\n%s\n",
+           argv[1],
+           json_string_value(json_object_get(reply, "enrollment")));
   } else if (!strcmp(what, "revoke")) {
     printf("device %s revoked: %lld tunnel(s) ended\n", argv[1],
            (long long)json_integer_value(
@@ -112,10 +138,15 @@ int cmd_device(int argc, char **argv)
       {"state-dir", required_argument, NULL, OPT_STATE_DIR},
       {"socket", required_argument, NULL, OPT_SOCKET},
       {"device-id", required_argument, NULL, OPT_DEVICE_ID},
+      {"class", required_argument, NULL, OPT_CLASS},
+      {"expires", required_argument, NULL, OPT_EXPIRES},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   struct admin_conn how = {0};
+  struct add_opts add = {0};
+  int64_t ms;
+  char why[160];
   int c;
   optind = 1;
   opterr = 0;
@@ -124,6 +155,15 @@ int cmd_device(int argc, char **argv)
     case OPT_STATE_DIR: how.state_dir = optarg; break;
     case OPT_SOCKET: how.socket = optarg; break;
     case OPT_DEVICE_ID: how.device_id = optarg; break;
+    case OPT_CLASS: add.class_name = optarg; break;
+    case OPT_EXPIRES:
+      if (parse_duration_ms(optarg, &ms, why, sizeof why) != 0 || ms < 1000) {
+        fprintf(stderr, "weft device: --expires: %s\n",
+                ms < 1000 ? "give a duration such as 1h" : why);
+        return EXIT_USAGE;
+      }
+      add.expires_s = ms / 1000;
+      break;
     case 'h': cli_print_usage("device"); return EXIT_OK;
     case ':':
       fprintf(stderr, "weft device: %s needs a value\n", argv[optind - 1]);
@@ -139,7 +179,7 @@ int cmd_device(int argc, char **argv)
   int code = admin_connect("device", &how, &left, &args, &client);
   if (code != EXIT_OK)
     return code;
-  code = run(&client, left, args);
+  code = run(&client, &add, left, args);
   client_free(&client);
   return code;
 }

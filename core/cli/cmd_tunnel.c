@@ -10,6 +10,7 @@
 #include "agent/agent.h"
 #include "agent/device_identity.h"
 #include "auth/crypto.h"
+#include "auth/enrollment.h"
 #include "auth/secret.h"
 #include "base/log.h"
 #include "base/names.h"
@@ -18,7 +19,8 @@
 #include "cli/cli_env.h"
 
 enum { OPT_PLUGIN_DIR = 256, OPT_DEVICE_ID, OPT_ONLY, OPT_CONNECT_FILE,
-       OPT_RUN_DIR, OPT_STATE_DIR, OPT_AWAIT_APPROVAL, OPT_REPLACE };
+       OPT_RUN_DIR, OPT_STATE_DIR, OPT_AWAIT_APPROVAL, OPT_REPLACE,
+       OPT_ENROLL };
 
 #define DEFAULT_TRANSPORT "websocket"
 
@@ -171,6 +173,52 @@ static int read_connect_file(const char *path, char *out, size_t len)
   return 0;
 }
 
+/* --enroll STRING: binds this device's key (made now if it has none) to
+ * the id the string names, once, and keeps where its server is, so that
+ * this run and later ones need no connection string. An exit code. */
+static int enroll_device(struct agent *agent, const char *text,
+                         const char *device_id)
+{
+  struct enrollment e;
+  char err[1024];
+  if (enrollment_parse(text, strlen(text), &e, err, sizeof err) != 0) {
+    fprintf(stderr, "weft tunnel: --enroll: %s\n", err);
+    return EXIT_USAGE;
+  }
+  if (device_id && strcmp(device_id, e.device_id)) {
+    fprintf(stderr, "weft tunnel: the enrollment string is for device %s, "
+                    "not %s\n",
+            e.device_id, device_id);
+    crypto_wipe(&e, sizeof e);
+    return EXIT_USAGE;
+  }
+  snprintf(agent->base_device, sizeof agent->base_device, "%s", e.device_id);
+  struct client c;
+  int code = EXIT_OK;
+  if (client_init_keyed(&c, &e, err, sizeof err) != 0) {
+    fprintf(stderr, "weft tunnel: --enroll: %s\n", err);
+    crypto_wipe(&e, sizeof e);
+    return EXIT_USAGE;
+  }
+  if (agent_device_key(agent->state_dir, e.device_id, &c.key, err,
+                       sizeof err) != 0 ||
+      (c.has_key = true,
+       client_enroll(&c, e.token, sizeof e.token, err, sizeof err) != 0) ||
+      agent_save_server(agent->state_dir, &e, err, sizeof err) != 0) {
+    fprintf(stderr, "weft tunnel: device %s: %s\n", e.device_id, err);
+    code = EXIT_CONFIG;
+  } else {
+    char fp[DEVICE_KEY_FINGERPRINT_LEN];
+    device_key_fingerprint(c.key.public_key, fp);
+    fprintf(stderr, "weft tunnel: device %s enrolled with %s (its key %s); "
+                    "from now on: weft tunnel --device-id %s LOCAL [REMOTE]\n",
+            e.device_id, c.base_url, fp, e.device_id);
+  }
+  client_free(&c);
+  crypto_wipe(&e, sizeof e);
+  return code;
+}
+
 int cmd_tunnel(int argc, char **argv)
 {
   if (argc > 1 && !strcmp(argv[1], "status"))
@@ -186,13 +234,14 @@ int cmd_tunnel(int argc, char **argv)
       {"device-id", required_argument, NULL, OPT_DEVICE_ID},
       {"await-approval", no_argument, NULL, OPT_AWAIT_APPROVAL},
       {"replace", no_argument, NULL, OPT_REPLACE},
+      {"enroll", required_argument, NULL, OPT_ENROLL},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   const char *transport = NULL, *config_path = NULL, *plugin_dir = NULL;
   const char *device_id = NULL, *only = NULL, *connect_file = NULL;
-  const char *run_dir = NULL, *state_dir = NULL;
+  const char *run_dir = NULL, *state_dir = NULL, *enroll = NULL;
   bool verbose = false, await_approval = false, replace = false;
   int c;
   optind = 1;
@@ -209,6 +258,7 @@ int cmd_tunnel(int argc, char **argv)
     case OPT_DEVICE_ID: device_id = optarg; break;
     case OPT_AWAIT_APPROVAL: await_approval = true; break;
     case OPT_REPLACE: replace = true; break;
+    case OPT_ENROLL: enroll = optarg; break;
     case 'v': verbose = true; break;
     case 'h': cli_print_usage("tunnel"); return EXIT_OK;
     case ':':
@@ -224,7 +274,9 @@ int cmd_tunnel(int argc, char **argv)
   /* The connection string: first positional, or --connect-file; with
    * --config it may be absent when every tunnel is standalone. */
   int positional = argc - optind;
-  int server_args = connect_file ? 0 : 1;
+  /* An enrolled device names no server: its state directory knows it. */
+  bool conn_arg = positional > 0 && !strncmp(argv[optind], "weft://", 7);
+  int server_args = connect_file || !conn_arg ? 0 : 1;
   bool shape_ok = config_path ? positional <= server_args
                               : positional >= server_args + 1 &&
                                     positional <= server_args + 2;
@@ -232,6 +284,11 @@ int cmd_tunnel(int argc, char **argv)
     fprintf(stderr,
             "weft tunnel: expected weft://SECRET@HOST LOCAL_URL [REMOTE_URL], "
             "or --config FILE [weft://SECRET@HOST]; see weft tunnel --help\n");
+    return EXIT_USAGE;
+  }
+  if (enroll && (conn_arg || connect_file)) {
+    fprintf(stderr, "weft tunnel: --enroll names the server itself; drop "
+                    "the connection string\n");
     return EXIT_USAGE;
   }
   if (config_path && transport) {
@@ -256,7 +313,7 @@ int cmd_tunnel(int argc, char **argv)
       return EXIT_USAGE;
     }
     connect = connect_text;
-  } else if (positional > 0) { /* without --connect-file: the URL */
+  } else if (conn_arg) { /* without --connect-file: the URL */
     connect = argv[optind++];
   }
   char why[URL_MAX_TEXT + 256];
@@ -292,6 +349,13 @@ int cmd_tunnel(int argc, char **argv)
                              sizeof agent->base_device);
   agent->run_dir = run_dir ? run_dir : run_dir_default();
   agent->state_dir = state_dir ? state_dir : agent_state_dir_default();
+  if (enroll) {
+    int rc = enroll_device(agent, enroll, device_id);
+    if (rc != EXIT_OK) {
+      free(agent);
+      return rc;
+    }
+  }
   agent->await_approval = await_approval;
   agent->replace = replace;
   log_set_level(verbose ? WEFT_LOG_DEBUG : WEFT_LOG_INFO);
