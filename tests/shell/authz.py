@@ -34,6 +34,7 @@ MATRIX = [
     ("POST", "/v1/approvals/anosuch/approve", ADMINS),
     ("POST", "/v1/approvals/anosuch/deny", ADMINS),
     ("GET", "/v1/devices", USERS),
+    ("POST", "/v1/devices", ADMINS),
     ("GET", "/v1/devices/nosuch", USERS),
     ("PATCH", "/v1/devices/nosuch", {O, A, L}),
     ("POST", "/v1/devices/nosuch/revoke", ADMINS),
