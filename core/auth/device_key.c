@@ -223,6 +223,22 @@ size_t device_key_enroll_message(const uint8_t *token, size_t token_len,
   return fits ? (size_t)(p - out) : 0;
 }
 
+size_t device_key_rotate_message(const uint8_t old_key[DEVICE_KEY_PUBLIC_LEN],
+                                 const uint8_t *binding, size_t binding_len,
+                                 const char *device_id, uint8_t *out,
+                                 size_t outlen)
+{
+  static const char label[] = "weft/1|rotate|device-key";
+  uint8_t *p = out;
+  const uint8_t *end = out + outlen;
+  bool fits = true;
+  put(&p, end, label, sizeof label - 1, &fits);
+  put(&p, end, old_key, DEVICE_KEY_PUBLIC_LEN, &fits);
+  put(&p, end, binding, binding_len, &fits);
+  put(&p, end, device_id, strlen(device_id), &fits);
+  return fits ? (size_t)(p - out) : 0;
+}
+
 int device_key_sign(const struct device_key *k, const uint8_t *msg,
                     size_t len, uint8_t sig[DEVICE_KEY_SIG_LEN])
 {

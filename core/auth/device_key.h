@@ -57,6 +57,14 @@ size_t device_key_enroll_message(const uint8_t *token, size_t token_len,
                                  const char *device_id, uint8_t *out,
                                  size_t outlen);
 
+/* What a device's new key signs to replace its old one while logged in
+ * (weft device rotate): its own label, the old public key, the TLS
+ * channel, the id. */
+size_t device_key_rotate_message(const uint8_t old_key[DEVICE_KEY_PUBLIC_LEN],
+                                 const uint8_t *binding, size_t binding_len,
+                                 const char *device_id, uint8_t *out,
+                                 size_t outlen);
+
 int device_key_sign(const struct device_key *k, const uint8_t *msg,
                     size_t len, uint8_t sig[DEVICE_KEY_SIG_LEN]);
 /* 0 when sig is public_key's signature of msg. */

@@ -111,3 +111,57 @@ void api_device_key_forget(struct control_api *api,
   log_info("device %s: %s", device_id, detail);
   resp->status = 204;
 }
+
+/* PUT /v1/devices/{id}/key by the device itself, logged in with its old
+ * key: {"device_key","device_sig"}, the new key's signature over the old
+ * key, this TLS channel and its id. The old key stops at once; its
+ * sessions end with their expiry (they proved the old key when made). */
+void api_device_key_rotate(struct control_api *api,
+                           const struct http_request *req,
+                           struct http_response *resp, const char *device_id,
+                           const struct principal *who)
+{
+  if (!authz_is_device(who, device_id)) /* another's: none of its business */
+    return api_reply_error(resp, 404, "not_found", "no such device");
+  if (!req->tls || !req->binding_len)
+    return api_reply_error(resp, 403, "tls_required",
+                           "a key is rotated over TLS only");
+  json_t *doc = api_body_object(req, resp);
+  if (!doc)
+    return;
+  uint8_t pk[DEVICE_KEY_PUBLIC_LEN], sig[DEVICE_KEY_SIG_LEN],
+      old[DEVICE_KEY_PUBLIC_LEN];
+  bool ok = api_fixed_b64(doc, "device_key", pk, sizeof pk) &&
+            api_fixed_b64(doc, "device_sig", sig, sizeof sig);
+  json_decref(doc);
+  if (!ok)
+    return api_reply_error(resp, 400, "bad_request",
+                           "device_key and device_sig, base64url");
+  if (api->store->ops->device_key_get(api->store, device_id, old, NULL) != 0)
+    return api_reply_error(resp, 409, "no_key",
+                           "this device has no key to rotate: its next "
+                           "login with one binds it");
+  uint8_t msg[256];
+  size_t n = device_key_rotate_message(old, req->binding, req->binding_len,
+                                       device_id, msg, sizeof msg);
+  if (!n || device_key_verify(pk, msg, n, sig) != 0)
+    return api_reply_error(resp, 400, "bad_signature",
+                           "the new key's signature does not match this "
+                           "request");
+  if (api->store->ops->device_key_replace(api->store, device_id, old, pk,
+                                          clock_wall_s()) != 0)
+    return api_reply_error(resp, 409, "key_changed",
+                           "the device's key changed meanwhile");
+  char was[DEVICE_KEY_FINGERPRINT_LEN], now[DEVICE_KEY_FINGERPRINT_LEN];
+  char detail[200];
+  device_key_fingerprint(old, was);
+  device_key_fingerprint(pk, now);
+  snprintf(detail, sizeof detail, "key %s replaced by %s, from %s", was, now,
+           req->peer_ip);
+  api_audit_event(api, "device-key-rotated", device_id, NULL, who->actor,
+                  detail);
+  log_info("device %s: %s", device_id, detail);
+  api_reply_json(resp, 200,
+                 json_pack("{s:s,s:s}", "id", device_id, "key_fingerprint",
+                           now));
+}

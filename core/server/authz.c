@@ -26,6 +26,8 @@ const struct authz_rule authz_rules[] = {
     {"PATCH", "/v1/devices/*", AUTHZ_OPERATOR, "change a device's ACL"},
     {"POST", "/v1/devices/*/revoke", AUTHZ_ADMIN, "revoke a device"},
     {"DELETE", "/v1/devices/*/key", AUTHZ_ADMIN, "free a device id"},
+    {"PUT", "/v1/devices/*/key", AUTHZ_DEVICE,
+     "rotate a device's key (the device does)"},
     {"GET", "/v1/audit", ANYONE_SIGNED_IN, "read the audit trail"},
     {"GET", "/v1/users", AUTHZ_ADMIN, "list users"},
     {"POST", "/v1/users", AUTHZ_ADMIN, "add users"},

@@ -198,7 +198,9 @@ static void dispatch(struct control_api *api, const struct http_request *req,
   if (!strcmp(route, "/v1/devices/*/revoke"))
     return api_device_revoke(api, req, resp, id, who);
   if (!strcmp(route, "/v1/devices/*/key"))
-    return api_device_key_forget(api, req, resp, id, who);
+    return api_method_is(req, "PUT")
+               ? api_device_key_rotate(api, req, resp, id, who)
+               : api_device_key_forget(api, req, resp, id, who);
   if (!strcmp(route, "/v1/users/*"))
     return api_user_remove(api, resp, id, who);
   if (!strcmp(route, "/v1/users/*/key"))

@@ -91,6 +91,10 @@ void api_device_key_forget(struct control_api *api,
                            const struct http_request *req,
                            struct http_response *resp, const char *device_id,
                            const struct principal *who);
+void api_device_key_rotate(struct control_api *api,
+                           const struct http_request *req,
+                           struct http_response *resp, const char *device_id,
+                           const struct principal *who);
 
 /* /v1/devices/{id} (api_device_acl.c): GET, and PATCH its ACL. */
 void api_device_one(struct control_api *api, const struct http_request *req,

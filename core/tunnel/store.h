@@ -84,6 +84,11 @@ struct store_ops {
   /* Binds a key to a device that has none; WEFT_EEXIST if it has one. */
   int (*device_key_bind)(struct store *s, const char *device_id,
                          const uint8_t public_key[32], int64_t at);
+  /* Replaces the key bound to device_id, if it is still old_key (a
+   * rotation racing another is refused): 0, or WEFT_ENOENT. */
+  int (*device_key_replace)(struct store *s, const char *device_id,
+                            const uint8_t old_key[32],
+                            const uint8_t new_key[32], int64_t at);
   /* Every device with a key, in id order; cb's pointers are valid during
    * the call. */
   int (*device_key_each)(struct store *s,

@@ -468,6 +468,30 @@ static int sq_device_key_bind(struct store *s, const char *device_id,
   return step == SQLITE_DONE ? 0 : store_sqlite__fail(st, "bind a device key");
 }
 
+static int sq_device_key_replace(struct store *s, const char *device_id,
+                                 const uint8_t old_key[32],
+                                 const uint8_t new_key[32], int64_t at)
+{
+  struct sqlite_store *st = store_sqlite__impl(s);
+  sqlite3_stmt *stmt;
+  int rc = store_sqlite__prepare(
+      st,
+      "UPDATE device_keys SET public_key = ?, bound_at = ? "
+      "WHERE device_id = ? AND public_key = ?",
+      &stmt);
+  if (rc)
+    return rc;
+  sqlite3_bind_blob(stmt, 1, new_key, 32, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(stmt, 2, at);
+  sqlite3_bind_text(stmt, 3, device_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_blob(stmt, 4, old_key, 32, SQLITE_TRANSIENT);
+  int step = sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  if (step != SQLITE_DONE)
+    return store_sqlite__fail(st, "replace a device key");
+  return sqlite3_changes(st->db) ? 0 : WEFT_ENOENT;
+}
+
 static int sq_device_key_each(struct store *s,
                               int (*cb)(void *arg, const char *device_id,
                                         const uint8_t public_key[32],
@@ -589,6 +613,7 @@ static const struct store_ops sqlite_ops = {
     .audit_last = sq_audit_last,
     .device_key_get = sq_device_key_get,
     .device_key_bind = sq_device_key_bind,
+    .device_key_replace = sq_device_key_replace,
     .device_key_each = sq_device_key_each,
     .device_key_forget = sq_device_key_forget,
     .device_revoke = sq_device_revoke,
