@@ -7,6 +7,9 @@
  *                                     allow_ips (administrators); KEY= goes
  *                                     back to weft.conf's
  *   weft device revoke ID             as weft admin revoke
+ *   weft device rotate ID [weft://SECRET@HOST]   on the device: a new key
+ *                                     replaces its old one (agent/
+ *                                     key_rotation.h)
  *   weft device add ID [--class C] [--expires 1h]
  *                                     a one-time enrollment string for a new
  *                                     device (weft tunnel --enroll STRING)
@@ -17,6 +20,9 @@
 
 #include "cli/admin_conn.h"
 #include "cli/cli.h"
+#include "agent/device_identity.h"
+#include "agent/key_rotation.h"
+#include "base/names.h"
 #include "plugin/options.h"
 
 enum { OPT_STATE_DIR = 256, OPT_SOCKET, OPT_DEVICE_ID, OPT_CLASS,
@@ -132,6 +138,32 @@ static int run(struct client *c, const struct add_opts *add, int argc,
   return EXIT_OK;
 }
 
+/* weft device rotate ID [CONN]: on the device, not through the admin
+ * socket. An exit code. */
+static int rotate(const char *state_dir, int argc, char **argv)
+{
+  struct conn_url srv;
+  char err[1024], fp[DEVICE_KEY_FINGERPRINT_LEN];
+  if (argc < 2 || argc > 3 || !name_is_plain(argv[1], 63)) {
+    fprintf(stderr, "weft device: expected rotate ID [weft://SECRET@HOST]\n");
+    return EXIT_USAGE;
+  }
+  if (argc == 3 && conn_url_parse(argv[2], &srv, err, sizeof err) != 0) {
+    fprintf(stderr, "weft device: %s\n", err);
+    return EXIT_USAGE;
+  }
+  if (agent_rotate_key(state_dir ? state_dir : agent_state_dir_default(),
+                       argc == 3 ? &srv : NULL, argv[1], fp, err,
+                       sizeof err) != 0) {
+    fprintf(stderr, "weft device: %s: %s\n", argv[1], err);
+    return EXIT_RUNTIME;
+  }
+  printf("device %s: its new key %s replaces the old one, which no longer "
+         "logs in\n",
+         argv[1], fp);
+  return EXIT_OK;
+}
+
 int cmd_device(int argc, char **argv)
 {
   static const struct option longopts[] = {
@@ -175,6 +207,8 @@ int cmd_device(int argc, char **argv)
   }
   int left = argc - optind;
   char **args = argv + optind;
+  if (left > 0 && !strcmp(args[0], "rotate"))
+    return rotate(how.state_dir, left, args);
   struct client client;
   int code = admin_connect("device", &how, &left, &args, &client);
   if (code != EXIT_OK)

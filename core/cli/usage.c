@@ -175,6 +175,7 @@ static const struct {
     {"device",
      "Usage: weft device list | show ID | revoke ID\n"
      "       weft device add ID [--class NAME] [--expires 1h]\n"
+     "       weft device rotate ID [weft://SECRET@HOST]   (on the device)\n"
      "       weft device set ID KEY=VALUE...\n"
      "\n"
      "Devices, and the ACL set for each through the API over weft.conf's:\n"
@@ -187,7 +188,8 @@ static const struct {
      "                               allow_ips (administrators); KEY= goes\n"
      "                               back to weft.conf's value\n"
      "In force at once on the device's live tunnels. Reaches the server as\n"
-     "weft admin does.\n"
+     "weft admin does, but rotate, which runs on the device: a new key\n"
+     "replaces its old one (--state-dir: the device's, as weft tunnel's).\n"
      "\n"
      "Options:\n"
      "      --state-dir DIR      the server's state directory\n"

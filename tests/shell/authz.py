@@ -39,6 +39,7 @@ MATRIX = [
     ("PATCH", "/v1/devices/nosuch", {O, A, L}),
     ("POST", "/v1/devices/nosuch/revoke", ADMINS),
     ("DELETE", "/v1/devices/nosuch/key", ADMINS),
+    ("PUT", "/v1/devices/nosuch/key", {D}),
     ("GET", "/v1/audit", EVERYONE),
     ("GET", "/v1/users", ADMINS),
     ("POST", "/v1/users", ADMINS),
@@ -70,7 +71,7 @@ def call(who, method, path):
         conn = http.client.HTTPSConnection(host, timeout=10, context=ctx)
         headers["Authorization"] = "Bearer " + {
             D: device, V: viewer, O: operator, A: admin}[who]
-    body = "{}" if method in ("POST", "PATCH") else None
+    body = "{}" if method in ("POST", "PATCH", "PUT") else None
     conn.request(method, path, body=body, headers=headers)
     resp = conn.getresponse()
     text = resp.read().decode(errors="replace")

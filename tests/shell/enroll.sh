@@ -86,6 +86,22 @@ check "an expired string is refused" 3 env WEFT_STATE_DIR="$TMP/z" "$WEFT" tunne
 check "a string with a bad shape says what is wrong" 2 "$WEFT" tunnel --enroll "weft-enroll://nonsense" "tcp://127.0.0.1:$ECHO"
 contains "naming the token" "token"
 
+# A new key replaces the old while the device is logged in; the old one
+# no longer logs in.
+cp -r "$DEV" "$TMP/old-key"
+check "the device rotates its key" 0 env WEFT_STATE_DIR="$DEV" "$WEFT" device rotate dev-x
+contains "and says so" "replaces the old one"
+[ ! -e "$DEV/device-keys/dev-x.key.new" ] && pass "no key left half-made" || fail "a .new key is left"
+cmp -s "$DEV/device-keys/dev-x.key" "$TMP/old-key/device-keys/dev-x.key" && fail "the key file did not change" || pass "the key file holds the new key"
+check "the old key no longer logs in" 1 env WEFT_STATE_DIR="$TMP/old-key" timeout 20 "$WEFT" tunnel --device-id dev-x "tcp://127.0.0.1:$ECHO"
+contains "refused" "authentication failed"
+env WEFT_STATE_DIR="$DEV" "$WEFT" tunnel --device-id dev-x --replace "tcp://127.0.0.1:$ECHO" >"$TMP/x3.out" 2>&1 </dev/null &
+NEW_PID=$!
+STARTED_PIDS+=("$NEW_PID")
+wait_for 20 grep -q "is reachable at" "$TMP/x3.out" && pass "the new key does" || fail "$(cat "$TMP/x3.out")"
+kill "$X_PID" 2>/dev/null; wait "$X_PID" 2>/dev/null
+X_PID=$NEW_PID
+
 # Revoked: its tunnel ends at once and the agent exits 5.
 check "dev-x is revoked" 0 "$WEFT" device revoke dev-x --state-dir "$STATE"
 wait_for 20 bash -c "! kill -0 $X_PID 2>/dev/null" && pass "its agent stops" || fail "agent still runs: $(tail -3 "$TMP/x2.out")"
@@ -95,7 +111,7 @@ RC=$?
 
 # Each step in the audit trail.
 check "the audit trail" 0 curl -sS --unix-socket "$STATE/admin.sock" "http://localhost/v1/audit?device=dev-x"
-for ev in enrollment-created enrollment-refused device-enrolled device-revoked; do
+for ev in enrollment-created enrollment-refused device-enrolled device-key-rotated device-revoked; do
   contains "has $ev" "\"event\":\"$ev\""
 done
 finish
