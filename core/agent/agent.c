@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <weft/weft.h>
 
@@ -222,6 +223,40 @@ static void add_device_param(void *ctx, const char *key, const char *value)
     json_object_set_new(ctx, key, json_string(value));
 }
 
+/* [server] enrollment = approve: a new device's first login waits for an
+ * administrator to approve its key. It says so once, with the request's
+ * verification code, and asks again every 2 s until the request expires
+ * (10 minutes) or is decided. Before the loop runs, so it blocks: there is
+ * nothing else to carry yet. 0, or -1 with err. */
+#define ENROLL_POLL_S 2
+#define ENROLL_WAIT_S (11 * 60)
+
+static int login_or_wait(struct client *c, char *err, size_t len)
+{
+  int rc = client_ensure_session(c, err, len);
+  if (rc == 0 || strcmp(c->refusal, "enrollment_pending"))
+    return rc;
+  fprintf(stderr, "weft tunnel: %s\n", err);
+  for (int waited = 0; waited < ENROLL_WAIT_S; waited += ENROLL_POLL_S) {
+    sleep(ENROLL_POLL_S);
+    rc = client_ensure_session(c, err, len);
+    if (rc == 0) {
+      fprintf(stderr, "weft tunnel: device %s: its key was approved\n",
+              c->device_id);
+      return 0;
+    }
+    if (strcmp(c->refusal, "enrollment_pending") && c->refusal[0])
+      return -1; /* denied, or another refusal */
+    if (waited && waited % 30 == 0)
+      fprintf(stderr, "weft tunnel: device %s: still waiting for approval "
+                      "(%d s)\n",
+              c->device_id, waited);
+  }
+  snprintf(err, len, "no administrator approved device %s's key in time",
+           c->device_id);
+  return -1;
+}
+
 /* The device's session with the server for tunnel slot i, logged in on
  * first use. NULL with err if there is no server or it would not have us. */
 static struct client *device_client(struct agent *s, size_t i,
@@ -254,7 +289,7 @@ static struct client *device_client(struct agent *s, size_t i,
     c->has_key = true;
     s->client_ready[i] = true;
   }
-  return client_ensure_session(c, err, len) == 0 ? c : NULL;
+  return login_or_wait(c, err, len) == 0 ? c : NULL;
 }
 
 static const char *label_of(const struct open_tunnel *ot)

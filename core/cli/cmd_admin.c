@@ -22,6 +22,18 @@ enum { OPT_DEVICE_ID = 256, OPT_STATE_DIR, OPT_SOCKET };
 static void print_approval(const json_t *ap)
 {
   const json_t *req = json_object_get(ap, "request");
+  const char *kind = json_string_value(json_object_get(ap, "kind"));
+  if (kind && !strcmp(kind, "enrollment")) {
+    const char *from = json_string_value(json_object_get(ap, "from"));
+    printf("%-18s %-9s %-20s enrollment: bind its key %s\n",
+           json_string_value(json_object_get(ap, "id")),
+           json_string_value(json_object_get(ap, "state")),
+           json_string_value(json_object_get(ap, "device_id")),
+           json_string_value(json_object_get(ap, "key_fingerprint")));
+    printf("%-18s code %s, from %s\n", "",
+           json_string_value(json_object_get(ap, "code")), from ? from : "-");
+    return;
+  }
   const char *remote = json_string_value(json_object_get(req, "remote"));
   const char *code = json_string_value(json_object_get(ap, "code"));
   const char *from = json_string_value(json_object_get(ap, "from"));

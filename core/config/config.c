@@ -98,9 +98,10 @@ const struct weft_option conf_server_options[] = {
     {"enrollment", WEFT_OPT_ENUM, offsetof(struct server_conf, enrollment),
      "open",
      "open: a new device id is bound to the first key that logs in as it; "
-     "closed: only ids bound already log in, and the secret alone only "
-     "for the ids in admins",
-     "open|closed", 0, 0, 0},
+     "approve: to that key once an administrator approves it (weft admin "
+     "approvals); closed: only ids bound already log in, and the secret "
+     "alone only for the ids in admins",
+     "open|approve|closed", 0, 0, 0},
     {"email", WEFT_OPT_STRING, offsetof(struct server_conf, email), NULL,
      "contact address for ACME certificates", NULL, 0, 0, 0},
     {"log_level", WEFT_OPT_ENUM, offsetof(struct server_conf, log_level),

@@ -10,6 +10,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "tunnel/store.h"
 
 void api_approval_list(struct control_api *api, struct http_response *resp,
                        const struct principal *who)
@@ -21,6 +22,33 @@ void api_approval_list(struct control_api *api, struct http_response *resp,
     if (who->role != ROLE_NONE || authz_is_device(who, ap->device_id))
       json_array_append_new(list, approval_to_json(ap, now, 0));
   api_reply_json(resp, 200, json_pack("{s:o}", "approvals", list));
+}
+
+/* enrollment = approve: the device's key is bound now; its next login
+ * gets in. */
+static void enroll_approved(struct control_api *api, struct approval *ap,
+                            const char *actor, struct http_response *resp)
+{
+  int64_t now = clock_wall_s();
+  int rc = api->store->ops->device_key_bind(api->store, ap->device_id,
+                                            ap->device_key, now);
+  if (rc != 0) {
+    ap->state = APPROVAL_FAILED;
+    snprintf(ap->message, sizeof ap->message,
+             "approved by %.63s, but the device id %s", actor,
+             rc == WEFT_EEXIST ? "is bound to a key already" : "could not be "
+                                                               "stored");
+    return api_reply_error(resp, rc == WEFT_EEXIST ? 409 : 500,
+                           rc == WEFT_EEXIST ? "device_enrolled" : "internal",
+                           ap->message);
+  }
+  ap->state = APPROVAL_APPROVED;
+  char detail[200];
+  snprintf(detail, sizeof detail, "bound to key %s, request %s approved",
+           ap->key_fingerprint, ap->id);
+  api_audit_event(api, "device-enrolled", ap->device_id, NULL, actor, detail);
+  log_info("device %s enrolled by %s: %s", ap->device_id, actor, detail);
+  api_reply_json(resp, 200, approval_to_json(ap, now, 0));
 }
 
 static void decide(struct control_api *api, struct approval *ap, bool approve,
@@ -43,6 +71,8 @@ static void decide(struct control_api *api, struct approval *ap, bool approve,
                     detail);
     return api_reply_json(resp, 200, approval_to_json(ap, now, 0));
   }
+  if (ap->enrollment)
+    return enroll_approved(api, ap, actor, resp);
   struct tunnel_request tr;
   struct http_response scratch = {0};
   api_tunnel_request_fields(ap->request, &tr,

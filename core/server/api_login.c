@@ -49,14 +49,30 @@ static void login_malformed(struct control_api *api,
 struct refusal {
   const char *why;   /* for the log and the audit trail */
   const char *code;  /* 403 code for the client, or NULL */
+  const struct approval *ap; /* enrollment_pending: the request */
 };
 
-#define REFUSE(w, c) ((struct refusal){(w), (c)})
+#define REFUSE(w, c) ((struct refusal){(w), (c), NULL})
 
 /* What the device is told for a refusal's code: what to do about it. */
 static void refusal_message(const char *code, const char *device_id,
-                            char *out, size_t len)
+                            const struct approval *ap, char *out, size_t len)
 {
+  if (!strcmp(code, "enrollment_pending") && ap) {
+    snprintf(out, len,
+             "device %s waits for an administrator to approve its key: "
+             "request %s, verification code %s (on the server: weft admin "
+             "approve %s)",
+             device_id, ap->id, ap->code, ap->id);
+    return;
+  }
+  if (!strcmp(code, "enrollment_denied")) {
+    snprintf(out, len,
+             "an administrator denied device %s's key; ask them before "
+             "trying again",
+             device_id);
+    return;
+  }
   if (!strcmp(code, "device_revoked"))
     snprintf(out, len,
              "device %s is revoked; an administrator must run forget-key %s "
@@ -72,6 +88,40 @@ static void refusal_message(const char *code, const char *device_id,
              "device id %s belongs to another device's key: use another "
              "--device-id, or ask an administrator to run forget-key %s",
              device_id, device_id);
+}
+
+/* [server] enrollment = approve: a new device's key waits for an
+ * administrator (weft admin approvals) instead of being bound; the device
+ * asks again until it is. */
+static struct refusal enrollment_request(struct control_api *api,
+                                         const struct http_request *req,
+                                         const char *device_id,
+                                         const uint8_t *pk)
+{
+  char fp[DEVICE_KEY_FINGERPRINT_LEN], why[128];
+  device_key_fingerprint(pk, fp);
+  size_t before = api->approvals.count;
+  struct approval *ap =
+      approvals_enrollment(&api->approvals, device_id, pk, req->peer_ip, fp,
+                           clock_wall_s(), why, sizeof why);
+  if (!ap)
+    return REFUSE("too many requests wait for an administrator",
+                  "enrollment_pending");
+  if (api->approvals.count > before) {
+    char detail[200];
+    snprintf(detail, sizeof detail,
+             "request %s from %s to bind key %s (code %s)", ap->id,
+             req->peer_ip, fp, ap->code);
+    api_audit_event(api, "enrollment-requested", device_id, NULL, NULL,
+                    detail);
+    log_info("device %s: %s", device_id, detail);
+  }
+  if (ap->state == APPROVAL_DENIED)
+    return REFUSE("an administrator denied its key", "enrollment_denied");
+  struct refusal r = REFUSE("its key waits for an administrator",
+                            "enrollment_pending");
+  r.ap = ap;
+  return r;
 }
 
 /* Whether device_id may log in with this key (pk NULL: it sent none),
@@ -110,6 +160,8 @@ static struct refusal check_device_key(struct control_api *api,
                     "enrollment_closed");
     return REFUSE(NULL, NULL);
   }
+  if (rc == WEFT_ENOENT && pk && api->enrollment_approve)
+    return enrollment_request(api, req, device_id, pk);
   if (rc == WEFT_ENOENT && pk) {
     rc = api->store->ops->device_key_bind(api->store, device_id, pk,
                                           clock_wall_s());
@@ -201,7 +253,8 @@ static void key_login(struct control_api *api, const struct http_request *req,
   int revoked = api->store->ops->device_revoked(api->store, device_id);
   if (revoked) {
     char message[256];
-    refusal_message("device_revoked", device_id, message, sizeof message);
+    refusal_message("device_revoked", device_id, NULL, message,
+                    sizeof message);
     api->stats.logins_denied++;
     return api_reply_error(resp, 403, "device_revoked", message);
   }
@@ -288,7 +341,10 @@ void api_login(struct control_api *api, const struct http_request *req,
     }
     struct refusal no = check_device_key(api, req, device_id, nc, ns,
                                          keyed ? pk : NULL, sig);
-    if (no.why) {
+    /* A device waiting for its enrollment asks again and again: that is
+     * no failure, and its request was audited once. */
+    bool waiting = no.code && !strcmp(no.code, "enrollment_pending");
+    if (no.why && !waiting) {
       char detail[200];
       snprintf(detail, sizeof detail, "login from %s refused: %s",
                req->peer_ip, no.why);
@@ -296,11 +352,13 @@ void api_login(struct control_api *api, const struct http_request *req,
       api_audit_event(api, "login-refused", device_id, NULL, NULL, detail);
       log_info("device %s: %s", device_id, detail);
       login_server_note_failure(api->login, req->peer_ip);
+    }
+    if (no.why) {
       if (!no.code)
         return login_denied(api, resp);
       api->stats.logins_denied++;
       char message[256];
-      refusal_message(no.code, device_id, message, sizeof message);
+      refusal_message(no.code, device_id, no.ap, message, sizeof message);
       return api_reply_error(resp, 403, no.code, message);
     }
     return issue_session(api, req, resp, device_id, "");

@@ -55,6 +55,7 @@ struct control_api {
   struct control_stats stats;
   const char *admins;          /* [server] admins: who decides approvals */
   bool enrollment_closed;      /* [server] enrollment = closed */
+  bool enrollment_approve;     /* [server] enrollment = approve */
   struct approvals approvals;  /* tunnels waiting for an administrator */
   /* Devices' ACLs set through the API: the last layer of the tunnels'
    * policy (api->tunnels->acl points at it). */

@@ -346,6 +346,7 @@ static int start_services(struct server *s, const char *state_dir, char *err,
   s->api.per_ip = s->per_ip_secrets;
   s->api.admins = sc->admins;
   s->api.enrollment_closed = !strcmp(sc->enrollment, "closed");
+  s->api.enrollment_approve = !strcmp(sc->enrollment, "approve");
   memset(&s->api.plain_allow, 0, sizeof s->api.plain_allow); /* off */
   if (strcmp(sc->plain_http, "off") &&
       prefix_list_parse(strcmp(sc->plain_http, "on") ? "127.0.0.0/8, ::1"
@@ -550,6 +551,7 @@ static void reload(struct server *s)
   s->conf = fresh;
   s->api.admins = fresh->server.admins;
   s->api.enrollment_closed = !strcmp(fresh->server.enrollment, "closed");
+  s->api.enrollment_approve = !strcmp(fresh->server.enrollment, "approve");
 }
 
 static void on_signal(uv_signal_t *sig, int signum)

@@ -71,6 +71,28 @@ struct approval *approvals_add(struct approvals *a, const char *device_id,
   return ap;
 }
 
+struct approval *approvals_enrollment(struct approvals *a,
+                                      const char *device_id,
+                                      const uint8_t key[32], const char *from,
+                                      const char *key_fp, int64_t now,
+                                      char *why, size_t whylen)
+{
+  approvals_expire(a, now);
+  for (struct approval *ap = a->head; ap; ap = ap->next)
+    if (ap->enrollment && !strcmp(ap->device_id, device_id) &&
+        !memcmp(ap->device_key, key, sizeof ap->device_key))
+      return ap; /* the device asks again while it waits */
+  json_t *what = json_pack("{s:s}", "enroll", key_fp);
+  struct approval *ap =
+      approvals_add(a, device_id, what, from, key_fp, now, why, whylen);
+  json_decref(what);
+  if (ap) {
+    ap->enrollment = true;
+    memcpy(ap->device_key, key, sizeof ap->device_key);
+  }
+  return ap;
+}
+
 struct approval *approvals_find(struct approvals *a, const char *id)
 {
   for (struct approval *ap = a->head; ap; ap = ap->next)
@@ -136,6 +158,8 @@ json_t *approval_to_json(const struct approval *ap, int64_t now,
     json_object_set_new(doc, "expires_in",
                         json_integer(ap->created + APPROVAL_WAIT_S - now));
   json_object_set_new(doc, "code", json_string(ap->code));
+  json_object_set_new(doc, "kind",
+                      json_string(ap->enrollment ? "enrollment" : "tunnel"));
   if (ap->from[0])
     json_object_set_new(doc, "from", json_string(ap->from));
   if (ap->key_fingerprint[0])

@@ -8,6 +8,7 @@
 #define WEFT_CORE_APPROVALS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,10 @@ struct approval {
   char key_fingerprint[40];
   char code[8];              /* "123-456" */
   json_t *request;           /* the create body, without await_approval */
+  /* A new device's first key, waiting to be bound ([server] enrollment =
+   * approve) instead of a tunnel: approving binds it. */
+  bool enrollment;
+  uint8_t device_key[32];
   int64_t created, decided_at;
   enum approval_state state;
   char decided_by[72];  /* an actor (server/authz.h) */
@@ -53,6 +58,14 @@ struct approval *approvals_add(struct approvals *a, const char *device_id,
                                json_t *request, const char *from,
                                const char *key_fp, int64_t now, char *why,
                                size_t whylen);
+/* A new device asking to have its key bound (enrollment = approve): the
+ * one it already has for this key, whatever its state, or a new pending
+ * one. NULL with why, as approvals_add. */
+struct approval *approvals_enrollment(struct approvals *a,
+                                      const char *device_id,
+                                      const uint8_t key[32], const char *from,
+                                      const char *key_fp, int64_t now,
+                                      char *why, size_t whylen);
 struct approval *approvals_find(struct approvals *a, const char *id);
 /* Ends what waited too long (pending: expired; decided: never collected). */
 void approvals_expire(struct approvals *a, int64_t now);

@@ -114,4 +114,42 @@ check "the audit trail" 0 curl -sS --unix-socket "$STATE/admin.sock" "http://loc
 for ev in enrollment-created enrollment-refused device-enrolled device-key-rotated device-revoked; do
   contains "has $ev" "\"event\":\"$ev\""
 done
+
+# ---- [server] enrollment = approve: a new device's key waits for an
+# administrator, who sees the same verification code as the device.
+PORT2=$(free_port)
+STATE2="$TMP/state2"
+sed -e "s/^listen = .*/listen = 127.0.0.1:$PORT2/" -e "s/^port_range = .*/port_range = 21100-21199\nenrollment = approve/" \
+  "$TMP/weft.conf" >"$TMP/approve.conf"
+"$WEFT" server --config "$TMP/approve.conf" --state-dir "$STATE2" >"$TMP/server2.log" 2>&1 </dev/null &
+STARTED_PIDS+=("$!")
+wait_for 20 curl -ksfS "https://127.0.0.1:$PORT2/healthz" || fail "server 2: $(cat "$TMP/server2.log")"
+CONN2="weft://$(cat "$STATE2/secret")@127.0.0.1:$PORT2"
+env WEFT_STATE_DIR="$TMP/p" "$WEFT" tunnel --device-id dev-p "$CONN2" "tcp://127.0.0.1:$ECHO" >"$TMP/p.out" 2>&1 </dev/null &
+P_PID=$!
+STARTED_PIDS+=("$P_PID")
+wait_for 20 grep -q "waits for an administrator to approve its key" "$TMP/p.out" &&
+  pass "a new device is told it waits for approval" || fail "$(cat "$TMP/p.out")"
+CODE=$(sed -n 's/.*verification code \([0-9]\{3\}-[0-9]\{3\}\).*/\1/p' "$TMP/p.out" | head -n 1)
+REQ=$(sed -n 's/.*request \(a[0-9a-f]*\),.*/\1/p' "$TMP/p.out" | head -n 1)
+check "the administrator lists it" 0 "$WEFT" admin approvals --state-dir "$STATE2"
+contains "as an enrollment with the device's code" "code $CODE"
+contains "naming the key" "enrollment: bind its key"
+sleep 3 # the device keeps asking meanwhile, without being locked out
+check "and approves it" 0 "$WEFT" admin approve "$REQ" --state-dir "$STATE2"
+wait_for 20 grep -q "is reachable at" "$TMP/p.out" && pass "the device's tunnel then comes up" || fail "$(cat "$TMP/p.out")"
+env WEFT_STATE_DIR="$TMP/q" "$WEFT" tunnel --device-id dev-q "$CONN2" "tcp://127.0.0.1:$ECHO" >"$TMP/q.out" 2>&1 </dev/null &
+Q_PID=$!
+STARTED_PIDS+=("$Q_PID")
+wait_for 20 grep -q "waits for an administrator" "$TMP/q.out" || fail "$(cat "$TMP/q.out")"
+REQ_Q=$(sed -n 's/.*request \(a[0-9a-f]*\),.*/\1/p' "$TMP/q.out" | head -n 1)
+check "another is denied" 0 "$WEFT" admin deny "$REQ_Q" --state-dir "$STATE2"
+wait_for 20 bash -c "! kill -0 $Q_PID 2>/dev/null" && pass "its agent stops" || fail "still waits: $(tail -2 "$TMP/q.out")"
+wait "$Q_PID"
+RC=$?
+[ "$RC" = 3 ] && pass "with exit 3" || fail "exit $RC: $(tail -2 "$TMP/q.out")"
+grep -q "denied device dev-q's key" "$TMP/q.out" && pass "saying it was denied" || fail "$(tail -2 "$TMP/q.out")"
+check "the audit trail" 0 curl -sS --unix-socket "$STATE2/admin.sock" "http://localhost/v1/audit"
+contains "has the request" '"event":"enrollment-requested"'
+contains "and who approved it" 'approved","actor":"local:root"'
 finish
