@@ -308,6 +308,11 @@ static void session_closed(void *arg, uint16_t code, const char *why)
   } else if (s->st) {
     h->log(h, WEFT_LOG_INFO, "tunnel %s: device session ended (%u %s)",
            s->st->id, code, why);
+    if (WEFT_HOST_HAS(h, audit) && h->audit) {
+      char detail[160];
+      snprintf(detail, sizeof detail, "ended: %u %.120s", code, why);
+      h->audit(h, s->st->id, "session-down", detail);
+    }
   }
   if (s->st) {
     if (s->st->session == s)
@@ -531,6 +536,12 @@ int session_server_upgrade(void *ctx, const struct weft_http_request *req,
   h->log(h, WEFT_LOG_INFO, "tunnel %s: device %s connected from %s (%s, %s)",
          st->id, claims.device_id, req->peer_ip, carrier->name,
          info.tls ? "TLS" : "no TLS");
+  if (WEFT_HOST_HAS(h, audit) && h->audit) {
+    char detail[128];
+    snprintf(detail, sizeof detail, "from %s (%s, %s)", req->peer_ip,
+             carrier->name, info.tls ? "TLS" : "no TLS");
+    h->audit(h, st->id, "session-up", detail);
+  }
   start_session(s, true);
   return 0;
 }

@@ -72,8 +72,11 @@ static void session_closed(void *ctx, int err)
    * close, a failed upgrade, the server's stop) clears s->st first. */
   assert(!st || st->session == s);
   if (st) {
+    const struct weft_host *h = s->srv->wg->host;
     st->session = NULL;
     srv_remove_peer(s->srv, st, "the device's session ended");
+    if (WEFT_HOST_HAS(h, audit) && h->audit)
+      h->audit(h, st->id, "session-down", "its peer removed");
   }
   session_free(s);
 }
@@ -215,5 +218,11 @@ int wg_server_upgrade(void *ctx, const struct weft_http_request *req,
          "tunnel %s: device %s connected from %s; peer %s added (relay port "
          "%d)",
          st->id, claims.device_id, req->peer_ip, st->addr_text, relay);
+  if (WEFT_HOST_HAS(h, audit) && h->audit) {
+    char detail[160];
+    snprintf(detail, sizeof detail, "from %s, peer %s", req->peer_ip,
+             st->addr_text);
+    h->audit(h, st->id, "session-up", detail);
+  }
   return 0;
 }

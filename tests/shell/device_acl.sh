@@ -31,7 +31,8 @@ CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
 python3 "$NETKIT" echo-server "$ECHO" >"$TMP/echo.log" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
 "$WEFT" tunnel --device-id dev-a "$CONN" "tcp://127.0.0.1:$ECHO" "tcp://127.0.0.1:$PUB" >"$TMP/a.out" 2>&1 </dev/null &
-STARTED_PIDS+=("$!")
+AGENT=$!
+STARTED_PIDS+=("$AGENT")
 wait_for 20 grep -q "is reachable at" "$TMP/a.out" || fail "tunnel: $(cat "$TMP/a.out")"
 OPS=$("$WEFT" user add otto --role operator --state-dir "$STATE" | tail -n 1)
 ADM=$("$WEFT" user add ada --role admin --state-dir "$STATE" | tail -n 1)
@@ -85,5 +86,13 @@ contains "names the class" "fleet"
 check "the audit trail" 0 curl -ksfS -H "Authorization: Bearer $ADM" "https://127.0.0.1:$PORT/v1/audit?event=device-acl-changed"
 contains "the operator's change" '"detail":"reach_ports=22,3389,5900","actor":"user:otto"'
 contains "the administrator's" '"actor":"user:ada"'
+wait_for 30 echoes || fail "the device did not come back after the restart"
+kill -9 "$AGENT" # the device vanishes; its tunnel stays until its lease ends
+session_down() { curl -ksfS -H "Authorization: Bearer $ADM" "https://127.0.0.1:$PORT/v1/audit?device=dev-a&event=session-down" | grep -q session-down; }
+wait_for 20 session_down && pass "a vanished device's session going down is audited" || fail "no session-down"
+check "the device's sessions in the audit trail" 0 curl -ksfS -H "Authorization: Bearer $ADM" "https://127.0.0.1:$PORT/v1/audit?device=dev-a"
+contains "its session came up" '"event":"session-up"'
+contains "from where, over what" 'from 127.0.0.1 (ws, TLS)'
+check "the ACL changes in the audit trail" 0 curl -ksfS -H "Authorization: Bearer $ADM" "https://127.0.0.1:$PORT/v1/audit?event=device-acl-changed"
 contains "the socket's" '"detail":"allow_ips=(weft.conf'"'"'s), class=fleet","actor":"local:root"'
 finish
