@@ -37,6 +37,25 @@ bool api_user_principal(struct control_api *api, const char *key, size_t len,
   return true;
 }
 
+void api_user_key_refused(struct control_api *api,
+                          const struct http_request *req, const char *key,
+                          size_t len)
+{
+  struct api_key presented;
+  struct store_user u;
+  /* Only a key that names a user's id is worth a line: someone holds
+   * part of a real key. Other garbage would let anyone fill the trail. */
+  if (!api->store || api_key_parse(key, len, &presented) != 0 ||
+      api->store->ops->user_by_key(api->store, presented.id, &u) != 0)
+    return;
+  char detail[160];
+  snprintf(detail, sizeof detail,
+           "a key with user %s's id and another secret, from %s", u.name,
+           req->peer_ip);
+  api_audit_event(api, "api-key-refused", NULL, NULL, NULL, detail);
+  log_warn("%s", detail);
+}
+
 static int user_to_json(void *arg, const struct store_user *u)
 {
   json_array_append_new(

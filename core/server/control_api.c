@@ -56,8 +56,12 @@ static bool identify(struct control_api *api, const struct http_request *req,
     const char *tok = auth + 7;
     size_t len = strlen(tok);
     if (!strncmp(tok, API_KEY_PREFIX, sizeof API_KEY_PREFIX - 1)) {
+      /* No per-source backoff as for logins: a key is 256 random bits,
+       * beyond guessing, and a backoff would let a neighbour behind the
+       * same address lock an operator out. */
       if (api_user_principal(api, tok, len, who))
         return true;
+      api_user_key_refused(api, req, tok, len);
     } else if (tokens_verify_session(api->tokens, tok, len,
                                      api->per_ip ? req->local_ip : NULL,
                                      clock_wall_s(), who->name,

@@ -115,6 +115,10 @@ void api_enroll(struct control_api *api, const struct http_request *req,
  * true, or false when it is no key of anyone's. */
 bool api_user_principal(struct control_api *api, const char *key,
                         size_t len, struct principal *who);
+/* A refused key that carries a user's id: audited (api-key-refused). */
+void api_user_key_refused(struct control_api *api,
+                          const struct http_request *req, const char *key,
+                          size_t len);
 void api_user_list(struct control_api *api, struct http_response *resp);
 void api_user_add(struct control_api *api, const struct http_request *req,
                   struct http_response *resp, const struct principal *who);

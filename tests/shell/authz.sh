@@ -49,6 +49,8 @@ for bad in "${VIEWER%?}$OTHER" "${VIEWER%?}" "${VIEWER}x" "weft_${VIEWER:5:16}.$
   [ "$CODE" = 401 ] && pass "a near key (${bad:0:24}...) gets 401" || fail "near key ${bad}: $CODE $(cat "$TMP/body")"
 done
 [ "$(status_with "$OPERATOR")" = 200 ] && pass "a good key gets in" || fail "good key refused"
+check "a key with a user's id and another secret is audited" 0 curl -ksfS -H "Authorization: Bearer $ADMIN" "$BASE/v1/audit?event=api-key-refused"
+contains "naming whose id it carried" "a key with user vera's id and another secret, from 127.0.0.1"
 
 # A new key ends the old one; a removed user's key ends with them.
 NEW=$("$WEFT" user rotate otto --state-dir "$STATE" | tail -n 1)
