@@ -19,6 +19,7 @@ PACKAGES=(
   openssh-server openssh-client systemd
   wireguard-go wireguard-tools nftables
   pebble
+  chromium     # the web console's browser test (playwright-core drives it)
 )
 if [ "${1:-}" = bench ]; then
   PACKAGES+=(iperf3 wrk haproxy nginx-light)
@@ -31,16 +32,28 @@ for pkg in "${PACKAGES[@]}"; do
   fi
 done
 
+command -v npm >/dev/null || missing+=(npm)
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#PACKAGES[@]} packages present"
-  exit 0
-fi
-if [ "$(id -u)" -ne 0 ]; then
+elif [ "$(id -u)" -ne 0 ]; then
   echo "setup: missing packages: ${missing[*]}" >&2
   echo "setup: run as root, or: sudo apt-get install ${missing[*]}" >&2
   exit 1
+else
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-echo "setup: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q --no-install-recommends "${missing[@]}"
+
+# The web console's libraries (embedded into weft at build time) and its
+# browser test's driver: from the npm registry, exactly as
+# ui/package-lock.json records them, unless they are there already.
+ui="$(cd "$(dirname "$0")/.." && pwd)/ui"
+want=$(sha256sum "$ui/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$ui/node_modules/.weft-lock" 2>/dev/null)" != "$want" ]; then
+  echo "setup: npm ci in ui/ (the console's libraries)"
+  (cd "$ui" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" >"$ui/node_modules/.weft-lock"
+fi
