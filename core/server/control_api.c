@@ -52,6 +52,11 @@ static bool identify(struct control_api *api, const struct http_request *req,
     return true;
   }
   const char *auth = http_request_header(req, "authorization");
+  bool refused = false;
+  if (!auth && api_console_principal(api, req, resp, who, &refused))
+    return true; /* a person signed in to the web console */
+  if (refused)
+    return false;
   if (auth && !strncasecmp(auth, "Bearer ", 7)) {
     const char *tok = auth + 7;
     size_t len = strlen(tok);
@@ -249,6 +254,8 @@ void control_api_handle(void *data, const struct http_request *req,
     return api_login(api, req, resp);
   if (api_path_is(url, "/v1/enroll"))
     return api_enroll(api, req, resp);
+  if (api_console_handle(api, req, resp))
+    return;
 
   char allow[64];
   const struct authz_rule *rule =

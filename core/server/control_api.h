@@ -27,6 +27,7 @@
 #include "base/netlist.h"
 #include "auth/secret.h"
 #include "auth/tokens.h"
+#include "server/console_types.h"
 #include "tunnel/tunnels.h"
 
 struct acl_overrides;
@@ -64,6 +65,8 @@ struct control_api {
    * control address as the connection string names it) and the control
    * port's key they pin (libcurl's "sha256//..."); "" when not known. */
   char enroll_at[300];
+  /* People signed in to the web console (server/console.h). */
+  struct console_sessions console;
   char spki_pin[64];
 };
 

@@ -110,6 +110,25 @@ void api_device_add(struct control_api *api, const struct http_request *req,
 void api_enroll(struct control_api *api, const struct http_request *req,
                 struct http_response *resp);
 
+/* ---- the web console (api_console.c) ----
+ * weft server serves its page and files at /ui/ on the control port, and
+ * signs people in with their API key into a short session held in a
+ * cookie (HttpOnly, Secure, SameSite=Strict) with a CSRF token every
+ * state change must carry. The page then calls the same /v1 API, as that
+ * user, under the same authorization table. */
+/* Serves /ui and /ui/...: true if the path was the console's. */
+bool api_console_handle(struct control_api *api, const struct http_request *req,
+                    struct http_response *resp);
+
+/* The request's console session as its user: true with *who, false when
+ * it carries none (or one that ended: *who is then untouched). A state
+ * change without the session's CSRF token is answered 403 here, and
+ * *refused set. */
+bool api_console_principal(struct control_api *api,
+                       const struct http_request *req,
+                       struct http_response *resp, struct principal *who,
+                       bool *refused);
+
 /* ---- users (api_users.c) ---- */
 /* The user an API key (the Bearer's text) belongs to, as a principal:
  * true, or false when it is no key of anyone's. */

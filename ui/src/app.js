@@ -1,0 +1,230 @@
+// The Weft console: a page of preact components (htm for their markup)
+// over the server's /v1 API, as the signed-in user. The server decides
+// what each role may do; the page only hides what would be refused.
+import { h, render } from './vendor/preact.mjs';
+import { useEffect, useState } from './vendor/hooks.mjs';
+import htm from './vendor/htm.mjs';
+
+const html = htm.bind(h);
+let csrf = '';
+
+// One request to the API: JSON in and out, the CSRF token on changes.
+async function api(method, path, body) {
+  const headers = { 'Accept': 'application/json' };
+  if (method !== 'GET') headers['X-CSRF-Token'] = csrf;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(path, {
+    method, headers, credentials: 'same-origin',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  const doc = text ? JSON.parse(text) : {};
+  if (!res.ok) throw new Error((doc.error && doc.error.message) || res.statusText);
+  return doc;
+}
+
+const PRESETS = [
+  ['SSH', [22]], ['RDP', [3389]], ['WinRM', [5985, 5986]], ['VNC', [5900]],
+  ['HTTP', [80, 443]],
+];
+
+// "22,80,8000-8100" to a list of single ports and ranges kept as text.
+function parsePorts(text) {
+  return (text || '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function SignIn({ onIn }) {
+  const [key, setKey] = useState('');
+  const [err, setErr] = useState('');
+  async function submit(e) {
+    e.preventDefault();
+    try {
+      const s = await api('POST', '/ui/session', { api_key: key.trim() });
+      csrf = s.csrf;
+      onIn(s);
+    } catch (x) { setErr(x.message); }
+  }
+  return html`<article>
+    <h2>Sign in to Weft</h2>
+    <form onSubmit=${submit}>
+      <label>API key (weft user add NAME --role ROLE prints one)
+        <input type="password" name="api_key" autocomplete="off"
+               value=${key} onInput=${(e) => setKey(e.target.value)} required/>
+      </label>
+      <button type="submit">Sign in</button>
+      ${err && html`<p class="error" role="alert">${err}</p>`}
+    </form>
+  </article>`;
+}
+
+function AllowedPorts({ device, canEdit, onChange }) {
+  const current = parsePorts(device.acl.reach_ports);
+  const [custom, setCustom] = useState('');
+  const [err, setErr] = useState('');
+  const has = (ports) => ports.every((p) => current.includes(String(p)));
+  async function save(list) {
+    try {
+      const d = await api('PATCH', `/v1/devices/${encodeURIComponent(device.id)}`,
+                          { reach_ports: list.join(',') });
+      setErr('');
+      onChange(d);
+    } catch (x) { setErr(x.message); }
+  }
+  function toggle(ports, on) {
+    const rest = current.filter((p) => !ports.map(String).includes(p));
+    save(on ? rest.concat(ports.map(String)) : rest);
+  }
+  return html`<section class="ports">
+    <h4>Allowed ports</h4>
+    ${PRESETS.map(([name, ports]) => html`<label>
+      <input type="checkbox" role="switch" name=${'port-' + name}
+             checked=${has(ports)} disabled=${!canEdit}
+             onChange=${(e) => toggle(ports, e.target.checked)}/>
+      ${name} (${ports.join(', ')})</label>`)}
+    <p class="muted">In force: ${device.acl.reach_ports || 'none'}</p>
+    ${canEdit && html`<form role="group" onSubmit=${(e) => { e.preventDefault();
+        if (custom) save(current.concat(parsePorts(custom))); setCustom(''); }}>
+      <input name="custom" placeholder="Custom port or range, e.g. 8080"
+             value=${custom} onInput=${(e) => setCustom(e.target.value)}/>
+      <button type="submit">Add</button></form>`}
+    ${err && html`<p class="error" role="alert">${err}</p>`}
+  </section>`;
+}
+
+function Devices({ me }) {
+  const [list, setList] = useState(null);
+  const [open, setOpen] = useState(null);
+  const [err, setErr] = useState('');
+  useEffect(() => {
+    api('GET', '/v1/devices').then((d) => setList(d.devices), (x) => setErr(x.message));
+  }, []);
+  async function show(id) {
+    try { setOpen(await api('GET', `/v1/devices/${encodeURIComponent(id)}`)); }
+    catch (x) { setErr(x.message); }
+  }
+  if (err) return html`<p class="error">${err}</p>`;
+  if (!list) return html`<p aria-busy="true">Loading devices…</p>`;
+  const canEdit = me.role === 'operator' || me.role === 'admin';
+  return html`<section>
+    <h2>Devices</h2>
+    <table><thead><tr><th>Device</th><th>Class</th><th>Key</th></tr></thead>
+    <tbody>${list.map((d) => html`<tr>
+      <td><a href="#" data-device=${d.id}
+             onClick=${(e) => { e.preventDefault(); show(d.id); }}>${d.id}</a></td>
+      <td>${d.class}</td><td class="muted">${d.key_fingerprint}</td></tr>`)}
+    </tbody></table>
+    ${list.length === 0 && html`<p class="muted">No device has enrolled yet.</p>`}
+    ${open && html`<article id="device">
+      <header><strong>${open.id}</strong> · class ${open.class}
+        ${open.revoked ? ' · revoked' : ''}</header>
+      <${AllowedPorts} device=${open} canEdit=${canEdit} onChange=${setOpen}/>
+      <p>Tunnels: ${open.tunnels.length ? open.tunnels.join(', ') : 'none'}</p>
+    </article>`}
+  </section>`;
+}
+
+function Tunnels({ me }) {
+  const [list, setList] = useState(null);
+  const [err, setErr] = useState('');
+  const load = () => api('GET', '/v1/tunnels').then((d) => setList(d.tunnels),
+                                                   (x) => setErr(x.message));
+  useEffect(() => { load(); }, []);
+  async function end(id) {
+    try { await api('DELETE', `/v1/tunnels/${encodeURIComponent(id)}`); load(); }
+    catch (x) { setErr(x.message); }
+  }
+  if (!list) return html`<p aria-busy="true">Loading tunnels…</p>`;
+  const canEnd = me.role === 'operator' || me.role === 'admin';
+  return html`<section><h2>Tunnels</h2>
+    ${err && html`<p class="error">${err}</p>`}
+    <table><thead><tr><th>Tunnel</th><th>Device</th><th>Transport</th>
+      <th>Public URL</th><th></th></tr></thead>
+    <tbody>${list.map((t) => html`<tr>
+      <td>${t.id}</td><td>${t.device_id}</td><td>${t.transport}</td>
+      <td>${t.public_url}</td>
+      <td class="actions">${canEnd && html`<button class="secondary"
+          onClick=${() => end(t.id)}>End</button>`}</td></tr>`)}</tbody></table>
+    ${list.length === 0 && html`<p class="muted">No tunnel is open.</p>`}
+  </section>`;
+}
+
+function Approvals({ me }) {
+  const [list, setList] = useState(null);
+  const [err, setErr] = useState('');
+  const load = () => api('GET', '/v1/approvals').then((d) => setList(d.approvals),
+                                                     (x) => setErr(x.message));
+  useEffect(() => { load(); }, []);
+  async function decide(id, what) {
+    try { await api('POST', `/v1/approvals/${encodeURIComponent(id)}/${what}`); load(); }
+    catch (x) { setErr(x.message); }
+  }
+  if (!list) return html`<p aria-busy="true">Loading requests…</p>`;
+  return html`<section><h2>Approvals</h2>
+    ${err && html`<p class="error">${err}</p>`}
+    <table><thead><tr><th>Request</th><th>Device</th><th>Asks</th><th>Code</th>
+      <th>From</th><th>State</th><th></th></tr></thead>
+    <tbody>${list.map((a) => html`<tr>
+      <td>${a.id}</td><td>${a.device_id}</td>
+      <td>${a.kind === 'enrollment' ? 'its key bound' :
+            `${(a.request || {}).local || ''} → ${(a.request || {}).remote || 'any'}`}</td>
+      <td><strong>${a.code}</strong></td><td>${a.from}</td><td>${a.state}</td>
+      <td class="actions">${me.role === 'admin' && a.state === 'pending' && html`
+        <button onClick=${() => decide(a.id, 'approve')}>Approve</button>
+        <button class="secondary" onClick=${() => decide(a.id, 'deny')}>Deny</button>`}</td>
+    </tr>`)}</tbody></table>
+    ${list.length === 0 && html`<p class="muted">Nothing waits for a decision.</p>`}
+  </section>`;
+}
+
+function Audit() {
+  const [filters, setFilters] = useState({ device: '', actor: '', event: '' });
+  const [list, setList] = useState(null);
+  const [err, setErr] = useState('');
+  async function load(f) {
+    const q = Object.entries(f).filter(([, v]) => v)
+      .map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
+    try { setList((await api('GET', `/v1/audit${q ? '?' + q : ''}`)).events); setErr(''); }
+    catch (x) { setErr(x.message); }
+  }
+  useEffect(() => { load(filters); }, []);
+  const field = (k) => html`<input name=${k} placeholder=${k} value=${filters[k]}
+      onInput=${(e) => setFilters({ ...filters, [k]: e.target.value })}/>`;
+  return html`<section><h2>Audit</h2>
+    <form role="group" onSubmit=${(e) => { e.preventDefault(); load(filters); }}>
+      ${field('device')}${field('actor')}${field('event')}
+      <button type="submit">Filter</button></form>
+    ${err && html`<p class="error">${err}</p>`}
+    ${list && html`<table><thead><tr><th>When</th><th>Event</th><th>Device</th>
+      <th>Actor</th><th>Detail</th></tr></thead><tbody>${list.map((e) => html`<tr>
+      <td>${new Date(e.at * 1000).toISOString().replace('T', ' ').slice(0, 19)}</td>
+      <td>${e.event}</td><td>${e.device_id || ''}</td><td>${e.actor || ''}</td>
+      <td>${e.detail || ''}</td></tr>`)}</tbody></table>`}
+  </section>`;
+}
+
+const PAGES = { devices: Devices, tunnels: Tunnels, approvals: Approvals, audit: Audit };
+
+function App() {
+  const [me, setMe] = useState(undefined);
+  const [page, setPage] = useState('devices');
+  useEffect(() => {
+    api('GET', '/ui/session').then((s) => { csrf = s.csrf; setMe(s); }, () => setMe(null));
+  }, []);
+  async function signOut() {
+    try { await api('DELETE', '/ui/session'); } finally { csrf = ''; setMe(null); }
+  }
+  if (me === undefined) return html`<p aria-busy="true">Loading…</p>`;
+  if (me === null)
+    return html`<${SignIn} onIn=${(s) => { setPage('devices'); setMe(s); }}/>`;
+  const Page = PAGES[page];
+  return html`<nav><ul><li><strong>Weft</strong></li></ul><ul>
+    ${Object.keys(PAGES).map((p) => html`<li><a href="#" aria-current=${p === page}
+        data-page=${p} onClick=${(e) => { e.preventDefault(); setPage(p); }}>
+        ${p[0].toUpperCase() + p.slice(1)}</a></li>`)}
+    <li class="who">${me.name} (${me.role})</li>
+    <li><button class="secondary outline" onClick=${signOut}>Sign out</button></li>
+  </ul></nav>
+  <${Page} key=${page} me=${me}/>`;
+}
+
+render(html`<${App}/>`, document.getElementById('app'));
