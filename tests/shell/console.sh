@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The web console, end to end in a real browser (tests/ui/console.mjs:
+# Debian's Chromium driven by playwright-core): sign-in with API keys,
+# the session cookie's flags, a device's allowed-port switch changing its
+# ACL through the API, the other pages, CSRF, sign-out, a viewer's limits.
+. "$(dirname "$0")/lib.sh"
+NETKIT="$(dirname "$0")/netkit.py"
+for need in /usr/bin/chromium "$SOURCE_ROOT/ui/node_modules/playwright-core"; do
+  [ -e "$need" ] || { echo "SKIP: $need is missing (scripts/setup-deps.sh installs it)"; exit 77; }
+done
+
+PORT=$(free_port)
+ECHO=$(free_port)
+STATE="$TMP/state"
+printf '[server]\nlisten = 127.0.0.1:%s\nhttp_listen = off\ntls_listen = off\n' "$PORT" >"$TMP/weft.conf"
+"$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >"$TMP/server.log" 2>&1 </dev/null &
+STARTED_PIDS+=("$!")
+wait_for 20 curl -ksfS "https://127.0.0.1:$PORT/healthz" || fail "server: $(cat "$TMP/server.log")"
+CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
+python3 "$NETKIT" echo-server "$ECHO" >"$TMP/echo.log" 2>&1 </dev/null &
+STARTED_PIDS+=("$!")
+"$WEFT" tunnel --device-id laptop-7 "$CONN" "tcp://127.0.0.1:$ECHO" >"$TMP/dev.out" 2>&1 </dev/null &
+STARTED_PIDS+=("$!")
+wait_for 20 grep -q "is reachable at" "$TMP/dev.out" || fail "device: $(cat "$TMP/dev.out")"
+OPERATOR=$("$WEFT" user add otto --role operator --state-dir "$STATE" | tail -n 1)
+VIEWER=$("$WEFT" user add vera --role viewer --state-dir "$STATE" | tail -n 1)
+
+check "the console in Chromium" 0 env BASE="https://127.0.0.1:$PORT" OPERATOR_KEY="$OPERATOR" \
+  VIEWER_KEY="$VIEWER" DEVICE=laptop-7 HOME="$TMP" timeout 120 node "$SOURCE_ROOT/tests/ui/console.mjs"
+echo "$OUT"
+check "/ui redirects to /ui/" 0 curl -ks -o /dev/null -w '%{http_code} %{redirect_url}' "https://127.0.0.1:$PORT/ui"
+contains "with a 308" "308 https://127.0.0.1:$PORT/ui/"
+finish

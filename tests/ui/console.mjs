@@ -1,0 +1,105 @@
+// The web console in Debian's Chromium, driven by playwright-core, as an
+// operator and a viewer would use it. Env: BASE (https://127.0.0.1:PORT),
+// OPERATOR_KEY, VIEWER_KEY, DEVICE (an enrolled device's id). Prints
+// "ok: ..." per check and exits 1 on the first failure.
+import { chromium } from '../../ui/node_modules/playwright-core/index.mjs';
+
+const { BASE, OPERATOR_KEY, VIEWER_KEY, DEVICE } = process.env;
+let failed = 0;
+const ok = (what) => console.log(`ok: ${what}`);
+function check(cond, what, detail = '') {
+  if (cond) ok(what);
+  else { failed++; console.error(`FAIL: ${what} ${detail}`); }
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update',
+         '--disable-sync'],
+});
+try {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  const errors = [];
+  // Script errors only: a 401 the page expects (not signed in yet, a wrong
+  // key) is logged by the browser as a failed load, and is no error here.
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))
+      errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(String(e)));
+
+  const first = await page.goto(`${BASE}/ui/`);
+  const csp = first.headers()['content-security-policy'] || '';
+  check(csp.includes("script-src 'self'") && !csp.includes('unsafe-inline'),
+        'the page comes with a strict Content-Security-Policy', csp);
+
+  // A wrong key is refused on the page.
+  await page.fill('input[name=api_key]', 'weft_0000000000000000.nope');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[role=alert]');
+  check((await page.textContent('[role=alert]')).includes("not a user's API key"),
+        'a wrong key is refused, saying so');
+
+  // The operator signs in.
+  await page.fill('input[name=api_key]', OPERATOR_KEY);
+  await page.click('button[type=submit]');
+  await page.waitForSelector(`a[data-device="${DEVICE}"]`, { timeout: 10000 });
+  ok('signed in, the devices page lists the enrolled device');
+  const cookie = (await context.cookies()).find((c) => c.name === 'weft_console');
+  check(cookie && cookie.httpOnly && cookie.secure && cookie.sameSite === 'Strict',
+        'the session cookie is HttpOnly, Secure, SameSite=Strict', JSON.stringify(cookie));
+
+  // Its allowed ports: RDP switched on, then off again, through the API.
+  await page.click(`a[data-device="${DEVICE}"]`);
+  const rdp = page.locator('input[name=port-RDP]');
+  await rdp.waitFor();
+  check(!(await rdp.isChecked()), 'RDP starts switched off');
+  await rdp.check();
+  await page.waitForFunction(() => document.querySelector('#device .muted')
+    .textContent.includes('3389'));
+  const api = await context.request.get(`${BASE}/v1/devices/${DEVICE}`);
+  check((await api.json()).acl.reach_ports.includes('3389'),
+        'switching RDP on changes the device reach_ports at once');
+  await rdp.uncheck();
+  await page.waitForFunction(() => !document.querySelector('#device .muted')
+    .textContent.includes('3389'));
+  ok('and switching it off takes 3389 away again');
+
+  // The other pages load.
+  for (const p of ['tunnels', 'approvals', 'audit']) {
+    await page.click(`a[data-page=${p}]`);
+    await page.waitForSelector(`h2:text-is("${p[0].toUpperCase() + p.slice(1)}")`);
+  }
+  check((await page.textContent('main')).includes('device-acl-changed'),
+        'the audit page shows the changes, with their actor');
+  check((await page.textContent('main')).includes('user:'),
+        'naming the user who made them');
+
+  // A change without the page's CSRF token is refused, cookie or not.
+  const forged = await context.request.fetch(`${BASE}/v1/devices/${DEVICE}`, {
+    method: 'PATCH', data: { reach_ports: '1-65535' } });
+  check(forged.status() === 403, 'a change without the CSRF token is refused',
+        String(forged.status()));
+
+  // Signed out: the cookie no longer opens anything.
+  await page.click('text=Sign out');
+  await page.waitForSelector('input[name=api_key]');
+  const after = await context.request.get(`${BASE}/v1/devices`, {
+    headers: { Cookie: `weft_console=${cookie.value}` } });
+  check(after.status() === 401, 'after signing out the old cookie gets 401',
+        String(after.status()));
+
+  // A viewer sees the switches but cannot flip them.
+  await page.fill('input[name=api_key]', VIEWER_KEY);
+  await page.click('button[type=submit]');
+  await page.click(`a[data-device="${DEVICE}"]`);
+  await page.locator('input[name=port-SSH]').waitFor();
+  check(await page.locator('input[name=port-SSH]').isDisabled(),
+        'a viewer sees the switches disabled');
+  check(errors.length === 0, 'no script errors on the page', errors.join(' | '));
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
