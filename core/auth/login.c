@@ -302,6 +302,19 @@ int login_server_challenge(struct login_server *ls, const struct secret *secret,
   return LOGIN_OK;
 }
 
+/* The live challenge a server nonce names, or NULL. */
+static struct login_pending *find_pending(struct login_server *ls,
+                                          const uint8_t *server_nonce)
+{
+  for (size_t i = 0; i < LOGIN_PENDING_MAX; i++) {
+    struct login_pending *p = &ls->pending[i];
+    if (p->live &&
+        crypto_equal(p->server_nonce, server_nonce, LOGIN_NONCE_LEN))
+      return p;
+  }
+  return NULL;
+}
+
 int login_server_verify(struct login_server *ls, const struct secret *secret,
                         int secret_id, const char *peer_ip,
                         const uint8_t server_nonce[LOGIN_NONCE_LEN],
@@ -313,15 +326,7 @@ int login_server_verify(struct login_server *ls, const struct secret *secret,
   uint64_t now = clock_mono_ms();
   if (rate_blocked(ls, peer_ip, now, retry_after_ms))
     return LOGIN_RATE_LIMITED;
-  struct login_pending *found = NULL;
-  for (size_t i = 0; i < LOGIN_PENDING_MAX; i++) {
-    struct login_pending *p = &ls->pending[i];
-    if (p->live &&
-        crypto_equal(p->server_nonce, server_nonce, LOGIN_NONCE_LEN)) {
-      found = p;
-      break;
-    }
-  }
+  struct login_pending *found = find_pending(ls, server_nonce);
   /* Every check runs, and an unknown nonce costs the same AEAD work, so the
    * outcome and its timing say nothing about which check failed. */
   static const struct login_pending nothing;
@@ -357,15 +362,7 @@ int login_server_take(struct login_server *ls, const char *peer_ip,
   uint64_t now = clock_mono_ms();
   if (rate_blocked(ls, peer_ip, now, retry_after_ms))
     return LOGIN_RATE_LIMITED;
-  struct login_pending *found = NULL;
-  for (size_t i = 0; i < LOGIN_PENDING_MAX; i++) {
-    struct login_pending *p = &ls->pending[i];
-    if (p->live &&
-        crypto_equal(p->server_nonce, server_nonce, LOGIN_NONCE_LEN)) {
-      found = p;
-      break;
-    }
-  }
+  struct login_pending *found = find_pending(ls, server_nonce);
   bool ok = found && found->expires_ms > now &&
             !strcmp(found->peer_ip, peer_ip) && binding_len > 0 &&
             found->binding_len == binding_len &&
