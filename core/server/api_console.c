@@ -121,11 +121,7 @@ bool api_console_principal(struct control_api *api,
       return false;
     }
   }
-  memset(who, 0, sizeof *who);
-  who->kind = PRINCIPAL_USER;
-  who->role = role;
-  snprintf(who->name, sizeof who->name, "%s", u.name);
-  snprintf(who->actor, sizeof who->actor, "user:%s", u.name);
+  api_user_as_principal(u.name, role, who);
   return true;
 }
 

@@ -29,12 +29,18 @@ bool api_user_principal(struct control_api *api, const char *key, size_t len,
   enum role role = authz_role_parse(u.role);
   if (!api_key_matches(&presented, &kept) || role == ROLE_NONE)
     return false;
+  api_user_as_principal(u.name, role, who);
+  return true;
+}
+
+void api_user_as_principal(const char *name, enum role role,
+                           struct principal *who)
+{
   memset(who, 0, sizeof *who);
   who->kind = PRINCIPAL_USER;
   who->role = role;
-  snprintf(who->name, sizeof who->name, "%s", u.name);
-  snprintf(who->actor, sizeof who->actor, "user:%s", u.name);
-  return true;
+  snprintf(who->name, sizeof who->name, "%s", name);
+  snprintf(who->actor, sizeof who->actor, "user:%s", name);
 }
 
 void api_user_key_refused(struct control_api *api,

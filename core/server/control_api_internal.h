@@ -134,6 +134,9 @@ bool api_console_principal(struct control_api *api,
  * true, or false when it is no key of anyone's. */
 bool api_user_principal(struct control_api *api, const char *key,
                         size_t len, struct principal *who);
+/* A user of that name and role as a principal (actor "user:NAME"). */
+void api_user_as_principal(const char *name, enum role role,
+                           struct principal *who);
 /* A refused key that carries a user's id: audited (api-key-refused). */
 void api_user_key_refused(struct control_api *api,
                           const struct http_request *req, const char *key,
