@@ -89,6 +89,22 @@ static void record_state(void *ctx, const char *tunnel_id,
     tunnel_ended(s, ot);
 }
 
+/* The loop's libcurl for device session c, made on first use: one per
+ * device, so that a device's connections are its own (a login's two
+ * steps must share one TLS channel, which another device's requests in
+ * the same connection cache could take). NULL when the loop is not
+ * running, or is stopping: then requests block. */
+static struct curl_loop *api_of(struct agent *s, const struct client *c)
+{
+  if (!s->api_on)
+    return NULL;
+  size_t i = (size_t)(c - s->clients);
+  assert(i < AGENT_MAX_TUNNELS);
+  if (!s->api[i])
+    s->api[i] = curl_loop_new(s->loop);
+  return s->api[i];
+}
+
 /* What the server said to a token renewal: 0 with *token (in reply),
  * WEFT_ENOENT when the tunnel is gone (ot->ended says how), or WEFT_EIO
  * (try again later). */
@@ -169,7 +185,7 @@ static int renew_start(void *ctx, const char *tunnel_id, weft_token_cb cb,
 {
   struct agent *s = ctx;
   struct open_tunnel *ot = tunnel_by_id(s, tunnel_id);
-  if (!s->api)
+  if (!s->api_on)
     return WEFT_ENOTSUP; /* the loop is not running yet: block */
   if (!ot || !ot->client)
     return WEFT_ENOENT;
@@ -183,7 +199,8 @@ static int renew_start(void *ctx, const char *tunnel_id, weft_token_cb cb,
    * kept since most likely went with it (a link cut leaves it half open,
    * and a request on it waits for the whole timeout). */
   ot->client->fresh_next = true;
-  if (client_call(ot->client, s->api, "POST", path, NULL, ot, renewed, ot) !=
+  struct curl_loop *cl = api_of(s, ot->client);
+  if (!cl || client_call(ot->client, cl, "POST", path, NULL, ot, renewed, ot) !=
       0) {
     ot->renew_cb = NULL;
     return WEFT_ENOMEM;
@@ -208,7 +225,8 @@ static void delete_on_server(struct agent *s, struct client *c,
   char path[128], err[512];
   json_t *reply;
   snprintf(path, sizeof path, "/v1/tunnels/%s", id);
-  if (s->api && client_call(c, s->api, "DELETE", path, NULL, NULL, deleted,
+  struct curl_loop *cl = api_of(s, c);
+  if (cl && client_call(c, cl, "DELETE", path, NULL, NULL, deleted,
                             NULL) == 0)
     return;
   int status = client_request(c, "DELETE", path, NULL, &reply, err,
@@ -636,7 +654,9 @@ static void ask_approval(uv_timer_t *timer)
 {
   struct open_tunnel *ot = timer->data;
   struct agent *s = ot->agent;
-  if (client_call(&s->clients[ot->slot], s->api, "GET", ot->approval, NULL,
+  struct client *c = &s->clients[ot->slot];
+  struct curl_loop *cl = api_of(s, c);
+  if (!cl || client_call(c, cl, "GET", ot->approval, NULL,
                   ot, create_answered, ot) != 0)
     reopened(ot, open_refused(ot, 0, NULL, "cannot ask the server"));
 }
@@ -729,7 +749,9 @@ static void reopen_due(uv_timer_t *timer)
   }
   assert(!standalone && s->client_ready[ot->slot]); /* the server ended it */
   json_t *body = create_body(s, ot);
-  int rc = client_call(&s->clients[ot->slot], s->api, "POST", "/v1/tunnels",
+  struct client *c = &s->clients[ot->slot];
+  struct curl_loop *cl = api_of(s, c);
+  int rc = !cl ? -1 : client_call(c, cl, "POST", "/v1/tunnels",
                        body, ot, create_answered, ot);
   json_decref(body);
   if (rc != 0)
@@ -792,9 +814,12 @@ static void agent_stop(struct agent *s, int code)
   for (size_t i = 0; i < AGENT_MAX_TUNNELS; i++)
     if (s->client_ready[i])
       client_call_cancel(&s->clients[i], NULL);
-  if (s->api)
-    curl_loop_close(s->api);
-  s->api = NULL;
+  s->api_on = false;
+  for (size_t i = 0; i < AGENT_MAX_TUNNELS; i++)
+    if (s->api[i]) {
+      curl_loop_close(s->api[i]);
+      s->api[i] = NULL;
+    }
   agent_close_all(s);
   for (size_t i = 0; i < AGENT_MAX_TUNNELS; i++)
     if (s->tunnels[i].reopen_ready)
@@ -828,9 +853,11 @@ static void refresh_session(uv_timer_t *timer)
   struct agent *s = timer->data;
   for (size_t i = 0; i < AGENT_MAX_TUNNELS; i++) {
     struct client *c = &s->clients[i];
-    if (s->client_ready[i] && !client_call_pending(c, &s->refresh) &&
-        client_call(c, s->api, "POST", NULL, NULL, &s->refresh, refreshed,
-                    c) < 0)
+    if (!s->client_ready[i] || client_call_pending(c, &s->refresh))
+      continue;
+    struct curl_loop *cl = api_of(s, c);
+    if (!cl || client_call(c, cl, "POST", NULL, NULL, &s->refresh, refreshed,
+                           c) < 0)
       log_warn("session refresh (%s): cannot start it", c->device_id);
   }
 }
@@ -838,13 +865,7 @@ static void refresh_session(uv_timer_t *timer)
 void agent_run(struct agent *s, uv_loop_t *loop)
 {
   s->loop = loop;
-  s->api = curl_loop_new(loop);
-  if (!s->api) {
-    fprintf(stderr, "weft tunnel: libcurl's multi interface did not start\n");
-    s->exit_code = EXIT_RUNTIME;
-    agent_close_all(s);
-    return;
-  }
+  s->api_on = true;
   uv_signal_init(loop, &s->sigint);
   uv_signal_init(loop, &s->sigterm);
   uv_timer_init(loop, &s->refresh);

@@ -97,7 +97,10 @@ struct agent {
   bool stopping;
   struct plugin_registry *reg; /* from agent_bind */
   uv_loop_t *loop;             /* from agent_run */
-  struct curl_loop *api;       /* the control API on the loop, while it runs */
+  /* The control API on the loop, while it runs (api_on): a libcurl
+   * multi per device session, clients[i]'s in api[i], made on first use. */
+  bool api_on;
+  struct curl_loop *api[AGENT_MAX_TUNNELS];
   int exit_code;               /* set when the agent stops by itself */
 };
 

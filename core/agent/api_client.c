@@ -215,10 +215,19 @@ int client_req_setup(struct client *c, struct client_req *r,
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, r->headers);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  if (c->fresh_next) {
+  if (c->fresh_next && bearer) {
+    /* A connection of its own, closed after: the kept one may have died
+     * unseen, and leaving the new one beside it would give the login
+     * that may follow two to choose from (its two steps must share one
+     * TLS channel, so they never take this: a login's first step waits
+     * for the request). */
     curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L);
     c->fresh_next = false;
   }
+  /* Nor is a connection idle this long reused (a cut link can leave one
+   * half open); a login's two steps come well within it. */
+  curl_easy_setopt(curl, CURLOPT_MAXAGE_CONN, 5L);
   if (c->local_socket[0]) { /* plain HTTP over the socket: nothing to pin */
     curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, c->local_socket);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");

@@ -37,8 +37,9 @@ struct client {
   int64_t session_expires;  /* wall-clock seconds */
   long timeout_ms;
   long retry_after; /* seconds, from the last answer's Retry-After */
-  /* The next request opens a new connection instead of the one kept:
-   * after a lost session, that one most likely died with it. */
+  /* The next request with the session goes on a connection of its own,
+   * closed after it (not a login's step): after a lost session, the one
+   * kept most likely died with it. */
   bool fresh_next;
   void *curl;       /* one handle, so the connection is kept and reused */
   /* The server's certificate as seen on the connection the login was bound
