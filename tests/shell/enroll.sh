@@ -102,7 +102,22 @@ wait_for 20 grep -q "is reachable at" "$TMP/x3.out" && pass "the new key does" |
 kill "$X_PID" 2>/dev/null; wait "$X_PID" 2>/dev/null
 X_PID=$NEW_PID
 
-# Revoked: its tunnel ends at once and the agent exits 5.
+# One device, three tunnels at once (one weft.conf, one login).
+kill "$X_PID" 2>/dev/null; wait "$X_PID" 2>/dev/null
+: >"$TMP/three.conf"
+for n in 1 2 3; do
+  printf '[tunnel "t%s"]\ntransport = websocket\ndevice_id = dev-x\nlocal = tcp://127.0.0.1:%s\n\n' "$n" "$ECHO" >>"$TMP/three.conf"
+done
+env WEFT_STATE_DIR="$DEV" "$WEFT" tunnel --config "$TMP/three.conf" >"$TMP/three.out" 2>&1 </dev/null &
+X_PID=$!
+STARTED_PIDS+=("$X_PID")
+wait_for 30 bash -c "[ \$(grep -c 'is reachable at' '$TMP/three.out') -ge 3 ]" &&
+  pass "the enrolled device opens three tunnels at once" || fail "$(cat "$TMP/three.out")"
+for port in $(sed -n 's/.*is reachable at tcp:\/\/[^:]*:\([0-9]*\).*/\1/p' "$TMP/three.out"); do
+  check "each carries bytes (port $port)" 0 timeout 20 python3 "$NETKIT" roundtrip 127.0.0.1 "$port" 1
+done
+
+# Revoked: its tunnels end at once and the agent exits 5.
 check "dev-x is revoked" 0 "$WEFT" device revoke dev-x --state-dir "$STATE"
 wait_for 20 bash -c "! kill -0 $X_PID 2>/dev/null" && pass "its agent stops" || fail "agent still runs: $(tail -3 "$TMP/x2.out")"
 wait "$X_PID"
