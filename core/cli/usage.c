@@ -194,6 +194,8 @@ static const struct {
      "Options:\n"
      "      --state-dir DIR      the server's state directory\n"
      "      --socket PATH        the socket itself (default STATE_DIR/admin.sock)\n"
+     "      --device-id ID       with a connection string: log in as ID\n"
+     "                           (default admin), as weft admin does\n"
      "  -h, --help               show this help\n"},
     {"user",
      "Usage: weft user add NAME --role admin|operator|viewer\n"
@@ -209,6 +211,8 @@ static const struct {
      "      --role ROLE          for add: admin, operator or viewer\n"
      "      --state-dir DIR      the server's state directory\n"
      "      --socket PATH        the socket itself (default STATE_DIR/admin.sock)\n"
+     "      --device-id ID       with a connection string: log in as ID\n"
+     "                           (default admin), as weft admin does\n"
      "  -h, --help               show this help\n"},
     {"plugins",
      "Usage: weft plugins [OPTIONS]\n"
