@@ -4,6 +4,8 @@ options (core/cli/usage.c), and writes from it what must not drift:
 
   cli-help.py WEFT bash TEMPLATE OUT   bash completion: TEMPLATE with its
                                        @TABLES@ line replaced by the tables
+  cli-help.py WEFT markdown OUT        every command's usage and options, as
+                                       Markdown for weft(1) (docs/man/)
 
 A command's options are the --long ones its "Options:" list and its usage
 lines name, with their value (FILE, DIR, ROLE, a|b|c); its subcommands are
@@ -146,6 +148,39 @@ def bash_tables(cli):
     return "\n".join(out) + "\n"
 
 
+MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~^$@\"'-])")
+
+
+def md(s):
+    return MD_SPECIAL.sub(r"\\\1", s)
+
+
+def markdown(cli):
+    """Each command's usage lines, its Commands: and its Options:, the
+    reference part of its help; docs/cli.md around it says the rest."""
+    out = []
+    for name, cmd in cli["commands"].items():
+        out.append(f"## weft {md(name)}\n")
+        for i, block in enumerate(blocks(cmd["text"])):
+            head = block[0]
+            if i == 0 or head == "Commands:":
+                out += ["```", *block, "```", ""]
+            elif head == "Options:":
+                entries = []
+                for line in block[1:]:
+                    m = OPTION_LINE.match(line)
+                    if m:
+                        short, long, value, what = m.groups()
+                        term = (f"**{md(short)}**, " if short else "") + f"**{md(long)}**"
+                        if value:
+                            term += f" *{md(value)}*"
+                        entries.append((term, [what or ""]))
+                    else:
+                        entries[-1][1].append(line.strip())
+                out += [f"{term}\n:   {md(' '.join(what))}\n" for term, what in entries]
+    return "\n".join(out) + "\n"
+
+
 def main():
     weft, mode = sys.argv[1], sys.argv[2]
     cli = parse(weft)
@@ -156,6 +191,8 @@ def main():
                          for l in lines)
         assert text != "\n".join(lines), "the template has no @TABLES@ line"
         open(out, "w").write(text)
+    elif mode == "markdown":
+        open(sys.argv[3], "w").write(markdown(cli))
     else:
         sys.exit(f"cli-help.py: unknown mode {mode}")
 
