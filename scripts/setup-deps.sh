@@ -7,15 +7,15 @@ set -eu
 "$(dirname "$0")/install-hooks.sh"
 
 PACKAGES=(
-  # build
-  gcc make meson ninja-build pkg-config
+  # build (pandoc: the man pages, docs/man/)
+  gcc make meson ninja-build pkg-config pandoc
   # libraries (docs/architecture.md says what each is for)
   libuv1-dev libinih-dev libsodium-dev libssl-dev libjansson-dev
   libhttp-parser-dev libsqlite3-dev libnghttp2-dev libwslay-dev libmnl-dev
   libhiredis-dev libcurl4-openssl-dev libnftables-dev
   # tests
   libcriterion-dev clang g++ libfuzzer-14-dev libclang-rt-14-dev
-  curl python3 python3-websockets iproute2 procps
+  curl python3 python3-websockets iproute2 procps man-db
   openssh-server openssh-client systemd
   wireguard-go wireguard-tools nftables
   pebble
