@@ -92,9 +92,11 @@ const struct weft_option conf_server_options[] = {
      offsetof(struct server_conf, use_secret_per_ip), "false",
      "one secret per listen address; a client must use the one it reached",
      NULL, 0, 0, 0},
-    {"admins", WEFT_OPT_STRING, offsetof(struct server_conf, admins), "admin",
-     "device ids (comma-separated) whose sessions may approve or deny "
-     "tunnels that wait for approval", NULL, 0, 0, 0},
+    {"admins", WEFT_OPT_STRING, offsetof(struct server_conf, admins), NULL,
+     "device ids (comma-separated) that are administrators when they log in "
+     "from the server's own host: the older way, kept for existing set-ups "
+     "(administrators now use the local socket, or an API key); none by "
+     "default", NULL, 0, 0, 0},
     {"enrollment", WEFT_OPT_ENUM, offsetof(struct server_conf, enrollment),
      "open",
      "open: a new device id is bound to the first key that logs in as it; "

@@ -10,6 +10,8 @@
 CTL=$(free_port)
 cat >"$TMP/weft.conf" <<CONF
 [server]
+; this test still administers by the older way: a device id
+admins = admin
 listen = 127.0.0.1:$CTL
 http_listen = off
 tls_listen = off

@@ -50,6 +50,8 @@ STATE=$TMP/state
 write_server_conf() { # IDLE
   cat >"$TMP/server.conf" <<EOF
 [server]
+; this test still administers by the older way: a device id
+admins = admin
 listen = 0.0.0.0:$CTL
 http_listen = off
 tls_listen = off

@@ -12,6 +12,8 @@ STATE="$TMP/state"
 BASE="http://127.0.0.1:$PORT"
 cat >"$TMP/weft.conf" <<CONF
 [server]
+; this test still administers by the older way: a device id
+admins = admin
 listen = 127.0.0.1:$PORT
 http_listen = off
 tls_listen = off
