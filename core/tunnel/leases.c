@@ -221,6 +221,9 @@ static int load_lease(void *arg, const struct lease *stored)
   struct lease *l = lease_dup(stored);
   if (!l)
     return WEFT_ENOMEM;
+  /* A term that ended while the server was down is judged as the reaper
+   * would have judged it: renewed (from now) if the tunnel was used. */
+  renew(ctx->ls, l, ctx->now);
   if (expiry_reason(ctx->ls, l, ctx->now)) {
     struct lease **r = realloc(ctx->reaped,
                                (ctx->reaped_count + 1) * sizeof *r);

@@ -269,6 +269,42 @@ Test(leases, ttl_ends_an_unused_lease)
   cr_assert_str_eq(r.reasons[0], "expired");
 }
 
+/* A term that ends while the server is down is renewed at its start if
+ * the tunnel was used in it, as the reaper would have done: a restart at
+ * the wrong moment does not end a busy tunnel. One unused in its term
+ * ends. */
+Test(leases, a_term_that_ends_while_down_is_renewed_if_used)
+{
+  close_all();
+  cr_assert_eq(lease_config_from_text(&cfg, "10.1.0.0/16", "20000-20002",
+                                      48 * 3600 * 1000, 3600 * 1000,
+                                      300 * 1000, 100, why, sizeof why),
+               0);
+  open_all();
+  struct lease *l;
+  cr_assert_eq(create("used", "tcp://127.0.0.1:22", NULL, false, T0, &l), 0);
+  char used_id[64];
+  snprintf(used_id, sizeof used_id, "%s", l->tunnel_id);
+  leases_touch(&ls, l, T0 + 3590);
+  cr_assert_eq(create("unused", "tcp://127.0.0.1:22", NULL, false, T0, &l),
+               0);
+  close_all(); /* stopped 10 s before the term's end ... */
+  cr_assert_eq(store_open_sqlite(path, &store, why, sizeof why), 0);
+  struct reaped r = {0};
+  /* ... and back 20 s after it */
+  cr_assert_eq(leases_open(&ls, store, &cfg, T0 + 3620, on_reaped, &r), 0);
+  cr_assert_eq(r.count, 1);
+  cr_assert_str_eq(r.reasons[0], "expired");
+  struct lease *back = leases_find(&ls, used_id);
+  cr_assert_not_null(back, "the used lease is restored");
+  cr_assert_eq(back->expires_at, T0 + 3620 + 3600, "renewed from the start");
+  close_all(); /* the renewal is stored */
+  open_all();
+  back = leases_find(&ls, used_id);
+  cr_assert_not_null(back);
+  cr_assert_eq(back->expires_at, T0 + 3620 + 3600);
+}
+
 /* max_lifetime ends a tunnel however busy; renewals never pass it. */
 Test(leases, max_lifetime_ends_a_used_lease)
 {
