@@ -860,6 +860,15 @@ void pipe_resume(struct weft_pipe *p)
 void pipe_shutdown(struct weft_pipe *p)
 {
   struct weft_stream *s = pipe_stream(p);
+  if (s->fail_answer && !s->pipe_wrote && !s->closing && !s->shutdown_sent) {
+    /* The far end finished without a byte of answer (a service that
+     * closed the connection on the request): it failed, as far as the
+     * peer is concerned, which gets the page rather than an empty reply. */
+    void (*answer)(void *, int) = s->fail_answer;
+    s->fail_answer = NULL; /* once */
+    answer(s->fctx, WEFT_ECONNRESET);
+    return;
+  }
   if (s->final_words.len && !s->closing && !s->shutdown_sent) {
     /* The last answer is ours (stream_end_input). */
     struct strbuf words = s->final_words;

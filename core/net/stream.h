@@ -46,10 +46,10 @@ void stream_emit(struct weft_stream *s, const char *data, size_t len);
 void stream_set_http(struct weft_stream *s, const char *host);
 
 /* For a piped stream whose far end may fail before it answers (a public
- * HTTP request): when the pipe is closed with an error before the far end
- * wrote a byte, fail_answer(fctx, err) runs instead of the close, and
- * answers with stream_answer (the HTTP port's 502 page). fctx is the
- * filter's (stream_set_filter). */
+ * HTTP request): when the pipe is closed with an error, or shut down,
+ * before the far end wrote a byte, fail_answer(fctx, err) runs instead of
+ * the close or the shutdown, and answers with stream_answer (the HTTP
+ * port's 502 page). fctx is the filter's (stream_set_filter). */
 void stream_set_fail_answer(struct weft_stream *s,
                             void (*fail_answer)(void *fctx, int err));
 /* For a piped stream: peek(fctx, data, len) sees what the far end sends

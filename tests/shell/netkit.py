@@ -8,6 +8,8 @@ loopback). Every operation is bounded in bytes, connections and time.
                                           the sha256 of what comes back
   netkit.py concurrent HOST PORT N KB     N connections at once, KB each
   netkit.py slow-reader HOST PORT SEC     connects, reads nothing for SEC s
+  netkit.py hangup-server PORT            reads what a client sends first,
+                                          then closes without a word
   netkit.py udp-echo-server PORT PEERFILE UDP echo; writes the number of
                                           distinct peers it has seen to PEERFILE
   netkit.py udp-check HOST PORT PEERS N   from PEERS sockets, N datagrams each
@@ -415,6 +417,21 @@ def silent_server(port):
     asyncio.run(main())
 
 
+def hangup_server(port):
+    """Accepts connections, reads the first bytes, closes without answering
+    (a service that dies on a request)."""
+    async def handle(reader, writer):
+        await reader.read(65536)
+        writer.close()
+
+    async def main():
+        server = await asyncio.start_server(handle, "127.0.0.1", port)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
 def tls_relay(port, target, cert, key):
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(cert, key)
@@ -452,6 +469,8 @@ if __name__ == "__main__":
         gaps(args[0], int(args[1]), float(args[2]))
     elif cmd == "silent-server":
         silent_server(int(args[0]))
+    elif cmd == "hangup-server":
+        hangup_server(int(args[0]))
     elif cmd == "tls-relay":
         tls_relay(int(args[0]), int(args[1]), args[2], args[3])
     else:

@@ -390,6 +390,16 @@ CODE=$(curl -sS -o "$TMP/502.html" -w '%{http_code}' "${URL}anything" 2>&1)
 [ "$CODE" = 502 ] && pass "a refusing service gives 502" || fail "refusing service: '$CODE' $(cat "$TMP/502.html")"
 OUT=$(cat "$TMP/502.html")
 contains "the 502 page says what happened" "refused or dropped the connection"
+# A service that takes the request and closes without a word: 502 too,
+# not an empty reply (curl exit 52).
+HANGUP=$(free_port)
+python3 "$(dirname "$0")/netkit.py" hangup-server "$HANGUP" >"$TMP/hangup.log" 2>&1 </dev/null &
+STARTED_PIDS+=("$!")
+wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $HANGUP))"
+start_tunnel hangup dev-hangup "http://127.0.0.1:$HANGUP"
+CODE=$(curl -sS -o "$TMP/hangup.html" -w '%{http_code}' "${URL}anything" 2>&1)
+[ "$CODE" = 502 ] && pass "a service that closes without answering gives 502" ||
+  fail "closing service: '$CODE' $(cat "$TMP/hangup.html" 2>/dev/null)"
 "$WEFT" tunnel --device-id dev-gone "$CONN" "http://127.0.0.1:$APP" >"$TMP/gone.out" 2>&1 </dev/null &
 GONE=$!
 STARTED_PIDS+=("$GONE")
