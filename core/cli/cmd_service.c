@@ -123,6 +123,14 @@ static int write_unit(const struct service_args *a, const char *text)
   return EXIT_OK;
 }
 
+/* The unit runs with PrivateTmp=yes: the service sees a /tmp and a
+ * /var/tmp of its own, empty, so a file the unit names there is not
+ * there for it. */
+static bool hidden_by_private_tmp(const char *path)
+{
+  return !strncmp(path, "/tmp/", 5) || !strncmp(path, "/var/tmp/", 9);
+}
+
 static int install(const struct service_args *a)
 {
   if (!a->config) {
@@ -197,6 +205,15 @@ static int install(const struct service_args *a)
     fprintf(stderr, "weft service: paths too long for a unit file\n");
     return EXIT_USAGE;
   }
+  const char *paths[] = {weft, config, connect};
+  for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+    if (hidden_by_private_tmp(paths[i])) {
+      fprintf(stderr, "weft service: %s is under /tmp or /var/tmp, which "
+                      "the unit's PrivateTmp=yes hides from the service; "
+                      "move it (e.g. to %s)\n",
+              paths[i], i == 0 ? "/usr/local/bin" : "/etc/weft");
+      return EXIT_USAGE;
+    }
   /* systemd splits ExecStart on spaces: paths with them would break it */
   if (strchr(config, ' ') || strchr(weft, ' ') || strchr(connect, ' ')) {
     fprintf(stderr, "weft service: a path holds a space; move it\n");
