@@ -205,15 +205,21 @@ static int install(const struct service_args *a)
     fprintf(stderr, "weft service: paths too long for a unit file\n");
     return EXIT_USAGE;
   }
-  const char *paths[] = {weft, config, connect};
+  const char *paths[] = {config, connect};
   for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
     if (hidden_by_private_tmp(paths[i])) {
       fprintf(stderr, "weft service: %s is under /tmp or /var/tmp, which "
                       "the unit's PrivateTmp=yes hides from the service; "
-                      "move it (e.g. to %s)\n",
-              paths[i], i == 0 ? "/usr/local/bin" : "/etc/weft");
+                      "move it (e.g. to /etc/weft)\n",
+              paths[i]);
       return EXIT_USAGE;
     }
+  /* (The weft binary is only warned about: a build tree under /tmp is
+   * how tests and trials run it; systemd would not find it there.) */
+  if (hidden_by_private_tmp(weft))
+    fprintf(stderr, "weft service: warning: %s is under /tmp, which the "
+                    "unit's PrivateTmp=yes hides: install weft first\n",
+            weft);
   /* systemd splits ExecStart on spaces: paths with them would break it */
   if (strchr(config, ' ') || strchr(weft, ' ') || strchr(connect, ' ')) {
     fprintf(stderr, "weft service: a path holds a space; move it\n");
