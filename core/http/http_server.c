@@ -18,6 +18,7 @@ struct http_listener {
     uv_tcp_t handle;
     uv_pipe_t local; /* a Unix socket: listen_local */
   };
+  bool is_local;     /* which of the two */
   struct http_server *srv;
   struct http_listener *next;
 };
@@ -419,26 +420,18 @@ static void adopt(struct http_server *srv, struct weft_stream *s, bool sniff,
   arm_timer(c, srv->limits.header_timeout_ms);
 }
 
+/* A TCP listener's connection may speak TLS (sniffed); a Unix socket's
+ * is plain and local. */
 static void on_connection(uv_stream_t *server, int status)
 {
   struct http_listener *l = server->data;
   struct http_server *srv = l->srv;
   if (status < 0 || srv->closing)
     return;
-  struct weft_stream *s = stream_accept(srv->loop, server);
+  struct weft_stream *s = l->is_local ? stream_accept_local(srv->loop, server)
+                                      : stream_accept(srv->loop, server);
   if (s)
-    adopt(srv, s, true, false);
-}
-
-static void on_local_connection(uv_stream_t *server, int status)
-{
-  struct http_listener *l = server->data;
-  struct http_server *srv = l->srv;
-  if (status < 0 || srv->closing)
-    return;
-  struct weft_stream *s = stream_accept_local(srv->loop, server);
-  if (s)
-    adopt(srv, s, false, true);
+    adopt(srv, s, !l->is_local, l->is_local);
 }
 
 void http_server_adopt(struct http_server *srv, struct weft_stream *s)
@@ -471,7 +464,8 @@ int http_server_listen_local(struct http_server *srv, const char *path)
   l->srv = srv;
   l->next = srv->listeners;
   srv->listeners = l;
-  return listen_local(srv->loop, &l->local, path, on_local_connection, l);
+  l->is_local = true;
+  return listen_local(srv->loop, &l->local, path, on_connection, l);
 }
 
 static void listener_closed(uv_handle_t *h)
