@@ -200,7 +200,7 @@ static void report(struct parser *p, int line, const char *fmt, ...)
 
 static void report(struct parser *p, int line, const char *fmt, ...)
 {
-  char msg[1024];
+  char msg[4096];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
@@ -480,7 +480,7 @@ static void apply_options(struct parser *p, const struct conf_section *s,
                           const struct weft_option *table, void *dst,
                           const char *const *extra_keys, const char *owner)
 {
-  char title[128], names[512], why[URL_MAX_TEXT + 256];
+  char title[128], names[2048], why[URL_MAX_TEXT + 256];
   section_title(s, title, sizeof title);
   for (size_t i = 0; i < s->count; i++) {
     const struct conf_entry *e = &s->entries[i];
