@@ -14,6 +14,18 @@ enum weft_log_level log_get_level(void);
 /* Include a UTC timestamp in each line (daemons); off for the CLI. */
 void log_set_timestamps(int on);
 
+/* text: "TIME weft: LEVEL: [ORIGIN] message"; json: one object per line,
+ * {"time","level","origin","msg"} (docs/configuration.md#logs). */
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+void log_set_format(enum log_format format);
+/* "text" or "json" into *format; -1 for anything else. */
+int log_format_parse(const char *name, enum log_format *format);
+
+/* When stderr is the journal's stream (systemd sets JOURNAL_STREAM to its
+ * device:inode), text lines start with "<N>", the syslog priority, so
+ * journalctl -p filters them. Called once at a daemon's start. */
+void log_detect_journal(void);
+
 /* origin: "core", a plugin's name, a tunnel's name... */
 void log_msg(enum weft_log_level level, const char *origin, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "plugin/options.h"
 #include "server/server.h"
 #include "cli/cli.h"
@@ -14,6 +15,7 @@ enum {
   OPT_PLUGIN_DIR,
   OPT_HTTP_LISTEN,
   OPT_TLS_LISTEN,
+  OPT_LOG_FORMAT,
 };
 
 int cmd_server(int argc, char **argv)
@@ -29,6 +31,7 @@ int cmd_server(int argc, char **argv)
       {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
       {"http-listen", required_argument, NULL, OPT_HTTP_LISTEN},
       {"tls-listen", required_argument, NULL, OPT_TLS_LISTEN},
+      {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -58,6 +61,15 @@ int cmd_server(int argc, char **argv)
     case OPT_PLUGIN_DIR: opts.plugin_dir = optarg; break;
     case OPT_HTTP_LISTEN: opts.http_listen = optarg; break;
     case OPT_TLS_LISTEN: opts.tls_listen = optarg; break;
+    case OPT_LOG_FORMAT:
+      if (log_format_parse(optarg, &(enum log_format){0}) != 0) {
+        fprintf(stderr, "weft server: --log-format '%s': give text or "
+                        "json\n",
+                optarg);
+        return EXIT_USAGE;
+      }
+      opts.log_format = optarg;
+      break;
     case 'v': opts.verbose = true; break;
     case 'h': cli_print_usage("server"); return EXIT_OK;
     case ':':

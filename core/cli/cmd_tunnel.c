@@ -20,7 +20,7 @@
 
 enum { OPT_PLUGIN_DIR = 256, OPT_DEVICE_ID, OPT_ONLY, OPT_CONNECT_FILE,
        OPT_RUN_DIR, OPT_STATE_DIR, OPT_AWAIT_APPROVAL, OPT_REPLACE,
-       OPT_ENROLL };
+       OPT_ENROLL, OPT_LOG_FORMAT };
 
 #define DEFAULT_TRANSPORT "websocket"
 
@@ -235,10 +235,12 @@ int cmd_tunnel(int argc, char **argv)
       {"await-approval", no_argument, NULL, OPT_AWAIT_APPROVAL},
       {"replace", no_argument, NULL, OPT_REPLACE},
       {"enroll", required_argument, NULL, OPT_ENROLL},
+      {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
+  enum log_format log_format = LOG_FORMAT_TEXT;
   const char *transport = NULL, *config_path = NULL, *plugin_dir = NULL;
   const char *device_id = NULL, *only = NULL, *connect_file = NULL;
   const char *run_dir = NULL, *state_dir = NULL, *enroll = NULL;
@@ -259,6 +261,14 @@ int cmd_tunnel(int argc, char **argv)
     case OPT_AWAIT_APPROVAL: await_approval = true; break;
     case OPT_REPLACE: replace = true; break;
     case OPT_ENROLL: enroll = optarg; break;
+    case OPT_LOG_FORMAT:
+      if (log_format_parse(optarg, &log_format) != 0) {
+        fprintf(stderr, "weft tunnel: --log-format '%s': give text or "
+                        "json\n",
+                optarg);
+        return EXIT_USAGE;
+      }
+      break;
     case 'v': verbose = true; break;
     case 'h': cli_print_usage("tunnel"); return EXIT_OK;
     case ':':
@@ -360,6 +370,8 @@ int cmd_tunnel(int argc, char **argv)
   agent->replace = replace;
   log_set_level(verbose ? WEFT_LOG_DEBUG : WEFT_LOG_INFO);
   log_set_timestamps(1); /* like the server's: a daemon's log */
+  log_set_format(log_format);
+  log_detect_journal();
 
   struct cli_env env;
   int code = cli_env_open(&env, plugin_dir, config_path, agent->run_dir);

@@ -51,6 +51,7 @@ static const struct {
      "                           (default 0.0.0.0:8080)\n"
      "      --tls-listen A:P     public TLS port for https host names, or off\n"
      "                           (default 0.0.0.0:8443)\n"
+     "      --log-format FORMAT  text (default) or json: one object per line\n"
      "  -v, --verbose            log debug detail\n"
      "  -h, --help               show this help\n"},
     {"tunnel",
@@ -102,6 +103,7 @@ static const struct {
      "                           (default /var/lib/weft for root, else\n"
      "                           ~/.local/state/weft; or $WEFT_STATE_DIR)\n"
      "      --plugin-dir DIR     load plugins from DIR first\n"
+     "      --log-format FORMAT  text (default) or json: one object per line\n"
      "  -v, --verbose            log debug detail\n"
      "  -h, --help               show this help\n"},
     {"tunnel status",

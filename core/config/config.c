@@ -108,6 +108,9 @@ const struct weft_option conf_server_options[] = {
      "contact address for ACME certificates", NULL, 0, 0, 0},
     {"log_level", WEFT_OPT_ENUM, offsetof(struct server_conf, log_level),
      "info", "how much to log", "error|warning|info|debug", 0, 0, 0},
+    {"log_format", WEFT_OPT_ENUM, offsetof(struct server_conf, log_format),
+     "text", "text: one line per record, \"TIME weft: LEVEL: [ORIGIN] "
+     "message\"; json: one JSON object per line", "text|json", 0, 0, 0},
     {"idle_timeout", WEFT_OPT_DURATION,
      offsetof(struct server_conf, idle_timeout_ms), "15m",
      "end a tunnel after this long without public traffic", NULL, 1000,

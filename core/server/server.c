@@ -669,6 +669,11 @@ int server_main(const struct server_options *opts)
   uv_loop_init(&s->loop);
   stream_rounds_start(&s->loop);
   log_set_timestamps(1);
+  log_detect_journal();
+  enum log_format log_format = LOG_FORMAT_TEXT;
+  /* --log-format from the first line; [server] log_format once read */
+  if (opts->log_format && log_format_parse(opts->log_format, &log_format) == 0)
+    log_set_format(log_format);
   if (opts->verbose)
     log_set_level(WEFT_LOG_DEBUG);
   fdlimit_raise(); /* sockets per connection, UDP peer and session */
@@ -695,6 +700,10 @@ int server_main(const struct server_options *opts)
                   : !strcmp(lvl, "debug")   ? WEFT_LOG_DEBUG
                                             : WEFT_LOG_INFO);
   }
+  if (log_format_parse(opts->log_format ? opts->log_format
+                                         : s->conf->server.log_format,
+                       &log_format) == 0) /* both checked already */
+    log_set_format(log_format);
   s->per_ip_secrets = opts->use_secret_per_ip || s->conf->server.use_secret_per_ip;
   if (parse_listen(s, err, sizeof err) != 0) {
     fprintf(stderr, "weft: %s\n", err);

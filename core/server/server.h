@@ -20,6 +20,7 @@ struct server_options {
   const char *http_listen;  /* overrides the config: HOST:PORT or off */
   const char *tls_listen;   /* the same for the public TLS port */
   bool verbose;
+  const char *log_format; /* "text"|"json", or NULL: [server] log_format */
 };
 
 /* Runs until stopped; returns the process exit code (see cli.h). */
