@@ -1,5 +1,6 @@
 #include "backend.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <signal.h>
@@ -22,7 +23,12 @@
  * when it exits, which may be after the backend is gone. */
 struct wg_proc {
   uv_process_t handle;
+  uv_pipe_t out;        /* its stdout and stderr, relayed as log records */
+  int handles;          /* open of the two: freed when none is */
   struct wg_backend *b; /* NULL once the backend let go of it */
+  char chunk[4096];     /* what one read gives */
+  char line[512];       /* the line being read */
+  size_t len;
 };
 
 static bool socket_answers(const char *path)
@@ -39,7 +45,55 @@ static bool socket_answers(const char *path)
 
 static void proc_closed(uv_handle_t *h)
 {
-  free(h->data);
+  struct wg_proc *p = h->data;
+  assert(p->handles > 0);
+  if (--p->handles == 0)
+    free(p);
+}
+
+/* One line of wireguard-go ("DEBUG: (wg0) 2026/12/07 12:00:00 Device
+ * started", "ERROR: ..."; a Go panic's trace has no prefix) as a record
+ * of this plugin's log, at the level it says. */
+static void relay_line(struct wg_proc *p)
+{
+  p->line[p->len] = '\0';
+  const struct weft_host *h = p->b ? p->b->host : NULL;
+  if (!h || p->len == 0) /* the backend let go: nobody to log for */
+    return;
+  enum weft_log_level level = WEFT_LOG_WARN;
+  char *text = p->line;
+  if (!strncmp(text, "DEBUG: ", 7))
+    level = WEFT_LOG_DEBUG, text += 7;
+  else if (!strncmp(text, "ERROR: ", 7))
+    level = WEFT_LOG_ERROR, text += 7;
+  h->log(h, level, "wireguard-go: %s", text);
+}
+
+static void out_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+  (void)suggested;
+  struct wg_proc *p = h->data;
+  *buf = uv_buf_init(p->chunk, sizeof p->chunk);
+}
+
+static void out_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+  struct wg_proc *p = s->data;
+  if (n < 0) { /* EOF: the child and its copies of the pipe are gone */
+    relay_line(p);
+    uv_close((uv_handle_t *)s, proc_closed);
+    return;
+  }
+  for (ssize_t i = 0; i < n; i++) {
+    char c = buf->base[i];
+    if (c == '\n' || p->len == sizeof p->line - 1) {
+      relay_line(p); /* a longer line goes on in the next record */
+      p->len = 0;
+      if (c == '\n')
+        continue;
+    }
+    p->line[p->len++] = c;
+  }
 }
 
 static int spawn_wireguard_go(struct wg_backend *b, char *why, size_t whylen);
@@ -97,11 +151,22 @@ static int spawn_wireguard_go(struct wg_backend *b, char *why, size_t whylen)
   char path_env[1024];
   snprintf(path_env, sizeof path_env, "PATH=%s",
            path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
-  char *env[] = {"WG_PROCESS_FOREGROUND=1", "LOG_LEVEL=error", path_env, NULL};
+  char log_env[32];
+  snprintf(log_env, sizeof log_env, "LOG_LEVEL=%s", b->program_log);
+  char *env[] = {"WG_PROCESS_FOREGROUND=1", log_env, path_env, NULL};
+  /* One pipe for its stdout and stderr, so lines keep their order. */
+  uv_file fds[2];
+  int rc = uv_pipe(fds, 0, 0);
+  if (rc != 0) {
+    free(p);
+    return snprintf(why, whylen, "a pipe for wireguard-go: %s",
+                    uv_strerror(rc)),
+           -1;
+  }
   uv_stdio_container_t stdio[3] = {
       {.flags = UV_IGNORE},
-      {.flags = UV_INHERIT_FD, .data.fd = 2},
-      {.flags = UV_INHERIT_FD, .data.fd = 2},
+      {.flags = UV_INHERIT_FD, .data.fd = fds[1]},
+      {.flags = UV_INHERIT_FD, .data.fd = fds[1]},
   };
   uv_process_options_t opts = {
       .exit_cb = proc_exited,
@@ -112,10 +177,24 @@ static int spawn_wireguard_go(struct wg_backend *b, char *why, size_t whylen)
       .stdio = stdio,
   };
   p->handle.data = p;
+  p->out.data = p;
   p->b = b;
-  int rc = uv_spawn(b->host->loop, &p->handle, &opts);
+  p->handles = 1;
+  uv_pipe_init(b->host->loop, &p->out, 0);
+  rc = uv_pipe_open(&p->out, fds[0]);
+  if (rc != 0)
+    close(fds[0]); /* not the handle's */
+  if (rc == 0)
+    rc = uv_read_start((uv_stream_t *)&p->out, out_alloc, out_read);
+  if (rc == 0) {
+    p->handles = 2;
+    rc = uv_spawn(b->host->loop, &p->handle, &opts);
+    if (rc != 0) /* uv_spawn made the handle before it failed */
+      uv_close((uv_handle_t *)&p->handle, proc_closed);
+  }
+  close(fds[1]); /* the child's now: EOF once it and its copies are gone */
   if (rc != 0) {
-    uv_close((uv_handle_t *)&p->handle, proc_closed);
+    uv_close((uv_handle_t *)&p->out, proc_closed);
     return snprintf(why, whylen, "cannot run %s: %s (install wireguard-go, "
                     "or set wireguard_go in [transport.wireguard])",
                     b->program, uv_strerror(rc)),
@@ -137,7 +216,8 @@ static int spawn_wireguard_go(struct wg_backend *b, char *why, size_t whylen)
 
 int wg_backend_open(struct wg_backend *b, const struct weft_host *host,
                     const char *mode, const char *ifname,
-                    const char *program, char *why, size_t whylen)
+                    const char *program, const char *program_log, char *why,
+                    size_t whylen)
 {
   memset(b, 0, sizeof *b);
   b->host = host;
@@ -147,6 +227,8 @@ int wg_backend_open(struct wg_backend *b, const struct weft_host *host,
            -1;
   snprintf(b->ifname, sizeof b->ifname, "%s", ifname);
   snprintf(b->program, sizeof b->program, "%s", program);
+  snprintf(b->program_log, sizeof b->program_log, "%s",
+           program_log ? program_log : "error");
   snprintf(b->socket_path, sizeof b->socket_path, "%s/%s.sock",
            UAPI_SOCKET_DIR, ifname);
   char err[512];

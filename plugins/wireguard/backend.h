@@ -19,6 +19,7 @@ struct wg_backend {
   char ifname[16];
   bool kernel;                 /* false: wireguard-go */
   char program[256];           /* wireguard-go, for restarts */
+  char program_log[16];        /* its LOG_LEVEL: "error" or "verbose" */
   char socket_path[100];         /* fits sockaddr_un.sun_path */
   struct wg_proc *proc;        /* the wireguard-go child, or NULL */
   bool closing;
@@ -31,10 +32,12 @@ struct wg_backend {
 
 /* Creates the interface (removing a stale one of that name first). mode:
  * "auto" (kernel if it has WireGuard, else wireguard-go), "kernel" or
- * "uapi". 0, or -1 with why. */
+ * "uapi". program_log: wireguard-go's LOG_LEVEL, whose lines are logged
+ * as this plugin's records. 0, or -1 with why. */
 int wg_backend_open(struct wg_backend *b, const struct weft_host *host,
                     const char *mode, const char *ifname,
-                    const char *program, char *why, size_t whylen);
+                    const char *program, const char *program_log, char *why,
+                    size_t whylen);
 
 /* Which backend `mode` would use here, without touching anything: one line
  * for `weft plugins` ("auto: userspace (wireguard-go at /usr/bin/...)..."). */

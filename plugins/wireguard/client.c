@@ -868,7 +868,8 @@ int wg_client_tunnel_open(void *ctx, const struct weft_tunnel_info *t,
       .arg = ct,
   };
     rc = wg_backend_open(&ct->backend, h, wg->conf->backend, ifname,
-                         wg->conf->wireguard_go, why, sizeof why);
+                         wg->conf->wireguard_go, wg->conf->wireguard_go_log,
+                         why, sizeof why);
     ct->backend_open = rc == 0;
     if (rc == 0)
       iface_record(ct, false);

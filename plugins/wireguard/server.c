@@ -243,8 +243,8 @@ static int ensure_interface(struct wg_server *srv)
   const struct weft_host *h = wg->host;
   char why[1024];
   if (wg_backend_open(&srv->backend, h, wg->conf->backend,
-                      wg->conf->interface, wg->conf->wireguard_go, why,
-                      sizeof why) != 0 ||
+                      wg->conf->interface, wg->conf->wireguard_go,
+                      wg->conf->wireguard_go_log, why, sizeof why) != 0 ||
       configure_interface(srv, why, sizeof why) != 0) {
     h->log(h, WEFT_LOG_ERROR, "interface %s: %s", wg->conf->interface, why);
     wg_backend_close(&srv->backend);

@@ -31,6 +31,11 @@ static const struct weft_option wireguard_options[] = {
     {"wireguard_go", WEFT_OPT_STRING,
      offsetof(struct wireguard_conf, wireguard_go), "wireguard-go",
      "the userspace WireGuard program for the uapi backend", NULL, 0, 0, 0},
+    {"wireguard_go_log", WEFT_OPT_ENUM,
+     offsetof(struct wireguard_conf, wireguard_go_log), "error",
+     "what wireguard-go logs (as records of this log, \"wireguard-go: "
+     "...\"): error, or verbose (its debug lines, at debug level)",
+     "error|verbose", 0, 0, 0},
     {"persistent_keepalive", WEFT_OPT_DURATION,
      offsetof(struct wireguard_conf, keepalive_ms), "25s",
      "keepalive the device sends so NAT keeps its mapping", NULL, 0, 65535000,

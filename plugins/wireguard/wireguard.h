@@ -37,6 +37,7 @@ struct wireguard_conf {
   int64_t listen_port;
   const char *endpoint;
   const char *wireguard_go;
+  const char *wireguard_go_log; /* its LOG_LEVEL: error|verbose */
   int64_t keepalive_ms;
   int64_t session_ping_ms;
   int64_t reconnect_min_ms;
