@@ -199,8 +199,8 @@ static void check_renewals(struct acme_manager *m)
       continue;
     const char *name = t->lease->hostname;
     enum cert_source src = cert_store_source(m->certs, name);
-    if (src == CERT_FROM_FILES)
-      continue; /* the administrator's own */
+    if (src == CERT_FROM_FILES || src == CERT_FROM_DEVICE)
+      continue; /* the administrator's own, or the device's */
     if (src == CERT_NONE) {
       want(m, name);
       continue;

@@ -14,6 +14,8 @@
 #include "agent/device_identity.h"
 #include "base/exit_codes.h"
 #include "base/log.h"
+#include "base/clock.h"
+#include "net/cert_pair.h"
 #include "net/curl_loop.h"
 #include "plugin/plugin_registry.h"
 
@@ -373,12 +375,32 @@ static void open_abandon(struct open_tunnel *ot)
   ot->plugin_ctx = NULL;
 }
 
-/* POST /v1/tunnels's body. */
-static json_t *create_body(const struct agent *s, const struct open_tunnel *ot)
+/* POST /v1/tunnels's body, or NULL with err (its TLS secret file no
+ * longer reads as a pair for its host). */
+static json_t *create_body(const struct agent *s, const struct open_tunnel *ot,
+                           char *err, size_t errlen)
 {
   const struct agent_tunnel_spec *t = &ot->spec;
+  char *pem = NULL;
+  if (t->tls_secret_path) { /* read again: a renewed file is sent */
+    assert(t->remote);
+    pem = cert_pair_read_file(t->tls_secret_path, t->remote->host,
+                              clock_wall_s(), err, errlen);
+    if (!pem)
+      return NULL;
+  }
   json_t *body = json_pack("{s:s,s:s}", "transport", t->transport, "local",
                            t->local_text);
+  if (pem) {
+    json_t *text = json_string(pem); /* NULL: not UTF-8, so not PEM */
+    free(pem);
+    if (!text) {
+      snprintf(err, errlen, "%s is not PEM text", t->tls_secret_path);
+      json_decref(body);
+      return NULL;
+    }
+    json_object_set_new(body, "tls_secret", text);
+  }
   if (t->remote_text)
     json_object_set_new(body, "remote", json_string(t->remote_text));
   if (t->name)
@@ -533,7 +555,9 @@ static int open_in(struct agent *s, struct plugin_registry *reg,
     /* No server named at all is the command line's fault. */
     return s->has_server || s->client_ready[ot->slot] ? code : EXIT_USAGE;
   }
-  json_t *body = create_body(s, ot), *reply = NULL;
+  json_t *body = create_body(s, ot, err, sizeof err), *reply = NULL;
+  if (!body)
+    return open_refused(ot, 0, NULL, err);
   int status = client_request(ot->client, "POST", "/v1/tunnels", body, &reply,
                               err, sizeof err);
   json_decref(body);
@@ -748,7 +772,12 @@ static void reopen_due(uv_timer_t *timer)
     return;
   }
   assert(!standalone && s->client_ready[ot->slot]); /* the server ended it */
-  json_t *body = create_body(s, ot);
+  char err[1024];
+  json_t *body = create_body(s, ot, err, sizeof err);
+  if (!body) {
+    reopened(ot, open_refused(ot, 0, NULL, err));
+    return;
+  }
   struct client *c = &s->clients[ot->slot];
   struct curl_loop *cl = api_of(s, c);
   int rc = !cl ? -1 : client_call(c, cl, "POST", "/v1/tunnels",

@@ -32,6 +32,9 @@ struct agent_tunnel_spec {
   const struct url *local;  /* the texts as checked, for the transport */
   const struct url *remote; /* NULL without remote_text */
   const void *plugin_config;
+  /* --tls-secret: a PEM file with the certificate chain and key the server
+   * terminates an https remote with; read at each open; NULL: none. */
+  const char *tls_secret_path;
 };
 
 /* A tunnel the server created for us (or a standalone one) and the

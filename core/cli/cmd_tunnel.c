@@ -12,15 +12,17 @@
 #include "auth/crypto.h"
 #include "auth/enrollment.h"
 #include "auth/secret.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/names.h"
 #include "base/url.h"
+#include "net/cert_pair.h"
 #include "cli/cli.h"
 #include "cli/cli_env.h"
 
 enum { OPT_PLUGIN_DIR = 256, OPT_DEVICE_ID, OPT_ONLY, OPT_CONNECT_FILE,
        OPT_RUN_DIR, OPT_STATE_DIR, OPT_AWAIT_APPROVAL, OPT_REPLACE,
-       OPT_ENROLL, OPT_LOG_FORMAT };
+       OPT_ENROLL, OPT_LOG_FORMAT, OPT_TLS_SECRET };
 
 #define DEFAULT_TRANSPORT "websocket"
 
@@ -64,6 +66,29 @@ static int check_cli_tunnel(struct plugin_registry *reg,
   return EXIT_OK;
 }
 
+/* --tls-secret or tls_secret =: the shape, and the file, checked before
+ * the server is asked (the server checks again). */
+static int check_tls_secret(const struct agent_tunnel_spec *t)
+{
+  if (!t->tls_secret_path)
+    return EXIT_OK;
+  char why[1024];
+  if (tls_secret_check(t->local, t->remote, why, sizeof why) != 0) {
+    fprintf(stderr, "weft tunnel: %s: --tls-secret: %s\n",
+            t->name ? t->name : t->local_text, why);
+    return EXIT_USAGE;
+  }
+  char *pem = cert_pair_read_file(t->tls_secret_path, t->remote->host,
+                                  clock_wall_s(), why, sizeof why);
+  if (!pem) {
+    fprintf(stderr, "weft tunnel: %s: --tls-secret %s\n",
+            t->name ? t->name : t->local_text, why);
+    return EXIT_USAGE;
+  }
+  free(pem);
+  return EXIT_OK;
+}
+
 /* The tunnels of a weft.conf belong to this machine's device (--device-id,
  * or the host name), which may hold several, unless a section names its
  * own with device_id =. An id that is not plain is refused, never cut.
@@ -92,6 +117,8 @@ static int run(struct plugin_registry *reg, const struct conf *conf,
   if (cli) {
     struct url local, remote;
     int code = check_cli_tunnel(reg, cli, &local, &remote);
+    if (code == EXIT_OK)
+      code = check_tls_secret(cli);
     if (code != EXIT_OK)
       return code;
     return agent_open(s, reg, 0, s->base_device, cli);
@@ -126,7 +153,12 @@ static int run(struct plugin_registry *reg, const struct conf *conf,
         .local = &t->local,
         .remote = t->has_remote ? &t->remote : NULL,
         .plugin_config = t->plugin_config,
+        .tls_secret_path = t->tls_secret,
     };
+    if (check_tls_secret(&req) != EXIT_OK) {
+      worst = EXIT_CONFIG;
+      continue;
+    }
     /* The sections of one device share its session (one login). */
     size_t slot = i;
     for (size_t k = 0; k < s->count; k++)
@@ -236,6 +268,7 @@ int cmd_tunnel(int argc, char **argv)
       {"replace", no_argument, NULL, OPT_REPLACE},
       {"enroll", required_argument, NULL, OPT_ENROLL},
       {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+      {"tls-secret", required_argument, NULL, OPT_TLS_SECRET},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -244,6 +277,7 @@ int cmd_tunnel(int argc, char **argv)
   const char *transport = NULL, *config_path = NULL, *plugin_dir = NULL;
   const char *device_id = NULL, *only = NULL, *connect_file = NULL;
   const char *run_dir = NULL, *state_dir = NULL, *enroll = NULL;
+  const char *tls_secret = NULL;
   bool verbose = false, await_approval = false, replace = false;
   int c;
   optind = 1;
@@ -261,6 +295,7 @@ int cmd_tunnel(int argc, char **argv)
     case OPT_AWAIT_APPROVAL: await_approval = true; break;
     case OPT_REPLACE: replace = true; break;
     case OPT_ENROLL: enroll = optarg; break;
+    case OPT_TLS_SECRET: tls_secret = optarg; break;
     case OPT_LOG_FORMAT:
       if (log_format_parse(optarg, &log_format) != 0) {
         fprintf(stderr, "weft tunnel: --log-format '%s': give text or "
@@ -304,6 +339,12 @@ int cmd_tunnel(int argc, char **argv)
   if (config_path && transport) {
     fprintf(stderr, "weft tunnel: with --config, each tunnel names its "
                     "transport in the file; drop --transport\n");
+    return EXIT_USAGE;
+  }
+  if (tls_secret && config_path) {
+    fprintf(stderr, "weft tunnel: with --config, give a tunnel its TLS "
+                    "secret in the file (tls_secret = FILE); drop "
+                    "--tls-secret\n");
     return EXIT_USAGE;
   }
   if (only && !config_path) {
@@ -381,6 +422,7 @@ int cmd_tunnel(int argc, char **argv)
       .local_text = config_path ? NULL : argv[optind],
       .remote_text =
           (!config_path && optind + 1 < argc) ? argv[optind + 1] : NULL,
+      .tls_secret_path = tls_secret,
   };
   if (code == EXIT_OK) {
     code = run(&env.reg, env.conf, agent, config_path ? NULL : &cli, only);

@@ -103,6 +103,10 @@ static const struct {
      "                           (default /var/lib/weft for root, else\n"
      "                           ~/.local/state/weft; or $WEFT_STATE_DIR)\n"
      "      --plugin-dir DIR     load plugins from DIR first\n"
+     "      --tls-secret FILE    for an https remote the server terminates\n"
+     "                           (a local http:// service): the certificate\n"
+     "                           chain and key it serves, in one PEM file\n"
+     "                           (instead of ACME or the server's own files)\n"
      "      --log-format FORMAT  text (default) or json: one object per line\n"
      "  -v, --verbose            log debug detail\n"
      "  -h, --help               show this help\n"},

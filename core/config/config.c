@@ -181,8 +181,8 @@ const struct weft_option conf_server_options[] = {
 };
 
 /* Keys every [tunnel "NAME"] takes, whatever its transport. */
-static const char *const tunnel_core_keys[] = {"transport", "local", "remote",
-                                               "device_id", NULL};
+static const char *const tunnel_core_keys[] = {
+    "transport", "local", "remote", "device_id", "tls_secret", NULL};
 
 struct parser {
   const char *file;
@@ -679,6 +679,7 @@ static void check_tunnel(struct parser *p, const struct conf_section *s,
   const struct conf_entry *local = entry_of(s, "local");
   const struct conf_entry *remote = entry_of(s, "remote");
   const struct conf_entry *device = entry_of(s, "device_id");
+  const struct conf_entry *tls_secret = entry_of(s, "tls_secret");
   const struct plugin *plugin = NULL;
   if (!transport) {
     char names[512];
@@ -731,6 +732,13 @@ static void check_tunnel(struct parser *p, const struct conf_section *s,
       tunnel_spec_check(&t->local, t->has_remote ? &t->remote : NULL, plugin,
                         why, sizeof why) != 0)
     report(p, remote ? remote->line : local->line, "%s: %s", title, why);
+  if (tls_secret) {
+    t->tls_secret = tls_secret->value;
+    if (urls_ok && tls_secret_check(local ? &t->local : NULL,
+                                    t->has_remote ? &t->remote : NULL, why,
+                                    sizeof why) != 0)
+      report(p, tls_secret->line, "%s tls_secret: %s", title, why);
+  }
 
   if (!plugin) {
     return;
@@ -1097,6 +1105,23 @@ int tunnel_spec_check(const struct url *local, const struct url *remote,
                url_scheme_name(remote ? remote->scheme : local->scheme), caps);
       return -1;
     }
+  }
+  return 0;
+}
+
+int tls_secret_check(const struct url *local, const struct url *remote,
+                     char *err, size_t errlen)
+{
+  if (!remote || remote->scheme != URL_HTTPS) {
+    snprintf(err, errlen, "a TLS secret goes with an https:// remote (the "
+                          "host name its certificate is for)");
+    return -1;
+  }
+  if (local && local->scheme == URL_HTTPS) {
+    snprintf(err, errlen, "the local service speaks TLS itself, so it keeps "
+                          "its own certificate: drop the TLS secret, or "
+                          "publish a local http:// service");
+    return -1;
   }
   return 0;
 }

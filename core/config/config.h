@@ -96,6 +96,7 @@ struct conf_tunnel {
   const char *local_text;
   const char *remote_text; /* NULL: the server assigns */
   const char *device_id;   /* NULL: the machine's id */
+  const char *tls_secret;  /* a PEM file for an https remote, or NULL */
   struct url local;
   struct url remote;
   bool has_remote;
@@ -146,5 +147,10 @@ void conf_describe_changes(const struct conf *old, const struct conf *new_conf,
  * remote may be NULL. Used for weft.conf and the command line alike. */
 int tunnel_spec_check(const struct url *local, const struct url *remote,
                       const struct plugin *plugin, char *err, size_t errlen);
+
+/* A TLS secret (--tls-secret, tls_secret =) goes with an https remote the
+ * server terminates: a local http:// service. 0, or -1 with err. */
+int tls_secret_check(const struct url *local, const struct url *remote,
+                     char *err, size_t errlen);
 
 #endif

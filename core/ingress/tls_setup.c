@@ -29,9 +29,14 @@ int tls_setup_start(struct tls_setup *pt, struct tunnel_service *svc,
     return -1;
   if (kind == URL_HOST_ANY)
     snprintf(host, sizeof host, "0.0.0.0");
-  char dir[512], acme_dir[512];
+  char dir[512], acme_dir[512], device_dir[512];
   snprintf(dir, sizeof dir, "%s", sc->tls_certs_dir ? sc->tls_certs_dir : "");
   snprintf(acme_dir, sizeof acme_dir, "%s/acme", state_dir);
+  snprintf(device_dir, sizeof device_dir, "%s/device-certs", state_dir);
+  if (mkdir(device_dir, 0700) != 0 && errno != EEXIST) {
+    snprintf(err, errlen, "cannot make %s: %s", device_dir, strerror(errno));
+    return -1;
+  }
   if (!sc->tls_certs_dir) {
     snprintf(dir, sizeof dir, "%s/certs", state_dir);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -39,7 +44,7 @@ int tls_setup_start(struct tls_setup *pt, struct tunnel_service *svc,
       return -1;
     }
   }
-  cert_store_init(&pt->certs, dir, acme_dir);
+  cert_store_init(&pt->certs, dir, device_dir, acme_dir);
   pt->certs_ready = true;
   svc->certs = &pt->certs;
   svc->https_redirect = sc->https_redirect;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "net/cert_pair.h"
 #include "net/tls_ctx.h"
 
 struct cert_entry {
@@ -18,10 +19,12 @@ struct cert_entry {
 };
 
 void cert_store_init(struct cert_store *cs, const char *dir,
-                     const char *acme_dir)
+                     const char *device_dir, const char *acme_dir)
 {
   memset(cs, 0, sizeof *cs);
   snprintf(cs->dir, sizeof cs->dir, "%s", dir ? dir : "");
+  snprintf(cs->device_dir, sizeof cs->device_dir, "%s",
+           device_dir ? device_dir : "");
   snprintf(cs->acme_dir, sizeof cs->acme_dir, "%s", acme_dir ? acme_dir : "");
 }
 
@@ -61,17 +64,18 @@ static bool safe_name(const char *name)
   return name[0] && name[0] != '.' && !strchr(name, '/');
 }
 
-/* Where the files for name are: the admin's directory first, then ACME's.
- * CERT_NONE when neither has both. */
+/* Where the files for name are: the admin's directory first, then the
+ * device's, then ACME's. CERT_NONE when none has both. */
 static enum cert_source files_for(const struct cert_store *cs,
                                   const char *name, char crt[1024],
                                   char key[1024])
 {
-  const char *dirs[] = {cs->dir, cs->acme_dir};
-  const enum cert_source sources[] = {CERT_FROM_FILES, CERT_FROM_ACME};
+  const char *dirs[] = {cs->dir, cs->device_dir, cs->acme_dir};
+  const enum cert_source sources[] = {CERT_FROM_FILES, CERT_FROM_DEVICE,
+                                      CERT_FROM_ACME};
   if (!safe_name(name))
     return CERT_NONE;
-  for (size_t i = 0; i < 2; i++) {
+  for (size_t i = 0; i < 3; i++) {
     if (!dirs[i][0])
       continue;
     snprintf(crt, 1024, "%s/%s.crt", dirs[i], name);
@@ -164,4 +168,37 @@ int64_t cert_store_not_after(struct cert_store *cs, const char *name)
   if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
     return 0;
   return (int64_t)timegm(&tm);
+}
+
+int cert_store_put_device(struct cert_store *cs, const char *name,
+                          const struct cert_pair *cp, char *why,
+                          size_t whylen)
+{
+  if (!cs->device_dir[0] || !safe_name(name)) {
+    snprintf(why, whylen, "this server keeps no certificates of devices");
+    return -1;
+  }
+  char crt[1024], key[1024];
+  snprintf(crt, sizeof crt, "%s/%s.crt", cs->device_dir, name);
+  snprintf(key, sizeof key, "%s/%s.key", cs->device_dir, name);
+  int rc = cert_pair_write(cp, crt, key, why, whylen);
+  cert_store_forget(cs, name);
+  return rc;
+}
+
+void cert_store_drop_device(struct cert_store *cs, const char *name)
+{
+  if (!cs->device_dir[0] || !safe_name(name))
+    return;
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s.key", cs->device_dir, name);
+  bool had = unlink(path) == 0;
+  snprintf(path, sizeof path, "%s/%s.crt", cs->device_dir, name);
+  had |= unlink(path) == 0;
+  if (had) {
+    cert_store_forget(cs, name);
+    log_info("removed the certificate device-certs/%s.crt its device had "
+             "handed over (its tunnel ended)",
+             name);
+  }
 }

@@ -64,7 +64,7 @@ bool api_tunnel_request_fields(json_t *doc, struct tunnel_request *tr,
   static const char *const fields[] = {
       "transport", "local",         "remote",         "name",
       "device_id", "allow_ips",     "device_params",  "await_approval",
-      "replace",   NULL};
+      "replace",   "tls_secret",    NULL};
   memset(tr, 0, sizeof *tr);
   if (!api_only_fields(doc, fields, resp) ||
       !api_string_field(doc, "transport", &tr->transport, resp) ||
@@ -72,7 +72,8 @@ bool api_tunnel_request_fields(json_t *doc, struct tunnel_request *tr,
       !api_string_field(doc, "remote", &tr->remote, resp) ||
       !api_string_field(doc, "name", &tr->name, resp) ||
       !api_string_field(doc, "device_id", &tr->device_id, resp) ||
-      !api_string_field(doc, "allow_ips", &tr->allow_ips, resp))
+      !api_string_field(doc, "allow_ips", &tr->allow_ips, resp) ||
+      !api_string_field(doc, "tls_secret", &tr->tls_secret, resp))
     return false;
   const json_t *replace = json_object_get(doc, "replace");
   if (replace && !json_is_boolean(replace)) {

@@ -150,10 +150,15 @@ const char *approval_state_name(enum approval_state s)
 json_t *approval_to_json(const struct approval *ap, int64_t now,
                          int with_tunnel)
 {
+  /* A TLS secret's private key is for the server alone: shown as given. */
+  json_t *request = json_copy(ap->request);
+  if (request && json_object_get(request, "tls_secret"))
+    json_object_set_new(request, "tls_secret",
+                        json_string("(a certificate and its key)"));
   json_t *doc = json_pack(
-      "{s:s, s:s, s:s, s:I, s:O}", "id", ap->id, "state",
+      "{s:s, s:s, s:s, s:I, s:o?}", "id", ap->id, "state",
       approval_state_name(ap->state), "device_id", ap->device_id, "created",
-      (json_int_t)ap->created, "request", ap->request);
+      (json_int_t)ap->created, "request", request);
   if (ap->state == APPROVAL_PENDING)
     json_object_set_new(doc, "expires_in",
                         json_integer(ap->created + APPROVAL_WAIT_S - now));

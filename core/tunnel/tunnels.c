@@ -7,6 +7,7 @@
 
 #include <weft/plugin.h>
 
+#include "net/cert_pair.h"
 #include "net/certs.h"
 #include "base/clock.h"
 #include "config/config.h"
@@ -243,6 +244,15 @@ struct tunnel *tunnel_service_by_hostname(const struct tunnel_service *svc,
   return name[0] ? str_index_get(&svc->by_host, name) : NULL;
 }
 
+/* A tunnel ended: the certificate its device handed over goes with it
+ * (kept across a server restart, as the tunnel is). */
+static void drop_device_certificate(struct tunnel_service *svc,
+                                    const struct tunnel *t)
+{
+  if (t->tls_mode == TUNNEL_TLS_TERMINATE && svc->certs)
+    cert_store_drop_device(svc->certs, t->lease->hostname);
+}
+
 static void on_reaped(void *arg, const struct lease *l, const char *reason)
 {
   struct tunnel_service *svc = arg;
@@ -255,6 +265,7 @@ static void on_reaped(void *arg, const struct lease *l, const char *reason)
     svc->stats.idle_timeouts++;
   if (t) {
     close_transport(t, WEFT_ETIMEDOUT);
+    drop_device_certificate(svc, t);
     tunnel_unlink(svc, t);
   }
   assert(!str_index_get(&svc->by_id, l->tunnel_id));
@@ -326,8 +337,49 @@ void tunnel_service_close(struct tunnel_service *svc)
 /* A remote https://NAME is served on the public TLS port: passthrough
  * when the device's service speaks TLS itself, else the server terminates
  * with a certificate it has (files, or ACME). */
+static bool check_tls_secret(struct tunnel_service *svc,
+                             const struct url *local,
+                             const struct url *remote, const char *pem,
+                             struct tunnel_outcome *out)
+{
+  if (local->scheme == URL_HTTPS) {
+    outcome(out, 400, "bad_request",
+            "tls_secret is for a remote the server terminates TLS for (a "
+            "local http:// service); a local https:// service keeps its own "
+            "certificate");
+    return false;
+  }
+  if (!svc->certs) {
+    outcome(out, 501, "no_tls_port",
+            "this server has no public TLS port (its tls_listen is off)");
+    return false;
+  }
+  if (cert_store_source(svc->certs, remote->host) == CERT_FROM_FILES) {
+    outcome(out, 409, "certificate_exists",
+            "the server has its own certificate for %s (in its "
+            "tls_certs_dir): drop the TLS secret",
+            remote->host);
+    return false;
+  }
+  struct cert_pair cp;
+  char why[256];
+  if (cert_pair_parse(&cp, pem, strlen(pem), why, sizeof why) != 0) {
+    outcome(out, 400, "bad_tls_secret", "tls_secret: %s", why);
+    return false;
+  }
+  int rc = cert_pair_check(&cp, remote->host, clock_wall_s(), why,
+                           sizeof why);
+  cert_pair_free(&cp);
+  if (rc != 0) {
+    outcome(out, 400, "bad_tls_secret", "tls_secret: %s", why);
+    return false;
+  }
+  return true;
+}
+
 static bool check_https(struct tunnel_service *svc, const struct url *local,
-                        const struct url *remote, struct tunnel_outcome *out)
+                        const struct url *remote, const char *tls_secret,
+                        struct tunnel_outcome *out)
 {
   if (remote->host_kind != URL_HOST_NAME) {
     outcome(out, 400, "bad_request",
@@ -346,6 +398,8 @@ static bool check_https(struct tunnel_service *svc, const struct url *local,
             remote->port);
     return false;
   }
+  if (tls_secret)
+    return check_tls_secret(svc, local, remote, tls_secret, out);
   if (local->scheme == URL_HTTPS)
     return true;
   if (svc->certs && cert_store_has(svc->certs, remote->host))
@@ -359,6 +413,32 @@ static bool check_https(struct tunnel_service *svc, const struct url *local,
           "https:// service (passthrough)",
           remote->host, remote->host, remote->host);
   return false;
+}
+
+/* A terminated tunnel's certificate from its device (checked already),
+ * or none: then a pair left by an earlier tunnel of that name goes. */
+static int put_device_certificate(struct tunnel_service *svc,
+                                  const struct tunnel *t, const char *pem,
+                                  char *why, size_t whylen)
+{
+  if (t->tls_mode != TUNNEL_TLS_TERMINATE || !svc->certs)
+    return 0;
+  const char *name = t->lease->hostname;
+  if (!pem) {
+    cert_store_drop_device(svc->certs, name);
+    return 0;
+  }
+  struct cert_pair cp;
+  int rc = cert_pair_parse(&cp, pem, strlen(pem), why, whylen);
+  if (rc == 0) {
+    rc = cert_store_put_device(svc->certs, name, &cp, why, whylen);
+    cert_pair_free(&cp);
+  }
+  if (rc == 0)
+    log_info("tunnel %s: serving %s with the certificate its device handed "
+             "over",
+             t->lease->tunnel_id, name);
+  return rc;
 }
 
 /* A tunnel the server terminates TLS for, with no certificate yet: ask
@@ -417,8 +497,14 @@ static bool check_request(struct tunnel_service *svc,
     outcome(out, 400, "bad_request", "%s", why);
     return false;
   }
+  if (req->tls_secret && (!req->remote || remote->scheme != URL_HTTPS)) {
+    outcome(out, 400, "bad_request",
+            "tls_secret goes with an https:// remote (the host name its "
+            "certificate is for)");
+    return false;
+  }
   if (req->remote && remote->scheme == URL_HTTPS &&
-      !check_https(svc, local, remote, out))
+      !check_https(svc, local, remote, req->tls_secret, out))
     return false;
   struct acl_rules rules;
   acl_effective(svc->acl, req->device_id, &rules);
@@ -580,6 +666,12 @@ void tunnel_service_create(struct tunnel_service *svc,
     undo_create(svc, t, out, now);
     return;
   }
+  if (put_device_certificate(svc, t, req->tls_secret, why2, sizeof why2)) {
+    outcome(out, 500, "internal", "the device's certificate: %s", why2);
+    close_transport(t, 0);
+    undo_create(svc, t, out, now);
+    return;
+  }
   svc->stats.created++;
   want_certificate(svc, t);
   log_info("tunnel %s created for device %s: %s %s -> %s", id,
@@ -614,6 +706,7 @@ int tunnel_service_delete(struct tunnel_service *svc, const char *id,
   char copy[64];
   snprintf(copy, sizeof copy, "%s", id);
   close_transport(t, 0);
+  drop_device_certificate(svc, t);
   tunnel_unlink(svc, t);
   int rc = leases_release(&svc->leases, copy, event, actor, detail,
                           clock_wall_s());

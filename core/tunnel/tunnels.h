@@ -27,6 +27,10 @@ struct tunnel_request {
   /* The device's live tunnel, if it has one, ends first ("replaced"): a
    * device agent restarted after a crash takes its place back. */
   bool replace;
+  /* For an https remote the server terminates: the device's own
+   * certificate chain and key (PEM), served while the tunnel lives; NULL:
+   * the server's (files, or ACME). */
+  const char *tls_secret;
 };
 
 /* The outcome of a create, mapped to HTTP by the control API. */
