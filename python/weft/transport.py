@@ -112,10 +112,11 @@ def request(conn, method, path, body=None, headers=None):
                            f"trusted ({e.verify_message}); give ca= its "
                            f"certificate or pin= its key") from e
     except socket.timeout as e:
-        raise ConnectError(f"{where}: no answer within {conn.timeout} s") \
-            from e
+        raise ConnectError(f"the server at {where}: no answer within "
+                           f"{conn.timeout} s") from e
     except (OSError, http.client.HTTPException) as e:
-        raise ConnectError(f"{where}: {e or type(e).__name__}") from e
+        why = getattr(e, "strerror", None) or str(e) or type(e).__name__
+        raise ConnectError(f"the server at {where}: {why}") from e
     if len(raw) > MAX_ANSWER:
         conn.close()
         raise ConnectError(f"{where}: the answer to {method} {path} is over "
