@@ -16,6 +16,7 @@ PACKAGES=(
   # tests
   libcriterion-dev clang g++ libfuzzer-14-dev libclang-rt-14-dev
   curl python3 python3-websockets iproute2 procps man-db
+  python3-cryptography   # the Python client's device login (python/weft)
   openssh-server openssh-client systemd
   wireguard-go wireguard-tools nftables
   pebble
