@@ -1,5 +1,6 @@
 """weft.Client: the control API of docs/api.md, one method per call."""
 
+import http.client
 import os
 from urllib.parse import quote, urlencode
 
@@ -150,7 +151,6 @@ class Client:
             return transport.UnixHTTPConnection(self._socket, self.timeout)
         s = self._server
         if s.scheme == "http":
-            import http.client
             return http.client.HTTPConnection(s.host, s.port,
                                               timeout=self.timeout)
         return transport.PinnedHTTPSConnection(s.host, s.port, self._context,

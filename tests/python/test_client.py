@@ -179,6 +179,9 @@ class Devices(unittest.TestCase):
         events = dev.audit()
         self.assertTrue(events)
         self.assertEqual({e.device_id for e in events}, {"py-tofu"})
+        # A session that stopped working is made again by a new login.
+        dev._bearer = "expired"
+        self.assertEqual(dev.tunnels(), [])
         # The id is bound now: the secret alone, or another key, is told.
         other = os.path.join(KEYS, "py-other.key")
         with self.assertRaises(weft.ApiError) as e:
