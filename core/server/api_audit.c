@@ -3,6 +3,7 @@
 #include "server/control_api_internal.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +31,31 @@ static int query_value(const char *url, const char *key, char *out,
         return -1;
       memcpy(out, p + klen + 1, vlen);
       out[vlen] = '\0';
-      return name_is_plain(out, len - 1) ? 1 : -1;
+      return name_is_plain(out, len - 1) || !strcmp(key, "actor") ? 1 : -1;
     }
     p += n + (p[n] == '&');
   }
   return 0;
+}
+
+/* An actor is a device id, or KIND:NAME (user:ops, local:root) with its
+ * colon given as is or as %3A: decoded in place; false if it is neither. */
+static bool actor_ok(char *actor)
+{
+  char *pct = strstr(actor, "%3A");
+  if (!pct)
+    pct = strstr(actor, "%3a");
+  if (pct) {
+    *pct = ':';
+    memmove(pct + 1, pct + 3, strlen(pct + 3) + 1);
+  }
+  char *colon = strchr(actor, ':');
+  if (!colon)
+    return name_is_plain(actor, 63);
+  *colon = '\0';
+  bool ok = name_is_plain(actor, 63) && name_is_plain(colon + 1, 63);
+  *colon = ':';
+  return ok;
 }
 
 static int audit_to_json(void *arg, const struct audit_event *e)
@@ -73,11 +94,13 @@ void api_audit(struct control_api *api, const struct http_request *req,
   if (query_value(req->url, "limit", limit_text, sizeof limit_text) < 0 ||
       query_value(req->url, "device", device, sizeof device) < 0 ||
       query_value(req->url, "actor", actor, sizeof actor) < 0 ||
+      (actor[0] && !actor_ok(actor)) ||
       query_value(req->url, "event", event, sizeof event) < 0 ||
       query_value(req->url, "since", since_text, sizeof since_text) < 0)
     return api_reply_error(resp, 400, "bad_request",
-                           "device, actor and event are plain names; limit "
-                           "and since are numbers");
+                           "device and event are plain names, actor one or "
+                           "KIND:NAME (user:ops); limit and since are "
+                           "numbers");
   char *end;
   long limit = limit_text[0] ? strtol(limit_text, &end, 10) : 100;
   if (limit < 1 || limit > 1000 || (limit_text[0] && *end))

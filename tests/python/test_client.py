@@ -271,6 +271,13 @@ class Audit(unittest.TestCase):
         by = ADMIN.audit(actor=agent)
         self.assertTrue(by)
         self.assertEqual({e.actor for e in by}, {agent})
+        # KIND:NAME actors, whose colon travels as %3A
+        by_root = ADMIN.audit(actor="local:root")
+        self.assertTrue(by_root)
+        self.assertEqual({e.actor for e in by_root}, {"local:root"})
+        with self.assertRaises(weft.ApiError) as e:
+            ADMIN.audit(actor="user:a:b")
+        self.assertEqual(e.exception.status, 400)
         self.assertEqual(ADMIN.audit(since=time.time() + 3600), [])
         old = ADMIN.audit(since=0, limit=1000)
         self.assertIn("server-started", [e.event for e in old])
