@@ -13,8 +13,8 @@ import os
 import re
 import sys
 
-LAYERS = ['base', 'net', 'auth', 'http', 'plugin', 'config', 'tunnel',
-          'acme', 'ingress', 'server', 'agent', 'cli']
+LAYERS = ['base', 'net', 'auth', 'http', 'plugin', 'config', 'telemetry',
+          'tunnel', 'acme', 'ingress', 'server', 'agent', 'cli']
 GENERATED = {'version.h'}  # made by core/meson.build in the build tree
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
 
