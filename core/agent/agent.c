@@ -17,6 +17,7 @@
 #include "base/clock.h"
 #include "net/cert_pair.h"
 #include "net/curl_loop.h"
+#include "telemetry/otlp.h"
 #include "plugin/plugin_registry.h"
 
 static void save_status(struct agent *s, struct open_tunnel *ot)
@@ -66,6 +67,24 @@ static void arm_announce(struct agent *s, struct open_tunnel *ot)
   uv_timer_start(&ot->announce, announce_due, ANNOUNCE_GRACE_MS, 0);
 }
 
+/* One step of a tunnel's life, for OpenTelemetry. */
+static void event(struct open_tunnel *ot, const char *name,
+                  const char *severity, const char *detail)
+{
+  otlp_event(ot->agent->otlp, name, severity, ot->device, ot->id,
+             ot->device, detail);
+}
+
+static const char *phase_event(enum weft_tunnel_phase phase)
+{
+  switch (phase) {
+  case WEFT_TUNNEL_UP: return "tunnel-up";
+  case WEFT_TUNNEL_RETRYING: return "tunnel-down";
+  case WEFT_TUNNEL_FAILED: return "tunnel-failed";
+  default: return NULL;
+  }
+}
+
 /* host->tunnel_state: a transport's report on one of its tunnels. */
 static void record_state(void *ctx, const char *tunnel_id,
                          const struct weft_tunnel_state *state)
@@ -79,6 +98,10 @@ static void record_state(void *ctx, const char *tunnel_id,
     ot = s->opening;
   if (!ot)
     return;
+  const char *step = phase_event(state->phase);
+  if (step && state->phase != ot->status.phase)
+    event(ot, step, state->phase == WEFT_TUNNEL_UP ? "INFO" : "WARN",
+          state->detail);
   tunnel_status_apply(&ot->status, state);
   save_status(s, ot);
   ot->reported = true;
@@ -519,6 +542,7 @@ static int open_carry(struct agent *s, struct open_tunnel *ot, json_t *reply)
   }
   ot->carried = true;
   save_status(s, ot);
+  event(ot, "tunnel-opened", "INFO", ot->public_url);
   if (c) {
     ot->announce_pending = true;
     if (ot->status.phase == WEFT_TUNNEL_UP)
@@ -741,6 +765,10 @@ static void reopen_due(uv_timer_t *timer)
   if (s->stopping)
     return;
   release(ot);
+  char why[400];
+  snprintf(why, sizeof why, "%s%s%s", ot->ended[0] ? ot->ended : "gone",
+           ot->ended_why[0] ? ": " : "", ot->ended_why);
+  event(ot, "tunnel-ended", "WARN", why);
   if (ended_for_good(ot->ended)) {
     fprintf(stderr, "weft tunnel: %s: the server ended tunnel %s (%s); not "
                     "opening it again%s%s\n",
@@ -821,6 +849,7 @@ void agent_close_all(struct agent *s)
       continue;
     release(ot);
     tunnel_status_remove(s->run_dir, ot->status.label);
+    event(ot, "tunnel-closed", "INFO", ot->client ? "deleted" : "closed");
     if (ot->client) {
       delete_on_server(s, ot->client, ot->id);
       printf("tunnel %s deleted\n", ot->id);
@@ -850,6 +879,8 @@ static void agent_stop(struct agent *s, int code)
       s->api[i] = NULL;
     }
   agent_close_all(s);
+  otlp_stop(s->otlp); /* the last events go, within its timeout */
+  s->otlp = NULL;
   for (size_t i = 0; i < AGENT_MAX_TUNNELS; i++)
     if (s->tunnels[i].reopen_ready)
       uv_close((uv_handle_t *)&s->tunnels[i].reopen, NULL);

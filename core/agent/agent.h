@@ -105,6 +105,9 @@ struct agent {
   bool api_on;
   struct curl_loop *api[AGENT_MAX_TUNNELS];
   int exit_code;               /* set when the agent stops by itself */
+  /* The OpenTelemetry exporter (--opentelemetry-connection-string): the
+   * tunnels' lifecycle as events; NULL: none. */
+  struct otlp *otlp;
 };
 
 /* Hands the agent's token renewal and state recorder to every plugin's

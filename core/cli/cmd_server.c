@@ -16,6 +16,7 @@ enum {
   OPT_HTTP_LISTEN,
   OPT_TLS_LISTEN,
   OPT_LOG_FORMAT,
+  OPT_OTEL,
 };
 
 int cmd_server(int argc, char **argv)
@@ -32,6 +33,8 @@ int cmd_server(int argc, char **argv)
       {"http-listen", required_argument, NULL, OPT_HTTP_LISTEN},
       {"tls-listen", required_argument, NULL, OPT_TLS_LISTEN},
       {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+      {"opentelemetry-connection-string", required_argument, NULL,
+       OPT_OTEL},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -61,6 +64,7 @@ int cmd_server(int argc, char **argv)
     case OPT_PLUGIN_DIR: opts.plugin_dir = optarg; break;
     case OPT_HTTP_LISTEN: opts.http_listen = optarg; break;
     case OPT_TLS_LISTEN: opts.tls_listen = optarg; break;
+    case OPT_OTEL: opts.otel = optarg; break;
     case OPT_LOG_FORMAT:
       if (log_format_parse(optarg, &(enum log_format){0}) != 0) {
         fprintf(stderr, "weft server: --log-format '%s': give text or "

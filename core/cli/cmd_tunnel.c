@@ -17,12 +17,13 @@
 #include "base/names.h"
 #include "base/url.h"
 #include "net/cert_pair.h"
+#include "telemetry/otlp.h"
 #include "cli/cli.h"
 #include "cli/cli_env.h"
 
 enum { OPT_PLUGIN_DIR = 256, OPT_DEVICE_ID, OPT_ONLY, OPT_CONNECT_FILE,
        OPT_RUN_DIR, OPT_STATE_DIR, OPT_AWAIT_APPROVAL, OPT_REPLACE,
-       OPT_ENROLL, OPT_LOG_FORMAT, OPT_TLS_SECRET };
+       OPT_ENROLL, OPT_LOG_FORMAT, OPT_TLS_SECRET, OPT_OTEL };
 
 #define DEFAULT_TRANSPORT "websocket"
 
@@ -269,6 +270,8 @@ int cmd_tunnel(int argc, char **argv)
       {"enroll", required_argument, NULL, OPT_ENROLL},
       {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
       {"tls-secret", required_argument, NULL, OPT_TLS_SECRET},
+      {"opentelemetry-connection-string", required_argument, NULL,
+       OPT_OTEL},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -277,7 +280,7 @@ int cmd_tunnel(int argc, char **argv)
   const char *transport = NULL, *config_path = NULL, *plugin_dir = NULL;
   const char *device_id = NULL, *only = NULL, *connect_file = NULL;
   const char *run_dir = NULL, *state_dir = NULL, *enroll = NULL;
-  const char *tls_secret = NULL;
+  const char *tls_secret = NULL, *otel_text = NULL;
   bool verbose = false, await_approval = false, replace = false;
   int c;
   optind = 1;
@@ -296,6 +299,7 @@ int cmd_tunnel(int argc, char **argv)
     case OPT_REPLACE: replace = true; break;
     case OPT_ENROLL: enroll = optarg; break;
     case OPT_TLS_SECRET: tls_secret = optarg; break;
+    case OPT_OTEL: otel_text = optarg; break;
     case OPT_LOG_FORMAT:
       if (log_format_parse(optarg, &log_format) != 0) {
         fprintf(stderr, "weft tunnel: --log-format '%s': give text or "
@@ -340,6 +344,13 @@ int cmd_tunnel(int argc, char **argv)
     fprintf(stderr, "weft tunnel: with --config, each tunnel names its "
                     "transport in the file; drop --transport\n");
     return EXIT_USAGE;
+  }
+  struct otlp_conf otel;
+  char otel_err[512];
+  if (otlp_conf_parse(otel_text, NULL, "weft-agent", &otel, otel_err,
+                      sizeof otel_err) != 0) {
+    fprintf(stderr, "weft tunnel: OpenTelemetry: %s\n", otel_err);
+    return EXIT_CONFIG;
   }
   if (tls_secret && config_path) {
     fprintf(stderr, "weft tunnel: with --config, give a tunnel its TLS "
@@ -417,6 +428,10 @@ int cmd_tunnel(int argc, char **argv)
   struct cli_env env;
   int code = cli_env_open(&env, plugin_dir, config_path, agent->run_dir);
   agent_bind(agent, &env.reg);
+  if (code == EXIT_OK && otel.enabled &&
+      !(agent->otlp = otlp_start(&env.loop, &otel, "agent", NULL, NULL)))
+    log_warn("OpenTelemetry: the exporter could not start (libcurl); "
+             "running without it");
   struct agent_tunnel_spec cli = {
       .transport = transport ? transport : DEFAULT_TRANSPORT,
       .local_text = config_path ? NULL : argv[optind],
@@ -433,6 +448,8 @@ int cmd_tunnel(int argc, char **argv)
         code = agent->exit_code;
     }
   }
+  otlp_stop(agent->otlp); /* unless the agent's stop did: it flushes */
+  agent->otlp = NULL;
   code = cli_env_close(&env, code);
   agent_free(agent);
   return code;

@@ -52,6 +52,11 @@ static const struct {
      "      --tls-listen A:P     public TLS port for https host names, or off\n"
      "                           (default 0.0.0.0:8443)\n"
      "      --log-format FORMAT  text (default) or json: one object per line\n"
+     "      --opentelemetry-connection-string TEXT\n"
+     "                           send events and metrics to an OpenTelemetry\n"
+     "                           collector: http://HOST:4318, or\n"
+     "                           endpoint=URL;headers=K=V;interval=60s\n"
+     "                           (also OTEL_EXPORTER_OTLP_ENDPOINT...)\n"
      "  -v, --verbose            log debug detail\n"
      "  -h, --help               show this help\n"},
     {"tunnel",
@@ -103,6 +108,9 @@ static const struct {
      "                           (default /var/lib/weft for root, else\n"
      "                           ~/.local/state/weft; or $WEFT_STATE_DIR)\n"
      "      --plugin-dir DIR     load plugins from DIR first\n"
+     "      --opentelemetry-connection-string TEXT\n"
+     "                           send the tunnels' events to an OpenTelemetry\n"
+     "                           collector (as for weft server)\n"
      "      --tls-secret FILE    for an https remote the server terminates\n"
      "                           (a local http:// service): the certificate\n"
      "                           chain and key it serves, in one PEM file\n"

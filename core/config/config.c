@@ -108,6 +108,11 @@ const struct weft_option conf_server_options[] = {
      "contact address for ACME certificates", NULL, 0, 0, 0},
     {"log_level", WEFT_OPT_ENUM, offsetof(struct server_conf, log_level),
      "info", "how much to log", "error|warning|info|debug", 0, 0, 0},
+    {"opentelemetry", WEFT_OPT_STRING,
+     offsetof(struct server_conf, opentelemetry), NULL,
+     "send events and metrics to an OpenTelemetry collector (OTLP over "
+     "HTTP, JSON): its URL, or endpoint=URL;headers=K=V;interval=60s",
+     NULL, 0, 0, 0},
     {"log_format", WEFT_OPT_ENUM, offsetof(struct server_conf, log_format),
      "text", "text: one line per record, \"TIME weft: LEVEL: [ORIGIN] "
      "message\"; json: one JSON object per line", "text|json", 0, 0, 0},

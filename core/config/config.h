@@ -48,6 +48,7 @@ struct server_conf {
   const char *admins;       /* device ids that may approve tunnels */
   const char *log_level;    /* error|warning|info|debug */
   const char *log_format;   /* text|json */
+  const char *opentelemetry;/* OTLP connection string, or NULL */
   int64_t idle_timeout_ms;  /* a lease ends after this long without traffic */
   int64_t lease_ttl_ms;     /* a lease's term, renewed while in use */
   int64_t max_lifetime_ms;  /* a hard end after creation; 0: none */

@@ -82,7 +82,7 @@ void api_audit_event(struct control_api *api, const char *event,
   struct audit_event e = {.at = clock_wall_s(), .event = event,
                           .device_id = device_id, .tunnel_id = tunnel_id,
                           .detail = detail, .actor = actor};
-  api->store->ops->audit(api->store, &e);
+  store_audit(api->store, &e);
 }
 
 /* A user (or an administrator device) reads every event; a device only

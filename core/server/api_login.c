@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/names.h"
+#include "telemetry/otlp.h"
 #include "tunnel/store.h"
 
 /* A malformed request: denied like a failed one, and counted as one. */
@@ -205,6 +206,11 @@ static void issue_session(struct control_api *api,
   api->stats.logins_ok++;
   log_info("device %s logged in from %s (%s%s)", device_id, req->peer_ip,
            req->tls ? "TLS, channel bound" : "plain HTTP", how);
+  /* Not an audit record (a device logs in every 30 minutes), but an
+   * event of the tunnel lifecycle for OpenTelemetry. */
+  char detail[128];
+  snprintf(detail, sizeof detail, "from %s", req->peer_ip);
+  otlp_event(api->otlp, "login", "INFO", device_id, NULL, device_id, detail);
   json_t *reply = json_pack("{s:s,s:s,s:i}", "token", token, "device_id",
                             device_id, "expires_in", SESSION_TTL_S);
   free(token);

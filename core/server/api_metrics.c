@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ingress/tls_ingress.h"
+#include "telemetry/otlp.h"
 #include "tunnel/store.h"
 
 void api_metrics(struct control_api *api, const struct http_request *req,
@@ -14,10 +15,14 @@ void api_metrics(struct control_api *api, const struct http_request *req,
       !prefix_list_has(&api->metrics_allow, addr))
     return api_reply_error(resp, 403, "forbidden",
                            "metrics are not open to your address");
-  const struct tunnel_stats *t = &api->tunnels->stats;
-  struct strbuf *b = &resp->body;
   resp->status = 200;
   resp->content_type = "text/plain; version=0.0.4";
+  control_api_metrics_text(api, &resp->body);
+}
+
+void control_api_metrics_text(struct control_api *api, struct strbuf *b)
+{
+  const struct tunnel_stats *t = &api->tunnels->stats;
   strbuf_addf(b, "# HELP weft_build_info Weft version.\n"
                  "# TYPE weft_build_info gauge\n"
                  "weft_build_info{version=\"%s\"} 1\n",
@@ -79,5 +84,21 @@ void api_metrics(struct control_api *api, const struct http_request *req,
                 (unsigned long long)x->control,
                 (unsigned long long)x->refused,
                 (unsigned long long)x->timeouts);
+  }
+  if (api->otlp) {
+    const struct otlp_stats *o = otlp_stats(api->otlp);
+    strbuf_addf(b,
+                "# HELP weft_otel_events_total OpenTelemetry events, by "
+                "what became of them.\n"
+                "# TYPE weft_otel_events_total counter\n"
+                "weft_otel_events_total{result=\"sent\"} %llu\n"
+                "weft_otel_events_total{result=\"dropped\"} %llu\n"
+                "# HELP weft_otel_posts_failed_total OpenTelemetry posts the "
+                "collector did not take.\n"
+                "# TYPE weft_otel_posts_failed_total counter\n"
+                "weft_otel_posts_failed_total %llu\n",
+                (unsigned long long)o->events_sent,
+                (unsigned long long)o->events_dropped,
+                (unsigned long long)o->posts_failed);
   }
 }

@@ -31,6 +31,8 @@
 #include "tunnel/tunnels.h"
 
 struct acl_overrides;
+struct otlp;
+struct strbuf;
 
 struct control_stats {
   uint64_t requests;
@@ -68,10 +70,17 @@ struct control_api {
   /* People signed in to the web console (server/console.h). */
   struct console_sessions console;
   char spki_pin[64];
+  /* The OpenTelemetry exporter: each audit event goes to it too; NULL:
+   * none. */
+  struct otlp *otlp;
 };
 
 /* An http_handler_fn; data is a struct control_api. */
 void control_api_handle(void *data, const struct http_request *req,
                         struct http_response *resp);
+
+/* The Prometheus text /metrics serves, appended to out (for the
+ * OpenTelemetry export too). */
+void control_api_metrics_text(struct control_api *api, struct strbuf *out);
 
 #endif

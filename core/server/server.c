@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "config/config.h"
 #include "server/control_api.h"
+#include "telemetry/otlp.h"
 #include "auth/crypto.h"
 #include "base/exit_codes.h"
 #include "base/fdlimit.h"
@@ -487,6 +488,22 @@ static void close_signal(uv_signal_t *sig)
 static void audit_server(struct server *s, const char *event,
                          const char *detail);
 
+static void otel_metrics(void *arg, struct strbuf *out)
+{
+  struct server *s = arg;
+  control_api_metrics_text(&s->api, out);
+}
+
+/* Every audit record is an OpenTelemetry event too. */
+static void otel_audit(void *arg, const struct audit_event *e)
+{
+  struct server *s = arg;
+  bool warn = strstr(e->event, "refused") || strstr(e->event, "revoked") ||
+              strstr(e->event, "denied") || strstr(e->event, "cut-off");
+  otlp_event(s->api.otlp, e->event, warn ? "WARN" : "INFO", e->device_id,
+             e->tunnel_id, e->actor, e->detail);
+}
+
 static void server_stop(struct server *s, const char *why)
 {
   if (s->stopping)
@@ -496,6 +513,10 @@ static void server_stop(struct server *s, const char *why)
   char detail[128];
   snprintf(detail, sizeof detail, "stopping (%s)", why);
   audit_server(s, "server-stopped", detail);
+  otlp_stop(s->api.otlp); /* this last event goes, within its timeout */
+  s->api.otlp = NULL;
+  if (s->store)
+    s->store->audit_observer = NULL;
   http_server_close(&s->http, NULL);
   close_signal(&s->sigint);
   close_signal(&s->sigterm);
@@ -622,7 +643,7 @@ static void audit_server(struct server *s, const char *event,
     return;
   struct audit_event e = {.at = clock_wall_s(), .event = event,
                           .actor = "server", .detail = detail};
-  s->store->ops->audit(s->store, &e);
+  store_audit(s->store, &e);
 }
 
 static void start_signals(struct server *s)
@@ -705,6 +726,14 @@ int server_main(const struct server_options *opts)
                        &log_format) == 0) /* both checked already */
     log_set_format(log_format);
   s->per_ip_secrets = opts->use_secret_per_ip || s->conf->server.use_secret_per_ip;
+  struct otlp_conf otel;
+  const char *otel_text = opts->otel ? opts->otel : s->conf->server.opentelemetry;
+  if (otlp_conf_parse(otel_text, NULL, "weft-server", &otel, err,
+                      sizeof err) != 0) {
+    fprintf(stderr, "weft: OpenTelemetry: %s\n", err);
+    code = EXIT_CONFIG;
+    goto out;
+  }
   if (parse_listen(s, err, sizeof err) != 0) {
     fprintf(stderr, "weft: %s\n", err);
     code = EXIT_CONFIG;
@@ -753,6 +782,14 @@ int server_main(const struct server_options *opts)
     log_warn("%zu plugin(s) refused; run `weft plugins` for the reasons",
              s->plugins.refused_count);
 
+  if (otel.enabled &&
+      !(s->api.otlp = otlp_start(&s->loop, &otel, "server", otel_metrics, s)))
+    log_warn("OpenTelemetry: the exporter could not start (libcurl); "
+             "running without it");
+  if (s->api.otlp) {
+    s->store->audit_observer = otel_audit;
+    s->store->audit_observer_arg = s;
+  }
   start_signals(s);
   if (start_listeners(s, state_dir) != 0) {
     code = EXIT_RUNTIME;

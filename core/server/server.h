@@ -21,6 +21,7 @@ struct server_options {
   const char *tls_listen;   /* the same for the public TLS port */
   bool verbose;
   const char *log_format; /* "text"|"json", or NULL: [server] log_format */
+  const char *otel;       /* --opentelemetry-connection-string, or NULL */
 };
 
 /* Runs until stopped; returns the process exit code (see cli.h). */

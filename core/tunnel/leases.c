@@ -128,7 +128,7 @@ static void audit(struct leases *ls, int64_t now, const char *event,
                           .tunnel_id = l ? l->tunnel_id : NULL,
                           .device_id = l ? l->device_id : NULL,
                           .detail = detail, .actor = actor};
-  ls->store->ops->audit(ls->store, &e);
+  store_audit(ls->store, &e);
 }
 
 void leases_audit(struct leases *ls, const struct lease *l, const char *event,

@@ -144,7 +144,20 @@ struct store_ops {
 
 struct store {
   const struct store_ops *ops;
+  /* Also told of each audit record once stored (the OpenTelemetry
+   * export); NULL: nobody. */
+  void (*audit_observer)(void *arg, const struct audit_event *e);
+  void *audit_observer_arg;
 };
+
+/* Records an audit event, and tells the observer. */
+static inline int store_audit(struct store *s, const struct audit_event *e)
+{
+  int rc = s->ops->audit(s, e);
+  if (s->audit_observer)
+    s->audit_observer(s->audit_observer_arg, e);
+  return rc;
+}
 
 /* Opens (creating if needed) the SQLite store at path. */
 int store_open_sqlite(const char *path, struct store **out, char *err,
