@@ -48,13 +48,16 @@ else
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# The web console's libraries (embedded into weft at build time) and its
-# browser test's driver: from the npm registry, exactly as
-# ui/package-lock.json records them, unless they are there already.
-ui="$(cd "$(dirname "$0")/.." && pwd)/ui"
-want=$(sha256sum "$ui/package-lock.json" | cut -d' ' -f1)
-if [ "$(cat "$ui/node_modules/.weft-lock" 2>/dev/null)" != "$want" ]; then
-  echo "setup: npm ci in ui/ (the console's libraries)"
-  (cd "$ui" && npm ci --no-audit --no-fund --loglevel=error)
-  echo "$want" >"$ui/node_modules/.weft-lock"
-fi
+# From the npm registry, exactly as each package-lock.json records them,
+# unless they are there already: the web console's libraries (embedded
+# into weft at build time) and its browser test's driver (ui/), and the
+# OpenTelemetry test's OTLP types (tests/otel/).
+top="$(cd "$(dirname "$0")/.." && pwd)"
+for dir in "$top/ui" "$top/tests/otel"; do
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$dir/node_modules/.weft-lock" 2>/dev/null)" != "$want" ]; then
+    echo "setup: npm ci in ${dir#"$top"/}/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" >"$dir/node_modules/.weft-lock"
+  fi
+done
