@@ -13,6 +13,7 @@ PACKAGES=(
   libuv1-dev libinih-dev libsodium-dev libssl-dev libjansson-dev
   libhttp-parser-dev libsqlite3-dev libnghttp2-dev libwslay-dev libmnl-dev
   libhiredis-dev libcurl4-openssl-dev libnftables-dev
+  liboath-dev  # TOTP codes for console sign-in (core/auth/totp.c)
   # tests
   libcriterion-dev clang g++ libfuzzer-14-dev libclang-rt-14-dev
   curl python3 python3-websockets iproute2 procps man-db
@@ -21,6 +22,7 @@ PACKAGES=(
   wireguard-go wireguard-tools nftables
   pebble
   chromium     # the web console's browser test (playwright-core drives it)
+  oathtool     # TOTP codes in that test, computed independently of weft
 )
 if [ "${1:-}" = bench ]; then
   PACKAGES+=(iperf3 wrk haproxy nginx-light)
