@@ -36,6 +36,7 @@ struct http_request {
 };
 
 struct weft_stream;
+struct http_pending;
 
 struct http_response {
   int status;
@@ -49,7 +50,19 @@ struct http_response {
   void (*take_over)(void *arg, const struct http_request *req,
                     struct weft_stream *conn);
   void *take_over_arg;
+  /* Set by a handler whose answer comes later (work on the thread pool):
+   * nothing is sent now, the connection reads no further request, and
+   * later(later_arg, pending) is called once the handler has returned.
+   * The handler answers exactly once with http_pending_answer(pending). */
+  void (*later)(void *arg, struct http_pending *pending);
+  void *later_arg;
 };
+
+/* The answer to a request a handler deferred (resp->later): sent if the
+ * connection is still open (else dropped), and pending freed. resp stays
+ * the caller's. pending may be NULL (the server could not hold it). */
+void http_pending_answer(struct http_pending *pending,
+                         struct http_response *resp);
 
 typedef void (*http_handler_fn)(void *data, const struct http_request *req,
                                 struct http_response *resp);

@@ -47,6 +47,13 @@ struct http_conn {
   uint64_t last_active_ms;
   unsigned requests;          /* completed */
   bool in_request;            /* a request has begun and is not complete */
+  /* A request whose handler answers later: reading waits for it. */
+  struct http_pending *pending;
+};
+
+struct http_pending {
+  struct http_conn *conn;     /* NULL once the connection is gone */
+  bool keep_alive;
 };
 
 void http_server_init(struct http_server *srv, uv_loop_t *loop,
@@ -84,6 +91,8 @@ static void timer_closed(uv_handle_t *h)
   if (c->next)
     c->next->prev = c->prev;
   srv->conn_count--;
+  if (c->pending)
+    c->pending->conn = NULL; /* its answer will find nobody */
   http_reader_free(&c->reader);
   free(c->held);
   free(c);
@@ -181,6 +190,53 @@ static void request_begins(void *arg)
   arm_timer(c, c->srv->limits.header_timeout_ms);
 }
 
+/* The handler answers later: no request after this one is read (answers
+ * go out in order), and no deadline runs meanwhile (the work is bounded
+ * by the handler). */
+static void defer(struct http_conn *c, struct http_response *resp,
+                  bool keep_alive)
+{
+  assert(!c->pending);
+  struct http_pending *p = calloc(1, sizeof *p);
+  if (p) {
+    p->conn = c;
+    p->keep_alive = keep_alive;
+    c->pending = p;
+    http_reader_pause(&c->reader);
+    stream_pause(c->stream, true);
+    uv_timer_stop(&c->timer);
+  } else {
+    conn_close(c);
+  }
+  resp->later(resp->later_arg, p);
+}
+
+static void conn_drained(void *ctx);
+
+void http_pending_answer(struct http_pending *p, struct http_response *resp)
+{
+  if (!p)
+    return;
+  struct http_conn *c = p->conn;
+  bool keep_alive = p->keep_alive;
+  free(p);
+  if (!c)
+    return;
+  c->pending = NULL;
+  if (!c->stream || c->closing)
+    return;
+  if (!keep_alive)
+    resp->close = true;
+  size_t owed = send_response(c, resp);
+  if (c->closing)
+    return;
+  arm_timer(c, c->srv->limits.idle_timeout_ms);
+  if (!c->held)
+    stream_pause(c->stream, false);
+  else if (owed <= WEFT_PIPE_HIGH_WATER)
+    conn_drained(c); /* what came after the request goes on */
+}
+
 static void request_complete(void *arg, struct http_request *req,
                              bool keep_alive)
 {
@@ -203,6 +259,8 @@ static void request_complete(void *arg, struct http_request *req,
   if (req->upgrade && resp.take_over) {
     c->take_over = resp.take_over; /* once the reader has stopped */
     c->take_over_arg = resp.take_over_arg;
+  } else if (resp.later) {
+    defer(c, &resp, keep_alive && !req->upgrade);
   } else {
     if (!keep_alive || req->upgrade)
       resp.close = true;
@@ -284,7 +342,7 @@ static void conn_read(void *ctx, const void *data, size_t len)
 static void conn_drained(void *ctx)
 {
   struct http_conn *c = ctx;
-  if (!c->held || c->closing || !c->stream)
+  if (!c->held || c->closing || !c->stream || c->pending)
     return;
   char *held = c->held;
   size_t len = c->held_len;
@@ -292,7 +350,7 @@ static void conn_drained(void *ctx)
   c->held_len = 0;
   conn_feed(c, held, len);
   free(held);
-  if (!c->held && c->stream && !c->closing)
+  if (!c->held && c->stream && !c->closing && !c->pending)
     stream_pause(c->stream, false);
 }
 
