@@ -4,6 +4,8 @@
  *   weft user remove NAME
  *   weft user rotate NAME                             a new key, printed
  *                                                     once; the old one stops
+ *   weft user passwd NAME [--stdin]                   a console password
+ *   weft user totp NAME [--off]                       TOTP for that password
  * Like weft admin, through the local administration socket on the server's
  * host, or a connection string first (cli/admin_conn.h). */
 #include <getopt.h>
@@ -11,10 +13,45 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth/crypto.h"
+#include "auth/password.h"
 #include "cli/admin_conn.h"
 #include "cli/cli.h"
+#include "cli/password_prompt.h"
 
-enum { OPT_ROLE = 256, OPT_STATE_DIR, OPT_SOCKET, OPT_DEVICE_ID };
+enum {
+  OPT_ROLE = 256,
+  OPT_STATE_DIR,
+  OPT_SOCKET,
+  OPT_DEVICE_ID,
+  OPT_STDIN,
+  OPT_OFF
+};
+
+/* What the command line asked besides the server to reach. */
+struct user_opts {
+  const char *role;
+  bool from_stdin; /* passwd: the password on standard input */
+  bool off;        /* totp: turn it off */
+};
+
+/* The password body for PUT /v1/users/NAME/password, or NULL after saying
+ * why there is none. Checked here too, so a short one is refused before
+ * the server is asked. */
+static json_t *password_body(const char *name, bool from_stdin)
+{
+  char pw[PASSWORD_MAX_BYTES + 2], err[160];
+  if (password_prompt(name, from_stdin, pw, sizeof pw, err, sizeof err)) {
+    fprintf(stderr, "weft user passwd: %s\n", err);
+    return NULL;
+  }
+  const char *why = password_policy_refusal(pw);
+  json_t *body = why ? NULL : json_pack("{s:s}", "password", pw);
+  if (why)
+    fprintf(stderr, "weft user passwd: %s; nothing was changed\n", why);
+  crypto_wipe(pw, sizeof pw);
+  return body;
+}
 
 static void print_key(const json_t *reply, const char *what)
 {
@@ -24,14 +61,17 @@ static void print_key(const json_t *reply, const char *what)
          json_string_value(json_object_get(reply, "api_key")));
 }
 
-static int run(struct client *c, const char *role, int argc, char **argv)
+static int run(struct client *c, const struct user_opts *o, int argc,
+               char **argv)
 {
   const char *what = argc ? argv[0] : "";
+  const char *role = o->role;
   bool named = !strcmp(what, "add") || !strcmp(what, "remove") ||
-               !strcmp(what, "rotate");
+               !strcmp(what, "rotate") || !strcmp(what, "passwd") ||
+               !strcmp(what, "totp");
   if ((named && argc != 2) || (!named && (strcmp(what, "list") || argc != 1))) {
     fprintf(stderr, "weft user: expected add NAME --role ROLE, list, remove "
-                    "NAME or rotate NAME\n");
+                    "NAME, rotate NAME, passwd NAME or totp NAME\n");
     return EXIT_USAGE;
   }
   if (named && (strlen(argv[1]) > 63 || strpbrk(argv[1], "/?#%"))) {
@@ -55,6 +95,14 @@ static int run(struct client *c, const char *role, int argc, char **argv)
   } else if (!strcmp(what, "rotate")) {
     method = "POST";
     snprintf(path, sizeof path, "/v1/users/%s/key", argv[1]);
+  } else if (!strcmp(what, "passwd")) {
+    method = "PUT";
+    snprintf(path, sizeof path, "/v1/users/%s/password", argv[1]);
+    if (!(body = password_body(argv[1], o->from_stdin)))
+      return EXIT_USAGE;
+  } else if (!strcmp(what, "totp")) {
+    method = o->off ? "DELETE" : "POST";
+    snprintf(path, sizeof path, "/v1/users/%s/totp", argv[1]);
   }
   int status = admin_request("user", c, method, path, body, &reply);
   json_decref(body);
@@ -68,6 +116,15 @@ static int run(struct client *c, const char *role, int argc, char **argv)
     print_key(reply, "new key for");
   } else if (!strcmp(what, "remove")) {
     printf("user %s removed; their key no longer works\n", argv[1]);
+  } else if (!strcmp(what, "passwd")) {
+    printf("user %s: password set; their console sessions ended\n",
+           argv[1]);
+  } else if (!strcmp(what, "totp") && o->off) {
+    printf("user %s: TOTP off; the password alone signs in\n", argv[1]);
+  } else if (!strcmp(what, "totp")) {
+    printf("user %s: TOTP on. Add this to an authenticator app (shown this "
+           "once):\n%s\n",
+           argv[1], json_string_value(json_object_get(reply, "otpauth_uri")));
   } else {
     size_t i;
     json_t *u;
@@ -93,17 +150,21 @@ int cmd_user(int argc, char **argv)
       {"state-dir", required_argument, NULL, OPT_STATE_DIR},
       {"socket", required_argument, NULL, OPT_SOCKET},
       {"device-id", required_argument, NULL, OPT_DEVICE_ID},
+      {"stdin", no_argument, NULL, OPT_STDIN},
+      {"off", no_argument, NULL, OPT_OFF},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   struct admin_conn how = {0};
-  const char *role = NULL;
+  struct user_opts o = {0};
   int c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
     switch (c) {
-    case OPT_ROLE: role = optarg; break;
+    case OPT_ROLE: o.role = optarg; break;
+    case OPT_STDIN: o.from_stdin = true; break;
+    case OPT_OFF: o.off = true; break;
     case OPT_STATE_DIR: how.state_dir = optarg; break;
     case OPT_SOCKET: how.socket = optarg; break;
     case OPT_DEVICE_ID: how.device_id = optarg; break;
@@ -122,7 +183,7 @@ int cmd_user(int argc, char **argv)
   int code = admin_connect("user", &how, &left, &args, &client);
   if (code != EXIT_OK)
     return code;
-  code = run(&client, role, left, args);
+  code = run(&client, &o, left, args);
   client_free(&client);
   return code;
 }

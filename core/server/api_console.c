@@ -1,5 +1,6 @@
 /* The web console: its files, and sign-in with an API key into a cookie
- * session (see control_api_internal.h). */
+ * session (see control_api_internal.h); with a password, through
+ * api_console_password.c. */
 #include "server/control_api_internal.h"
 
 #include <jansson.h>
@@ -7,7 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "auth/api_key.h"
 #include "auth/crypto.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -78,19 +78,37 @@ static void random_text(char *out, size_t len)
 }
 
 /* A session still valid: not idle too long, its user still there with the
- * key it signed in with. Ends it otherwise. */
+ * key and password it had at sign-in. Ends it otherwise. */
 static bool session_valid(struct control_api *api, struct console_session *s,
                           struct store_user *u)
 {
   int64_t now = clock_wall_s();
+  struct store_user_signin in;
   if (now - s->last_s > CONSOLE_SESSION_IDLE_S ||
       api->store->ops->user_get(api->store, s->user, u) != 0 ||
-      strcmp(u->key_id, s->key_id)) {
+      strcmp(u->key_id, s->key_id) ||
+      api->store->ops->user_signin_get(api->store, s->user, &in) != 0 ||
+      in.password_gen != s->password_gen) {
     crypto_wipe(s, sizeof *s);
     return false;
   }
+  crypto_wipe(&in, sizeof in);
   s->last_s = now;
   return true;
+}
+
+void api_console_end_sessions(struct control_api *api, const char *user)
+{
+  for (size_t i = 0; i < CONSOLE_SESSIONS_MAX; i++) {
+    struct console_session *s = &api->console.s[i];
+    if (s->live && !strcmp(s->user, user))
+      crypto_wipe(s, sizeof *s);
+  }
+}
+
+void api_console_headers(struct http_response *resp)
+{
+  strbuf_addf(&resp->headers, "%s", security_headers);
 }
 
 bool api_console_principal(struct control_api *api,
@@ -133,30 +151,16 @@ static void session_reply(struct http_response *resp, int status,
                            "csrf", s->csrf));
 }
 
-static void sign_in(struct control_api *api, const struct http_request *req,
-                    struct http_response *resp)
+void api_console_open_session(struct control_api *api,
+                              const struct http_request *req,
+                              struct http_response *resp,
+                              const struct principal *who, const char *how)
 {
-  uint64_t wait = 0;
-  if (login_server_blocked(api->login, req->peer_ip, &wait)) {
-    api_reply_error(resp, 429, "rate_limited",
-                    "too many attempts; wait and try again");
-    return api_retry_after(resp, wait);
-  }
-  json_t *doc = api_body_object(req, resp);
-  if (!doc)
-    return;
-  const char *key = json_string_value(json_object_get(doc, "api_key"));
-  struct principal who;
-  bool ok = key && api_user_principal(api, key, strlen(key), &who);
-  struct api_key parsed;
-  if (ok)
-    api_key_parse(key, strlen(key), &parsed);
-  json_decref(doc);
-  if (!ok) {
-    login_server_note_failure(api->login, req->peer_ip);
-    return api_reply_error(resp, 401, "auth_failed",
-                           "that is not a user's API key");
-  }
+  struct store_user u;
+  struct store_user_signin in;
+  if (api->store->ops->user_get(api->store, who->name, &u) != 0 ||
+      api->store->ops->user_signin_get(api->store, who->name, &in) != 0)
+    return api_reply_error(resp, 500, "internal", "the store failed");
   login_server_note_success(api->login, req->peer_ip);
   /* A free slot, or the one idle longest. */
   struct console_session *slot = &api->console.s[0];
@@ -172,17 +176,49 @@ static void sign_in(struct control_api *api, const struct http_request *req,
   memset(slot, 0, sizeof *slot);
   random_text(slot->id, sizeof slot->id);
   random_text(slot->csrf, sizeof slot->csrf);
-  snprintf(slot->user, sizeof slot->user, "%s", who.name);
-  memcpy(slot->key_id, parsed.id, sizeof slot->key_id);
+  snprintf(slot->user, sizeof slot->user, "%s", who->name);
+  memcpy(slot->key_id, u.key_id, sizeof slot->key_id);
+  slot->password_gen = in.password_gen;
+  crypto_wipe(&in, sizeof in);
   slot->last_s = clock_wall_s();
   slot->live = true;
   strbuf_addf(&resp->headers,
               "Set-Cookie: " CONSOLE_COOKIE "=%s; Path=/; HttpOnly; Secure; "
               "SameSite=Strict; Max-Age=%d\r\n",
               slot->id, CONSOLE_SESSION_IDLE_S);
-  api_audit_event(api, "console-signed-in", NULL, NULL, who.actor,
-                  req->peer_ip);
-  session_reply(resp, 200, slot, authz_role_name(who.role));
+  api_audit_event(api, "console-signed-in", NULL, NULL, who->actor, how);
+  session_reply(resp, 200, slot, authz_role_name(who->role));
+}
+
+static void sign_in(struct control_api *api, const struct http_request *req,
+                    struct http_response *resp)
+{
+  uint64_t wait = 0;
+  if (login_server_blocked(api->login, req->peer_ip, &wait)) {
+    api_reply_error(resp, 429, "rate_limited",
+                    "too many attempts; wait and try again");
+    return api_retry_after(resp, wait);
+  }
+  json_t *doc = api_body_object(req, resp);
+  if (!doc)
+    return;
+  json_t *key_field = json_object_get(doc, "api_key");
+  if (!key_field) { /* a name and password instead */
+    api_console_password_sign_in(api, req, resp, doc);
+    return json_decref(doc);
+  }
+  const char *key = json_string_value(key_field);
+  struct principal who;
+  bool ok = key && api_user_principal(api, key, strlen(key), &who);
+  json_decref(doc);
+  if (!ok) {
+    login_server_note_failure(api->login, req->peer_ip);
+    return api_reply_error(resp, 401, "auth_failed",
+                           "that is not a user's API key");
+  }
+  char how[80];
+  snprintf(how, sizeof how, "with an API key, from %s", req->peer_ip);
+  api_console_open_session(api, req, resp, &who, how);
 }
 
 static void session_route(struct control_api *api,

@@ -33,6 +33,10 @@ const struct authz_rule authz_rules[] = {
     {"POST", "/v1/users", AUTHZ_ADMIN, "add users"},
     {"DELETE", "/v1/users/*", AUTHZ_ADMIN, "remove users"},
     {"POST", "/v1/users/*/key", AUTHZ_ADMIN, "give a user a new key"},
+    /* A user's own, or anyone's by an administrator (the handler). */
+    {"PUT", "/v1/users/*/password", AUTHZ_VIEWER, "set a user's password"},
+    {"POST", "/v1/users/*/totp", AUTHZ_VIEWER, "turn a user's TOTP on"},
+    {"DELETE", "/v1/users/*/totp", AUTHZ_VIEWER, "turn a user's TOTP off"},
 };
 const unsigned authz_rule_count = sizeof authz_rules / sizeof authz_rules[0];
 

@@ -14,7 +14,8 @@ struct console_session {
   char id[48];        /* the cookie's value: 256 random bits, base64url */
   char csrf[48];      /* what X-CSRF-Token must say on a state change */
   char user[64];
-  char key_id[17];    /* the key it signed in with: rotated, it ends */
+  char key_id[17];    /* the user's key then: rotated, it ends */
+  int64_t password_gen; /* the user's password then: changed, it ends */
   int64_t last_s;     /* wall clock of its last request */
   bool live;
 };

@@ -28,6 +28,7 @@
 #include "auth/secret.h"
 #include "auth/tokens.h"
 #include "server/console_types.h"
+#include "server/password_work.h"
 #include "tunnel/tunnels.h"
 
 struct acl_overrides;
@@ -69,6 +70,8 @@ struct control_api {
   char enroll_at[300];
   /* People signed in to the web console (server/console.h). */
   struct console_sessions console;
+  /* Passwords hashed and checked on the thread pool (sign-in, passwd). */
+  struct password_work passwords;
   char spki_pin[64];
   /* The OpenTelemetry exporter: each audit event goes to it too; NULL:
    * none. */

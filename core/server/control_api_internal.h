@@ -129,6 +129,25 @@ bool api_console_principal(struct control_api *api,
                        struct http_response *resp, struct principal *who,
                        bool *refused);
 
+/* Opens a console session for who (a user) and answers with its cookie
+ * and CSRF token; how goes into the audit trail ("with a password, from
+ * ADDRESS"). The address's failed sign-ins are forgiven. */
+void api_console_open_session(struct control_api *api,
+                              const struct http_request *req,
+                              struct http_response *resp,
+                              const struct principal *who, const char *how);
+/* Ends every console session of user, now (a new password, removed). */
+void api_console_end_sessions(struct control_api *api, const char *user);
+/* The console's security headers (its Content-Security-Policy...). */
+void api_console_headers(struct http_response *resp);
+
+/* Sign-in with a name, password and (when the user turned TOTP on) a
+ * code: doc is the request's body (api_console_password.c). The answer
+ * comes once the password is checked on the thread pool. */
+void api_console_password_sign_in(struct control_api *api,
+                                  const struct http_request *req,
+                                  struct http_response *resp, json_t *doc);
+
 /* ---- users (api_users.c) ---- */
 /* The user an API key (the Bearer's text) belongs to, as a principal:
  * true, or false when it is no key of anyone's. */
@@ -148,6 +167,16 @@ void api_user_remove(struct control_api *api, struct http_response *resp,
                      const char *name, const struct principal *who);
 void api_user_new_key(struct control_api *api, struct http_response *resp,
                       const char *name, const struct principal *who);
+
+/* Console sign-in secrets (api_user_signin.c): PUT
+ * /v1/users/{name}/password, POST and DELETE /v1/users/{name}/totp; a
+ * user's own, or anyone's by an administrator. */
+void api_user_password(struct control_api *api, const struct http_request *req,
+                       struct http_response *resp, const char *name,
+                       const struct principal *who);
+void api_user_totp(struct control_api *api, const struct http_request *req,
+                   struct http_response *resp, const char *name,
+                   const struct principal *who);
 
 /* ---- audit and metrics (api_audit.c, api_metrics.c) ---- */
 /* Records an event; actor is who did it (a device or administrator id,

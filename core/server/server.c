@@ -341,6 +341,7 @@ static int start_services(struct server *s, const char *state_dir, char *err,
   s->api.tokens = &s->tokens;
   s->api.tunnels = &s->tunnels;
   s->api.store = s->store;
+  s->api.passwords.loop = &s->loop;
   s->api.acl_overrides = &s->acl_overrides;
   s->api.secret_for = secret_for;
   s->api.secret_ctx = s;

@@ -45,6 +45,15 @@ struct store_user {
   int64_t key_made_at;
 };
 
+/* How a user signs in to the console besides their key (auth/password.h,
+ * auth/totp.h): "" where not set. */
+struct store_user_signin {
+  char password_hash[128]; /* Argon2id, crypto_pwhash_str's text */
+  int64_t password_gen;    /* one more at each change: sessions end */
+  char totp_secret[33];    /* base32 */
+  int64_t totp_last_step;  /* the newest step whose code was used */
+};
+
 struct store_ops {
   const char *name;
   /* Inserts a lease; WEFT_EEXIST if its tunnel id, device, address, port
@@ -118,6 +127,21 @@ struct store_ops {
   int (*user_remove)(struct store *s, const char *name);
   int (*user_set_key)(struct store *s, const char *name, const char *key_id,
                       const uint8_t key_hash[32], int64_t at);
+  /* A user's sign-in secrets (all "" when none is set), WEFT_ENOENT
+   * when there is no such user; a new password hash; the same password
+   * hashed again, only if the hash is still old_hash (its generation
+   * stays); a TOTP secret ("" turns it off; the used steps are
+   * forgotten); a TOTP step used, only if newer than the last one used
+   * (else WEFT_EEXIST). Writes: WEFT_ENOENT when there is no such user. */
+  int (*user_signin_get)(struct store *s, const char *name,
+                         struct store_user_signin *out);
+  int (*user_set_password)(struct store *s, const char *name,
+                           const char *hash);
+  int (*user_rehash_password)(struct store *s, const char *name,
+                              const char *old_hash, const char *new_hash);
+  int (*user_set_totp)(struct store *s, const char *name,
+                       const char *secret);
+  int (*user_totp_spend)(struct store *s, const char *name, int64_t step);
   /* What the API set of a device's ACL (auth/acl_overrides.h): text[i]
    * per field, NULL where not set; all NULL forgets the device's row. */
   int (*device_acl_put)(struct store *s, const char *device_id,

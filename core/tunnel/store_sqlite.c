@@ -78,6 +78,14 @@ static const char schema[] =
     "  key_hash BLOB NOT NULL,"
     "  created_at INTEGER NOT NULL,"
     "  key_made_at INTEGER NOT NULL);"
+    /* How a user signs in to the console besides their key: NULL where
+     * unset. password_gen counts changes (a change ends sessions). */
+    "CREATE TABLE IF NOT EXISTS user_signin("
+    "  name TEXT PRIMARY KEY REFERENCES users(name) ON DELETE CASCADE,"
+    "  password_hash TEXT,"
+    "  password_gen INTEGER NOT NULL DEFAULT 0,"
+    "  totp_secret TEXT,"
+    "  totp_last_step INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS device_acl("
     "  device_id TEXT PRIMARY KEY,"
     "  class TEXT, publish_ports TEXT, publish_hosts TEXT,"
@@ -624,6 +632,11 @@ static const struct store_ops sqlite_ops = {
     .user_each = store_sqlite__user_each,
     .user_remove = store_sqlite__user_remove,
     .user_set_key = store_sqlite__user_set_key,
+    .user_signin_get = store_sqlite__user_signin_get,
+    .user_set_password = store_sqlite__user_set_password,
+    .user_rehash_password = store_sqlite__user_rehash_password,
+    .user_set_totp = store_sqlite__user_set_totp,
+    .user_totp_spend = store_sqlite__user_totp_spend,
     .enrollment_put = store_sqlite__enrollment_put,
     .enrollment_take = store_sqlite__enrollment_take,
     .device_acl_put = store_sqlite__device_acl_put,

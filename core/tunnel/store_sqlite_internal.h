@@ -38,6 +38,19 @@ int store_sqlite__user_set_key(struct store *s, const char *name,
                                const char *key_id,
                                const uint8_t key_hash[32], int64_t at);
 
+/* store_user_signin.c */
+int store_sqlite__user_signin_get(struct store *s, const char *name,
+                                  struct store_user_signin *out);
+int store_sqlite__user_set_password(struct store *s, const char *name,
+                                    const char *hash);
+int store_sqlite__user_rehash_password(struct store *s, const char *name,
+                                       const char *old_hash,
+                                       const char *new_hash);
+int store_sqlite__user_set_totp(struct store *s, const char *name,
+                                const char *secret);
+int store_sqlite__user_totp_spend(struct store *s, const char *name,
+                                  int64_t step);
+
 /* store_enrollments.c */
 int store_sqlite__enrollment_put(struct store *s, const char *device_id,
                                  const uint8_t token_hash[32],

@@ -45,6 +45,11 @@ MATRIX = [
     ("POST", "/v1/users", ADMINS),
     ("DELETE", "/v1/users/nosuch", ADMINS),
     ("POST", "/v1/users/nosuch/key", ADMINS),
+    # Another user's console password and TOTP: administrators only (a
+    # user's own is theirs too: tests/shell/passwd.sh).
+    ("PUT", "/v1/users/nosuch/password", ADMINS),
+    ("POST", "/v1/users/nosuch/totp", ADMINS),
+    ("DELETE", "/v1/users/nosuch/totp", ADMINS),
 ]
 
 

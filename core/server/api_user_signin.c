@@ -1,0 +1,162 @@
+/* A user's console sign-in secrets: PUT /v1/users/{name}/password, and
+ * POST (on, the URI shown once) or DELETE (off) /v1/users/{name}/totp.
+ * The table (authz.c) lets any user in; here, a user changes only their
+ * own, an administrator anyone's. The password is hashed on the thread
+ * pool (server/password_work.h), so its answer is deferred. */
+#include "server/control_api_internal.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <weft/errors.h>
+
+#include "auth/crypto.h"
+#include "auth/totp.h"
+#include "base/log.h"
+#include "tunnel/store.h"
+
+/* Whether who may change name's secrets; answers 403 if not. */
+static bool own_or_admin(const struct principal *who, const char *name,
+                         struct http_response *resp)
+{
+  if (who->role == ROLE_ADMIN ||
+      (who->kind == PRINCIPAL_USER && !strcmp(who->name, name)))
+    return true;
+  char message[160];
+  snprintf(message, sizeof message,
+           "%s (%s) may change only their own password and TOTP; an "
+           "administrator may change anyone's",
+           who->name, authz_role_name(who->role));
+  api_reply_error(resp, 403, "forbidden", message);
+  return false;
+}
+
+struct new_password {
+  struct control_api *api;
+  struct http_pending *pending;
+  char name[64];
+  char actor[72];
+};
+
+static void hashed(void *arg, const struct password_result *r)
+{
+  struct new_password *np = arg;
+  struct control_api *api = np->api;
+  struct http_response resp = {.status = 204};
+  int rc = r->ok ? api->store->ops->user_set_password(api->store, np->name,
+                                                      r->hash)
+                 : WEFT_ENOMEM;
+  if (rc == WEFT_ENOENT) {
+    api_reply_error(&resp, 404, "not_found", "no such user");
+  } else if (rc != 0) {
+    api_reply_error(&resp, 500, "internal", "cannot store the password");
+  } else {
+    api_console_end_sessions(api, np->name);
+    char detail[160];
+    snprintf(detail, sizeof detail,
+             "user %s's password set (their console sessions end)",
+             np->name);
+    api_audit_event(api, "user-password-set", NULL, NULL, np->actor, detail);
+    log_info("%s by %s", detail, np->actor);
+  }
+  http_pending_answer(np->pending, &resp);
+  strbuf_free(&resp.body);
+  strbuf_free(&resp.headers);
+  free(np);
+}
+
+static void held(void *arg, struct http_pending *pending)
+{
+  struct new_password *np = arg;
+  np->pending = pending; /* (the hash ends on a later turn of the loop) */
+}
+
+void api_user_password(struct control_api *api, const struct http_request *req,
+                       struct http_response *resp, const char *name,
+                       const struct principal *who)
+{
+  static const char *const fields[] = {"password", NULL};
+  if (!own_or_admin(who, name, resp))
+    return;
+  json_t *doc = api_body_object(req, resp);
+  const char *pw = NULL;
+  if (!doc)
+    return;
+  if (!api_only_fields(doc, fields, resp) ||
+      !api_string_field(doc, "password", &pw, resp))
+    return json_decref(doc);
+  const char *why = pw ? password_policy_refusal(pw)
+                       : "give the new password: {\"password\": \"...\"}";
+  struct store_user u;
+  struct new_password *np = NULL;
+  if (why)
+    api_reply_error(resp, 400, "bad_password", why);
+  else if (api->store->ops->user_get(api->store, name, &u) != 0)
+    api_reply_error(resp, 404, "not_found", "no such user");
+  else if (!password_work_free(&api->passwords)) {
+    api_reply_error(resp, 503, "busy",
+                    "the server is hashing other passwords; try again in a "
+                    "second");
+    api_retry_after(resp, 1000);
+  } else if (!(np = calloc(1, sizeof *np)) ||
+             password_work_hash(&api->passwords, pw, hashed, np) != 0) {
+    free(np);
+    np = NULL;
+    api_reply_error(resp, 500, "internal", "cannot hash the password now");
+  }
+  json_decref(doc); /* (jansson keeps its strings; pw is copied by now) */
+  if (!np)
+    return;
+  np->api = api;
+  snprintf(np->name, sizeof np->name, "%s", name);
+  snprintf(np->actor, sizeof np->actor, "%s", who->actor);
+  resp->later = held;
+  resp->later_arg = np;
+}
+
+static void totp_on(struct control_api *api, struct http_response *resp,
+                    const char *name, const struct principal *who)
+{
+  char secret[TOTP_SECRET_TEXT], uri[256];
+  if (totp_secret_make(secret) != 0 ||
+      totp_uri("Weft", name, secret, uri, sizeof uri) != 0)
+    return api_reply_error(resp, 500, "internal", "cannot make a secret");
+  int rc = api->store->ops->user_set_totp(api->store, name, secret);
+  if (rc == 0) {
+    char detail[128];
+    snprintf(detail, sizeof detail, "user %s turned TOTP on", name);
+    api_audit_event(api, "user-totp-on", NULL, NULL, who->actor, detail);
+    log_info("%s by %s", detail, who->actor);
+    api_reply_json(resp, 201,
+                   json_pack("{s:s,s:s,s:s}", "name", name, "secret", secret,
+                             "otpauth_uri", uri));
+  } else if (rc == WEFT_ENOENT) {
+    api_reply_error(resp, 404, "not_found", "no such user");
+  } else {
+    api_reply_error(resp, 500, "internal", "the store failed");
+  }
+  crypto_wipe(secret, sizeof secret);
+  crypto_wipe(uri, sizeof uri);
+}
+
+void api_user_totp(struct control_api *api, const struct http_request *req,
+                   struct http_response *resp, const char *name,
+                   const struct principal *who)
+{
+  if (!own_or_admin(who, name, resp))
+    return;
+  if (api_method_is(req, "POST"))
+    return totp_on(api, resp, name, who);
+  int rc = api->store->ops->user_set_totp(api->store, name, "");
+  if (rc == WEFT_ENOENT)
+    return api_reply_error(resp, 404, "not_found", "no such user");
+  if (rc != 0)
+    return api_reply_error(resp, 500, "internal", "the store failed");
+  char detail[128];
+  snprintf(detail, sizeof detail, "user %s turned TOTP off", name);
+  api_audit_event(api, "user-totp-off", NULL, NULL, who->actor, detail);
+  log_info("%s by %s", detail, who->actor);
+  resp->status = 204;
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Console passwords: `weft user passwd` over the administration socket and
+# PUT /v1/users/NAME/password with curl (a user's own, an administrator's
+# for anyone), bad input refused with a sentence, sign-in at /ui/session
+# with the password, a change ending the user's sessions, and a wrong
+# password counted against the address as a failed login is. (TOTP and
+# the page itself: console.sh. Each password check costs about a second:
+# Argon2id at libsodium's moderate limits.)
+. "$(dirname "$0")/lib.sh"
+
+PORT=$(free_port)
+STATE="$TMP/state"
+printf '[server]\nlisten = 127.0.0.1:%s\nhttp_listen = off\ntls_listen = off\n' "$PORT" >"$TMP/weft.conf"
+"$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >"$TMP/server.log" 2>&1 </dev/null &
+STARTED_PIDS+=("$!")
+BASE="https://127.0.0.1:$PORT"
+wait_for 20 curl -ksfS "$BASE/healthz" || fail "server: $(cat "$TMP/server.log")"
+key_of() { "$WEFT" user add "$1" --role "$2" --state-dir "$STATE" | tail -n 1; }
+OTTO=$(key_of otto operator)
+key_of vera viewer >/dev/null
+ADA=$(key_of ada admin)
+PW="correct horse battery"
+
+# weft user passwd, over the socket.
+passwd() { printf '%s\n' "$2" | "$WEFT" user passwd "$1" --stdin --state-dir "$STATE"; }
+check "an empty password is refused" 2 passwd otto ""
+contains "saying so" "the password is empty"
+check "a short one is refused" 2 passwd otto "eleven char"
+contains "saying how long it must be" "at least 12 characters"
+check "an unknown user is refused" 1 passwd nobody "$PW"
+contains "saying so" "no such user"
+check "without --stdin and no terminal it says what to do" 2 \
+  setsid -w "$WEFT" user passwd otto --state-dir "$STATE"
+contains "naming --stdin" "--stdin"
+check "a good one is set" 0 passwd otto "$PW"
+contains "saying the sessions ended" "password set"
+
+# The route, with curl: a user's own; an administrator's for anyone.
+put() { # put KEY NAME BODY: the status; the body in $TMP/body
+  curl -ks -o "$TMP/body" -w '%{http_code}' -X PUT -H "Authorization: Bearer $1" \
+    -H 'Content-Type: application/json' -d "$3" "$BASE/v1/users/$2/password"
+}
+expect() { # expect WHAT WANT GOT [TEXT]
+  if [ "$3" = "$2" ] && { [ -z "${4:-}" ] || grep -qF -- "$4" "$TMP/body"; }; then
+    pass "$1"
+  else
+    fail "$1: $3 $(cat "$TMP/body")"
+  fi
+}
+expect "no password field: 400" 400 "$(put "$OTTO" otto '{}')" 'give the new password'
+expect "an empty one: 400" 400 "$(put "$OTTO" otto '{"password":""}')" 'empty'
+expect "a short one: 400" 400 "$(put "$OTTO" otto '{"password":"short"}')" 'at least 12'
+LONG=$(head -c 1100 /dev/zero | tr '\0' x)
+expect "an overlong one: 400" 400 "$(put "$OTTO" otto "{\"password\":\"$LONG\"}")" '1024'
+expect "not a string: 400" 400 "$(put "$OTTO" otto '{"password":12}')"
+expect "not JSON: 400" 400 "$(put "$OTTO" otto 'password')"
+expect "another field: 400" 400 "$(put "$OTTO" otto '{"password":"x","old":"y"}')"
+expect "an operator may not set another's: 403" 403 \
+  "$(put "$OTTO" vera "{\"password\":\"$PW\"}")" 'only their own'
+expect "an administrator, for an unknown user: 404" 404 \
+  "$(put "$ADA" nobody "{\"password\":\"$PW\"}")" 'no such user'
+
+# Signing in to the console with it; a change ends the session.
+signin() { # signin NAME PASSWORD [CURL OPTIONS]: the status; cookie in $TMP/jar
+  local name=$1 pw=$2
+  shift 2
+  curl -ks -o "$TMP/body" -w '%{http_code}' -c "$TMP/jar" "$@" \
+    -d "{\"name\":\"$name\",\"password\":\"$pw\"}" "$BASE/ui/session"
+}
+expect "the password signs in" 200 "$(signin otto "$PW")" '"role":"operator"'
+CODE=$(curl -ks -o /dev/null -w '%{http_code}' -b "$TMP/jar" "$BASE/v1/devices")
+expect "its session reads the API" 200 "$CODE"
+expect "a user sets their own: 204" 204 "$(put "$OTTO" otto "{\"password\":\"$PW 2\"}")"
+CODE=$(curl -ks -o "$TMP/body" -w '%{http_code}' -b "$TMP/jar" "$BASE/v1/devices")
+expect "which ended that session" 401 "$CODE"
+check "the audit trail has it" 0 curl -ksfS -H "Authorization: Bearer $ADA" "$BASE/v1/audit?event=user-password-set"
+contains "with who did it" '"actor":"user:otto"'
+expect "an unknown name is refused" 401 "$(signin nobody "$PW")" 'check them and try again'
+
+# A wrong password counts as a failed login of the address: after five
+# wrong keys (free) and one wrong password from 127.0.0.2, it must wait.
+for i in 1 2 3 4 5; do
+  curl -ks -o /dev/null --interface 127.0.0.2 -d '{"api_key":"weft_0"}' "$BASE/ui/session"
+done
+expect "a wrong password gets the same answer" 401 \
+  "$(signin otto "$PW" --interface 127.0.0.2)" 'check them and try again'
+expect "then that address waits, even with the right one" 429 \
+  "$(signin otto "$PW 2" --interface 127.0.0.2)" 'wait and try again'
+finish
