@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The web console, end to end in a real browser (tests/ui/console.mjs:
-# Debian's Chromium driven by playwright-core): sign-in with API keys,
+# Debian's Chromium driven by playwright-core): sign-in with API keys, with
+# a password, with a password and a TOTP code (oathtool computes it),
 # the session cookie's flags, a device's allowed-port switch changing its
 # ACL through the API, the other pages, CSRF, sign-out, a viewer's limits.
 . "$(dirname "$0")/lib.sh"
 NETKIT="$(dirname "$0")/netkit.py"
-for need in /usr/bin/chromium "$SOURCE_ROOT/ui/node_modules/playwright-core"; do
+for need in /usr/bin/chromium /usr/bin/oathtool "$SOURCE_ROOT/ui/node_modules/playwright-core"; do
   [ -e "$need" ] || { echo "SKIP: $need is missing (scripts/setup-deps.sh installs it)"; exit 77; }
 done
 
@@ -24,9 +25,19 @@ STARTED_PIDS+=("$!")
 wait_for 20 grep -q "is reachable at" "$TMP/dev.out" || fail "device: $(cat "$TMP/dev.out")"
 OPERATOR=$("$WEFT" user add otto --role operator --state-dir "$STATE" | tail -n 1)
 VIEWER=$("$WEFT" user add vera --role viewer --state-dir "$STATE" | tail -n 1)
+PASSWORD="a console password"
+"$WEFT" user add tess --role viewer --state-dir "$STATE" >/dev/null
+for who in otto tess; do
+  printf '%s\n' "$PASSWORD" | "$WEFT" user passwd "$who" --stdin --state-dir "$STATE" >/dev/null ||
+    fail "weft user passwd $who"
+done
+check "weft user totp prints the URI" 0 "$WEFT" user totp tess --state-dir "$STATE"
+contains "an otpauth:// one" "otpauth://totp/Weft:tess?secret="
+SECRET=$(echo "$OUT" | sed -n 's/.*secret=\([A-Z2-7]*\).*/\1/p')
 
 check "the console in Chromium" 0 env BASE="https://127.0.0.1:$PORT" OPERATOR_KEY="$OPERATOR" \
-  VIEWER_KEY="$VIEWER" DEVICE=laptop-7 HOME="$TMP" timeout 120 node "$SOURCE_ROOT/tests/ui/console.mjs"
+  VIEWER_KEY="$VIEWER" DEVICE=laptop-7 PASSWORD="$PASSWORD" TOTP_USER=tess \
+  TOTP_SECRET="$SECRET" HOME="$TMP" timeout 150 node "$SOURCE_ROOT/tests/ui/console.mjs"
 echo "$OUT"
 check "/ui redirects to /ui/" 0 curl -ks -o /dev/null -w '%{http_code} %{redirect_url}' "https://127.0.0.1:$PORT/ui"
 contains "with a 308" "308 https://127.0.0.1:$PORT/ui/"

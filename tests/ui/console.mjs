@@ -1,10 +1,14 @@
 // The web console in Debian's Chromium, driven by playwright-core, as an
 // operator and a viewer would use it. Env: BASE (https://127.0.0.1:PORT),
-// OPERATOR_KEY, VIEWER_KEY, DEVICE (an enrolled device's id). Prints
+// OPERATOR_KEY, VIEWER_KEY, DEVICE (an enrolled device's id), PASSWORD
+// (the operator otto's, and TOTP_USER's), TOTP_USER and TOTP_SECRET (a
+// user with TOTP on; codes come from oathtool, not from weft). Prints
 // "ok: ..." per check and exits 1 on the first failure.
+import { execFileSync } from 'node:child_process';
 import { chromium } from '../../ui/node_modules/playwright-core/index.mjs';
 
-const { BASE, OPERATOR_KEY, VIEWER_KEY, DEVICE } = process.env;
+const { BASE, OPERATOR_KEY, VIEWER_KEY, DEVICE, PASSWORD, TOTP_USER,
+        TOTP_SECRET } = process.env;
 let failed = 0;
 const ok = (what) => console.log(`ok: ${what}`);
 function check(cond, what, detail = '') {
@@ -35,16 +39,54 @@ try {
   check(csp.includes("script-src 'self'") && !csp.includes('unsafe-inline'),
         'the page comes with a strict Content-Security-Policy', csp);
 
+  // The page's alert, once it says text (a password takes seconds).
+  const alerted = (text) => page.waitForFunction((t) => {
+    const a = document.querySelector('[role=alert]');
+    return a && a.textContent.includes(t);
+  }, text, { timeout: 30000 }).then(() => true, () => false);
+  const signInWith = async (name, password, totp = '') => {
+    await page.fill('input[name=name]', name);
+    await page.fill('input[name=password]', password);
+    await page.fill('input[name=totp]', totp);
+    await page.click('button[name=sign-in-password]');
+  };
+  const signedInAs = (name) => page.waitForFunction((n) => {
+    const w = document.querySelector('nav .who');
+    return w && w.textContent.startsWith(n + ' ');
+  }, name, { timeout: 30000 }).then(() => true, () => false);
+  const signOut = async () => {
+    await page.click('text=Sign out');
+    await page.waitForSelector('input[name=password]');
+  };
+
   // A wrong key is refused on the page.
   await page.fill('input[name=api_key]', 'weft_0000000000000000.nope');
-  await page.click('button[type=submit]');
-  await page.waitForSelector('[role=alert]');
-  check((await page.textContent('[role=alert]')).includes("not a user's API key"),
-        'a wrong key is refused, saying so');
+  await page.click('button[name=sign-in-key]');
+  check(await alerted("not a user's API key"), 'a wrong key is refused, saying so');
 
-  // The operator signs in.
+  // A wrong password is refused, saying what to do and not what was wrong.
+  await signInWith('otto', 'not the password at all');
+  check(await alerted('check them and try again'),
+        'a wrong password is refused, saying what to do');
+
+  // The operator signs in with a password, and out.
+  await signInWith('otto', PASSWORD);
+  check(await signedInAs('otto'), 'signed in with a name and password');
+  await signOut();
+  ok('and signed out');
+
+  // A user with TOTP on signs in with a code from oathtool; the same code
+  // a second time is refused.
+  const code = execFileSync('oathtool', ['--totp', '-b', TOTP_SECRET]).toString().trim();
+  await signInWith(TOTP_USER, PASSWORD, code);
+  check(await signedInAs(TOTP_USER), 'signed in with a password and a TOTP code');
+  await signOut();
+  await signInWith(TOTP_USER, PASSWORD, code);
+  check(await alerted('check them and try again'), 'the same code is not taken twice');
+
+  // The operator signs in with a key.
   await page.fill('input[name=api_key]', OPERATOR_KEY);
-  await page.click('button[type=submit]');
+  await page.click('button[name=sign-in-key]');
   await page.waitForSelector(`a[data-device="${DEVICE}"]`, { timeout: 10000 });
   ok('signed in, the devices page lists the enrolled device');
   const cookie = (await context.cookies()).find((c) => c.name === 'weft_console');
@@ -93,7 +135,7 @@ try {
 
   // A viewer sees the switches but cannot flip them.
   await page.fill('input[name=api_key]', VIEWER_KEY);
-  await page.click('button[type=submit]');
+  await page.click('button[name=sign-in-key]');
   await page.click(`a[data-device="${DEVICE}"]`);
   await page.locator('input[name=port-SSH]').waitFor();
   check(await page.locator('input[name=port-SSH]').isDisabled(),

@@ -33,27 +33,53 @@ function parsePorts(text) {
   return (text || '').split(',').map((s) => s.trim()).filter(Boolean);
 }
 
+// Two ways in: a name and password (and a code from an authenticator app
+// when the user turned TOTP on), or an API key. The password is checked
+// slowly on purpose (Argon2id): the button says so while it waits.
 function SignIn({ onIn }) {
-  const [key, setKey] = useState('');
+  const [form, setForm] = useState({ name: '', password: '', totp: '', key: '' });
   const [err, setErr] = useState('');
-  async function submit(e) {
+  const [busy, setBusy] = useState(false);
+  const set = (k) => (e) => setForm({ ...form, [k]: e.target.value });
+  async function send(e, body) {
     e.preventDefault();
+    setBusy(true);
     try {
-      const s = await api('POST', '/ui/session', { api_key: key.trim() });
+      const s = await api('POST', '/ui/session', body);
       csrf = s.csrf;
       onIn(s);
-    } catch (x) { setErr(x.message); }
+    } catch (x) { setErr(x.message); setBusy(false); }
+  }
+  function withPassword(e) {
+    const body = { name: form.name.trim(), password: form.password };
+    if (form.totp.trim()) body.totp = form.totp.trim();
+    send(e, body);
   }
   return html`<article>
     <h2>Sign in to Weft</h2>
-    <form onSubmit=${submit}>
-      <label>API key (weft user add NAME --role ROLE prints one)
-        <input type="password" name="api_key" autocomplete="off"
-               value=${key} onInput=${(e) => setKey(e.target.value)} required/>
-      </label>
-      <button type="submit">Sign in</button>
-      ${err && html`<p class="error" role="alert">${err}</p>`}
+    <form onSubmit=${withPassword}>
+      <label>User name
+        <input name="name" autocomplete="username" value=${form.name}
+               onInput=${set('name')} required/></label>
+      <label>Password (weft user passwd NAME sets one)
+        <input type="password" name="password" autocomplete="current-password"
+               value=${form.password} onInput=${set('password')} required/></label>
+      <label>Code from your authenticator app, if you turned one on
+        <input name="totp" inputmode="numeric" autocomplete="one-time-code"
+               pattern="[0-9]{6}" maxlength="6" value=${form.totp}
+               onInput=${set('totp')}/></label>
+      <button type="submit" name="sign-in-password" aria-busy=${busy}
+              disabled=${busy}>Sign in</button>
     </form>
+    <form onSubmit=${(e) => send(e, { api_key: form.key.trim() })}>
+      <label>Or an API key (weft user add NAME --role ROLE prints one)
+        <input type="password" name="api_key" autocomplete="off"
+               value=${form.key} onInput=${set('key')} required/>
+      </label>
+      <button type="submit" name="sign-in-key" class="secondary"
+              disabled=${busy}>Sign in with the key</button>
+    </form>
+    ${err && html`<p class="error" role="alert">${err}</p>`}
   </article>`;
 }
 
