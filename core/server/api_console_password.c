@@ -56,7 +56,7 @@ static void checked(void *arg, const struct password_result *r)
   struct control_api *api = in->api;
   struct http_response resp = {.status = 200};
   struct store_user u;
-  struct store_user_signin now;
+  struct store_user_signin now = {0};
   api_console_headers(&resp);
   /* Still the same password as the one checked (not changed meanwhile). */
   bool ok = r->ok &&
@@ -79,8 +79,7 @@ static void checked(void *arg, const struct password_result *r)
              now.totp_secret[0] ? " and a code" : "", in->req.peer_ip);
     api_console_open_session(api, &in->req, &resp, &who, how);
   }
-  if (ok)
-    crypto_wipe(&now, sizeof now);
+  crypto_wipe(&now, sizeof now);
   http_pending_answer(in->pending, &resp);
   strbuf_free(&resp.body);
   strbuf_free(&resp.headers);

@@ -2,9 +2,10 @@
 # Console passwords: `weft user passwd` over the administration socket and
 # PUT /v1/users/NAME/password with curl (a user's own, an administrator's
 # for anyone), bad input refused with a sentence, sign-in at /ui/session
-# with the password, a change ending the user's sessions, and a wrong
-# password counted against the address as a failed login is. (TOTP and
-# the page itself: console.sh. Each password check costs about a second:
+# with the password, a change ending the user's sessions, TOTP turned on
+# (the password alone refused) and off, and a wrong password counted
+# against the address as a failed login is. (Codes and the page itself:
+# console.sh. Each password check costs about a second:
 # Argon2id at libsodium's moderate limits.)
 . "$(dirname "$0")/lib.sh"
 
@@ -76,6 +77,15 @@ expect "which ended that session" 401 "$CODE"
 check "the audit trail has it" 0 curl -ksfS -H "Authorization: Bearer $ADA" "$BASE/v1/audit?event=user-password-set"
 contains "with who did it" '"actor":"user:otto"'
 expect "an unknown name is refused" 401 "$(signin nobody "$PW")" 'check them and try again'
+
+# With TOTP on, the password alone no longer signs in (console.sh signs
+# in with codes).
+check "weft user totp turns it on" 0 "$WEFT" user totp otto --state-dir "$STATE"
+contains "printing the URI" "otpauth://totp/Weft:otto?secret="
+expect "then the password alone is refused" 401 "$(signin otto "$PW 2")" 'check them and try again'
+check "and --off turns it off" 0 "$WEFT" user totp otto --off --state-dir "$STATE"
+check "for an unknown user it says so" 1 "$WEFT" user totp nobody --state-dir "$STATE"
+contains "no such user" "no such user"
 
 # A wrong password counts as a failed login of the address: after five
 # wrong keys (free) and one wrong password from 127.0.0.2, it must wait.
