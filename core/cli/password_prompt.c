@@ -39,11 +39,11 @@ static int ask(FILE *tty, const char *prompt, char *out, size_t len)
     quiet = was;
     quiet.c_lflag &= ~(tcflag_t)ECHO;
     quiet.c_lflag |= ECHONL;
-    tcsetattr(fd, TCSAFLUSH, &quiet);
+    tcsetattr(fd, TCSANOW, &quiet);
   }
   int rc = read_line(tty, out, len);
   if (restore)
-    tcsetattr(fd, TCSAFLUSH, &was);
+    tcsetattr(fd, TCSANOW, &was);
   return rc;
 }
 

@@ -33,8 +33,13 @@ contains "saying so" "no such user"
 check "without --stdin and no terminal it says what to do" 2 \
   setsid -w "$WEFT" user passwd otto --state-dir "$STATE"
 contains "naming --stdin" "--stdin"
-check "a good one is set" 0 passwd otto "$PW"
-contains "saying the sessions ended" "password set"
+# At a terminal (script(1) makes one) it is asked for twice.
+at_tty() { printf '%s\n%s\n' "$1" "$2" |
+  timeout 30 script -qec "'$WEFT' user passwd otto --state-dir '$STATE'" /dev/null; }
+check "typed twice differently, nothing changes" 2 at_tty "$PW" "$PW!"
+contains "saying so" "the two passwords differ"
+check "typed twice the same, it is set" 0 at_tty "$PW" "$PW"
+contains "saying the sessions ended" "password set; their console sessions ended"
 
 # The route, with curl: a user's own; an administrator's for anyone.
 put() { # put KEY NAME BODY: the status; the body in $TMP/body
