@@ -4,7 +4,9 @@
  * cap on connections per source IP and in all.
  *
  * The handler runs synchronously for each complete request and fills a
- * response; responses go out in request order (pipelining works). */
+ * response, or defers it (resp->later, answered with http_pending_answer
+ * when work off the loop is done); responses go out in request order
+ * (pipelining works). */
 #ifndef WEFT_CORE_HTTP_SERVER_H
 #define WEFT_CORE_HTTP_SERVER_H
 
