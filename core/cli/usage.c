@@ -20,7 +20,7 @@ static const struct {
      "  plugins   list transport plugins, loaded and refused\n"
      "  login     log in to a server and print a session token\n"
      "  admin     approve or deny waiting tunnels, list or end tunnels\n"
-     "  user      add, list, remove people with API keys, or give a new key\n"
+     "  user      people with API keys: add, list, remove, rotate, passwd, totp\n"
      "  device    list devices, show one, set its ACL, revoke it\n"
      "  version   print the version\n"
      "  help      show help for a command\n"
