@@ -8,7 +8,7 @@ _Static_assert(PASSWORD_HASH_MAX == crypto_pwhash_STRBYTES,
                "PASSWORD_HASH_MAX is libsodium's string size");
 
 const struct password_limits password_limits_default = {
-    crypto_pwhash_OPSLIMIT_MODERATE, crypto_pwhash_MEMLIMIT_MODERATE};
+    crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE};
 const struct password_limits password_limits_min = {
     crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
 

@@ -1,8 +1,9 @@
 /* Console passwords: kept as Argon2id hashes made by libsodium's
- * crypto_pwhash_str at its "moderate" limits (3 passes over 256 MiB,
- * about a second on one core: see docs/security.md). Hashing and checking
- * therefore never run on the event loop: server/password_work.h runs them
- * on libuv's thread pool. These functions are safe from any thread. */
+ * crypto_pwhash_str at its "interactive" limits, which libsodium gives
+ * for online logins (2 passes over 64 MiB, about 0.1 s on one core: see
+ * docs/security.md). Hashing and checking never run on the event loop:
+ * server/password_work.h runs them on libuv's thread pool. These
+ * functions are safe from any thread. */
 #ifndef WEFT_AUTH_PASSWORD_H
 #define WEFT_AUTH_PASSWORD_H
 
@@ -19,7 +20,7 @@ struct password_limits {
   size_t mem;
 };
 
-/* What new hashes use (libsodium's moderate), and the cheapest libsodium
+/* What new hashes use (libsodium's interactive), and the cheapest libsodium
  * allows (for tests that hash many times). */
 extern const struct password_limits password_limits_default;
 extern const struct password_limits password_limits_min;
