@@ -44,9 +44,10 @@ struct http_response {
   struct strbuf headers;     /* extra "Name: value\r\n" lines */
   struct strbuf body;
   bool close;                /* close the connection after this response */
-  /* Set by a handler that takes an upgrade request's connection: instead
-   * of a response, the connection (and any bytes after the request) goes
-   * to take_over, which owns it from then on. */
+  /* Set by a handler that takes the request's connection (an upgrade, or
+   * a response it streams itself, such as an event stream): instead of a
+   * response, the connection (and any bytes after the request) goes to
+   * take_over, which owns it from then on and writes the answer. */
   void (*take_over)(void *arg, const struct http_request *req,
                     struct weft_stream *conn);
   void *take_over_arg;

@@ -256,9 +256,11 @@ static void request_complete(void *arg, struct http_request *req,
   req->binding_len = n > 0 ? (size_t)n : 0;
   struct http_response resp = {.status = 200};
   c->srv->handler(c->srv->handler_data, req, &resp);
-  if (req->upgrade && resp.take_over) {
+  if (resp.take_over) {
     c->take_over = resp.take_over; /* once the reader has stopped */
     c->take_over_arg = resp.take_over_arg;
+    if (!req->upgrade) /* (an upgrade stops the reader by itself) */
+      http_reader_pause(&c->reader);
   } else if (resp.later) {
     defer(c, &resp, keep_alive && !req->upgrade);
   } else {
@@ -275,12 +277,16 @@ static void request_complete(void *arg, struct http_request *req,
   strbuf_free(&resp.headers);
 }
 
-static void hand_over(struct http_conn *c, const char *data, size_t len)
+/* The request's connection goes to take_over with the bytes after the
+ * request, which begin at `at` of the last feed. */
+static void hand_over(struct http_conn *c, const char *data, size_t len,
+                      size_t at)
 {
   struct http_reader *r = &c->reader;
   struct weft_stream *s = c->stream;
-  assert(s && c->take_over && r->upgraded && !c->closing);
-  size_t at = r->upgrade_at <= len ? r->upgrade_at : len;
+  assert(s && c->take_over && !c->closing);
+  if (at > len)
+    at = len;
   stream_handover(s, data + at, len - at);
   /* A pause for backpressure was ours: the new owner reads as it likes.
    * (Handed over, the stream reads nothing until the owner starts it.) */
@@ -308,8 +314,9 @@ static void conn_feed(struct http_conn *c, const char *data, size_t len)
     reject(c, status, code, http_reader_error(&c->reader));
     return;
   }
-  if (c->reader.upgraded && c->take_over) {
-    hand_over(c, data, len);
+  if (c->take_over) { /* an upgrade, or a response the handler streams */
+    hand_over(c, data, len,
+              c->reader.upgraded ? c->reader.upgrade_at : used);
     return;
   }
   if (used < len && !c->closing) {

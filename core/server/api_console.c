@@ -280,3 +280,23 @@ bool api_console_handle(struct control_api *api, const struct http_request *req,
   api_reply_error(resp, 404, "not_found", "no such page");
   return true;
 }
+
+bool api_console_session_of(struct control_api *api,
+                            const struct http_request *req, char *id,
+                            size_t id_len, char *key_id, size_t key_len)
+{
+  char cookie[64];
+  cookie_value(req, cookie, sizeof cookie);
+  struct console_session *s = cookie[0] ? find_session(api, cookie) : NULL;
+  if (!s || strlen(s->id) >= id_len || strlen(s->key_id) >= key_len)
+    return false;
+  snprintf(id, id_len, "%s", s->id);
+  snprintf(key_id, key_len, "%s", s->key_id);
+  return true;
+}
+
+bool api_console_session_live(struct control_api *api, const char *id)
+{
+  const struct console_session *s = find_session(api, id);
+  return s && clock_wall_s() - s->last_s <= CONSOLE_SESSION_IDLE_S;
+}

@@ -68,6 +68,17 @@ void control_api_metrics_text(struct control_api *api, struct strbuf *b)
               "# TYPE weft_store_memory_bytes gauge\n"
               "weft_store_memory_bytes %lld\n",
               (long long)api->store->ops->memory_bytes(api->store));
+  strbuf_addf(b,
+              "# HELP weft_events_subscribers Open event streams "
+              "(GET /v1/events).\n"
+              "# TYPE weft_events_subscribers gauge\n"
+              "weft_events_subscribers %u\n"
+              "# HELP weft_events_cut_off_total Event streams closed for "
+              "reading nothing while events waited.\n"
+              "# TYPE weft_events_cut_off_total counter\n"
+              "weft_events_cut_off_total %llu\n",
+              events_count(&api->events),
+              (unsigned long long)api->events.cut_off);
   if (api->tunnels->tls) {
     const struct tls_ingress_stats *x = tls_ingress_stats(api->tunnels->tls);
     strbuf_addf(b,

@@ -29,6 +29,7 @@ const struct authz_rule authz_rules[] = {
     {"PUT", "/v1/devices/*/key", AUTHZ_DEVICE,
      "rotate a device's key (the device does)"},
     {"GET", "/v1/audit", ANYONE_SIGNED_IN, "read the audit trail"},
+    {"GET", "/v1/events", WATCHERS, "follow changes (GET /v1/events)"},
     {"GET", "/v1/users", AUTHZ_ADMIN, "list users"},
     {"POST", "/v1/users", AUTHZ_ADMIN, "add users"},
     {"DELETE", "/v1/users/*", AUTHZ_ADMIN, "remove users"},

@@ -184,6 +184,8 @@ static void dispatch(struct control_api *api, const struct http_request *req,
                                       : api_device_list(api, resp);
   if (!strcmp(route, "/v1/audit"))
     return api_audit(api, req, resp, who);
+  if (!strcmp(route, "/v1/events"))
+    return api_events_subscribe(api, req, resp, who);
   if (!strcmp(route, "/v1/users"))
     return api_method_is(req, "POST") ? api_user_add(api, req, resp, who)
                                       : api_user_list(api, resp);

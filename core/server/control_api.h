@@ -7,6 +7,7 @@
  *   GET    /v1/tunnels/{id}     inspect
  *   DELETE /v1/tunnels/{id}     immediate teardown and lease release
  *   GET    /v1/audit            the newest audit events
+ *   GET    /v1/events           changes as they happen (text/event-stream)
  *   GET    /healthz             liveness, no session needed
  *   GET    /metrics             Prometheus text; [server] metrics_allow
  *
@@ -29,6 +30,7 @@
 #include "auth/tokens.h"
 #include "server/console_types.h"
 #include "server/password_work.h"
+#include "server/events.h"
 #include "tunnel/tunnels.h"
 
 struct acl_overrides;
@@ -76,7 +78,15 @@ struct control_api {
   /* The OpenTelemetry exporter: each audit event goes to it too; NULL:
    * none. */
   struct otlp *otlp;
+  /* Who follows GET /v1/events (server/events.h). */
+  struct events events;
 };
+
+/* Starts the event stream (GET /v1/events, api_events.c) on loop, fed
+ * by store's audit trail. Stop it with events_close(&api->events). */
+struct store;
+void control_api_events_start(struct control_api *api, uv_loop_t *loop,
+                              struct store *store);
 
 /* An http_handler_fn; data is a struct control_api. */
 void control_api_handle(void *data, const struct http_request *req,

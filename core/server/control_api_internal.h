@@ -148,6 +148,22 @@ void api_console_password_sign_in(struct control_api *api,
                                   const struct http_request *req,
                                   struct http_response *resp, json_t *doc);
 
+/* The request's console session (its cookie): its id and the key id it
+ * signed in with, or false when it has none. */
+bool api_console_session_of(struct control_api *api,
+                            const struct http_request *req, char *id,
+                            size_t id_len, char *key_id, size_t key_len);
+/* Is the session of that id still signed in (not ended, not idle too
+ * long)? Asking does not count as a request. */
+bool api_console_session_live(struct control_api *api, const char *id);
+
+/* ---- the event stream (api_events.c; server/events.h) ---- */
+/* GET /v1/events: hands the connection to api->events. */
+void api_events_subscribe(struct control_api *api,
+                          const struct http_request *req,
+                          struct http_response *resp,
+                          const struct principal *who);
+
 /* ---- users (api_users.c) ---- */
 /* The user an API key (the Bearer's text) belongs to, as a principal:
  * true, or false when it is no key of anyone's. */

@@ -279,6 +279,8 @@ static int start_services(struct server *s, const char *state_dir, char *err,
   snprintf(path, sizeof path, "%s/weft.db", state_dir);
   if (store_open_sqlite(path, &s->store, err, errlen) != 0)
     return -1;
+  /* Every audit record goes to the event stream's subscribers too. */
+  control_api_events_start(&s->api, &s->loop, s->store);
   const struct server_conf *sc = &s->conf->server;
   if (conf_acl_policy(s->conf, &s->acl) != 0 ||
       load_acl_overrides(s) != 0) {
@@ -495,15 +497,6 @@ static void otel_metrics(void *arg, struct strbuf *out)
   control_api_metrics_text(&s->api, out);
 }
 
-/* Every audit record is an OpenTelemetry event too. */
-static void otel_audit(void *arg, const struct audit_event *e)
-{
-  struct server *s = arg;
-  bool warn = strstr(e->event, "refused") || strstr(e->event, "revoked") ||
-              strstr(e->event, "denied") || strstr(e->event, "cut-off");
-  otlp_event(s->api.otlp, e->event, warn ? "WARN" : "INFO", e->device_id,
-             e->tunnel_id, e->actor, e->detail);
-}
 
 static void server_stop(struct server *s, const char *why)
 {
@@ -516,8 +509,7 @@ static void server_stop(struct server *s, const char *why)
   audit_server(s, "server-stopped", detail);
   otlp_stop(s->api.otlp); /* this last event goes, within its timeout */
   s->api.otlp = NULL;
-  if (s->store)
-    s->store->audit_observer = NULL;
+  events_close(&s->api.events); /* its streams left the HTTP server */
   http_server_close(&s->http, NULL);
   close_signal(&s->sigint);
   close_signal(&s->sigterm);
@@ -787,10 +779,7 @@ int server_main(const struct server_options *opts)
       !(s->api.otlp = otlp_start(&s->loop, &otel, "server", otel_metrics, s)))
     log_warn("OpenTelemetry: the exporter could not start (libcurl); "
              "running without it");
-  if (s->api.otlp) {
-    s->store->audit_observer = otel_audit;
-    s->store->audit_observer_arg = s;
-  }
+
   start_signals(s);
   if (start_listeners(s, state_dir) != 0) {
     code = EXIT_RUNTIME;

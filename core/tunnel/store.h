@@ -168,18 +168,20 @@ struct store_ops {
 
 struct store {
   const struct store_ops *ops;
-  /* Also told of each audit record once stored (the OpenTelemetry
-   * export); NULL: nobody. */
-  void (*audit_observer)(void *arg, const struct audit_event *e);
-  void *audit_observer_arg;
+  /* Told of each audit record once it is kept, or NULL: the server's
+   * event stream (server/events.c) and OpenTelemetry export, which the
+   * store cannot call. */
+  void (*on_audit)(void *arg, const struct audit_event *e);
+  void *on_audit_arg;
 };
 
-/* Records an audit event, and tells the observer. */
+/* Keeps an audit record and tells on_audit: every record is written
+ * this way, so whoever watches the trail misses none. */
 static inline int store_audit(struct store *s, const struct audit_event *e)
 {
   int rc = s->ops->audit(s, e);
-  if (s->audit_observer)
-    s->audit_observer(s->audit_observer_arg, e);
+  if (rc == 0 && s->on_audit)
+    s->on_audit(s->on_audit_arg, e);
   return rc;
 }
 

@@ -36,6 +36,9 @@ struct tunnel {
   json_t *params;      /* what the transport handed the device */
   enum tunnel_tls tls_mode; /* from its lease's URLs, set once */
   struct tunnel_ports *ports; /* its public listeners and connections */
+  /* Its device's session is up, as its transport last reported it (the
+   * session-up and session-down events of its audit). */
+  bool connected;
   uint64_t bytes_in, bytes_out; /* public side */
   uint64_t conns_open, conns_total;
   uint64_t datagrams_in, datagrams_out, datagrams_dropped; /* udp */

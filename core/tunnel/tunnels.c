@@ -211,9 +211,17 @@ void tunnel_service_audit(void *ctx, const char *plugin_name,
 {
   struct tunnel_service *svc = ctx;
   struct tunnel *t = tunnel_service_find(svc, tunnel_id);
-  if (t && t->plugin && !strcmp(t->plugin->desc.name, plugin_name))
-    leases_audit(&svc->leases, t->lease, event, "server", detail,
-                 clock_wall_s());
+  if (!t || !t->plugin || strcmp(t->plugin->desc.name, plugin_name))
+    return;
+  /* The transports report their device's session this way (plugins/
+   * common/session.c, wireguard): it is also the tunnel's state. */
+  if (!strcmp(event, "session-up"))
+    t->connected = true;
+  else if (!strcmp(event, "session-down") ||
+           !strcmp(event, "session-cut-off"))
+    t->connected = false;
+  leases_audit(&svc->leases, t->lease, event, "server", detail,
+               clock_wall_s());
 }
 
 void tunnel_service_acl_changed(struct tunnel_service *svc)
@@ -742,6 +750,8 @@ json_t *tunnel_to_json(const struct tunnel_service *svc,
       "created_at", (json_int_t)l->created_at, "expires_at",
       (json_int_t)l->expires_at, "idle_timeout", (json_int_t)l->idle_timeout_s,
       "last_activity", (json_int_t)l->last_activity, "lease", lease);
+  if (doc)
+    json_object_set_new(doc, "connected", json_boolean(t->connected));
   if (doc && l->remote_url[0])
     json_object_set_new(doc, "remote", json_string(l->remote_url));
   if (doc && l->allow_ips[0])

@@ -41,6 +41,7 @@ MATRIX = [
     ("DELETE", "/v1/devices/nosuch/key", ADMINS),
     ("PUT", "/v1/devices/nosuch/key", {D}),
     ("GET", "/v1/audit", EVERYONE),
+    ("GET", "/v1/events", USERS),
     ("GET", "/v1/users", ADMINS),
     ("POST", "/v1/users", ADMINS),
     ("DELETE", "/v1/users/nosuch", ADMINS),
@@ -79,7 +80,10 @@ def call(who, method, path):
     body = "{}" if method in ("POST", "PATCH", "PUT") else None
     conn.request(method, path, body=body, headers=headers)
     resp = conn.getresponse()
-    text = resp.read().decode(errors="replace")
+    if resp.getheader("Content-Type", "").startswith("text/event-stream"):
+        text = ""  # a stream that stays open: its head is the answer
+    else:
+        text = resp.read().decode(errors="replace")
     conn.close()
     return resp.status, text
 
