@@ -789,6 +789,12 @@ void stream_answer(struct weft_stream *s, const void *data, size_t len)
   stream_shutdown(s);
 }
 
+void stream_set_send_buffer(struct weft_stream *s, int bytes)
+{
+  if (!s->closing)
+    uv_send_buffer_size((uv_handle_t *)s->tcp, &bytes);
+}
+
 void stream_set_http(struct weft_stream *s, const char *host)
 {
   s->http = true;

@@ -42,6 +42,10 @@ void stream_set_filter(struct weft_stream *s,
                        void (*filter_free)(void *fctx), void *fctx);
 void stream_emit(struct weft_stream *s, const char *data, size_t len);
 
+/* Caps what the kernel holds unsent for the peer (SO_SNDBUF, bytes):
+ * for a stream that should feel a slow reader soon (an event stream). */
+void stream_set_send_buffer(struct weft_stream *s, int bytes);
+
 /* Marks a public HTTP stream (for stream_info). */
 void stream_set_http(struct weft_stream *s, const char *host);
 

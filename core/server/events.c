@@ -148,6 +148,9 @@ void events_subscribe(struct events *ev, struct weft_stream *conn,
     sub->next->prev = sub;
   ev->subs = sub;
   ev->live++;
+  /* The kernel's share of what a stalled reader holds is bounded too:
+   * (Linux doubles it) 64 KiB beside EVENTS_QUEUE_MAX of ours. */
+  stream_set_send_buffer(conn, 32 * 1024);
   stream_start(conn, &sub_cbs, sub);
   if (!ev->ticking) {
     uv_timer_start(&ev->tick, tick, EVENTS_KEEPALIVE_MS, EVENTS_KEEPALIVE_MS);
