@@ -77,10 +77,14 @@ static json_t *device_json(struct control_api *api, const char *id)
       json_object_set_new(set, acl_override_keys[i], json_string(ov->text[i]));
   json_object_set_new(doc, "set", set);
   json_t *tunnels = json_array();
+  bool online = false; /* while one of its sessions is up */
   for (struct tunnel *t = api->tunnels->live; t; t = t->next)
-    if (!strcmp(t->lease->device_id, id))
+    if (!strcmp(t->lease->device_id, id)) {
       json_array_append_new(tunnels, json_string(t->lease->tunnel_id));
+      online = online || t->connected;
+    }
   json_object_set_new(doc, "tunnels", tunnels);
+  json_object_set_new(doc, "online", json_boolean(online));
   return doc;
 }
 

@@ -23,6 +23,7 @@
 #include "auth/device_key.h"
 #include "base/log.h"
 #include "base/names.h"
+#include "base/str_index.h"
 #include "tunnel/store.h"
 #include "tunnel/tunnels.h"
 
@@ -34,6 +35,7 @@
 struct listing {
   struct strbuf *body;
   const struct acl_policy *policy;
+  struct str_index online; /* device ids with a session up, from tunnels */
   size_t count;
 };
 
@@ -55,17 +57,23 @@ static int device_to_text(void *arg, const char *device_id,
   }
   strbuf_addf(l->body,
               "\"key_fingerprint\":\"%s\",\"enrolled_at\":%lld,"
-              "\"class\":\"%s\"}",
-              fp, (long long)bound_at, acl_class_of(l->policy, device_id));
+              "\"class\":\"%s\",\"online\":%s}",
+              fp, (long long)bound_at, acl_class_of(l->policy, device_id),
+              str_index_get(&l->online, device_id) ? "true" : "false");
   return 0;
 }
 
 void api_device_list(struct control_api *api, struct http_response *resp)
 {
-  struct listing l = {&resp->body, api->tunnels->acl, 0};
+  struct listing l = {.body = &resp->body, .policy = api->tunnels->acl};
+  str_index_init(&l.online);
+  for (struct tunnel *t = api->tunnels->live; t; t = t->next)
+    if (t->connected)
+      str_index_add(&l.online, t->lease->device_id, t); /* (or offline) */
   strbuf_addf(&resp->body, "{\"devices\":[");
-  if (api->store->ops->device_key_each(api->store, device_to_text, &l) !=
-      0) {
+  int rc = api->store->ops->device_key_each(api->store, device_to_text, &l);
+  str_index_free(&l.online);
+  if (rc != 0) {
     strbuf_reset(&resp->body);
     return api_reply_error(resp, 500, "internal", "the store failed");
   }

@@ -3,7 +3,8 @@
 # Debian's Chromium driven by playwright-core): sign-in with API keys, with
 # a password, with a password and a TOTP code (oathtool computes it),
 # the session cookie's flags, a device's allowed-port switch changing its
-# ACL through the API, the other pages, CSRF, sign-out, a viewer's limits.
+# ACL through the API, pages that follow the server's events (a tunnel and
+# an approval request from outside), CSRF, sign-out, a viewer's limits.
 . "$(dirname "$0")/lib.sh"
 NETKIT="$(dirname "$0")/netkit.py"
 for need in /usr/bin/chromium /usr/bin/oathtool "$SOURCE_ROOT/ui/node_modules/playwright-core"; do
@@ -37,7 +38,8 @@ SECRET=$(echo "$OUT" | sed -n 's/.*secret=\([A-Z2-7]*\).*/\1/p')
 
 check "the console in Chromium" 0 env BASE="https://127.0.0.1:$PORT" OPERATOR_KEY="$OPERATOR" \
   VIEWER_KEY="$VIEWER" DEVICE=laptop-7 PASSWORD="$PASSWORD" TOTP_USER=tess \
-  TOTP_SECRET="$SECRET" HOME="$TMP" timeout 150 node "$SOURCE_ROOT/tests/ui/console.mjs"
+  TOTP_SECRET="$SECRET" CONN="$CONN" ECHO="$ECHO" HOME="$TMP" \
+  timeout 150 node "$SOURCE_ROOT/tests/ui/console.mjs"
 echo "$OUT"
 check "/ui redirects to /ui/" 0 curl -ks -o /dev/null -w '%{http_code} %{redirect_url}' "https://127.0.0.1:$PORT/ui"
 contains "with a 308" "308 https://127.0.0.1:$PORT/ui/"

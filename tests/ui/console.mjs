@@ -4,11 +4,19 @@
 // (the operator otto's, and TOTP_USER's), TOTP_USER and TOTP_SECRET (a
 // user with TOTP on; codes come from oathtool, not from weft). Prints
 // "ok: ..." per check and exits 1 on the first failure.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chromium } from '../../ui/node_modules/playwright-core/index.mjs';
 
+// WEFT, CONN and ECHO: for devices started from outside the page.
 const { BASE, OPERATOR_KEY, VIEWER_KEY, DEVICE, PASSWORD, TOTP_USER,
-        TOTP_SECRET } = process.env;
+        TOTP_SECRET, WEFT, CONN, ECHO } = process.env;
+const agents = [];
+function device(...args) {
+  const p = spawn(WEFT, ['tunnel', ...args, CONN, `tcp://127.0.0.1:${ECHO}`],
+                  { stdio: 'ignore' });
+  agents.push(p);
+  return p;
+}
 let failed = 0;
 const ok = (what) => console.log(`ok: ${what}`);
 function check(cond, what, detail = '') {
@@ -109,6 +117,30 @@ try {
     .textContent.includes('3389'));
   ok('and switching it off takes 3389 away again');
 
+  // Live: what happens outside shows on the open page without a reload.
+  await page.waitForSelector('nav [data-live=live]', { timeout: 10000 });
+  ok('the page follows the server\'s events (live)');
+  await page.click('a[data-page=tunnels]');
+  await page.waitForSelector('h2:text-is("Tunnels")');
+  const loads = [];
+  page.on('framenavigated', () => loads.push('navigated'));
+  device('--device-id', 'kiosk-2');
+  const row = page.locator('tr[data-tunnel]:has-text("kiosk-2")');
+  await row.waitFor({ timeout: 15000 });
+  ok('a tunnel a device opens appears on the open Tunnels page');
+  const tid = await row.getAttribute('data-tunnel');
+  const gone = await context.request.delete(`${BASE}/v1/tunnels/${tid}`, {
+    headers: { Authorization: `Bearer ${OPERATOR_KEY}` } });
+  check(gone.status() === 204, 'ended from outside (curl\'s way)', String(gone.status()));
+  await row.waitFor({ state: 'detached', timeout: 10000 });
+  ok('and disappears from the page when it ends');
+  await page.click('a[data-page=approvals]');
+  await page.waitForSelector('h2:text-is("Approvals")');
+  device('--await-approval', '--device-id', 'asker-3');
+  await page.locator('tr[data-approval]:has-text("asker-3")').waitFor({ timeout: 15000 });
+  ok('a device\'s request for approval appears on the open Approvals page');
+  check(loads.length === 0, 'all without reloading the page', loads.join());
+
   // The other pages load.
   for (const p of ['tunnels', 'approvals', 'audit']) {
     await page.click(`a[data-page=${p}]`);
@@ -142,6 +174,7 @@ try {
         'a viewer sees the switches disabled');
   check(errors.length === 0, 'no script errors on the page', errors.join(' | '));
 } finally {
+  for (const a of agents) a.kill();
   await browser.close();
 }
 process.exit(failed ? 1 : 0);

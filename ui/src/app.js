@@ -23,6 +23,62 @@ async function api(method, path, body) {
   return doc;
 }
 
+// The server's event stream (GET /v1/events): one EventSource while
+// signed in. Pages listen for the kinds they show (tunnel, device,
+// approval, audit) and patch or fetch what changed. Each (re)connection
+// first says "ready": what was missed meanwhile is reloaded then, so a
+// page's data, kept across page switches, stays the truth.
+const live = { source: null, listeners: new Set(), cache: {}, setState: () => {} };
+
+function liveStart(onSignedOut) {
+  const es = new EventSource('/v1/events');
+  live.source = es;
+  const dispatch = (kind, data) => live.listeners.forEach((l) => l(kind, data));
+  es.addEventListener('ready', () => {
+    live.cache = {};  // anything may have changed while we were away
+    live.setState('live');
+    dispatch('ready', {});
+  });
+  for (const kind of ['tunnel', 'device', 'approval', 'audit'])
+    es.addEventListener(kind, (e) => dispatch(kind, JSON.parse(e.data)));
+  es.onerror = () => {
+    live.setState('reconnecting');
+    // A refusal (the session ended) closes it for good: say so.
+    if (es.readyState === EventSource.CLOSED)
+      api('GET', '/ui/session').then(() => {
+        if (live.source === es) setTimeout(() => liveStart(onSignedOut), 2000);
+      }, onSignedOut);
+  };
+}
+
+function liveStop() {
+  if (live.source) live.source.close();
+  live.source = null;
+  live.cache = {};
+}
+
+// Calls on(kind, data) for each event while the component is shown.
+function useLive(on) {
+  useEffect(() => {
+    live.listeners.add(on);
+    return () => live.listeners.delete(on);
+  });
+}
+
+// A page's list, kept across page switches while the stream is live (its
+// events keep it true), loaded when there is none.
+function useCachedList(name, load) {
+  const [list, setList] = useState(live.cache[name] || null);
+  const set = (v) => {
+    const next = typeof v === 'function' ? v(live.cache[name] || []) : v;
+    live.cache[name] = next;
+    setList(next);
+  };
+  const reload = () => load().then(set);
+  useEffect(() => { if (!live.cache[name]) reload(); }, []);
+  return [list, set, reload];
+}
+
 const PRESETS = [
   ['SSH', [22]], ['RDP', [3389]], ['WinRM', [5985, 5986]], ['VNC', [5900]],
   ['HTTP', [80, 443]],
@@ -118,30 +174,36 @@ function AllowedPorts({ device, canEdit, onChange }) {
 }
 
 function Devices({ me }) {
-  const [list, setList] = useState(null);
   const [open, setOpen] = useState(null);
   const [err, setErr] = useState('');
-  useEffect(() => {
-    api('GET', '/v1/devices').then((d) => setList(d.devices), (x) => setErr(x.message));
-  }, []);
+  const [list, setList, reload] = useCachedList('devices',
+    () => api('GET', '/v1/devices').then((d) => d.devices, (x) => { setErr(x.message); return null; }));
   async function show(id) {
     try { setOpen(await api('GET', `/v1/devices/${encodeURIComponent(id)}`)); }
     catch (x) { setErr(x.message); }
   }
+  useLive((kind, ev) => {
+    if (kind === 'ready') { reload(); if (open) show(open.id); return; }
+    if (kind !== 'device') return;
+    if (ev.what === 'device-enrolled' || !(list || []).some((d) => d.id === ev.id)) reload();
+    else setList((l) => l.map((d) => (d.id === ev.id ? { ...d, online: ev.online } : d)));
+    if (open && open.id === ev.id) show(ev.id);  // its ports and tunnels
+  });
   if (err) return html`<p class="error">${err}</p>`;
   if (!list) return html`<p aria-busy="true">Loading devices…</p>`;
   const canEdit = me.role === 'operator' || me.role === 'admin';
   return html`<section>
     <h2>Devices</h2>
-    <table><thead><tr><th>Device</th><th>Class</th><th>Key</th></tr></thead>
-    <tbody>${list.map((d) => html`<tr>
+    <table><thead><tr><th>Device</th><th>State</th><th>Class</th><th>Key</th></tr></thead>
+    <tbody>${list.map((d) => html`<tr data-row=${d.id}>
       <td><a href="#" data-device=${d.id}
              onClick=${(e) => { e.preventDefault(); show(d.id); }}>${d.id}</a></td>
+      <td class="state">${d.online ? 'online' : 'offline'}</td>
       <td>${d.class}</td><td class="muted">${d.key_fingerprint}</td></tr>`)}
     </tbody></table>
     ${list.length === 0 && html`<p class="muted">No device has enrolled yet.</p>`}
     ${open && html`<article id="device">
-      <header><strong>${open.id}</strong> · class ${open.class}
+      <header><strong>${open.id}</strong> · ${open.online ? 'online' : 'offline'} · class ${open.class}
         ${open.revoked ? ' · revoked' : ''}</header>
       <${AllowedPorts} device=${open} canEdit=${canEdit} onChange=${setOpen}/>
       <p>Tunnels: ${open.tunnels.length ? open.tunnels.join(', ') : 'none'}</p>
@@ -150,13 +212,22 @@ function Devices({ me }) {
 }
 
 function Tunnels({ me }) {
-  const [list, setList] = useState(null);
   const [err, setErr] = useState('');
-  const load = () => api('GET', '/v1/tunnels').then((d) => setList(d.tunnels),
-                                                   (x) => setErr(x.message));
-  useEffect(() => { load(); }, []);
+  const [list, setList, reload] = useCachedList('tunnels',
+    () => api('GET', '/v1/tunnels').then((d) => d.tunnels, (x) => { setErr(x.message); return null; }));
+  useLive(async (kind, ev) => {
+    if (kind === 'ready') return reload();
+    if (kind !== 'tunnel') return;
+    if (ev.what === 'ended')
+      return setList((l) => l.filter((t) => t.id !== ev.id));
+    let t;
+    try { t = await api('GET', `/v1/tunnels/${encodeURIComponent(ev.id)}`); }
+    catch (x) { return; }  // ended meanwhile: its own event follows
+    setList((l) => (l.some((o) => o.id === t.id) ? l.map((o) => (o.id === t.id ? t : o))
+                                                 : [t].concat(l)));
+  });
   async function end(id) {
-    try { await api('DELETE', `/v1/tunnels/${encodeURIComponent(id)}`); load(); }
+    try { await api('DELETE', `/v1/tunnels/${encodeURIComponent(id)}`); }
     catch (x) { setErr(x.message); }
   }
   if (!list) return html`<p aria-busy="true">Loading tunnels…</p>`;
@@ -164,10 +235,10 @@ function Tunnels({ me }) {
   return html`<section><h2>Tunnels</h2>
     ${err && html`<p class="error">${err}</p>`}
     <table><thead><tr><th>Tunnel</th><th>Device</th><th>Transport</th>
-      <th>Public URL</th><th></th></tr></thead>
-    <tbody>${list.map((t) => html`<tr>
+      <th>Public URL</th><th>State</th><th></th></tr></thead>
+    <tbody>${list.map((t) => html`<tr data-tunnel=${t.id}>
       <td>${t.id}</td><td>${t.device_id}</td><td>${t.transport}</td>
-      <td>${t.public_url}</td>
+      <td>${t.public_url}</td><td>${t.connected ? 'connected' : t.state}</td>
       <td class="actions">${canEnd && html`<button class="secondary"
           onClick=${() => end(t.id)}>End</button>`}</td></tr>`)}</tbody></table>
     ${list.length === 0 && html`<p class="muted">No tunnel is open.</p>`}
@@ -175,13 +246,13 @@ function Tunnels({ me }) {
 }
 
 function Approvals({ me }) {
-  const [list, setList] = useState(null);
   const [err, setErr] = useState('');
-  const load = () => api('GET', '/v1/approvals').then((d) => setList(d.approvals),
-                                                     (x) => setErr(x.message));
-  useEffect(() => { load(); }, []);
+  const [list, , reload] = useCachedList('approvals',
+    () => api('GET', '/v1/approvals').then((d) => d.approvals, (x) => { setErr(x.message); return null; }));
+  // A short list (at most 256): any change reloads it.
+  useLive((kind) => { if (kind === 'ready' || kind === 'approval') reload(); });
   async function decide(id, what) {
-    try { await api('POST', `/v1/approvals/${encodeURIComponent(id)}/${what}`); load(); }
+    try { await api('POST', `/v1/approvals/${encodeURIComponent(id)}/${what}`); }
     catch (x) { setErr(x.message); }
   }
   if (!list) return html`<p aria-busy="true">Loading requests…</p>`;
@@ -189,7 +260,7 @@ function Approvals({ me }) {
     ${err && html`<p class="error">${err}</p>`}
     <table><thead><tr><th>Request</th><th>Device</th><th>Asks</th><th>Code</th>
       <th>From</th><th>State</th><th></th></tr></thead>
-    <tbody>${list.map((a) => html`<tr>
+    <tbody>${list.map((a) => html`<tr data-approval=${a.id}>
       <td>${a.id}</td><td>${a.device_id}</td>
       <td>${a.kind === 'enrollment' ? 'its key bound' :
             `${(a.request || {}).local || ''} → ${(a.request || {}).remote || 'any'}`}</td>
@@ -212,11 +283,19 @@ function Audit() {
     try { setList((await api('GET', `/v1/audit${q ? '?' + q : ''}`)).events); setErr(''); }
     catch (x) { setErr(x.message); }
   }
+  const [shown, setShown] = useState(filters);  // what the list was loaded with
   useEffect(() => { load(filters); }, []);
+  useLive((kind, e) => {
+    if (kind === 'ready') return load(shown);
+    if (kind !== 'audit') return;
+    const pass = (!shown.device || e.device_id === shown.device) &&
+      (!shown.actor || e.actor === shown.actor) && (!shown.event || e.event === shown.event);
+    if (pass) setList((l) => l && [e].concat(l).slice(0, 200));
+  });
   const field = (k) => html`<input name=${k} placeholder=${k} value=${filters[k]}
       onInput=${(e) => setFilters({ ...filters, [k]: e.target.value })}/>`;
   return html`<section><h2>Audit</h2>
-    <form role="group" onSubmit=${(e) => { e.preventDefault(); load(filters); }}>
+    <form role="group" onSubmit=${(e) => { e.preventDefault(); setShown(filters); load(filters); }}>
       ${field('device')}${field('actor')}${field('event')}
       <button type="submit">Filter</button></form>
     ${err && html`<p class="error">${err}</p>`}
@@ -233,10 +312,18 @@ const PAGES = { devices: Devices, tunnels: Tunnels, approvals: Approvals, audit:
 function App() {
   const [me, setMe] = useState(undefined);
   const [page, setPage] = useState('devices');
+  const [state, setState] = useState('connecting');
+  live.setState = setState;
   useEffect(() => {
     api('GET', '/ui/session').then((s) => { csrf = s.csrf; setMe(s); }, () => setMe(null));
   }, []);
+  useEffect(() => {
+    if (!me) return undefined;
+    liveStart(() => { csrf = ''; setMe(null); });
+    return () => { liveStop(); setState('connecting'); };
+  }, [me && me.name]);
   async function signOut() {
+    liveStop();
     try { await api('DELETE', '/ui/session'); } finally { csrf = ''; setMe(null); }
   }
   if (me === undefined) return html`<p aria-busy="true">Loading…</p>`;
@@ -247,6 +334,8 @@ function App() {
     ${Object.keys(PAGES).map((p) => html`<li><a href="#" aria-current=${p === page}
         data-page=${p} onClick=${(e) => { e.preventDefault(); setPage(p); }}>
         ${p[0].toUpperCase() + p.slice(1)}</a></li>`)}
+    <li class="live" data-live=${state} role="status">${state === 'live' ? 'live'
+        : state === 'connecting' ? 'connecting…' : 'reconnecting…'}</li>
     <li class="who">${me.name} (${me.role})</li>
     <li><button class="secondary outline" onClick=${signOut}>Sign out</button></li>
   </ul></nav>
