@@ -7,6 +7,7 @@
  *   tunnel    {"id","device_id","what":"created"|"changed"|"ended"}
  *   device    {"id","what":EVENT,"online"}   (its tunnels or itself)
  *   approval  {"device_id","what":EVENT}
+ * and once a second, while anyone follows, "traffic" (below),
  * small enough that a page fetches or patches what changed. */
 #include "server/control_api_internal.h"
 
@@ -18,6 +19,7 @@
 #include "auth/api_key.h"
 #include "auth/crypto.h"
 #include "base/clock.h"
+#include "base/strbuf.h"
 #include "telemetry/otlp.h"
 #include "tunnel/store.h"
 
@@ -89,10 +91,44 @@ static bool may_stay(void *arg, const struct events_who *who)
          !strcmp(u.key_id, who->key_id);
 }
 
-/* Approvals expire with time alone, noticed on the stream's tick. */
+/* Once a second: each tunnel whose traffic moved, in one event
+ *   traffic  {"tunnels":[{"id","bytes_in","bytes_out","connections_open",
+ *            "connections_total","last_activity"}]}
+ * (ids are plain names: written as text, no tree for 1,000 tunnels). */
+static void traffic(struct control_api *api)
+{
+  struct strbuf b = {0};
+  size_t n = 0;
+  for (struct tunnel *t = api->tunnels->live; t; t = t->next) {
+    uint64_t sum = t->bytes_in + t->bytes_out + t->conns_open +
+                   t->conns_total + t->datagrams_in + t->datagrams_out;
+    if (sum == t->traffic_told)
+      continue;
+    t->traffic_told = sum;
+    strbuf_addf(&b,
+                "%s{\"id\":\"%s\",\"bytes_in\":%llu,\"bytes_out\":%llu,"
+                "\"connections_open\":%llu,\"connections_total\":%llu,"
+                "\"last_activity\":%lld}",
+                n++ ? "," : "{\"tunnels\":[", t->lease->tunnel_id,
+                (unsigned long long)t->bytes_in,
+                (unsigned long long)t->bytes_out,
+                (unsigned long long)t->conns_open,
+                (unsigned long long)t->conns_total,
+                (long long)t->lease->last_activity);
+  }
+  if (n) {
+    strbuf_addf(&b, "]}");
+    if (!b.oom)
+      events_publish(&api->events, "traffic", b.data);
+  }
+  strbuf_free(&b);
+}
+
+/* What changes with time alone: traffic, and approvals that expire. */
 static void tick(void *arg)
 {
   struct control_api *api = arg;
+  traffic(api);
   size_t before = api->approvals.count;
   approvals_expire(&api->approvals, clock_wall_s());
   if (api->approvals.count != before)

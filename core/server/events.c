@@ -153,7 +153,7 @@ void events_subscribe(struct events *ev, struct weft_stream *conn,
   stream_set_send_buffer(conn, 32 * 1024);
   stream_start(conn, &sub_cbs, sub);
   if (!ev->ticking) {
-    uv_timer_start(&ev->tick, tick, EVENTS_KEEPALIVE_MS, EVENTS_KEEPALIVE_MS);
+    uv_timer_start(&ev->tick, tick, EVENTS_TICK_MS, EVENTS_TICK_MS);
     ev->ticking = true;
   }
   sub_send(sub, head, sizeof head - 1);
@@ -192,9 +192,11 @@ void events_recheck(struct events *ev)
 static void tick(uv_timer_t *t)
 {
   struct events *ev = t->data;
-  events_recheck(ev);
   if (ev->on_tick)
     ev->on_tick(ev->arg);
+  if (++ev->ticks % (EVENTS_KEEPALIVE_MS / EVENTS_TICK_MS))
+    return;
+  events_recheck(ev);
   for (struct event_sub *s = ev->subs; s; s = s->next)
     sub_send(s, keepalive, sizeof keepalive - 1);
 }

@@ -8,7 +8,7 @@
  *    owed passes EVENTS_QUEUE_MAX bytes, so memory stays bounded;
  *  - at most EVENTS_SUBSCRIBERS_MAX in all, EVENTS_PER_USER_MAX per user;
  *  - a comment line every EVENTS_KEEPALIVE_MS keeps proxies from closing
- *    a quiet stream, and each tick asks the owner which subscribers may
+ *    a quiet stream, and then the owner is asked which subscribers may
  *    stay (a console session that ended, a user removed or rekeyed);
  *  - events_close ends them all at once, at the server's stop.
  *
@@ -25,6 +25,7 @@
 #define EVENTS_PER_USER_MAX 8
 #define EVENTS_QUEUE_MAX (256 * 1024)
 #define EVENTS_KEEPALIVE_MS 15000
+#define EVENTS_TICK_MS 1000 /* the owner's on_tick, while anyone follows */
 
 struct weft_stream;
 
@@ -46,9 +47,10 @@ struct events {
   unsigned live; /* subscribers not yet closing */
   /* Every tick (and on events_recheck): may this subscriber stay? */
   bool (*may_stay)(void *arg, const struct events_who *who);
-  /* Every tick, before the keepalive line: the owner's chance to notice
-   * what changed with time alone (approvals that expired). */
+  /* Every EVENTS_TICK_MS while anyone follows: the owner's chance to
+   * send what changes with time alone (traffic, approvals that expire). */
   void (*on_tick)(void *arg);
+  unsigned ticks;
   void *arg;
   uint64_t sent, cut_off, refused;
 };

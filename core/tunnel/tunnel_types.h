@@ -42,6 +42,9 @@ struct tunnel {
   uint64_t bytes_in, bytes_out; /* public side */
   uint64_t conns_open, conns_total;
   uint64_t datagrams_in, datagrams_out, datagrams_dropped; /* udp */
+  /* The figures above when the event stream last sent them (a sum that
+   * moves whenever one does; server/api_events.c). */
+  uint64_t traffic_told;
   struct tunnel *next;
 };
 

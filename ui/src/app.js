@@ -39,7 +39,7 @@ function liveStart(onSignedOut) {
     live.setState('live');
     dispatch('ready', {});
   });
-  for (const kind of ['tunnel', 'device', 'approval', 'audit'])
+  for (const kind of ['tunnel', 'device', 'approval', 'audit', 'traffic'])
     es.addEventListener(kind, (e) => dispatch(kind, JSON.parse(e.data)));
   es.onerror = () => {
     live.setState('reconnecting');
@@ -211,12 +211,20 @@ function Devices({ me }) {
   </section>`;
 }
 
+const bytes = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB`
+  : n >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n || 0} B`);
+
 function Tunnels({ me }) {
   const [err, setErr] = useState('');
   const [list, setList, reload] = useCachedList('tunnels',
     () => api('GET', '/v1/tunnels').then((d) => d.tunnels, (x) => { setErr(x.message); return null; }));
   useLive(async (kind, ev) => {
     if (kind === 'ready') return reload();
+    if (kind === 'traffic') {  // once a second, the tunnels whose figures moved
+      const by = new Map(ev.tunnels.map((f) => [f.id, f]));
+      return setList((l) => l.map((t) => (by.has(t.id)
+        ? { ...t, traffic: { ...t.traffic, ...by.get(t.id) } } : t)));
+    }
     if (kind !== 'tunnel') return;
     if (ev.what === 'ended')
       return setList((l) => l.filter((t) => t.id !== ev.id));
@@ -235,10 +243,11 @@ function Tunnels({ me }) {
   return html`<section><h2>Tunnels</h2>
     ${err && html`<p class="error">${err}</p>`}
     <table><thead><tr><th>Tunnel</th><th>Device</th><th>Transport</th>
-      <th>Public URL</th><th>State</th><th></th></tr></thead>
+      <th>Public URL</th><th>State</th><th>Traffic (in / out)</th><th></th></tr></thead>
     <tbody>${list.map((t) => html`<tr data-tunnel=${t.id}>
       <td>${t.id}</td><td>${t.device_id}</td><td>${t.transport}</td>
       <td>${t.public_url}</td><td>${t.connected ? 'connected' : t.state}</td>
+      <td class="traffic">${bytes(t.traffic.bytes_in)} / ${bytes(t.traffic.bytes_out)}</td>
       <td class="actions">${canEnd && html`<button class="secondary"
           onClick=${() => end(t.id)}>End</button>`}</td></tr>`)}</tbody></table>
     ${list.length === 0 && html`<p class="muted">No tunnel is open.</p>`}
