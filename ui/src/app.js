@@ -2,7 +2,7 @@
 // over the server's /v1 API, as the signed-in user. The server decides
 // what each role may do; the page only hides what would be refused.
 import { h, render } from './vendor/preact.mjs';
-import { useEffect, useState } from './vendor/hooks.mjs';
+import { useEffect, useRef, useState } from './vendor/hooks.mjs';
 import htm from './vendor/htm.mjs';
 
 const html = htm.bind(h);
@@ -139,12 +139,13 @@ function SignIn({ onIn }) {
   </article>`;
 }
 
-function AllowedPorts({ device, canEdit, onChange }) {
+function AllowedPorts({ device, canEdit, onChange, onSaving }) {
   const current = parsePorts(device.acl.reach_ports);
   const [custom, setCustom] = useState('');
   const [err, setErr] = useState('');
   const has = (ports) => ports.every((p) => current.includes(String(p)));
   async function save(list) {
+    onSaving();
     try {
       const d = await api('PATCH', `/v1/devices/${encodeURIComponent(device.id)}`,
                           { reach_ports: list.join(',') });
@@ -178,9 +179,15 @@ function Devices({ me }) {
   const [err, setErr] = useState('');
   const [list, setList, reload] = useCachedList('devices',
     () => api('GET', '/v1/devices').then((d) => d.devices, (x) => { setErr(x.message); return null; }));
+  // The open device's latest request wins: a fetch an event started is
+  // dropped if a change was sent after it (no stale switch flickers back).
+  const seq = useRef(0);
   async function show(id) {
-    try { setOpen(await api('GET', `/v1/devices/${encodeURIComponent(id)}`)); }
-    catch (x) { setErr(x.message); }
+    const mine = ++seq.current;
+    try {
+      const d = await api('GET', `/v1/devices/${encodeURIComponent(id)}`);
+      if (mine === seq.current) setOpen(d);
+    } catch (x) { setErr(x.message); }
   }
   useLive((kind, ev) => {
     if (kind === 'ready') { reload(); if (open) show(open.id); return; }
@@ -205,7 +212,8 @@ function Devices({ me }) {
     ${open && html`<article id="device">
       <header><strong>${open.id}</strong> · ${open.online ? 'online' : 'offline'} · class ${open.class}
         ${open.revoked ? ' · revoked' : ''}</header>
-      <${AllowedPorts} device=${open} canEdit=${canEdit} onChange=${setOpen}/>
+      <${AllowedPorts} device=${open} canEdit=${canEdit} onChange=${setOpen}
+                       onSaving=${() => { seq.current++; }}/>
       <p>Tunnels: ${open.tunnels.length ? open.tunnels.join(', ') : 'none'}</p>
     </article>`}
   </section>`;
