@@ -146,6 +146,9 @@ try {
     await page.click(`a[data-page=${p}]`);
     await page.waitForSelector(`h2:text-is("${p[0].toUpperCase() + p.slice(1)}")`);
   }
+  // (the heading shows before the trail has come)
+  await page.waitForSelector('main td:text-is("device-acl-changed")', { timeout: 5000 })
+    .catch(() => {});
   check((await page.textContent('main')).includes('device-acl-changed'),
         'the audit page shows the changes, with their actor');
   check((await page.textContent('main')).includes('user:'),
@@ -164,6 +167,13 @@ try {
     headers: { Cookie: `weft_console=${cookie.value}` } });
   check(after.status() === 401, 'after signing out the old cookie gets 401',
         String(after.status()));
+  let streams = '';
+  for (let i = 0; i < 50 && streams !== '0'; i++) {
+    const m = await (await context.request.get(`${BASE}/metrics`)).text();
+    streams = (m.match(/^weft_events_subscribers (\d+)/m) || [])[1];
+    if (streams !== '0') await page.waitForTimeout(100);
+  }
+  check(streams === '0', 'and its event stream has ended on the server', streams);
 
   // A viewer sees the switches but cannot flip them.
   await page.fill('input[name=api_key]', VIEWER_KEY);

@@ -140,18 +140,23 @@ function SignIn({ onIn }) {
 }
 
 function AllowedPorts({ device, canEdit, onChange, onSaving }) {
-  const current = parsePorts(device.acl.reach_ports);
+  // While a change is on its way, the switches show it (a re-render from
+  // an event meanwhile does not flip them back).
+  const [sending, setSending] = useState(null);
+  const current = sending || parsePorts(device.acl.reach_ports);
   const [custom, setCustom] = useState('');
   const [err, setErr] = useState('');
   const has = (ports) => ports.every((p) => current.includes(String(p)));
   async function save(list) {
     onSaving();
+    setSending(list);
     try {
       const d = await api('PATCH', `/v1/devices/${encodeURIComponent(device.id)}`,
                           { reach_ports: list.join(',') });
       setErr('');
       onChange(d);
     } catch (x) { setErr(x.message); }
+    setSending(null);
   }
   function toggle(ports, on) {
     const rest = current.filter((p) => !ports.map(String).includes(p));
