@@ -182,6 +182,8 @@ try {
   await page.locator('input[name=port-SSH]').waitFor();
   check(await page.locator('input[name=port-SSH]').isDisabled(),
         'a viewer sees the switches disabled');
+  await page.waitForSelector('nav [data-live=live]', { timeout: 10000 });
+  ok('and follows the server\'s events too');
   check(errors.length === 0, 'no script errors on the page', errors.join(' | '));
 } finally {
   for (const a of agents) a.kill();
