@@ -16,7 +16,9 @@ static int url_ok(const char *what, const char *url, char *err,
 {
   CURLU *u = curl_url();
   char *scheme = NULL, *query = NULL, *fragment = NULL;
-  int ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+  /* the scheme as written, not only as libcurl would mend it */
+  int ok = (!strncmp(url, "http://", 7) || !strncmp(url, "https://", 8)) &&
+           u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
            curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
            (!strcmp(scheme, "http") || !strcmp(scheme, "https")) &&
            curl_url_get(u, CURLUPART_QUERY, &query, 0) != CURLUE_OK &&

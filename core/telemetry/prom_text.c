@@ -221,6 +221,13 @@ static void histogram_finish(struct family *f)
   }
 }
 
+/* Does the line [p, end) begin with prefix? (It has no NUL to stop at.) */
+static bool line_starts(const char *p, const char *end, const char *prefix)
+{
+  size_t n = strlen(prefix);
+  return (size_t)(end - p) >= n && !memcmp(p, prefix, n);
+}
+
 static bool ends_with(const char *s, const char *suffix)
 {
   size_t n = strlen(s), k = strlen(suffix);
@@ -299,13 +306,13 @@ json_t *prom_text_to_otlp(const char *text, size_t len, uint64_t start_ns,
     const char *q = p;
     if (line_end == p) {
       /* blank */
-    } else if (!strncmp(p, "# HELP ", 7) && line_end - p > 7) {
+    } else if (line_starts(p, line_end, "# HELP ")) {
       q = p + 7;
       if (read_name(&q, line_end, help_name) && q < line_end && *q == ' ')
         snprintf(help, sizeof help, "%.*s", (int)(line_end - q - 1), q + 1);
       else
         (*skipped)++;
-    } else if (!strncmp(p, "# TYPE ", 7)) {
+    } else if (line_starts(p, line_end, "# TYPE ")) {
       q = p + 7;
       char name[NAME_MAX_LEN + 1];
       if (f.metric && !strcmp(f.type, "histogram"))

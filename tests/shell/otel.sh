@@ -22,6 +22,7 @@ bad() { # NAME EXPECTED_TEXT ARGS...
   contains "$name: the message says what" "$want"
 }
 bad "an ftp endpoint" "is not an http:// or https:// URL" --opentelemetry-connection-string "endpoint=ftp://x"
+bad "a scheme with one slash" "is not an http:// or https:// URL" --opentelemetry-connection-string "https:/collector:4318"
 bad "an unknown key" "unknown key 'colour'" --opentelemetry-connection-string "endpoint=http://127.0.0.1:1;colour=red"
 bad "no endpoint" "names no endpoint" --opentelemetry-connection-string "interval=10s"
 bad "a bad interval" "interval 'soon'" --opentelemetry-connection-string "http://127.0.0.1:1;interval=soon"
