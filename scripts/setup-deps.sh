@@ -21,6 +21,7 @@ PACKAGES=(
   openssh-server openssh-client systemd
   wireguard-go wireguard-tools nftables
   pebble
+  prometheus   # promtool check metrics, on /metrics in tests/shell/metrics*.sh
   chromium     # the web console's browser test (playwright-core drives it)
   oathtool     # TOTP codes in that test, computed independently of weft
 )

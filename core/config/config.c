@@ -143,6 +143,11 @@ const struct weft_option conf_server_options[] = {
      offsetof(struct server_conf, metrics_allow), "any",
      "who may read /metrics without a session: any, or address prefixes",
      NULL, 0, 0, 0},
+    {"metrics_max_series", WEFT_OPT_INT,
+     offsetof(struct server_conf, metrics_max_series), "1000",
+     "/metrics: tunnels, and devices, with their own series; the rest are "
+     "summed under the label value (other)",
+     NULL, 0, 1000000, 0},
     {"max_tunnels", WEFT_OPT_INT, offsetof(struct server_conf, max_tunnels),
      "10000", "live tunnels in all", NULL, 1, 1000000, 0},
     {"header_timeout", WEFT_OPT_DURATION,

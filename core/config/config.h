@@ -56,6 +56,7 @@ struct server_conf {
   const char *port_range;   /* public ports the server hands out */
   int64_t ip_quarantine_ms; /* a freed address waits this long for reuse */
   const char *metrics_allow;/* who may read /metrics: "any" or prefixes */
+  int64_t metrics_max_series; /* per tunnel/device series; more: (other) */
   int64_t max_tunnels;      /* live tunnels in all */
   int64_t header_timeout_ms;/* control API: a request's headers and body */
   int64_t keepalive_timeout_ms; /* control API: idle time between requests */

@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/strbuf.h"
 #include "net/stream.h"
+#include "tunnel/tunnel_metrics.h"
 #include "tunnel/tunnels.h"
 
 /* A client gets this long to send its first request head, and each later
@@ -34,6 +35,11 @@
 /* R_END: the device answers what was forwarded, then our last word
  * (end_after_answers); nothing more is read. */
 enum rstate { R_HEAD, R_BODY, R_RAW, R_END, R_DEAD };
+
+/* Requests forwarded and not yet answered, for the metrics: when each
+ * head was complete (uv_hrtime) and whether it was a HEAD. Deeper
+ * pipelining than this is counted without latency. */
+#define ASKED_MAX 8
 
 struct route_conn {
   struct http_ingress *ing;
@@ -59,6 +65,13 @@ struct route_conn {
   bool chunked;                   /* this request's body is chunked */
   char status[12];                /* "HTTP/1.1 101" as it comes */
   size_t status_len;
+  /* The device's answers, read as they pass (answer_peek) to count them
+   * by class and time them; off after a 101 or what does not parse. */
+  bool counting;
+  http_parser answers;
+  uint64_t asked_ns[ASKED_MAX];
+  bool asked_head[ASKED_MAX];
+  unsigned asked_first, asked_n, asked_untimed;
   char host[256];
   char peer_ip[46];
   /* Set when the public TLS port terminated TLS for this host name: only
@@ -101,6 +114,7 @@ static struct tunnel *by_path(struct tunnel_service *svc, const char *target,
 }
 
 static void rc_free(void *arg);
+static void answered_here(struct route_conn *rc, int status);
 static void unlink_waiting(struct route_conn *rc);
 static void stop_timer(struct route_conn *rc);
 static void stop_guard(struct route_conn *rc);
@@ -197,6 +211,7 @@ static void answer_page(struct route_conn *rc, int status, const char *extra,
 static void not_carried(struct route_conn *rc, int err)
 {
   rc->handed_over = false; /* it was not: the answer is ours to give */
+  answered_here(rc, err == WEFT_EDENIED ? 403 : err == WEFT_ELIMIT ? 429 : 503);
   if (err == WEFT_EDENIED)
     answer_page(rc, 403, "", "Your address may not reach this service.");
   else if (err == WEFT_ELIMIT)
@@ -215,6 +230,7 @@ static void no_answer(uv_timer_t *timer)
   stop_timer(rc);
   if (stream_answered(rc->stream) || rc->state == R_DEAD)
     return;
+  answered_here(rc, 504);
   struct strbuf resp = {0};
   error_page(&resp, 504, "",
              "The service behind this address did not answer in time.");
@@ -245,6 +261,7 @@ static void bad_gateway(void *arg, int err)
 {
   struct route_conn *rc = arg;
   (void)err;
+  answered_here(rc, 502);
   struct strbuf resp = {0};
   error_page(&resp, 502, "",
              "The service behind this address refused or dropped the "
@@ -296,6 +313,70 @@ static bool https_only(struct route_conn *rc, const struct tunnel *t,
   return false;
 }
 
+/* ---- counting answers for the metrics ---- */
+
+static void asked(struct route_conn *rc, bool head)
+{
+  if (rc->asked_n == ASKED_MAX) {
+    rc->asked_untimed++;
+    return;
+  }
+  unsigned i = (rc->asked_first + rc->asked_n++) % ASKED_MAX;
+  rc->asked_ns[i] = uv_hrtime();
+  rc->asked_head[i] = head;
+}
+
+/* The oldest request got an answer with this status: counted for the
+ * tunnel. Its HEAD flag, or false when none was waiting. */
+static bool answered(struct route_conn *rc, int status)
+{
+  double seconds = -1;
+  bool head = false;
+  if (rc->asked_n) {
+    seconds = (double)(uv_hrtime() - rc->asked_ns[rc->asked_first]) / 1e9;
+    head = rc->asked_head[rc->asked_first];
+    rc->asked_first = (rc->asked_first + 1) % ASKED_MAX;
+    rc->asked_n--;
+  } else if (rc->asked_untimed) {
+    rc->asked_untimed--;
+  }
+  struct tunnel *t = tunnel_service_find(rc->svc, rc->tunnel_id);
+  if (t)
+    tunnel_metrics_http(t, status, seconds);
+  return head;
+}
+
+static int answer_head_done(http_parser *p)
+{
+  struct route_conn *rc = p->data;
+  int status = p->status_code;
+  if (status / 100 == 1 && status != 101)
+    return 0; /* interim (100 Continue): the answer is still to come */
+  bool head = answered(rc, status);
+  if (status == 101)
+    rc->counting = false; /* the bytes that follow are not HTTP */
+  return head ? 1 : 0; /* 1: an answer to HEAD has no body */
+}
+
+static const http_parser_settings answer_settings = {
+    .on_headers_complete = answer_head_done,
+};
+
+static void count_answers(struct route_conn *rc, const char *data, size_t len)
+{
+  size_t n = http_parser_execute(&rc->answers, &answer_settings, data, len);
+  if (HTTP_PARSER_ERRNO(&rc->answers) != HPE_OK || n != len)
+    rc->counting = false; /* not HTTP/1.1 as we know it: stop counting */
+}
+
+/* The server answered in the device's place (502, 504...). */
+static void answered_here(struct route_conn *rc, int status)
+{
+  if (rc->routed)
+    answered(rc, status);
+  rc->counting = false;
+}
+
 /* The device's answer to a WebSocket upgrade, as it comes: only its 101
  * switches the connection to raw bytes. Any other answer leaves it HTTP,
  * every later request parsed and rewritten, so an upgrade the backend
@@ -314,13 +395,23 @@ static void status_peek(void *arg, const char *data, size_t len)
   if (rc->status_len < sizeof rc->status)
     return;
   rc->awaiting_101 = false;
-  stream_set_answer_peek(rc->stream, NULL);
   if (memcmp(rc->status, "HTTP/1.1 101", 12) &&
       memcmp(rc->status, "HTTP/1.0 101", 12))
     return;
   rc->switched = true;
   if (rc->state == R_HEAD)
     rc->state = R_RAW; /* the upgrade request is complete */
+}
+
+static void answer_peek(void *arg, const char *data, size_t len)
+{
+  struct route_conn *rc = arg;
+  if (rc->counting)
+    count_answers(rc, data, len);
+  if (rc->awaiting_101)
+    status_peek(rc, data, len);
+  if (!rc->counting && !rc->awaiting_101)
+    stream_set_answer_peek(rc->stream, NULL);
 }
 
 /* Routes the request whose head is complete and emits it rewritten.
@@ -362,7 +453,7 @@ static bool head_complete(struct route_conn *rc)
       !rc->awaiting_101 && !rc->switched) {
     rc->awaiting_101 = true;
     rc->status_len = 0;
-    stream_set_answer_peek(rc->stream, status_peek);
+    stream_set_answer_peek(rc->stream, answer_peek);
   }
   size_t strip = 0;
   struct tunnel *t = host[0] ? tunnel_service_by_hostname(svc, host) : NULL;
@@ -409,6 +500,14 @@ static bool head_complete(struct route_conn *rc)
                     rc->tls_name[0] ? "https" : "http", &out);
   emit(rc, out.data, out.len);
   strbuf_free(&out);
+  if (!rc->answers.data) { /* the first request: the answers are read */
+    http_parser_init(&rc->answers, HTTP_RESPONSE);
+    rc->answers.data = rc;
+    rc->counting = true;
+    stream_set_answer_peek(rc->stream, answer_peek);
+  }
+  if (rc->counting)
+    asked(rc, rc->parser.method == HTTP_HEAD);
   return true;
 }
 
@@ -580,6 +679,7 @@ static void too_slow(struct route_conn *rc, const char *what)
     stream_close(rc->stream);
     return;
   }
+  answered_here(rc, 408);
   struct strbuf resp = {0};
   error_page(&resp, 408, "", "The request came too slowly.");
   rc->state = R_DEAD;

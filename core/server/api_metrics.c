@@ -3,9 +3,11 @@
 
 #include <string.h>
 
+#include "base/proc_metrics.h"
 #include "ingress/tls_ingress.h"
 #include "telemetry/otlp.h"
 #include "tunnel/store.h"
+#include "tunnel/tunnel_metrics.h"
 
 void api_metrics(struct control_api *api, const struct http_request *req,
                  struct http_response *resp)
@@ -18,6 +20,10 @@ void api_metrics(struct control_api *api, const struct http_request *req,
   resp->status = 200;
   resp->content_type = "text/plain; version=0.0.4";
   control_api_metrics_text(api, &resp->body);
+  if (resp->body.oom) {
+    strbuf_free(&resp->body);
+    api_reply_error(resp, 500, "internal", "out of memory");
+  }
 }
 
 void control_api_metrics_text(struct control_api *api, struct strbuf *b)
@@ -56,12 +62,17 @@ void control_api_metrics_text(struct control_api *api, struct strbuf *b)
               "# HELP weft_control_unauthorized_total Requests without a "
               "valid session.\n"
               "# TYPE weft_control_unauthorized_total counter\n"
-              "weft_control_unauthorized_total %llu\n",
+              "weft_control_unauthorized_total %llu\n"
+              "# HELP weft_control_rate_limited_total Control API requests "
+              "refused with 429 (logins, enrollments, console sign-ins).\n"
+              "# TYPE weft_control_rate_limited_total counter\n"
+              "weft_control_rate_limited_total %llu\n",
               (unsigned long long)c->logins_ok,
               (unsigned long long)c->logins_denied,
               (unsigned long long)c->logins_limited,
               (unsigned long long)c->requests,
-              (unsigned long long)c->unauthorized);
+              (unsigned long long)c->unauthorized,
+              (unsigned long long)c->rate_limited);
   strbuf_addf(b,
               "# HELP weft_store_memory_bytes Memory the store holds (its "
               "page cache, at most 2 MiB).\n"
@@ -79,6 +90,10 @@ void control_api_metrics_text(struct control_api *api, struct strbuf *b)
               "weft_events_cut_off_total %llu\n",
               events_count(&api->events),
               (unsigned long long)api->events.cut_off);
+  prom_header(b, "weft_store_statement_duration_seconds", "histogram",
+              "How long each statement of the store (SQLite) took.");
+  prom_histogram_write(b, "weft_store_statement_duration_seconds", "",
+                       &api->store->latency);
   if (api->tunnels->tls) {
     const struct tls_ingress_stats *x = tls_ingress_stats(api->tunnels->tls);
     strbuf_addf(b,
@@ -112,4 +127,7 @@ void control_api_metrics_text(struct control_api *api, struct strbuf *b)
                 (unsigned long long)o->events_dropped,
                 (unsigned long long)o->posts_failed);
   }
+  if (api->proc)
+    proc_metrics_write(api->proc, "weft", b);
+  tunnel_metrics_write(api->tunnels, b);
 }

@@ -224,11 +224,22 @@ static void dispatch(struct control_api *api, const struct http_request *req,
   api_reply_error(resp, 404, "not_found", "no such endpoint");
 }
 
+static void handle(struct control_api *api, const struct http_request *req,
+                   struct http_response *resp);
+
 void control_api_handle(void *data, const struct http_request *req,
                         struct http_response *resp)
 {
   struct control_api *api = data;
   api->stats.requests++;
+  handle(api, req, resp);
+  if (resp->status == 429)
+    api->stats.rate_limited++;
+}
+
+static void handle(struct control_api *api, const struct http_request *req,
+                   struct http_response *resp)
+{
   const char *url = req->url;
   uint8_t peer[16];
   bool plain_ok = req->tls || req->local || (addr_parse(req->peer_ip, peer) == 0 &&

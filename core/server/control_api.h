@@ -41,7 +41,10 @@ struct control_stats {
   uint64_t requests;
   uint64_t logins_ok, logins_denied, logins_limited;
   uint64_t unauthorized;
+  uint64_t rate_limited;       /* requests answered 429 */
 };
+
+struct proc_metrics;
 
 struct control_api {
   const char *version;
@@ -59,6 +62,7 @@ struct control_api {
   /* Who may use the API (login, tunnels, sessions) without TLS. */
   struct prefix_list plain_allow;
   struct control_stats stats;
+  const struct proc_metrics *proc; /* for /metrics; may be NULL */
   const char *admins;          /* [server] admins: who decides approvals */
   bool enrollment_closed;      /* [server] enrollment = closed */
   bool enrollment_approve;     /* [server] enrollment = approve */

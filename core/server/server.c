@@ -21,6 +21,7 @@
 #include "ingress/tls_setup.h"
 #include "http/http_server.h"
 #include "base/log.h"
+#include "base/proc_metrics.h"
 #include "plugin/plugin_registry.h"
 #include "auth/secret.h"
 #include "net/stream.h"
@@ -63,6 +64,7 @@ struct server {
   struct tls_setup tls_setup; /* the public TLS port and its certificates */
   char tls_fingerprint[TLS_FINGERPRINT_HEX + 1];
   struct control_api api;
+  struct proc_metrics proc; /* fds, memory, the loop's lag */
   uv_signal_t sigint, sigterm, sighup;
   bool stopping;
   int state_lock; /* weft.lock's descriptor, -1 until taken */
@@ -267,6 +269,8 @@ static int load_acl_overrides(struct server *s)
 static int start_services(struct server *s, const char *state_dir, char *err,
                           size_t errlen)
 {
+  proc_metrics_start(&s->proc, &s->loop);
+  s->api.proc = &s->proc;
   if (secret_load_or_create(state_dir, "server-key", &s->server_key, err,
                             errlen) != 0)
     return -1;
@@ -311,8 +315,8 @@ static int start_services(struct server *s, const char *state_dir, char *err,
   else
     snprintf(base, sizeof base, "http://%s:%u", host, http_port);
   if (tunnel_service_open(&s->tunnels, &s->loop, s->store, &s->lease_cfg,
-                          &s->tokens, &s->acl, &s->plugins, host,
-                          base) != 0) {
+                          &s->tokens, &s->acl, &s->plugins, host, base,
+                          (size_t)sc->metrics_max_series) != 0) {
     snprintf(err, errlen, "cannot load the leases from %.900s", path);
     return -1;
   }
@@ -419,6 +423,7 @@ static bool control_on_tls_port(const struct server *s, const char *tls_listen)
 
 static void stop_services(struct server *s)
 {
+  proc_metrics_stop(&s->proc);
   tls_setup_stop(&s->tls_setup);
   /* the public HTTP port, opened here or by tls_setup_start */
   http_ingress_close(s->tunnels.http);

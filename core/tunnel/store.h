@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "auth/acl_overrides.h"
+#include "base/prom.h"
 #include "tunnel/lease_types.h"
 
 struct store;
@@ -173,6 +174,8 @@ struct store {
    * store cannot call. */
   void (*on_audit)(void *arg, const struct audit_event *e);
   void *on_audit_arg;
+  /* How long each statement took, for /metrics (the backend fills it). */
+  struct prom_histogram latency;
 };
 
 /* Keeps an audit record and tells on_audit: every record is written

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "auth/acl.h"
+#include "base/prom.h"
 #include "tunnel/leases.h"
 #include "base/str_index.h"
 #include "auth/tokens.h"
@@ -24,6 +25,49 @@ struct tls_ingress;
 struct cert_store;
 
 /* How the public TLS port serves a tunnel. */
+/* Why a tunnel ended, for the metrics (tunnel_metrics.c). */
+enum tunnel_end {
+  TUNNEL_END_DELETED,
+  TUNNEL_END_REVOKED,
+  TUNNEL_END_REPLACED,
+  TUNNEL_END_EXPIRED,
+  TUNNEL_END_IDLE_TIMEOUT,
+  TUNNEL_END_MAX_LIFETIME,
+  TUNNEL_END_OTHER,
+  TUNNEL_END_COUNT
+};
+
+/* Visitors' HTTP answers by class: 1xx .. 5xx. */
+#define TUNNEL_HTTP_CLASSES 5
+
+/* What tunnels carried, summed: a device's ended tunnels, or the ended
+ * tunnels beyond the metrics cap. */
+struct tunnel_totals {
+  uint64_t bytes_in, bytes_out, conns_total, sessions, reconnects;
+  uint64_t http[TUNNEL_HTTP_CLASSES];
+  struct prom_histogram http_latency;
+};
+
+/* A device's series while the server runs (never freed before it stops;
+ * at most [server] metrics_max_series of them, the rest share one). */
+struct device_metrics {
+  char *id;                 /* PROM_OTHER for the shared one */
+  size_t index;             /* in tunnel_metrics.devices */
+  struct tunnel_totals retired;
+  uint64_t created, ended[TUNNEL_END_COUNT];
+};
+
+struct tunnel_metrics {
+  size_t cap;               /* tunnels, and devices, with their own series */
+  size_t own;               /* live tunnels with their own series */
+  struct tunnel_totals other_retired; /* ended tunnels beyond the cap */
+  struct str_index by_device;
+  struct device_metrics **devices;
+  size_t device_count, device_alloc;
+  struct device_metrics other_device;
+  bool other_tunnels_used, other_devices_used; /* the cap was reached */
+};
+
 enum tunnel_tls {
   TUNNEL_TLS_NONE,        /* its remote is not https://NAME */
   TUNNEL_TLS_PASSTHROUGH, /* its service speaks TLS (local https://) */
@@ -45,6 +89,12 @@ struct tunnel {
   /* The figures above when the event stream last sent them (a sum that
    * moves whenever one does; server/api_events.c). */
   uint64_t traffic_told;
+  /* For /metrics: counted where they happen, labelled only when scraped. */
+  uint64_t sessions, sessions_open, reconnects;
+  uint64_t http[TUNNEL_HTTP_CLASSES]; /* visitors' answers by class */
+  struct prom_histogram http_latency; /* request head to answer head */
+  struct device_metrics *dev;  /* its device's series, or the shared one */
+  bool own_series;             /* false: summed into tunnel="(other)" */
   struct tunnel *next;
 };
 
@@ -80,6 +130,7 @@ struct tunnel_service {
   void *cert_arg;
   uv_timer_t reaper;
   struct tunnel_stats stats;
+  struct tunnel_metrics metrics;
 };
 
 #endif

@@ -11,6 +11,7 @@
 #include "net/certs.h"
 #include "base/clock.h"
 #include "config/config.h"
+#include "tunnel/tunnel_metrics.h"
 #include "tunnel/tunnel_ports.h"
 #include "base/log.h"
 #include "base/names.h"
@@ -152,6 +153,7 @@ static struct tunnel *tunnel_new(struct tunnel_service *svc, struct lease *l)
   t->tls_mode = tls_mode_of(l);
   t->plugin = plugin_registry_find(svc->plugins, l->transport);
   t->params = json_object();
+  tunnel_metrics_attach(&svc->metrics, t);
   t->next = svc->live;
   svc->live = t;
   return t;
@@ -172,6 +174,7 @@ static void tunnel_unlink(struct tunnel_service *svc, struct tunnel *t)
   str_index_remove(&svc->by_id, t->lease->tunnel_id, t);
   if (t->lease->hostname[0])
     str_index_remove(&svc->by_host, t->lease->hostname, t);
+  tunnel_metrics_detach(&svc->metrics, t);
   json_decref(t->params);
   free(t);
 }
@@ -220,6 +223,7 @@ void tunnel_service_audit(void *ctx, const char *plugin_name,
   else if (!strcmp(event, "session-down") ||
            !strcmp(event, "session-cut-off"))
     t->connected = false;
+  tunnel_metrics_session(t, event);
   leases_audit(&svc->leases, t->lease, event, "server", detail,
                clock_wall_s());
 }
@@ -272,6 +276,7 @@ static void on_reaped(void *arg, const struct lease *l, const char *reason)
   else
     svc->stats.idle_timeouts++;
   if (t) {
+    t->dev->ended[tunnel_end_of(reason)]++;
     close_transport(t, WEFT_ETIMEDOUT);
     drop_device_certificate(svc, t);
     tunnel_unlink(svc, t);
@@ -289,9 +294,11 @@ int tunnel_service_open(struct tunnel_service *svc, uv_loop_t *loop,
                         struct store *store, const struct lease_config *cfg,
                         struct tokens *tokens, const struct acl_policy *acl,
                         struct plugin_registry *plugins,
-                        const char *public_host, const char *path_base)
+                        const char *public_host, const char *path_base,
+                        size_t metrics_cap)
 {
   memset(svc, 0, sizeof *svc);
+  tunnel_metrics_init(&svc->metrics, metrics_cap);
   str_index_init(&svc->by_id);
   str_index_init(&svc->by_host);
   svc->loop = loop;
@@ -339,6 +346,7 @@ void tunnel_service_close(struct tunnel_service *svc)
     uv_close((uv_handle_t *)&svc->reaper, NULL);
   str_index_free(&svc->by_id);
   str_index_free(&svc->by_host);
+  tunnel_metrics_free(&svc->metrics);
   leases_close(&svc->leases);
 }
 
@@ -681,6 +689,7 @@ void tunnel_service_create(struct tunnel_service *svc,
     return;
   }
   svc->stats.created++;
+  t->dev->created++;
   want_certificate(svc, t);
   log_info("tunnel %s created for device %s: %s %s -> %s", id,
            lease->device_id, lease->transport, lease->local_url,
@@ -713,6 +722,7 @@ int tunnel_service_delete(struct tunnel_service *svc, const char *id,
     return WEFT_ENOENT;
   char copy[64];
   snprintf(copy, sizeof copy, "%s", id);
+  t->dev->ended[tunnel_end_of(event)]++;
   close_transport(t, 0);
   drop_device_certificate(svc, t);
   tunnel_unlink(svc, t);

@@ -66,7 +66,8 @@ int tunnel_service_open(struct tunnel_service *svc, uv_loop_t *loop,
                         struct store *store, const struct lease_config *cfg,
                         struct tokens *tokens, const struct acl_policy *acl,
                         struct plugin_registry *plugins,
-                        const char *public_host, const char *path_base);
+                        const char *public_host, const char *path_base,
+                        size_t metrics_cap);
 /* Closes every transport session (leases stay in the store for the next
  * start) and the reaper's timer. */
 void tunnel_service_close(struct tunnel_service *svc);

@@ -120,7 +120,7 @@ struct control_api *harness_api(void)
                              86400000, 300000, 1000, err, sizeof err) != 0 ||
       tunnel_service_open(&h.tunnels, &h.loop, h.store, &lc, &h.tokens, &h.acl,
                           &h.plugins, "fuzz.example",
-                          "http://fuzz.example") != 0)
+                          "http://fuzz.example", 1000) != 0)
     abort();
   h.api = (struct control_api){
       .version = "fuzz",
