@@ -133,8 +133,22 @@ static struct curl_loop *api_of(struct agent *s, const struct client *c)
 /* What the server said to a token renewal: 0 with *token (in reply),
  * WEFT_ENOENT when the tunnel is gone (ot->ended says how), or WEFT_EIO
  * (try again later). */
+static int renewal_outcome(struct open_tunnel *ot, int status, json_t *reply,
+                           const char *err, const char **token);
+
 static int renewal_result(struct open_tunnel *ot, int status, json_t *reply,
                           const char *err, const char **token)
+{
+  int rc = renewal_outcome(ot, status, reply, err, token);
+  if (rc == 0)
+    ot->renewals_ok++;
+  else
+    ot->renewals_failed++;
+  return rc;
+}
+
+static int renewal_outcome(struct open_tunnel *ot, int status, json_t *reply,
+                           const char *err, const char **token)
 {
   *token = json_string_value(json_object_get(reply, "token"));
   if (status == 200 && *token)
@@ -890,6 +904,8 @@ static void agent_stop(struct agent *s, int code)
   uv_close((uv_handle_t *)&s->sigint, NULL);
   uv_close((uv_handle_t *)&s->sigterm, NULL);
   uv_close((uv_handle_t *)&s->refresh, NULL);
+  if (s->on_stop)
+    s->on_stop(s->on_stop_arg);
 }
 
 static void on_stop_signal(uv_signal_t *sig, int signum)

@@ -76,6 +76,9 @@ struct open_tunnel {
   /* A renewal the transport awaits (host->token_renew_start). */
   weft_token_cb renew_cb;
   void *renew_arg;
+  /* For --metrics-listen (agent_metrics.c). */
+  uint64_t renewals_ok, renewals_failed;
+  uint64_t local_in, local_out; /* bytes from and to its local service */
 };
 
 /* One client (one logged-in device) per tunnel from weft.conf, since a
@@ -108,6 +111,9 @@ struct agent {
   /* The OpenTelemetry exporter (--opentelemetry-connection-string): the
    * tunnels' lifecycle as events; NULL: none. */
   struct otlp *otlp;
+  /* Runs once when the agent stops (--metrics-listen closes there). */
+  void (*on_stop)(void *arg);
+  void *on_stop_arg;
 };
 
 /* Hands the agent's token renewal and state recorder to every plugin's

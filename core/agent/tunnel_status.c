@@ -50,8 +50,10 @@ void tunnel_status_apply(struct tunnel_status *st,
            report->detail ? report->detail : "");
   if ((report->phase == WEFT_TUNNEL_RETRYING ||
        report->phase == WEFT_TUNNEL_FAILED) &&
-      report->detail)
+      report->detail) {
     snprintf(st->last_error, sizeof st->last_error, "%s", report->detail);
+    st->last_error_at = now;
+  }
 }
 
 /* Labels become file names. */

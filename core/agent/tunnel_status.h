@@ -22,6 +22,7 @@ struct tunnel_status {
   uint32_t restarts;
   char detail[512];      /* the transport's last word */
   char last_error[512];  /* the last detail reported while not up */
+  int64_t last_error_at; /* wall-clock seconds of it, 0: none */
 };
 
 /* The run directory: $WEFT_RUN_DIR, else /run/weft for root, else

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "agent/agent.h"
+#include "agent/agent_metrics.h"
 #include "agent/device_identity.h"
 #include "auth/crypto.h"
 #include "auth/enrollment.h"
@@ -23,7 +24,8 @@
 
 enum { OPT_PLUGIN_DIR = 256, OPT_DEVICE_ID, OPT_ONLY, OPT_CONNECT_FILE,
        OPT_RUN_DIR, OPT_STATE_DIR, OPT_AWAIT_APPROVAL, OPT_REPLACE,
-       OPT_ENROLL, OPT_LOG_FORMAT, OPT_TLS_SECRET, OPT_OTEL };
+       OPT_ENROLL, OPT_LOG_FORMAT, OPT_TLS_SECRET, OPT_OTEL,
+       OPT_METRICS_LISTEN };
 
 #define DEFAULT_TRANSPORT "websocket"
 
@@ -252,6 +254,8 @@ static int enroll_device(struct agent *agent, const char *text,
   return code;
 }
 
+static void stop_metrics(void *arg) { agent_metrics_stop(arg); }
+
 int cmd_tunnel(int argc, char **argv)
 {
   if (argc > 1 && !strcmp(argv[1], "status"))
@@ -272,6 +276,7 @@ int cmd_tunnel(int argc, char **argv)
       {"tls-secret", required_argument, NULL, OPT_TLS_SECRET},
       {"opentelemetry-connection-string", required_argument, NULL,
        OPT_OTEL},
+      {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -281,6 +286,7 @@ int cmd_tunnel(int argc, char **argv)
   const char *device_id = NULL, *only = NULL, *connect_file = NULL;
   const char *run_dir = NULL, *state_dir = NULL, *enroll = NULL;
   const char *tls_secret = NULL, *otel_text = NULL;
+  const char *metrics_listen = NULL;
   bool verbose = false, await_approval = false, replace = false;
   int c;
   optind = 1;
@@ -308,6 +314,7 @@ int cmd_tunnel(int argc, char **argv)
         return EXIT_USAGE;
       }
       break;
+    case OPT_METRICS_LISTEN: metrics_listen = optarg; break;
     case 'v': verbose = true; break;
     case 'h': cli_print_usage("tunnel"); return EXIT_OK;
     case ':':
@@ -439,6 +446,17 @@ int cmd_tunnel(int argc, char **argv)
           (!config_path && optind + 1 < argc) ? argv[optind + 1] : NULL,
       .tls_secret_path = tls_secret,
   };
+  struct agent_metrics metrics = {0};
+  if (code == EXIT_OK && metrics_listen) {
+    char err[512];
+    if (agent_metrics_start(&metrics, agent, &env.loop, metrics_listen, err,
+                            sizeof err) != 0) {
+      fprintf(stderr, "weft tunnel: %s\n", err);
+      code = EXIT_USAGE;
+    }
+    agent->on_stop = stop_metrics;
+    agent->on_stop_arg = &metrics;
+  }
   if (code == EXIT_OK) {
     code = run(&env.reg, env.conf, agent, config_path ? NULL : &cli, only);
     if (agent->count > 0) {
@@ -450,6 +468,7 @@ int cmd_tunnel(int argc, char **argv)
   }
   otlp_stop(agent->otlp); /* unless the agent's stop did: it flushes */
   agent->otlp = NULL;
+  agent_metrics_stop(&metrics); /* if the agent never ran */
   code = cli_env_close(&env, code);
   agent_free(agent);
   return code;

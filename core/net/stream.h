@@ -19,6 +19,15 @@ struct stream_account {
   void *arg;
 };
 
+/* Accounting for the streams stream_connect dials from now on: hook (arg,
+ * hostname, port, out) may fill *out (zeroed before) for the new stream.
+ * The agent counts bytes to each tunnel's local service this way. One
+ * hook per process; NULL removes it. */
+void stream_set_dial_account(void (*hook)(void *arg, const char *hostname,
+                                          uint16_t port,
+                                          struct stream_account *out),
+                             void *arg);
+
 /* Accepts a connection from a listening socket; NULL on failure. The
  * stream reads nothing until it is started or piped. */
 struct weft_stream *stream_accept(uv_loop_t *loop, uv_stream_t *server);

@@ -164,6 +164,19 @@ static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
   free(cr);
 }
 
+static void (*dial_hook)(void *, const char *, uint16_t,
+                          struct stream_account *);
+static void *dial_arg;
+
+void stream_set_dial_account(void (*hook)(void *arg, const char *hostname,
+                                          uint16_t port,
+                                          struct stream_account *out),
+                             void *arg)
+{
+  dial_hook = hook;
+  dial_arg = arg;
+}
+
 int stream_connect(const struct weft_host *host, const char *hostname,
                    uint16_t port, bool tls, const char *pin_sha256,
                    weft_connect_cb cb, void *ctx)
@@ -179,6 +192,12 @@ int stream_connect(const struct weft_host *host, const char *hostname,
   if (!s) {
     free(cr);
     return WEFT_ENOMEM;
+  }
+  if (dial_hook) {
+    struct stream_account acct = {0};
+    dial_hook(dial_arg, hostname, port, &acct);
+    if (acct.on_traffic)
+      stream_set_account(s, &acct);
   }
   cr->s = s;
   cr->cb = cb;
