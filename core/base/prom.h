@@ -28,6 +28,11 @@ void prom_observe(struct prom_histogram *h, double seconds);
 void prom_histogram_add(struct prom_histogram *a,
                         const struct prom_histogram *b);
 
+/* v in decimal, without printf (a scrape writes tens of thousands). */
+void prom_u64(struct strbuf *b, uint64_t v);
+/* name{labels,more} v: labels and more are escaped label text, or "". */
+void prom_sample(struct strbuf *b, const char *name, const char *labels,
+                 const char *more, uint64_t v);
 /* "# HELP name help\n# TYPE name type\n". */
 void prom_header(struct strbuf *b, const char *name, const char *type,
                  const char *help);

@@ -191,8 +191,8 @@ static void write_views(struct strbuf *b, const char *prefix,
     for (size_t i = 0; i < n; i++) {
       strbuf_reset(&lb);
       labels(&lb, &views[i]);
-      strbuf_addf(b, "%s{%s} %llu\n", name, strbuf_str(&lb),
-                  (unsigned long long)field(&views[i], families[f].offset));
+      prom_sample(b, name, strbuf_str(&lb), "",
+                  field(&views[i], families[f].offset));
     }
   }
   snprintf(name, sizeof name, "%s_http_responses_total", prefix);
@@ -202,9 +202,11 @@ static void write_views(struct strbuf *b, const char *prefix,
   for (size_t i = 0; i < n; i++) {
     strbuf_reset(&lb);
     labels(&lb, &views[i]);
+    static const char *const classes[TUNNEL_HTTP_CLASSES] = {
+        "class=\"1xx\"", "class=\"2xx\"", "class=\"3xx\"", "class=\"4xx\"",
+        "class=\"5xx\""};
     for (size_t c = 0; c < TUNNEL_HTTP_CLASSES; c++)
-      strbuf_addf(b, "%s{%s,class=\"%zuxx\"} %llu\n", name, strbuf_str(&lb),
-                  c + 1, (unsigned long long)views[i].sum.http[c]);
+      prom_sample(b, name, strbuf_str(&lb), classes[c], views[i].sum.http[c]);
   }
   strbuf_free(&lb);
 }
