@@ -29,17 +29,22 @@ STARTED_PIDS+=("$!")
 wait_for 20 curl -fsS "http://127.0.0.1:$PORT/healthz" || fail "server: $(cat "$TMP/server.log")"
 CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
 
-# start_tunnel NAME DEVICE LOCAL: sets URL and TID (its tunnel id).
-start_tunnel() {
+# launch NAME DEVICE LOCAL, then reached NAME: sets URL and TID (its
+# tunnel id) once it is up.
+launch() {
   "$WEFT" tunnel --device-id "$2" "$CONN" "$3" >"$TMP/$1.out" 2>&1 </dev/null &
   STARTED_PIDS+=("$!")
+}
+reached() {
   wait_for 20 grep -q "is reachable at" "$TMP/$1.out" || fail "$1: $(cat "$TMP/$1.out")"
   URL=$(sed -n 's/.*is reachable at \(http[^ ]*\).*/\1/p' "$TMP/$1.out" | head -n 1)
   TID=$(basename "$URL")
 }
-start_tunnel site dev-site "http://127.0.0.1:$SITE"
+launch site dev-site "http://127.0.0.1:$SITE"
+launch dead dev-dead "http://127.0.0.1:$DEAD"
+reached site
 SITE_URL=$URL SITE_TID=$TID
-start_tunnel dead dev-dead "http://127.0.0.1:$DEAD"
+reached dead
 DEAD_URL=$URL DEAD_TID=$TID
 
 # Visitors: on the site 3 x 200 (one a 200 kB file), 1 HEAD, 2 x 404; on
@@ -90,8 +95,9 @@ done
 
 # The cap (2): a third tunnel and device go to "(other)"; ending it keeps
 # what it carried there.
-start_tunnel third dev-third "http://127.0.0.1:$SITE"
+launch third dev-third "http://127.0.0.1:$SITE"
 THIRD_PID=${STARTED_PIDS[-1]}
+reached third
 curl -sS -o /dev/null "${URL}index.html"
 curl -sS -o /dev/null "${URL}missing"
 scrape
