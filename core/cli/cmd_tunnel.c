@@ -256,6 +256,11 @@ static int enroll_device(struct agent *agent, const char *text,
 
 static void stop_metrics(void *arg) { agent_metrics_stop(arg); }
 
+static void otel_metrics(void *arg, struct strbuf *out)
+{
+  agent_metrics_write(arg, out);
+}
+
 int cmd_tunnel(int argc, char **argv)
 {
   if (argc > 1 && !strcmp(argv[1], "status"))
@@ -435,10 +440,6 @@ int cmd_tunnel(int argc, char **argv)
   struct cli_env env;
   int code = cli_env_open(&env, plugin_dir, config_path, agent->run_dir);
   agent_bind(agent, &env.reg);
-  if (code == EXIT_OK && otel.enabled &&
-      !(agent->otlp = otlp_start(&env.loop, &otel, "agent", NULL, NULL)))
-    log_warn("OpenTelemetry: the exporter could not start (libcurl); "
-             "running without it");
   struct agent_tunnel_spec cli = {
       .transport = transport ? transport : DEFAULT_TRANSPORT,
       .local_text = config_path ? NULL : argv[optind],
@@ -457,6 +458,14 @@ int cmd_tunnel(int argc, char **argv)
     agent->on_stop = stop_metrics;
     agent->on_stop_arg = &metrics;
   }
+  /* OpenTelemetry: the tunnels' events, and with --metrics-listen the
+   * same metrics a scrape gets */
+  if (code == EXIT_OK && otel.enabled &&
+      !(agent->otlp = otlp_start(&env.loop, &otel, "agent",
+                                 metrics.listening ? otel_metrics : NULL,
+                                 &metrics)))
+    log_warn("OpenTelemetry: the exporter could not start (libcurl); "
+             "running without it");
   if (code == EXIT_OK) {
     code = run(&env.reg, env.conf, agent, config_path ? NULL : &cli, only);
     if (agent->count > 0) {

@@ -52,7 +52,7 @@ STARTED_PIDS+=("$SERVER")
 wait_for 20 curl -fsS "http://127.0.0.1:$CTL/healthz" || fail "server: $(cat "$TMP/server.log")"
 python3 "$NETKIT" echo-server "$ECHO" &
 STARTED_PIDS+=("$!")
-"$WEFT" tunnel --device-id otel-dev \
+"$WEFT" tunnel --device-id otel-dev --metrics-listen "$(free_port)" \
   --opentelemetry-connection-string "endpoint=http://127.0.0.1:$COL;interval=1s;service=edge-agent" \
   "weft://$(cat "$STATE/secret")@127.0.0.1:$CTL" "tcp://127.0.0.1:$ECHO" "tcp://127.0.0.1:$PUB" \
   >"$TMP/agent.log" 2>&1 &
@@ -105,6 +105,9 @@ line weft-server resource | grep -q '"deployment.environment": "test"' &&
   fail "server resource: $(line weft-server resource)"
 line weft-server header | grep -q "token one" && pass "server: the header went, decoded" ||
   fail "header: $(line weft-server header)"
+line edge-agent metrics | grep -qw weft_agent_tunnel_up &&
+  pass "agent: its --metrics-listen set goes too (weft_agent_tunnel_up)" ||
+  fail "agent metrics: $(line edge-agent metrics)"
 for e in tunnel-opened tunnel-up tunnel-closed; do
   line edge-agent events | grep -qw -- "$e" && pass "agent: event $e" ||
     fail "agent: no $e event: $(line edge-agent events)"
