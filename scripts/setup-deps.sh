@@ -22,6 +22,7 @@ PACKAGES=(
   wireguard-go wireguard-tools nftables
   pebble
   prometheus   # promtool check metrics, on /metrics in tests/shell/metrics*.sh
+  debhelper dpkg-dev lintian   # the Debian package (debian/, tests/shell/deb.sh)
   chromium     # the web console's browser test (playwright-core drives it)
   oathtool     # TOTP codes in that test, computed independently of weft
 )
