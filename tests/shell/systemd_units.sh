@@ -10,6 +10,9 @@
 # hold exactly CAP_NET_ADMIN, and own what it writes there.
 . "$(dirname "$0")/lib.sh"
 CHECK="$SOURCE_ROOT/tests/shell/deploy_check.py"
+# Debian's python3 (python3-yaml is its), not one earlier in PATH
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
 
 for tool in systemd-analyze setpriv unshare curl; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/setup-deps.sh)"; exit 77; }
@@ -42,14 +45,14 @@ check "systemd-analyze verify accepts both units" 0 unshare -m bash -c '
   MANPATH="$1/share/man" systemd-analyze verify "$3" "$4"
 ' - "$PREFIX" "$DEST" "$SERVER_UNIT" "$TUNNEL_UNIT"
 
-check "deploy_check.py passes both units" 0 python3 "$CHECK" unit "$SERVER_UNIT" "$TUNNEL_UNIT"
+check "deploy_check.py passes both units" 0 "$PY" "$CHECK" unit "$SERVER_UNIT" "$TUNNEL_UNIT"
 grep -v '^User=' "$SERVER_UNIT" >"$TMP/root.service"
-check "a unit without User= is caught" 1 python3 "$CHECK" unit "$TMP/root.service"
+check "a unit without User= is caught" 1 "$PY" "$CHECK" unit "$TMP/root.service"
 contains "its reason" "runs as root"
 sed 's/^User=.*/User=root/' "$SERVER_UNIT" >"$TMP/root.service"
-check "User=root is caught" 1 python3 "$CHECK" unit "$TMP/root.service"
+check "User=root is caught" 1 "$PY" "$CHECK" unit "$TMP/root.service"
 sed 's/^AmbientCapabilities=.*/& CAP_SYS_ADMIN/' "$SERVER_UNIT" >"$TMP/caps.service"
-check "a capability beyond CAP_NET_ADMIN is caught" 1 python3 "$CHECK" unit "$TMP/caps.service"
+check "a capability beyond CAP_NET_ADMIN is caught" 1 "$PY" "$CHECK" unit "$TMP/caps.service"
 contains "its reason" "CAP_SYS_ADMIN"
 
 # ---- the server unit's ExecStart, run by hand as its user
