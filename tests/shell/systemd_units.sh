@@ -7,7 +7,8 @@
 # systemd here as PID 1): as the user "weft", with the unit's capability
 # sets and no new privileges, in a private mount and network namespace
 # where /var/lib/weft is its StateDirectory=; it must answer /healthz,
-# hold exactly CAP_NET_ADMIN, and own what it writes there.
+# hold exactly CAP_NET_ADMIN, and own what it writes there; then the
+# agent unit's ExecStart (weft-tunnel@x) opens a tunnel to it, as weft.
 . "$(dirname "$0")/lib.sh"
 CHECK="$SOURCE_ROOT/tests/shell/deploy_check.py"
 # Debian's python3 (python3-yaml is its), not one earlier in PATH
@@ -62,8 +63,8 @@ CAPS=$(key "$SERVER_UNIT" AmbientCapabilities)
 STATE=/var/lib/$(key "$SERVER_UNIT" StateDirectory)
 cat >"$TMP/run.sh" <<'RUN'
 set -eu
-prefix=$1 dest=$2 user=$3 caps=$4 state=$5 tmp=$6
-shift 6
+prefix=$1 dest=$2 user=$3 caps=$4 state=$5 tmp=$6 tunnel_unit=$7
+shift 7
 ip link set lo up
 mount -t tmpfs -o mode=0755 tmpfs "$prefix" && cp -a "$dest$prefix"/. "$prefix"/
 # The user, if this machine has none of that name: in this namespace only.
@@ -93,11 +94,36 @@ echo "state=$(stat -c '%U %a' "$state")"
 # what the server wrote there, and who owns it
 find "$state" -mindepth 1 -maxdepth 1 ! -user "$user" -printf 'not-owned=%p\n'
 echo "files=$(find "$state" -mindepth 1 | wc -l)"
+
+# weft-tunnel@x.service's ExecStart, to that server: %i is x, %d the
+# credentials directory systemd would fill from tunnel-x.connect.
+mount -t tmpfs -o mode=0755 tmpfs /run
+creds=/run/credentials/weft-tunnel@x.service
+install -d -o "$user" -m 0500 "$creds"
+install -o "$user" -m 0400 "$state/connection.txt" "$creds/connect"
+install -d -o "$user" -g "$user" -m 0700 /var/lib/weft-tunnel /var/lib/weft-tunnel/x
+install -d -o "$user" -g "$user" -m 0750 /run/weft-tunnel-x
+agent_cmd=$(sed -n 's/^ExecStart=//p' "$tunnel_unit" | sed "s|%i|x|g; s|%d|$creds|g")
+conf=$(echo "$agent_cmd" | sed 's/.*--config \([^ ]*\).*/\1/')
+printf '[tunnel "ssh"]\ntransport = websocket\nlocal = tcp://127.0.0.1:22\nremote = tcp://:20022\n' >"$conf"
+env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/var/lib/weft USER="$user" \
+  setpriv --reuid "$user" --regid "$user" --init-groups --no-new-privs \
+    --inh-caps "-all,+$cap" --ambient-caps "-all,+$cap" --bounding-set "-all,+$cap" \
+    $agent_cmd >"$tmp/agent.log" 2>&1 &
+agent=$!
+for _ in $(seq 150); do
+  grep -q "is reachable at" "$tmp/agent.log" && break
+  sleep 0.1
+done
+echo "agent: $(grep -m1 'is reachable at' "$tmp/agent.log")"
+echo "agent-status: $(weft_status=$("$prefix/bin/weft" tunnel status --run-dir /run/weft-tunnel-x 2>&1); echo "$weft_status" | tr '\n' ' ')"
+find /var/lib/weft-tunnel/x -name '*.key' -printf 'agent-key=%u %m\n'
+kill "$agent"; wait "$agent" || echo "agent-exit=$?"
 kill "$pid"; wait "$pid" || echo "exit=$?"
 RUN
 read -r -a CMD <<<"$(exec_start "$SERVER_UNIT")"
 START=$(date +%s%N)
-OUT=$(unshare -m -n bash "$TMP/run.sh" "$PREFIX" "$DEST" "$USER_" "$CAPS" "$STATE" "$TMP" "${CMD[@]}" 2>&1)
+OUT=$(unshare -m -n bash "$TMP/run.sh" "$PREFIX" "$DEST" "$USER_" "$CAPS" "$STATE" "$TMP" "$TUNNEL_UNIT" "${CMD[@]}" 2>&1)
 echo "$OUT"; echo "server log:"; cat "$TMP/server.log"
 echo "(ran in $((($(date +%s%N) - START) / 1000000)) ms)"
 contains "the server answers /healthz as $USER_" "healthz=1"
@@ -107,5 +133,9 @@ contains "and nothing else in its bounding set" "CapBnd:	0000000000001000"
 contains "the state directory is $USER_'s, 0700" "state=$USER_ 700"
 case "$OUT" in *not-owned=*) fail "files in $STATE not owned by $USER_" ;; *) pass "everything in $STATE is $USER_'s" ;; esac
 case "$OUT" in *"files=0"*) fail "the server wrote nothing in $STATE" ;; esac
-case "$OUT" in *exit=*) fail "the server did not stop cleanly: $(cat "$TMP/server.log")" ;; esac
+case "$OUT" in *" exit="* | exit=*) fail "the server did not stop cleanly: $(cat "$TMP/server.log")" ;; esac
+contains "weft-tunnel@x's ExecStart opens its tunnel as $USER_" "agent: "
+contains "weft tunnel status finds it in its RuntimeDirectory" "ssh"
+contains "its device key is in its StateDirectory, $USER_'s, 0600" "agent-key=$USER_ 600"
+case "$OUT" in *agent-exit=*) fail "the agent did not stop cleanly: $(cat "$TMP/agent.log")" ;; esac
 finish
