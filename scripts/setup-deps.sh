@@ -23,7 +23,7 @@ PACKAGES=(
   pebble
   prometheus   # promtool check metrics, on /metrics in tests/shell/metrics*.sh
   debhelper dpkg-dev lintian   # the Debian package (debian/, tests/shell/deb.sh)
-  podman python3-yaml          # the image and manifests (conf/container, conf/kubernetes)
+  podman runc python3-yaml     # the image (runc: crun refuses hybrid cgroups) and manifests
   cloud-init                   # cloud-init schema (conf/cloud-init)
   chromium     # the web console's browser test (playwright-core drives it)
   oathtool     # TOTP codes in that test, computed independently of weft
