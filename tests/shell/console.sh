@@ -41,6 +41,11 @@ check "the console in Chromium" 0 env BASE="https://127.0.0.1:$PORT" OPERATOR_KE
   TOTP_SECRET="$SECRET" CONN="$CONN" ECHO="$ECHO" HOME="$TMP" \
   timeout 150 node "$SOURCE_ROOT/tests/ui/console.mjs"
 echo "$OUT"
+SHOTS="$BUILD_ROOT/console-screenshots"
+check "the console's pages at two widths, its CSP, origin and weight" 0 env \
+  BASE="https://127.0.0.1:$PORT" OPERATOR_KEY="$OPERATOR" OUT="$SHOTS" HOME="$TMP" \
+  timeout 90 node "$SOURCE_ROOT/tests/ui/console_shots.mjs"
+echo "$OUT"
 check "/ui redirects to /ui/" 0 curl -ks -o /dev/null -w '%{http_code} %{redirect_url}' "https://127.0.0.1:$PORT/ui"
 contains "with a 308" "308 https://127.0.0.1:$PORT/ui/"
 finish
