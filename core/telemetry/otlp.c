@@ -356,6 +356,7 @@ void otlp_stop(struct otlp *o)
   uv_timer_stop(&o->flush);
   uv_timer_stop(&o->metrics_timer);
   start_logs(o); /* the last events (server-stopped), if none is on its way */
+  on_metrics(&o->metrics_timer); /* and the last figures: a short run's too */
   o->stopping = true;
   free_if_done(o);
 }

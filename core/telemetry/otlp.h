@@ -47,8 +47,9 @@ void otlp_event(struct otlp *o, const char *name, const char *severity,
 
 const struct otlp_stats *otlp_stats(const struct otlp *o);
 
-/* Stops: what is queued is posted once more if the loop runs on (bounded
- * by the timeout), then everything is freed. */
+/* Stops: what is queued, and the metrics as they stand, are posted once
+ * more if the loop runs on (bounded by the timeout), then everything is
+ * freed. */
 void otlp_stop(struct otlp *o);
 
 #endif

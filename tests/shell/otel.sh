@@ -60,6 +60,8 @@ AGENT=$!
 STARTED_PIDS+=("$AGENT")
 wait_for 20 grep -q "is reachable at" "$TMP/agent.log" || fail "no tunnel: $(cat "$TMP/agent.log")"
 echo hello | timeout 5 python3 "$NETKIT" echo-client 127.0.0.1 "$PUB" >/dev/null 2>&1
+# a metrics export of the agent's while its tunnel is up (every 1 s)
+wait_for 10 grep -q '"service.name":"edge-agent".*weft_agent_tunnel_up' "$TMP/collector.out"
 kill -INT "$AGENT"
 wait "$AGENT"
 # what each side sent, once the collector has had a flush (1 s) and a
