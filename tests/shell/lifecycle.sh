@@ -4,7 +4,8 @@
 # is renewed term after term; max_lifetime ends it however busy, and the
 # audit trail says so. When the server ends a tunnel because its lease
 # ran out, the agent opens it again; when an administrator deletes it, the
-# agent exits 5 and says who ended it.
+# agent exits 5 and says who ended it. Both rows again over the vhost
+# transport, whose device reaches the server through its TLS port only.
 . "$(dirname "$0")/lib.sh"
 HTTPKIT="$(dirname "$0")/httpkit.py"
 
@@ -14,6 +15,7 @@ STARTED_PIDS+=("$!")
 
 # run_server NAME EXTRA_CONF [TTL]: a server on its own state directory
 # (lease_ttl TTL, 2s by default); sets PORT, HTTP, CONN, SERVER_PID, ADMIN.
+# With TLS set, it also listens there, and CONN goes through that port.
 run_server() {
   PORT=$(free_port)
   HTTP=$(free_port)
@@ -21,7 +23,7 @@ run_server() {
 [server]
 listen = 127.0.0.1:$PORT
 http_listen = 127.0.0.1:$HTTP
-tls_listen = off
+tls_listen = $([ -n "${TLS:-}" ] && echo "127.0.0.1:$TLS" || echo off)
 lease_ttl = ${3:-2s}
 admins = admin
 $2
@@ -30,8 +32,8 @@ CONF
   SERVER_PID=$!
   STARTED_PIDS+=("$SERVER_PID")
   wait_for 20 curl -fsS "http://127.0.0.1:$PORT/healthz" || fail "$1: $(cat "$TMP/$1.log")"
-  CONN="weft://$(cat "$TMP/$1-state/secret")@127.0.0.1:$PORT"
-  ADMIN=$("$WEFT" login "$CONN" --device-id admin)
+  CONN="weft://$(cat "$TMP/$1-state/secret")@127.0.0.1:${TLS:-$PORT}"
+  ADMIN=$("$WEFT" login "weft://$(cat "$TMP/$1-state/secret")@127.0.0.1:$PORT" --device-id admin)
 }
 
 # tunnel_id_of DEVICE: its live tunnel's id, from the API ("" if none).
@@ -42,9 +44,9 @@ for t in json.load(sys.stdin).get("tunnels", []):
     if t.get("device_id") == sys.argv[1]: print(t["id"])' "$1"
 }
 
-# start_tunnel NAME: sets URL and TUNNEL_PID.
+# start_tunnel NAME [OPTION...]: sets URL and TUNNEL_PID.
 start_tunnel() {
-  "$WEFT" tunnel --device-id "dev-$1" "$CONN" "http://127.0.0.1:$APP" >"$TMP/$1.out" 2>&1 </dev/null &
+  "$WEFT" tunnel --device-id "dev-$1" "${@:2}" "$CONN" "http://127.0.0.1:$APP" >"$TMP/$1.out" 2>&1 </dev/null &
   TUNNEL_PID=$!
   STARTED_PIDS+=("$TUNNEL_PID")
   wait_for 20 grep -q "is reachable at" "$TMP/$1.out" || fail "$1: $(cat "$TMP/$1.out")"
@@ -122,5 +124,41 @@ OUT=$(curl -sS -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$PORT/v1/audi
 contains "the audit trail says why" '"event":"max-lifetime"'
 kill -INT "$SERVER_PID"
 wait "$SERVER_PID" || fail "server did not stop cleanly: $(tail -5 "$TMP/hard.log")"
+
+
+# ---- the vhost transport: a lease that runs out is opened again, an
+# administrator's delete ends the agent (exit 5)
+TLS=$(free_port)
+run_server vh ""
+start_tunnel vh --transport vhost
+VH_ID=$(tunnel_id_of dev-vh)
+[ -n "$VH_ID" ] && pass "vhost: the tunnel is up ($VH_ID), its device on the TLS port" ||
+  fail "vhost: no tunnel: $(tail -5 "$TMP/vh.out")"
+vh_reopened() {
+  local id
+  id=$(tunnel_id_of dev-vh)
+  [ -n "$id" ] && [ "$id" != "$VH_ID" ]
+}
+wait_for 15 vh_reopened && pass "vhost: its lease runs out, and the agent opens it again" ||
+  fail "vhost: not reopened: $(tail -5 "$TMP/vh.out")"
+kill -TERM "$TUNNEL_PID"
+wait "$TUNNEL_PID" && pass "vhost: SIGTERM stops the agent, exit 0" || fail "vhost: SIGTERM exit status"
+kill -INT "$SERVER_PID"
+wait "$SERVER_PID" || fail "server did not stop cleanly: $(tail -5 "$TMP/vh.log")"
+run_server vhdel "" 1h
+start_tunnel vhdel --transport vhost
+ID=$(tunnel_id_of dev-vhdel)
+curl -fsS -o /dev/null -X DELETE -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$PORT/v1/tunnels/$ID"
+if wait_for 15 sh -c "! kill -0 $TUNNEL_PID"; then
+  wait "$TUNNEL_PID"
+  STATUS=$?
+  [ "$STATUS" -eq 5 ] && pass "vhost: an administrator's delete ends the agent, exit 5" ||
+    fail "vhost: the agent exited $STATUS: $(tail -5 "$TMP/vhdel.out")"
+else
+  fail "vhost: the agent kept running after the delete: $(tail -5 "$TMP/vhdel.out")"
+fi
+kill -INT "$SERVER_PID"
+wait "$SERVER_PID" || fail "server did not stop cleanly: $(tail -5 "$TMP/vhdel.log")"
+unset TLS
 
 finish
