@@ -148,6 +148,13 @@ static json_t *u64_text(uint64_t v)
   return json_string(t);
 }
 
+/* A count from a sample's value: what is not a count (negative, NaN, past
+ * 2^64: a bad text, or buckets that shrink) counts 0. */
+static uint64_t to_count(double v)
+{
+  return v >= 0 && v < 18446744073709551615.0 ? (uint64_t)v : 0;
+}
+
 /* JSON has no infinities or NaN: OTLP's JSON writes them as text. */
 static json_t *number(double v)
 {
@@ -214,7 +221,7 @@ static void histogram_finish(struct family *f)
     json_array_foreach(cum, j, c)
     {
       double v = json_real_value(c);
-      json_array_append_new(counts, u64_text((uint64_t)(v - before)));
+      json_array_append_new(counts, u64_text(to_count(v - before)));
       before = v;
     }
     json_object_del(pt, "cumulative");
@@ -258,8 +265,7 @@ static void add_sample(struct family *f, const struct sample *s,
     } else if (ends_with(s->name, "_sum")) {
       json_object_set_new(pt, "sum", number(s->value));
     } else if (ends_with(s->name, "_count")) {
-      json_object_set_new(pt, "count",
-                          u64_text(s->value > 0 ? (uint64_t)s->value : 0));
+      json_object_set_new(pt, "count", u64_text(to_count(s->value)));
     }
     return;
   }
