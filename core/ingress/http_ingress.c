@@ -12,6 +12,7 @@
 
 #include "acme/acme_challenges.h"
 #include "http/http_head.h"
+#include "ingress/http_capture.h"
 #include "http/http_server.h"
 #include "tunnel/tunnel_ports.h"
 #include "net/listen.h"
@@ -80,6 +81,7 @@ struct route_conn {
   char tls_name[256];
   struct strbuf pending;          /* output before the hand-over */
   struct strbuf last_word;        /* R_END before the hand-over */
+  struct http_capture *cap;       /* its tunnel's inspector is on, or NULL */
 };
 
 struct http_ingress {
@@ -403,14 +405,18 @@ static void status_peek(void *arg, const char *data, size_t len)
     rc->state = R_RAW; /* the upgrade request is complete */
 }
 
+/* What the device answers, as it goes by: counted by class, to the
+ * inspector, and the status line of an upgrade's answer. */
 static void answer_peek(void *arg, const char *data, size_t len)
 {
   struct route_conn *rc = arg;
+  if (rc->cap)
+    http_capture_answer(rc->cap, data, len);
   if (rc->counting)
     count_answers(rc, data, len);
   if (rc->awaiting_101)
     status_peek(rc, data, len);
-  if (!rc->counting && !rc->awaiting_101)
+  if (!rc->counting && !rc->awaiting_101 && !rc->cap)
     stream_set_answer_peek(rc->stream, NULL);
 }
 
@@ -474,6 +480,7 @@ static bool head_complete(struct route_conn *rc)
       return false;
     }
   }
+  bool first = !rc->routed;
   if (rc->routed) {
     /* A keep-alive connection stays with the tunnel it began with. */
     if (!t || strcmp(t->lease->tunnel_id, rc->tunnel_id) || path != rc->by_path) {
@@ -494,6 +501,12 @@ static bool head_complete(struct route_conn *rc)
     rc->by_path = path;
     snprintf(rc->tunnel_id, sizeof rc->tunnel_id, "%s", t->lease->tunnel_id);
     snprintf(rc->host, sizeof rc->host, "%s", host);
+  }
+  if (t->inspect || rc->cap) {
+    http_capture_request(&rc->cap, svc, t, first, &rc->head, &rc->parser,
+                         host);
+    if (rc->cap)
+      stream_set_answer_peek(rc->stream, answer_peek);
   }
   struct strbuf out = {0};
   http_head_rewrite(&rc->head, &rc->parser, strip, rc->peer_ip,
@@ -531,6 +544,7 @@ static int chunk_out(http_parser *p, const char *at, size_t len)
   int n = snprintf(size, sizeof size, "%zx\r\n", len);
   emit(rc, size, (size_t)n);
   emit(rc, at, len);
+  http_capture_body(rc->cap, at, len);
   emit(rc, "\r\n", 2);
   return 0;
 }
@@ -590,8 +604,10 @@ static void feed(void *arg, const char *data, size_t len)
     }
     /* R_BODY: a Content-Length body goes on as it came; a chunked one
      * was framed again by chunk_out. */
-    if (n > rc->skip && !rc->chunked)
+    if (n > rc->skip && !rc->chunked) {
       emit(rc, data + rc->skip, n - rc->skip);
+      http_capture_body(rc->cap, data + rc->skip, n - rc->skip);
+    }
     rc->skip = n >= rc->skip ? 0 : rc->skip - n;
     if (err == HPE_PAUSED) { /* the message is complete */
       http_parser_pause(&rc->parser, 0);
@@ -623,6 +639,7 @@ static void rc_free(void *arg)
   struct route_conn *rc = arg;
   stop_timer(rc); /* the response deadline, if one runs */
   stop_guard(rc);
+  http_capture_free(rc->cap);
   http_head_free(&rc->head);
   strbuf_free(&rc->pending);
   strbuf_free(&rc->last_word);
@@ -861,4 +878,29 @@ void http_ingress_close(struct http_ingress *ing)
     stream_close(rc->stream); /* waiting_closed frees it */
   }
   free(ing);
+}
+
+int http_ingress_local(const struct http_ingress *ing, char *addr,
+                       size_t len, uint16_t *port)
+{
+  struct sockaddr_storage ss;
+  int n = sizeof ss;
+  if (!ing->listener)
+    return UV_ENOTCONN; /* only what the TLS port terminates */
+  int rc = uv_tcp_getsockname(ing->listener, (struct sockaddr *)&ss, &n);
+  if (rc != 0)
+    return rc;
+  if (ss.ss_family == AF_INET6) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+    static const struct in6_addr any = IN6ADDR_ANY_INIT;
+    if (!memcmp(&a->sin6_addr, &any, sizeof any))
+      a->sin6_addr = in6addr_loopback;
+    *port = ntohs(a->sin6_port);
+    return uv_ip6_name(a, addr, len);
+  }
+  struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+  if (a->sin_addr.s_addr == htonl(INADDR_ANY))
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  *port = ntohs(a->sin_port);
+  return uv_ip4_name(a, addr, len);
 }

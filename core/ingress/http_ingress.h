@@ -37,4 +37,10 @@ void http_ingress_adopt_tls(struct http_ingress *ing, struct weft_stream *s,
 /* Closes the listener and the connections not yet handed to a tunnel. */
 void http_ingress_close(struct http_ingress *ing);
 
+/* Where the port listens, for a connection from this host (the HTTP
+ * inspector's replays): an address of "any" as loopback. 0 or a libuv
+ * error. */
+int http_ingress_local(const struct http_ingress *ing, char *addr,
+                       size_t len, uint16_t *port);
+
 #endif

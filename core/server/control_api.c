@@ -193,6 +193,14 @@ static void dispatch(struct control_api *api, const struct http_request *req,
     return api_reply_error(resp, 404, "not_found", "no such id");
   if (!strcmp(route, "/v1/tunnels/*"))
     return api_tunnel_one(api, req, resp, id, who);
+  if (!strcmp(route, "/v1/tunnels/*/inspect"))
+    return api_inspect_switch(api, req, resp, id, who);
+  if (!strcmp(route, "/v1/tunnels/*/requests"))
+    return api_inspect_list(api, resp, id);
+  if (!strcmp(route, "/v1/tunnels/*/requests/*"))
+    return api_inspect_one(api, req, resp, id);
+  if (!strcmp(route, "/v1/tunnels/*/requests/*/replay"))
+    return api_inspect_replay(api, req, resp, id, who);
   if (!strcmp(route, "/v1/tunnels/*/token"))
     return api_tunnel_token(api, req, resp, id, who);
   if (!strncmp(route, "/v1/approvals/*", 15)) {

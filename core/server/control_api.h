@@ -34,6 +34,7 @@
 #include "tunnel/tunnels.h"
 
 struct acl_overrides;
+struct curl_loop;
 struct otlp;
 struct strbuf;
 
@@ -84,6 +85,8 @@ struct control_api {
   struct otlp *otlp;
   /* Who follows GET /v1/events (server/events.h). */
   struct events events;
+  /* The HTTP inspector's replays under way (api_inspect.c), or NULL. */
+  struct curl_loop *replays;
 };
 
 /* Starts the event stream (GET /v1/events, api_events.c) on loop, fed
@@ -91,6 +94,9 @@ struct control_api {
 struct store;
 void control_api_events_start(struct control_api *api, uv_loop_t *loop,
                               struct store *store);
+
+/* Drops the HTTP inspector's replays under way (at the server's stop). */
+void control_api_inspect_close(struct control_api *api);
 
 /* An http_handler_fn; data is a struct control_api. */
 void control_api_handle(void *data, const struct http_request *req,

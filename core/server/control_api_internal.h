@@ -72,6 +72,20 @@ void api_tunnel_token(struct control_api *api, const struct http_request *req,
                       struct http_response *resp, const char *id,
                       const struct principal *who);
 
+/* ---- the HTTP inspector (api_inspect.c; tunnel/inspect.h) ---- */
+void api_inspect_switch(struct control_api *api,
+                        const struct http_request *req,
+                        struct http_response *resp, const char *id,
+                        const struct principal *who);
+void api_inspect_list(struct control_api *api, struct http_response *resp,
+                      const char *id);
+void api_inspect_one(struct control_api *api, const struct http_request *req,
+                     struct http_response *resp, const char *id);
+void api_inspect_replay(struct control_api *api,
+                        const struct http_request *req,
+                        struct http_response *resp, const char *id,
+                        const struct principal *who);
+
 /* ---- approvals (api_approvals.c) ---- */
 void api_approval_list(struct control_api *api, struct http_response *resp,
                        const struct principal *who);

@@ -515,6 +515,7 @@ static void server_stop(struct server *s, const char *why)
   otlp_stop(s->api.otlp); /* this last event goes, within its timeout */
   s->api.otlp = NULL;
   events_close(&s->api.events); /* its streams left the HTTP server */
+  control_api_inspect_close(&s->api);
   http_server_close(&s->http, NULL);
   close_signal(&s->sigint);
   close_signal(&s->sigterm);

@@ -95,6 +95,8 @@ struct tunnel {
   struct prom_histogram http_latency; /* request head to answer head */
   struct device_metrics *dev;  /* its device's series, or the shared one */
   bool own_series;             /* false: summed into tunnel="(other)" */
+  /* Its HTTP inspector's requests while it is on, else NULL. */
+  struct inspect_ring *inspect;
   struct tunnel *next;
 };
 
@@ -131,6 +133,9 @@ struct tunnel_service {
   uv_timer_t reaper;
   struct tunnel_stats stats;
   struct tunnel_metrics metrics;
+  /* A request was captured by a tunnel's inspector (NULL: nobody to tell). */
+  void (*inspected)(void *arg, const struct tunnel *t, uint64_t seq);
+  void *inspected_arg;
 };
 
 #endif

@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "config/config.h"
 #include "tunnel/tunnel_metrics.h"
+#include "tunnel/inspect.h"
 #include "tunnel/tunnel_ports.h"
 #include "base/log.h"
 #include "base/names.h"
@@ -176,6 +177,7 @@ static void tunnel_unlink(struct tunnel_service *svc, struct tunnel *t)
     str_index_remove(&svc->by_host, t->lease->hostname, t);
   tunnel_metrics_detach(&svc->metrics, t);
   json_decref(t->params);
+  inspect_ring_free(t->inspect); /* its visitors' data goes with it */
   free(t);
 }
 
@@ -762,6 +764,8 @@ json_t *tunnel_to_json(const struct tunnel_service *svc,
       "last_activity", (json_int_t)l->last_activity, "lease", lease);
   if (doc)
     json_object_set_new(doc, "connected", json_boolean(t->connected));
+  if (doc)
+    json_object_set_new(doc, "inspect", json_boolean(t->inspect != NULL));
   if (doc && l->remote_url[0])
     json_object_set_new(doc, "remote", json_string(l->remote_url));
   if (doc && l->allow_ips[0])
