@@ -4,7 +4,8 @@
 # a password, with a password and a TOTP code (oathtool computes it),
 # the session cookie's flags, a device's allowed-port switch changing its
 # ACL through the API, pages that follow the server's events (a tunnel and
-# an approval request from outside), CSRF, sign-out, a viewer's limits.
+# an approval request from outside), the HTTP inspector (three curl
+# requests listed live, one replayed: the backend gets it twice), CSRF, sign-out, a viewer's limits.
 . "$(dirname "$0")/lib.sh"
 NETKIT="$(dirname "$0")/netkit.py"
 for need in /usr/bin/chromium /usr/bin/oathtool "$SOURCE_ROOT/ui/node_modules/playwright-core"; do
@@ -14,7 +15,9 @@ done
 PORT=$(free_port)
 ECHO=$(free_port)
 STATE="$TMP/state"
-printf '[server]\nlisten = 127.0.0.1:%s\nhttp_listen = off\ntls_listen = off\n' "$PORT" >"$TMP/weft.conf"
+HTTP=$(free_port)
+SITE=$(free_port)
+printf '[server]\nlisten = 127.0.0.1:%s\nhttp_listen = 127.0.0.1:%s\ntls_listen = off\n' "$PORT" "$HTTP" >"$TMP/weft.conf"
 "$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >"$TMP/server.log" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
 wait_for 20 curl -ksfS "https://127.0.0.1:$PORT/healthz" || fail "server: $(cat "$TMP/server.log")"
@@ -24,6 +27,13 @@ STARTED_PIDS+=("$!")
 "$WEFT" tunnel --device-id laptop-7 "$CONN" "tcp://127.0.0.1:$ECHO" >"$TMP/dev.out" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
 wait_for 20 grep -q "is reachable at" "$TMP/dev.out" || fail "device: $(cat "$TMP/dev.out")"
+# An HTTP device for the inspector: http.server logs each request it gets.
+mkdir -p "$TMP/site" && echo hello >"$TMP/site/page.txt"
+python3 -m http.server "$SITE" --bind 127.0.0.1 --directory "$TMP/site" >"$TMP/site.log" 2>&1 </dev/null &
+STARTED_PIDS+=("$!")
+"$WEFT" tunnel --device-id web-5 "$CONN" "http://127.0.0.1:$SITE" >"$TMP/web.out" 2>&1 </dev/null &
+STARTED_PIDS+=("$!")
+wait_for 20 grep -q "is reachable at" "$TMP/web.out" || fail "web device: $(cat "$TMP/web.out")"
 OPERATOR=$("$WEFT" user add otto --role operator --state-dir "$STATE" | tail -n 1)
 VIEWER=$("$WEFT" user add vera --role viewer --state-dir "$STATE" | tail -n 1)
 PASSWORD="a console password"
@@ -38,7 +48,7 @@ SECRET=$(echo "$OUT" | sed -n 's/.*secret=\([A-Z2-7]*\).*/\1/p')
 
 check "the console in Chromium" 0 env BASE="https://127.0.0.1:$PORT" OPERATOR_KEY="$OPERATOR" \
   VIEWER_KEY="$VIEWER" DEVICE=laptop-7 PASSWORD="$PASSWORD" TOTP_USER=tess \
-  TOTP_SECRET="$SECRET" CONN="$CONN" ECHO="$ECHO" HOME="$TMP" \
+  TOTP_SECRET="$SECRET" CONN="$CONN" ECHO="$ECHO" HOME="$TMP" SITE_LOG="$TMP/site.log" \
   timeout 150 node "$SOURCE_ROOT/tests/ui/console.mjs"
 echo "$OUT"
 SHOTS="$BUILD_ROOT/console-screenshots"

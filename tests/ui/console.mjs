@@ -5,11 +5,12 @@
 // user with TOTP on; codes come from oathtool, not from weft). Prints
 // "ok: ..." per check and exits 1 on the first failure.
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chromium } from '../../ui/node_modules/playwright-core/index.mjs';
 
 // WEFT, CONN and ECHO: for devices started from outside the page.
 const { BASE, OPERATOR_KEY, VIEWER_KEY, DEVICE, PASSWORD, TOTP_USER,
-        TOTP_SECRET, WEFT, CONN, ECHO } = process.env;
+        TOTP_SECRET, WEFT, CONN, ECHO, SITE_LOG } = process.env;
 const agents = [];
 function device(...args) {
   const p = spawn(WEFT, ['tunnel', ...args, CONN, `tcp://127.0.0.1:${ECHO}`],
@@ -140,6 +141,34 @@ try {
   await page.locator('tr[data-approval]:has-text("asker-3")').waitFor({ timeout: 15000 });
   ok('a device\'s request for approval appears on the open Approvals page');
   check(loads.length === 0, 'all without reloading the page', loads.join());
+
+  // The inspector of the HTTP device's tunnel: on; three curl requests
+  // appear without a reload; one replayed reaches the backend twice.
+  await page.click('a[data-page=tunnels]');
+  const web = page.locator('tr[data-tunnel]:has-text("web-5")');
+  await web.waitFor({ timeout: 10000 });
+  const url = (await web.locator('td').nth(3).textContent()).trim();
+  await web.locator('button:text-is("Inspect")').click();
+  await page.locator('#inspector input[name=inspect]').check();
+  await page.waitForSelector('#inspector :text("No request yet")', { timeout: 10000 });
+  ok('the inspector is turned on from the Tunnels page');
+  for (const n of [1, 2, 3])
+    execFileSync('curl', ['-fsS', '-o', '/dev/null', `${url}page.txt?n=${n}`]);
+  await page.waitForFunction(() => document.querySelectorAll('#inspector tr[data-request]')
+    .length === 3, null, { timeout: 10000 });
+  ok('three curl requests appear in it without a reload');
+  await page.locator('#inspector tr[data-request] a:has-text("n=2")').click();
+  await page.locator('#inspector button:text-is("Replay")').click();
+  await page.waitForSelector('#inspector .replayed :text("Replayed: 200")', { timeout: 10000 });
+  check((await page.textContent('#inspector .replay-body')).includes('hello'),
+        'Replay shows the new answer');
+  const hits = readFileSync(SITE_LOG, 'utf8').split('\n')
+    .filter((l) => l.includes('GET /page.txt?n=2 ')).length;
+  check(hits === 2, 'and the backend received that request twice', String(hits));
+  await page.waitForFunction(() => document.querySelectorAll('#inspector tr[data-request]')
+    .length === 4, null, { timeout: 10000 });
+  ok('the replay is listed too');
+  check(loads.length === 0, 'still without reloading the page', loads.join());
 
   // The other pages load.
   for (const p of ['tunnels', 'approvals', 'audit']) {

@@ -39,7 +39,7 @@ function liveStart(onSignedOut) {
     live.setState('live');
     dispatch('ready', {});
   });
-  for (const kind of ['tunnel', 'device', 'approval', 'audit', 'traffic'])
+  for (const kind of ['tunnel', 'device', 'approval', 'audit', 'traffic', 'request'])
     es.addEventListener(kind, (e) => dispatch(kind, JSON.parse(e.data)));
   es.onerror = () => {
     live.setState('reconnecting');
@@ -227,8 +227,76 @@ function Devices({ me }) {
 const bytes = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB`
   : n >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n || 0} B`);
 
+// The HTTP inspector of one tunnel: its switch, the requests it captured
+// (a "request" event adds one), one's headers and bodies (as text, never
+// as markup) and Replay, which shows the new answer.
+const headerText = (list) => (list || []).map(([k, v]) => `${k}: ${v}`).join('\n');
+const bodyText = (d, name) => (d[name] !== undefined ? d[name]
+  : d[name + '_base64'] !== undefined ? `(binary, base64) ${d[name + '_base64']}` : '')
+  + (d[name + '_cut'] ? `\n… cut: ${bytes(d[name + '_size'])} in all` : '');
+
+function Inspector({ tunnel, onClose }) {
+  const path = `/v1/tunnels/${encodeURIComponent(tunnel.id)}`;
+  const [list, setList] = useState(null);
+  const [open, setOpen] = useState(null);
+  const [replayed, setReplayed] = useState(null);
+  const [err, setErr] = useState('');
+  async function load() {
+    if (!tunnel.inspect) return setList([]);
+    try { setList((await api('GET', `${path}/requests`)).requests); setErr(''); }
+    catch (x) { setErr(x.message); }
+  }
+  useEffect(() => { load(); }, [tunnel.id, tunnel.inspect]);
+  useLive((kind, ev) => {
+    if (kind === 'ready' || (kind === 'request' && ev.tunnel_id === tunnel.id)) load();
+  });
+  async function turn(on) {
+    try { await api('PUT', `${path}/inspect`, { on }); setErr(''); setOpen(null); }
+    catch (x) { setErr(x.message); }
+  }
+  async function show(seq) {
+    setReplayed(null);
+    try { setOpen(await api('GET', `${path}/requests/${seq}`)); }
+    catch (x) { setErr(x.message); }
+  }
+  async function replay(seq) {
+    setReplayed({ busy: true });
+    try { setReplayed(await api('POST', `${path}/requests/${seq}/replay`)); setErr(''); }
+    catch (x) { setReplayed(null); setErr(`The replay failed: ${x.message}`); }
+  }
+  return html`<article id="inspector" aria-label=${'Inspector of ' + tunnel.id}>
+    <header><strong>Inspector · ${tunnel.id}</strong>
+      <button class="secondary close" onClick=${onClose}>Close</button></header>
+    <label><input type="checkbox" role="switch" name="inspect" checked=${!!tunnel.inspect}
+      onChange=${(e) => turn(e.target.checked)}/>
+      Capture this tunnel's requests (kept in memory only: the last 50, bodies up to 64 KiB)</label>
+    ${err && html`<p class="error" role="alert">${err}</p>`}
+    ${tunnel.inspect && list && html`<table class="requests"><thead><tr><th>#</th><th>Method</th>
+      <th>Path</th><th>Status</th><th>Time</th><th>Sizes (in / out)</th></tr></thead>
+      <tbody>${list.slice().reverse().map((r) => html`<tr data-request=${r.seq}>
+        <td>${r.seq}${r.replay_of ? html` <small>(replay of ${r.replay_of})</small>` : ''}</td>
+        <td>${r.method}</td>
+        <td><a href="#" onClick=${(e) => { e.preventDefault(); show(r.seq); }}>${r.target}</a></td>
+        <td>${r.status || 'no answer'}</td><td>${r.duration_ms} ms</td>
+        <td>${bytes(r.request_size)} / ${bytes(r.response_size)}</td></tr>`)}</tbody></table>
+      ${list.length === 0 && html`<p class="muted">No request yet: requests to ${tunnel.public_url} appear here as they come.</p>`}`}
+    ${open && html`<section class="request" aria-label=${'Request ' + open.seq}>
+      <h4>${open.method} ${open.target} → ${open.status || 'no answer'}</h4>
+      <button onClick=${() => replay(open.seq)} disabled=${replayed && replayed.busy}>Replay</button>
+      <h5>Request headers</h5><pre>${headerText(open.request_headers)}</pre>
+      <h5>Request body</h5><pre>${bodyText(open, 'request_body')}</pre>
+      <h5>Response headers</h5><pre>${headerText(open.response_headers)}</pre>
+      <h5>Response body</h5><pre>${bodyText(open, 'response_body')}</pre>
+      ${replayed && !replayed.busy && html`<section class="replayed">
+        <h5>Replayed: ${replayed.status}</h5>
+        <pre>${headerText(replayed.headers)}</pre><pre class="replay-body">${bodyText(replayed, 'body')}</pre></section>`}
+    </section>`}
+  </article>`;
+}
+
 function Tunnels({ me }) {
   const [err, setErr] = useState('');
+  const [inspecting, setInspecting] = useState(null);
   const [list, setList, reload] = useCachedList('tunnels',
     () => api('GET', '/v1/tunnels').then((d) => d.tunnels, (x) => { setErr(x.message); return null; }));
   useLive(async (kind, ev) => {
@@ -261,9 +329,14 @@ function Tunnels({ me }) {
       <td>${t.id}</td><td>${t.device_id}</td><td>${t.transport}</td>
       <td>${t.public_url}</td><td>${t.connected ? 'connected' : t.state}</td>
       <td class="traffic">${bytes(t.traffic.bytes_in)} / ${bytes(t.traffic.bytes_out)}</td>
-      <td class="actions">${canEnd && html`<button class="secondary"
+      <td class="actions">${canEnd && /^https?:/.test(t.public_url) && html`<button
+          class="secondary" aria-pressed=${inspecting === t.id}
+          onClick=${() => setInspecting(inspecting === t.id ? null : t.id)}>Inspect</button>`}
+        ${canEnd && html`<button class="secondary"
           onClick=${() => end(t.id)}>End</button>`}</td></tr>`)}</tbody></table>
     ${list.length === 0 && html`<p class="muted">No tunnel is open.</p>`}
+    ${inspecting && list.some((t) => t.id === inspecting) && html`<${Inspector}
+      tunnel=${list.find((t) => t.id === inspecting)} onClose=${() => setInspecting(null)}/>`}
   </section>`;
 }
 
