@@ -28,6 +28,11 @@ MATRIX = [
     ("GET", "/v1/tunnels/tnosuch", EVERYONE),
     ("DELETE", "/v1/tunnels/tnosuch", {D, O, A, L}),
     ("POST", "/v1/tunnels/tnosuch/token", {D}),
+    # The HTTP inspector: visitors' data, operators and up only.
+    ("PUT", "/v1/tunnels/tnosuch/inspect", {O, A, L}),
+    ("GET", "/v1/tunnels/tnosuch/requests", {O, A, L}),
+    ("GET", "/v1/tunnels/tnosuch/requests/1", {O, A, L}),
+    ("POST", "/v1/tunnels/tnosuch/requests/1/replay", {O, A, L}),
     ("GET", "/v1/approvals", EVERYONE),
     ("GET", "/v1/approvals/anosuch", EVERYONE),
     ("DELETE", "/v1/approvals/anosuch", {D, A, L}),
