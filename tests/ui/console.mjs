@@ -213,6 +213,10 @@ try {
         'a viewer sees the switches disabled');
   await page.waitForSelector('nav [data-live=live]', { timeout: 10000 });
   ok('and follows the server\'s events too');
+  await page.click('a[data-page=tunnels]');
+  await page.locator('tr[data-tunnel]:has-text("web-5")').waitFor({ timeout: 10000 });
+  check(await page.locator('button:text-is("Inspect")').count() === 0,
+        'a viewer gets no Inspect button (visitors\' data)');
   check(errors.length === 0, 'no script errors on the page', errors.join(' | '));
 } finally {
   for (const a of agents) a.kill();
