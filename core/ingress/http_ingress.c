@@ -544,7 +544,8 @@ static int chunk_out(http_parser *p, const char *at, size_t len)
   int n = snprintf(size, sizeof size, "%zx\r\n", len);
   emit(rc, size, (size_t)n);
   emit(rc, at, len);
-  http_capture_body(rc->cap, at, len);
+  if (rc->cap)
+    http_capture_body(rc->cap, at, len);
   emit(rc, "\r\n", 2);
   return 0;
 }
@@ -606,7 +607,8 @@ static void feed(void *arg, const char *data, size_t len)
      * was framed again by chunk_out. */
     if (n > rc->skip && !rc->chunked) {
       emit(rc, data + rc->skip, n - rc->skip);
-      http_capture_body(rc->cap, data + rc->skip, n - rc->skip);
+      if (rc->cap)
+        http_capture_body(rc->cap, data + rc->skip, n - rc->skip);
     }
     rc->skip = n >= rc->skip ? 0 : rc->skip - n;
     if (err == HPE_PAUSED) { /* the message is complete */
