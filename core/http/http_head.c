@@ -240,6 +240,8 @@ static bool forwarding_header(const struct http_head *h,
       "x-client-ip",      "client-ip",        "x-cluster-client-ip",
       "cf-connecting-ip", "fastly-client-ip", "x-original-forwarded-for",
       "x-originating-ip", "x-remote-ip",      "x-remote-addr",
+      /* the HTTP inspector's mark on its replays: read before this */
+      "x-weft-replay",
   };
   char name[64];
   if (l->name_len >= sizeof name)

@@ -30,6 +30,8 @@ class H(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         seen[path] = seen.get(path, 0) + 1
         out = ("%s %s seen %d body %d\n" % (self.command, path, seen[path], len(body))).encode()
+        if "X-Weft-Replay" in self.headers:
+            out += b"(the server's replay mark came through)\n"
         if path == "/big":
             out = b"y" * 100000
         self.send_response(200)
