@@ -9,7 +9,7 @@
 
 #define NAME_MAX_LEN 200
 #define LABELS_MAX 16
-#define VALUE_MAX_LEN 256
+#define VALUE_MAX_LEN 1024 /* a label's value: ids, URLs */
 
 struct label {
   char name[NAME_MAX_LEN + 1];
