@@ -345,4 +345,11 @@ wait_for 20 grep -q "ended: idle-timeout" "$TMP/server4.log" && pass "idle lease
 no_peers() { [ "$(peers)" -eq 0 ]; }
 wait_for 5 no_peers && pass "peer removed at idle expiry" || fail "peer left after idle: $(wg show "$IFS_SRV" peers)"
 wait_for 20 grep -q "no longer has this tunnel" "$TMP/b2.log" && pass "device B stops: tunnel gone" || fail "B did not notice: $(tail -5 "$TMP/b2.log")"
+# the lifecycle's row (docs/cli.md): a lease that ran out is opened again
+wait_for 20 grep -q "opening it again" "$TMP/b2.log" &&
+  pass "and the agent opens it again, as for any lease that ran out" ||
+  fail "B did not reopen: $(tail -5 "$TMP/b2.log")"
+wait_for 20 sh -c "[ \$(grep -c 'up; this device is' '$TMP/b2.log') -ge 2 ]" &&
+  pass "the new tunnel is up, with a peer of its own" ||
+  fail "no second tunnel: $(tail -5 "$TMP/b2.log")"
 finish
