@@ -249,6 +249,12 @@ wait_for 20 grep -q "no longer has this tunnel" "$TMP/c.log" && pass "device sto
 grep -q "ended its ssh session" "$TMP/server.log" && pass "live ssh session ended on revoke" || fail "live session not ended"
 check "status shows failed" 1 "$WEFT" tunnel status
 contains "status names the reason" "no longer has this tunnel"
+# the lifecycle's row (docs/cli.md): a lease that ran out is opened again
+wait_for 20 grep -q "opening it again" "$TMP/c.log" &&
+  pass "and the agent opens it again, as for any lease that ran out" ||
+  fail "C did not reopen: $(tail -5 "$TMP/c.log")"
+wait_for 20 sh -c "[ \$(grep -c 'up:' '$TMP/c.log') -ge 2 ]" &&
+  pass "its new tunnel is up: ssh -R again" || fail "no second tunnel: $(tail -5 "$TMP/c.log")"
 kill "$DEV_C"; wait "$DEV_C" 2>/dev/null
 
 # restart: a line without a live lease is reconciled away
