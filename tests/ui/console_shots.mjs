@@ -74,6 +74,14 @@ try {
     }
   }
   ok(`screenshots of 4 pages at 375 and 1280 px in ${OUT}`);
+
+  // The Tunnels page's last minute and idle time left, drawn each second.
+  await page.click('nav a[data-page=tunnels]');
+  await page.waitForSelector('tr[data-tunnel] svg.throughput', { timeout: 10000 })
+    .then(() => ok('each tunnel has its last minute\'s throughput drawn'),
+          () => check(false, 'a throughput line per tunnel'));
+  const idle = await page.locator('tr[data-tunnel] td.idle').first().textContent();
+  check(/^\d+ (s|min|h)/.test(idle), 'and the idle time it has left', idle);
   check(noCsp.length === 0, 'every console response carries the CSP', noCsp.join(' '));
   check(elsewhere.length === 0, 'no request leaves the server\'s origin',
         elsewhere.join(' '));

@@ -294,6 +294,48 @@ function Inspector({ tunnel, onClose }) {
   </article>`;
 }
 
+// A tunnel's throughput over the last minute: its byte count sampled each
+// second (the figures come with the event stream's traffic events), drawn
+// as a line. Kept across page switches.
+const HISTORY = 60;
+const history = new Map(); // tunnel id -> [[ms, bytes], ...]
+function sample(list) {
+  const now = Date.now();
+  for (const t of list) {
+    const h = history.get(t.id) || [];
+    h.push([now, t.traffic.bytes_in + t.traffic.bytes_out]);
+    if (h.length > HISTORY) h.shift();
+    history.set(t.id, h);
+  }
+  for (const id of history.keys())
+    if (!list.some((t) => t.id === id)) history.delete(id);
+}
+
+function Throughput({ id }) {
+  const h = history.get(id) || [];
+  if (h.length < 2) return html`<span class="muted">…</span>`;
+  const rates = h.slice(1).map(([ms, b], i) =>
+    Math.max(0, (b - h[i][1]) / Math.max(0.001, (ms - h[i][0]) / 1000)));
+  const top = Math.max(...rates, 1), w = 80, ht = 20;
+  const points = rates.map((r, i) =>
+    `${((i / Math.max(1, rates.length - 1)) * w).toFixed(1)},${(ht - (r / top) * (ht - 2) - 1).toFixed(1)}`);
+  const now = rates[rates.length - 1];
+  return html`<svg class="throughput" width=${w} height=${ht} viewBox=${`0 0 ${w} ${ht}`}
+      role="img" aria-label=${`${bytes(now)}/s now, at most ${bytes(top)}/s in the last minute`}>
+    <polyline points=${points.join(' ')} fill="none" stroke="currentColor"/></svg>`;
+}
+
+// What is left of a tunnel's idle timeout (its public side's last traffic
+// is in the traffic events too).
+function idleLeft(t) {
+  const last = t.traffic.last_activity ?? t.last_activity;
+  const left = t.idle_timeout - (Date.now() / 1000 - last);
+  if (!t.idle_timeout || !last) return '';
+  if (left <= 0) return 'ending';
+  return left >= 3600 ? `${Math.floor(left / 3600)} h ${Math.floor((left % 3600) / 60)} min`
+    : left >= 60 ? `${Math.floor(left / 60)} min` : `${Math.floor(left)} s`;
+}
+
 function Tunnels({ me }) {
   const [err, setErr] = useState('');
   const [inspecting, setInspecting] = useState(null);
@@ -315,6 +357,18 @@ function Tunnels({ me }) {
     setList((l) => (l.some((o) => o.id === t.id) ? l.map((o) => (o.id === t.id ? t : o))
                                                  : [t].concat(l)));
   });
+  // Each second: a throughput sample, and the idle time left drawn anew
+  // (a timer on the page; nothing is asked of the server).
+  const [, setTick] = useState(0);
+  const current = useRef(list);
+  current.current = list;
+  useEffect(() => {
+    const timer = setInterval(() => {
+      if (current.current) sample(current.current);
+      setTick((n) => n + 1);
+    }, 1000);
+    return () => clearInterval(timer);
+  }, []);
   async function end(id) {
     try { await api('DELETE', `/v1/tunnels/${encodeURIComponent(id)}`); }
     catch (x) { setErr(x.message); }
@@ -324,11 +378,13 @@ function Tunnels({ me }) {
   return html`<section><h2>Tunnels</h2>
     ${err && html`<p class="error">${err}</p>`}
     <table><thead><tr><th>Tunnel</th><th>Device</th><th>Transport</th>
-      <th>Public URL</th><th>State</th><th>Traffic (in / out)</th><th></th></tr></thead>
+      <th>Public URL</th><th>State</th><th>Traffic (in / out)</th>
+      <th>Last minute</th><th>Idle left</th><th></th></tr></thead>
     <tbody>${list.map((t) => html`<tr data-tunnel=${t.id}>
       <td>${t.id}</td><td>${t.device_id}</td><td>${t.transport}</td>
       <td>${t.public_url}</td><td>${t.connected ? 'connected' : t.state}</td>
       <td class="traffic">${bytes(t.traffic.bytes_in)} / ${bytes(t.traffic.bytes_out)}</td>
+      <td><${Throughput} id=${t.id}/></td><td class="idle">${idleLeft(t)}</td>
       <td class="actions">${canEnd && /^https?:/.test(t.public_url) && html`<button
           class="secondary" aria-pressed=${inspecting === t.id}
           onClick=${() => setInspecting(inspecting === t.id ? null : t.id)}>Inspect</button>`}
