@@ -75,6 +75,22 @@ wait_for() {
   done
 }
 
+# test_ca: a throwaway CA in $TMP/pki (ca.pem, ca.key), with the openssl
+# CLI; test_leaf NAME PREFIX: a certificate for NAME it signs, as
+# PREFIX.crt and PREFIX.key.
+test_ca() {
+  mkdir -p "$TMP/pki"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=weft test CA" -keyout "$TMP/pki/ca.key" -out "$TMP/pki/ca.pem" 2>/dev/null
+}
+test_leaf() {
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
+    -keyout "$2.key" -out "$2.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:%s\n' "$1" >"$2.ext"
+  openssl x509 -req -in "$2.csr" -CA "$TMP/pki/ca.pem" -CAkey "$TMP/pki/ca.key" \
+    -CAcreateserial -days 2 -extfile "$2.ext" -out "$2.crt" 2>/dev/null
+}
+
 finish() {
   if [ "$FAILURES" -gt 0 ]; then
     echo "$FAILURES check(s) failed" >&2

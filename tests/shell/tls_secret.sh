@@ -15,18 +15,10 @@ APP=$(free_port)
 STATE="$TMP/state"
 CERTS="$TMP/certs"
 mkdir -p "$CERTS" "$TMP/pki"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj "/CN=weft test CA" -keyout "$TMP/pki/ca.key" -out "$TMP/pki/ca.pem" 2>/dev/null
-leaf() { # NAME OUT_PREFIX
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
-    -keyout "$2.key" -out "$2.csr" 2>/dev/null
-  printf 'subjectAltName=DNS:%s\n' "$1" >"$2.ext"
-  openssl x509 -req -in "$2.csr" -CA "$TMP/pki/ca.pem" -CAkey "$TMP/pki/ca.key" \
-    -CAcreateserial -days 2 -extfile "$2.ext" -out "$2.crt" 2>/dev/null
-}
-leaf app.example.test "$TMP/pki/app"
-leaf other.example.test "$TMP/pki/other"
-leaf admin.example.test "$CERTS/admin.example.test"
+test_ca
+test_leaf app.example.test "$TMP/pki/app"
+test_leaf other.example.test "$TMP/pki/other"
+test_leaf admin.example.test "$CERTS/admin.example.test"
 # the secrets: chain (leaf, then the CA) and key in one file, 0600
 cat "$TMP/pki/app.crt" "$TMP/pki/ca.pem" "$TMP/pki/app.key" >"$TMP/app.pem"
 cat "$TMP/pki/other.crt" "$TMP/pki/other.key" >"$TMP/other.pem"

@@ -21,20 +21,12 @@ STATE="$TMP/state"
 CERTS="$TMP/certs"
 mkdir -p "$CERTS" "$TMP/pki"
 
-# A throwaway CA and a certificate per name (openssl CLI).
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj "/CN=weft test CA" -keyout "$TMP/pki/ca.key" -out "$TMP/pki/ca.pem" 2>/dev/null
-leaf() { # NAME OUT_PREFIX
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
-    -keyout "$2.key" -out "$2.csr" 2>/dev/null
-  printf 'subjectAltName=DNS:%s\n' "$1" >"$2.ext"
-  openssl x509 -req -in "$2.csr" -CA "$TMP/pki/ca.pem" -CAkey "$TMP/pki/ca.key" \
-    -CAcreateserial -days 2 -extfile "$2.ext" -out "$2.crt" 2>/dev/null
-}
-leaf a.example.test "$TMP/pki/a"
-leaf b.example.test "$TMP/pki/b"
-leaf c.example.test "$CERTS/c.example.test"
-leaf f.example.test "$TMP/pki/f"
+# A throwaway CA and a certificate per name (lib.sh, openssl CLI).
+test_ca
+test_leaf a.example.test "$TMP/pki/a"
+test_leaf b.example.test "$TMP/pki/b"
+test_leaf c.example.test "$CERTS/c.example.test"
+test_leaf f.example.test "$TMP/pki/f"
 fingerprint() { openssl x509 -noout -fingerprint -sha256 -in "$1" | cut -d= -f2; }
 # What the TLS port shows for a name.
 seen() {
@@ -117,7 +109,7 @@ OUT=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$TMP/pki/ca.pem" -H "Hos
 [ "$OUT" = 421 ] && pass "another Host behind c's certificate: 421" || fail "fronting answered $OUT"
 # New files, SIGHUP, the new certificate.
 OLD=$(fingerprint "$CERTS/c.example.test.crt")
-leaf c.example.test "$TMP/pki/c2"
+test_leaf c.example.test "$TMP/pki/c2"
 cp "$TMP/pki/c2.crt" "$CERTS/c.example.test.crt"
 cp "$TMP/pki/c2.key" "$CERTS/c.example.test.key"
 [ "$(seen c.example.test)" = "$OLD" ] && pass "files changed: the loaded certificate stays until SIGHUP" || fail "changed before SIGHUP"
