@@ -150,11 +150,16 @@ static void start_logs(struct otlp *o)
   if (o->logs.busy || n == 0 || !o->conf.logs_url[0])
     return;
   size_t take = n < OTLP_BATCH_MAX ? n : OTLP_BATCH_MAX;
-  json_t *batch = json_array();
-  for (size_t i = 0; i < take; i++)
-    json_array_append(batch, json_array_get(o->queue, i));
-  for (size_t i = 0; i < take; i++)
-    json_array_remove(o->queue, 0);
+  /* The whole queue goes when it fits; else the rest stays, moved once
+   * (removing from the front one by one moves it take times). */
+  json_t *batch = o->queue;
+  o->queue = json_array();
+  if (take < n) {
+    for (size_t i = take; i < n; i++)
+      json_array_append(o->queue, json_array_get(batch, i));
+    for (size_t i = n; i-- > take;)
+      json_array_remove(batch, i); /* from the end: nothing moves */
+  }
   char *body = request(o, "resourceLogs", "scopeLogs", "logRecords", batch);
   if (!body) {
     o->stats.events_dropped += take;
