@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <weft/errors.h>
 
@@ -912,6 +913,24 @@ struct weft_stream *stream_accept(uv_loop_t *loop, uv_stream_t *server)
   }
   uv_tcp_nodelay(s->tcp, 1);
   stream__fill_addresses(s);
+  return s;
+}
+
+struct weft_stream *stream_open_fd(uv_loop_t *loop, int fd, const char *label)
+{
+  struct weft_stream *s = stream__new(loop);
+  if (!s)
+    return NULL;
+  uv_pipe_t *pipe = (uv_pipe_t *)s->tcp;
+  uv_pipe_init(loop, pipe, 0);
+  pipe->data = s;
+  if (uv_pipe_open(pipe, fd) != 0) {
+    close(fd); /* not the pipe's: its close would leave it open */
+    stream_discard(s);
+    return NULL;
+  }
+  snprintf(s->peer_ip, sizeof s->peer_ip, "%s", label);
+  snprintf(s->local_ip, sizeof s->local_ip, "%s", label);
   return s;
 }
 

@@ -34,6 +34,11 @@ struct weft_stream *stream_accept(uv_loop_t *loop, uv_stream_t *server);
 /* The same from a listening Unix socket (listen_local): its peer and
  * local addresses read "local". */
 struct weft_stream *stream_accept_local(uv_loop_t *loop, uv_stream_t *server);
+/* A stream over a file descriptor the caller opened (a pseudo-terminal's
+ * master side): it owns fd from now on, and closes it with the stream,
+ * also when it fails (NULL). Its addresses read `label`. Never shut it
+ * down (a terminal has no half-close): close it. */
+struct weft_stream *stream_open_fd(uv_loop_t *loop, int fd, const char *label);
 /* Detaches a raw stream from its callbacks (no more are called) so that it
  * can be started or piped by someone else; `leftover` bytes already read
  * are delivered to the new user first. Used when an HTTP connection is

@@ -300,3 +300,20 @@ bool api_console_session_live(struct control_api *api, const char *id)
   const struct console_session *s = find_session(api, id);
   return s && clock_wall_s() - s->last_s <= CONSOLE_SESSION_IDLE_S;
 }
+
+bool api_console_session_check(struct control_api *api, const char *id,
+                               const char *csrf, bool touch)
+{
+  struct console_session *s = find_session(api, id);
+  int64_t now = clock_wall_s();
+  if (!s || now - s->last_s > CONSOLE_SESSION_IDLE_S)
+    return false;
+  if (csrf) {
+    size_t n = strlen(s->csrf);
+    if (strlen(csrf) != n || !crypto_equal(csrf, s->csrf, n))
+      return false;
+  }
+  if (touch)
+    s->last_s = now;
+  return true;
+}

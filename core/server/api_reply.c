@@ -126,3 +126,20 @@ char *api_b64_text(const uint8_t *bin, size_t len, char *buf, size_t size)
   b64url_encode(bin, len, buf, size);
   return buf;
 }
+
+void api_request_view(const struct http_request *req,
+                      struct weft_http_header *headers,
+                      struct weft_http_request *view)
+{
+  for (size_t i = 0; i < req->header_count; i++)
+    headers[i] = (struct weft_http_header){req->headers[i].name,
+                                           req->headers[i].value};
+  *view = (struct weft_http_request){
+      .struct_size = sizeof *view,
+      .method = req->method,
+      .target = req->url,
+      .headers = headers,
+      .header_count = req->header_count,
+      .peer_ip = req->peer_ip,
+  };
+}

@@ -33,6 +33,8 @@ const struct authz_rule authz_rules[] = {
     {"POST", "/v1/devices", AUTHZ_ADMIN, "enroll devices"},
     {"GET", "/v1/devices/*", WATCHERS, "see a device"},
     {"PATCH", "/v1/devices/*", AUTHZ_OPERATOR, "change a device's ACL"},
+    {"GET", "/v1/devices/*/terminal", AUTHZ_OPERATOR,
+     "open a terminal to a device"},
     {"POST", "/v1/devices/*/revoke", AUTHZ_ADMIN, "revoke a device"},
     {"DELETE", "/v1/devices/*/key", AUTHZ_ADMIN, "free a device id"},
     {"PUT", "/v1/devices/*/key", AUTHZ_DEVICE,

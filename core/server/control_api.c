@@ -106,17 +106,8 @@ static void hand_to_plugin(void *arg, const struct http_request *req,
 {
   struct plugin *p = arg;
   struct weft_http_header headers[HTTP_MAX_HEADERS];
-  for (size_t i = 0; i < req->header_count; i++)
-    headers[i] = (struct weft_http_header){req->headers[i].name,
-                                           req->headers[i].value};
-  struct weft_http_request view = {
-      .struct_size = sizeof view,
-      .method = req->method,
-      .target = req->url,
-      .headers = headers,
-      .header_count = req->header_count,
-      .peer_ip = req->peer_ip,
-  };
+  struct weft_http_request view;
+  api_request_view(req, headers, &view);
   int rc = p->desc.server_upgrade(p->ctx, &view, conn);
   if (rc != 0) {
     static const char refusal[] =
@@ -146,6 +137,14 @@ static bool route_upgrade(struct control_api *api,
 }
 
 /* ---- routing ---- */
+
+static bool is_terminal(const char *url)
+{
+  static const char suffix[] = "/terminal";
+  size_t len = api_path_len(url);
+  return !strncmp(url, "/v1/devices/", 12) && len > 12 + sizeof suffix - 1 &&
+         !strncmp(url + len - (sizeof suffix - 1), suffix, sizeof suffix - 1);
+}
 
 /* The n-th segment of url's path ("/v1/tunnels/ID": 2 is ID) into out;
  * false when it is too long to be an id. */
@@ -214,6 +213,8 @@ static void dispatch(struct control_api *api, const struct http_request *req,
   }
   if (!strcmp(route, "/v1/devices/*"))
     return api_device_one(api, req, resp, id, who);
+  if (!strcmp(route, "/v1/devices/*/terminal"))
+    return api_terminal_open(api, req, resp, id, who);
   if (!strcmp(route, "/v1/devices/*/revoke"))
     return api_device_revoke(api, req, resp, id, who);
   if (!strcmp(route, "/v1/devices/*/key"))
@@ -258,11 +259,13 @@ static void handle(struct control_api *api, const struct http_request *req,
         resp, 403, "tls_required",
         "this server takes the control API from your address "
         "over TLS only: use https:// (weft clients do)");
-  if (req->upgrade) {
-    if (!route_upgrade(api, req, resp))
-      api_reply_error(resp, 404, "not_found", "nothing to upgrade to here");
+  /* A transport's session, or else a terminal (routed below, with who
+   * may open one). */
+  if (req->upgrade && route_upgrade(api, req, resp))
     return;
-  }
+  if (req->upgrade && !is_terminal(url))
+    return api_reply_error(resp, 404, "not_found",
+                           "nothing to upgrade to here");
   if (api_path_is(url, "/healthz")) {
     if (!api_method_is(req, "GET"))
       return api_method_not_allowed(resp, "GET");

@@ -87,7 +87,14 @@ struct control_api {
   struct events events;
   /* The HTTP inspector's replays under way (api_inspect.c), or NULL. */
   struct curl_loop *replays;
+  /* The console's terminals (server/terminal.h), or NULL: none. */
+  struct terminals *terminals;
 };
+
+/* Lets the API open terminals in ts (GET /v1/devices/{id}/terminal),
+ * which audit and check console sessions through it (api_terminal.c). */
+struct terminals;
+void control_api_terminals(struct control_api *api, struct terminals *ts);
 
 /* Starts the event stream (GET /v1/events, api_events.c) on loop, fed
  * by store's audit trail. Stop it with events_close(&api->events). */

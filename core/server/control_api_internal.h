@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <weft/http.h>
+
 #include "server/authz.h"
 #include "server/control_api.h"
 
@@ -40,6 +42,12 @@ bool api_string_field(json_t *doc, const char *name, const char **out,
 bool api_fixed_b64(json_t *doc, const char *name, uint8_t *out, size_t len);
 
 char *api_b64_text(const uint8_t *bin, size_t len, char *buf, size_t size);
+
+/* req as the SDK shows a request (to a plugin, or to ws_conn), its
+ * headers in `headers`; valid while req is. */
+void api_request_view(const struct http_request *req,
+                      struct weft_http_header *headers,
+                      struct weft_http_request *view);
 
 
 /* ---- login (api_login.c) ---- */
@@ -170,6 +178,18 @@ bool api_console_session_of(struct control_api *api,
 /* Is the session of that id still signed in (not ended, not idle too
  * long)? Asking does not count as a request. */
 bool api_console_session_live(struct control_api *api, const char *id);
+
+/* Whether console session `id` is still signed in; with csrf, also
+ * whether that is its CSRF token. touch: this counts as its activity. */
+bool api_console_session_check(struct control_api *api, const char *id,
+                               const char *csrf, bool touch);
+
+/* ---- terminals (api_terminal.c; server/terminal.h) ---- */
+/* GET /v1/devices/{id}/terminal, upgraded: hands the connection to
+ * api->terminals once the ACL, a tunnel and the caller allow it. */
+void api_terminal_open(struct control_api *api, const struct http_request *req,
+                       struct http_response *resp, const char *device_id,
+                       const struct principal *who);
 
 /* ---- the event stream (api_events.c; server/events.h) ---- */
 /* GET /v1/events: hands the connection to api->events. */

@@ -1,5 +1,6 @@
 #include "server/server.h"
 #include "server/state_lock.h"
+#include "server/terminal.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -64,6 +65,7 @@ struct server {
   struct tls_setup tls_setup; /* the public TLS port and its certificates */
   char tls_fingerprint[TLS_FINGERPRINT_HEX + 1];
   struct control_api api;
+  struct terminals terminals; /* the console's (server/terminal.h) */
   struct proc_metrics proc; /* fds, memory, the loop's lag */
   uv_signal_t sigint, sigterm, sighup;
   bool stopping;
@@ -343,6 +345,12 @@ static int start_services(struct server *s, const char *state_dir, char *err,
     }
     log_info("public HTTP listening on %s:%u", http_host, http_port);
   }
+  char why[256];
+  if (terminals_init(&s->terminals, &s->loop, &s->tunnels, state_dir, why,
+                     sizeof why))
+    control_api_terminals(&s->api, &s->terminals);
+  else
+    log_warn("the console's terminals are off: %s", why);
   s->api.login = s->login;
   s->api.tokens = &s->tokens;
   s->api.tunnels = &s->tunnels;
@@ -511,6 +519,8 @@ static void server_stop(struct server *s, const char *why)
   log_info("stopping (%s)", why);
   char detail[128];
   snprintf(detail, sizeof detail, "stopping (%s)", why);
+  if (s->api.terminals) /* (their ends are audited before the stop) */
+    terminals_close(s->api.terminals);
   audit_server(s, "server-stopped", detail);
   otlp_stop(s->api.otlp); /* this last event goes, within its timeout */
   s->api.otlp = NULL;

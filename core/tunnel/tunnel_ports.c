@@ -67,6 +67,39 @@ static unsigned conns_from(const struct tunnel_ports *ing, const char *ip)
   return n;
 }
 
+/* Hands s to the tunnel's transport, counted as one of its public
+ * connections (its bytes keep the lease from idling out). */
+static int carry(struct tunnel *t, struct weft_stream *s, const char *peer_ip)
+{
+  struct tunnel_ports *ing = t->ports;
+  struct port_conn *c = calloc(1, sizeof *c);
+  if (!c)
+    return WEFT_ENOMEM;
+  c->ing = ing;
+  c->stream = s;
+  snprintf(c->peer_ip, sizeof c->peer_ip, "%s", peer_ip);
+  c->next = ing->conns;
+  if (c->next)
+    c->next->prev = c;
+  ing->conns = c;
+  t->conns_open++;
+  t->conns_total++;
+  struct stream_account acct = {conn_traffic, conn_closed, c};
+  stream_set_account(s, &acct);
+  struct plugin *p = t->plugin;
+  int rc = (p && t->plugin_ctx)
+               ? p->desc.server_stream_open(p->ctx, t->plugin_ctx, s)
+               : WEFT_ECONNREFUSED;
+  if (rc != 0) {
+    /* Not carried: the stream stays the caller's; forget it here. */
+    stream_set_account(s, NULL);
+    conn_unlink(c);
+    log_debug("tunnel %s: connection from %s not carried: %s",
+              t->lease->tunnel_id, peer_ip, weft_strerror(rc));
+  }
+  return rc;
+}
+
 int tunnel_ports_adopt(struct tunnel *t, struct weft_stream *s)
 {
   struct tunnel_ports *ing = t->ports;
@@ -94,32 +127,16 @@ int tunnel_ports_adopt(struct tunnel *t, struct weft_stream *s)
                missed);
     return WEFT_ELIMIT;
   }
-  struct port_conn *c = calloc(1, sizeof *c);
-  if (!c)
-    return WEFT_ENOMEM;
-  c->ing = ing;
-  c->stream = s;
-  snprintf(c->peer_ip, sizeof c->peer_ip, "%s", info.peer_ip);
-  c->next = ing->conns;
-  if (c->next)
-    c->next->prev = c;
-  ing->conns = c;
-  t->conns_open++;
-  t->conns_total++;
-  struct stream_account acct = {conn_traffic, conn_closed, c};
-  stream_set_account(s, &acct);
-  struct plugin *p = t->plugin;
-  int rc = (p && t->plugin_ctx)
-               ? p->desc.server_stream_open(p->ctx, t->plugin_ctx, s)
-               : WEFT_ECONNREFUSED;
-  if (rc != 0) {
-    /* Not carried: the stream stays the caller's; forget it here. */
-    stream_set_account(s, NULL);
-    conn_unlink(c);
-    log_debug("tunnel %s: connection from %s not carried: %s",
-              t->lease->tunnel_id, info.peer_ip, weft_strerror(rc));
-  }
-  return rc;
+  return carry(t, s, info.peer_ip);
+}
+
+int tunnel_ports_relay(struct tunnel *t, struct weft_stream *s)
+{
+  if (!t->ports)
+    return WEFT_ECONNREFUSED;
+  struct weft_stream_info info = {.struct_size = sizeof info};
+  stream_info(s, &info);
+  return carry(t, s, info.peer_ip);
 }
 
 static void on_connection(uv_stream_t *server, int status)

@@ -34,6 +34,10 @@ int tunnel_ports_open(struct tunnel_service *svc, struct tunnel *t, char *why,
  * a code (the caller still owns the stream and should close it). */
 struct weft_stream;
 int tunnel_ports_adopt(struct tunnel *t, struct weft_stream *s);
+/* The same for a connection the server itself makes to the device's
+ * service (the console terminal's ssh, which an operator's ACL admitted):
+ * no source checks, the same accounting. */
+int tunnel_ports_relay(struct tunnel *t, struct weft_stream *s);
 
 /* Sends a datagram from the tunnel's public UDP port (host->datagram_send):
  * 0, or WEFT_ENOENT / WEFT_EINVAL / WEFT_EIO (dropped). */

@@ -91,6 +91,8 @@ static int check_upgrade(const struct weft_http_request *req,
 {
   struct ws_upgrade up;
   int status = ws_check_upgrade(req, &up, why);
+  if (status == 0 && !up.token)
+    return *why = "the upgrade carries no orchestration token", 401;
   if (status == 0) {
     memcpy(out->key, up.key, sizeof out->key);
     out->token = up.token;

@@ -46,7 +46,8 @@ struct ws_conn_cbs {
 /* What the server learns from a valid upgrade request. */
 struct ws_upgrade {
   char key[32];        /* Sec-WebSocket-Key */
-  const char *token;   /* Authorization: Bearer ..., points into the req */
+  const char *token;   /* Authorization: Bearer ..., points into the req;
+                          NULL when there is none */
 };
 
 /* Checks an upgrade request (RFC 6455 section 4.2.1). 0, or the HTTP

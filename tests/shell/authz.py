@@ -42,6 +42,8 @@ MATRIX = [
     ("POST", "/v1/devices", ADMINS),
     ("GET", "/v1/devices/nosuch", USERS),
     ("PATCH", "/v1/devices/nosuch", {O, A, L}),
+    # A terminal (the check a page makes before its WebSocket).
+    ("GET", "/v1/devices/nosuch/terminal?port=22&user=ops", {O, A, L}),
     ("POST", "/v1/devices/nosuch/revoke", ADMINS),
     ("DELETE", "/v1/devices/nosuch/key", ADMINS),
     ("PUT", "/v1/devices/nosuch/key", {D}),
