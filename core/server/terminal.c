@@ -362,29 +362,16 @@ static void start_ssh(struct terminal *t, uint16_t cols, uint16_t rows)
 
 /* ---- the browser ---- */
 
-static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-
-/* A window size the terminal can take: 1..1000 each way. */
-static bool size_ok(uint16_t cols, uint16_t rows)
+static void on_start(struct terminal *t, const struct terminal_msg *m)
 {
-  return cols >= 1 && cols <= 1000 && rows >= 1 && rows <= 1000;
-}
-
-static void on_start(struct terminal *t, const uint8_t *p, size_t len)
-{
-  if (len < 4 || !size_ok(be16(p), be16(p + 2)))
-    return term_end(t, "the start message had no window size");
-  char csrf[128];
-  size_t n = len - 4;
-  if (n >= sizeof csrf)
-    return term_end(t, "the start message was too long");
-  memcpy(csrf, p + 4, n);
-  csrf[n] = '\0';
+  char csrf[TERMINAL_CSRF_MAX + 1];
+  memcpy(csrf, m->bytes, m->len);
+  csrf[m->len] = '\0';
   if (t->rq.session[0] &&
       !t->ts->hooks.session_ok(t->ts->hooks.arg, t->rq.session, csrf, true))
     return term_end(t, "this terminal did not come from the console's page "
                        "(no valid CSRF token)");
-  start_ssh(t, be16(p), be16(p + 2));
+  start_ssh(t, m->cols, m->rows);
 }
 
 static void on_message(void *arg, const uint8_t *data, size_t len)
@@ -392,35 +379,34 @@ static void on_message(void *arg, const uint8_t *data, size_t len)
   struct terminal *t = arg;
   if (t->phase == ENDING)
     return;
-  if (len == 0)
-    return term_end(t, "an empty message came");
-  uint8_t type = data[0];
+  struct terminal_msg m;
+  const char *why = terminal_msg_decode(data, len, &m);
+  if (why)
+    return term_end(t, why);
   if (t->phase == WAITING)
-    return type == TERMINAL_MSG_START
-               ? on_start(t, data + 1, len - 1)
+    return m.type == TERMINAL_MSG_START
+               ? on_start(t, &m)
                : term_end(t, "the terminal must start with a start message");
   uint64_t now = uv_now(t->ts->loop);
-  switch (type) {
+  switch (m.type) {
   case TERMINAL_MSG_DATA:
-    t->typed += len - 1;
+    t->typed += m.len;
     t->last_ms = now;
     if (t->rq.session[0] && now - t->touched_ms >= TOUCH_EVERY_MS) {
       t->touched_ms = now;
       t->ts->hooks.session_ok(t->ts->hooks.arg, t->rq.session, NULL, true);
     }
-    if (t->pty && stream_write(t->pty, data + 1, len - 1) > INPUT_MAX)
+    if (t->pty && stream_write(t->pty, m.bytes, m.len) > INPUT_MAX)
       term_end(t, "more was typed than the device takes");
     return;
   case TERMINAL_MSG_SIZE:
-    if (len != 5 || !size_ok(be16(data + 1), be16(data + 3)))
-      return term_end(t, "a window size message was not 4 bytes of sizes");
     if (t->pty) {
-      struct winsize ws = {.ws_col = be16(data + 1), .ws_row = be16(data + 3)};
+      struct winsize ws = {.ws_col = m.cols, .ws_row = m.rows};
       ioctl(t->pty_fd, TIOCSWINSZ, &ws); /* the kernel tells ssh (SIGWINCH) */
     }
     return;
   default:
-    return term_end(t, "a message of an unknown kind came");
+    return term_end(t, "the terminal was already started");
   }
 }
 

@@ -24,15 +24,12 @@
 #include <uv.h>
 
 #include "plugin/host.h"
+#include "server/terminal_msg.h"
 #include "server/terminal_ssh.h"
 
 #define TERMINALS_MAX 32        /* at once, on the server */
 #define TERMINALS_PER_USER 4
 #define TERMINAL_START_MS 10000 /* for the start message */
-#define TERMINAL_MSG_START 0x02
-#define TERMINAL_MSG_DATA 0x00
-#define TERMINAL_MSG_SIZE 0x01
-#define TERMINAL_MSG_END 0x03
 
 struct tunnel_service;
 struct weft_stream;

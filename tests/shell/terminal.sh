@@ -19,7 +19,7 @@ CLIENT="$SOURCE_ROOT/tests/shell/terminal_client.py"
 PORT=$(free_port)
 SSHD=$(free_port)
 STATE="$TMP/state"
-printf '[server]\nlisten = 127.0.0.1:%s\nhttp_listen = off\ntls_listen = off\n' "$PORT" >"$TMP/weft.conf"
+printf '[server]\nlisten = 127.0.0.1:%s\nhttp_listen = off\ntls_listen = off\nport_range = 33200-33299\n' "$PORT" >"$TMP/weft.conf"
 "$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >"$TMP/server.log" 2>&1 </dev/null &
 SERVER_PID=$!
 STARTED_PIDS+=("$SERVER_PID")
