@@ -26,6 +26,15 @@ ASSETS = [
      "text/javascript; charset=utf-8"),
     ("/ui/vendor/pico.min.css", os.path.join(NM, "@picocss", "pico", "css", "pico.min.css"),
      "text/css; charset=utf-8"),
+    # The terminal: its panel, and xterm.js, which it fetches only when
+    # one opens (the first load stays small).
+    ("/ui/terminal.js", os.path.join(ui, "src", "terminal.js"), "text/javascript; charset=utf-8"),
+    ("/ui/vendor/xterm.mjs", os.path.join(NM, "@xterm", "xterm", "lib", "xterm.mjs"),
+     "text/javascript; charset=utf-8"),
+    ("/ui/vendor/xterm.css", os.path.join(NM, "@xterm", "xterm", "css", "xterm.css"),
+     "text/css; charset=utf-8"),
+    ("/ui/vendor/addon-fit.mjs", os.path.join(NM, "@xterm", "addon-fit", "lib", "addon-fit.mjs"),
+     "text/javascript; charset=utf-8"),
 ]
 
 missing = [f for _, f, _ in ASSETS if not os.path.exists(f)]

@@ -3,6 +3,7 @@
  * api_console_password.c. */
 #include "server/control_api_internal.h"
 
+#include <assert.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,17 +17,52 @@
 
 /* No inline script or style anywhere: the page loads its own files only,
  * talks to its own origin only, and may not be framed. */
-static const char security_headers[] =
-    "Content-Security-Policy: default-src 'none'; script-src 'self'; "
-    "style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'\r\n"
-    "Referrer-Policy: no-referrer\r\n"; /* (nosniff, no-store: every answer) */
+#define CSP_HEAD                                                             \
+  "Content-Security-Policy: default-src 'none'; script-src 'self'; "        \
+  "style-src 'self'"
+#define CSP_TAIL                                                             \
+  "; img-src 'self' data:; connect-src 'self'; base-uri 'none'; "           \
+  "form-action 'self'; frame-ancestors 'none'\r\n"                          \
+  "Referrer-Policy: no-referrer\r\n" /* (nosniff, no-store: every answer) */
+static const char security_headers[] = CSP_HEAD CSP_TAIL;
+/* Where the page (index.html) names its style nonce. */
+static const char nonce_mark[] = "@STYLE_NONCE@";
+
+static void random_text(char *out, size_t len)
+{
+  uint8_t raw[32];
+  crypto_random(raw, sizeof raw);
+  b64url_encode(raw, sizeof raw, out, len);
+  crypto_wipe(raw, sizeof raw);
+}
+
+/* The page itself also admits <style> elements that carry a nonce made
+ * for this answer: xterm.js styles the terminal's rows with ones it makes
+ * (ui/src/terminal.js gives them the nonce the page names). Scripts come
+ * from the page's own files still, so only they can use it. */
+static void serve_page(const struct console_asset *a,
+                       struct http_response *resp)
+{
+  char nonce[64];
+  random_text(nonce, sizeof nonce);
+  strbuf_addf(&resp->headers, CSP_HEAD " 'nonce-%s'" CSP_TAIL, nonce);
+  const char *text = (const char *)a->data;
+  const char *mark = memmem(text, a->len, nonce_mark, sizeof nonce_mark - 1);
+  assert(mark); /* ui/src/index.html names it */
+  size_t before = (size_t)(mark - text);
+  strbuf_add(&resp->body, text, before);
+  strbuf_addf(&resp->body, "%s", nonce);
+  before += sizeof nonce_mark - 1;
+  strbuf_add(&resp->body, text + before, a->len - before);
+}
 
 static void serve_asset(const struct console_asset *a,
                         struct http_response *resp)
 {
   resp->status = 200;
   resp->content_type = a->content_type;
+  if (!strcmp(a->path, "/ui/"))
+    return serve_page(a, resp);
   strbuf_addf(&resp->headers, "%s", security_headers);
   strbuf_add(&resp->body, (const char *)a->data, a->len);
 }
@@ -69,13 +105,6 @@ static struct console_session *find_session(struct control_api *api,
   return found;
 }
 
-static void random_text(char *out, size_t len)
-{
-  uint8_t raw[32];
-  crypto_random(raw, sizeof raw);
-  b64url_encode(raw, sizeof raw, out, len);
-  crypto_wipe(raw, sizeof raw);
-}
 
 /* A session still valid: not idle too long, its user still there with the
  * key and password it had at sign-in. Ends it otherwise. */

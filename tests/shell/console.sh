@@ -5,10 +5,16 @@
 # the session cookie's flags, a device's allowed-port switch changing its
 # ACL through the API, pages that follow the server's events (a tunnel and
 # an approval request from outside), the HTTP inspector (three curl
-# requests listed live, one replayed: the backend gets it twice), CSRF, sign-out, a viewer's limits.
+# requests listed live, one replayed: the backend gets it twice), a
+# terminal to a device's real sshd (log in, echo hello-from-weft, end it),
+# CSRF, sign-out, a viewer's limits.
 . "$(dirname "$0")/lib.sh"
 NETKIT="$(dirname "$0")/netkit.py"
-for need in /usr/bin/chromium /usr/bin/oathtool "$SOURCE_ROOT/ui/node_modules/playwright-core"; do
+if [ "$(id -u)" -ne 0 ]; then
+  echo "SKIP: the terminal's device sshd needs root to log a user in; run the suite as root"
+  exit 77
+fi
+for need in /usr/bin/chromium /usr/bin/oathtool /usr/sbin/sshd "$SOURCE_ROOT/ui/node_modules/playwright-core"; do
   [ -e "$need" ] || { echo "SKIP: $need is missing (scripts/setup-deps.sh installs it)"; exit 77; }
 done
 
@@ -34,6 +40,14 @@ STARTED_PIDS+=("$!")
 "$WEFT" tunnel --device-id web-5 "$CONN" "http://127.0.0.1:$SITE" >"$TMP/web.out" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
 wait_for 20 grep -q "is reachable at" "$TMP/web.out" || fail "web device: $(cat "$TMP/web.out")"
+# A device whose tunnel carries its sshd, for the terminal (root runs the
+# suite: sshd needs it to log a user in).
+SSHD=$(free_port)
+SSH_PASSWORD="device password 7"
+device_sshd "$SSHD" "$SSH_PASSWORD"
+"$WEFT" tunnel --device-id box-1 "$CONN" "tcp://127.0.0.1:$SSHD" >"$TMP/box.out" 2>&1 </dev/null &
+STARTED_PIDS+=("$!")
+wait_for 20 grep -q "is reachable at" "$TMP/box.out" || fail "ssh device: $(cat "$TMP/box.out")"
 OPERATOR=$("$WEFT" user add otto --role operator --state-dir "$STATE" | tail -n 1)
 VIEWER=$("$WEFT" user add vera --role viewer --state-dir "$STATE" | tail -n 1)
 PASSWORD="a console password"
@@ -46,9 +60,11 @@ check "weft user totp prints the URI" 0 "$WEFT" user totp tess --state-dir "$STA
 contains "an otpauth:// one" "otpauth://totp/Weft:tess?secret="
 SECRET=$(echo "$OUT" | sed -n 's/.*secret=\([A-Z2-7]*\).*/\1/p')
 
+mkdir -p "$BUILD_ROOT/console-screenshots"
 check "the console in Chromium" 0 env BASE="https://127.0.0.1:$PORT" OPERATOR_KEY="$OPERATOR" \
   VIEWER_KEY="$VIEWER" DEVICE=laptop-7 PASSWORD="$PASSWORD" TOTP_USER=tess \
   TOTP_SECRET="$SECRET" CONN="$CONN" ECHO="$ECHO" HOME="$TMP" SITE_LOG="$TMP/site.log" \
+  SSH_DEVICE=box-1 SSHD_PORT="$SSHD" SSH_PASSWORD="$SSH_PASSWORD" SHOTS="$BUILD_ROOT/console-screenshots" \
   timeout 150 node "$SOURCE_ROOT/tests/ui/console.mjs"
 echo "$OUT"
 SHOTS="$BUILD_ROOT/console-screenshots"

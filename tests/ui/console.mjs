@@ -2,15 +2,18 @@
 // operator and a viewer would use it. Env: BASE (https://127.0.0.1:PORT),
 // OPERATOR_KEY, VIEWER_KEY, DEVICE (an enrolled device's id), PASSWORD
 // (the operator otto's, and TOTP_USER's), TOTP_USER and TOTP_SECRET (a
-// user with TOTP on; codes come from oathtool, not from weft). Prints
-// "ok: ..." per check and exits 1 on the first failure.
+// user with TOTP on; codes come from oathtool, not from weft), SSH_DEVICE,
+// SSHD_PORT and SSH_PASSWORD (a device whose tunnel carries its sshd, where
+// user weft-op logs in with that password), SHOTS (where screenshots go).
+// Prints "ok: ..." per check and exits 1 on the first failure.
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { chromium } from '../../ui/node_modules/playwright-core/index.mjs';
 
 // WEFT, CONN and ECHO: for devices started from outside the page.
 const { BASE, OPERATOR_KEY, VIEWER_KEY, DEVICE, PASSWORD, TOTP_USER,
-        TOTP_SECRET, WEFT, CONN, ECHO, SITE_LOG } = process.env;
+        TOTP_SECRET, WEFT, CONN, ECHO, SITE_LOG, SSH_DEVICE, SSHD_PORT,
+        SSH_PASSWORD, SHOTS } = process.env;
 const agents = [];
 function device(...args) {
   const p = spawn(WEFT, ['tunnel', ...args, CONN, `tcp://127.0.0.1:${ECHO}`],
@@ -117,6 +120,56 @@ try {
   await page.waitForFunction(() => !document.querySelector('#device .muted')
     .textContent.includes('3389'));
   ok('and switching it off takes 3389 away again');
+
+  // A terminal to the SSH device: its port allowed from the page, then
+  // the device's sshd asks for the password in the terminal, a command
+  // runs, and ending the session ends ssh on the server.
+  await page.click(`a[data-device="${SSH_DEVICE}"]`);
+  await page.waitForSelector(`#device header:has-text("${SSH_DEVICE}")`);
+  await page.fill('input[name=terminal-port]', '3389');
+  await page.fill('input[name=terminal-user]', 'weft-op');
+  await page.click('button[name=open-terminal]');
+  check(await alerted('port 3389 of this device is not open to operators'),
+        'a terminal to a port the ACL does not open is refused, saying why');
+  await page.fill('#device input[name=custom]', SSHD_PORT);
+  await page.click('#device form[role=group] button');
+  await page.waitForFunction((p) => document.querySelector('#device .muted')
+    .textContent.includes(p), SSHD_PORT);
+  await page.fill('input[name=terminal-port]', SSHD_PORT);
+  await page.click('button[name=open-terminal]');
+  const screen = page.locator('#device .xterm-rows');
+  // A line of the terminal's screen, as shown (xterm.js draws rows as text).
+  const line = (text) => page.waitForFunction((t) => {
+    const rows = document.querySelector('#device .xterm-rows');
+    return rows && rows.innerText.split('\n').some((l) => l.trim() === t);
+  }, text, { timeout: 15000 }).then(() => true, () => false);
+  await screen.waitFor({ timeout: 10000 });
+  await page.waitForFunction(() => /password:/.test(
+    document.querySelector('#device .xterm-rows').innerText), null, { timeout: 15000 });
+  ok('a terminal opens on the device page, and its sshd asks for the password');
+  await page.keyboard.type(SSH_PASSWORD + '\n');
+  await line('$');
+  await page.keyboard.type('echo hello-from-weft\n');
+  check(await line('hello-from-weft'), 'logged in, echo hello-from-weft shows its line',
+        await screen.innerText());
+  if (SHOTS) {
+    await page.locator('#device').screenshot({ path: `${SHOTS}/terminal-1280.png` });
+    await page.setViewportSize({ width: 375, height: 800 }); // it fits itself again
+    await page.waitForTimeout(300);
+    await page.locator('#device').screenshot({ path: `${SHOTS}/terminal-375.png` });
+    await page.setViewportSize({ width: 1280, height: 720 });
+  }
+  await page.click('button[name=close-terminal]');
+  await page.waitForSelector('#device .ended', { timeout: 10000 });
+  let closed = '';
+  for (let i = 0; i < 50 && !closed.includes('the browser closed the terminal'); i++) {
+    closed = await (await context.request.get(`${BASE}/v1/audit?device=${SSH_DEVICE}`)).text();
+    if (!closed.includes('the browser closed the terminal')) await page.waitForTimeout(100);
+  }
+  check(closed.includes('"event":"terminal-opened"') &&
+        closed.includes('the browser closed the terminal'),
+        'ending it in the page ends ssh, and both are audited', closed.slice(0, 300));
+  await page.click('button[name=close-terminal]');
 
   // Live: what happens outside shows on the open page without a reload.
   await page.waitForSelector('nav [data-live=live]', { timeout: 10000 });

@@ -4,6 +4,7 @@
 import { h, render } from './vendor/preact.mjs';
 import { useEffect, useRef, useState } from './vendor/hooks.mjs';
 import htm from './vendor/htm.mjs';
+import { TerminalPanel } from './terminal.js';
 
 const html = htm.bind(h);
 let csrf = '';
@@ -220,6 +221,7 @@ function Devices({ me }) {
       <${AllowedPorts} device=${open} canEdit=${canEdit} onChange=${setOpen}
                        onSaving=${() => { seq.current++; }}/>
       <p>Tunnels: ${open.tunnels.length ? open.tunnels.join(', ') : 'none'}</p>
+      ${canEdit && html`<${TerminalPanel} device=${open} csrf=${csrf} api=${api}/>`}
     </article>`}
   </section>`;
 }
