@@ -91,13 +91,15 @@ test_leaf() {
     -CAcreateserial -days 2 -extfile "$2.ext" -out "$2.crt" 2>/dev/null
 }
 
-# device_sshd PORT PASSWORD: an sshd on 127.0.0.1:PORT where user
-# "weft-op" logs in with PASSWORD, a device's sshd for the console's
-# terminal. It runs in a private mount namespace whose /etc/passwd and
-# /etc/shadow are copies with that user added: the machine's own stay
-# untouched. Needs root; sets SSHD_PID.
+# device_sshd PORT PASSWORD [NETNS]: an sshd on 127.0.0.1:PORT (or on
+# every address of network namespace NETNS) where user "weft-op" logs in
+# with PASSWORD, a device's sshd for the console's terminal. It runs in a
+# private mount namespace whose /etc/passwd and /etc/shadow are copies
+# with that user added: the machine's own stay untouched. Needs root;
+# sets SSHD_PID.
 device_sshd() {
-  local dir="$TMP/device-sshd"
+  local dir="$TMP/device-sshd-$1" listen=127.0.0.1 in=()
+  [ -n "${3:-}" ] && listen=0.0.0.0 in=(ip netns exec "$3")
   mkdir -p "$dir" /run/sshd
   ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key"
   cp /etc/passwd "$dir/passwd" && cp /etc/shadow "$dir/shadow"
@@ -105,7 +107,7 @@ device_sshd() {
   echo "weft-op:$(openssl passwd -6 "$2"):19000:0:99999:7:::" >>"$dir/shadow"
   cat >"$dir/sshd_config" <<EOC
 Port $1
-ListenAddress 127.0.0.1
+ListenAddress $listen
 HostKey $dir/host_key
 PasswordAuthentication yes
 KbdInteractiveAuthentication no
@@ -118,12 +120,12 @@ UseDNS no
 AllowTcpForwarding no
 PidFile $dir/sshd.pid
 EOC
-  unshare -m --propagation private sh -c "mount --bind '$dir/passwd' /etc/passwd &&
+  "${in[@]}" unshare -m --propagation private sh -c "mount --bind '$dir/passwd' /etc/passwd &&
     mount --bind '$dir/shadow' /etc/shadow &&
     exec /usr/sbin/sshd -D -f '$dir/sshd_config' -E '$dir/sshd.log'" &
   SSHD_PID=$!
   STARTED_PIDS+=("$SSHD_PID")
-  wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" ||
+  wait_for 10 "${in[@]}" bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" ||
     fail "the device's sshd did not start: $(tail -3 "$dir/sshd.log")"
 }
 

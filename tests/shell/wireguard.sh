@@ -240,6 +240,20 @@ in_srv timeout 2 bash -c "exec 3<>/dev/tcp/$A_ECHO/8022" && pass "8022 still is"
 check "and back to weft.conf's ports" 0 "$WEFT" device set dev-a-echo reach_ports= --state-dir "$STATE"
 wait_for 10 in_srv timeout 2 bash -c "exec 3<>/dev/tcp/$A_ECHO/2222" && pass "port 2222 is open again" || fail "not reopened: $(in_srv nft list table inet "$TABLE")"
 
+# ---- the console's terminal: the server's ssh reaches A's sshd at A's
+# own /32, on a port the operator opened
+device_sshd 8024 "a password" "$DA"
+check "an operator opens A's port 8024" 0 in_srv curl -skf -X PATCH -H "Authorization: Bearer $OPS_KEY" \
+  -d '{"reach_ports":"8022,2222,8024"}' "https://127.0.0.1:$CTL/v1/devices/dev-a-echo"
+check "a terminal to it, through wireguard: log in, echo" 0 in_srv /usr/bin/python3 "$SOURCE_ROOT/tests/shell/terminal_client.py" \
+  "wss://127.0.0.1:$CTL/v1/devices/dev-a-echo/terminal?port=8024&user=weft-op" --key "$OPS_KEY" \
+  --expect "password:" --send "a password\\n" --expect "$ " --send "echo hello-from-weft\\n" \
+  --expect $'\r\nhello-from-weft\r\n' --send "exit\\n"
+contains "and ends with the session" "END: the session ended"
+check "its way was A's address" 0 in_srv curl -skf -H "Authorization: Bearer $OPS_KEY" "https://127.0.0.1:$CTL/v1/audit?device=dev-a-echo&event=terminal-opened"
+contains "named in the audit" "ssh weft-op@ port 8024 at $A_ECHO"
+check "8024 closed again (weft.conf's ports)" 0 "$WEFT" device set dev-a-echo reach_ports= --state-dir "$STATE"
+
 # ---- consent: a tunnel that waits for an administrator has no peer until
 # approved, and the administrator ends it at once. (Its service listens on
 # all addresses: reached directly, with no relay on the device.)
