@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* host:port as a socket address; 0 or a libuv code. */
@@ -91,4 +92,20 @@ int listen_udp(uv_loop_t *loop, uv_udp_t *handle, const char *host,
   if (rc == 0)
     rc = uv_udp_recv_start(handle, alloc, cb);
   return rc;
+}
+
+bool listen_port_taken(const char *proto, uint16_t port)
+{
+  bool udp = !strcmp(proto, "udp");
+  int fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return false; /* cannot tell: the listen will say */
+  int on = 1; /* as libuv binds: a port in TIME_WAIT is free */
+  if (!udp)
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+  bool taken = bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 &&
+               errno == EADDRINUSE;
+  close(fd);
+  return taken;
 }

@@ -4,6 +4,7 @@
 #ifndef WEFT_CORE_LISTEN_H
 #define WEFT_CORE_LISTEN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -25,6 +26,11 @@ void listen_tcp_free(uv_tcp_t *handle);
  * root, may connect); a stale socket file there is replaced. */
 int listen_local(uv_loop_t *loop, uv_pipe_t *handle, const char *path,
                  uv_connection_cb cb, void *data);
+
+/* Whether another socket of this host holds tcp or udp port on every
+ * IPv4 address, so that listening there would fail (a bind() tried and
+ * undone). */
+bool listen_port_taken(const char *proto, uint16_t port);
 
 /* The same for UDP: binds host:port and starts receiving with alloc/cb. */
 int listen_udp(uv_loop_t *loop, uv_udp_t *handle, const char *host,

@@ -340,9 +340,15 @@ static int allocate_address(struct leases *ls, uint32_t *out)
   return WEFT_ELIMIT;
 }
 
+/* Ports another program holds that one allocation skips, at most: each
+ * costs a bind(), and a range full of strangers should not stall the
+ * loop. */
+#define TAKEN_PROBES_MAX 64
+
 static int allocate_port(struct leases *ls, const char *proto, uint16_t *out)
 {
   uint8_t *ports = port_bitmap(ls, proto);
+  unsigned probes = 0;
   /* Round-robin from a moving hint, so a freed port is not handed straight
    * to the next tunnel. */
   for (int pass = 0; pass < 2; pass++) {
@@ -351,11 +357,16 @@ static int allocate_port(struct leases *ls, const char *proto, uint16_t *out)
       for (uint32_t p = pr->lo; p <= pr->hi; p++) {
         if (pass == 0 && p <= ls->next_port_hint)
           continue;
-        if (!bit_get(ports, p)) {
-          *out = (uint16_t)p;
-          ls->next_port_hint = p;
-          return 0;
+        if (bit_get(ports, p))
+          continue;
+        if (ls->port_taken && probes < TAKEN_PROBES_MAX) {
+          probes++;
+          if (ls->port_taken(ls->port_taken_arg, proto, (uint16_t)p))
+            continue; /* another program's: the listen would fail */
         }
+        *out = (uint16_t)p;
+        ls->next_port_hint = p;
+        return 0;
       }
     }
   }

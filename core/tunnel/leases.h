@@ -62,6 +62,10 @@ struct leases {
   uint8_t *addr_held;
   uint8_t tcp_ports[65536 / 8];
   uint8_t udp_ports[65536 / 8];
+  /* Optional: whether another program of the host holds a port, so that
+   * a port the server picks is one it can listen on. */
+  bool (*port_taken)(void *arg, const char *proto, uint16_t port);
+  void *port_taken_arg;
 };
 
 /* Parses [server] pool/port_range etc. into a config. 0 or -1 with err. */

@@ -15,6 +15,7 @@
 #include "tunnel/inspect.h"
 #include "tunnel/tunnel_ports.h"
 #include "base/log.h"
+#include "net/listen.h"
 #include "base/names.h"
 #include "plugin/plugin_registry.h"
 
@@ -292,6 +293,13 @@ static void reap(uv_timer_t *timer)
   leases_reap(&svc->leases, clock_wall_s(), on_reaped, svc);
 }
 
+/* A port the server picks must be one its listener can have. */
+static bool port_taken(void *arg, const char *proto, uint16_t port)
+{
+  (void)arg;
+  return listen_port_taken(proto, port);
+}
+
 int tunnel_service_open(struct tunnel_service *svc, uv_loop_t *loop,
                         struct store *store, const struct lease_config *cfg,
                         struct tokens *tokens, const struct acl_policy *acl,
@@ -313,6 +321,7 @@ int tunnel_service_open(struct tunnel_service *svc, uv_loop_t *loop,
   int rc = leases_open(&svc->leases, store, cfg, clock_wall_s(), NULL, NULL);
   if (rc != 0)
     return rc;
+  svc->leases.port_taken = port_taken;
   /* Restored leases: the transports get ready for their devices again. */
   for (size_t i = 0; i < svc->leases.count; i++) {
     struct tunnel *t = tunnel_new(svc, svc->leases.items[i]);

@@ -27,9 +27,16 @@ wait_for 20 curl -ksfS "https://127.0.0.1:$PORT/healthz" || fail "server: $(cat 
 CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
 PASSWORD="device password 7"
 device_sshd "$SSHD" "$PASSWORD"
+# Another program of the host holds the first port of the range: the
+# server picks the next one rather than fail the tunnel.
+/usr/bin/python3 -c 'import socket, time; s = socket.socket(); s.bind(("0.0.0.0", 33200)); s.listen(); time.sleep(60)' &
+STARTED_PIDS+=("$!")
+wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/33200"
 "$WEFT" tunnel --device-id box-1 "$CONN" "tcp://127.0.0.1:$SSHD" >"$TMP/dev.out" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
 wait_for 20 grep -q "is reachable at" "$TMP/dev.out" || fail "device: $(cat "$TMP/dev.out")"
+grep -q "is reachable at tcp://127.0.0.1:33201" "$TMP/dev.out" &&
+  pass "a port another program holds is skipped" || fail "the tunnel's port: $(cat "$TMP/dev.out")"
 OPERATOR=$("$WEFT" user add otto --role operator --state-dir "$STATE" | tail -n 1)
 VIEWER=$("$WEFT" user add vera --role viewer --state-dir "$STATE" | tail -n 1)
 API="https://127.0.0.1:$PORT"

@@ -407,3 +407,23 @@ Test(leases, max_tunnels)
                WEFT_ELIMIT);
   cr_assert(strstr(why, "maximum of 2 tunnels"));
 }
+
+static bool taken_20001(void *arg, const char *proto, uint16_t port)
+{
+  (void)arg;
+  return !strcmp(proto, "tcp") && port == 20001;
+}
+
+/* A port another program holds is skipped, not handed out to fail. */
+Test(leases, ports_other_programs_hold_are_skipped)
+{
+  ls.port_taken = taken_20001;
+  struct lease *a, *b;
+  cr_assert_eq(create("a", "tcp://127.0.0.1:22", NULL, false, T0, &a), 0);
+  cr_assert_eq(create("b", "tcp://127.0.0.1:22", NULL, false, T0, &b), 0);
+  cr_assert_eq(a->port, 20000);
+  cr_assert_eq(b->port, 20002);
+  cr_assert_eq(create("c", "tcp://127.0.0.1:22", NULL, false, T0, NULL),
+               WEFT_ELIMIT, "%s", why);
+  cr_assert(strstr(why, "no free tcp port"), "%s", why);
+}
