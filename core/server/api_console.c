@@ -172,12 +172,15 @@ bool api_console_principal(struct control_api *api,
   return true;
 }
 
+/* Who is signed in, and whether they turned TOTP on (the page's Account
+ * shows which of on and off it offers). */
 static void session_reply(struct http_response *resp, int status,
-                          const struct console_session *s, const char *role)
+                          const struct console_session *s, const char *role,
+                          bool totp)
 {
   api_reply_json(resp, status,
-                 json_pack("{s:s,s:s,s:s}", "name", s->user, "role", role,
-                           "csrf", s->csrf));
+                 json_pack("{s:s,s:s,s:s,s:b}", "name", s->user, "role", role,
+                           "csrf", s->csrf, "totp", totp));
 }
 
 void api_console_open_session(struct control_api *api,
@@ -208,6 +211,7 @@ void api_console_open_session(struct control_api *api,
   snprintf(slot->user, sizeof slot->user, "%s", who->name);
   memcpy(slot->key_id, u.key_id, sizeof slot->key_id);
   slot->password_gen = in.password_gen;
+  bool totp = in.totp_secret[0] != '\0';
   crypto_wipe(&in, sizeof in);
   slot->last_s = clock_wall_s();
   slot->live = true;
@@ -216,7 +220,7 @@ void api_console_open_session(struct control_api *api,
               "SameSite=Strict; Max-Age=%d\r\n",
               slot->id, CONSOLE_SESSION_IDLE_S);
   api_audit_event(api, "console-signed-in", NULL, NULL, who->actor, how);
-  session_reply(resp, 200, slot, authz_role_name(who->role));
+  session_reply(resp, 200, slot, authz_role_name(who->role), totp);
 }
 
 static void sign_in(struct control_api *api, const struct http_request *req,
@@ -266,8 +270,14 @@ static void session_route(struct control_api *api,
   char id[64];
   cookie_value(req, id, sizeof id);
   struct console_session *s = find_session(api, id);
-  if (api_method_is(req, "GET"))
-    return session_reply(resp, 200, s, authz_role_name(who.role));
+  if (api_method_is(req, "GET")) {
+    struct store_user_signin in;
+    if (api->store->ops->user_signin_get(api->store, who.name, &in) != 0)
+      return api_reply_error(resp, 500, "internal", "the store failed");
+    bool totp = in.totp_secret[0] != '\0';
+    crypto_wipe(&in, sizeof in);
+    return session_reply(resp, 200, s, authz_role_name(who.role), totp);
+  }
   if (api_method_is(req, "DELETE")) { /* signed out, here and now */
     crypto_wipe(s, sizeof *s);
     strbuf_addf(&resp->headers, "Set-Cookie: " CONSOLE_COOKIE "=; Path=/; "

@@ -74,6 +74,7 @@ signin() { # signin NAME PASSWORD [CURL OPTIONS]: the status; cookie in $TMP/jar
     -d "{\"name\":\"$name\",\"password\":\"$pw\"}" "$BASE/ui/session"
 }
 expect "the password signs in" 200 "$(signin otto "$PW")" '"role":"operator"'
+if grep -qF '"totp":false' "$TMP/body"; then pass "saying TOTP is off"; else fail "no \"totp\":false: $(cat "$TMP/body")"; fi
 CODE=$(curl -ks -o /dev/null -w '%{http_code}' -b "$TMP/jar" "$BASE/v1/devices")
 expect "its session reads the API" 200 "$CODE"
 expect "a user sets their own: 204" 204 "$(put "$OTTO" otto "{\"password\":\"$PW 2\"}")"
