@@ -169,9 +169,10 @@ static void audit_tap(void *arg, const struct audit_event *e)
               strstr(what, "denied") || strstr(what, "cut-off");
   otlp_event(api->otlp, what, warn ? "WARN" : "INFO", e->device_id,
              e->tunnel_id, e->actor, e->detail);
-  /* Whoever signed out, was removed or rekeyed: their streams end. */
+  /* Whoever signed out, was removed, rekeyed or given a new password
+   * (which ended their console sessions): their streams end. */
   if (!strcmp(what, "console-signed-out") || !strcmp(what, "user-removed") ||
-      !strcmp(what, "user-key-rotated"))
+      !strcmp(what, "user-key-rotated") || !strcmp(what, "user-password-set"))
     events_recheck(&api->events);
   if (!events_count(&api->events))
     return;

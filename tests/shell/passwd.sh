@@ -2,9 +2,9 @@
 # Console passwords: `weft user passwd` over the administration socket and
 # PUT /v1/users/NAME/password with curl (a user's own, an administrator's
 # for anyone), bad input refused with a sentence, sign-in at /ui/session
-# with the password, a change ending the user's sessions, TOTP turned on
-# (the password alone refused) and off, and a wrong password counted
-# against the address as a failed login is. (Codes and the page itself:
+# with the password, a change ending the user's sessions (and their event
+# streams, at once), TOTP turned on (the password alone refused) and off,
+# and a wrong password counted against the address as a failed login is. (Codes and the page itself:
 # console.sh. Each password check costs about a second:
 # Argon2id at libsodium's moderate limits.)
 . "$(dirname "$0")/lib.sh"
@@ -77,9 +77,17 @@ expect "the password signs in" 200 "$(signin otto "$PW")" '"role":"operator"'
 if grep -qF '"totp":false' "$TMP/body"; then pass "saying TOTP is off"; else fail "no \"totp\":false: $(cat "$TMP/body")"; fi
 CODE=$(curl -ks -o /dev/null -w '%{http_code}' -b "$TMP/jar" "$BASE/v1/devices")
 expect "its session reads the API" 200 "$CODE"
+# (the console's page follows the events with its session: so does curl)
+curl -ksN -b "$TMP/jar" "$BASE/v1/events" >"$TMP/stream" 2>&1 </dev/null &
+STREAM=$!
+STARTED_PIDS+=("$STREAM")
+wait_for 10 grep -q "event: ready" "$TMP/stream" || fail "no event stream: $(cat "$TMP/stream")"
 expect "a user sets their own: 204" 204 "$(put "$OTTO" otto "{\"password\":\"$PW 2\"}")"
 CODE=$(curl -ks -o "$TMP/body" -w '%{http_code}' -b "$TMP/jar" "$BASE/v1/devices")
 expect "which ended that session" 401 "$CODE"
+stream_ended() { ! kill -0 "$STREAM" 2>/dev/null; }
+wait_for 2 stream_ended && pass "and its event stream, at once" ||
+  fail "the session's event stream is still open"
 check "the audit trail has it" 0 curl -ksfS -H "Authorization: Bearer $ADA" "$BASE/v1/audit?event=user-password-set"
 contains "with who did it" '"actor":"user:otto"'
 expect "an unknown name is refused" 401 "$(signin nobody "$PW")" 'check them and try again'
