@@ -17,12 +17,17 @@ NM = os.path.join(ui, "node_modules")
 ASSETS = [
     ("/ui/", os.path.join(ui, "src", "index.html"), "text/html; charset=utf-8"),
     ("/ui/app.js", os.path.join(ui, "src", "app.js"), "text/javascript; charset=utf-8"),
+    ("/ui/account.js", os.path.join(ui, "src", "account.js"),
+     "text/javascript; charset=utf-8"),
     ("/ui/app.css", os.path.join(ui, "src", "app.css"), "text/css; charset=utf-8"),
     ("/ui/vendor/preact.mjs", os.path.join(NM, "preact", "dist", "preact.mjs"),
      "text/javascript; charset=utf-8"),
     ("/ui/vendor/hooks.mjs", os.path.join(NM, "preact", "hooks", "dist", "hooks.mjs"),
      "text/javascript; charset=utf-8"),
     ("/ui/vendor/htm.mjs", os.path.join(NM, "htm", "dist", "htm.mjs"),
+     "text/javascript; charset=utf-8"),
+    # (the Account page's QR code; loaded only when one is drawn)
+    ("/ui/vendor/uqr.mjs", os.path.join(NM, "uqr", "dist", "index.mjs"),
      "text/javascript; charset=utf-8"),
     ("/ui/vendor/pico.min.css", os.path.join(NM, "@picocss", "pico", "css", "pico.min.css"),
      "text/css; charset=utf-8"),

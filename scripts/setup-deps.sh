@@ -27,6 +27,7 @@ PACKAGES=(
   cloud-init                   # cloud-init schema (conf/cloud-init)
   chromium     # the web console's browser test (playwright-core drives it)
   oathtool     # TOTP codes in that test, computed independently of weft
+  zbar-tools   # reads the Account page's QR code back in that test (zbarimg)
 )
 if [ "${1:-}" = bench ]; then
   PACKAGES+=(iperf3 wrk haproxy nginx-light)

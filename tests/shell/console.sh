@@ -7,14 +7,17 @@
 # an approval request from outside), the HTTP inspector (three curl
 # requests listed live, one replayed: the backend gets it twice), a
 # terminal to a device's real sshd (log in, echo hello-from-weft, end it),
-# CSRF, sign-out, a viewer's limits.
+# CSRF, sign-out, a viewer's limits, and the Account page: otto sets his
+# own password (the page goes back to sign-in, saying why) and turns TOTP
+# on (its QR code read back by zbarimg, a code from oathtool signs in) and
+# off.
 . "$(dirname "$0")/lib.sh"
 NETKIT="$(dirname "$0")/netkit.py"
 if [ "$(id -u)" -ne 0 ]; then
   echo "SKIP: the terminal's device sshd needs root to log a user in; run the suite as root"
   exit 77
 fi
-for need in /usr/bin/chromium /usr/bin/oathtool /usr/sbin/sshd "$SOURCE_ROOT/ui/node_modules/playwright-core"; do
+for need in /usr/bin/chromium /usr/bin/oathtool /usr/bin/zbarimg /usr/sbin/sshd "$SOURCE_ROOT/ui/node_modules/playwright-core"; do
   [ -e "$need" ] || { echo "SKIP: $need is missing (scripts/setup-deps.sh installs it)"; exit 77; }
 done
 

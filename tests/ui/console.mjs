@@ -2,10 +2,11 @@
 // operator and a viewer would use it. Env: BASE (https://127.0.0.1:PORT),
 // OPERATOR_KEY, VIEWER_KEY, DEVICE (an enrolled device's id), PASSWORD
 // (the operator otto's, and TOTP_USER's), TOTP_USER and TOTP_SECRET (a
-// user with TOTP on; codes come from oathtool, not from weft), SSH_DEVICE,
-// SSHD_PORT and SSH_PASSWORD (a device whose tunnel carries its sshd, where
-// user weft-op logs in with that password), SHOTS (where screenshots go).
-// Prints "ok: ..." per check and exits 1 on the first failure.
+// user with TOTP on; codes come from oathtool, not from weft; the Account
+// page's QR code is read back by zbarimg), SSH_DEVICE, SSHD_PORT and
+// SSH_PASSWORD (a device whose tunnel carries its sshd, where user weft-op
+// logs in with that password), SHOTS (where screenshots go). Prints
+// "ok: ..." per check and exits 1 on the first failure.
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { chromium } from '../../ui/node_modules/playwright-core/index.mjs';
@@ -270,6 +271,67 @@ try {
   await page.locator('tr[data-tunnel]:has-text("web-5")').waitFor({ timeout: 10000 });
   check(await page.locator('button:text-is("Inspect")').count() === 0,
         'a viewer gets no Inspect button (visitors\' data)');
+
+  // The Account page, as otto (signed in with his key: no password to
+  // check, and that session ends with a new password too): his own
+  // password, then TOTP. (That a new password ends his other sessions'
+  // event streams at once: passwd.sh.)
+  await page.click('text=Sign out');
+  await page.fill('input[name=api_key]', OPERATOR_KEY);
+  await page.click('button[name=sign-in-key]');
+  check(await signedInAs('otto'), 'otto signs in with his key');
+  await page.focus('nav a[data-page=account]');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('h2:text-is("Account")');
+  const who = await page.textContent('main');
+  check(who.includes('Signed in as otto, role operator'),
+        'the Account page, reached from the keyboard, says who and which role', who);
+  const newPassword = page.getByLabel('New password', { exact: true });
+  const again = page.getByLabel('The same password again');
+  const rule = await page.textContent('#password-rule');
+  const min = (rule.match(/At least (\d+) characters/) || [])[1];
+  await newPassword.fill('short one');
+  await again.fill('short one');
+  await page.click('button[name=set-password]');
+  check(min && await alerted(`A password needs at least ${min} characters`),
+        'a short password is refused with the server\'s sentence, the minimum the page states',
+        rule);
+  const NEW = 'otto\'s new console password';
+  await newPassword.fill(NEW);
+  await again.fill(NEW + '!');
+  await page.click('button[name=set-password]');
+  check(await alerted('The two passwords differ'), 'two different ones are refused, saying so');
+  await again.fill(NEW);
+  await page.click('button[name=set-password]');
+  await page.waitForSelector('input[name=password]', { timeout: 15000 });
+  check((await page.textContent('.notice')).includes('sign in again with the new password'),
+        'a new password brings back sign-in, saying it ended the session');
+  await signInWith('otto', NEW);
+  check(await signedInAs('otto'), 'and the new password signs in');
+
+  await page.click('nav a[data-page=account]');
+  await page.click('button[name=totp-on]');
+  const uri = (await page.textContent('code.otpauth')).trim();
+  check(uri.startsWith('otpauth://totp/Weft:otto?'), 'turning TOTP on shows the URI as text', uri);
+  // The QR code as drawn, read back by zbarimg: the same URI.
+  const qrPng = `${process.env.HOME}/otpauth-qr.png`;
+  await page.locator('svg.qr path').waitFor({ timeout: 5000 });
+  await page.locator('svg.qr').screenshot({ path: qrPng });
+  const read = execFileSync('zbarimg', ['-q', '--raw', qrPng]).toString().trim();
+  check(read === uri, 'and as a QR code that reads back as that URI', read);
+  await page.click('button[name=totp-done]');
+  check(await page.locator('code.otpauth').count() === 0, 'shown once: Done hides it');
+  await signOut();
+  const secret = new URL(uri).searchParams.get('secret');
+  const otto = execFileSync('oathtool', ['--totp', '-b', secret]).toString().trim();
+  await signInWith('otto', NEW, otto);
+  check(await signedInAs('otto'), 'otto signs in with a code for that secret from oathtool');
+  await page.click('nav a[data-page=account]');
+  await page.waitForSelector('article[data-totp=on]');
+  await page.click('button[name=totp-off]');
+  await page.waitForSelector('article[data-totp=off]');
+  const session = await (await context.request.get(`${BASE}/ui/session`)).json();
+  check(session.totp === false, 'and turns TOTP off from the page', JSON.stringify(session));
   check(errors.length === 0, 'no script errors on the page', errors.join(' | '));
 } finally {
   for (const a of agents) a.kill();

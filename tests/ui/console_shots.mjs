@@ -59,7 +59,7 @@ try {
   await page.fill('input[name=api_key]', OPERATOR_KEY);
   await page.click('button[name=sign-in-key]');
   await page.waitForSelector('nav [data-live=live]', { timeout: 15000 });
-  for (const name of ['devices', 'tunnels', 'approvals', 'audit']) {
+  for (const name of ['devices', 'tunnels', 'approvals', 'audit', 'account']) {
     for (const width of [375, 1280]) {
       await page.setViewportSize({ width, height: 800 });
       await page.click(`nav a[data-page=${name}]`);
@@ -73,7 +73,24 @@ try {
       }
     }
   }
-  ok(`screenshots of 4 pages at 375 and 1280 px in ${OUT}`);
+  ok(`screenshots of 5 pages at 375 and 1280 px in ${OUT}`);
+
+  // The Account page with a new TOTP secret shown (its long URI and its
+  // QR code), then TOTP off again.
+  await page.click('nav a[data-page=account]');
+  await page.click('button[name=totp-on]');
+  await page.waitForSelector('svg.qr path', { timeout: 5000 });
+  for (const width of [375, 1280]) {
+    await page.setViewportSize({ width, height: 800 });
+    await page.waitForTimeout(100);
+    await page.screenshot({ path: `${OUT}/account-totp-${width}.png`, fullPage: true });
+    if (width === 375) {
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+      check(wide <= 375, 'a new TOTP secret fits 375 px too', `${wide} px wide`);
+    }
+  }
+  await page.click('button[name=totp-off]');
+  await page.waitForSelector('article[data-totp=off]');
 
   // The Tunnels page's last minute and idle time left, drawn each second.
   await page.click('nav a[data-page=tunnels]');

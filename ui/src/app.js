@@ -5,6 +5,7 @@ import { h, render } from './vendor/preact.mjs';
 import { useEffect, useRef, useState } from './vendor/hooks.mjs';
 import htm from './vendor/htm.mjs';
 import { TerminalPanel } from './terminal.js';
+import { Account } from './account.js';
 
 const html = htm.bind(h);
 let csrf = '';
@@ -460,19 +461,24 @@ function Audit() {
   </section>`;
 }
 
-const PAGES = { devices: Devices, tunnels: Tunnels, approvals: Approvals, audit: Audit };
+const PAGES = { devices: Devices, tunnels: Tunnels, approvals: Approvals, audit: Audit,
+                account: Account };
+
+const ENDED = 'Your session ended: signed out elsewhere, idle too long, or your ' +
+  'password or key changed. Sign in again.';
 
 function App() {
   const [me, setMe] = useState(undefined);
   const [page, setPage] = useState('devices');
   const [state, setState] = useState('connecting');
+  const [notice, setNotice] = useState('');  // why the session ended, shown at sign-in
   live.setState = setState;
   useEffect(() => {
     api('GET', '/ui/session').then((s) => { csrf = s.csrf; setMe(s); }, () => setMe(null));
   }, []);
   useEffect(() => {
     if (!me) return undefined;
-    liveStart(() => { csrf = ''; setMe(null); });
+    liveStart(() => { csrf = ''; setNotice(ENDED); setMe(null); });
     return () => { liveStop(); setState('connecting'); };
   }, [me && me.name]);
   async function signOut() {
@@ -481,7 +487,8 @@ function App() {
   }
   if (me === undefined) return html`<p aria-busy="true">Loading…</p>`;
   if (me === null)
-    return html`<${SignIn} onIn=${(s) => { setPage('devices'); setMe(s); }}/>`;
+    return html`${notice && html`<p class="notice" role="status">${notice}</p>`}
+      <${SignIn} onIn=${(s) => { setNotice(''); setPage('devices'); setMe(s); }}/>`;
   const Page = PAGES[page];
   return html`<nav><ul><li><strong>Weft</strong></li></ul><ul>
     ${Object.keys(PAGES).map((p) => html`<li><a href="#" aria-current=${p === page}
@@ -492,7 +499,8 @@ function App() {
     <li class="who">${me.name} (${me.role})</li>
     <li><button class="secondary outline" onClick=${signOut}>Sign out</button></li>
   </ul></nav>
-  <${Page} key=${page} me=${me}/>`;
+  <${Page} key=${page} me=${me} api=${api}
+           onSignedOut=${(why) => { csrf = ''; setNotice(why); setMe(null); }}/>`;
 }
 
 render(html`<${App}/>`, document.getElementById('app'));

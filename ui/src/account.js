@@ -1,0 +1,152 @@
+// The Account page: who is signed in, and their own console sign-in
+// secrets, through the same API curl would use: PUT
+// /v1/users/{name}/password, POST and DELETE /v1/users/{name}/totp (a
+// user changes only their own). app.js hands it api() (which carries the
+// CSRF token) and onSignedOut(why): a new password ends all the user's
+// console sessions on the server, this one too, so the page goes back to
+// sign-in saying so.
+import { h } from './vendor/preact.mjs';
+import { useEffect, useState } from './vendor/hooks.mjs';
+import htm from './vendor/htm.mjs';
+
+const html = htm.bind(h);
+
+// The server's rule (PASSWORD_MIN_CHARS, core/auth/password.h). The server
+// checks it and its refusal is what the page shows; console.mjs checks
+// that the number here is the one in the server's sentence.
+const PASSWORD_MIN_CHARS = 12;
+const PASSWORD_RULE = `For signing in with your name. At least ${PASSWORD_MIN_CHARS} ` +
+  'characters: a few words make a good one. Setting it ends all your console ' +
+  'sessions, this one too, and you sign in again with the new one.';
+
+const ROLES = {
+  viewer: 'you see devices, tunnels, approval requests and the audit trail.',
+  operator: 'you see everything a viewer does, and also set devices\' allowed ' +
+    'ports, end tunnels and inspect HTTP tunnels.',
+  admin: 'you may do everything, approving requests and managing users too.',
+};
+
+// The server's message ("a password needs at least ...") as a sentence.
+function sentence(message) {
+  const s = String(message || '').trim();
+  if (!s) return 'Something went wrong: try again.';
+  return s[0].toUpperCase() + s.slice(1) + (/[.!?]$/.test(s) ? '' : '.');
+}
+
+const userPath = (me, what) => `/v1/users/${encodeURIComponent(me.name)}/${what}`;
+
+function NewPassword({ me, api, onSignedOut }) {
+  const [form, setForm] = useState({ one: '', two: '' });
+  const [err, setErr] = useState('');
+  const [busy, setBusy] = useState(false);
+  const set = (k) => (e) => setForm({ ...form, [k]: e.target.value });
+  async function save(e) {
+    e.preventDefault();
+    if (form.one !== form.two)
+      return setErr('The two passwords differ: type the same one twice.');
+    setErr('');
+    setBusy(true);  // about a second: the server hashes it (Argon2id)
+    try {
+      await api('PUT', userPath(me, 'password'), { password: form.one });
+    } catch (x) {
+      setBusy(false);
+      return setErr(sentence(x.message));
+    }
+    onSignedOut('Your password is changed. That ended your console sessions, ' +
+                'this one too: sign in again with the new password.');
+  }
+  return html`<article aria-labelledby="password-title">
+    <h3 id="password-title">Password</h3>
+    <p id="password-rule">${PASSWORD_RULE}</p>
+    <form onSubmit=${save}>
+      <input type="text" name="username" autocomplete="username" value=${me.name}
+             hidden readonly/>
+      <label>New password
+        <input type="password" name="new-password" autocomplete="new-password"
+               aria-describedby="password-rule" value=${form.one}
+               onInput=${set('one')} required/></label>
+      <label>The same password again
+        <input type="password" name="new-password-again" autocomplete="new-password"
+               value=${form.two} onInput=${set('two')} required/></label>
+      <button type="submit" name="set-password" aria-busy=${busy}
+              disabled=${busy}>Set the password</button>
+    </form>
+    ${err && html`<p class="error" role="alert">${err}</p>`}
+  </article>`;
+}
+
+// The otpauth:// URI as a QR code: uqr (loaded the first time one is
+// needed) makes the matrix, drawn here as one SVG path of dark squares.
+async function qrOf(text) {
+  const { encode } = await import('./vendor/uqr.mjs');
+  const { data, size } = encode(text, { ecc: 'M', border: 2 });
+  let d = '';
+  data.forEach((row, y) => row.forEach((dark, x) => {
+    if (dark) d += `M${x} ${y}h1v1h-1z`;
+  }));
+  return { d, size };
+}
+
+function Totp({ me, api }) {
+  const [on, setOn] = useState(!!me.totp);
+  const [made, setMade] = useState(null);  // the new secret, shown this once
+  const [qr, setQr] = useState(null);
+  const [err, setErr] = useState('');
+  const [busy, setBusy] = useState(false);
+  // me may be older than a change made on this page before: ask again.
+  useEffect(() => {
+    api('GET', '/ui/session').then((s) => setOn(!!s.totp), () => {});
+  }, []);
+  async function turn(want) {
+    setErr('');
+    setBusy(true);
+    try {
+      if (want) {
+        const t = await api('POST', userPath(me, 'totp'));
+        setMade(t);
+        setQr(null);
+        qrOf(t.otpauth_uri).then(setQr, () => setQr(null));  // the text is enough
+      } else {
+        await api('DELETE', userPath(me, 'totp'));
+        setMade(null);
+      }
+      setOn(want);
+    } catch (x) { setErr(sentence(x.message)); }
+    setBusy(false);
+  }
+  return html`<article aria-labelledby="totp-title" data-totp=${on ? 'on' : 'off'}>
+    <h3 id="totp-title">Code from an authenticator app (TOTP)</h3>
+    ${on ? html`<p>On: signing in with your password also asks for a code
+        from your app.</p>`
+      : html`<p>Off: your password alone signs you in. Turned on, signing in
+        with it also asks for a six-digit code from an authenticator app.</p>`}
+    ${made && html`<section class="totp-new" aria-label="Your new TOTP secret">
+      <p><strong>Add this to your app now: it is shown only this once.</strong>${' '}
+        Scan the code, or copy the URI (or type the secret) into the app.</p>
+      ${qr && html`<svg class="qr" viewBox=${`0 0 ${qr.size} ${qr.size}`} role="img"
+          aria-label="QR code of the otpauth:// URI" shape-rendering="crispEdges">
+        <rect width=${qr.size} height=${qr.size} fill="#fff"/>
+        <path d=${qr.d} fill="#000"/></svg>`}
+      <p>URI: <code class="otpauth">${made.otpauth_uri}</code></p>
+      <p>Secret: <code class="secret">${made.secret}</code></p>
+      <button class="secondary" name="totp-done"
+              onClick=${() => setMade(null)}>Done, it is in my app</button>
+    </section>`}
+    <button name=${on ? 'totp-off' : 'totp-on'} class=${on ? 'secondary' : ''}
+            aria-busy=${busy} disabled=${busy} onClick=${() => turn(!on)}>
+      ${on ? 'Turn TOTP off' : 'Turn TOTP on'}</button>
+    ${err && html`<p class="error" role="alert">${err}</p>`}
+  </article>`;
+}
+
+export function Account({ me, api, onSignedOut }) {
+  return html`<section>
+    <h2>Account</h2>
+    <p>Signed in as <strong data-who>${me.name}</strong>, role <strong data-role>${
+      me.role}</strong>: ${ROLES[me.role] || ''}</p>
+    <p class="muted">The password and the code are for signing in with your
+      name; an API key signs in without them.</p>
+    <${NewPassword} me=${me} api=${api} onSignedOut=${onSignedOut}/>
+    <${Totp} me=${me} api=${api}/>
+  </section>`;
+}
