@@ -916,7 +916,9 @@ struct weft_stream *stream_accept(uv_loop_t *loop, uv_stream_t *server)
   return s;
 }
 
-struct weft_stream *stream_open_fd(uv_loop_t *loop, int fd, const char *label)
+/* A stream over what libuv calls a pipe (a Unix socket, a terminal); its
+ * addresses read `label`. */
+static struct weft_stream *pipe_stream_new(uv_loop_t *loop, const char *label)
 {
   struct weft_stream *s = stream__new(loop);
   if (!s)
@@ -924,31 +926,31 @@ struct weft_stream *stream_open_fd(uv_loop_t *loop, int fd, const char *label)
   uv_pipe_t *pipe = (uv_pipe_t *)s->tcp;
   uv_pipe_init(loop, pipe, 0);
   pipe->data = s;
-  if (uv_pipe_open(pipe, fd) != 0) {
-    close(fd); /* not the pipe's: its close would leave it open */
-    stream_discard(s);
-    return NULL;
-  }
   snprintf(s->peer_ip, sizeof s->peer_ip, "%s", label);
   snprintf(s->local_ip, sizeof s->local_ip, "%s", label);
   return s;
 }
 
+struct weft_stream *stream_open_fd(uv_loop_t *loop, int fd, const char *label)
+{
+  struct weft_stream *s = pipe_stream_new(loop, label);
+  if (!s || uv_pipe_open((uv_pipe_t *)s->tcp, fd) != 0) {
+    close(fd); /* not the pipe's: its close would leave it open */
+    if (s)
+      stream_discard(s);
+    return NULL;
+  }
+  return s;
+}
+
 struct weft_stream *stream_accept_local(uv_loop_t *loop, uv_stream_t *server)
 {
-  struct weft_stream *s = stream__new(loop);
-  if (!s)
-    return NULL;
-  uv_pipe_t *pipe = (uv_pipe_t *)s->tcp;
-  uv_pipe_init(loop, pipe, 0);
-  pipe->data = s;
-  if (uv_accept(server, (uv_stream_t *)pipe) != 0) {
+  /* No address: the peer is a process of this machine. */
+  struct weft_stream *s = pipe_stream_new(loop, "local");
+  if (s && uv_accept(server, (uv_stream_t *)s->tcp) != 0) {
     stream_discard(s);
     return NULL;
   }
-  /* No address: the peer is a process of this machine. */
-  snprintf(s->peer_ip, sizeof s->peer_ip, "local");
-  snprintf(s->local_ip, sizeof s->local_ip, "local");
   return s;
 }
 

@@ -265,6 +265,8 @@ try {
   await page.locator('input[name=port-SSH]').waitFor();
   check(await page.locator('input[name=port-SSH]').isDisabled(),
         'a viewer sees the switches disabled');
+  check(await page.locator('button[name=open-terminal]').count() === 0,
+        'and no Terminal');
   await page.waitForSelector('nav [data-live=live]', { timeout: 10000 });
   ok('and follows the server\'s events too');
   await page.click('a[data-page=tunnels]');
