@@ -11,7 +11,8 @@
  * 127.0.0.1:peer, or 0. */
 static unsigned long socket_inode(uint16_t port, uint16_t peer)
 {
-  FILE *f = fopen("/proc/net/tcp", "re");
+  /* (/proc/self/net: under systemd's ProcSubset=pid there is no /proc/net) */
+  FILE *f = fopen("/proc/self/net/tcp", "re");
   if (!f)
     return 0;
   char line[512];

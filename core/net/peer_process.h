@@ -9,7 +9,7 @@
 
 /* True when the connection from 127.0.0.1:peer_port to 127.0.0.1:
  * local_port is a socket that process pid holds. Linux only: the socket's
- * inode from /proc/net/tcp, then that inode among /proc/PID/fd. */
+ * inode from /proc/self/net/tcp, then that inode among /proc/PID/fd. */
 bool peer_is_process(int pid, uint16_t peer_port, uint16_t local_port);
 
 #endif
