@@ -14,9 +14,9 @@
 #include "base/names.h"
 #include "tunnel/store.h"
 
-/* The value of `key` in the URL's query ("" when absent): 1 if present,
- * 0 if absent, -1 if its value is not plain (letters, digits, '-', '_',
- * '.') or too long. */
+/* The raw value of `key` in the URL's query ("" when absent): 1 if
+ * present, 0 if absent, -1 if empty or too long. The caller judges what
+ * the value may hold. */
 static int query_value(const char *url, const char *key, char *out,
                        size_t len)
 {
@@ -31,11 +31,20 @@ static int query_value(const char *url, const char *key, char *out,
         return -1;
       memcpy(out, p + klen + 1, vlen);
       out[vlen] = '\0';
-      return name_is_plain(out, len - 1) || !strcmp(key, "actor") ? 1 : -1;
+      return 1;
     }
     p += n + (p[n] == '&');
   }
   return 0;
+}
+
+/* query_value for a value that must be plain (letters, digits, '-', '_',
+ * '.'): -1 if it is not. */
+static int query_plain(const char *url, const char *key, char *out,
+                       size_t len)
+{
+  int found = query_value(url, key, out, len);
+  return found > 0 && !name_is_plain(out, len - 1) ? -1 : found;
 }
 
 /* An actor is a device id, or KIND:NAME (user:ops, local:root) with its
@@ -91,12 +100,12 @@ void api_audit(struct control_api *api, const struct http_request *req,
                struct http_response *resp, const struct principal *who)
 {
   char limit_text[16], device[64], actor[64], event[64], since_text[24];
-  if (query_value(req->url, "limit", limit_text, sizeof limit_text) < 0 ||
-      query_value(req->url, "device", device, sizeof device) < 0 ||
+  if (query_plain(req->url, "limit", limit_text, sizeof limit_text) < 0 ||
+      query_plain(req->url, "device", device, sizeof device) < 0 ||
       query_value(req->url, "actor", actor, sizeof actor) < 0 ||
       (actor[0] && !actor_ok(actor)) ||
-      query_value(req->url, "event", event, sizeof event) < 0 ||
-      query_value(req->url, "since", since_text, sizeof since_text) < 0)
+      query_plain(req->url, "event", event, sizeof event) < 0 ||
+      query_plain(req->url, "since", since_text, sizeof since_text) < 0)
     return api_reply_error(resp, 400, "bad_request",
                            "device and event are plain names, actor one or "
                            "KIND:NAME (user:ops); limit and since are "
