@@ -361,12 +361,24 @@ void tunnel_service_close(struct tunnel_service *svc)
   leases_close(&svc->leases);
 }
 
+/* What check_request found in a request it let through: the parsed
+ * ends, the transport and, with a tls_secret, the device's certificate
+ * pair, parsed once here and kept for the tunnel (zero without one; the
+ * holder frees it). */
+struct checked_request {
+  struct url local, remote;
+  struct plugin *plugin;
+  struct cert_pair secret;
+};
+
 /* A remote https://NAME is served on the public TLS port: passthrough
  * when the device's service speaks TLS itself, else the server terminates
- * with a certificate it has (files, or ACME). */
+ * with a certificate it has (files, or ACME). The device's own pair goes
+ * to *secret, parsed and checked. */
 static bool check_tls_secret(struct tunnel_service *svc,
                              const struct url *local,
                              const struct url *remote, const char *pem,
+                             struct cert_pair *secret,
                              struct tunnel_outcome *out)
 {
   if (local->scheme == URL_HTTPS) {
@@ -388,16 +400,14 @@ static bool check_tls_secret(struct tunnel_service *svc,
             remote->host);
     return false;
   }
-  struct cert_pair cp;
   char why[256];
-  if (cert_pair_parse(&cp, pem, strlen(pem), why, sizeof why) != 0) {
+  if (cert_pair_parse(secret, pem, strlen(pem), why, sizeof why) != 0) {
     outcome(out, 400, "bad_tls_secret", "tls_secret: %s", why);
     return false;
   }
-  int rc = cert_pair_check(&cp, remote->host, clock_wall_s(), why,
-                           sizeof why);
-  cert_pair_free(&cp);
-  if (rc != 0) {
+  if (cert_pair_check(secret, remote->host, clock_wall_s(), why,
+                      sizeof why) != 0) {
+    cert_pair_free(secret);
     outcome(out, 400, "bad_tls_secret", "tls_secret: %s", why);
     return false;
   }
@@ -406,7 +416,7 @@ static bool check_tls_secret(struct tunnel_service *svc,
 
 static bool check_https(struct tunnel_service *svc, const struct url *local,
                         const struct url *remote, const char *tls_secret,
-                        struct tunnel_outcome *out)
+                        struct cert_pair *secret, struct tunnel_outcome *out)
 {
   if (remote->host_kind != URL_HOST_NAME) {
     outcome(out, 400, "bad_request",
@@ -426,7 +436,7 @@ static bool check_https(struct tunnel_service *svc, const struct url *local,
     return false;
   }
   if (tls_secret)
-    return check_tls_secret(svc, local, remote, tls_secret, out);
+    return check_tls_secret(svc, local, remote, tls_secret, secret, out);
   if (local->scheme == URL_HTTPS)
     return true;
   if (svc->certs && cert_store_has(svc->certs, remote->host))
@@ -443,24 +453,21 @@ static bool check_https(struct tunnel_service *svc, const struct url *local,
 }
 
 /* A terminated tunnel's certificate from its device (checked already),
- * or none: then a pair left by an earlier tunnel of that name goes. */
+ * or none (NULL): then a pair left by an earlier tunnel of that name
+ * goes. */
 static int put_device_certificate(struct tunnel_service *svc,
-                                  const struct tunnel *t, const char *pem,
-                                  char *why, size_t whylen)
+                                  const struct tunnel *t,
+                                  const struct cert_pair *secret, char *why,
+                                  size_t whylen)
 {
   if (t->tls_mode != TUNNEL_TLS_TERMINATE || !svc->certs)
     return 0;
   const char *name = t->lease->hostname;
-  if (!pem) {
+  if (!secret) {
     cert_store_drop_device(svc->certs, name);
     return 0;
   }
-  struct cert_pair cp;
-  int rc = cert_pair_parse(&cp, pem, strlen(pem), why, whylen);
-  if (rc == 0) {
-    rc = cert_store_put_device(svc->certs, name, &cp, why, whylen);
-    cert_pair_free(&cp);
-  }
+  int rc = cert_store_put_device(svc->certs, name, secret, why, whylen);
   if (rc == 0)
     log_info("tunnel %s: serving %s with the certificate its device handed "
              "over",
@@ -478,10 +485,12 @@ static void want_certificate(struct tunnel_service *svc, struct tunnel *t)
 }
 
 static bool check_request(struct tunnel_service *svc,
-                          const struct tunnel_request *req, struct url *local,
-                          struct url *remote, struct plugin **plugin,
+                          const struct tunnel_request *req,
+                          struct checked_request *c,
                           struct tunnel_outcome *out)
 {
+  struct url *local = &c->local, *remote = &c->remote;
+  struct plugin **plugin = &c->plugin;
   char why[URL_MAX_TEXT + 256];
   if (!req->device_id || !name_is_plain(req->device_id, 63)) {
     outcome(out, 400, "bad_request",
@@ -531,7 +540,7 @@ static bool check_request(struct tunnel_service *svc,
     return false;
   }
   if (req->remote && remote->scheme == URL_HTTPS &&
-      !check_https(svc, local, remote, req->tls_secret, out))
+      !check_https(svc, local, remote, req->tls_secret, &c->secret, out))
     return false;
   struct acl_rules rules;
   acl_effective(svc->acl, req->device_id, &rules);
@@ -577,10 +586,11 @@ bool tunnel_service_check(struct tunnel_service *svc,
                           const struct tunnel_request *req,
                           struct tunnel_outcome *out)
 {
-  struct url local, remote;
-  struct plugin *plugin;
+  struct checked_request c = {0};
   memset(out, 0, sizeof *out);
-  return check_request(svc, req, &local, &remote, &plugin, out);
+  bool ok = check_request(svc, req, &c, out);
+  cert_pair_free(&c.secret);
+  return ok;
 }
 
 static bool same_text(const char *a, const char *b)
@@ -617,17 +627,15 @@ static void replace_same(struct tunnel_service *svc,
   }
 }
 
-void tunnel_service_create(struct tunnel_service *svc,
+/* tunnel_service_create once check_request let req through. */
+static void create_checked(struct tunnel_service *svc,
                            const struct tunnel_request *req,
+                           const struct checked_request *c,
                            struct tunnel_outcome *out)
 {
-  memset(out, 0, sizeof *out);
-  struct url local, remote;
-  struct plugin *plugin;
-  if (!check_request(svc, req, &local, &remote, &plugin, out)) {
-    svc->stats.refused++;
-    return;
-  }
+  struct plugin *plugin = c->plugin;
+  /* check_request refuses a tls_secret it could not parse. */
+  assert(!req->tls_secret || c->secret.leaf);
   if (req->replace)
     replace_same(svc, req);
   struct acl_rules rules;
@@ -637,7 +645,7 @@ void tunnel_service_create(struct tunnel_service *svc,
       .name = req->name,
       .transport = req->transport,
       .local_url = req->local,
-      .remote = req->remote ? &remote : NULL,
+      .remote = req->remote ? &c->remote : NULL,
       .remote_text = req->remote,
       .allow_ips = req->allow_ips,
       .wants_address = (plugin->desc.caps & WEFT_CAP_ADDRESS) != 0,
@@ -693,7 +701,8 @@ void tunnel_service_create(struct tunnel_service *svc,
     undo_create(svc, t, out, now);
     return;
   }
-  if (put_device_certificate(svc, t, req->tls_secret, why2, sizeof why2)) {
+  if (put_device_certificate(svc, t, req->tls_secret ? &c->secret : NULL,
+                             why2, sizeof why2)) {
     outcome(out, 500, "internal", "the device's certificate: %s", why2);
     close_transport(t, 0);
     undo_create(svc, t, out, now);
@@ -707,6 +716,19 @@ void tunnel_service_create(struct tunnel_service *svc,
            lease->public_url);
   out->status = 201;
   out->tunnel = t;
+}
+
+void tunnel_service_create(struct tunnel_service *svc,
+                           const struct tunnel_request *req,
+                           struct tunnel_outcome *out)
+{
+  memset(out, 0, sizeof *out);
+  struct checked_request c = {0};
+  if (check_request(svc, req, &c, out))
+    create_checked(svc, req, &c, out);
+  else
+    svc->stats.refused++;
+  cert_pair_free(&c.secret);
 }
 
 char *tunnel_service_token(struct tunnel_service *svc, const struct tunnel *t)

@@ -5,7 +5,8 @@
 # when the tunnel ends. Refused with a named reason: a certificate for
 # another name, a key that is not its key, garbage, a local https
 # service, a remote that is not https, a name the administrator holds a
-# certificate for; the key never shows in an approval.
+# certificate for (by the server too, when a client skips its checks);
+# the key never shows in an approval.
 . "$(dirname "$0")/lib.sh"
 HTTPKIT="$(dirname "$0")/httpkit.py"
 
@@ -80,6 +81,19 @@ grep -q "serving app.example.test with the certificate its device handed over" "
 check "a name the administrator has a certificate for" 1 "$WEFT" tunnel --device-id d2 "$CONN" "$LOCAL" \
   https://admin.example.test --tls-secret "$TMP/admin.pem"
 contains "the server refuses it by name" "has its own certificate for admin.example.test"
+
+# ---- the server checks a pair itself, whatever the client checked
+DEV=$("$WEFT" login "$CONN" --device-id d4)
+post_secret() {
+  python3 -c 'import json, sys; print(json.dumps({"transport": "websocket",
+    "local": sys.argv[1], "remote": "https://app.example.test",
+    "tls_secret": open(sys.argv[2]).read()}))' "$LOCAL" "$1" |
+    curl -sS -H "Authorization: Bearer $DEV" --data-binary @- "http://127.0.0.1:$PORT/v1/tunnels"
+}
+check "the API refuses a pair for another name" 0 post_secret "$TMP/other.pem"
+contains "with bad_tls_secret, naming the host" "certificate is not for app.example.test"
+check "the API refuses text that is no pair" 0 post_secret "$TMP/junk.pem"
+contains "with bad_tls_secret" '"bad_tls_secret"'
 
 # ---- the end: Ctrl-C, the tunnel is deleted, the pair goes
 kill -INT "$D1"
