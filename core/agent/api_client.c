@@ -571,8 +571,11 @@ int client_request(struct client *c, const char *method, const char *path,
                            errlen);
   if (status == 401 || c->key_changed) {
     /* The server may have restarted with a new key, or a new certificate:
-     * log in once more (the login checks the new certificate). */
+     * log in once more (the login checks the new certificate). The
+     * first reply goes: a failed login below must not leave it to the
+     * caller, which frees *reply. */
     json_decref(*reply);
+    *reply = NULL;
     free(c->session);
     c->session = NULL;
     if (client_ensure_session(c, err, errlen) != 0)

@@ -123,6 +123,11 @@ contains "and it is told it is revoked" "device dev-r is revoked; an administrat
 check "revoking twice says so" 1 "$WEFT" admin "$CONN" revoke dev-r
 contains "already" "revoked already"
 kill "$R_AGENT" 2>/dev/null; wait "$R_AGENT" 2>/dev/null
+# Its stop cannot delete the tunnel (401, and the login is refused):
+# said, not a crash (the ASan build saw a use after free here).
+OUT=$(cat "$TMP/r.log")
+contains "the revoked agent says why it could not delete" "could not delete a tunnel on the server"
+case "$OUT" in *Sanitizer* | *"runtime error"*) fail "the revoked agent's stop: $OUT" ;; *) pass "and stops cleanly" ;; esac
 check "forget-key lifts the revocation" 0 "$WEFT" admin "$CONN" forget-key dev-r
 check "and the id enrolls again" 0 "$WEFT" login "$CONN" --device-id dev-r
 
