@@ -2,6 +2,7 @@
  * synchronous=FULL so a commit that returned survives kill -9 and power
  * loss; unique indexes make a duplicate lease impossible whatever order
  * writes and crashes come in. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -131,6 +132,29 @@ int store_sqlite__prepare(struct sqlite_store *st, const char *sql,
   if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK)
     return store_sqlite__fail(st, "prepare");
   return 0;
+}
+
+int store_sqlite__prepare_with_id(struct sqlite_store *st, const char *sql,
+                                  const char *id, sqlite3_stmt **stmt)
+{
+  int rc = store_sqlite__prepare(st, sql, stmt);
+  if (rc == 0)
+    sqlite3_bind_text(*stmt, 1, id, -1, SQLITE_TRANSIENT);
+  return rc;
+}
+
+int store_sqlite__step_changes(struct sqlite_store *st, sqlite3_stmt *stmt,
+                               int on_constraint, const char *what)
+{
+  assert(on_constraint <= 0);
+  int step = sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  if (step == SQLITE_CONSTRAINT && on_constraint)
+    return on_constraint;
+  if (step != SQLITE_DONE)
+    return store_sqlite__fail(st, what);
+  /* The connection's count: it outlives the finalized statement. */
+  return sqlite3_changes(st->db);
 }
 
 static void bind_text_or_null(sqlite3_stmt *stmt, int i, const char *s)
@@ -535,15 +559,10 @@ int store_sqlite__run_with_id(struct sqlite_store *st, const char *sql,
                               const char *id, const char *what)
 {
   sqlite3_stmt *stmt;
-  int rc = store_sqlite__prepare(st, sql, &stmt);
+  int rc = store_sqlite__prepare_with_id(st, sql, id, &stmt);
   if (rc)
     return rc;
-  sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
-  int step = sqlite3_step(stmt);
-  sqlite3_finalize(stmt);
-  if (step != SQLITE_DONE)
-    return store_sqlite__fail(st, what);
-  return sqlite3_changes(st->db);
+  return store_sqlite__step_changes(st, stmt, 0, what);
 }
 
 static int sq_device_key_forget(struct store *s, const char *device_id)

@@ -19,6 +19,15 @@ struct sqlite_store *store_sqlite__impl(struct store *s);
 int store_sqlite__fail(struct sqlite_store *st, const char *what);
 int store_sqlite__prepare(struct sqlite_store *st, const char *sql,
                           sqlite3_stmt **stmt);
+/* store_sqlite__prepare, with id bound as the first parameter (text). */
+int store_sqlite__prepare_with_id(struct sqlite_store *st, const char *sql,
+                                  const char *id, sqlite3_stmt **stmt);
+/* Steps a statement that returns no rows and finalizes it: how many rows
+ * it changed, or a negative code: on_constraint where it broke a
+ * constraint (0: that is a failure like any other), else WEFT_EIO, logged
+ * naming what. */
+int store_sqlite__step_changes(struct sqlite_store *st, sqlite3_stmt *stmt,
+                               int on_constraint, const char *what);
 /* Runs a statement with one text parameter; how many rows it changed,
  * or a negative code. */
 int store_sqlite__run_with_id(struct sqlite_store *st, const char *sql,

@@ -13,15 +13,14 @@ int store_sqlite__user_signin_get(struct store *s, const char *name,
 {
   struct sqlite_store *st = store_sqlite__impl(s);
   sqlite3_stmt *stmt;
-  int rc = store_sqlite__prepare(
+  int rc = store_sqlite__prepare_with_id(
       st,
       "SELECT i.password_hash, i.password_gen, i.totp_secret, "
       "i.totp_last_step FROM users u LEFT JOIN user_signin i "
       "ON i.name = u.name WHERE u.name = ?",
-      &stmt);
+      name, &stmt);
   if (rc)
     return rc;
-  sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
   memset(out, 0, sizeof *out);
   int step = sqlite3_step(stmt);
   rc = WEFT_ENOENT;
@@ -54,20 +53,15 @@ static int write_row(struct store *s, const char *sql, const char *name,
 {
   struct sqlite_store *st = store_sqlite__impl(s);
   sqlite3_stmt *stmt;
-  int rc = store_sqlite__prepare(st, sql, &stmt);
+  int rc = store_sqlite__prepare_with_id(st, sql, name, &stmt);
   if (rc)
     return rc;
-  sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(stmt, 2, a, -1, SQLITE_TRANSIENT);
   if (b)
     sqlite3_bind_text(stmt, 3, b, -1, SQLITE_TRANSIENT);
-  int step = sqlite3_step(stmt);
-  sqlite3_finalize(stmt);
-  if (step == SQLITE_CONSTRAINT) /* the users row it refers to is gone */
-    return WEFT_ENOENT;
-  if (step != SQLITE_DONE)
-    return store_sqlite__fail(st, what);
-  return sqlite3_changes(st->db) ? 0 : WEFT_ENOENT;
+  /* A broken constraint: the users row it refers to is gone. */
+  int n = store_sqlite__step_changes(st, stmt, WEFT_ENOENT, what);
+  return n < 0 ? n : n ? 0 : WEFT_ENOENT;
 }
 
 int store_sqlite__user_set_password(struct store *s, const char *name,
@@ -107,17 +101,14 @@ int store_sqlite__user_totp_spend(struct store *s, const char *name,
 {
   struct sqlite_store *st = store_sqlite__impl(s);
   sqlite3_stmt *stmt;
-  int rc = store_sqlite__prepare(st,
-                                 "UPDATE user_signin SET totp_last_step = ?2 "
-                                 "WHERE name = ?1 AND totp_last_step < ?2",
-                                 &stmt);
+  int rc = store_sqlite__prepare_with_id(
+      st,
+      "UPDATE user_signin SET totp_last_step = ?2 "
+      "WHERE name = ?1 AND totp_last_step < ?2",
+      name, &stmt);
   if (rc)
     return rc;
-  sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(stmt, 2, step);
-  int done = sqlite3_step(stmt);
-  sqlite3_finalize(stmt);
-  if (done != SQLITE_DONE)
-    return store_sqlite__fail(st, "spend a TOTP code");
-  return sqlite3_changes(st->db) ? 0 : WEFT_EEXIST;
+  int n = store_sqlite__step_changes(st, stmt, 0, "spend a TOTP code");
+  return n < 0 ? n : n ? 0 : WEFT_EEXIST;
 }
