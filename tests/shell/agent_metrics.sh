@@ -22,14 +22,7 @@ mkdir -p "$TMP/site"
 head -c 100000 /dev/urandom >"$TMP/site/blob.bin"
 /usr/bin/python3 -m http.server "$SITE" --bind 127.0.0.1 --directory "$TMP/site" >"$TMP/site.log" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
-start_server() {
-  "$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >>"$TMP/server.log" 2>&1 </dev/null &
-  SERVER=$!
-  STARTED_PIDS+=("$SERVER")
-  wait_for 20 curl -fsS "http://127.0.0.1:$PORT/healthz" || fail "server: $(cat "$TMP/server.log")"
-}
 start_server
-CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
 
 for bad in "metrics.example.test:9100" ":9100" "127.0.0.1:notaport"; do
   check "--metrics-listen $bad is refused" 2 "$WEFT" tunnel --device-id dev-m \

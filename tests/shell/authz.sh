@@ -14,11 +14,8 @@ listen = 127.0.0.1:$PORT
 http_listen = off
 tls_listen = off
 CONF
-"$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >"$TMP/server.log" 2>&1 </dev/null &
-STARTED_PIDS+=("$!")
 BASE="https://127.0.0.1:$PORT"
-wait_for 20 curl -ksfS "$BASE/healthz" || fail "server: $(cat "$TMP/server.log")"
-CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
+start_server
 
 MODE=$(stat -c '%a %F' "$STATE/admin.sock" 2>&1)
 [ "$MODE" = "600 socket" ] && pass "the administration socket is 0600" || fail "socket: $MODE"

@@ -27,10 +27,7 @@ STATE="$TMP/state"
 HTTP=$(free_port)
 SITE=$(free_port)
 printf '[server]\nlisten = 127.0.0.1:%s\nhttp_listen = 127.0.0.1:%s\ntls_listen = off\n' "$PORT" "$HTTP" >"$TMP/weft.conf"
-"$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >"$TMP/server.log" 2>&1 </dev/null &
-STARTED_PIDS+=("$!")
-wait_for 20 curl -ksfS "https://127.0.0.1:$PORT/healthz" || fail "server: $(cat "$TMP/server.log")"
-CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
+start_server
 python3 "$NETKIT" echo-server "$ECHO" >"$TMP/echo.log" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
 "$WEFT" tunnel --device-id laptop-7 "$CONN" "tcp://127.0.0.1:$ECHO" >"$TMP/dev.out" 2>&1 </dev/null &

@@ -20,14 +20,7 @@ tls_listen = off
 [class "fleet"]
 reach_ports = 22, 3389
 CONF
-start_server() {
-  "$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >>"$TMP/server.log" 2>&1 </dev/null &
-  SERVER=$!
-  STARTED_PIDS+=("$SERVER")
-  wait_for 20 curl -ksfS "https://127.0.0.1:$PORT/healthz" || fail "server: $(tail -5 "$TMP/server.log")"
-}
 start_server
-CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
 python3 "$NETKIT" echo-server "$ECHO" >"$TMP/echo.log" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
 "$WEFT" tunnel --device-id dev-a "$CONN" "tcp://127.0.0.1:$ECHO" "tcp://127.0.0.1:$PUB" >"$TMP/a.out" 2>&1 </dev/null &

@@ -21,12 +21,9 @@ port_range = 21000-21099
 [class "fleet"]
 reach_ports = 22
 CONF
-"$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >"$TMP/server.log" 2>&1 </dev/null &
-STARTED_PIDS+=("$!")
-wait_for 20 curl -ksfS "https://127.0.0.1:$PORT/healthz" || fail "server: $(cat "$TMP/server.log")"
+start_server
 python3 "$NETKIT" echo-server "$ECHO" >"$TMP/echo.log" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
-CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
 DEV="$TMP/device" # the device's own state directory: its key
 
 string_for() { # ID [OPTIONS]: a fresh enrollment string

@@ -14,13 +14,8 @@ http_listen = off
 tls_listen = off
 max_tunnels = 100
 CONF
-"$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" \
-  --plugin-dir "$TEST_TRANSPORT_DIR" >"$TMP/server.log" 2>&1 </dev/null &
-SERVER=$!
-STARTED_PIDS+=("$SERVER")
 BASE="https://127.0.0.1:$PORT"
-wait_for 20 curl -ksfS "$BASE/healthz" || fail "server: $(cat "$TMP/server.log")"
-CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
+start_server --plugin-dir "$TEST_TRANSPORT_DIR"
 VIEWER=$("$WEFT" user add vera --role viewer --state-dir "$STATE" | tail -n 1)
 DEVICE=$("$WEFT" login "$CONN" --device-id dev-e)
 

@@ -45,11 +45,8 @@ ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 PY
 /usr/bin/python3 "$TMP/app.py" "$APP" >"$TMP/app.log" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
-"$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >"$TMP/server.log" 2>&1 </dev/null &
-STARTED_PIDS+=("$!")
 BASE="https://127.0.0.1:$PORT"
-wait_for 20 curl -ksfS "$BASE/healthz" || fail "server: $(cat "$TMP/server.log")"
-CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
+start_server
 OPERATOR=$("$WEFT" user add olga --role operator --state-dir "$STATE" | tail -n 1)
 VIEWER=$("$WEFT" user add vera --role viewer --state-dir "$STATE" | tail -n 1)
 

@@ -17,17 +17,8 @@ listen = 127.0.0.1:$PORT
 http_listen = off
 tls_listen = off
 CONF
-SERVER_PID=
-start_server() {
-  "$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" \
-    --plugin-dir "$TEST_TRANSPORT_DIR" >>"$TMP/server.log" 2>&1 &
-  SERVER_PID=$!
-  STARTED_PIDS+=("$SERVER_PID")
-  wait_for 20 curl -fsS "$BASE/healthz" || fail "server did not start: $(tail -5 "$TMP/server.log")"
-}
 
-start_server
-CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
+start_server --plugin-dir "$TEST_TRANSPORT_DIR"
 ADMIN=$("$WEFT" login "$CONN" --device-id admin) || fail "admin login"
 mkdir -p "$TMP/committed.d"
 
@@ -49,10 +40,10 @@ for round in $(seq 1 "$ROUNDS"); do
   for i in $(seq 1 "$DEVICES"); do device "r${round}d$i" & done
   # Kill somewhere in the middle of the burst.
   sleep "0.$(( (RANDOM % 5) + 1 ))"
-  kill -9 "$SERVER_PID"
-  wait "$SERVER_PID" 2>/dev/null
+  kill -9 "$SERVER"
+  wait "$SERVER" 2>/dev/null
   wait
-  start_server
+  start_server --plugin-dir "$TEST_TRANSPORT_DIR"
   OUT=$(curl -sS -H "Authorization: Bearer $ADMIN" "$BASE/v1/tunnels")
   cat "$TMP"/committed.d/* >"$TMP/committed" 2>/dev/null
   lost=0
@@ -63,8 +54,8 @@ for round in $(seq 1 "$ROUNDS"); do
     || fail "round $round: $lost committed lease(s) lost"
 done
 
-kill -9 "$SERVER_PID"
-wait "$SERVER_PID" 2>/dev/null
+kill -9 "$SERVER"
+wait "$SERVER" 2>/dev/null
 OUT=$(python3 - "$STATE/weft.db" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])

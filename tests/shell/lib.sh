@@ -75,6 +75,21 @@ wait_for() {
   done
 }
 
+# start_server [ARGS...]: weft server on $TMP/weft.conf and $STATE (and
+# ARGS, such as --plugin-dir), its output added to $TMP/server.log (a
+# restart keeps what the last run said); returns once its control port
+# $PORT answers /healthz. Sets SERVER (its pid, in STARTED_PIDS) and
+# CONN (the connection string with the server's secret).
+start_server() {
+  "$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" "$@" \
+    >>"$TMP/server.log" 2>&1 </dev/null &
+  SERVER=$!
+  STARTED_PIDS+=("$SERVER")
+  wait_for 20 curl -ksfS "https://127.0.0.1:$PORT/healthz" ||
+    fail "the server did not start: $(tail -n 20 "$TMP/server.log")"
+  CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
+}
+
 # test_ca: a throwaway CA in $TMP/pki (ca.pem, ca.key), with the openssl
 # CLI; test_leaf NAME PREFIX: a certificate for NAME it signs, as
 # PREFIX.crt and PREFIX.key.

@@ -24,10 +24,7 @@ head -c 200000 /dev/urandom >"$TMP/site/blob.bin"
 echo "<h1>hello</h1>" >"$TMP/site/index.html"
 /usr/bin/python3 -m http.server "$SITE" --bind 127.0.0.1 --directory "$TMP/site" >"$TMP/site.log" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
-"$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >"$TMP/server.log" 2>&1 </dev/null &
-STARTED_PIDS+=("$!")
-wait_for 20 curl -fsS "http://127.0.0.1:$PORT/healthz" || fail "server: $(cat "$TMP/server.log")"
-CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
+start_server
 
 # launch NAME DEVICE LOCAL, then reached NAME: sets URL and TID (its
 # tunnel id) once it is up.

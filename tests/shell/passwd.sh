@@ -12,10 +12,8 @@
 PORT=$(free_port)
 STATE="$TMP/state"
 printf '[server]\nlisten = 127.0.0.1:%s\nhttp_listen = off\ntls_listen = off\n' "$PORT" >"$TMP/weft.conf"
-"$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >"$TMP/server.log" 2>&1 </dev/null &
-STARTED_PIDS+=("$!")
 BASE="https://127.0.0.1:$PORT"
-wait_for 20 curl -ksfS "$BASE/healthz" || fail "server: $(cat "$TMP/server.log")"
+start_server
 key_of() { "$WEFT" user add "$1" --role "$2" --state-dir "$STATE" | tail -n 1; }
 OTTO=$(key_of otto operator)
 key_of vera viewer >/dev/null

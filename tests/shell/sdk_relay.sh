@@ -49,14 +49,7 @@ python3 "$NETKIT" echo-server "$ECHO" >"$TMP/echo-server.log" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
 python3 "$NETKIT" bulk-server "$BULK" 300 >"$TMP/bulk-server.log" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
-start_server() {
-  "$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" --plugin-dir "$TMP/relay" >>"$TMP/server.log" 2>&1 </dev/null &
-  SERVER_PID=$!
-  STARTED_PIDS+=("$SERVER_PID")
-  wait_for 20 curl -fsS "http://127.0.0.1:$PORT/healthz" || fail "server did not start: $(tail -5 "$TMP/server.log")"
-}
-start_server
-CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
+start_server --plugin-dir "$TMP/relay"
 
 # start_tunnel NAME LOCAL_PORT: a device's tunnel over relay, in the
 # background; waits until the relay's control connection is up.
@@ -94,11 +87,11 @@ BULK_TUNNEL=$LAST_TUNNEL
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 LIMIT_KB=16384
 [ -n "${SANITIZE_FLAGS:-}" ] && LIMIT_KB=65536
-BEFORE_S=$(rss "$SERVER_PID") BEFORE_T=$(rss "$BULK_TUNNEL")
+BEFORE_S=$(rss "$SERVER") BEFORE_T=$(rss "$BULK_TUNNEL")
 timeout 30 python3 "$NETKIT" slow-reader 127.0.0.1 "$PUBLIC_PORT" 3 >"$TMP/slow.out" 2>&1 &
 SLOW=$!
 sleep 2.5
-AFTER_S=$(rss "$SERVER_PID") AFTER_T=$(rss "$BULK_TUNNEL")
+AFTER_S=$(rss "$SERVER") AFTER_T=$(rss "$BULK_TUNNEL")
 wait "$SLOW"
 echo "RSS with a slow reader: server ${BEFORE_S}->${AFTER_S} KiB, tunnel ${BEFORE_T}->${AFTER_T} KiB"
 [ $((AFTER_S - BEFORE_S)) -lt $LIMIT_KB ] && pass "server memory bounded under a slow reader" || fail "server grew $((AFTER_S - BEFORE_S)) KiB"
@@ -115,9 +108,9 @@ OUT=$(cat "$TMP/dead.out")
 contains "the device said why" "cannot reach the local service"
 
 # The server restarts: the device redials with a fresh token, alone.
-kill -TERM "$SERVER_PID"
-wait "$SERVER_PID" || fail "server did not stop cleanly: $(tail -5 "$TMP/server.log")"
-start_server
+kill -TERM "$SERVER"
+wait "$SERVER" || fail "server did not stop cleanly: $(tail -5 "$TMP/server.log")"
+start_server --plugin-dir "$TMP/relay"
 if wait_for 20 timeout 5 python3 "$NETKIT" roundtrip 127.0.0.1 "$ECHO_PORT" 1; then
   pass "traffic flows again after a server restart"
 else
@@ -127,7 +120,7 @@ OUT=$(cat "$TMP/echo.out")
 contains "the device logged its redial" "reconnecting in"
 
 # Both sides stop cleanly: every handle closed, nothing leaked (ASan).
-for pid in "$LAST_TUNNEL" "$SWAP_TUNNEL" "$ECHO_TUNNEL" "$BULK_TUNNEL" "$SERVER_PID"; do
+for pid in "$LAST_TUNNEL" "$SWAP_TUNNEL" "$ECHO_TUNNEL" "$BULK_TUNNEL" "$SERVER"; do
   kill -INT "$pid"
   wait "$pid" && pass "process $pid stopped cleanly" ||
     fail "process $pid exited with $?: $(tail -5 "$TMP"/*.out "$TMP/server.log")"

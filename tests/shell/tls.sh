@@ -20,15 +20,9 @@ port_range = 33000-33009
 $1
 CONF
 }
-start_server() {
-  "$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >>"$TMP/server.log" 2>&1 &
-  SERVER_PID=$!
-  STARTED_PIDS+=("$SERVER_PID")
-  wait_for 20 curl -fsSk "$BASE/healthz" || fail "server did not start: $(tail -5 "$TMP/server.log")"
-}
 stop_server() {
-  kill -INT "$SERVER_PID"
-  wait "$SERVER_PID" || fail "server did not stop cleanly: $(tail -5 "$TMP/server.log")"
+  kill -INT "$SERVER"
+  wait "$SERVER" || fail "server did not stop cleanly: $(tail -5 "$TMP/server.log")"
 }
 fingerprint_of() { # the SHA-256 of a PEM certificate, as weft prints it
   openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'
@@ -37,7 +31,6 @@ fingerprint_of() { # the SHA-256 of a PEM certificate, as weft prints it
 # --- the default: a self-signed certificate, made once, kept
 write_conf "plain_http = off"
 start_server
-CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
 FP=$(fingerprint_of "$STATE/tls.crt")
 OUT=$(cat "$TMP/server.log")
 contains "the server logs its certificate's fingerprint" "certificate SHA-256 $FP"

@@ -37,10 +37,7 @@ tls_certs_dir = $CERTS
 CONF
 /usr/bin/python3 "$HTTPKIT" serve "$APP" >"$TMP/app.log" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
-"$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >"$TMP/server.log" 2>&1 </dev/null &
-STARTED_PIDS+=("$!")
-wait_for 20 curl -fsS "http://127.0.0.1:$PORT/healthz" || fail "server: $(cat "$TMP/server.log")"
-CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
+start_server
 LOCAL="http://127.0.0.1:$APP"
 
 # ---- refused before the server is asked (exit 2), each naming why

@@ -52,13 +52,9 @@ STARTED_PIDS+=("$!")
 STARTED_PIDS+=("$!")
 /usr/bin/python3 "$HTTPKIT" serve-tls "$APP_F" "$TMP/pki/f.crt" "$TMP/pki/f.key" device-f >"$TMP/f.log" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
-"$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >"$TMP/server.log" 2>&1 </dev/null &
-SERVER_PID=$!
-STARTED_PIDS+=("$SERVER_PID")
-wait_for 20 curl -fsS "http://127.0.0.1:$PORT/healthz" || fail "server: $(cat "$TMP/server.log")"
+start_server
 grep -q "public TLS listening on 127.0.0.1:$TLS" "$TMP/server.log" && pass "the server says where its TLS port is" || fail "no TLS port line: $(cat "$TMP/server.log")"
 SECRET=$(cat "$STATE/secret")
-CONN="weft://$SECRET@127.0.0.1:$PORT"
 
 # start_tunnel NAME DEVICE CONN ARGS...: waits for its public URL in $URL.
 start_tunnel() {
@@ -113,7 +109,7 @@ test_leaf c.example.test "$TMP/pki/c2"
 cp "$TMP/pki/c2.crt" "$CERTS/c.example.test.crt"
 cp "$TMP/pki/c2.key" "$CERTS/c.example.test.key"
 [ "$(seen c.example.test)" = "$OLD" ] && pass "files changed: the loaded certificate stays until SIGHUP" || fail "changed before SIGHUP"
-kill -HUP "$SERVER_PID"
+kill -HUP "$SERVER"
 wait_for 10 grep -q "certificate(s) will be read again" "$TMP/server.log" || fail "no reload line"
 [ "$(seen c.example.test)" = "$(fingerprint "$TMP/pki/c2.crt")" ] && pass "after SIGHUP the new certificate is served" || fail "old certificate after SIGHUP"
 check "a name with no certificate is refused clearly" 1 "$WEFT" tunnel --device-id dev-d "$CONN" "http://127.0.0.1:$APP_C" https://d.example.test
@@ -192,14 +188,14 @@ check "broken hellos are each closed within the timeout" 0 timeout 120 python3 "
 echo "$OUT"
 check "a slowloris is closed at the hello timeout" 0 timeout 30 python3 "$TLSKIT" slow 127.0.0.1 "$TLS" a.example.test 6
 echo "$OUT"
-RSS0=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
+RSS0=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER/status")
 check "200 silent visitors" 0 timeout 30 python3 "$TLSKIT" flood 127.0.0.1 "$TLS" 200
 echo "$OUT"
-RSS1=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
+RSS1=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER/status")
 [ $((RSS1 - RSS0)) -lt 32768 ] && pass "their memory stays bounded ($((RSS1 - RSS0)) KiB)" || fail "RSS grew $((RSS1 - RSS0)) KiB"
 check "still serving after all that" 0 curl -fsS --cacert "$TMP/pki/ca.pem" \
   --resolve "a.example.test:$TLS:127.0.0.1" "https://a.example.test:$TLS/echo"
-kill -0 "$SERVER_PID" && pass "the server is alive" || fail "the server died: $(tail -20 "$TMP/server.log")"
+kill -0 "$SERVER" && pass "the server is alive" || fail "the server died: $(tail -20 "$TMP/server.log")"
 
 # ---- what the TLS port did, in /metrics
 METRICS=$(curl -fsS "http://127.0.0.1:$PORT/metrics")
@@ -211,14 +207,11 @@ tls_count() { echo "$METRICS" | sed -n "s/^weft_tls_connections_total{route=\"$1
 [ "$(tls_count timed_out)" -ge 2 ] && pass "and hellos that never came ($(tls_count timed_out))" || fail "timed_out: $(tls_count timed_out)"
 
 # ---- a server restart: the vhost device comes back by itself, same name
-kill -TERM "$SERVER_PID"
-wait "$SERVER_PID"
+kill -TERM "$SERVER"
+wait "$SERVER"
 STATUS=$?
 [ "$STATUS" = 0 ] && pass "the server stops cleanly" || fail "stop status $STATUS: $(tail -20 "$TMP/server.log")"
-"$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >>"$TMP/server.log" 2>&1 </dev/null &
-SERVER_PID=$!
-STARTED_PIDS+=("$SERVER_PID")
-wait_for 20 curl -fsS "http://127.0.0.1:$PORT/healthz" || fail "restart: $(tail -20 "$TMP/server.log")"
+start_server
 wait_for 30 curl -fsS --cacert "$TMP/pki/ca.pem" --resolve "f.example.test:$TLS:127.0.0.1" \
   "https://f.example.test:$TLS/echo" && pass "the vhost tunnel is back after a server restart" ||
   fail "f not back: $(tail -5 "$TMP/f.out")"

@@ -28,14 +28,7 @@ acme_ca_file = $CA
 CONF
 /usr/bin/python3 "$HTTPKIT" serve "$APP" >"$TMP/app.log" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
-start_server() {
-  "$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >>"$TMP/server.log" 2>&1 </dev/null &
-  SERVER_PID=$!
-  STARTED_PIDS+=("$SERVER_PID")
-  wait_for 20 curl -fsS "http://127.0.0.1:$PORT/healthz" || fail "server: $(cat "$TMP/server.log")"
-}
 start_server
-CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
 "$WEFT" tunnel --device-id shop "$CONN" "http://127.0.0.1:$APP" https://shop.example.test >"$TMP/tunnel.out" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
 wait_for 20 grep -q "is reachable at" "$TMP/tunnel.out" && pass "the tunnel is accepted before its certificate exists" || fail "tunnel: $(cat "$TMP/tunnel.out")"
@@ -51,8 +44,8 @@ SEEN=$(openssl s_client -connect "127.0.0.1:$TLS" -servername shop.example.test 
   pass "the certificate served is the one stored" || fail "served $SEEN"
 
 ORDERS=$(grep -c "ordering a certificate" "$TMP/server.log")
-kill -TERM "$SERVER_PID"
-wait "$SERVER_PID"
+kill -TERM "$SERVER"
+wait "$SERVER"
 STATUS=$?
 [ "$STATUS" = 0 ] && pass "the server stops cleanly (ACME manager included)" || fail "stop status $STATUS: $(tail -30 "$TMP/server.log")"
 start_server

@@ -32,10 +32,7 @@ STARTED_PIDS+=("$!")
 STARTED_PIDS+=("$!")
 /usr/bin/python3 -m http.server "$STATIC" --bind 127.0.0.1 --directory "$TMP/site" >"$TMP/static.log" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
-"$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >"$TMP/server.log" 2>&1 </dev/null &
-STARTED_PIDS+=("$!")
-wait_for 20 curl -fsS "http://127.0.0.1:$PORT/healthz" || fail "server: $(cat "$TMP/server.log")"
-CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
+start_server
 
 # start_tunnel NAME DEVICE ARGS...: sets URL to the public URL it printed.
 start_tunnel() {

@@ -27,12 +27,6 @@ reconnect_min = 200ms
 reconnect_max = 1s
 CONF
 
-start_server() {
-  "$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >>"$TMP/server.log" 2>&1 &
-  SERVER_PID=$!
-  STARTED_PIDS+=("$SERVER_PID")
-  wait_for 20 curl -fsS "$BASE/healthz" || fail "server did not start: $(tail -5 "$TMP/server.log")"
-}
 # start_tunnel NAME DEVICE ARGS...: a weft tunnel in the background, its
 # output in $TMP/NAME.out; waits until it prints its public URL.
 start_tunnel() {
@@ -51,7 +45,6 @@ STARTED_PIDS+=("$!")
 python3 "$NETKIT" bulk-server "$BULK" 300 >"$TMP/bulk-server.log" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
 start_server
-CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
 ADMIN=$("$WEFT" login "$CONN" --device-id admin)
 
 # --- bytes through, both ways at once, with checksums
@@ -73,11 +66,11 @@ rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 # memory in quarantine, so a sanitized build gets more room.
 LIMIT_KB=16384
 [ -n "${SANITIZE_FLAGS:-}" ] && LIMIT_KB=65536
-BEFORE_S=$(rss "$SERVER_PID") BEFORE_T=$(rss "$LAST_TUNNEL")
+BEFORE_S=$(rss "$SERVER") BEFORE_T=$(rss "$LAST_TUNNEL")
 timeout 30 python3 "$NETKIT" slow-reader 127.0.0.1 "$BULK_PORT" 3 >"$TMP/slow.out" 2>&1 &
 SLOW=$!
 sleep 2.5
-AFTER_S=$(rss "$SERVER_PID") AFTER_T=$(rss "$LAST_TUNNEL")
+AFTER_S=$(rss "$SERVER") AFTER_T=$(rss "$LAST_TUNNEL")
 wait "$SLOW"
 echo "RSS with a slow reader of a 300 MB sender: server ${BEFORE_S}->${AFTER_S} KiB, tunnel ${BEFORE_T}->${AFTER_T} KiB"
 [ $((AFTER_S - BEFORE_S)) -lt $LIMIT_KB ] && pass "server memory bounded under a slow reader" || fail "server grew $((AFTER_S - BEFORE_S)) KiB"
@@ -87,10 +80,10 @@ echo "RSS with a slow reader of a 300 MB sender: server ${BEFORE_S}->${AFTER_S} 
 OUT=$(curl -sS -X POST -H "Authorization: Bearer $ADMIN" "$BASE/v1/tunnels" \
   --data-binary '{"transport":"websocket","local":"tcp://127.0.0.1:9"}')
 PROTO_ID=$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-BEFORE_S=$(rss "$SERVER_PID")
+BEFORE_S=$(rss "$SERVER")
 check "WebSocket interop and malformed frames" 0 timeout 90 /usr/bin/python3 "$(dirname "$0")/ws_protocol.py" "$BASE" "$ADMIN" "$PROTO_ID" 32010
 echo "$OUT"
-AFTER_S=$(rss "$SERVER_PID")
+AFTER_S=$(rss "$SERVER")
 [ $((AFTER_S - BEFORE_S)) -lt $LIMIT_KB ] && pass "no large allocation for hostile frames" || fail "server grew $((AFTER_S - BEFORE_S)) KiB"
 
 # --- 50 tunnels at once (one device each)
@@ -121,8 +114,8 @@ OUT=$(curl -sS -H "Authorization: Bearer $ADMIN" "$BASE/v1/tunnels")
 case "$OUT" in *many-*) fail "Ctrl-C left tunnels on the server" ;; *) pass "all 50 deleted on Ctrl-C" ;; esac
 
 # --- the server restarts: the device comes back on its own
-kill -TERM "$SERVER_PID"
-wait "$SERVER_PID"
+kill -TERM "$SERVER"
+wait "$SERVER"
 start_server
 if wait_for 20 timeout 5 python3 "$NETKIT" roundtrip 127.0.0.1 32010 1; then
   pass "the tunnel works again after a server restart, with no help"
@@ -134,12 +127,11 @@ contains "the client logged its reconnect" "reconnecting in"
 
 # --- kill the tunnel client mid-transfer (on a server whose leases idle
 # out after 3 s, so the end of the lease can be seen too)
-kill -INT "$SERVER_PID"
-wait "$SERVER_PID" || fail "server did not stop cleanly: $(tail -5 "$TMP/server.log")"
+kill -INT "$SERVER"
+wait "$SERVER" || fail "server did not stop cleanly: $(tail -5 "$TMP/server.log")"
 sed -i 's/^listen = .*/&\nidle_timeout = 3s/' "$TMP/weft.conf"
 STATE="$TMP/state2"
 start_server
-CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
 ADMIN=$("$WEFT" login "$CONN" --device-id admin)
 start_tunnel doomed dev-doomed tcp://127.0.0.1:$ECHO tcp://127.0.0.1:32020
 DOOMED_PID=$LAST_TUNNEL
@@ -160,6 +152,6 @@ fi
 OUT=$(curl -sS -H "Authorization: Bearer $ADMIN" "$BASE/v1/audit")
 contains "the audit trail says why" '"event":"idle-timeout"'
 
-kill -INT "$SERVER_PID"
-wait "$SERVER_PID" || fail "server did not stop cleanly: $(tail -5 "$TMP/server.log")"
+kill -INT "$SERVER"
+wait "$SERVER" || fail "server did not stop cleanly: $(tail -5 "$TMP/server.log")"
 finish

@@ -24,11 +24,7 @@ port_range = 34000-34009
 udp_flow_idle = 2s
 udp_max_flows = 8
 CONF
-"$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
-STARTED_PIDS+=("$SERVER_PID")
-wait_for 20 curl -fsSk "$BASE/healthz" || fail "server did not start: $(tail -5 "$TMP/server.log")"
-CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
+start_server
 ADMIN=$("$WEFT" login "$CONN" --device-id admin)
 python3 "$NETKIT" udp-echo-server "$ECHO" "$TMP/peers" >"$TMP/echo.log" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
@@ -94,6 +90,6 @@ check "a udp tunnel from weft.conf" 0 timeout 30 python3 "$NETKIT" udp-check 127
 kill -INT "$CONF_TUNNEL"
 wait "$CONF_TUNNEL"
 
-kill -INT "$SERVER_PID"
-wait "$SERVER_PID" || fail "server did not stop cleanly: $(tail -5 "$TMP/server.log")"
+kill -INT "$SERVER"
+wait "$SERVER" || fail "server did not stop cleanly: $(tail -5 "$TMP/server.log")"
 finish
