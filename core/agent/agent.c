@@ -795,15 +795,24 @@ static void reopen_due(uv_timer_t *timer)
     return;
   }
   snprintf(ot->old_id, sizeof ot->old_id, "%s", ot->id);
+  /* An unnamed tunnel's status file bears its id, which the new tunnel
+   * does not keep: the old file goes, or status would list it failed for
+   * as long as the agent runs. The new one carries its history (below). */
+  if (!ot->spec.name)
+    tunnel_status_remove(s->run_dir, label);
   if (ot->reopen_tries == 0)
     fprintf(stderr, "weft tunnel: %s: the server ended tunnel %s (%s); "
                     "opening it again\n",
             label, ot->old_id, ot->ended[0] ? ot->ended : "gone");
-  uint32_t restarts = ot->status.restarts;
+  /* A new tunnel, with the old one's history: its restarts, and the
+   * error that ended it (weft tunnel status, /metrics' last error). */
+  struct tunnel_status old = ot->status;
   ot->id[0] = ot->public_url[0] = ot->ended[0] = '\0';
   ot->client = NULL;
   memset(&ot->status, 0, sizeof ot->status);
-  ot->status.restarts = restarts + 1;
+  ot->status.restarts = old.restarts + 1;
+  memcpy(ot->status.last_error, old.last_error, sizeof old.last_error);
+  ot->status.last_error_at = old.last_error_at;
   ot->reported = false;
   /* The same steps as open_in, with the server asked on the loop. */
   ot->reopening = true;

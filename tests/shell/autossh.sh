@@ -247,14 +247,35 @@ wait_for 20 grep -q "ended: idle-timeout" "$TMP/server.log" && pass "lease ended
 wait_for 5 bash -c "! grep -q 'weft-tunnel:$TID2' '$TMP/weft_keys'" && pass "line removed at lease end" || fail "line left after lease end"
 wait_for 20 grep -q "no longer has this tunnel" "$TMP/c.log" && pass "device stops: tunnel gone on the server" || fail "device did not notice: $(tail -5 "$TMP/c.log")"
 grep -q "ended its ssh session" "$TMP/server.log" && pass "live ssh session ended on revoke" || fail "live session not ended"
-check "status shows failed" 1 "$WEFT" tunnel status
-contains "status names the reason" "no longer has this tunnel"
+# The agent opens the tunnel again about 0.5 s after it failed, which a
+# slow machine may take to run status at all: status is caught failed
+# (exit 1) or already opening it again, and names the reason either way
+# (the failed state's detail, then the new tunnel's last error).
+status_after_failure() {
+  OUT=$("$WEFT" tunnel status 2>&1)
+  STATUS=$?
+  case "$OUT" in *"no longer has this tunnel"*) ;; *) return 1 ;; esac
+  [ "$STATUS" = 1 ] && [[ "$OUT" == *": failed (for "* ]] && FAILED_SEEN=1 && return 0
+  grep -q "opening it again" "$TMP/c.log"
+}
+FAILED_SEEN=
+if wait_for 10 status_after_failure; then
+  [ -n "$FAILED_SEEN" ] && pass "status shows failed, naming the reason" ||
+    pass "status names the reason (it was opened again before status ran)"
+else
+  fail "status after the failure: exit $STATUS: $OUT"
+fi
 # the lifecycle's row (docs/cli.md): a lease that ran out is opened again
 wait_for 20 grep -q "opening it again" "$TMP/c.log" &&
   pass "and the agent opens it again, as for any lease that ran out" ||
   fail "C did not reopen: $(tail -5 "$TMP/c.log")"
 wait_for 20 sh -c "[ \$(grep -c 'up:' '$TMP/c.log') -ge 2 ]" &&
   pass "its new tunnel is up: ssh -R again" || fail "no second tunnel: $(tail -5 "$TMP/c.log")"
+OUT=$("$WEFT" tunnel status 2>&1)
+case "$OUT" in
+*"$TID2 ("*) fail "status still lists the ended tunnel $TID2: $OUT" ;;
+*) pass "status no longer lists the ended tunnel" ;;
+esac
 kill "$DEV_C"; wait "$DEV_C" 2>/dev/null
 
 # restart: a line without a live lease is reconciled away
