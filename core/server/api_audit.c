@@ -14,36 +14,12 @@
 #include "base/names.h"
 #include "tunnel/store.h"
 
-/* The raw value of `key` in the URL's query ("" when absent): 1 if
- * present, 0 if absent, -1 if empty or too long. The caller judges what
- * the value may hold. */
-static int query_value(const char *url, const char *key, char *out,
-                       size_t len)
-{
-  out[0] = '\0';
-  const char *q = strchr(url, '?');
-  size_t klen = strlen(key);
-  for (const char *p = q ? q + 1 : NULL; p && *p;) {
-    size_t n = strcspn(p, "&");
-    if (n > klen && p[klen] == '=' && !strncmp(p, key, klen)) {
-      size_t vlen = n - klen - 1;
-      if (vlen == 0 || vlen >= len)
-        return -1;
-      memcpy(out, p + klen + 1, vlen);
-      out[vlen] = '\0';
-      return 1;
-    }
-    p += n + (p[n] == '&');
-  }
-  return 0;
-}
-
-/* query_value for a value that must be plain (letters, digits, '-', '_',
- * '.'): -1 if it is not. */
+/* api_query_value for a value that must be plain (letters, digits, '-',
+ * '_', '.'): -1 if it is not. */
 static int query_plain(const char *url, const char *key, char *out,
                        size_t len)
 {
-  int found = query_value(url, key, out, len);
+  int found = api_query_value(url, key, out, len);
   return found > 0 && !name_is_plain(out, len - 1) ? -1 : found;
 }
 
@@ -102,7 +78,7 @@ void api_audit(struct control_api *api, const struct http_request *req,
   char limit_text[16], device[64], actor[64], event[64], since_text[24];
   if (query_plain(req->url, "limit", limit_text, sizeof limit_text) < 0 ||
       query_plain(req->url, "device", device, sizeof device) < 0 ||
-      query_value(req->url, "actor", actor, sizeof actor) < 0 ||
+      api_query_value(req->url, "actor", actor, sizeof actor) < 0 ||
       (actor[0] && !actor_ok(actor)) ||
       query_plain(req->url, "event", event, sizeof event) < 0 ||
       query_plain(req->url, "since", since_text, sizeof since_text) < 0)

@@ -143,3 +143,25 @@ void api_request_view(const struct http_request *req,
       .peer_ip = req->peer_ip,
   };
 }
+
+int api_query_value(const char *url, const char *key, char *out, size_t len)
+{
+  out[0] = '\0';
+  const char *q = strchr(url, '?');
+  size_t klen = strlen(key);
+  for (const char *p = q ? q + 1 : NULL; p && *p;) {
+    size_t n = strcspn(p, "&#");
+    if (n > klen && p[klen] == '=' && !strncmp(p, key, klen)) {
+      size_t vlen = n - klen - 1;
+      if (vlen == 0 || vlen >= len)
+        return -1;
+      memcpy(out, p + klen + 1, vlen);
+      out[vlen] = '\0';
+      return 1;
+    }
+    if (p[n] != '&')
+      break; /* the end, or the fragment */
+    p += n + 1;
+  }
+  return 0;
+}

@@ -26,31 +26,6 @@ struct pending_terminal {
   struct terminal_request rq;
 };
 
-/* The value of key in url's query, raw, into out: its length, 0 when
- * absent, -1 when empty or too long. */
-static int query_param(const char *url, const char *key, char *out,
-                       size_t len)
-{
-  out[0] = '\0';
-  const char *q = strchr(url, '?');
-  size_t klen = strlen(key);
-  for (const char *p = q ? q + 1 : NULL; p && *p;) {
-    size_t n = strcspn(p, "&#");
-    if (n > klen && p[klen] == '=' && !strncmp(p, key, klen)) {
-      size_t vlen = n - klen - 1;
-      if (vlen == 0 || vlen >= len)
-        return -1;
-      memcpy(out, p + klen + 1, vlen);
-      out[vlen] = '\0';
-      return (int)vlen;
-    }
-    if (p[n] != '&')
-      break;
-    p += n + 1;
-  }
-  return 0;
-}
-
 static void start(void *arg, const struct http_request *req,
                   struct weft_stream *conn)
 {
@@ -154,14 +129,15 @@ void api_terminal_open(struct control_api *api, const struct http_request *req,
     return api_reply_error(resp, 403, "forbidden",
                            "a terminal opens from the console's own page");
   char port_text[8], user[TERMINAL_USER_MAX + 1];
-  char *end;
-  long port = query_param(req->url, "port", port_text, sizeof port_text) > 0
+  char *end = port_text;
+  long port = api_query_value(req->url, "port", port_text,
+                              sizeof port_text) > 0
                   ? strtol(port_text, &end, 10)
                   : 0;
   if (port < 1 || port > 65535 || *end)
     return api_reply_error(resp, 400, "bad_request",
                            "port must be the device's port, 1-65535");
-  if (query_param(req->url, "user", user, sizeof user) <= 0 ||
+  if (api_query_value(req->url, "user", user, sizeof user) <= 0 ||
       !terminal_ssh_user_ok(user))
     return api_reply_error(resp, 400, "bad_request",
                            "user must be a login name on the device: "

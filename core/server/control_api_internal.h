@@ -43,6 +43,11 @@ bool api_fixed_b64(json_t *doc, const char *name, uint8_t *out, size_t len);
 
 char *api_b64_text(const uint8_t *bin, size_t len, char *buf, size_t size);
 
+/* The raw value of `key` in the URL's query into out ("" when absent):
+ * 1 if present, 0 if absent, -1 if empty or too long. The caller judges
+ * what the value may hold. */
+int api_query_value(const char *url, const char *key, char *out, size_t len);
+
 /* req as the SDK shows a request (to a plugin, or to ws_conn), its
  * headers in `headers`; valid while req is. */
 void api_request_view(const struct http_request *req,

@@ -20,11 +20,7 @@ PORT=$(free_port)
 SSHD=$(free_port)
 STATE="$TMP/state"
 printf '[server]\nlisten = 127.0.0.1:%s\nhttp_listen = off\ntls_listen = off\nport_range = 33200-33299\n' "$PORT" >"$TMP/weft.conf"
-"$WEFT" server --config "$TMP/weft.conf" --state-dir "$STATE" >"$TMP/server.log" 2>&1 </dev/null &
-SERVER_PID=$!
-STARTED_PIDS+=("$SERVER_PID")
-wait_for 20 curl -ksfS "https://127.0.0.1:$PORT/healthz" || fail "server: $(cat "$TMP/server.log")"
-CONN="weft://$(cat "$STATE/secret")@127.0.0.1:$PORT"
+start_server
 PASSWORD="device password 7"
 device_sshd "$SSHD" "$PASSWORD"
 # Another program of the host holds the first port of the range: the
@@ -86,8 +82,8 @@ contains "ends with ssh's refusal" "END: ssh could not connect or log in"
 # The browser goes (a closed tab): the server ends ssh.
 check "a WebSocket closed mid-session" 0 /usr/bin/python3 "$CLIENT" "$URL" --key "$OPERATOR" \
   --expect "password:" --send "$PASSWORD\\n" --expect "$ " --send "sleep 600\\n" --hold 1 --close
-gone() { ! pgrep -P "$SERVER_PID" -x setsid >/dev/null && ! pgrep -P "$SERVER_PID" -x ssh >/dev/null; }
-wait_for 10 gone && pass "its ssh is gone" || fail "ssh still runs: $(pgrep -a -P "$SERVER_PID")"
+gone() { ! pgrep -P "$SERVER" -x setsid >/dev/null && ! pgrep -P "$SERVER" -x ssh >/dev/null; }
+wait_for 10 gone && pass "its ssh is gone" || fail "ssh still runs: $(pgrep -a -P "$SERVER")"
 wait_for 10 bash -c "curl -ksfS -H 'Authorization: Bearer $OPERATOR' '$API/v1/audit?device=box-1' | grep -q 'the browser closed the terminal'" &&
   pass "audited as closed by the browser" || fail "no terminal-closed record for the closed WebSocket"
 finish
