@@ -169,18 +169,22 @@ bool api_console_principal(struct control_api *api,
     }
   }
   api_user_as_principal(u.name, role, who);
+  who->console = true;
   return true;
 }
 
-/* Who is signed in, and whether they turned TOTP on (the page's Account
- * shows which of on and off it offers). */
+/* Who is signed in, whether they turned TOTP on (the page's Account
+ * shows which of on and off it offers) and have a password (which the
+ * Account then asks for before changing either: api_user_reauth.c). */
 static void session_reply(struct http_response *resp, int status,
                           const struct console_session *s, const char *role,
-                          bool totp)
+                          const struct store_user_signin *in)
 {
   api_reply_json(resp, status,
-                 json_pack("{s:s,s:s,s:s,s:b}", "name", s->user, "role", role,
-                           "csrf", s->csrf, "totp", totp));
+                 json_pack("{s:s,s:s,s:s,s:b,s:b}", "name", s->user, "role",
+                           role, "csrf", s->csrf, "totp",
+                           in->totp_secret[0] != '\0', "password",
+                           in->password_hash[0] != '\0'));
 }
 
 void api_console_open_session(struct control_api *api,
@@ -211,8 +215,6 @@ void api_console_open_session(struct control_api *api,
   snprintf(slot->user, sizeof slot->user, "%s", who->name);
   memcpy(slot->key_id, u.key_id, sizeof slot->key_id);
   slot->password_gen = in.password_gen;
-  bool totp = in.totp_secret[0] != '\0';
-  crypto_wipe(&in, sizeof in);
   slot->last_s = clock_wall_s();
   slot->live = true;
   strbuf_addf(&resp->headers,
@@ -220,7 +222,8 @@ void api_console_open_session(struct control_api *api,
               "SameSite=Strict; Max-Age=%d\r\n",
               slot->id, CONSOLE_SESSION_IDLE_S);
   api_audit_event(api, "console-signed-in", NULL, NULL, who->actor, how);
-  session_reply(resp, 200, slot, authz_role_name(who->role), totp);
+  session_reply(resp, 200, slot, authz_role_name(who->role), &in);
+  crypto_wipe(&in, sizeof in);
 }
 
 static void sign_in(struct control_api *api, const struct http_request *req,
@@ -274,9 +277,8 @@ static void session_route(struct control_api *api,
     struct store_user_signin in;
     if (api->store->ops->user_signin_get(api->store, who.name, &in) != 0)
       return api_reply_error(resp, 500, "internal", "the store failed");
-    bool totp = in.totp_secret[0] != '\0';
-    crypto_wipe(&in, sizeof in);
-    return session_reply(resp, 200, s, authz_role_name(who.role), totp);
+    session_reply(resp, 200, s, authz_role_name(who.role), &in);
+    return crypto_wipe(&in, sizeof in);
   }
   if (api_method_is(req, "DELETE")) { /* signed out, here and now */
     crypto_wipe(s, sizeof *s);

@@ -2,7 +2,9 @@
  * POST (on, the URI shown once) or DELETE (off) /v1/users/{name}/totp.
  * The table (authz.c) lets any user in; here, a user changes only their
  * own, an administrator anyone's. The password is hashed on the thread
- * pool (server/password_work.h), so its answer is deferred. */
+ * pool (server/password_work.h), so its answer is deferred; so is a
+ * console session's own new password or TOTP off, which first shows the
+ * current password (api_user_reauth.c). */
 #include "server/control_api_internal.h"
 
 #include <jansson.h>
@@ -38,7 +40,14 @@ struct new_password {
   struct http_pending *pending;
   char name[64];
   char actor[72];
+  char pw[PASSWORD_MAX_BYTES + 1]; /* kept while the current is checked */
 };
+
+static void forget(struct new_password *np)
+{
+  crypto_wipe(np, sizeof *np);
+  free(np);
+}
 
 static void hashed(void *arg, const struct password_result *r)
 {
@@ -64,7 +73,25 @@ static void hashed(void *arg, const struct password_result *r)
   http_pending_answer(np->pending, &resp);
   strbuf_free(&resp.body);
   strbuf_free(&resp.headers);
-  free(np);
+  forget(np);
+}
+
+/* The current password was shown (pending), or wrong (NULL, answered). */
+static void reauthed(void *arg, struct http_pending *pending)
+{
+  struct new_password *np = arg;
+  if (!pending)
+    return forget(np);
+  np->pending = pending;
+  /* (the check's job has ended: a slot is free) */
+  if (password_work_hash(&np->api->passwords, np->pw, hashed, np) == 0)
+    return crypto_wipe(np->pw, sizeof np->pw);
+  struct http_response resp = {0};
+  api_reply_error(&resp, 500, "internal", "cannot hash the password now");
+  http_pending_answer(pending, &resp);
+  strbuf_free(&resp.body);
+  strbuf_free(&resp.headers);
+  forget(np);
 }
 
 static void held(void *arg, struct http_pending *pending)
@@ -77,20 +104,22 @@ void api_user_password(struct control_api *api, const struct http_request *req,
                        struct http_response *resp, const char *name,
                        const struct principal *who)
 {
-  static const char *const fields[] = {"password", NULL};
+  static const char *const fields[] = {"password", "current_password", NULL};
   if (!own_or_admin(who, name, resp))
     return;
   json_t *doc = api_body_object(req, resp);
-  const char *pw = NULL;
+  const char *pw = NULL, *current = NULL;
   if (!doc)
     return;
   if (!api_only_fields(doc, fields, resp) ||
-      !api_string_field(doc, "password", &pw, resp))
+      !api_string_field(doc, "password", &pw, resp) ||
+      !api_string_field(doc, "current_password", &current, resp))
     return json_decref(doc);
   const char *why = pw ? password_policy_refusal(pw)
                        : "give the new password: {\"password\": \"...\"}";
   struct store_user u;
   struct new_password *np = NULL;
+  bool later = false; /* the hash (or first the check) runs */
   if (why)
     api_reply_error(resp, 400, "bad_password", why);
   else if (api->store->ops->user_get(api->store, name, &u) != 0)
@@ -100,20 +129,26 @@ void api_user_password(struct control_api *api, const struct http_request *req,
                     "the server is hashing other passwords; try again in a "
                     "second");
     api_retry_after(resp, 1000);
-  } else if (!(np = calloc(1, sizeof *np)) ||
-             password_work_hash(&api->passwords, pw, hashed, np) != 0) {
-    free(np);
-    np = NULL;
-    api_reply_error(resp, 500, "internal", "cannot hash the password now");
+  } else if (!(np = calloc(1, sizeof *np))) {
+    api_reply_error(resp, 500, "internal", "out of memory");
+  } else {
+    np->api = api;
+    snprintf(np->name, sizeof np->name, "%s", name);
+    snprintf(np->actor, sizeof np->actor, "%s", who->actor);
+    if (api_reauth_needed(api, who, name)) {
+      snprintf(np->pw, sizeof np->pw, "%s", pw); /* (policy: it fits) */
+      later = api_reauth_start(api, req, resp, name, current, reauthed, np);
+    } else if (password_work_hash(&api->passwords, pw, hashed, np) == 0) {
+      later = true;
+      resp->later = held;
+      resp->later_arg = np;
+    } else {
+      api_reply_error(resp, 500, "internal", "cannot hash the password now");
+    }
   }
   json_decref(doc); /* (jansson keeps its strings; pw is copied by now) */
-  if (!np)
-    return;
-  np->api = api;
-  snprintf(np->name, sizeof np->name, "%s", name);
-  snprintf(np->actor, sizeof np->actor, "%s", who->actor);
-  resp->later = held;
-  resp->later_arg = np;
+  if (np && !later)
+    forget(np);
 }
 
 static void totp_on(struct control_api *api, struct http_response *resp,
@@ -141,6 +176,58 @@ static void totp_on(struct control_api *api, struct http_response *resp,
   crypto_wipe(uri, sizeof uri);
 }
 
+static void totp_off(struct control_api *api, struct http_response *resp,
+                     const char *name, const char *actor)
+{
+  int rc = api->store->ops->user_set_totp(api->store, name, "");
+  if (rc == WEFT_ENOENT)
+    return api_reply_error(resp, 404, "not_found", "no such user");
+  if (rc != 0)
+    return api_reply_error(resp, 500, "internal", "the store failed");
+  char detail[128];
+  snprintf(detail, sizeof detail, "user %s turned TOTP off", name);
+  api_audit_event(api, "user-totp-off", NULL, NULL, actor, detail);
+  log_info("%s by %s", detail, actor);
+  resp->status = 204;
+}
+
+/* TOTP off once the current password was shown. */
+struct totp_change {
+  struct control_api *api;
+  char name[64];
+  char actor[72];
+};
+
+static void off_reauthed(void *arg, struct http_pending *pending)
+{
+  struct totp_change *tc = arg;
+  if (pending) {
+    struct http_response resp = {0};
+    totp_off(tc->api, &resp, tc->name, tc->actor);
+    http_pending_answer(pending, &resp);
+    strbuf_free(&resp.body);
+    strbuf_free(&resp.headers);
+  }
+  free(tc);
+}
+
+/* The body's "current_password" (NULL without a body), or false after
+ * answering resp. */
+static bool current_of(const struct http_request *req,
+                       struct http_response *resp, json_t **doc,
+                       const char **current)
+{
+  static const char *const fields[] = {"current_password", NULL};
+  *doc = NULL;
+  *current = NULL;
+  if (req->body_len == 0)
+    return true;
+  if (!(*doc = api_body_object(req, resp)))
+    return false;
+  return api_only_fields(*doc, fields, resp) &&
+         api_string_field(*doc, "current_password", current, resp);
+}
+
 void api_user_totp(struct control_api *api, const struct http_request *req,
                    struct http_response *resp, const char *name,
                    const struct principal *who)
@@ -149,14 +236,23 @@ void api_user_totp(struct control_api *api, const struct http_request *req,
     return;
   if (api_method_is(req, "POST"))
     return totp_on(api, resp, name, who);
-  int rc = api->store->ops->user_set_totp(api->store, name, "");
-  if (rc == WEFT_ENOENT)
-    return api_reply_error(resp, 404, "not_found", "no such user");
-  if (rc != 0)
-    return api_reply_error(resp, 500, "internal", "the store failed");
-  char detail[128];
-  snprintf(detail, sizeof detail, "user %s turned TOTP off", name);
-  api_audit_event(api, "user-totp-off", NULL, NULL, who->actor, detail);
-  log_info("%s by %s", detail, who->actor);
-  resp->status = 204;
+  if (!api_reauth_needed(api, who, name))
+    return totp_off(api, resp, name, who->actor);
+  json_t *doc;
+  const char *current;
+  struct totp_change *tc = NULL;
+  if (!current_of(req, resp, &doc, &current)) {
+    json_decref(doc);
+    return;
+  }
+  if (!(tc = calloc(1, sizeof *tc))) {
+    api_reply_error(resp, 500, "internal", "out of memory");
+  } else {
+    tc->api = api;
+    snprintf(tc->name, sizeof tc->name, "%s", name);
+    snprintf(tc->actor, sizeof tc->actor, "%s", who->actor);
+    if (!api_reauth_start(api, req, resp, name, current, off_reauthed, tc))
+      free(tc);
+  }
+  json_decref(doc);
 }

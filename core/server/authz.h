@@ -25,6 +25,10 @@ struct principal {
   char name[64];  /* device id, user name, or "root" */
   char actor[72]; /* in the audit trail: the device id, "user:NAME",
                    * "local:root" */
+  /* A user through a console session (a browser's cookie), not a key:
+   * changing their own sign-in secrets asks for the current password,
+   * since whoever sits at a signed-in browser is not proven the owner. */
+  bool console;
 };
 
 /* Who a rule admits. */

@@ -223,6 +223,22 @@ void api_user_remove(struct control_api *api, struct http_response *resp,
 void api_user_new_key(struct control_api *api, struct http_response *resp,
                       const char *name, const struct principal *who);
 
+/* The current password, shown again (api_user_reauth.c). Whether who
+ * must show it to change name's sign-in secrets: a console session
+ * changing its own user's, who has a password. */
+bool api_reauth_needed(struct control_api *api, const struct principal *who,
+                       const char *name);
+/* Called on the loop when the check ends: pending NULL when the password
+ * was wrong (the request is answered); else the change goes on and
+ * answers pending with http_pending_answer. */
+typedef void (*api_reauth_fn)(void *arg, struct http_pending *pending);
+/* Checks current against name's password on the thread pool, then calls
+ * done; the answer is deferred (resp->later). False after answering resp
+ * (none given, the address must wait, busy): done is not called. */
+bool api_reauth_start(struct control_api *api, const struct http_request *req,
+                      struct http_response *resp, const char *name,
+                      const char *current, api_reauth_fn done, void *arg);
+
 /* Console sign-in secrets (api_user_signin.c): PUT
  * /v1/users/{name}/password, POST and DELETE /v1/users/{name}/totp; a
  * user's own, or anyone's by an administrator. */

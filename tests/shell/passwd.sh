@@ -3,7 +3,8 @@
 # PUT /v1/users/NAME/password with curl (a user's own, an administrator's
 # for anyone), bad input refused with a sentence, sign-in at /ui/session
 # with the password, a change ending the user's sessions (and their event
-# streams, at once), TOTP turned on (the password alone refused) and off,
+# streams, at once), a console session's own change only with the current
+# password, TOTP turned on (the password alone refused) and off,
 # and a wrong password counted against the address as a failed login is. (Codes and the page itself:
 # console.sh. Each password check costs about a second:
 # Argon2id at libsodium's moderate limits.)
@@ -90,11 +91,46 @@ check "the audit trail has it" 0 curl -ksfS -H "Authorization: Bearer $ADA" "$BA
 contains "with who did it" '"actor":"user:otto"'
 expect "an unknown name is refused" 401 "$(signin nobody "$PW")" 'check them and try again'
 
+# A console session's own change shows the current password first (an
+# API key's does not: above); a wrong one counts as a failed login.
+csrf() { sed -n 's/.*"csrf":"\([^"]*\)".*/\1/p' "$TMP/body"; }
+own() { # own METHOD WHAT BODY [CURL OPTIONS]: with the session in $TMP/jar
+  local method=$1 what=$2 body=$3
+  shift 3
+  curl -ks -o "$TMP/body" -w '%{http_code}' -X "$method" -b "$TMP/jar" \
+    -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' "$@" \
+    ${body:+-d "$body"} "$BASE/v1/users/otto/$what"
+}
+expect "otto signs in with the new one" 200 "$(signin otto "$PW 2")"
+CSRF=$(csrf)
+expect "his session's new password without the current one: 400" 400 \
+  "$(own PUT password "{\"password\":\"$PW 3\"}")" 'give your current password'
+expect "with a wrong one: 403" 403 \
+  "$(own PUT password "{\"password\":\"$PW 3\",\"current_password\":\"$PW\"}")" \
+  'the current password does not match'
+expect "TOTP off without it: 400" 400 "$(own DELETE totp '')" 'give your current password'
+expect "from 127.0.0.3 too" 200 "$(signin otto "$PW 2" --interface 127.0.0.3)"
+CSRF=$(csrf)
+for i in 1 2 3 4 5; do
+  curl -ks -o /dev/null --interface 127.0.0.3 -d '{"api_key":"weft_0"}' "$BASE/ui/session"
+done
+expect "after five wrong keys, a wrong current password: 403" 403 \
+  "$(own PUT password "{\"password\":\"$PW 3\",\"current_password\":\"wrong\"}" --interface 127.0.0.3)"
+expect "then that address waits, even with the right one" 429 \
+  "$(own PUT password "{\"password\":\"$PW 3\",\"current_password\":\"$PW 2\"}" --interface 127.0.0.3)" \
+  'wait and try again'
+signin otto "$PW 2" >/dev/null
+CSRF=$(csrf)
+expect "with the right one: 204" 204 \
+  "$(own PUT password "{\"password\":\"$PW 3\",\"current_password\":\"$PW 2\"}")"
+expect "which ends the session too" 401 \
+  "$(curl -ks -o "$TMP/body" -w '%{http_code}' -b "$TMP/jar" "$BASE/v1/devices")"
+
 # With TOTP on, the password alone no longer signs in (console.sh signs
 # in with codes).
 check "weft user totp turns it on" 0 "$WEFT" user totp otto --state-dir "$STATE"
 contains "printing the URI" "otpauth://totp/Weft:otto?secret="
-expect "then the password alone is refused" 401 "$(signin otto "$PW 2")" 'check them and try again'
+expect "then the password alone is refused" 401 "$(signin otto "$PW 3")" 'check them and try again'
 check "and --off turns it off" 0 "$WEFT" user totp otto --off --state-dir "$STATE"
 check "for an unknown user it says so" 1 "$WEFT" user totp nobody --state-dir "$STATE"
 contains "no such user" "no such user"
@@ -107,5 +143,5 @@ done
 expect "a wrong password gets the same answer" 401 \
   "$(signin otto "$PW" --interface 127.0.0.2)" 'check them and try again'
 expect "then that address waits, even with the right one" 429 \
-  "$(signin otto "$PW 2" --interface 127.0.0.2)" 'wait and try again'
+  "$(signin otto "$PW 3" --interface 127.0.0.2)" 'wait and try again'
 finish

@@ -274,9 +274,9 @@ try {
   check(await page.locator('button:text-is("Inspect")').count() === 0,
         'a viewer gets no Inspect button (visitors\' data)');
 
-  // The Account page, as otto (signed in with his key: no password to
-  // check, and that session ends with a new password too): his own
-  // password, then TOTP. (That a new password ends his other sessions'
+  // The Account page, as otto (signed in with his key: that session too
+  // shows his password before changing it, and ends with a new one): his
+  // own password, then TOTP. (That a new password ends his other sessions'
   // event streams at once: passwd.sh.)
   await page.click('text=Sign out');
   await page.fill('input[name=api_key]', OPERATOR_KEY);
@@ -292,6 +292,7 @@ try {
   const again = page.getByLabel('The same password again');
   const rule = await page.textContent('#password-rule');
   const min = (rule.match(/At least (\d+) characters/) || [])[1];
+  await page.getByLabel('Current password').fill(PASSWORD);
   await newPassword.fill('short one');
   await again.fill('short one');
   await page.click('button[name=set-password]');
@@ -330,6 +331,12 @@ try {
   check(await signedInAs('otto'), 'otto signs in with a code for that secret from oathtool');
   await page.click('nav a[data-page=account]');
   await page.waitForSelector('article[data-totp=on]');
+  // Turning it off asks for his password (someone else may be at his browser).
+  await page.fill('article[data-totp] input[name=current-password]', 'not his password');
+  await page.click('button[name=totp-off]');
+  check(await alerted('The current password does not match'),
+        'TOTP off with a wrong current password is refused, saying so');
+  await page.fill('article[data-totp] input[name=current-password]', NEW);
   await page.click('button[name=totp-off]');
   await page.waitForSelector('article[data-totp=off]');
   const session = await (await context.request.get(`${BASE}/ui/session`)).json();

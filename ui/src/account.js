@@ -1,10 +1,11 @@
 // The Account page: who is signed in, and their own console sign-in
 // secrets, through the same API curl would use: PUT
 // /v1/users/{name}/password, POST and DELETE /v1/users/{name}/totp (a
-// user changes only their own). app.js hands it api() (which carries the
-// CSRF token) and onSignedOut(why): a new password ends all the user's
-// console sessions on the server, this one too, so the page goes back to
-// sign-in saying so.
+// user changes only their own). A user who has a password shows it again
+// for a new one or TOTP off (the server asks: someone else may be at this
+// browser). app.js hands it api() (which carries the CSRF token) and
+// onSignedOut(why): a new password ends all the user's console sessions
+// on the server, this one too, so the page goes back to sign-in saying so.
 import { h } from './vendor/preact.mjs';
 import { useEffect, useState } from './vendor/hooks.mjs';
 import htm from './vendor/htm.mjs';
@@ -35,8 +36,15 @@ function sentence(message) {
 
 const userPath = (me, what) => `/v1/users/${encodeURIComponent(me.name)}/${what}`;
 
+// The field for the password one has now, where the server asks for it.
+function CurrentPassword({ value, onInput }) {
+  return html`<label>Current password
+    <input type="password" name="current-password" autocomplete="current-password"
+           value=${value} onInput=${onInput} required/></label>`;
+}
+
 function NewPassword({ me, api, onSignedOut }) {
-  const [form, setForm] = useState({ one: '', two: '' });
+  const [form, setForm] = useState({ now: '', one: '', two: '' });
   const [err, setErr] = useState('');
   const [busy, setBusy] = useState(false);
   const set = (k) => (e) => setForm({ ...form, [k]: e.target.value });
@@ -47,7 +55,9 @@ function NewPassword({ me, api, onSignedOut }) {
     setErr('');
     setBusy(true);  // about a second: the server hashes it (Argon2id)
     try {
-      await api('PUT', userPath(me, 'password'), { password: form.one });
+      const body = { password: form.one };
+      if (me.password) body.current_password = form.now;
+      await api('PUT', userPath(me, 'password'), body);
     } catch (x) {
       setBusy(false);
       return setErr(sentence(x.message));
@@ -61,6 +71,7 @@ function NewPassword({ me, api, onSignedOut }) {
     <form onSubmit=${save}>
       <input type="text" name="username" autocomplete="username" value=${me.name}
              hidden readonly/>
+      ${me.password && html`<${CurrentPassword} value=${form.now} onInput=${set('now')}/>`}
       <label>New password
         <input type="password" name="new-password" autocomplete="new-password"
                aria-describedby="password-rule" value=${form.one}
@@ -91,6 +102,7 @@ function Totp({ me, api }) {
   const [on, setOn] = useState(!!me.totp);
   const [made, setMade] = useState(null);  // the new secret, shown this once
   const [qr, setQr] = useState(null);
+  const [now, setNow] = useState('');  // the current password, for off
   const [err, setErr] = useState('');
   const [busy, setBusy] = useState(false);
   // me may be older than a change made on this page before: ask again.
@@ -107,13 +119,16 @@ function Totp({ me, api }) {
         setQr(null);
         qrOf(t.otpauth_uri).then(setQr, () => setQr(null));  // the text is enough
       } else {
-        await api('DELETE', userPath(me, 'totp'));
+        await api('DELETE', userPath(me, 'totp'),
+                  me.password ? { current_password: now } : undefined);
         setMade(null);
+        setNow('');
       }
       setOn(want);
     } catch (x) { setErr(sentence(x.message)); }
     setBusy(false);
   }
+  const off = (e) => { e.preventDefault(); turn(false); };
   return html`<article aria-labelledby="totp-title" data-totp=${on ? 'on' : 'off'}>
     <h3 id="totp-title">Code from an authenticator app (TOTP)</h3>
     ${on ? html`<p>On: signing in with your password also asks for a code
@@ -132,9 +147,13 @@ function Totp({ me, api }) {
       <button class="secondary" name="totp-done"
               onClick=${() => setMade(null)}>Done, it is in my app</button>
     </section>`}
-    <button name=${on ? 'totp-off' : 'totp-on'} class=${on ? 'secondary' : ''}
-            aria-busy=${busy} disabled=${busy} onClick=${() => turn(!on)}>
-      ${on ? 'Turn TOTP off' : 'Turn TOTP on'}</button>
+    ${on ? html`<form onSubmit=${off}>
+        ${me.password && html`<${CurrentPassword} value=${now}
+            onInput=${(e) => setNow(e.target.value)}/>`}
+        <button type="submit" name="totp-off" class="secondary" aria-busy=${busy}
+                disabled=${busy}>Turn TOTP off</button></form>`
+      : html`<button name="totp-on" aria-busy=${busy} disabled=${busy}
+            onClick=${() => turn(true)}>Turn TOTP on</button>`}
     ${err && html`<p class="error" role="alert">${err}</p>`}
   </article>`;
 }
