@@ -121,6 +121,15 @@ static int run(struct client *c, const struct user_opts *o, int argc,
            argv[1]);
   } else if (!strcmp(what, "totp") && o->off) {
     printf("user %s: TOTP off; the password alone signs in\n", argv[1]);
+  } else if (!strcmp(what, "totp") &&
+             json_is_true(json_object_get(reply, "pending"))) {
+    /* (a user's own, with their key: it waits for a code) */
+    printf("user %s: a new TOTP secret, off until a code from the app "
+           "confirms it (within 10 minutes: the Account page, or POST "
+           "/v1/users/%s/totp/confirm). Add this to the app (shown this "
+           "once):\n%s\n",
+           argv[1], argv[1],
+           json_string_value(json_object_get(reply, "otpauth_uri")));
   } else if (!strcmp(what, "totp")) {
     printf("user %s: TOTP on. Add this to an authenticator app (shown this "
            "once):\n%s\n",

@@ -1,5 +1,6 @@
 /* A user's console sign-in secrets: PUT /v1/users/{name}/password, and
- * POST (on, the URI shown once) or DELETE (off) /v1/users/{name}/totp.
+ * POST (on, the URI shown once; a user's own waits for POST
+ * .../totp/confirm with a code) or DELETE (off) /v1/users/{name}/totp.
  * The table (authz.c) lets any user in; here, a user changes only their
  * own, an administrator anyone's. The password is hashed on the thread
  * pool (server/password_work.h), so its answer is deferred; so is a
@@ -16,8 +17,18 @@
 
 #include "auth/crypto.h"
 #include "auth/totp.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "tunnel/store.h"
+
+static void totp_audit_on(struct control_api *api, const char *name,
+                          const char *actor)
+{
+  char detail[128];
+  snprintf(detail, sizeof detail, "user %s turned TOTP on", name);
+  api_audit_event(api, "user-totp-on", NULL, NULL, actor, detail);
+  log_info("%s by %s", detail, actor);
+}
 
 /* Whether who may change name's secrets; answers 403 if not. */
 static bool own_or_admin(const struct principal *who, const char *name,
@@ -151,22 +162,34 @@ void api_user_password(struct control_api *api, const struct http_request *req,
     forget(np);
 }
 
+/* A user's own new secret waits for a code from their app (confirm,
+ * below); an administrator's for another, or root's over the local
+ * socket, is on at once, as `weft user totp NAME` always was: they hand
+ * it over and the user was not asked to finish anything. */
 static void totp_on(struct control_api *api, struct http_response *resp,
                     const char *name, const struct principal *who)
 {
   char secret[TOTP_SECRET_TEXT], uri[256];
+  struct store_user u;
+  bool own = who->kind == PRINCIPAL_USER && !strcmp(who->name, name);
+  if (api->store->ops->user_get(api->store, name, &u) != 0)
+    return api_reply_error(resp, 404, "not_found", "no such user");
   if (totp_secret_make(secret) != 0 ||
       totp_uri("Weft", name, secret, uri, sizeof uri) != 0)
     return api_reply_error(resp, 500, "internal", "cannot make a secret");
-  int rc = api->store->ops->user_set_totp(api->store, name, secret);
+  int rc = 0;
+  if (own) {
+    totp_pending_put(&api->totp_pending, name, secret, clock_wall_s());
+  } else {
+    totp_pending_drop(&api->totp_pending, name);
+    rc = api->store->ops->user_set_totp(api->store, name, secret);
+  }
   if (rc == 0) {
-    char detail[128];
-    snprintf(detail, sizeof detail, "user %s turned TOTP on", name);
-    api_audit_event(api, "user-totp-on", NULL, NULL, who->actor, detail);
-    log_info("%s by %s", detail, who->actor);
+    if (!own)
+      totp_audit_on(api, name, who->actor);
     api_reply_json(resp, 201,
-                   json_pack("{s:s,s:s,s:s}", "name", name, "secret", secret,
-                             "otpauth_uri", uri));
+                   json_pack("{s:s,s:s,s:s,s:b}", "name", name, "secret",
+                             secret, "otpauth_uri", uri, "pending", own));
   } else if (rc == WEFT_ENOENT) {
     api_reply_error(resp, 404, "not_found", "no such user");
   } else {
@@ -176,9 +199,57 @@ static void totp_on(struct control_api *api, struct http_response *resp,
   crypto_wipe(uri, sizeof uri);
 }
 
+void api_user_totp_confirm(struct control_api *api,
+                           const struct http_request *req,
+                           struct http_response *resp, const char *name,
+                           const struct principal *who)
+{
+  static const char *const fields[] = {"code", NULL};
+  char secret[TOTP_SECRET_TEXT];
+  const char *code = NULL;
+  int64_t step;
+  if (!own_or_admin(who, name, resp))
+    return;
+  json_t *doc = api_body_object(req, resp);
+  if (!doc)
+    return;
+  if (!api_only_fields(doc, fields, resp) ||
+      !api_string_field(doc, "code", &code, resp))
+    return json_decref(doc);
+  if (!code) {
+    api_reply_error(resp, 400, "bad_request",
+                    "give the code your app shows: {\"code\": \"123456\"}");
+  } else if (!totp_pending_get(&api->totp_pending, name, clock_wall_s(),
+                               secret)) {
+    api_reply_error(resp, 409, "no_pending_totp",
+                    "no new TOTP secret waits for a code (one waits 10 "
+                    "minutes): turn TOTP on again, then confirm");
+  } else if (totp_check(secret, code, clock_wall_s(), 0, &step) != 0) {
+    api_reply_error(resp, 400, "bad_code",
+                    "that is not the code of the new secret now: check that "
+                    "the app has it and its clock is right, then type the "
+                    "code it shows; TOTP stays off");
+  } else {
+    int rc = api->store->ops->user_set_totp(api->store, name, secret);
+    if (rc == 0) { /* the code was used: sign-in does not take it again */
+      api->store->ops->user_totp_spend(api->store, name, step);
+      totp_pending_drop(&api->totp_pending, name);
+      totp_audit_on(api, name, who->actor);
+      resp->status = 204;
+    } else if (rc == WEFT_ENOENT) {
+      api_reply_error(resp, 404, "not_found", "no such user");
+    } else {
+      api_reply_error(resp, 500, "internal", "the store failed");
+    }
+  }
+  crypto_wipe(secret, sizeof secret);
+  json_decref(doc);
+}
+
 static void totp_off(struct control_api *api, struct http_response *resp,
                      const char *name, const char *actor)
 {
+  totp_pending_drop(&api->totp_pending, name);
   int rc = api->store->ops->user_set_totp(api->store, name, "");
   if (rc == WEFT_ENOENT)
     return api_reply_error(resp, 404, "not_found", "no such user");

@@ -150,6 +150,7 @@ void api_user_remove(struct control_api *api, struct http_response *resp,
   if (rc != 0)
     return api_reply_error(resp, 500, "internal", "the store failed");
   api_console_end_sessions(api, name);
+  totp_pending_drop(&api->totp_pending, name);
   char detail[128];
   snprintf(detail, sizeof detail, "user %s removed", name);
   api_audit_event(api, "user-removed", NULL, NULL, who->actor, detail);

@@ -49,6 +49,8 @@ const struct authz_rule authz_rules[] = {
     {"PUT", "/v1/users/*/password", AUTHZ_VIEWER, "set a user's password"},
     {"POST", "/v1/users/*/totp", AUTHZ_VIEWER, "turn a user's TOTP on"},
     {"DELETE", "/v1/users/*/totp", AUTHZ_VIEWER, "turn a user's TOTP off"},
+    {"POST", "/v1/users/*/totp/confirm", AUTHZ_VIEWER,
+     "confirm a user's new TOTP secret"},
 };
 const unsigned authz_rule_count = sizeof authz_rules / sizeof authz_rules[0];
 

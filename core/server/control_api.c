@@ -229,6 +229,8 @@ static void dispatch(struct control_api *api, const struct http_request *req,
     return api_user_password(api, req, resp, id, who);
   if (!strcmp(route, "/v1/users/*/totp"))
     return api_user_totp(api, req, resp, id, who);
+  if (!strcmp(route, "/v1/users/*/totp/confirm"))
+    return api_user_totp_confirm(api, req, resp, id, who);
   assert(!"a route in authz.c without a handler here");
   api_reply_error(resp, 404, "not_found", "no such endpoint");
 }

@@ -30,6 +30,7 @@
 #include "auth/tokens.h"
 #include "server/console_types.h"
 #include "server/password_work.h"
+#include "server/totp_pending.h"
 #include "server/events.h"
 #include "tunnel/tunnels.h"
 
@@ -79,6 +80,8 @@ struct control_api {
   struct console_sessions console;
   /* Passwords hashed and checked on the thread pool (sign-in, passwd). */
   struct password_work passwords;
+  /* Users' own new TOTP secrets, waiting for a code (totp_pending.h). */
+  struct totp_pending totp_pending;
   char spki_pin[64];
   /* The OpenTelemetry exporter: each audit event goes to it too; NULL:
    * none. */

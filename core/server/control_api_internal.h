@@ -245,6 +245,13 @@ bool api_reauth_start(struct control_api *api, const struct http_request *req,
 void api_user_password(struct control_api *api, const struct http_request *req,
                        struct http_response *resp, const char *name,
                        const struct principal *who);
+/* POST /v1/users/{name}/totp/confirm {"code"}: a user's own new TOTP
+ * secret (totp_pending.h) on, once a code from their app shows they have
+ * it. */
+void api_user_totp_confirm(struct control_api *api,
+                           const struct http_request *req,
+                           struct http_response *resp, const char *name,
+                           const struct principal *who);
 void api_user_totp(struct control_api *api, const struct http_request *req,
                    struct http_response *resp, const char *name,
                    const struct principal *who);

@@ -58,6 +58,7 @@ MATRIX = [
     ("PUT", "/v1/users/nosuch/password", ADMINS),
     ("POST", "/v1/users/nosuch/totp", ADMINS),
     ("DELETE", "/v1/users/nosuch/totp", ADMINS),
+    ("POST", "/v1/users/nosuch/totp/confirm", ADMINS),
 ]
 
 

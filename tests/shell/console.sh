@@ -9,8 +9,8 @@
 # terminal to a device's real sshd (log in, echo hello-from-weft, end it),
 # CSRF, sign-out, a viewer's limits, and the Account page: otto sets his
 # own password (the page goes back to sign-in, saying why) and turns TOTP
-# on (its QR code read back by zbarimg, a code from oathtool signs in) and
-# off (with his password shown again).
+# on (its QR code read back by zbarimg, a wrong code refused, oathtool's
+# turning it on and signing in) and off (with his password shown again).
 . "$(dirname "$0")/lib.sh"
 NETKIT="$(dirname "$0")/netkit.py"
 if [ "$(id -u)" -ne 0 ]; then
@@ -70,7 +70,6 @@ echo "$OUT"
 SHOTS="$BUILD_ROOT/console-screenshots"
 check "the console's pages at two widths, its CSP, origin and weight" 0 env \
   BASE="https://127.0.0.1:$PORT" OPERATOR_KEY="$OPERATOR" OUT="$SHOTS" HOME="$TMP" \
-  OTTO_PASSWORD="otto's new console password" \
   timeout 90 node "$SOURCE_ROOT/tests/ui/console_shots.mjs"
 echo "$OUT"
 check "/ui redirects to /ui/" 0 curl -ks -o /dev/null -w '%{http_code} %{redirect_url}' "https://127.0.0.1:$PORT/ui"

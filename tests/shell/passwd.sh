@@ -4,11 +4,13 @@
 # for anyone), bad input refused with a sentence, sign-in at /ui/session
 # with the password, a change ending the user's sessions (and their event
 # streams, at once), a console session's own change only with the current
-# password, TOTP turned on (the password alone refused) and off,
+# password, TOTP turned on (the password alone refused) and off, a
+# user's own TOTP waiting for a code from the app (oathtool) to be on,
 # and a wrong password counted against the address as a failed login is. (Codes and the page itself:
 # console.sh. Each password check costs about a second:
 # Argon2id at libsodium's moderate limits.)
 . "$(dirname "$0")/lib.sh"
+command -v oathtool >/dev/null || { echo "SKIP: no oathtool (scripts/setup-deps.sh installs it)"; exit 77; }
 
 PORT=$(free_port)
 STATE="$TMP/state"
@@ -134,6 +136,32 @@ expect "then the password alone is refused" 401 "$(signin otto "$PW 3")" 'check 
 check "and --off turns it off" 0 "$WEFT" user totp otto --off --state-dir "$STATE"
 check "for an unknown user it says so" 1 "$WEFT" user totp nobody --state-dir "$STATE"
 contains "no such user" "no such user"
+
+# A user's own TOTP waits for a code from the app: until then the
+# password alone still signs in.
+code_of() { oathtool --totp -b "$1"; }
+expect "otto signs in" 200 "$(signin otto "$PW 3")"
+CSRF=$(csrf)
+expect "his own TOTP on: 201, pending" 201 "$(own POST totp '')" '"pending":true'
+SECRET=$(sed -n 's/.*"secret":"\([A-Z2-7]*\)".*/\1/p' "$TMP/body")
+expect "confirming without a code: 400" 400 "$(own POST totp/confirm '{}')" 'give the code'
+expect "the password alone still signs in" 200 "$(signin otto "$PW 3")"
+CSRF=$(csrf)
+RIGHT=$(code_of "$SECRET")
+WRONG=$(printf '%06d' $(( (10#$RIGHT + 500000) % 1000000 )))
+expect "a wrong code: 400" 400 "$(own POST totp/confirm "{\"code\":\"$WRONG\"}")" 'TOTP stays off'
+expect "still off" 200 "$(signin otto "$PW 3")"
+CSRF=$(csrf)
+expect "the right code turns it on: 204" 204 "$(own POST totp/confirm "{\"code\":\"$RIGHT\"}")"
+expect "once: nothing waits now" 409 "$(own POST totp/confirm "{\"code\":\"$RIGHT\"}")" 'turn TOTP on again'
+expect "then the password alone is refused" 401 "$(signin otto "$PW 3")" 'check them and try again'
+# Off, from a session his key opened: with his password.
+expect "his key opens a session" 200 \
+  "$(curl -ks -o "$TMP/body" -w '%{http_code}' -c "$TMP/jar" -d "{\"api_key\":\"$OTTO\"}" "$BASE/ui/session")"
+CSRF=$(csrf)
+expect "TOTP off with his password: 204" 204 \
+  "$(own DELETE totp "{\"current_password\":\"$PW 3\"}")"
+expect "and the password alone signs in again" 200 "$(signin otto "$PW 3")"
 
 # A wrong password counts as a failed login of the address: after five
 # wrong keys (free) and one wrong password from 127.0.0.2, it must wait.

@@ -322,11 +322,20 @@ try {
   await page.locator('svg.qr').screenshot({ path: qrPng });
   const read = execFileSync('zbarimg', ['-q', '--raw', qrPng]).toString().trim();
   check(read === uri, 'and as a QR code that reads back as that URI', read);
-  await page.click('button[name=totp-done]');
-  check(await page.locator('code.otpauth').count() === 0, 'shown once: Done hides it');
-  await signOut();
+  // It waits for a code from the app: a wrong one leaves it off.
   const secret = new URL(uri).searchParams.get('secret');
-  const otto = execFileSync('oathtool', ['--totp', '-b', secret]).toString().trim();
+  const right = execFileSync('oathtool', ['--totp', '-b', secret]).toString().trim();
+  await page.fill('input[name=totp-code]', String((Number(right) + 500000) % 1000000).padStart(6, '0'));
+  await page.click('button[name=totp-confirm]');
+  check(await alerted('TOTP stays off'), 'a wrong code from the app is refused, TOTP staying off');
+  await page.fill('input[name=totp-code]', right);
+  await page.click('button[name=totp-confirm]');
+  await page.waitForSelector('article[data-totp=on]');
+  check(await page.locator('code.otpauth').count() === 0, 'the right one turns it on, hiding the secret');
+  await signOut();
+  // (the code that confirmed is spent: sign in with the next step's)
+  const next = Math.floor(Date.now() / 30000) * 30 + 30;
+  const otto = execFileSync('oathtool', ['--totp', '-b', `--now=@${next}`, secret]).toString().trim();
   await signInWith('otto', NEW, otto);
   check(await signedInAs('otto'), 'otto signs in with a code for that secret from oathtool');
   await page.click('nav a[data-page=account]');

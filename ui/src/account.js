@@ -1,7 +1,7 @@
 // The Account page: who is signed in, and their own console sign-in
 // secrets, through the same API curl would use: PUT
-// /v1/users/{name}/password, POST and DELETE /v1/users/{name}/totp (a
-// user changes only their own). A user who has a password shows it again
+// /v1/users/{name}/password, POST and DELETE /v1/users/{name}/totp and
+// POST .../totp/confirm (a user changes only their own). A user who has a password shows it again
 // for a new one or TOTP off (the server asks: someone else may be at this
 // browser). app.js hands it api() (which carries the CSRF token) and
 // onSignedOut(why): a new password ends all the user's console sessions
@@ -98,37 +98,46 @@ async function qrOf(text) {
   return { d, size };
 }
 
+// Two steps: the new secret shown (it waits on the server), then a code
+// from the app turns it on, so a secret not added to an app locks no one
+// out.
 function Totp({ me, api }) {
   const [on, setOn] = useState(!!me.totp);
   const [made, setMade] = useState(null);  // the new secret, shown this once
   const [qr, setQr] = useState(null);
   const [now, setNow] = useState('');  // the current password, for off
+  const [code, setCode] = useState('');
   const [err, setErr] = useState('');
   const [busy, setBusy] = useState(false);
   // me may be older than a change made on this page before: ask again.
   useEffect(() => {
     api('GET', '/ui/session').then((s) => setOn(!!s.totp), () => {});
   }, []);
-  async function turn(want) {
+  async function act(e, work) {
+    if (e) e.preventDefault();
     setErr('');
     setBusy(true);
-    try {
-      if (want) {
-        const t = await api('POST', userPath(me, 'totp'));
-        setMade(t);
-        setQr(null);
-        qrOf(t.otpauth_uri).then(setQr, () => setQr(null));  // the text is enough
-      } else {
-        await api('DELETE', userPath(me, 'totp'),
-                  me.password ? { current_password: now } : undefined);
-        setMade(null);
-        setNow('');
-      }
-      setOn(want);
-    } catch (x) { setErr(sentence(x.message)); }
+    try { await work(); } catch (x) { setErr(sentence(x.message)); }
     setBusy(false);
   }
-  const off = (e) => { e.preventDefault(); turn(false); };
+  const start = () => act(null, async () => {
+    const t = await api('POST', userPath(me, 'totp'));
+    setMade(t);
+    setCode('');
+    setQr(null);
+    qrOf(t.otpauth_uri).then(setQr, () => setQr(null));  // the text is enough
+  });
+  const confirm = (e) => act(e, async () => {
+    await api('POST', userPath(me, 'totp/confirm'), { code: code.trim() });
+    setMade(null);
+    setOn(true);
+  });
+  const off = (e) => act(e, async () => {
+    await api('DELETE', userPath(me, 'totp'),
+              me.password ? { current_password: now } : undefined);
+    setNow('');
+    setOn(false);
+  });
   return html`<article aria-labelledby="totp-title" data-totp=${on ? 'on' : 'off'}>
     <h3 id="totp-title">Code from an authenticator app (TOTP)</h3>
     ${on ? html`<p>On: signing in with your password also asks for a code
@@ -137,23 +146,32 @@ function Totp({ me, api }) {
         with it also asks for a six-digit code from an authenticator app.</p>`}
     ${made && html`<section class="totp-new" aria-label="Your new TOTP secret">
       <p><strong>Add this to your app now: it is shown only this once.</strong>${' '}
-        Scan the code, or copy the URI (or type the secret) into the app.</p>
+        Scan the code, or copy the URI (or type the secret) into the app, then
+        type the code it shows. Until then your password alone signs you in.</p>
       ${qr && html`<svg class="qr" viewBox=${`0 0 ${qr.size} ${qr.size}`} role="img"
           aria-label="QR code of the otpauth:// URI" shape-rendering="crispEdges">
         <rect width=${qr.size} height=${qr.size} fill="#fff"/>
         <path d=${qr.d} fill="#000"/></svg>`}
       <p>URI: <code class="otpauth">${made.otpauth_uri}</code></p>
       <p>Secret: <code class="secret">${made.secret}</code></p>
-      <button class="secondary" name="totp-done"
-              onClick=${() => setMade(null)}>Done, it is in my app</button>
+      <form onSubmit=${confirm}>
+        <label>Code from the app
+          <input name="totp-code" inputmode="numeric" autocomplete="one-time-code"
+                 pattern="[0-9]{6}" maxlength="6" value=${code}
+                 onInput=${(e) => setCode(e.target.value)} required/></label>
+        <button type="submit" name="totp-confirm" aria-busy=${busy}
+                disabled=${busy}>Turn TOTP on</button>
+        <button type="button" class="secondary" name="totp-cancel"
+                onClick=${() => setMade(null)}>Not now</button>
+      </form>
     </section>`}
     ${on ? html`<form onSubmit=${off}>
         ${me.password && html`<${CurrentPassword} value=${now}
             onInput=${(e) => setNow(e.target.value)}/>`}
         <button type="submit" name="totp-off" class="secondary" aria-busy=${busy}
                 disabled=${busy}>Turn TOTP off</button></form>`
-      : html`<button name="totp-on" aria-busy=${busy} disabled=${busy}
-            onClick=${() => turn(true)}>Turn TOTP on</button>`}
+      : !made && html`<button name="totp-on" aria-busy=${busy} disabled=${busy}
+            onClick=${start}>Turn TOTP on</button>`}
     ${err && html`<p class="error" role="alert">${err}</p>`}
   </article>`;
 }
