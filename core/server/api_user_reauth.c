@@ -1,6 +1,7 @@
 /* The current password, shown again before a console session changes its
- * own user's sign-in secrets (a new password, TOTP off): whoever sits at a
- * signed-in browser left unattended must not lock the owner out. Checked
+ * own user's sign-in secrets (a new password, TOTP on or off): whoever
+ * sits at a signed-in browser left unattended must not lock the owner
+ * out. Checked
  * on the thread pool like a sign-in (server/password_work.h); a wrong one
  * counts against the address as a failed login does, so guessing it
  * meets the same backoff. A key's caller, an administrator changing
@@ -82,8 +83,8 @@ bool api_reauth_start(struct control_api *api, const struct http_request *req,
   if (!current || !current[0]) {
     api_reply_error(resp, 400, "current_password_required",
                     "give your current password too (\"current_password\"): "
-                    "a console session changes its own password or turns "
-                    "its TOTP off only with it");
+                    "a console session changes its own password or TOTP "
+                    "only with it");
     return false;
   }
   if (login_server_blocked(api->login, req->peer_ip, &wait)) {

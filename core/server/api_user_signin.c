@@ -4,8 +4,8 @@
  * The table (authz.c) lets any user in; here, a user changes only their
  * own, an administrator anyone's. The password is hashed on the thread
  * pool (server/password_work.h), so its answer is deferred; so is a
- * console session's own new password or TOTP off, which first shows the
- * current password (api_user_reauth.c). */
+ * console session's own new password, TOTP confirmed or TOTP off,
+ * which first shows the current password (api_user_reauth.c). */
 #include "server/control_api_internal.h"
 
 #include <jansson.h>
@@ -199,48 +199,95 @@ static void totp_on(struct control_api *api, struct http_response *resp,
   crypto_wipe(uri, sizeof uri);
 }
 
+/* name's waiting secret on, if code is its code now. */
+static void confirm_now(struct control_api *api, struct http_response *resp,
+                        const char *name, const char *actor,
+                        const char *code)
+{
+  char secret[TOTP_SECRET_TEXT];
+  int64_t step;
+  if (!totp_pending_get(&api->totp_pending, name, clock_wall_s(), secret))
+    return api_reply_error(resp, 409, "no_pending_totp",
+                           "no new TOTP secret waits for a code (one waits "
+                           "10 minutes): turn TOTP on again, then confirm");
+  bool right = totp_check(secret, code, clock_wall_s(), 0, &step) == 0;
+  int rc = right ? api->store->ops->user_set_totp(api->store, name, secret)
+                 : 0;
+  crypto_wipe(secret, sizeof secret);
+  if (!right)
+    return api_reply_error(resp, 400, "bad_code",
+                           "that is not the code of the new secret now: "
+                           "check that the app has it and its clock is "
+                           "right, then type the code it shows; TOTP stays "
+                           "off");
+  if (rc == WEFT_ENOENT)
+    return api_reply_error(resp, 404, "not_found", "no such user");
+  if (rc != 0)
+    return api_reply_error(resp, 500, "internal", "the store failed");
+  /* The code was used: sign-in does not take it again. */
+  api->store->ops->user_totp_spend(api->store, name, step);
+  totp_pending_drop(&api->totp_pending, name);
+  totp_audit_on(api, name, actor);
+  resp->status = 204;
+}
+
+/* A change to a user's TOTP once the current password was shown: on
+ * (code set) or off. */
+struct totp_change {
+  struct control_api *api;
+  char name[64];
+  char actor[72];
+  char code[TOTP_DIGITS + 2];
+};
+
+static void on_reauthed(void *arg, struct http_pending *pending)
+{
+  struct totp_change *tc = arg;
+  if (pending) {
+    struct http_response resp = {0};
+    confirm_now(tc->api, &resp, tc->name, tc->actor, tc->code);
+    http_pending_answer(pending, &resp);
+    strbuf_free(&resp.body);
+    strbuf_free(&resp.headers);
+  }
+  free(tc);
+}
+
 void api_user_totp_confirm(struct control_api *api,
                            const struct http_request *req,
                            struct http_response *resp, const char *name,
                            const struct principal *who)
 {
-  static const char *const fields[] = {"code", NULL};
+  static const char *const fields[] = {"code", "current_password", NULL};
   char secret[TOTP_SECRET_TEXT];
-  const char *code = NULL;
-  int64_t step;
+  const char *code = NULL, *current = NULL;
+  struct totp_change *tc = NULL;
   if (!own_or_admin(who, name, resp))
     return;
   json_t *doc = api_body_object(req, resp);
   if (!doc)
     return;
   if (!api_only_fields(doc, fields, resp) ||
-      !api_string_field(doc, "code", &code, resp))
+      !api_string_field(doc, "code", &code, resp) ||
+      !api_string_field(doc, "current_password", &current, resp))
     return json_decref(doc);
-  if (!code) {
+  if (!code || strlen(code) > TOTP_DIGITS) {
     api_reply_error(resp, 400, "bad_request",
                     "give the code your app shows: {\"code\": \"123456\"}");
+  } else if (!api_reauth_needed(api, who, name)) {
+    confirm_now(api, resp, name, who->actor, code);
   } else if (!totp_pending_get(&api->totp_pending, name, clock_wall_s(),
-                               secret)) {
-    api_reply_error(resp, 409, "no_pending_totp",
-                    "no new TOTP secret waits for a code (one waits 10 "
-                    "minutes): turn TOTP on again, then confirm");
-  } else if (totp_check(secret, code, clock_wall_s(), 0, &step) != 0) {
-    api_reply_error(resp, 400, "bad_code",
-                    "that is not the code of the new secret now: check that "
-                    "the app has it and its clock is right, then type the "
-                    "code it shows; TOTP stays off");
+                               secret)) { /* 409 now, not after the check */
+    confirm_now(api, resp, name, who->actor, code);
+  } else if (!(tc = calloc(1, sizeof *tc))) {
+    api_reply_error(resp, 500, "internal", "out of memory");
   } else {
-    int rc = api->store->ops->user_set_totp(api->store, name, secret);
-    if (rc == 0) { /* the code was used: sign-in does not take it again */
-      api->store->ops->user_totp_spend(api->store, name, step);
-      totp_pending_drop(&api->totp_pending, name);
-      totp_audit_on(api, name, who->actor);
-      resp->status = 204;
-    } else if (rc == WEFT_ENOENT) {
-      api_reply_error(resp, 404, "not_found", "no such user");
-    } else {
-      api_reply_error(resp, 500, "internal", "the store failed");
-    }
+    tc->api = api;
+    snprintf(tc->name, sizeof tc->name, "%s", name);
+    snprintf(tc->actor, sizeof tc->actor, "%s", who->actor);
+    snprintf(tc->code, sizeof tc->code, "%s", code);
+    if (!api_reauth_start(api, req, resp, name, current, on_reauthed, tc))
+      free(tc);
   }
   crypto_wipe(secret, sizeof secret);
   json_decref(doc);
@@ -263,12 +310,6 @@ static void totp_off(struct control_api *api, struct http_response *resp,
 }
 
 /* TOTP off once the current password was shown. */
-struct totp_change {
-  struct control_api *api;
-  char name[64];
-  char actor[72];
-};
-
 static void off_reauthed(void *arg, struct http_pending *pending)
 {
   struct totp_change *tc = arg;

@@ -247,7 +247,7 @@ void api_user_password(struct control_api *api, const struct http_request *req,
                        const struct principal *who);
 /* POST /v1/users/{name}/totp/confirm {"code"}: a user's own new TOTP
  * secret (totp_pending.h) on, once a code from their app shows they have
- * it. */
+ * it (and a console session's, the current password: api_reauth_*). */
 void api_user_totp_confirm(struct control_api *api,
                            const struct http_request *req,
                            struct http_response *resp, const char *name,

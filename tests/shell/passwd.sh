@@ -137,8 +137,8 @@ check "and --off turns it off" 0 "$WEFT" user totp otto --off --state-dir "$STAT
 check "for an unknown user it says so" 1 "$WEFT" user totp nobody --state-dir "$STATE"
 contains "no such user" "no such user"
 
-# A user's own TOTP waits for a code from the app: until then the
-# password alone still signs in.
+# A user's own TOTP waits for a code from the app (and, from a console
+# session, the password): until then the password alone still signs in.
 code_of() { oathtool --totp -b "$1"; }
 expect "otto signs in" 200 "$(signin otto "$PW 3")"
 CSRF=$(csrf)
@@ -149,10 +149,13 @@ expect "the password alone still signs in" 200 "$(signin otto "$PW 3")"
 CSRF=$(csrf)
 RIGHT=$(code_of "$SECRET")
 WRONG=$(printf '%06d' $(( (10#$RIGHT + 500000) % 1000000 )))
-expect "a wrong code: 400" 400 "$(own POST totp/confirm "{\"code\":\"$WRONG\"}")" 'TOTP stays off'
+NOW="\"current_password\":\"$PW 3\""
+expect "a wrong code: 400" 400 "$(own POST totp/confirm "{\"code\":\"$WRONG\",$NOW}")" 'TOTP stays off'
 expect "still off" 200 "$(signin otto "$PW 3")"
 CSRF=$(csrf)
-expect "the right code turns it on: 204" 204 "$(own POST totp/confirm "{\"code\":\"$RIGHT\"}")"
+expect "the right code without his password: 400" 400 \
+  "$(own POST totp/confirm "{\"code\":\"$RIGHT\"}")" 'give your current password'
+expect "the right code turns it on: 204" 204 "$(own POST totp/confirm "{\"code\":\"$RIGHT\",$NOW}")"
 expect "once: nothing waits now" 409 "$(own POST totp/confirm "{\"code\":\"$RIGHT\"}")" 'turn TOTP on again'
 expect "then the password alone is refused" 401 "$(signin otto "$PW 3")" 'check them and try again'
 # Off, from a session his key opened: with his password.

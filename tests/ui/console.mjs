@@ -322,9 +322,11 @@ try {
   await page.locator('svg.qr').screenshot({ path: qrPng });
   const read = execFileSync('zbarimg', ['-q', '--raw', qrPng]).toString().trim();
   check(read === uri, 'and as a QR code that reads back as that URI', read);
-  // It waits for a code from the app: a wrong one leaves it off.
+  // It waits for a code from the app (and his password): a wrong one
+  // leaves it off.
   const secret = new URL(uri).searchParams.get('secret');
   const right = execFileSync('oathtool', ['--totp', '-b', secret]).toString().trim();
+  await page.fill('article[data-totp] input[name=current-password]', NEW);
   await page.fill('input[name=totp-code]', String((Number(right) + 500000) % 1000000).padStart(6, '0'));
   await page.click('button[name=totp-confirm]');
   check(await alerted('TOTP stays off'), 'a wrong code from the app is refused, TOTP staying off');

@@ -105,7 +105,7 @@ function Totp({ me, api }) {
   const [on, setOn] = useState(!!me.totp);
   const [made, setMade] = useState(null);  // the new secret, shown this once
   const [qr, setQr] = useState(null);
-  const [now, setNow] = useState('');  // the current password, for off
+  const [now, setNow] = useState('');  // the current password: on, off
   const [code, setCode] = useState('');
   const [err, setErr] = useState('');
   const [busy, setBusy] = useState(false);
@@ -128,7 +128,10 @@ function Totp({ me, api }) {
     qrOf(t.otpauth_uri).then(setQr, () => setQr(null));  // the text is enough
   });
   const confirm = (e) => act(e, async () => {
-    await api('POST', userPath(me, 'totp/confirm'), { code: code.trim() });
+    const body = { code: code.trim() };
+    if (me.password) body.current_password = now;
+    await api('POST', userPath(me, 'totp/confirm'), body);
+    setNow('');
     setMade(null);
     setOn(true);
   });
@@ -159,6 +162,8 @@ function Totp({ me, api }) {
           <input name="totp-code" inputmode="numeric" autocomplete="one-time-code"
                  pattern="[0-9]{6}" maxlength="6" value=${code}
                  onInput=${(e) => setCode(e.target.value)} required/></label>
+        ${me.password && html`<${CurrentPassword} value=${now}
+            onInput=${(e) => setNow(e.target.value)}/>`}
         <button type="submit" name="totp-confirm" aria-busy=${busy}
                 disabled=${busy}>Turn TOTP on</button>
         <button type="button" class="secondary" name="totp-cancel"
