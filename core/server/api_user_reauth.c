@@ -107,9 +107,13 @@ bool api_reauth_start(struct control_api *api, const struct http_request *req,
     api_retry_after(resp, 1000);
     return false;
   }
-  if (api->store->ops->user_signin_get(api->store, name, &kept) != 0 ||
-      !(ra = calloc(1, sizeof *ra))) {
-    api_reply_error(resp, 500, "internal", "cannot check the password now");
+  if (api->store->ops->user_signin_get(api->store, name, &kept) != 0) {
+    api_reply_error(resp, 500, "internal", "the store failed");
+    return false;
+  }
+  if (!(ra = calloc(1, sizeof *ra))) {
+    crypto_wipe(&kept, sizeof kept);
+    api_reply_error(resp, 500, "internal", "out of memory");
     return false;
   }
   ra->api = api;
