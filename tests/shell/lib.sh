@@ -28,9 +28,26 @@ cleanup() {
     fi
     wait "$pid" 2>/dev/null
   done
+  local reported=0
+  sanitizer_reports && reported=1
   [ -n "${KEEP_TMP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
+  if [ "$reported" = 1 ]; then exit 1; fi
 }
 trap cleanup EXIT
+
+# Under ASan+UBSan: what the sanitizers said in the logs of the processes
+# the test started (a server's leak at its stop changes no answer a test
+# reads): printed, and true when there is any.
+sanitizer_reports() {
+  [ -n "${SANITIZE_FLAGS:-}" ] || return 1
+  local files
+  files=$(grep -rlE "ERROR: (Address|Leak)Sanitizer|runtime error: " "$TMP" 2>/dev/null) || return 1
+  for f in $files; do
+    echo "FAIL: a sanitizer report in ${f#"$TMP"/}:" >&2
+    grep -A 30 -E "ERROR: (Address|Leak)Sanitizer|runtime error: " "$f" | head -40 >&2
+  done
+  return 0
+}
 
 fail() {
   echo "FAIL: $*" >&2
