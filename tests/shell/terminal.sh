@@ -86,4 +86,25 @@ gone() { ! pgrep -P "$SERVER" -x setsid >/dev/null && ! pgrep -P "$SERVER" -x ss
 wait_for 10 gone && pass "its ssh is gone" || fail "ssh still runs: $(pgrep -a -P "$SERVER")"
 wait_for 10 bash -c "curl -ksfS -H 'Authorization: Bearer $OPERATOR' '$API/v1/audit?device=box-1' | grep -q 'the browser closed the terminal'" &&
   pass "audited as closed by the browser" || fail "no terminal-closed record for the closed WebSocket"
+
+# Idleness, on a second server whose tunnels idle out after 4 s: a visitor
+# keeps the tunnel itself alive (sshd's banner through its public port,
+# each second), while the terminal, silent, ends on its own clock.
+PORT=$(free_port)
+STATE="$TMP/state2"
+printf '[server]\nlisten = 127.0.0.1:%s\nhttp_listen = off\ntls_listen = off\nport_range = 33300-33399\nidle_timeout = 4s\n' "$PORT" >"$TMP/weft.conf"
+start_server
+"$WEFT" tunnel --device-id box-2 "$CONN" "tcp://127.0.0.1:$SSHD" >"$TMP/dev2.out" 2>&1 </dev/null &
+STARTED_PIDS+=("$!")
+wait_for 20 grep -q "is reachable at" "$TMP/dev2.out" || fail "device 2: $(cat "$TMP/dev2.out")"
+PUBLIC=$(sed -n 's/.*is reachable at tcp:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/dev2.out" | head -n 1)
+OPERATOR=$("$WEFT" user add otto --role operator --state-dir "$STATE" | tail -n 1)
+curl -ksfS -o /dev/null -X PATCH -H "Authorization: Bearer $OPERATOR" -d "{\"reach_ports\":\"$SSHD\"}" \
+  "https://127.0.0.1:$PORT/v1/devices/box-2" || fail "box-2's ACL"
+bash -c "for i in \$(seq 20); do timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$PUBLIC; head -c 4 <&3' >/dev/null 2>&1; sleep 1; done" &
+STARTED_PIDS+=("$!")
+check "a silent terminal" 0 /usr/bin/python3 "$CLIENT" \
+  "wss://127.0.0.1:$PORT/v1/devices/box-2/terminal?port=$SSHD&user=weft-op" --key "$OPERATOR" \
+  --expect "password:" --send "$PASSWORD\\n" --expect "$ " --send ""
+contains "ends after the tunnel's idle timeout" "END: nothing was typed or shown for 4 s"
 finish
