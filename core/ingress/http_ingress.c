@@ -204,6 +204,9 @@ static void answer_page(struct route_conn *rc, int status, const char *extra,
   strbuf_free(&resp);
 }
 
+#define STOPPING_TEXT                                                        \
+  "The server is restarting or stopping. Try again in a moment."
+
 #define OFFLINE_TEXT                                                         \
   "The device that serves this address is offline or reconnecting. Try "    \
   "again in a moment."
@@ -874,10 +877,11 @@ void http_ingress_close(struct http_ingress *ing)
     return;
   listen_tcp_free(ing->listener);
   while (ing->waiting) {
+    /* A visitor whose request was coming as the server stops gets an
+     * answer (then the close), not a connection closed on it. */
     struct route_conn *rc = ing->waiting;
-    unlink_waiting(rc);
+    answer_page(rc, 503, "Retry-After: 2\r\n", STOPPING_TEXT);
     rc->ing = NULL;
-    stream_close(rc->stream); /* waiting_closed frees it */
   }
   free(ing);
 }

@@ -195,4 +195,35 @@ LOG_LINES=$(($(grep -c "refusing control connection" "$TMP/log") - LOG_LINES_BEF
 [ "$LOG_LINES" -le 2 ] && pass "refusals are logged at most once per 10 s ($LOG_LINES lines)" \
   || fail "$LOG_LINES refusal lines in the log"
 
+# The public HTTP port at a stop: a visitor whose request was still
+# coming gets 503 and a sentence, not a connection closed on it.
+PORT2=$(free_port) HTTP2=$(free_port)
+printf '[server]\nlisten = 127.0.0.1:%s\nhttp_listen = 127.0.0.1:%s\ntls_listen = off\n' "$PORT2" "$HTTP2" >"$TMP/stop.conf"
+"$WEFT" server --config "$TMP/stop.conf" --state-dir "$TMP/state2" >"$TMP/stop.log" 2>&1 &
+STOPPING=$!
+STARTED_PIDS+=("$STOPPING")
+wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$HTTP2" || fail "second server: $(cat "$TMP/stop.log")"
+/usr/bin/python3 - "$HTTP2" >"$TMP/stop.out" 2>&1 <<'PY' &
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(10)
+s.sendall(b"GET / HTTP/1.1\r\nHost: app.example\r\n")  # the head is not over
+print("sent", flush=True)
+data = b""
+while True:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+print(data.decode(errors="replace"))
+PY
+CLIENT=$!
+wait_for 5 grep -q sent "$TMP/stop.out"
+sleep 0.3
+kill -TERM "$STOPPING"
+wait "$CLIENT"
+OUT=$(cat "$TMP/stop.out")
+contains "a request coming at the stop gets 503" "HTTP/1.1 503"
+contains "with a sentence" "The server is restarting or stopping"
+
 finish
