@@ -19,19 +19,19 @@ CLIENT="$SOURCE_ROOT/tests/shell/terminal_client.py"
 PORT=$(free_port)
 SSHD=$(free_port)
 STATE="$TMP/state"
-printf '[server]\nlisten = 127.0.0.1:%s\nhttp_listen = off\ntls_listen = off\nport_range = 33200-33299\n' "$PORT" >"$TMP/weft.conf"
+printf '[server]\nlisten = 127.0.0.1:%s\nhttp_listen = off\ntls_listen = off\nport_range = 31200-31299\n' "$PORT" >"$TMP/weft.conf"
 start_server
 PASSWORD="device password 7"
 device_sshd "$SSHD" "$PASSWORD"
 # Another program of the host holds the first port of the range: the
 # server picks the next one rather than fail the tunnel.
-/usr/bin/python3 -c 'import socket, time; s = socket.socket(); s.bind(("0.0.0.0", 33200)); s.listen(); time.sleep(60)' &
+/usr/bin/python3 -c 'import socket, time; s = socket.socket(); s.bind(("0.0.0.0", 31200)); s.listen(); time.sleep(60)' &
 STARTED_PIDS+=("$!")
-wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/33200"
+wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/31200"
 "$WEFT" tunnel --device-id box-1 "$CONN" "tcp://127.0.0.1:$SSHD" >"$TMP/dev.out" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
 wait_for 20 grep -q "is reachable at" "$TMP/dev.out" || fail "device: $(cat "$TMP/dev.out")"
-grep -q "is reachable at tcp://127.0.0.1:33201" "$TMP/dev.out" &&
+grep -q "is reachable at tcp://127.0.0.1:31201" "$TMP/dev.out" &&
   pass "a port another program holds is skipped" || fail "the tunnel's port: $(cat "$TMP/dev.out")"
 OPERATOR=$("$WEFT" user add otto --role operator --state-dir "$STATE" | tail -n 1)
 VIEWER=$("$WEFT" user add vera --role viewer --state-dir "$STATE" | tail -n 1)
@@ -92,7 +92,7 @@ wait_for 10 bash -c "curl -ksfS -H 'Authorization: Bearer $OPERATOR' '$API/v1/au
 # each second), while the terminal, silent, ends on its own clock.
 PORT=$(free_port)
 STATE="$TMP/state2"
-printf '[server]\nlisten = 127.0.0.1:%s\nhttp_listen = off\ntls_listen = off\nport_range = 33300-33399\nidle_timeout = 4s\n' "$PORT" >"$TMP/weft.conf"
+printf '[server]\nlisten = 127.0.0.1:%s\nhttp_listen = off\ntls_listen = off\nport_range = 31300-31399\nidle_timeout = 4s\n' "$PORT" >"$TMP/weft.conf"
 start_server
 "$WEFT" tunnel --device-id box-2 "$CONN" "tcp://127.0.0.1:$SSHD" >"$TMP/dev2.out" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")

@@ -84,10 +84,10 @@ check "login through a TCP passthrough works" 0 "$WEFT" login "weft://$(cat "$ST
 ECHO=$(free_port)
 python3 "$NETKIT" echo-server "$ECHO" >"$TMP/echo-server.log" 2>&1 </dev/null &
 STARTED_PIDS+=("$!")
-"$WEFT" tunnel --device-id dev-w "$CONN" "tcp://127.0.0.1:$ECHO" tcp://127.0.0.1:33001 >"$TMP/tunnel.out" 2>&1 &
+"$WEFT" tunnel --device-id dev-w "$CONN" "tcp://127.0.0.1:$ECHO" tcp://127.0.0.1:31901 >"$TMP/tunnel.out" 2>&1 &
 STARTED_PIDS+=("$!")
 wait_for 20 grep -q "is reachable at" "$TMP/tunnel.out" || fail "tunnel never came up: $(cat "$TMP/tunnel.out")"
-check "bytes through the wss tunnel" 0 timeout 30 python3 "$NETKIT" roundtrip 127.0.0.1 33001 10
+check "bytes through the wss tunnel" 0 timeout 30 python3 "$NETKIT" roundtrip 127.0.0.1 31901 10
 OUT=$(cat "$TMP/tunnel.out")
 contains "the device's session is TLS, pinned" "(ws, TLS, certificate pinned)"
 OUT=$(cat "$TMP/server.log")
@@ -104,7 +104,7 @@ start_server
 check "curl verifies the configured certificate" 0 curl -fsS --cacert "$TMP/real.crt" "$BASE/healthz"
 OUT=$(tail -20 "$TMP/server.log")
 contains "and its fingerprint is logged" "certificate SHA-256 $(fingerprint_of "$TMP/real.crt")"
-if wait_for 30 timeout 5 python3 "$NETKIT" roundtrip 127.0.0.1 33001 1; then
+if wait_for 30 timeout 5 python3 "$NETKIT" roundtrip 127.0.0.1 31901 1; then
   pass "the device came back over the new certificate, with no help"
 else
   fail "no traffic after the certificate changed: $(tail -5 "$TMP/tunnel.out")"
