@@ -50,6 +50,7 @@ STARTED_PIDS+=("$!")
 wait_for 20 grep -q "is reachable at" "$TMP/box.out" || fail "ssh device: $(cat "$TMP/box.out")"
 OPERATOR=$("$WEFT" user add otto --role operator --state-dir "$STATE" | tail -n 1)
 VIEWER=$("$WEFT" user add vera --role viewer --state-dir "$STATE" | tail -n 1)
+ADMIN=$("$WEFT" user add ada --role admin --state-dir "$STATE" | tail -n 1)
 PASSWORD="a console password"
 "$WEFT" user add tess --role viewer --state-dir "$STATE" >/dev/null
 for who in otto tess; do
@@ -61,7 +62,7 @@ contains "an otpauth:// one" "otpauth://totp/Weft:tess?secret="
 SECRET=$(echo "$OUT" | sed -n 's/.*secret=\([A-Z2-7]*\).*/\1/p')
 
 mkdir -p "$BUILD_ROOT/console-screenshots"
-check "the console in Chromium" 0 env BASE="https://127.0.0.1:$PORT" OPERATOR_KEY="$OPERATOR" \
+check "the console in Chromium" 0 env BASE="https://127.0.0.1:$PORT" OPERATOR_KEY="$OPERATOR" ADMIN_KEY="$ADMIN" \
   VIEWER_KEY="$VIEWER" DEVICE=laptop-7 PASSWORD="$PASSWORD" TOTP_USER=tess \
   TOTP_SECRET="$SECRET" CONN="$CONN" ECHO="$ECHO" HOME="$TMP" SITE_LOG="$TMP/site.log" \
   SSH_DEVICE=box-1 SSHD_PORT="$SSHD" SSH_PASSWORD="$SSH_PASSWORD" SHOTS="$BUILD_ROOT/console-screenshots" \

@@ -1,7 +1,8 @@
 // The web console in Debian's Chromium, driven by playwright-core, as an
-// operator and a viewer would use it. Env: BASE (https://127.0.0.1:PORT),
-// OPERATOR_KEY, VIEWER_KEY, DEVICE (an enrolled device's id), PASSWORD
-// (the operator otto's, and TOTP_USER's), TOTP_USER and TOTP_SECRET (a
+// operator, an administrator and a viewer would use it. Env: BASE
+// (https://127.0.0.1:PORT), OPERATOR_KEY, VIEWER_KEY, ADMIN_KEY, DEVICE
+// (an enrolled device's id), PASSWORD (the operator otto's, and
+// TOTP_USER's), TOTP_USER and TOTP_SECRET (a
 // user with TOTP on; codes come from oathtool, not from weft; the Account
 // page's QR code is read back by zbarimg), SSH_DEVICE, SSHD_PORT and
 // SSH_PASSWORD (a device whose tunnel carries its sshd, where user weft-op
@@ -12,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { chromium } from '../../ui/node_modules/playwright-core/index.mjs';
 
 // WEFT, CONN and ECHO: for devices started from outside the page.
-const { BASE, OPERATOR_KEY, VIEWER_KEY, DEVICE, PASSWORD, TOTP_USER,
+const { BASE, OPERATOR_KEY, VIEWER_KEY, ADMIN_KEY, DEVICE, PASSWORD, TOTP_USER,
         TOTP_SECRET, WEFT, CONN, ECHO, SITE_LOG, SSH_DEVICE, SSHD_PORT,
         SSH_PASSWORD, SHOTS } = process.env;
 const agents = [];
@@ -192,8 +193,11 @@ try {
   await page.click('a[data-page=approvals]');
   await page.waitForSelector('h2:text-is("Approvals")');
   device('--await-approval', '--device-id', 'asker-3');
-  await page.locator('tr[data-approval]:has-text("asker-3")').waitFor({ timeout: 15000 });
+  const asking = page.locator('tr[data-approval]:has-text("asker-3")');
+  await asking.waitFor({ timeout: 15000 });
   ok('a device\'s request for approval appears on the open Approvals page');
+  check(await asking.locator('button:text-is("Approve")').count() === 0,
+        'an operator gets no Approve (administrators decide)');
   check(loads.length === 0, 'all without reloading the page', loads.join());
 
   // The inspector of the HTTP device's tunnel: on; three curl requests
@@ -223,6 +227,24 @@ try {
     .length === 4, null, { timeout: 10000 });
   ok('the replay is listed too');
   check(loads.length === 0, 'still without reloading the page', loads.join());
+
+  // An administrator, in a browser of their own, approves the request:
+  // the device's tunnel opens, and the operator's page shows it.
+  const adminContext = await browser.newContext({ ignoreHTTPSErrors: true });
+  const admin = await adminContext.newPage();
+  await admin.goto(`${BASE}/ui/`);
+  await admin.fill('input[name=api_key]', ADMIN_KEY);
+  await admin.click('button[name=sign-in-key]');
+  await admin.click('a[data-page=approvals]');
+  const request = admin.locator('tr[data-approval]:has-text("asker-3")');
+  await request.locator('button:text-is("Approve")').click({ timeout: 10000 });
+  await admin.waitForSelector('tr[data-approval]:has-text("asker-3") td:text-is("approved")',
+                              { timeout: 10000 }).catch(() => {});
+  ok('an administrator approves it from the Approvals page');
+  await page.click('a[data-page=tunnels]');
+  await page.locator('tr[data-tunnel]:has-text("asker-3")').waitFor({ timeout: 15000 });
+  ok('and the device\'s tunnel opens, shown live on the operator\'s Tunnels page');
+  await adminContext.close();
 
   // The other pages load.
   for (const p of ['tunnels', 'approvals', 'audit']) {
