@@ -777,6 +777,22 @@ static void real_cleanup(void)
   }
 }
 
+/* Whether the UAPI socket takes a connection: its file shows when it is
+ * bound, a moment before wireguard-go listens on it. */
+static bool accepts(const char *path)
+{
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  size_t n = strlen(path);
+  if (n >= sizeof sa.sun_path)
+    return false;
+  memcpy(sa.sun_path, path, n + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+  if (fd >= 0)
+    close(fd);
+  return ok;
+}
+
 static void start_wireguard_go(void)
 {
   snprintf(real.netns, sizeof real.netns, "weft-uapi-test-%d", (int)getpid());
@@ -799,14 +815,13 @@ static void start_wireguard_go(void)
   }
   setpgid(pid, pid); /* both sides, so kill(-pid) never misses */
   real.child = pid;
-  struct stat sb;
   for (int i = 0; i < 100; i++) {
-    if (stat(real.sock, &sb) == 0 && S_ISSOCK(sb.st_mode))
+    if (accepts(real.sock))
       return;
     cr_assert_eq(waitpid(pid, NULL, WNOHANG), 0, "wireguard-go exited");
     usleep(50000);
   }
-  cr_assert_fail("no %s after 5 s", real.sock);
+  cr_assert_fail("no %s taking connections after 5 s", real.sock);
 }
 
 static const struct wg_peer_state *find_peer(const struct wg_device_state *st,
