@@ -60,8 +60,8 @@ struct http_response {
 };
 
 /* The answer to a request a handler deferred (resp->later): sent if the
- * connection is still open (else dropped), and pending freed. resp stays
- * the caller's. pending may be NULL (the server could not hold it). */
+ * connection is still open (else dropped); pending and resp's body and
+ * headers are freed. pending may be NULL (the server could not hold it). */
 void http_pending_answer(struct http_pending *pending,
                          struct http_response *resp);
 

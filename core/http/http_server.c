@@ -215,26 +215,26 @@ static void conn_drained(void *ctx);
 
 void http_pending_answer(struct http_pending *p, struct http_response *resp)
 {
-  if (!p)
-    return;
-  struct http_conn *c = p->conn;
-  bool keep_alive = p->keep_alive;
+  struct http_conn *c = p ? p->conn : NULL;
+  bool keep_alive = p && p->keep_alive;
   free(p);
-  if (!c)
-    return;
-  c->pending = NULL;
-  if (!c->stream || c->closing)
-    return;
-  if (!keep_alive)
-    resp->close = true;
-  size_t owed = send_response(c, resp);
-  if (c->closing)
-    return;
-  arm_timer(c, c->srv->limits.idle_timeout_ms);
-  if (!c->held)
-    stream_pause(c->stream, false);
-  else if (owed <= WEFT_PIPE_HIGH_WATER)
-    conn_drained(c); /* what came after the request goes on */
+  if (c) {
+    c->pending = NULL;
+    if (c->stream && !c->closing) {
+      if (!keep_alive)
+        resp->close = true;
+      size_t owed = send_response(c, resp);
+      if (!c->closing) {
+        arm_timer(c, c->srv->limits.idle_timeout_ms);
+        if (!c->held)
+          stream_pause(c->stream, false);
+        else if (owed <= WEFT_PIPE_HIGH_WATER)
+          conn_drained(c); /* what came after the request goes on */
+      }
+    }
+  }
+  strbuf_free(&resp->body);
+  strbuf_free(&resp->headers);
 }
 
 static void request_complete(void *arg, struct http_request *req,

@@ -81,8 +81,6 @@ static void checked(void *arg, const struct password_result *r)
   }
   crypto_wipe(&now, sizeof now);
   http_pending_answer(in->pending, &resp);
-  strbuf_free(&resp.body);
-  strbuf_free(&resp.headers);
   crypto_wipe(in, sizeof *in);
   free(in);
 }

@@ -321,8 +321,6 @@ static void replay_answer(struct replay *r, CURLcode result)
     api_reply_json(&resp, 200, doc);
   }
   http_pending_answer(r->pending, &resp);
-  strbuf_free(&resp.body);
-  strbuf_free(&resp.headers);
   replay_free(r);
 }
 

@@ -61,8 +61,6 @@ static void checked(void *arg, const struct password_result *r)
     login_server_note_failure(api->login, ra->peer_ip);
     api_reply_error(&resp, 403, "wrong_password", wrong);
     http_pending_answer(ra->pending, &resp);
-    strbuf_free(&resp.body);
-    strbuf_free(&resp.headers);
     ra->done(ra->arg, NULL);
   }
   crypto_wipe(ra, sizeof *ra);

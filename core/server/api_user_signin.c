@@ -82,8 +82,6 @@ static void hashed(void *arg, const struct password_result *r)
     log_info("%s by %s", detail, np->actor);
   }
   http_pending_answer(np->pending, &resp);
-  strbuf_free(&resp.body);
-  strbuf_free(&resp.headers);
   forget(np);
 }
 
@@ -100,8 +98,6 @@ static void reauthed(void *arg, struct http_pending *pending)
   struct http_response resp = {0};
   api_reply_error(&resp, 500, "internal", "cannot hash the password now");
   http_pending_answer(pending, &resp);
-  strbuf_free(&resp.body);
-  strbuf_free(&resp.headers);
   forget(np);
 }
 
@@ -247,8 +243,6 @@ static void on_reauthed(void *arg, struct http_pending *pending)
     struct http_response resp = {0};
     confirm_now(tc->api, &resp, tc->name, tc->actor, tc->code);
     http_pending_answer(pending, &resp);
-    strbuf_free(&resp.body);
-    strbuf_free(&resp.headers);
   }
   free(tc);
 }
@@ -317,8 +311,6 @@ static void off_reauthed(void *arg, struct http_pending *pending)
     struct http_response resp = {0};
     totp_off(tc->api, &resp, tc->name, tc->actor);
     http_pending_answer(pending, &resp);
-    strbuf_free(&resp.body);
-    strbuf_free(&resp.headers);
   }
   free(tc);
 }
